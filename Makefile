@@ -1,0 +1,22 @@
+# make demo: set everything up and run the main job end to end on the synthetic warehouse.
+# make test: set everything up and run the whole test suite.
+SHELL := /bin/bash
+VENV := .venv
+RUN := source scripts/env.sh && $(VENV)/bin/
+
+.PHONY: setup demo test bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	@$(RUN)rackscan demo --out out/demo
+
+test: setup
+	@$(RUN)python -m pytest -p no:dash -q tests
+
+bench: setup
+	@$(RUN)rackscan bench --help
+
+clean:
+	rm -rf out .pytest_cache

@@ -1,0 +1,1 @@
+"""rackscan dashboard: see ../shared/DESIGN.md for this package's job."""

@@ -1,0 +1,1 @@
+"""rackscan datasets: see ../shared/DESIGN.md for this package's job."""

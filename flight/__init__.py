@@ -1,0 +1,1 @@
+"""rackscan flight: see ../shared/DESIGN.md for this package's job."""

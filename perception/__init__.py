@@ -1,0 +1,1 @@
+"""rackscan perception: see ../shared/DESIGN.md for this package's job."""

@@ -1,0 +1,113 @@
+"""``FrameDetections``: one typed batch per frame, passed through every stage (struct of arrays).
+
+Modelled on supervision's ``Detections``: parallel arrays validated in ``__post_init__``,
+filtering by boolean masks or index arrays, adapters for model outputs kept at the edges.
+Decoded codes are a second struct of arrays in the same batch (a code may or may not belong to a
+detected label box: ``det_index`` is -1 when it was found on the whole frame).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from perception.errors import PerceptionError
+
+CLASS_NAMES: tuple[str, ...] = ("tire", "location_label", "product_label")
+CLASS_IDS = {n: i for i, n in enumerate(CLASS_NAMES)}
+
+
+def _check(name: str, arr: np.ndarray, shape: tuple, dtype) -> np.ndarray:
+    a = np.asarray(arr, dtype=dtype)
+    if a.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, a.shape)):
+        want = "(" + ", ".join("N" if s is None else str(s) for s in shape) + ")"
+        raise PerceptionError(f"FrameDetections.{name} must have shape {want} {np.dtype(dtype).name}, got {a.shape}")
+    return a
+
+
+@dataclass(frozen=True)
+class Codes:
+    """Decoded barcodes/QR codes of one frame (struct of arrays, M entries)."""
+
+    symbology: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))  # str
+    text: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))  # str
+    corners: np.ndarray = field(default_factory=lambda: np.zeros((0, 4, 2), np.float32))  # px
+    decoder: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))  # zxing|pyzbar
+    det_index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # -1: whole frame
+
+    def __post_init__(self) -> None:
+        n = len(self.text)
+        object.__setattr__(self, "symbology", _check("codes.symbology", self.symbology, (n,), object))
+        object.__setattr__(self, "text", _check("codes.text", self.text, (n,), object))
+        object.__setattr__(self, "corners", _check("codes.corners", self.corners, (n, 4, 2), np.float32))
+        object.__setattr__(self, "decoder", _check("codes.decoder", self.decoder, (n,), object))
+        object.__setattr__(self, "det_index", _check("codes.det_index", self.det_index, (n,), np.int32))
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    def __getitem__(self, idx) -> "Codes":
+        return Codes(self.symbology[idx], self.text[idx], self.corners[idx], self.decoder[idx], self.det_index[idx])
+
+    @classmethod
+    def concat(cls, items: list["Codes"]) -> "Codes":
+        items = [c for c in items if len(c)]
+        if not items:
+            return cls()
+        return cls(
+            np.concatenate([c.symbology for c in items]), np.concatenate([c.text for c in items]),
+            np.concatenate([c.corners for c in items]), np.concatenate([c.decoder for c in items]),
+            np.concatenate([c.det_index for c in items]),
+        )
+
+
+@dataclass(frozen=True)
+class FrameDetections:
+    """Detections of one frame: ``xyxy (N,4) float32`` pixels, ``confidence (N,)``,
+    ``class_id (N,) int32`` (see ``CLASS_NAMES``), ``track_id (N,) int32`` (-1 untracked), decoded
+    ``codes``, the frame's ``frame_idx`` and capture time ``t_ns``."""
+
+    frame_idx: int
+    t_ns: int
+    xyxy: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    confidence: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    class_id: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    track_id: np.ndarray | None = None
+    codes: Codes = field(default_factory=Codes)
+    image_wh: tuple[int, int] = (0, 0)
+
+    def __post_init__(self) -> None:
+        xyxy = _check("xyxy", self.xyxy, (None, 4), np.float32)
+        n = len(xyxy)
+        object.__setattr__(self, "xyxy", xyxy)
+        object.__setattr__(self, "confidence", _check("confidence", self.confidence, (n,), np.float32))
+        object.__setattr__(self, "class_id", _check("class_id", self.class_id, (n,), np.int32))
+        tid = np.full(n, -1, np.int32) if self.track_id is None else self.track_id
+        object.__setattr__(self, "track_id", _check("track_id", tid, (n,), np.int32))
+        if n and (np.any(xyxy[:, 2] < xyxy[:, 0]) or np.any(xyxy[:, 3] < xyxy[:, 1])):
+            raise PerceptionError("FrameDetections.xyxy rows must be x1 <= x2 and y1 <= y2 (pixels)")
+        if len(self.codes) and np.any(self.codes.det_index >= n):
+            raise PerceptionError(f"FrameDetections.codes.det_index must be -1 or < {n} (the number of boxes)")
+
+    def __len__(self) -> int:
+        return len(self.xyxy)
+
+    def __getitem__(self, idx) -> "FrameDetections":
+        """Select boxes by boolean mask or index array; codes attached to dropped boxes get -1."""
+        idx = np.asarray(idx)
+        keep = np.arange(len(self))[idx] if idx.dtype != bool else np.flatnonzero(idx)
+        remap = np.full(len(self) + 1, -1, np.int32)
+        remap[keep] = np.arange(len(keep), dtype=np.int32)
+        codes = replace(self.codes, det_index=remap[self.codes.det_index]) if len(self.codes) else self.codes
+        return replace(
+            self, xyxy=self.xyxy[keep], confidence=self.confidence[keep], class_id=self.class_id[keep],
+            track_id=self.track_id[keep], codes=codes,
+        )
+
+    def of_class(self, name: str) -> "FrameDetections":
+        return self[self.class_id == CLASS_IDS[name]]
+
+    @property
+    def centers_xy(self) -> np.ndarray:
+        return np.stack([(self.xyxy[:, 0] + self.xyxy[:, 2]) / 2, (self.xyxy[:, 1] + self.xyxy[:, 3]) / 2], axis=1)

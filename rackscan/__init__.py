@@ -1,0 +1,1 @@
+"""The rackscan CLI and the end-to-end runs; nothing imports this package."""

@@ -1,0 +1,5 @@
+import sys
+
+from rackscan.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""rackscan reconciliation: see ../shared/DESIGN.md for this package's job."""

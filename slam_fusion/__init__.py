@@ -1,0 +1,1 @@
+"""rackscan slam_fusion: see ../shared/DESIGN.md for this package's job."""
