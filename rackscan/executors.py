@@ -1,0 +1,104 @@
+"""Where the frame-parallel work runs: in this process (default) or spread over a Ray cluster.
+
+Both executors take the same pure, picklable task function and list of work items and return
+results in input order, so a Ray run gives exactly the local run's results. Ray is kept on
+loopback unless an address is given (no cloud metadata probes, no dashboard, no usage stats).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Sequence
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+
+def progress_bar(**kw) -> Progress:
+    """The rich progress bar every long rackscan job shows."""
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), **kw,
+    )
+
+
+@dataclass
+class LocalExecutor:
+    name: str = "local"
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], *, description: str = "work",
+            on_result: Callable[[int, Any], None] | None = None) -> list[Any]:
+        out = []
+        with progress_bar(transient=False) as prog:
+            task = prog.add_task(description, total=len(items))
+            for i, item in enumerate(items):
+                r = fn(item)
+                if on_result is not None:
+                    on_result(i, r)
+                out.append(r)
+                prog.advance(task)
+        return out
+
+    def shutdown(self) -> None:
+        pass
+
+
+class RayExecutor:
+    """Runs tasks as Ray remote functions; ``num_gpus`` per task when perception wants a GPU."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, *, num_cpus: int | None = None,
+                 num_gpus_per_task: float = 0.0) -> None:
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        import ray
+
+        self._ray = ray
+        self._owns = False
+        if not ray.is_initialized():
+            if address:
+                ray.init(address=address, include_dashboard=False, log_to_driver=False)
+            else:
+                ray.init(_node_ip_address="127.0.0.1", include_dashboard=False, num_cpus=num_cpus,
+                         log_to_driver=False, configure_logging=False)
+                self._owns = True
+        self.num_gpus_per_task = num_gpus_per_task
+
+    def map(self, fn: Callable[[Any], Any], items: Sequence[Any], *, description: str = "work",
+            on_result: Callable[[int, Any], None] | None = None) -> list[Any]:
+        ray = self._ray
+        remote = ray.remote(num_gpus=self.num_gpus_per_task)(fn) if self.num_gpus_per_task else ray.remote(fn)
+        refs = [remote.remote(it) for it in items]
+        index = {r: i for i, r in enumerate(refs)}
+        out: list[Any] = [None] * len(items)
+        pending = list(refs)
+        with progress_bar(transient=False) as prog:
+            task = prog.add_task(f"{description} (ray)", total=len(items))
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                for ref in done:
+                    i = index[ref]
+                    out[i] = ray.get(ref)
+                    if on_result is not None:
+                        on_result(i, out[i])
+                    prog.advance(task)
+        return out
+
+    def shutdown(self) -> None:
+        if self._owns:
+            self._ray.shutdown()
+
+
+def make_executor(kind: str, *, address: str | None = None, num_gpus_per_task: float = 0.0):
+    if kind == "local":
+        return LocalExecutor()
+    if kind == "ray":
+        return RayExecutor(address, num_gpus_per_task=num_gpus_per_task)
+    from warehouse.errors import RackscanError
+
+    raise RackscanError(f"--executor: unknown executor {kind!r}; expected 'local' or 'ray'")
+
+
+def chunked(seq: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]
