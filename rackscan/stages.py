@@ -1,0 +1,62 @@
+"""Resumable stage bookkeeping for the offline pipeline (``rackscan process``).
+
+Each stage writes its outputs into the bundle and then records, in ``BUNDLE/.rackscan/state.json``,
+a fingerprint of its inputs and options. A later run skips a stage whose fingerprint still
+matches and whose outputs still exist, so a killed run continues where it stopped and nothing is
+computed twice. Frame-parallel stages keep per-chunk outputs under ``BUNDLE/.rackscan/chunks/`` so
+a kill in the middle of perception loses at most the chunk in flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+
+def fingerprint(*parts: Any, files: Iterable[Path] = ()) -> str:
+    """A stable hash of option values and of the size+mtime+name of input files."""
+    h = hashlib.sha256()
+    h.update(json.dumps(parts, sort_keys=True, default=str).encode())
+    for f in sorted(Path(p) for p in files):
+        if f.exists():
+            st = f.stat()
+            h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+        else:
+            h.update(f"{f.name}:missing".encode())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class StageState:
+    bundle: Path
+
+    @property
+    def _path(self) -> Path:
+        return self.bundle / ".rackscan" / "state.json"
+
+    def _load(self) -> dict:
+        try:
+            return json.loads(self._path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+
+    def is_done(self, stage: str, fp: str, outputs: Iterable[Path]) -> bool:
+        rec = self._load().get(stage)
+        return bool(rec) and rec.get("fingerprint") == fp and all(Path(o).exists() for o in outputs)
+
+    def mark_done(self, stage: str, fp: str, **info: Any) -> None:
+        data = self._load()
+        data[stage] = {"fingerprint": fp, **info}
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2, default=str))
+        os.replace(tmp, self._path)
+
+    def chunk_dir(self, stage: str, fp: str) -> Path:
+        d = self.bundle / ".rackscan" / "chunks" / f"{stage}-{fp}"
+        d.mkdir(parents=True, exist_ok=True)
+        return d
