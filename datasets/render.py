@@ -35,6 +35,22 @@ BACK_BGR = (62, 64, 66)
 FLOOR_BGR = (118, 120, 116)
 PALLET_BGR = (70, 125, 170)
 MARGIN_FRAC = 0.04
+NEAR_M = 0.05
+
+
+def _clip_near(pc: np.ndarray) -> np.ndarray:
+    """Clip a convex polygon (camera coordinates) to z >= NEAR_M (Sutherland-Hodgman, one plane)."""
+    out = []
+    n = len(pc)
+    for i in range(n):
+        a, b = pc[i], pc[(i + 1) % n]
+        ina, inb = a[2] >= NEAR_M, b[2] >= NEAR_M
+        if ina:
+            out.append(a)
+        if ina != inb:
+            t = (NEAR_M - a[2]) / (b[2] - a[2])
+            out.append(a + t * (b - a))
+    return np.array(out)
 
 
 @dataclass
@@ -285,7 +301,12 @@ class Renderer:
             T_cf = T_cs @ face.T_site_face
             for q in self._quads_by_face[face.face_id]:
                 pc = q.corners_uvn @ T_cf[:3, :3].T + T_cf[:3, 3]
-                if np.any(pc[:, 2] < 0.05):
+                if np.any(pc[:, 2] < NEAR_M):
+                    if q.key == "" and np.any(pc[:, 2] >= NEAR_M):
+                        clipped = _clip_near(pc)  # large flat parts (walls, beams) reaching behind us
+                        uvc = (clipped[:, :2] / clipped[:, 2:3]) * np.array([Kc[0, 0], Kc[1, 1]]) + Kc[:2, 2]
+                        uvc = np.clip(uvc, -4 * self.Wc, 5 * self.Wc)
+                        cv2.fillPoly(frame, [np.round(uvc * 16).astype(np.int32)], q.color, lineType=cv2.LINE_8, shift=4)
                     continue
                 uv = (pc[:, :2] / pc[:, 2:3]) * np.array([Kc[0, 0], Kc[1, 1]]) + Kc[:2, 2]
                 x0, y0 = np.floor(uv.min(axis=0)).astype(int)
