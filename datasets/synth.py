@@ -49,7 +49,22 @@ def write_erp_xlsx(df: pd.DataFrame, path: Path, sheet: str = "Stock") -> None:
     wb.properties.created = FIXED_XLSX_TIME
     wb.properties.modified = FIXED_XLSX_TIME
     wb.properties.creator = "rackscan synth"
-    wb.save(path)
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    wb.save(buf)
+    # openpyxl stamps zip entries with the wall clock; restamp them so the bytes are reproducible
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_XLSX_TIME.timetuple()[:6])
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            data = zin.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl sets "modified" to now on save
+                import re
+
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2026-01-01T00:00:00Z", data)
+            zout.writestr(fixed, data)
 
 
 def gallery_poses(world: World, n: int, seed: int) -> list[tuple[str, np.ndarray, np.ndarray]]:

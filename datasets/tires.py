@@ -19,7 +19,7 @@ class TireSize:
 
     @property
     def outer_diameter_mm(self) -> float:
-        """rim * 25.4 + 2 * sidewall height (DESIGN.md): 205/55R16 -> 632.4 mm."""
+        """rim * 25.4 + 2 * sidewall height (DESIGN.md): 205/55R16 -> 631.9 mm."""
         return self.rim_in * 25.4 + 2 * self.width_mm * self.aspect_pct / 100.0
 
     @property

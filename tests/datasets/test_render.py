@@ -1,0 +1,110 @@
+"""The virtual camera: labels decode where the physics says they should, and only there."""
+
+import cv2
+import numpy as np
+import pytest
+import zxingcpp
+
+from datasets.render import Renderer, camera_pose_facing
+from datasets.world import SceneObject, build_world
+from tests.conftest import REPO
+
+DEFAULT = REPO / "datasets" / "scenarios" / "default.yaml"
+
+
+@pytest.fixture(scope="module")
+def world():
+    return build_world(DEFAULT)
+
+
+@pytest.fixture(scope="module")
+def renderer(world):
+    return Renderer(world)
+
+
+def _read_rate(world, renderer, distance_m, kinds, *, v_offset_m=-0.2, every=4, ean=False):
+    """Share of fully visible labels of ``kinds`` whose text zxing-cpp reads from a JPEG frame."""
+    speed = world.camera.max_speed_m_s(distance_m)
+    ok = n = 0
+    for i, b in enumerate(world.site.bins[::every]):
+        f = world.site.face(b.face_id)
+        u, v = b.center_uv_m
+        T = camera_pose_facing(f, u, v + v_offset_m, distance_m)
+        T_prev = T.copy()
+        T_prev[:3, 3] -= T[:3, 0] * speed * world.camera.exposure_s
+        res = renderer.render(T, T_site_camera_prev=T_prev, rng_seed=i, see_through_racks=True)
+        _, enc = cv2.imencode(".jpg", res.image_bgr, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        img = cv2.imdecode(enc, cv2.IMREAD_COLOR)
+        o = res.objects
+        full = o[(o.visible_frac >= 0.999) & o.kind.isin(kinds)]
+        for r in full.itertuples():
+            pad_x, pad_y = 0.15 * (r.x2 - r.x1) + 8, 0.15 * (r.y2 - r.y1) + 8
+            crop = img[int(max(0, r.y1 - pad_y)) : int(r.y2 + pad_y), int(max(0, r.x1 - pad_x)) : int(r.x2 + pad_x)]
+            texts = {x.text for x in zxingcpp.read_barcodes(crop)}
+            want = r.text[5:18] if ean else r.text
+            n += 1
+            ok += want in texts
+    return ok, n
+
+
+def test_required_labels_read_at_the_default_distance(world, renderer):
+    ok, n = _read_rate(world, renderer, world.default_standoff_m(), ["location_label", "product_label"])
+    assert n >= 60
+    assert ok / n >= 0.95, f"{ok}/{n}"
+
+
+def test_labels_do_not_read_at_three_times_the_distance(world, renderer):
+    ok, n = _read_rate(world, renderer, 3 * world.default_standoff_m(), ["location_label", "product_label"])
+    assert n >= 60
+    assert ok / n < 0.20, f"{ok}/{n}"
+
+
+def test_ean13_reads_at_its_own_standoff(world, renderer):
+    """EAN-13 at X = 0.66 mm is optional at the flight standoff; close up it reads like the QR."""
+    d = 0.8 * world.camera.max_standoff_m(module_mm=world.scenario.spec.labels.product_ean13.module_mm, symbology="ean13")
+    ok, n = _read_rate(world, renderer, d, ["product_label"], v_offset_m=-0.45, every=3, ean=True)
+    assert n >= 10
+    assert ok / n >= 0.95, f"{ok}/{n}"
+
+
+def test_a_tire_in_front_hides_half_a_label(world):
+    """Occlusion is real: truth says half hidden, and the pixels there show the tire, not paper."""
+    b = world.site.bins[10]
+    f = world.site.face(b.face_id)
+    loc = f"loc/{b.bin_id}"
+    cu, cv = b.label.center_uv_m
+    blocker = SceneObject("test/blocker", "tire_standing", f.face_id, b.bin_id, world.catalogue.sku[0],
+                          cu, cu + 0.3, cv - 0.2, cv + 0.2, 0.05)
+    world2 = type(world)(world.scenario, world.catalogue, world.stock, world.erp, world.discrepancies,
+                         [*world.objects, blocker])
+    r = Renderer(world2)
+    res = r.render(camera_pose_facing(f, cu, cv, 1.2), rng_seed=0)
+    o = res.objects.set_index("object_id")
+    assert o.loc[loc, "visible_frac"] == pytest.approx(0.5, abs=0.03)
+    x1, y1, x2, y2 = o.loc[loc, ["x1", "y1", "x2", "y2"]]
+    grey = cv2.cvtColor(res.image_bgr, cv2.COLOR_BGR2GRAY)
+    yc = int((y1 + y2) / 2)
+    left = grey[yc - 5 : yc + 5, int(x1) + 3 : int((x1 + x2) / 2) - 3]
+    right = grey[yc - 5 : yc + 5, int((x1 + x2) / 2) + 3 : int(x2) - 3]
+    assert left.max() > 180  # paper white on the visible half
+    assert right.mean() < 80  # rubber on the hidden half
+    assert not any(x.text == b.bin_id for x in zxingcpp.read_barcodes(res.image_bgr))
+
+
+def test_same_seed_same_pixels(world, renderer):
+    f = world.site.faces[0]
+    T = camera_pose_facing(f, 3.0, 1.0, 1.5)
+    a = renderer.render(T, rng_seed=3).image_bgr
+    b = Renderer(world).render(T, rng_seed=3).image_bgr
+    assert np.array_equal(a, b)
+
+
+def test_truth_boxes_lie_inside_the_frame(world, renderer):
+    f = world.site.faces[1]
+    res = renderer.render(camera_pose_facing(f, 0.3, 1.0, 1.5), rng_seed=1)
+    o = res.objects
+    assert len(o) > 5
+    assert (o.x1 >= 0).all() and (o.x2 <= 1920).all() and (o.y1 >= 0).all() and (o.y2 <= 1080).all()
+    assert set(o.kind) <= {"tire", "location_label", "product_label", "pallet_label"}
+    # the camera at the face's start sees part of the frame empty: clipped objects are partial
+    assert (o.visible_frac < 1).any()
