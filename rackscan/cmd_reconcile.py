@@ -1,0 +1,47 @@
+"""``rackscan reconcile``: a flight's counts against an ERP stock export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("reconcile")
+    def reconcile_cmd(
+        flight: Path = typer.Option(..., "--flight", help="flight bundle with observations.parquet (rackscan fuse)"),
+        erp: Path = typer.Option(..., "--erp", help="ERP stock export (.csv or .xlsx)"),
+        mapping: Path = typer.Option(None, "--mapping", help="column mapping YAML (bin, sku, qty, ...)"),
+        site_yaml: Path = typer.Option(None, "--site", help="site file (default: the bundle's site.yaml)"),
+        db: str = typer.Option(None, "--db", help="results store URL (default: sqlite file results.db in --out)"),
+        out: Path = typer.Option(None, "--out", help="report directory (default: BUNDLE/report)"),
+        min_confidence: float = typer.Option(0.8, "--min-confidence", help="below this a count asks for a recount (0..1)"),
+        tolerance_units: int = typer.Option(0, "--tolerance-units", help="count difference still called a match"),
+        duplicates: str = typer.Option("sum", "--duplicates", help="repeated bin+SKU rows: sum or refuse"),
+    ) -> None:
+        """Diff the counted stock against the ERP; store it; write report.xlsx and discrepancies.csv."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from reconciliation.pipeline import reconcile_flight
+
+        res = reconcile_flight(flight, erp, mapping_path=mapping, site_path=site_yaml, db_url=db, out_dir=out,
+                               min_confidence=min_confidence, tolerance=tolerance_units, duplicates=duplicates)
+        s = res.result.summary
+        t = Table(title=f"reconciliation of {flight.name} against {erp.name}")
+        t.add_column("figure")
+        t.add_column("value", justify="right")
+        for k, v in [("bins scanned", f"{s.bins_scanned} / {s.bins_on_site}"), ("coverage", f"{s.coverage:.1%}"),
+                     ("matching rate", f"{s.matching_rate:.1%}"), ("units short", s.units_short),
+                     ("units over", s.units_over), ("value short", f"{s.value_short:,.2f}"),
+                     ("value over", f"{s.value_over:,.2f}")]:
+            t.add_row(k, str(v))
+        for k, v in s.by_kind.items():
+            if k != "match":
+                t.add_row(f"  {k}", str(v))
+        con = Console()
+        con.print(t)
+        for w in res.warnings:
+            con.print(f"[yellow]warning:[/] {w}")
+        con.print(f"report: {res.report_xlsx}\ncsv: {res.discrepancies_csv}\nstore: {res.db_url} (reconciliation {res.reconciliation_id})")

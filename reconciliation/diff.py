@@ -1,0 +1,138 @@
+"""The diff: ERP stock against what the drones counted, per bin and SKU (pure, no I/O).
+
+Kinds: match, short (counted < ERP), over (counted > ERP), misplaced (ERP's stock is missing here
+and the same SKU was found in a bin where the ERP has none: the pair is one discrepancy at the ERP
+bin with ``paired_bin_id``), ghost (ERP has stock, the bin was seen empty), unexpected_sku (stock
+the ERP does not list for this bin, including SKUs the ERP lists nowhere), not_scanned (coverage
+gap), needs_recount (the count's confidence is below the threshold). Counts compare with a
+tolerance (0 by default).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+
+KINDS = ("match", "short", "over", "misplaced", "ghost", "unexpected_sku", "not_scanned", "needs_recount")
+DISCREPANCY_COLUMNS = ["bin_id", "sku", "kind", "erp_qty", "counted_qty", "delta", "paired_bin_id", "confidence",
+                       "evidence_path", "reason", "unit_price"]
+
+
+@dataclass(frozen=True)
+class ReconciliationSummary:
+    bins_on_site: int
+    bins_in_erp: int
+    bins_scanned: int
+    coverage: float
+    matching_rate: float
+    units_short: int
+    units_over: int
+    value_short: float
+    value_over: float
+    by_kind: dict
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ReconciliationResult:
+    discrepancies: pd.DataFrame  # DISCREPANCY_COLUMNS, one row per bin and SKU (matches included)
+    summary: ReconciliationSummary
+
+
+def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[str] | None = None,
+              scanned_bins: set[str] | None = None, min_confidence: float = 0.8, tolerance: int = 0,
+              prices: dict[str, float] | None = None) -> ReconciliationResult:
+    """Diff ERP rows (bin_id, sku, qty[, unit_price]) against observations (bin_id, sku, count,
+    confidence[, n_views, evidence_path, reason]); ``scanned_bins`` defaults to the observed bins."""
+    prices = dict(prices or {})
+    if "unit_price" in erp.columns:
+        for s, pr in zip(erp["sku"], erp["unit_price"]):
+            if pr is not None and pr == pr:
+                prices.setdefault(s, float(pr))
+    obs = observations.copy()
+    for col, default in (("evidence_path", ""), ("reason", ""), ("n_views", 0)):
+        if col not in obs.columns:
+            obs[col] = default
+    scanned = set(obs["bin_id"]) if scanned_bins is None else set(scanned_bins)
+    erp_q = {(b, s): int(q) for b, s, q in zip(erp["bin_id"], erp["sku"], erp["qty"]) if int(q) > 0}
+    seen: dict[tuple[str, str], dict] = {}
+    bin_conf: dict[str, float] = {}
+    bin_evidence: dict[str, str] = {}
+    bin_reason: dict[str, str] = {}
+    for r in obs.itertuples(index=False):
+        bin_conf[r.bin_id] = min(bin_conf.get(r.bin_id, 1.0), float(r.confidence))
+        if r.evidence_path:
+            bin_evidence.setdefault(r.bin_id, r.evidence_path)
+        if r.reason:
+            bin_reason[r.bin_id] = ";".join(sorted(set(filter(None, (bin_reason.get(r.bin_id, "") + ";" + r.reason).split(";")))))
+        if r.sku and int(r.count) > 0:
+            k = (r.bin_id, r.sku)
+            seen[k] = {"count": seen.get(k, {}).get("count", 0) + int(r.count), "confidence": float(r.confidence)}
+    rows: list[dict] = []
+
+    def add(b, s, kind, eq, cq, paired="", conf=None):
+        rows.append({"bin_id": b, "sku": s, "kind": kind, "erp_qty": eq, "counted_qty": cq, "delta": cq - eq,
+                     "paired_bin_id": paired, "confidence": bin_conf.get(b, 0.0) if conf is None else conf,
+                     "evidence_path": bin_evidence.get(b, ""), "reason": bin_reason.get(b, ""),
+                     "unit_price": prices.get(s)})
+
+    missing: list[tuple[str, str, int]] = []  # ERP stock not found in its bin (ghost/short to zero)
+    unexpected: list[tuple[str, str, int]] = []
+    keys = sorted(set(erp_q) | set(seen))
+    for b, s in keys:
+        eq = erp_q.get((b, s), 0)
+        if b not in scanned:
+            if eq > 0:
+                add(b, s, "not_scanned", eq, 0, conf=0.0)
+            continue
+        if bin_conf.get(b, 1.0) < min_confidence:
+            add(b, s, "needs_recount", eq, seen.get((b, s), {}).get("count", 0))
+            continue
+        cq = seen.get((b, s), {}).get("count", 0)
+        if eq == 0:
+            unexpected.append((b, s, cq))
+        elif abs(cq - eq) <= tolerance:
+            add(b, s, "match", eq, cq)
+        elif cq == 0:
+            missing.append((b, s, eq))
+        elif cq < eq:
+            add(b, s, "short", eq, cq)
+        else:
+            add(b, s, "over", eq, cq)
+    # pair ERP stock missing from its bin with the same SKU found where the ERP has none
+    used_unexp: set[int] = set()
+    for b, s, eq in missing:
+        cands = [(i, u) for i, u in enumerate(unexpected) if u[1] == s and i not in used_unexp]
+        if cands:
+            cands.sort(key=lambda iu: (abs(iu[1][2] - eq), iu[1][0]))
+            i, (ub, us, uq) = cands[0]
+            used_unexp.add(i)
+            add(b, s, "misplaced", eq, uq, paired=ub)
+        else:
+            bin_has_other = any(k[0] == b for k in seen)
+            add(b, s, "short" if bin_has_other else "ghost", eq, 0)
+    for i, (b, s, cq) in enumerate(unexpected):
+        if i not in used_unexp:
+            add(b, s, "unexpected_sku", 0, cq)
+    df = pd.DataFrame(rows, columns=DISCREPANCY_COLUMNS).sort_values(["bin_id", "sku", "kind"]).reset_index(drop=True)
+    n_site = len(site_bins) if site_bins is not None else len(scanned | {b for b, _ in erp_q})
+    scanned_site = scanned if site_bins is None else scanned & set(site_bins)
+    judged = df[~df.kind.isin(["not_scanned", "needs_recount"])]
+    bins_judged = set(judged["bin_id"])
+    bins_ok = {b for b in bins_judged if (judged.loc[judged.bin_id == b, "kind"] == "match").all()}
+    empty_ok = {b for b in scanned_site if b not in set(df["bin_id"])}  # scanned empty, ERP empty
+    short = judged[(judged.delta < 0) & (judged.kind != "misplaced")]
+    over = judged[(judged.delta > 0) & (judged.kind != "misplaced")]
+    val = lambda d: float(sum(abs(x) * (p or 0.0) for x, p in zip(d["delta"], d["unit_price"])))  # noqa: E731
+    summary = ReconciliationSummary(
+        bins_on_site=n_site, bins_in_erp=len({b for b, _ in erp_q}), bins_scanned=len(scanned_site),
+        coverage=len(scanned_site) / n_site if n_site else 0.0,
+        matching_rate=(len(bins_ok) + len(empty_ok)) / len(scanned_site) if scanned_site else 0.0,
+        units_short=int(-short["delta"].sum()), units_over=int(over["delta"].sum()),
+        value_short=val(short), value_over=val(over),
+        by_kind={k: int((df.kind == k).sum()) for k in KINDS},
+    )
+    return ReconciliationResult(df, summary)

@@ -1,0 +1,80 @@
+"""Reconcile one flight bundle against an ERP export, store it, write the reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from reconciliation.diff import ReconciliationResult, reconcile
+from reconciliation.erp import ColumnMapping, load_erp, load_mapping
+from reconciliation.errors import ReconciliationError
+from reconciliation.report import write_reports
+from reconciliation.store import ResultsStore, default_url
+
+OBS_COLUMNS = ["bin_id", "sku", "count", "confidence"]
+
+
+@dataclass
+class FlightReconciliation:
+    result: ReconciliationResult
+    reconciliation_id: int
+    db_url: str
+    report_xlsx: Path
+    discrepancies_csv: Path
+    warnings: list[str]
+
+
+def read_observations(bundle: Path) -> tuple[pd.DataFrame, set[str] | None]:
+    p = bundle / "observations.parquet"
+    if not p.exists():
+        raise ReconciliationError(f"{p}: missing; run `rackscan fuse {bundle}` first (observations per bin)")
+    obs = pd.read_parquet(p)
+    miss = [c for c in OBS_COLUMNS if c not in obs.columns]
+    if miss:
+        raise ReconciliationError(f"{p}: missing column(s) {miss}; expected {OBS_COLUMNS} (+ n_views, evidence_path, reason)")
+    obs["sku"] = obs["sku"].fillna("").astype(str)
+    cov = bundle / "coverage.parquet"
+    scanned = None
+    if cov.exists():
+        c = pd.read_parquet(cov)
+        scanned = set(c.loc[c["scanned"].astype(bool), "bin_id"])
+    return obs, scanned
+
+
+def reconcile_flight(bundle: str | Path, erp_path: str | Path, *, mapping_path=None, site_path=None, db_url=None,
+                     out_dir=None, min_confidence=0.8, tolerance=0, duplicates="sum") -> FlightReconciliation:
+    from warehouse.site import load_site
+
+    bundle = Path(bundle)
+    if not bundle.is_dir():
+        raise ReconciliationError(f"{bundle}: not a flight bundle directory")
+    site_file = Path(site_path) if site_path else bundle / "site.yaml"
+    if not site_file.exists():
+        raise ReconciliationError(f"{site_file}: site file not found; pass --site")
+    site = load_site(site_file)
+    mapping = load_mapping(mapping_path) if mapping_path else ColumnMapping()
+    snap = load_erp(erp_path, mapping, site=site, duplicates=duplicates)
+    obs, scanned = read_observations(bundle)
+    result = reconcile(snap.rows, obs, site_bins=[b.bin_id for b in site.bins], scanned_bins=scanned,
+                       min_confidence=min_confidence, tolerance=tolerance)
+    out = Path(out_dir) if out_dir else bundle / "report"
+    out.mkdir(parents=True, exist_ok=True)
+    url = db_url or default_url(out / "results.db")
+    store = ResultsStore(url)
+    site_id = store.upsert_site(site.spec.name, site_file.read_text(encoding="utf-8"))
+    meta = {}
+    try:
+        import json
+
+        meta = json.loads((bundle / "flight.json").read_text())
+    except (FileNotFoundError, ValueError):
+        pass
+    fid = store.upsert_flight(meta.get("flight_id", bundle.name), site_id=site_id, bundle_path=str(bundle.resolve()),
+                              started_utc=meta.get("started_utc", ""), observations=obs)
+    sid = store.import_erp_snapshot(snap)
+    rid = store.save_reconciliation(fid, sid, result, {"min_confidence": min_confidence, "tolerance": tolerance,
+                                                       "erp_file": str(erp_path)})
+    xlsx, csv_path = write_reports(result, out, evidence_base=bundle)
+    return FlightReconciliation(result, rid, url, xlsx, csv_path, snap.warnings)
