@@ -50,7 +50,7 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
     prices = dict(prices or {})
     if "unit_price" in erp.columns:
         for s, pr in zip(erp["sku"], erp["unit_price"]):
-            if pr is not None and pr == pr:
+            if pr is not None and pr == pr:  # NaN != NaN: a missing price
                 prices.setdefault(s, float(pr))
     obs = observations.copy()
     for col, default in (("evidence_path", ""), ("reason", ""), ("n_views", 0)):
@@ -126,7 +126,9 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
     empty_ok = {b for b in scanned_site if b not in set(df["bin_id"])}  # scanned empty, ERP empty
     short = judged[(judged.delta < 0) & (judged.kind != "misplaced")]
     over = judged[(judged.delta > 0) & (judged.kind != "misplaced")]
-    val = lambda d: float(sum(abs(x) * (p or 0.0) for x, p in zip(d["delta"], d["unit_price"])))  # noqa: E731
+    def val(d: pd.DataFrame) -> float:
+        return float(sum(abs(x) * p for x, p in zip(d["delta"], d["unit_price"]) if p is not None and p == p))
+
     summary = ReconciliationSummary(
         bins_on_site=n_site, bins_in_erp=len({b for b, _ in erp_q}), bins_scanned=len(scanned_site),
         coverage=len(scanned_site) / n_site if n_site else 0.0,

@@ -96,9 +96,12 @@ def _read_table(p: Path, mapping: ColumnMapping) -> pd.DataFrame:
         try:
             return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True)
         except pd.errors.ParserError as exc:
-            m = re.search(r"line (\d+)", str(exc))
-            where = f"row {m.group(1)}" if m else "a row"
-            raise ReconciliationError(f"{p}: {where}: wrong number of fields ({exc}); every row needs the header's columns") from None
+            m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+            if m:
+                raise ReconciliationError(f"{p}: row {m.group(2)}: wrong number of fields ({m.group(3)}, the header has "
+                                          f"{m.group(1)}); every row needs the header's columns") from None
+            first = " ".join(str(exc).split())
+            raise ReconciliationError(f"{p}: not a readable CSV ({first}); expected a header row and one row per bin and SKU") from None
     raise ReconciliationError(f"{p}: unsupported file type {suffix or '(none)'!r}; expected .csv or .xlsx")
 
 

@@ -1,0 +1,35 @@
+import pandas as pd
+from openpyxl import load_workbook
+
+from rackscan.cli import main
+from reconciliation.store import ResultsStore
+from tests.reconciliation.factories import bundle_with_observations, erp_frame, observations, write_csv
+
+
+def test_reconcile_cli_writes_reports_and_store(tmp_path, capsys):
+    obs = observations([("A01-B01-L1-P1", "000401001", 4), ("A01-B01-L1-P2", "000401002", 5), ("A01-B03-L2-P1", "", 0),
+                        ("A01-B05-L1-P1", "000401003", 2)])
+    b = bundle_with_observations(tmp_path / "flight", obs, scanned=list(obs.bin_id))
+    erp = write_csv(tmp_path / "erp.csv", erp_frame(), bom=True)
+    for _ in range(2):  # idempotent
+        assert main(["reconcile", "--flight", str(b), "--erp", str(erp), "--out", str(tmp_path / "rep")]) == 0
+    out = capsys.readouterr().out
+    assert "matching rate" in out and "misplaced" in out
+    csv = pd.read_csv(tmp_path / "rep/discrepancies.csv", dtype=str, encoding="utf-8-sig")
+    assert sorted(csv.kind) == ["misplaced", "short"]
+    assert csv.set_index("kind").loc["misplaced", "paired_bin_id"] == "A01-B05-L1-P1"
+    wb = load_workbook(tmp_path / "rep/report.xlsx")
+    assert wb.sheetnames[:2] == ["Summary", "Discrepancies"] and "Aisle A01" in wb.sheetnames
+    ws = wb["Discrepancies"]
+    ev_col = [c.value for c in ws[1]].index("evidence_path") + 1
+    assert ws.cell(2, ev_col).hyperlink is not None
+    store = ResultsStore(str(tmp_path / "rep/results.db"))
+    assert len(store.trend()) == 1
+
+
+def test_missing_observations_is_one_line(tmp_path, capsys):
+    b = bundle_with_observations(tmp_path / "f", observations([]))
+    (b / "observations.parquet").unlink()
+    erp = write_csv(tmp_path / "erp.csv", erp_frame())
+    assert main(["reconcile", "--flight", str(b), "--erp", str(erp)]) == 1
+    assert "observations.parquet: missing; run `rackscan fuse" in capsys.readouterr().err

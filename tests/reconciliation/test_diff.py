@@ -1,0 +1,79 @@
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reconciliation.diff import reconcile
+
+
+def _erp(rows):
+    return pd.DataFrame(rows, columns=["bin_id", "sku", "qty"])
+
+
+def _obs(rows):
+    return pd.DataFrame([(*r, 0.98) if len(r) == 3 else r for r in rows], columns=["bin_id", "sku", "count", "confidence"])
+
+
+CASES = [
+    # (name, erp rows, observation rows, expected (bin, sku, kind, erp, counted, paired))
+    ("match", [("A", "s1", 4)], [("A", "s1", 4)], [("A", "s1", "match", 4, 4, "")]),
+    ("short", [("A", "s1", 4)], [("A", "s1", 2)], [("A", "s1", "short", 4, 2, "")]),
+    ("over", [("A", "s1", 4)], [("A", "s1", 7)], [("A", "s1", "over", 4, 7, "")]),
+    ("ghost", [("A", "s1", 4)], [("A", "", 0)], [("A", "s1", "ghost", 4, 0, "")]),
+    ("unexpected", [], [("A", "s9", 3)], [("A", "s9", "unexpected_sku", 0, 3, "")]),
+    ("misplaced", [("A", "s1", 3)], [("A", "", 0), ("B", "s1", 3)], [("A", "s1", "misplaced", 3, 3, "B")]),
+    ("misplaced prefers equal quantity",
+     [("A", "s1", 3)], [("A", "", 0), ("B", "s1", 5), ("C", "s1", 3)],
+     [("A", "s1", "misplaced", 3, 3, "C"), ("B", "s1", "unexpected_sku", 0, 5, "")]),
+    ("wrong sku in bin", [("A", "s1", 3)], [("A", "s2", 3)], [("A", "s1", "short", 3, 0, ""), ("A", "s2", "unexpected_sku", 0, 3, "")]),
+    ("low confidence", [("A", "s1", 4)], [("A", "s1", 2, 0.4)], [("A", "s1", "needs_recount", 4, 2, "")]),
+]
+
+
+@pytest.mark.parametrize("name,erp,obs,expected", CASES, ids=[c[0] for c in CASES])
+def test_diff_table(name, erp, obs, expected):
+    d = reconcile(_erp(erp), _obs(obs)).discrepancies
+    got = sorted(zip(d.bin_id, d.sku, d.kind, d.erp_qty, d.counted_qty, d.paired_bin_id))
+    assert got == sorted(expected)
+
+
+def test_not_scanned_is_a_coverage_gap():
+    r = reconcile(_erp([("A", "s1", 4), ("B", "s2", 1)]), _obs([("A", "s1", 4)]), site_bins=["A", "B", "C"])
+    assert r.discrepancies.set_index("bin_id").loc["B", "kind"] == "not_scanned"
+    assert r.summary.coverage == pytest.approx(1 / 3)
+
+
+def test_tolerance():
+    assert reconcile(_erp([("A", "s1", 4)]), _obs([("A", "s1", 5)]), tolerance=1).discrepancies.kind.tolist() == ["match"]
+
+
+def test_summary_units_and_value():
+    erp = _erp([("A", "s1", 4), ("B", "s2", 2)]).assign(unit_price=[10.0, 100.0])
+    r = reconcile(erp, _obs([("A", "s1", 1), ("B", "s2", 3)]))
+    s = r.summary
+    assert (s.units_short, s.units_over, s.value_short, s.value_over) == (3, 1, 30.0, 100.0)
+    assert s.matching_rate == 0 and s.by_kind["short"] == 1 and s.by_kind["over"] == 1
+
+
+bins = st.sampled_from([f"A01-B0{i}-L1-P1" for i in range(1, 6)])
+skus = st.sampled_from(["s1", "s2", "s3"])
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(bins, skus, st.integers(1, 9)), max_size=8, unique_by=lambda t: (t[0], t[1])),
+       st.lists(st.tuples(bins, skus, st.integers(0, 9)), max_size=8, unique_by=lambda t: (t[0], t[1])),
+       st.randoms())
+def test_permuting_rows_does_not_change_the_result(erp_rows, obs_rows, rnd):
+    a = reconcile(_erp(erp_rows), _obs(obs_rows)).discrepancies
+    e2, o2 = list(erp_rows), list(obs_rows)
+    rnd.shuffle(e2)
+    rnd.shuffle(o2)
+    b = reconcile(_erp(e2), _obs(o2)).discrepancies
+    pd.testing.assert_frame_equal(a, b)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(bins, skus, st.integers(1, 9)), max_size=8, unique_by=lambda t: (t[0], t[1])))
+def test_perfect_count_is_all_matches(rows):
+    r = reconcile(_erp(rows), _obs(rows))
+    assert set(r.discrepancies.kind) <= {"match"}

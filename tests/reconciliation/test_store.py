@@ -1,0 +1,76 @@
+"""The results store on SQLite and on a real PostgreSQL server: idempotent re-runs, reviews."""
+
+import pandas as pd
+import pytest
+from sqlalchemy import inspect
+
+from reconciliation.diff import reconcile
+from reconciliation.erp import ErpSnapshot
+from reconciliation.errors import ReconciliationError
+from reconciliation.store import ResultsStore
+
+
+def _erp():
+    rows = pd.DataFrame({"bin_id": ["A01-B01-L1-P1", "A01-B01-L1-P2", "A01-B03-L1-P1"], "sku": ["000401001", "000401002", "000401003"],
+                         "qty": [4, 6, 2], "description": ["Lốp", "", ""], "lot": ["", "", ""], "unit_price": [95.0, None, None]})
+    return ErpSnapshot("erp.csv", "abc123", rows)
+
+
+def _obs():
+    return pd.DataFrame({"bin_id": ["A01-B01-L1-P1", "A01-B01-L1-P2", "A01-B03-L1-P1"], "sku": ["000401001", "000401002", ""],
+                         "count": [4, 5, 0], "confidence": [0.99, 0.97, 0.95], "n_views": [5, 6, 4],
+                         "evidence_path": ["evidence/a.jpg", "evidence/b.jpg", "evidence/c.jpg"], "reason": ["", "", ""]})
+
+
+def _exercise(store: ResultsStore):
+    site_id = store.upsert_site("demo", "name: demo\n")
+    assert store.upsert_site("demo", "name: demo\n") == site_id
+    fid = store.upsert_flight("flight-1", site_id=site_id, bundle_path="/tmp/b", observations=_obs())
+    sid = store.import_erp_snapshot(_erp())
+    assert store.import_erp_snapshot(_erp()) == sid
+    result = reconcile(_erp().rows, _obs())
+    rid = store.save_reconciliation(fid, sid, result, {"min_confidence": 0.8})
+    d = store.list_discrepancies(rid)
+    assert sorted(d.kind) == ["ghost", "short"]
+    assert store.list_discrepancies(rid, include_matches=True).shape[0] == 3
+    short_id = int(d.loc[d.kind == "short", "id"].iloc[0])
+    assert store.record_review([short_id], "accepted", "lan", "controller", "counted again by hand") == 1
+    # re-running the same reconciliation replaces it and keeps the review
+    rid2 = store.save_reconciliation(fid, sid, result, {"min_confidence": 0.8})
+    assert rid2 == rid
+    d2 = store.list_discrepancies(rid)
+    assert len(d2) == 2 and d2.set_index("kind").loc["short", "status"] == "accepted"
+    reviews = store.list_reviews(rid)
+    assert reviews[["user", "role", "action", "comment"]].iloc[0].tolist() == ["lan", "controller", "accepted", "counted again by hand"]
+    summ = store.reconciliation_summary(rid)
+    assert summ["flight_key"] == "flight-1" and summ["by_kind"]["ghost"] == 1
+    detail = store.bin_detail(rid, "A01-B01-L1-P2")
+    assert detail["erp"][0]["qty"] == 6 and detail["observations"][0]["count"] == 5
+    assert store.latest_reconciliation(fid) == rid
+    assert store.list_flights()["flight_key"].tolist() == ["flight-1"]
+    assert len(store.trend()) == 1
+    with pytest.raises(ReconciliationError, match="role operator"):
+        store.record_review([short_id], "accepted", "op", "operator")
+    with pytest.raises(ReconciliationError, match="adjusted quantity"):
+        store.record_review([short_id], "adjusted", "lan", "controller")
+    assert store.list_discrepancies(rid, statuses=["accepted"]).shape[0] == 1
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"sites", "flights", "observations", "erp_snapshots", "erp_rows", "reconciliations", "discrepancies",
+            "review_actions", "alembic_version"} <= tables
+
+
+def test_sqlite_store(tmp_path):
+    _exercise(ResultsStore(f"sqlite:///{tmp_path / 'results.db'}"))
+    # reopening runs the migrations again without harm
+    store = ResultsStore(str(tmp_path / "results.db"))
+    assert len(store.list_flights()) == 1
+
+
+@pytest.mark.postgres
+def test_postgresql_store(postgres_url):
+    _exercise(ResultsStore(postgres_url))
+
+
+def test_unreachable_database_is_one_line():
+    with pytest.raises(ReconciliationError, match=r"--db postgresql\+psycopg://x@127.0.0.1:1/none: cannot open the results store"):
+        ResultsStore("postgresql+psycopg://x@127.0.0.1:1/none")
