@@ -259,7 +259,23 @@ def build_world(scenario: Scenario | str | Path) -> World:
         erp[bid] = (sku, q - less)
         disc.append({"kind": "over", "bin_id": bid, "sku": sku, "erp_qty": q - less, "true_qty": q, "other_bin_id": ""})
     n_mis = int(round(rates.misplaced * n_bins))
-    for src, dst in zip(take(filled, n_mis), take(empty, n_mis)):
+
+    def centre(bin_id: str) -> np.ndarray:
+        b = site.bin(bin_id)
+        return site.face(b.face_id).face_to_site([[*b.center_uv_m, 0.0]])[0]
+
+    def nearest_free_empty(src: str) -> list[str]:
+        # stock put away in the wrong slot usually lands close to where it belongs
+        free = [e for e in empty if e not in used]
+        if not free:
+            return []
+        d = [float(np.linalg.norm(centre(e) - centre(src))) for e in free]
+        pick = free[int(np.argmin(d))]
+        used.add(pick)
+        return [pick]
+
+    srcs = take(filled, n_mis)
+    for src, dst in ((s_, d_) for s_ in srcs for d_ in nearest_free_empty(s_)):
         # ERP keeps the stock at src; physically it stands in dst (src is empty)
         src_bin, dst_bin = site.bin(src), site.bin(dst)
         moved = dict(stock[src])

@@ -44,9 +44,11 @@ class ReconciliationResult:
 
 def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[str] | None = None,
               scanned_bins: set[str] | None = None, min_confidence: float = 0.8, tolerance: int = 0,
-              prices: dict[str, float] | None = None) -> ReconciliationResult:
+              prices: dict[str, float] | None = None,
+              bin_positions: dict[str, tuple[float, float, float]] | None = None) -> ReconciliationResult:
     """Diff ERP rows (bin_id, sku, qty[, unit_price]) against observations (bin_id, sku, count,
-    confidence[, n_views, evidence_path, reason]); ``scanned_bins`` defaults to the observed bins."""
+    confidence[, n_views, evidence_path, reason]); ``scanned_bins`` defaults to the observed bins.
+    ``bin_positions`` (site-frame centres) break ties when pairing misplaced stock: nearer first."""
     prices = dict(prices or {})
     if "unit_price" in erp.columns:
         for s, pr in zip(erp["sku"], erp["unit_price"]):
@@ -102,16 +104,28 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
             add(b, s, "short", eq, cq)
         else:
             add(b, s, "over", eq, cq)
-    # pair ERP stock missing from its bin with the same SKU found where the ERP has none
+    # pair ERP stock missing from its bin with the same SKU found where the ERP has none: the
+    # closest quantities pair first over all candidates (a global greedy assignment), so a ghost
+    # row with a different quantity does not take a misplaced pallet's destination
+    def dist(a: str, b: str) -> float:
+        if not bin_positions or a not in bin_positions or b not in bin_positions:
+            return 0.0
+        pa, pb = bin_positions[a], bin_positions[b]
+        return sum((x - y) ** 2 for x, y in zip(pa, pb)) ** 0.5
+
+    pairs = sorted(((abs(u[2] - m[2]), dist(m[0], u[0]), m[0], u[0], mi, ui) for mi, m in enumerate(missing)
+                    for ui, u in enumerate(unexpected) if u[1] == m[1]))
+    used_miss: set[int] = set()
     used_unexp: set[int] = set()
-    for b, s, eq in missing:
-        cands = [(i, u) for i, u in enumerate(unexpected) if u[1] == s and i not in used_unexp]
-        if cands:
-            cands.sort(key=lambda iu: (abs(iu[1][2] - eq), iu[1][0]))
-            i, (ub, us, uq) = cands[0]
-            used_unexp.add(i)
-            add(b, s, "misplaced", eq, uq, paired=ub)
-        else:
+    for *_, mi, ui in pairs:
+        if mi in used_miss or ui in used_unexp:
+            continue
+        used_miss.add(mi)
+        used_unexp.add(ui)
+        b, s, eq = missing[mi]
+        add(b, s, "misplaced", eq, unexpected[ui][2], paired=unexpected[ui][0])
+    for mi, (b, s, eq) in enumerate(missing):
+        if mi not in used_miss:
             bin_has_other = any(k[0] == b for k in seen)
             add(b, s, "short" if bin_has_other else "ghost", eq, 0)
     for i, (b, s, cq) in enumerate(unexpected):

@@ -77,3 +77,14 @@ def test_permuting_rows_does_not_change_the_result(erp_rows, obs_rows, rnd):
 def test_perfect_count_is_all_matches(rows):
     r = reconcile(_erp(rows), _obs(rows))
     assert set(r.discrepancies.kind) <= {"match"}
+
+
+def test_injected_discrepancies_are_all_found_from_perfect_observations():
+    from datasets.world import build_world
+    from reconciliation.bench import bench_world
+    from tests.conftest import REPO
+
+    scores = {s.kind: s for s in bench_world(build_world(REPO / "datasets/scenarios/default.yaml"))}
+    assert scores["all"].truth == 15
+    for s in scores.values():
+        assert (s.precision, s.recall) == (1.0, 1.0), s

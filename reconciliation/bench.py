@@ -1,0 +1,67 @@
+"""Discrepancy precision and recall by kind against a synthetic scenario's injected list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from reconciliation.diff import reconcile
+
+# synthetic truth kind -> the diff's kind (unknown_sku: stock the ERP lists nowhere -> unexpected_sku)
+TRUTH_TO_DIFF = {"short": "short", "over": "over", "misplaced": "misplaced", "ghost": "ghost", "unknown_sku": "unexpected_sku"}
+
+
+@dataclass(frozen=True)
+class KindScore:
+    kind: str
+    truth: int
+    predicted: int
+    true_positive: int
+
+    @property
+    def precision(self) -> float:
+        return self.true_positive / self.predicted if self.predicted else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.true_positive / self.truth if self.truth else 1.0
+
+
+def observations_from_truth(stock: pd.DataFrame, confidence: float = 0.99) -> pd.DataFrame:
+    """Perfect observations: what the pipeline should produce for every bin (truth/stock.csv)."""
+    return pd.DataFrame({"bin_id": stock["bin_id"], "sku": stock["sku"].fillna("").astype(str),
+                         "count": stock["count"].astype(int), "confidence": confidence})
+
+
+def bin_centres(site) -> dict[str, tuple[float, float, float]]:
+    out = {}
+    for f in site.faces:
+        for b in f.bins:
+            u, v = b.center_uv_m
+            out[b.bin_id] = tuple(float(x) for x in f.face_to_site([[u, v, 0.0]])[0])
+    return out
+
+
+def score(discrepancies: pd.DataFrame, truth: pd.DataFrame) -> list[KindScore]:
+    """Match predicted (bin, kind[, paired bin]) against the injected list, per kind."""
+    pred = discrepancies[~discrepancies.kind.isin(["match", "not_scanned", "needs_recount"])]
+    pred_set = {(r.bin_id, r.kind, r.paired_bin_id if r.kind == "misplaced" else "") for r in pred.itertuples()}
+    truth_set = {(r.bin_id, TRUTH_TO_DIFF[r.kind], r.other_bin_id if r.kind == "misplaced" else "")
+                 for r in truth.fillna("").itertuples()}
+    out = []
+    for kind in TRUTH_TO_DIFF.values():
+        t = {x for x in truth_set if x[1] == kind}
+        p = {x for x in pred_set if x[1] == kind}
+        out.append(KindScore(kind, len(t), len(p), len(t & p)))
+    t_all, p_all = truth_set, pred_set
+    out.append(KindScore("all", len(t_all), len(p_all), len(t_all & p_all)))
+    return out
+
+
+def bench_world(world, observations: pd.DataFrame | None = None, *, min_confidence: float = 0.8) -> list[KindScore]:
+    erp = world.erp.rename(columns={"Bin": "bin_id", "Material": "sku", "Quantity": "qty"})
+    obs = observations if observations is not None else observations_from_truth(world.stock)
+    result = reconcile(erp, obs, site_bins=[b.bin_id for b in world.site.bins], min_confidence=min_confidence,
+                       bin_positions=bin_centres(world.site))
+    return score(result.discrepancies, world.discrepancies)
