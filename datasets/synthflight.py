@@ -1,0 +1,184 @@
+"""A synthetic flight as a real flight bundle: scan passes along rack faces, rendered frames, and a
+MAVLink telemetry log with the scenario's RTK noise, drift and camera clock offset.
+
+This is a data generator for benchmarks and tests of the offline stages (no MAVLink link, no
+vehicle): the true camera poses render the frames and go to ``truth/poses.csv``; the telemetry
+carries what a flight controller would report (noisy, drifting), and frame times are on the
+camera's clock (``telemetry.clock_offset_s`` ahead of the telemetry clock).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from datasets.render import Renderer, camera_pose_facing
+from datasets.world import World
+from flight.bundle import BundleWriter, FlightMeta
+from warehouse.camera import T_body_camera
+
+EPOCH_NS = int(dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc).timestamp() * 1e9)
+TELEMETRY_HZ = 20.0
+
+
+@dataclass(frozen=True)
+class Pass:
+    face_id: str
+    v_m: float
+    u_start_m: float
+    u_end_m: float
+
+
+@dataclass(frozen=True)
+class SynthFlightResult:
+    bundle: Path
+    n_frames: int
+    flight_time_s: float
+    passes: int
+
+
+def scan_passes(world: World, face_ids: list[str] | None = None, *, standoff_m: float | None = None,
+                overlap: float = 0.2, max_passes_per_face: int | None = None) -> list[Pass]:
+    """Serpentine horizontal passes covering each face from the lowest beam label to the top."""
+    cam = world.camera
+    d = standoff_m or world.default_standoff_m()
+    vfov = np.radians(cam.fov_deg()[1])
+    h_cov = 2 * d * np.tan(vfov / 2) * (1 - overlap)
+    out: list[Pass] = []
+    for f in world.site.faces:
+        if face_ids and f.face_id not in face_ids:
+            continue
+        lo, hi = 0.0, f.height_m - 0.2  # from the floor-level location labels up
+        n = max(1, int(np.ceil((hi - lo) / h_cov)))
+        vs = np.linspace(lo + min(h_cov, hi - lo) / 2, hi - min(h_cov, hi - lo) / 2, n) if n > 1 else [((lo + hi) / 2)]
+        if max_passes_per_face:
+            vs = vs[:max_passes_per_face]
+        for k, v in enumerate(vs):
+            a, b = (-0.5, f.length_m + 0.5) if k % 2 == 0 else (f.length_m + 0.5, -0.5)
+            out.append(Pass(f.face_id, float(v), a, b))
+    return out
+
+
+def _mav():
+    os.environ.setdefault("MAVLINK20", "1")
+    from pymavlink.dialects.v20 import ardupilotmega as mavlink2
+
+    class _Sink:
+        def write(self, b):
+            pass
+
+    return mavlink2, mavlink2.MAVLink(_Sink(), srcSystem=1, srcComponent=1)
+
+
+def record_synthetic_flight(world: World, out_dir: str | Path, *, face_ids: list[str] | None = None,
+                            rtk_noise_m: float | None = None, drift_m_per_min: float | None = None,
+                            clock_offset_s: float | None = None, max_passes_per_face: int | None = None,
+                            standoff_m: float | None = None, on_frame: Callable[[int, int], None] | None = None
+                            ) -> SynthFlightResult:
+    spec = world.scenario.spec
+    tel = spec.telemetry
+    rtk_noise_m = tel.rtk_noise_m if rtk_noise_m is None else rtk_noise_m
+    drift_m_per_min = tel.drift_m_per_min if drift_m_per_min is None else drift_m_per_min
+    clock_offset_s = tel.clock_offset_s if clock_offset_s is None else clock_offset_s
+    cam = world.camera
+    d = standoff_m or world.default_standoff_m()
+    speed = min(cam.max_speed_m_s(d), 1.5)
+    site = world.site
+    rng = np.random.default_rng(spec.seed + 17)
+    passes = scan_passes(world, face_ids, standoff_m=d, max_passes_per_face=max_passes_per_face)
+    # true camera poses along the passes, sampled at the telemetry rate; frames at the camera fps
+    samples: list[tuple[float, np.ndarray]] = []
+    t = 0.0
+    for p in passes:
+        f = site.face(p.face_id)
+        length = abs(p.u_end_m - p.u_start_m)
+        n = max(2, int(length / speed * TELEMETRY_HZ))
+        for i in range(n):
+            u = p.u_start_m + (p.u_end_m - p.u_start_m) * i / (n - 1)
+            samples.append((t + i / TELEMETRY_HZ, camera_pose_facing(f, u, p.v_m, d)))
+        t += n / TELEMETRY_HZ + 2.0  # turn / climb between passes
+    duration = samples[-1][0]
+    T_bc = T_body_camera(cam)
+    R_site_ned = site.origin.ned_to_site_rotation()
+    drift_dir = rng.normal(size=2)
+    drift_dir /= np.linalg.norm(drift_dir)
+    fix_type = 6 if drift_m_per_min == 0 and rtk_noise_m <= 0.05 else 3
+    mavlink2, mav = _mav()
+    renderer = Renderer(world)
+    meta = FlightMeta(flight_id=f"synthetic-{spec.name}-{spec.seed}", site_name=site.spec.name,
+                      camera=cam.model_dump(mode="json"), T_body_camera=T_bc.tolist(), source="synthetic",
+                      started_utc="2026-01-01T00:00:00Z",
+                      extra={"rtk_noise_m": rtk_noise_m, "drift_m_per_min": drift_m_per_min, "clock_offset_s": clock_offset_s,
+                             "standoff_m": d, "speed_m_s": speed})
+    out = Path(out_dir)
+    truth_objects, truth_poses = [], []
+    times = np.array([s[0] for s in samples])
+    frame_ts = np.arange(0.0, duration, 1.0 / cam.fps)
+    # only frames during passes (not in the turns)
+    frame_ts = frame_ts[np.min(np.abs(times[None, :] - frame_ts[:, None]), axis=1) < 0.5 / TELEMETRY_HZ + 1e-9]
+    with BundleWriter(out, meta, site_yaml_text=site.to_yaml(), jpeg_quality=spec.sensor.jpeg_quality) as w:
+        fi = 0
+        for k, (ts, T_sc) in enumerate(samples):
+            t_ns = EPOCH_NS + int(round(ts * 1e9))
+            R_sb = T_sc[:3, :3] @ T_bc[:3, :3].T
+            p_body = T_sc[:3, 3] - R_sb @ T_bc[:3, 3]
+            err = rng.normal(0, rtk_noise_m, 3) * np.array([1, 1, 1.5])
+            err[:2] += drift_dir * drift_m_per_min * ts / 60.0
+            p_meas = p_body + err
+            lat, lon, alt = site.origin.site_to_geodetic(p_meas)
+            R_ned_body = R_site_ned.T @ R_sb
+            yaw = float(np.arctan2(R_ned_body[1, 0], R_ned_body[0, 0]))
+            pitch = float(-np.arcsin(np.clip(R_ned_body[2, 0], -1, 1)))
+            roll = float(np.arctan2(R_ned_body[2, 1], R_ned_body[2, 2]))
+            boot_ms = int(ts * 1000)
+            v_site = (samples[min(k + 1, len(samples) - 1)][1][:3, 3] - T_sc[:3, 3]) * TELEMETRY_HZ
+            v_ned = R_site_ned.T @ v_site
+            ned = R_site_ned.T @ p_meas
+            msgs = [
+                mav.system_time_encode(t_ns // 1000, boot_ms),
+                mav.attitude_encode(boot_ms, roll, pitch, yaw, 0, 0, 0),
+                mav.global_position_int_encode(boot_ms, int(round(float(lat) * 1e7)), int(round(float(lon) * 1e7)),
+                                               int(round(float(alt) * 1000)), int(round(p_meas[2] * 1000)),
+                                               int(v_ned[0] * 100), int(v_ned[1] * 100), int(v_ned[2] * 100),
+                                               int(round((np.degrees(yaw) % 360) * 100)) % 36000),
+                mav.local_position_ned_encode(boot_ms, float(ned[0]), float(ned[1]), float(ned[2]),
+                                              float(v_ned[0]), float(v_ned[1]), float(v_ned[2])),
+            ]
+            if k % int(TELEMETRY_HZ / 5) == 0:
+                msgs.append(mav.gps_raw_int_encode(t_ns // 1000, fix_type, int(round(float(lat) * 1e7)),
+                                                   int(round(float(lon) * 1e7)), int(round(float(alt) * 1000)),
+                                                   70 if fix_type == 6 else 120, 100, int(np.linalg.norm(v_ned[:2]) * 100),
+                                                   65535, 24))
+            if k % int(TELEMETRY_HZ) == 0:
+                msgs.append(mav.heartbeat_encode(mavlink2.MAV_TYPE_QUADROTOR, mavlink2.MAV_AUTOPILOT_ARDUPILOTMEGA,
+                                                 mavlink2.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED | mavlink2.MAV_MODE_FLAG_SAFETY_ARMED,
+                                                 3, mavlink2.MAV_STATE_ACTIVE))
+            for m in msgs:
+                m.pack(mav)
+                w.write_mavlink(m, t_ns)
+            while fi < len(frame_ts) and frame_ts[fi] <= ts + 1e-9:
+                T_prev = T_sc.copy()
+                T_prev[:3, 3] -= (T_sc[:3, 0] * np.sign(np.dot(v_site, T_sc[:3, 0]))) * speed * cam.exposure_s
+                res = renderer.render(T_sc, T_site_camera_prev=T_prev, rng_seed=spec.seed * 100_000 + fi, frame_idx=fi)
+                cam_t_ns = EPOCH_NS + int(round((frame_ts[fi] + clock_offset_s) * 1e9))
+                w.write_frame(res.image_bgr, cam_t_ns)
+                truth_objects.append(res.objects)
+                truth_poses.append({"frame_idx": fi, "t_ns": EPOCH_NS + int(round(frame_ts[fi] * 1e9)),
+                                    **{f"T{r}{c}": T_sc[r, c] for r in range(4) for c in range(4)}})
+                fi += 1
+                if on_frame:
+                    on_frame(fi, len(frame_ts))
+    (out / "truth").mkdir(exist_ok=True)
+    if truth_objects:
+        pd.concat(truth_objects, ignore_index=True).to_parquet(out / "truth" / "objects.parquet", index=False)
+    pd.DataFrame(truth_poses).to_csv(out / "truth" / "poses.csv", index=False)
+    world.stock.drop(columns=["pallet"]).to_csv(out / "truth" / "stock.csv", index=False)
+    world.discrepancies.to_csv(out / "truth" / "discrepancies.csv", index=False)
+    world.catalogue.drop(columns=["in_erp"]).to_csv(out / "catalogue.csv", index=False)
+    return SynthFlightResult(out, len(truth_poses), duration, len(passes))
