@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import zxingcpp
 
+from datasets.readcheck import ean_distance_m, label_read_rate
 from datasets.render import Renderer, camera_pose_facing
 from datasets.world import SceneObject, build_world
 from tests.conftest import REPO
@@ -22,47 +23,22 @@ def renderer(world):
     return Renderer(world)
 
 
-def _read_rate(world, renderer, distance_m, kinds, *, v_offset_m=-0.2, every=4, ean=False):
-    """Share of fully visible labels of ``kinds`` whose text zxing-cpp reads from a JPEG frame."""
-    speed = world.camera.max_speed_m_s(distance_m)
-    ok = n = 0
-    for i, b in enumerate(world.site.bins[::every]):
-        f = world.site.face(b.face_id)
-        u, v = b.center_uv_m
-        T = camera_pose_facing(f, u, v + v_offset_m, distance_m)
-        T_prev = T.copy()
-        T_prev[:3, 3] -= T[:3, 0] * speed * world.camera.exposure_s
-        res = renderer.render(T, T_site_camera_prev=T_prev, rng_seed=i, see_through_racks=True)
-        _, enc = cv2.imencode(".jpg", res.image_bgr, [cv2.IMWRITE_JPEG_QUALITY, 92])
-        img = cv2.imdecode(enc, cv2.IMREAD_COLOR)
-        o = res.objects
-        full = o[(o.visible_frac >= 0.999) & o.kind.isin(kinds)]
-        for r in full.itertuples():
-            pad_x, pad_y = 0.15 * (r.x2 - r.x1) + 8, 0.15 * (r.y2 - r.y1) + 8
-            crop = img[int(max(0, r.y1 - pad_y)) : int(r.y2 + pad_y), int(max(0, r.x1 - pad_x)) : int(r.x2 + pad_x)]
-            texts = {x.text for x in zxingcpp.read_barcodes(crop)}
-            want = r.text[5:18] if ean else r.text
-            n += 1
-            ok += want in texts
-    return ok, n
-
-
 def test_required_labels_read_at_the_default_distance(world, renderer):
-    ok, n = _read_rate(world, renderer, world.default_standoff_m(), ["location_label", "product_label"])
+    ok, n = label_read_rate(world, renderer, world.default_standoff_m(), ["location_label", "product_label"])
     assert n >= 60
     assert ok / n >= 0.95, f"{ok}/{n}"
 
 
 def test_labels_do_not_read_at_three_times_the_distance(world, renderer):
-    ok, n = _read_rate(world, renderer, 3 * world.default_standoff_m(), ["location_label", "product_label"])
+    ok, n = label_read_rate(world, renderer, 3 * world.default_standoff_m(), ["location_label", "product_label"])
     assert n >= 60
     assert ok / n < 0.20, f"{ok}/{n}"
 
 
 def test_ean13_reads_at_its_own_standoff(world, renderer):
     """EAN-13 at X = 0.66 mm is optional at the flight standoff; at 3.3 px per bar it reads like the QR."""
-    d = 0.6 * world.camera.max_standoff_m(module_mm=world.scenario.spec.labels.product_ean13.module_mm, symbology="ean13")
-    ok, n = _read_rate(world, renderer, d, ["product_label"], v_offset_m=-0.45, every=3, ean=True)
+    d = ean_distance_m(world)
+    ok, n = label_read_rate(world, renderer, d, ["product_label"], v_offset_m=-0.45, every=3, ean=True)
     assert n >= 10
     assert ok / n >= 0.95, f"{ok}/{n}"
 
