@@ -233,6 +233,28 @@ class ResultsStore:
         return {"bin_id": bin_id, "bundle_path": bundle, "discrepancies": [dict(d) for d in disc],
                 "observations": [dict(o) for o in obs], "erp": [dict(e) for e in erp]}
 
+    def flight_observations(self, flight_id: int) -> pd.DataFrame:
+        return self._df(select(S.observations).where(S.observations.c.flight_id == flight_id).order_by(S.observations.c.bin_id))
+
+    def flight_site_yaml(self, flight_id: int) -> str | None:
+        with self.engine.connect() as c:
+            return c.execute(select(S.sites.c.site_yaml).select_from(S.flights.join(S.sites))
+                             .where(S.flights.c.id == flight_id)).scalar()
+
+    def reconciliation_flight(self, reconciliation_id: int) -> dict:
+        with self.engine.connect() as c:
+            row = c.execute(select(S.flights).select_from(S.reconciliations.join(S.flights))
+                            .where(S.reconciliations.c.id == reconciliation_id)).mappings().first()
+        if row is None:
+            raise ReconciliationError(f"no reconciliation with id {reconciliation_id}")
+        return dict(row)
+
+    def list_reconciliations(self) -> pd.DataFrame:
+        return self._df(select(S.reconciliations.c.id, S.reconciliations.c.created_at, S.flights.c.flight_key,
+                               S.erp_snapshots.c.source_file)
+                        .select_from(S.reconciliations.join(S.flights).join(S.erp_snapshots))
+                        .order_by(S.reconciliations.c.id.desc()))
+
     def list_reviews(self, reconciliation_id: int | None = None) -> pd.DataFrame:
         stmt = select(S.review_actions).order_by(S.review_actions.c.id)
         if reconciliation_id is not None:

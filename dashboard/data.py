@@ -1,0 +1,191 @@
+"""All dashboard logic and caching; pages only lay out what these functions return."""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+import yaml
+
+from reconciliation.diff import KINDS
+from reconciliation.store import ResultsStore
+from warehouse.site import Site, site_from_dict
+
+STATUS_COLORS = {
+    "match": "#2e7d32", "empty": "#b0bec5", "short": "#c62828", "over": "#ef6c00", "misplaced": "#6a1b9a",
+    "ghost": "#ad1457", "unexpected_sku": "#1565c0", "not_scanned": "#616161", "needs_recount": "#f9a825",
+}
+STATUS_ORDER = ["short", "ghost", "misplaced", "over", "unexpected_sku", "needs_recount", "not_scanned", "match", "empty"]
+
+
+def db_url() -> str:
+    return os.environ.get("RACKSCAN_DB", "sqlite:///results.db")
+
+
+@st.cache_resource(show_spinner=False)
+def _store(url: str) -> ResultsStore:
+    return ResultsStore(url)
+
+
+def store() -> ResultsStore:
+    return _store(db_url())
+
+
+def reconciliations() -> pd.DataFrame:
+    return store().list_reconciliations()
+
+
+def current_reconciliation() -> int | None:
+    rid = st.session_state.get("reconciliation_id")
+    if rid is None:
+        rid = store().latest_reconciliation()
+        st.session_state["reconciliation_id"] = rid
+    return rid
+
+
+def summary(rid: int) -> dict:
+    return store().reconciliation_summary(rid)
+
+
+def trend() -> pd.DataFrame:
+    return store().trend()
+
+
+def discrepancies(rid: int, kinds=None, statuses=None, aisle=None) -> pd.DataFrame:
+    return store().list_discrepancies(rid, kinds=kinds or None, statuses=statuses or None, aisle=aisle or None)
+
+
+@st.cache_data(show_spinner=False)
+def _site_from_yaml(text: str) -> Site:
+    return site_from_dict(yaml.safe_load(text), source="results store")
+
+
+def site_of(rid: int) -> Site | None:
+    fl = store().reconciliation_flight(rid)
+    text = store().flight_site_yaml(fl["id"])
+    return _site_from_yaml(text) if text else None
+
+
+def bin_status(rid: int) -> pd.DataFrame:
+    """One row per bin of the site: status (worst discrepancy kind, match, or empty), counts."""
+    site = site_of(rid)
+    d = store().list_discrepancies(rid, include_matches=True)
+    rows = []
+    for b in site.bins if site else []:
+        part = d[d.bin_id == b.bin_id]
+        if part.empty:
+            status = "empty"
+        else:
+            status = min(part["kind"], key=STATUS_ORDER.index)
+        rows.append({"bin_id": b.bin_id, "face_id": b.face_id, "aisle": b.aisle_id, "bay": b.bay, "level": b.level,
+                     "position": b.position, "status": status, "erp_qty": int(part["erp_qty"].sum()) if len(part) else 0,
+                     "counted_qty": int(part["counted_qty"].sum()) if len(part) else 0,
+                     "sku": ", ".join(sorted(set(part["sku"]) - {""})) if len(part) else ""})
+    return pd.DataFrame(rows)
+
+
+def bin_detail(rid: int, bin_id: str) -> dict:
+    return store().bin_detail(rid, bin_id)
+
+
+def evidence_image(bundle_path: str | None, evidence_path: str | None) -> bytes | None:
+    if not bundle_path or not evidence_path:
+        return None
+    p = Path(bundle_path) / evidence_path
+    return p.read_bytes() if p.exists() else None
+
+
+def review(ids: list[int], action: str, comment: str, adjusted_qty: int | None = None) -> int:
+    user = st.session_state["user"]
+    return store().record_review(ids, action, user["name"], user["role"], comment, adjusted_qty)
+
+
+def export_bytes(df: pd.DataFrame, fmt: str) -> bytes:
+    if fmt == "csv":
+        return df.to_csv(index=False).encode("utf-8-sig")
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
+        df.to_excel(xw, index=False, sheet_name="Discrepancies")
+    return buf.getvalue()
+
+
+@st.cache_data(show_spinner=False)
+def trajectory(bundle_path: str, site_yaml: str) -> pd.DataFrame:
+    """Vehicle positions in the site frame from the bundle's telemetry log (GLOBAL_POSITION_INT)."""
+    os.environ.setdefault("MAVLINK20", "1")
+    from pymavlink import mavutil
+
+    tlog = Path(bundle_path) / "telemetry.tlog"
+    if not tlog.exists():
+        return pd.DataFrame(columns=["t_s", "x_m", "y_m", "alt_m", "speed_m_s"])
+    site = _site_from_yaml(site_yaml)
+    m = mavutil.mavlink_connection(str(tlog), robust_parsing=True)
+    rows = []
+    while True:
+        msg = m.recv_match(type=["GLOBAL_POSITION_INT"])
+        if msg is None:
+            break
+        p = site.origin.geodetic_to_site(msg.lat / 1e7, msg.lon / 1e7, msg.alt / 1000)
+        rows.append({"t_s": msg._timestamp, "x_m": p[0], "y_m": p[1], "alt_m": msg.relative_alt / 1000,
+                     "speed_m_s": (msg.vx**2 + msg.vy**2) ** 0.5 / 100})
+    m.close()
+    df = pd.DataFrame(rows)
+    if len(df):
+        df["t_s"] -= df["t_s"].iloc[0]
+    return df
+
+
+def frame_with_detections(bundle_path: str, index: int):
+    """(RGB image, caption) of a bundle frame with its detections drawn, or None."""
+    import cv2
+
+    b = Path(bundle_path)
+    frames_csv = b / "frames.csv"
+    if not frames_csv.exists():
+        return None
+    frames = pd.read_csv(frames_csv)
+    if frames.empty:
+        return None
+    rec = frames.iloc[min(index, len(frames) - 1)]
+    img = cv2.imread(str(b / rec["file"]))
+    if img is None:
+        return None
+    caption = f"frame {rec['frame_idx']}"
+    det = b / "detections.parquet"
+    if det.exists():
+        d = pd.read_parquet(det)
+        d = d[(d.frame_idx == rec["frame_idx"]) & (d.get("row_kind", "box") == "box")]
+        for r in d.itertuples():
+            color = (0, 200, 0) if r.class_id == 0 else (0, 160, 255)
+            cv2.rectangle(img, (int(r.x1), int(r.y1)), (int(r.x2), int(r.y2)), color, 3)
+        caption += f", {len(d)} detections"
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB), caption
+
+
+def import_erp_upload(name: str, data: bytes, rid: int) -> tuple[int, list[str]]:
+    """Validate an uploaded ERP file (same errors as the CLI) and reconcile the current flight with it."""
+    from reconciliation.bench import bin_centres
+    from reconciliation.diff import reconcile
+    from reconciliation.erp import load_erp
+
+    site = site_of(rid)
+    fl = store().reconciliation_flight(rid)
+    suffix = Path(name).suffix or ".csv"
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / Path(name).name
+        p.write_bytes(data)
+        snap = load_erp(p, site=site)
+        snap.source = name
+    obs = store().flight_observations(fl["id"])
+    result = reconcile(snap.rows, obs, site_bins=[b.bin_id for b in site.bins], bin_positions=bin_centres(site))
+    sid = store().import_erp_snapshot(snap)
+    new_rid = store().save_reconciliation(fl["id"], sid, result, {"erp_file": name, "uploaded_by": st.session_state["user"]["name"]})
+    return new_rid, snap.warnings
+
+
+def kinds() -> list[str]:
+    return [k for k in KINDS if k != "match"]

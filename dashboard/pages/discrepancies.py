@@ -1,0 +1,41 @@
+import streamlit as st
+
+from dashboard import data
+from dashboard.widgets import pick_reconciliation
+
+st.title("Discrepancies")
+rid = pick_reconciliation()
+if rid is not None:
+    c = st.columns(3)
+    kinds = c[0].multiselect("Kind", data.kinds(), key="filter_kinds")
+    statuses = c[1].multiselect("Status", ["open", "accepted", "recount_ordered", "adjusted"], default=["open"], key="filter_status")
+    aisles = sorted({b.split("-")[0] for b in data.bin_status(rid).bin_id})
+    aisle = c[2].selectbox("Aisle", ["all", *aisles], key="filter_aisle")
+    df = data.discrepancies(rid, kinds, statuses, None if aisle == "all" else aisle)
+    st.session_state["current_filter"] = df
+    st.caption(f"{len(df)} discrepancies")
+    view = df[["id", "bin_id", "sku", "kind", "erp_qty", "counted_qty", "delta", "paired_bin_id", "confidence", "status"]]
+    picked = st.dataframe(view, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row",
+                          key="disc_table", column_config={"confidence": st.column_config.ProgressColumn(min_value=0, max_value=1)})
+    rows = list(getattr(getattr(picked, "selection", None), "rows", []) or [])
+    default_ids = [int(view.iloc[i]["id"]) for i in rows]
+    user = st.session_state["user"]
+    if user["role"] == "operator":
+        st.info("Operators can view discrepancies; reviews need a controller or engineer.")
+    else:
+        with st.form("review"):
+            ids = st.multiselect("Discrepancies to review", view["id"].tolist(), default=default_ids, key="review_ids",
+                                 format_func=lambda i: f"#{i} {view.set_index('id').loc[i, 'bin_id']} {view.set_index('id').loc[i, 'kind']}")
+            action = st.radio("Action", ["accepted", "recount_ordered", "adjusted"], horizontal=True, key="review_action",
+                              format_func=lambda a: {"accepted": "Accept", "recount_ordered": "Order recount", "adjusted": "Adjust"}[a])
+            qty = st.number_input("Adjusted quantity (for Adjust)", min_value=0, value=0, key="review_qty")
+            comment = st.text_input("Comment", key="review_comment")
+            if st.form_submit_button("Record review"):
+                if not ids:
+                    st.warning("Pick at least one discrepancy.")
+                else:
+                    n = data.review(ids, action, comment, int(qty) if action == "adjusted" else None)
+                    st.success(f"{n} discrepancies marked {action} by {user['name']}.")
+                    st.rerun()
+    st.subheader("Review log")
+    st.dataframe(data.store().list_reviews(rid), hide_index=True, width="stretch")

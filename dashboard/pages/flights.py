@@ -1,0 +1,38 @@
+import plotly.express as px
+import streamlit as st
+
+from dashboard import data
+from dashboard.widgets import pick_reconciliation
+
+st.title("Flights")
+st.dataframe(data.store().list_flights(), hide_index=True, width="stretch")
+rid = pick_reconciliation()
+if rid is not None:
+    fl = data.store().reconciliation_flight(rid)
+    site_yaml = data.store().flight_site_yaml(fl["id"]) or ""
+    st.subheader(f"Flight {fl['flight_key']}")
+    traj = data.trajectory(fl["bundle_path"], site_yaml) if site_yaml else None
+    left, right = st.columns(2)
+    with left:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from warehouse.plan_view import plot_site
+
+        site = data.site_of(rid)
+        fig, ax = plt.subplots(figsize=(7, 5), dpi=100)
+        plot_site(site, ax)
+        if traj is not None and len(traj):
+            ax.plot(traj.x_m, traj.y_m, color="#1f77b4", lw=1.2)
+        st.pyplot(fig)
+    with right:
+        if traj is not None and len(traj):
+            st.plotly_chart(px.line(traj, x="t_s", y=["alt_m", "speed_m_s"], labels={"value": "", "t_s": "time (s)"},
+                                    height=360), width="stretch")
+        else:
+            st.info("No telemetry in this flight's bundle.")
+    shot = data.frame_with_detections(fl["bundle_path"], st.slider("Frame", 0, max(0, fl["n_frames"] - 1) or 50, 0, key="frame_idx"))
+    if shot is not None:
+        st.image(shot[0], caption=shot[1], width="stretch")
