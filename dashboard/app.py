@@ -7,15 +7,15 @@ import streamlit as st
 from dashboard.auth import ROLE_PAGES, authenticate
 from dashboard.errors import DashboardError
 
-st.set_page_config(page_title="rackscan", page_icon="🛞", layout="wide")
+st.set_page_config(page_title="rackscan", page_icon=":material/inventory_2:", layout="wide")
 
 PAGES = {
-    "overview": ("pages/overview.py", "Overview", "📊"),
-    "rack_view": ("pages/rack_view.py", "Rack view", "🧱"),
-    "discrepancies": ("pages/discrepancies.py", "Discrepancies", "⚠️"),
-    "flights": ("pages/flights.py", "Flights", "🛩️"),
-    "export": ("pages/export.py", "Export", "📤"),
-    "erp_upload": ("pages/erp_upload.py", "ERP upload", "📥"),
+    "overview": ("pages/overview.py", "Overview", ":material/dashboard:"),
+    "rack_view": ("pages/rack_view.py", "Rack view", ":material/grid_view:"),
+    "discrepancies": ("pages/discrepancies.py", "Discrepancies", ":material/report:"),
+    "flights": ("pages/flights.py", "Flights", ":material/flight:"),
+    "export": ("pages/export.py", "Export", ":material/download:"),
+    "erp_upload": ("pages/erp_upload.py", "ERP upload", ":material/upload_file:"),
 }
 
 
@@ -41,7 +41,7 @@ def login() -> None:
 
 user = st.session_state.get("user")
 if not user:
-    st.navigation([st.Page(login, title="Sign in", icon="🔑")]).run()
+    st.navigation([st.Page(login, title="Sign in", icon=":material/login:")]).run()
 else:
     with st.sidebar:
         st.markdown(f"**{user['name']}** · {user['role']}")

@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"rackscan dashboard on http://{address}:{port} (store {db})")
         raise SystemExit(subprocess.call([sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
                                           "--server.port", str(port), "--server.address", address,
-                                          "--browser.gatherUsageStats", "false"], env=env))
+                                          "--browser.gatherUsageStats", "false"], env=env, cwd=str(APP.parent)))
 
     users_app = typer.Typer(help="Dashboard accounts (bcrypt hashes in a file outside the repository).", no_args_is_help=True)
 

@@ -35,7 +35,9 @@ if rid is not None:
                     st.warning("Pick at least one discrepancy.")
                 else:
                     n = data.review(ids, action, comment, int(qty) if action == "adjusted" else None)
-                    st.success(f"{n} discrepancies marked {action} by {user['name']}.")
+                    st.session_state["flash"] = f"{n} discrepancies marked {action} by {user['name']}."
                     st.rerun()
+    if "flash" in st.session_state:
+        st.success(st.session_state.pop("flash"))
     st.subheader("Review log")
     st.dataframe(data.store().list_reviews(rid), hide_index=True, width="stretch")
