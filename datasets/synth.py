@@ -78,6 +78,8 @@ def gallery_poses(world: World, n: int, seed: int) -> list[tuple[str, np.ndarray
     speed = world.camera.max_speed_m_s(d)
     du = speed * world.camera.exposure_s
     faces = world.site.faces
+    # inspection shots show stocked bins (an empty bin is a dull picture); every fourth may be any bin
+    stocked = set(world.stock.loc[world.stock["count"] > 0, "bin_id"])
     out = []
     for i in range(n):
         f = faces[i % len(faces)]
@@ -87,7 +89,9 @@ def gallery_poses(world: World, n: int, seed: int) -> list[tuple[str, np.ndarray
             T = camera_pose_facing(f, u, v, world.aisle_clearance_m(), yaw_deg=22.0, pitch_deg=-3.0)
             name = f"{i:03d}_wide_{f.face_id.replace('/', '-')}"
         else:
-            b = f.bins[int(rng.integers(len(f.bins)))]
+            pool = [b for b in f.bins if b.bin_id in stocked] if i % 4 != 3 else []
+            pool = pool or list(f.bins)
+            b = pool[int(rng.integers(len(pool)))]
             u, v = b.center_uv_m
             v = b.v0_m + 0.22 * b.height_m
             T = camera_pose_facing(f, u, v, d)
