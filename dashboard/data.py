@@ -174,11 +174,15 @@ def import_erp_upload(name: str, data: bytes, rid: int) -> tuple[int, list[str]]
 
     site = site_of(rid)
     fl = store().reconciliation_flight(rid)
-    suffix = Path(name).suffix or ".csv"
+    from reconciliation.errors import ReconciliationError
+
     with tempfile.TemporaryDirectory() as tmp:
         p = Path(tmp) / Path(name).name
         p.write_bytes(data)
-        snap = load_erp(p, site=site)
+        try:
+            snap = load_erp(p, site=site)
+        except ReconciliationError as exc:  # name the uploaded file, not the temporary copy
+            raise ReconciliationError(str(exc).replace(str(p), Path(name).name)) from None
         snap.source = name
     obs = store().flight_observations(fl["id"])
     result = reconcile(snap.rows, obs, site_bins=[b.bin_id for b in site.bins], bin_positions=bin_centres(site))

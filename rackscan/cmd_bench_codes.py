@@ -22,7 +22,7 @@ def codes(
 
     rows = []
     with progress_bar() as prog:
-        for name, so, en in (("zxing-cpp alone", False, False), ("zxing-cpp, then pyzbar", True, False),
+        for name, so, en in (("zxing-cpp alone", False, False), ("zxing-cpp, then pyzbar (1-D reads need two agreeing)", True, False),
                              ("rackscan decoder (enhanced passes + agreement)", True, True)):
             task = prog.add_task(name, total=None)
             r = bench_blackbox(second_opinion=so, enhance=en, root=root,

@@ -21,6 +21,12 @@ SHOTS = Path(os.environ.get("RACKSCAN_SCREENSHOTS", REPO / "out" / "screenshots"
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing (Debian package chromium)")]
 
 
+def _idle(page):
+    """Wait until Streamlit has finished the rerun a widget change started (its status widget goes)."""
+    page.wait_for_timeout(300)
+    page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden", timeout=60_000)
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -96,11 +102,31 @@ def test_login_filter_open_bin_accept(server, demo):
         page.keyboard.type(f"#{int(ghosts.id.iloc[0])} ")
         page.keyboard.press("Enter")
         page.keyboard.press("Escape")
+        _idle(page)
         page.get_by_label("Comment").fill("checked on the floor")
         page.get_by_role("button", name="Record review").click()
         expect(page.get_by_text("marked accepted by lan")).to_be_visible()
         page.screenshot(path=str(SHOTS / "discrepancies.png"), full_page=True)
+
+        # upload ERP files: a malformed one gets the CLI's one-line error, a good one reconciles
+        bad = demo["tmp"] / "bad_erp.csv"
+        bad.write_text("Bin,Material,Quantity\nA01-B01-L1-P1,000401001,-2\n", encoding="utf-8")
+        page.get_by_role("link", name="ERP upload").click()
+        expect(page.get_by_role("heading", name="ERP upload")).to_be_visible()
+        page.locator("input[type=file]").set_input_files(str(bad))
+        expect(page.get_by_text("bad_erp.csv")).to_be_visible(timeout=30_000)
+        _idle(page)
+        page.get_by_role("button", name="Validate and reconcile").click()
+        expect(page.get_by_text("bad_erp.csv: row 2: column 'Quantity': -2 is negative; expected a quantity")).to_be_visible(timeout=30_000)
+        good = demo["tmp"] / "erp_recount.csv"
+        good.write_text((demo["tmp"] / "erp_stock.csv").read_text(encoding="utf-8"), encoding="utf-8")
+        page.locator("input[type=file]").set_input_files(str(good))
+        expect(page.get_by_text("erp_recount.csv")).to_be_visible(timeout=30_000)
+        _idle(page)
+        page.get_by_role("button", name="Validate and reconcile").click()
+        expect(page.get_by_text("stored.")).to_be_visible(timeout=30_000)
         browser.close()
+    assert len(store.list_reconciliations()) >= 1
     row = store.list_discrepancies(rid, kinds=["ghost"]).set_index("id").loc[int(ghosts.id.iloc[0])]
     assert row["status"] == "accepted"
     log = store.list_reviews(rid)
