@@ -8,6 +8,7 @@ import yaml
 
 from rackscan.cli import main
 from tests.conftest import REPO
+from tests.helpers import DELETE, set_path
 
 SCEN_DIR = REPO / "datasets" / "scenarios"
 
@@ -64,15 +65,8 @@ def test_site_size_generates_a_site(tmp_path):
 
 
 def _set(path, value):
-    def f(d):
-        cur = d
-        for k in path[:-1]:
-            cur = cur[k]
-        if value is None:
-            del cur[path[-1]]
-        else:
-            cur[path[-1]] = value
-    return f
+    """A mutation for ``_scenario``: set ``path`` to ``value`` (None removes it)."""
+    return lambda d: set_path(d, path, DELETE if value is None else value)
 
 
 BAD_SCENARIOS = [

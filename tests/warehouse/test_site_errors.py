@@ -7,21 +7,10 @@ import yaml
 from typer.testing import CliRunner
 
 from rackscan.cli import app
+from tests.helpers import DELETE as _DELETE
+from tests.helpers import set_path as _set
 from tests.warehouse.factories import site_dict
 
-
-def _set(d, path, value):
-    cur = d
-    for p in path[:-1]:
-        cur = cur[p]
-    if value is _DELETE:
-        del cur[path[-1]]
-    else:
-        cur[path[-1]] = value
-    return d
-
-
-_DELETE = object()
 
 CASES = [
     # (id, path to change, new value, expected fragments of the one-line error)
