@@ -1,0 +1,184 @@
+"""Missions as frozen keyword-only data, and the one pure function that turns them into MAVLink.
+
+``mission_to_mavlink`` gives the exact MISSION_ITEM_INT fields the mission protocol uploads for
+the mission (type 0; item 0 is the home slot, as ArduPilot keeps it), the geofence (type 1:
+5001/5002 polygon vertices, 5003/5004 circles) and the rally points (type 2: 5100);
+``mavlink_to_mission`` is its inverse, used to verify a download.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flight.errors import FlightError
+
+# MAV_CMD / MAV_FRAME numbers (common.xml)
+NAV_WAYPOINT, NAV_RETURN_TO_LAUNCH, NAV_LAND, NAV_TAKEOFF = 16, 20, 21, 22
+CONDITION_YAW, DO_CHANGE_SPEED, DO_MOUNT_CONTROL = 115, 178, 205
+FENCE_POLYGON_INCLUSION, FENCE_POLYGON_EXCLUSION, FENCE_CIRCLE_INCLUSION, FENCE_CIRCLE_EXCLUSION = 5001, 5002, 5003, 5004
+RALLY_POINT = 5100
+FRAME_GLOBAL, FRAME_MISSION, FRAME_GLOBAL_RELATIVE_ALT_INT = 0, 2, 6
+FRAME_GLOBAL_INT = 5
+MISSION_TYPE_MISSION, MISSION_TYPE_FENCE, MISSION_TYPE_RALLY = 0, 1, 2
+KINDS = ("takeoff", "waypoint", "change_speed", "set_yaw", "gimbal", "land", "rtl")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MissionItem:
+    kind: str
+    lat_deg: float = 0.0
+    lon_deg: float = 0.0
+    rel_alt_m: float = 0.0
+    yaw_deg: float | None = None  # waypoint heading, or CONDITION_YAW target
+    speed_m_s: float | None = None  # change_speed
+    hold_s: float = 0.0
+    gimbal_pitch_deg: float | None = None  # gimbal
+    bin_ids: tuple[str, ...] = ()  # bins this leg covers (resume points)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise FlightError(f"mission item kind {self.kind!r}; expected one of {list(KINDS)}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FencePolygon:
+    inclusion: bool
+    vertices_deg: tuple[tuple[float, float], ...]  # (lat, lon)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FenceCircle:
+    inclusion: bool
+    center_deg: tuple[float, float]
+    radius_m: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class RallyPoint:
+    lat_deg: float
+    lon_deg: float
+    rel_alt_m: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Mission:
+    home: tuple[float, float, float]  # lat, lon, alt (AMSL m)
+    items: tuple[MissionItem, ...]
+    fence: tuple[FencePolygon | FenceCircle, ...] = ()
+    rally: tuple[RallyPoint, ...] = ()
+    meta: dict = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MavItem:
+    """Exactly the fields of MISSION_ITEM_INT."""
+
+    seq: int
+    frame: int
+    command: int
+    current: int
+    autocontinue: int
+    param1: float
+    param2: float
+    param3: float
+    param4: float
+    x: int
+    y: int
+    z: float
+    mission_type: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class MavlinkPlan:
+    mission: tuple[MavItem, ...]
+    fence: tuple[MavItem, ...]
+    rally: tuple[MavItem, ...]
+
+
+def _e7(deg: float) -> int:
+    return int(round(deg * 1e7))
+
+
+def _item(seq, frame, command, p=(0.0, 0.0, 0.0, 0.0), lat=0.0, lon=0.0, z=0.0, mtype=0) -> MavItem:
+    return MavItem(seq=seq, frame=frame, command=command, current=0, autocontinue=1, param1=float(p[0]),
+                   param2=float(p[1]), param3=float(p[2]), param4=float(p[3]), x=_e7(lat), y=_e7(lon), z=float(z),
+                   mission_type=mtype)
+
+
+def mission_to_mavlink(m: Mission) -> MavlinkPlan:
+    """The MISSION_ITEM_INT lists the mission protocol uploads (pure function)."""
+    items = [_item(0, FRAME_GLOBAL_INT, NAV_WAYPOINT, lat=m.home[0], lon=m.home[1], z=m.home[2])]  # home slot
+    for it in m.items:
+        seq = len(items)
+        rel = FRAME_GLOBAL_RELATIVE_ALT_INT
+        if it.kind == "takeoff":
+            items.append(_item(seq, rel, NAV_TAKEOFF, lat=it.lat_deg, lon=it.lon_deg, z=it.rel_alt_m))
+        elif it.kind == "waypoint":
+            yaw = float("nan") if it.yaw_deg is None else it.yaw_deg
+            items.append(_item(seq, rel, NAV_WAYPOINT, (it.hold_s, 0.0, 0.0, yaw), it.lat_deg, it.lon_deg, it.rel_alt_m))
+        elif it.kind == "change_speed":
+            items.append(_item(seq, FRAME_MISSION, DO_CHANGE_SPEED, (1.0, it.speed_m_s or 0.0, -1.0, 0.0)))
+        elif it.kind == "set_yaw":
+            items.append(_item(seq, FRAME_MISSION, CONDITION_YAW, (it.yaw_deg or 0.0, 0.0, 0.0, 0.0)))
+        elif it.kind == "gimbal":
+            # DO_MOUNT_CONTROL: pitch, roll, yaw (deg), ..., mode 2 = MAV_MOUNT_MODE_MAVLINK_TARGETING (in z)
+            items.append(_item(seq, FRAME_MISSION, DO_MOUNT_CONTROL, (it.gimbal_pitch_deg or 0.0, 0.0, 0.0, 0.0), z=2))
+        elif it.kind == "land":
+            items.append(_item(seq, rel, NAV_LAND, lat=it.lat_deg, lon=it.lon_deg))
+        elif it.kind == "rtl":
+            items.append(_item(seq, FRAME_MISSION, NAV_RETURN_TO_LAUNCH))
+    fence: list[MavItem] = []
+    for f in m.fence:
+        if isinstance(f, FencePolygon):
+            cmd = FENCE_POLYGON_INCLUSION if f.inclusion else FENCE_POLYGON_EXCLUSION
+            for lat, lon in f.vertices_deg:
+                fence.append(_item(len(fence), FRAME_GLOBAL_INT, cmd, (len(f.vertices_deg), 0, 0, 0), lat, lon, 0, MISSION_TYPE_FENCE))
+        else:
+            cmd = FENCE_CIRCLE_INCLUSION if f.inclusion else FENCE_CIRCLE_EXCLUSION
+            fence.append(_item(len(fence), FRAME_GLOBAL_INT, cmd, (f.radius_m, 0, 0, 0), *f.center_deg, 0, MISSION_TYPE_FENCE))
+    rally = [_item(i, FRAME_GLOBAL_RELATIVE_ALT_INT, RALLY_POINT, lat=r.lat_deg, lon=r.lon_deg, z=r.rel_alt_m,
+                   mtype=MISSION_TYPE_RALLY) for i, r in enumerate(m.rally)]
+    return MavlinkPlan(mission=tuple(items), fence=tuple(fence), rally=tuple(rally))
+
+
+def mavlink_to_mission(plan: MavlinkPlan, *, bin_ids: dict[int, tuple[str, ...]] | None = None) -> Mission:
+    """Inverse of :func:`mission_to_mavlink` (bin ids are not in MAVLink: pass them by seq)."""
+    if not plan.mission:
+        raise FlightError("a mission needs at least the home item (seq 0)")
+    h = plan.mission[0]
+    items = []
+    for it in plan.mission[1:]:
+        lat, lon = it.x / 1e7, it.y / 1e7
+        bins = (bin_ids or {}).get(it.seq, ())
+        if it.command == NAV_TAKEOFF:
+            items.append(MissionItem(kind="takeoff", lat_deg=lat, lon_deg=lon, rel_alt_m=it.z, bin_ids=bins))
+        elif it.command == NAV_WAYPOINT:
+            yaw = None if it.param4 != it.param4 else it.param4
+            items.append(MissionItem(kind="waypoint", lat_deg=lat, lon_deg=lon, rel_alt_m=it.z, yaw_deg=yaw, hold_s=it.param1, bin_ids=bins))
+        elif it.command == DO_CHANGE_SPEED:
+            items.append(MissionItem(kind="change_speed", speed_m_s=it.param2))
+        elif it.command == CONDITION_YAW:
+            items.append(MissionItem(kind="set_yaw", yaw_deg=it.param1))
+        elif it.command == DO_MOUNT_CONTROL:
+            items.append(MissionItem(kind="gimbal", gimbal_pitch_deg=it.param1))
+        elif it.command == NAV_LAND:
+            items.append(MissionItem(kind="land", lat_deg=lat, lon_deg=lon))
+        elif it.command == NAV_RETURN_TO_LAUNCH:
+            items.append(MissionItem(kind="rtl"))
+        else:
+            raise FlightError(f"mission item {it.seq}: command {it.command} is not one rackscan plans")
+    fence: list = []
+    i = 0
+    fitems = list(plan.fence)
+    while i < len(fitems):
+        f = fitems[i]
+        if f.command in (FENCE_POLYGON_INCLUSION, FENCE_POLYGON_EXCLUSION):
+            n = int(f.param1)
+            verts = tuple((v.x / 1e7, v.y / 1e7) for v in fitems[i : i + n])
+            fence.append(FencePolygon(inclusion=f.command == FENCE_POLYGON_INCLUSION, vertices_deg=verts))
+            i += max(n, 1)
+        else:
+            fence.append(FenceCircle(inclusion=f.command == FENCE_CIRCLE_INCLUSION, center_deg=(f.x / 1e7, f.y / 1e7), radius_m=f.param1))
+            i += 1
+    rally = tuple(RallyPoint(lat_deg=r.x / 1e7, lon_deg=r.y / 1e7, rel_alt_m=r.z) for r in plan.rally)
+    return Mission(home=(h.x / 1e7, h.y / 1e7, h.z), items=tuple(items), fence=tuple(fence), rally=rally)
