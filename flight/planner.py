@@ -1,0 +1,243 @@
+"""Mission planning from a site and a camera: coverage passes along rack faces that respect the
+label-reading physics (standoff from the smallest required label, speed from the blur limit,
+passes from the vertical field of view), checked bin by bin, split into battery sorties.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from flight.errors import FlightError
+from flight.mission import FenceCircle, FencePolygon, Mission, MissionItem, RallyPoint
+from warehouse.camera import CameraSpec
+from warehouse.site import Face, Site
+
+STANDOFF_MARGIN = 0.8  # fly at 80% of the physical limit: labels keep 25% more pixels than the minimum
+MIN_FRAMES_PER_BIN = 3
+MIN_ALT_M = 0.3  # ground effect and prop wash below this
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanOptions:
+    aisles: tuple[str, ...] = ()
+    product_module_mm: float = 3.0  # product-label QR module (the site file knows location labels only)
+    product_symbology: str = "qr"
+    max_speed_m_s: float = 1.5
+    accel_m_s2: float = 1.0
+    climb_m_s: float = 1.0
+    overlap: float = 0.2
+    endurance_s: float = 1200.0
+    reserve_frac: float = 0.25
+    safety_margin_m: float = 0.6
+    home_m: tuple[float, float] | None = None
+    transit_alt_m: float | None = None
+
+
+@dataclass(frozen=True)
+class Pass:
+    face_id: str
+    aisle_id: str
+    v_m: float  # height of the camera
+    u_from_m: float
+    u_to_m: float
+    bin_ids: tuple[str, ...]
+
+
+@dataclass
+class PlanResult:
+    missions: list[Mission]
+    passes: list[Pass]
+    standoff_m: float
+    speed_m_s: float
+    passes_per_face: dict[str, int]
+    min_frames_per_bin: int
+    est_flight_time_s: float
+    bins_planned: int
+    warnings: list[str] = field(default_factory=list)
+    path_xy_m: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def bins_per_flight_hour(self) -> float:
+        return self.bins_planned / (self.est_flight_time_s / 3600.0) if self.est_flight_time_s > 0 else 0.0
+
+
+def aisle_gap_m(site: Site, aisle_id: str) -> float | None:
+    faces = site.faces_of_aisle(aisle_id)
+    if len(faces) < 2:
+        return None
+    a, b = faces[0], faces[1]
+    return float(abs(b.site_to_face(a.face_to_site([[a.length_m / 2, 0, 0]]))[0][2]))
+
+
+def standoff_m(site: Site, camera: CameraSpec, opts: PlanOptions, aisle_id: str, warnings: list[str]) -> float:
+    """Largest distance at which every required label still resolves, capped by the aisle."""
+    lab = site.spec.location_label
+    limits = {"location label": camera.max_standoff_m(module_mm=lab.module_mm, symbology=lab.symbology),
+              "product label": camera.max_standoff_m(module_mm=opts.product_module_mm, symbology=opts.product_symbology)}
+    d = STANDOFF_MARGIN * min(limits.values())
+    gap = aisle_gap_m(site, aisle_id)
+    if gap is not None and d > gap - opts.safety_margin_m:
+        cap = gap - opts.safety_margin_m
+        warnings.append(f"aisle {aisle_id}: the labels allow {d:.2f} m but the aisle only {cap:.2f} m; flying at {cap:.2f} m")
+        d = cap
+    if d <= 0.2:
+        raise FlightError(f"aisle {aisle_id}: no safe standoff (labels need <= {d:.2f} m); check the camera and label sizes")
+    return float(d)
+
+
+def frames_per_bin(face: Face, v_m: float, d_m: float, camera: CameraSpec, speed_m_s: float) -> dict[str, int]:
+    """Frames of a pass along ``face`` at height ``v_m`` that hold each bin's location label whole."""
+    hfov, vfov = (math.radians(a) for a in camera.fov_deg())
+    half_w, half_h = d_m * math.tan(hfov / 2), d_m * math.tan(vfov / 2)
+    step = speed_m_s / camera.fps
+    us = np.arange(-0.5, face.length_m + 0.5, step)
+    out = {}
+    for b in face.bins:
+        cu, cv = b.label.center_uv_m
+        s = b.label.module_mm / 1000 * 25 / 2  # half a QR v1 label with quiet zone
+        inside_v = (cv - s >= v_m - half_h) and (cv + s <= v_m + half_h)
+        if not inside_v:
+            continue
+        out[b.bin_id] = int(np.sum((cu - s >= us - half_w) & (cu + s <= us + half_w)))
+    return out
+
+
+def _heading_deg(site: Site, vec_site: np.ndarray) -> float:
+    """Compass heading of a site-frame horizontal vector."""
+    h = math.radians(site.origin.heading_deg)
+    east = vec_site[0] * math.sin(h) - vec_site[1] * math.cos(h)
+    north = vec_site[0] * math.cos(h) + vec_site[1] * math.sin(h)
+    return math.degrees(math.atan2(east, north)) % 360
+
+
+def plan(site: Site, camera: CameraSpec, opts: PlanOptions = PlanOptions()) -> PlanResult:
+    aisles = opts.aisles or tuple(site.aisle_ids)
+    warnings: list[str] = []
+    passes: list[Pass] = []
+    per_face: dict[str, int] = {}
+    seen: dict[str, int] = {}
+    d_by_aisle = {a: standoff_m(site, camera, opts, a, warnings) for a in aisles}
+    d_min = min(d_by_aisle.values())
+    speed = min(opts.max_speed_m_s, camera.max_speed_m_s(d_min))
+    for a in aisles:
+        d = d_by_aisle[a]
+        for k, face in enumerate(site.faces_of_aisle(a)):
+            vfov = math.radians(camera.fov_deg()[1])
+            cover = 2 * d * math.tan(vfov / 2) * (1 - opts.overlap)
+            lo, hi = 0.0, face.height_m - 0.2
+            n = max(1, math.ceil((hi - lo) / cover))
+            vs = [lo + cover / 2 + i * (hi - lo - cover) / max(1, n - 1) for i in range(n)] if n > 1 else [(lo + hi) / 2]
+            # every level's label must fall whole inside one pass: add the label heights as passes if needed
+            counts: dict[str, int] = {}
+            for v in vs:
+                for bid, c in frames_per_bin(face, v, d, camera, speed).items():
+                    counts[bid] = max(counts.get(bid, 0), c)
+            missing = [b for b in face.bins if b.bin_id not in counts]
+            for b in missing:
+                v = b.label.center_uv_m[1]
+                if all(abs(v - x) > 0.05 for x in vs):
+                    vs.append(v)
+                for bid, c in frames_per_bin(face, v, d, camera, speed).items():
+                    counts[bid] = max(counts.get(bid, 0), c)
+            if min(vs) < MIN_ALT_M:
+                raise FlightError(f"{face.face_id}: the lowest labels need a pass at {min(vs):.2f} m, below the "
+                                  f"{MIN_ALT_M} m minimum height; fly further away or use larger labels")
+            vs.sort()
+            per_face[face.face_id] = len(vs)
+            for i, v in enumerate(vs):
+                forward = (i + k) % 2 == 0
+                u0, u1 = (-0.5, face.length_m + 0.5) if forward else (face.length_m + 0.5, -0.5)
+                bins = tuple(b.bin_id for b in face.bins if abs(b.label.center_uv_m[1] - v) < 2 * d * math.tan(vfov / 2) / 2)
+                passes.append(Pass(face.face_id, a, float(v), u0, u1, bins))
+            seen.update(counts)
+    min_frames = min(seen.values()) if seen else 0
+    if min_frames < MIN_FRAMES_PER_BIN and seen:
+        # slow down until every bin gets its frames
+        speed *= min_frames / MIN_FRAMES_PER_BIN if min_frames else 0.5
+        warnings.append(f"speed lowered to {speed:.2f} m/s so every bin is seen in {MIN_FRAMES_PER_BIN} frames")
+        min_frames = MIN_FRAMES_PER_BIN
+    return _build_missions(site, camera, opts, passes, d_by_aisle, speed, per_face, min_frames, warnings)
+
+
+def _build_missions(site, camera, opts, passes, d_by_aisle, speed, per_face, min_frames, warnings) -> PlanResult:
+    transit = opts.transit_alt_m or min(site.spec.ceiling_m - 1.0, max(f.height_m for f in site.faces) + 1.0)
+    x0, y0, x1, y1 = site.bounds_xy_m(margin_m=1.5)
+    home_xy = np.array(opts.home_m if opts.home_m else (x0 + 0.5, y0 + 0.5))
+
+    def geo(p):
+        lat, lon, _ = site.origin.site_to_geodetic(np.array([p[0], p[1], 0.0]))
+        return float(lat), float(lon)
+
+    usable = opts.endurance_s * (1 - opts.reserve_frac)
+    sorties: list[list] = [[]]
+    t_sortie = 0.0
+    total = 0.0
+    path_xy: list[np.ndarray] = []
+    pos = home_xy.copy()
+    for p in passes:
+        f = site.face(p.face_id)
+        d = d_by_aisle[p.aisle_id]
+        a = f.face_to_site([[p.u_from_m, p.v_m, d]])[0]
+        b = f.face_to_site([[p.u_to_m, p.v_m, d]])[0]
+        length = float(np.linalg.norm(b - a))
+        reach = float(np.linalg.norm(a[:2] - pos)) / opts.max_speed_m_s + abs(transit - p.v_m) / opts.climb_m_s * 2
+        t_pass = length / speed + 2 * speed / opts.accel_m_s2 + 3.0
+        back = float(np.linalg.norm(b[:2] - home_xy)) / opts.max_speed_m_s + transit / opts.climb_m_s + 15.0
+        if sorties[-1] and t_sortie + reach + t_pass + back > usable:
+            sorties.append([])
+            t_sortie = 0.0
+            pos = home_xy.copy()
+            reach = float(np.linalg.norm(a[:2] - pos)) / opts.max_speed_m_s + abs(transit - p.v_m) / opts.climb_m_s * 2
+        if reach + t_pass + back > usable:
+            raise FlightError(f"pass along {p.face_id} at {p.v_m:.2f} m takes {reach + t_pass + back:.0f} s with the "
+                              f"return; the battery gives {usable:.0f} s usable (--endurance-s, --reserve-frac)")
+        sorties[-1].append((p, a, b, d))
+        t_sortie += reach + t_pass
+        total += reach + t_pass
+        pos = b[:2]
+        path_xy.append(np.array([a[:2], b[:2]]))
+    missions = []
+    for si, group in enumerate(sorties):
+        items = [MissionItem(kind="takeoff", lat_deg=geo(home_xy)[0], lon_deg=geo(home_xy)[1], rel_alt_m=1.0),
+                 MissionItem(kind="change_speed", speed_m_s=opts.max_speed_m_s),
+                 MissionItem(kind="waypoint", lat_deg=geo(home_xy)[0], lon_deg=geo(home_xy)[1], rel_alt_m=transit)]
+        t_group = 0.0
+        for p, a, b, d in group:
+            f = site.face(p.face_id)
+            yaw = _heading_deg(site, -f.normal_site)
+            aisle_entry = f.face_to_site([[p.u_from_m, transit, d]])[0]
+            items += [MissionItem(kind="waypoint", lat_deg=geo(aisle_entry)[0], lon_deg=geo(aisle_entry)[1], rel_alt_m=transit, yaw_deg=yaw),
+                      MissionItem(kind="waypoint", lat_deg=geo(a)[0], lon_deg=geo(a)[1], rel_alt_m=p.v_m, yaw_deg=yaw),
+                      MissionItem(kind="gimbal", gimbal_pitch_deg=0.0),
+                      MissionItem(kind="change_speed", speed_m_s=round(speed, 3)),
+                      MissionItem(kind="waypoint", lat_deg=geo(b)[0], lon_deg=geo(b)[1], rel_alt_m=p.v_m, yaw_deg=yaw,
+                                  bin_ids=p.bin_ids),
+                      MissionItem(kind="change_speed", speed_m_s=opts.max_speed_m_s)]
+            aisle_exit = f.face_to_site([[p.u_to_m, transit, d]])[0]
+            items.append(MissionItem(kind="waypoint", lat_deg=geo(aisle_exit)[0], lon_deg=geo(aisle_exit)[1], rel_alt_m=transit, yaw_deg=yaw))
+        items.append(MissionItem(kind="rtl"))
+        fence = [FencePolygon(inclusion=True, vertices_deg=tuple(geo(p) for p in [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]))]
+        for z in site.spec.no_fly_zones:
+            fence.append(FencePolygon(inclusion=False, vertices_deg=tuple(geo(p) for p in z.polygon_m)))
+        rally = []
+        for aid in {p.aisle_id for p, *_ in group}:
+            f0 = site.faces_of_aisle(aid)[0]
+            d = d_by_aisle[aid]
+            for u in (-1.0, f0.length_m + 1.0):
+                q = f0.face_to_site([[u, 0.0, d]])[0]
+                rally.append(RallyPoint(lat_deg=geo(q)[0], lon_deg=geo(q)[1], rel_alt_m=1.5))
+        bins = sorted({b for p, *_ in group for b in p.bin_ids})
+        meta = {"site_name": site.spec.name, "sortie": si + 1, "n_sorties": len(sorties), "camera": camera.name,
+                "standoff_m": round(min(d_by_aisle.values()), 3), "speed_m_s": round(speed, 3),
+                "bins_planned": len(bins), "home_m": [float(home_xy[0]), float(home_xy[1])]}
+        missions.append(Mission(home=(*geo(home_xy), site.origin.alt_m), items=tuple(items), fence=tuple(fence),
+                                rally=tuple(sorted(rally, key=lambda r: (r.lat_deg, r.lon_deg))), meta=meta))
+    bins_planned = len({b.bin_id for a in d_by_aisle for f in site.faces_of_aisle(a) for b in f.bins})
+    return PlanResult(missions, passes, min(d_by_aisle.values()), speed, per_face, min_frames, total + 60.0 * len(sorties),
+                      bins_planned, warnings, path_xy)
+
+
+__all__ = ["PlanOptions", "PlanResult", "plan", "FenceCircle"]

@@ -1,0 +1,56 @@
+"""``rackscan plan``: a coverage mission for chosen aisles, as QGroundControl .plan files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("plan")
+    def plan_cmd(
+        site_yaml: Path = typer.Argument(..., help="site YAML"),
+        camera_yaml: Path = typer.Option(None, "--camera", help="camera YAML (default: the built-in 1080p inspection camera)"),
+        aisles: str = typer.Option(None, "--aisles", help="comma-separated aisle ids (default: all)"),
+        out: Path = typer.Option(Path("mission.plan"), "-o", "--out", help="output .plan (sorties 2.. get .s2.plan ...)"),
+        product_module_mm: float = typer.Option(3.0, "--product-module-mm", help="product-label QR module size"),
+        max_speed_m_s: float = typer.Option(1.5, "--max-speed-m-s", help="vehicle speed limit"),
+        endurance_s: float = typer.Option(1200.0, "--endurance-s", help="flight time on one battery"),
+        reserve_frac: float = typer.Option(0.25, "--reserve-frac", help="battery share kept in reserve"),
+    ) -> None:
+        """Plan passes along each rack face (standoff, speed and passes from the camera physics)."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from flight.planfile import write_plan
+        from flight.planner import PlanOptions, plan
+        from warehouse.camera import CameraSpec, load_camera
+        from warehouse.plan_view import save_plan_view
+        from warehouse.site import load_site
+
+        site = load_site(site_yaml)
+        cam = load_camera(camera_yaml) if camera_yaml else CameraSpec()
+        ids = tuple(a.strip() for a in aisles.split(",")) if aisles else ()
+        for a in ids:
+            site.faces_of_aisle(a)
+        res = plan(site, cam, PlanOptions(aisles=ids, product_module_mm=product_module_mm, max_speed_m_s=max_speed_m_s,
+                                          endurance_s=endurance_s, reserve_frac=reserve_frac))
+        paths = []
+        for i, m in enumerate(res.missions):
+            p = out if i == 0 else out.with_suffix(f".s{i + 1}.plan")
+            write_plan(m, p)
+            paths.append(p)
+        png = save_plan_view(site, out.with_suffix(".png"), paths_xy_m=res.path_xy_m)
+        t = Table(title=f"plan for {site.spec.name}", show_header=False)
+        for k, v in [("standoff (m)", f"{res.standoff_m:.2f}"), ("speed (m/s)", f"{res.speed_m_s:.2f}"),
+                     ("passes per face", ", ".join(f"{f}: {n}" for f, n in res.passes_per_face.items())),
+                     ("min frames per bin", res.min_frames_per_bin), ("bins", res.bins_planned),
+                     ("estimated flight time (min)", f"{res.est_flight_time_s / 60:.1f}"), ("sorties", len(res.missions)),
+                     ("bins per flight hour", f"{res.bins_per_flight_hour:.0f}")]:
+            t.add_row(k, str(v))
+        con = Console()
+        con.print(t)
+        for w in res.warnings:
+            con.print(f"[yellow]warning:[/] {w}")
+        con.print("mission: " + ", ".join(str(p) for p in paths) + f"\npath picture: {png}")

@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+
+from flight.errors import FlightError
+from flight.planner import PlanOptions, frames_per_bin, plan
+from rackscan.cli import main
+from tests.conftest import DEFAULT_SITE
+from warehouse.camera import CameraSpec
+from warehouse.site import convex_polygons_overlap, load_site
+
+
+@pytest.fixture(scope="module")
+def site():
+    return load_site(DEFAULT_SITE)
+
+
+@pytest.fixture(scope="module")
+def result(site):
+    return plan(site, CameraSpec())
+
+
+def test_standoff_and_speed_follow_the_physics(result):
+    cam = CameraSpec()
+    assert 3.0 / cam.gsd_mm_px(result.standoff_m) == pytest.approx(3.75)  # product QR, 80% of the limit
+    assert result.speed_m_s <= cam.max_speed_m_s(result.standoff_m) + 1e-9
+
+
+def test_every_bin_is_seen_whole_in_three_frames(site, result):
+    cam = CameraSpec()
+    counts = {}
+    for p in result.passes:
+        for bid, c in frames_per_bin(site.face(p.face_id), p.v_m, result.standoff_m, cam, result.speed_m_s).items():
+            counts[bid] = max(counts.get(bid, 0), c)
+    assert set(counts) == {b.bin_id for b in site.bins}
+    assert min(counts.values()) >= 3 == min(3, result.min_frames_per_bin)
+
+
+def test_waypoints_stay_clear_of_racks_and_no_fly_zones_and_under_the_ceiling(site, result):
+    feet = list(site.footprints().values()) + [np.array(z.polygon_m) for z in site.spec.no_fly_zones]
+    for m in result.missions:
+        for it in m.items:
+            if it.kind != "waypoint":
+                continue
+            p = site.origin.geodetic_to_site(it.lat_deg, it.lon_deg, site.origin.alt_m)
+            probe = np.array([[p[0] - 0.2, p[1] - 0.2], [p[0] + 0.2, p[1] - 0.2], [p[0] + 0.2, p[1] + 0.2], [p[0] - 0.2, p[1] + 0.2]])
+            assert not any(convex_polygons_overlap(probe, f) for f in feet), it
+            assert it.rel_alt_m < site.spec.ceiling_m - 0.5
+
+
+def test_fence_and_rally(result, site):
+    m = result.missions[0]
+    assert m.fence[0].inclusion and len(m.fence[0].vertices_deg) == 4
+    assert sum(not f.inclusion for f in m.fence) == len(site.spec.no_fly_zones)
+    assert len(m.rally) == 4 and m.items[-1].kind == "rtl" and m.items[0].kind == "takeoff"
+
+
+def test_short_endurance_splits_into_sorties(site):
+    r = plan(site, CameraSpec(), PlanOptions(endurance_s=300))
+    assert len(r.missions) > 1
+    covered = [b for m in r.missions for it in m.items for b in it.bin_ids]
+    assert set(covered) == {b for p in r.passes for b in p.bin_ids}
+
+
+def test_battery_too_small_for_one_pass(site):
+    with pytest.raises(FlightError, match="battery gives"):
+        plan(site, CameraSpec(), PlanOptions(endurance_s=40))
+
+
+def test_bins_per_hour_beats_a_manual_count(result):
+    assert result.bins_per_flight_hour > 100
+
+
+def test_plan_cli_writes_plan_and_png(tmp_path, capsys):
+    out = tmp_path / "m.plan"
+    assert main(["plan", str(DEFAULT_SITE), "--aisles", "A01", "-o", str(out)]) == 0
+    assert out.exists() and out.with_suffix(".png").stat().st_size > 10_000
+    assert "bins per flight hour" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("content,fragment", [("focal_mm: -1\n", "focal_mm"), ("nope: 1\n", "nope: unknown field")])
+def test_plan_cli_bad_camera(tmp_path, capsys, content, fragment):
+    cam = tmp_path / "cam.yaml"
+    cam.write_text(content)
+    assert main(["plan", str(DEFAULT_SITE), "--camera", str(cam), "-o", str(tmp_path / "m.plan")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {cam}:1:") and fragment in err
