@@ -21,18 +21,11 @@ import pandas as pd
 from datasets.render import Renderer, camera_pose_facing
 from datasets.world import World
 from flight.bundle import BundleWriter, FlightMeta
+from flight.planner import Pass, PlanOptions, plan
 from warehouse.camera import T_body_camera
 
 EPOCH_NS = int(dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc).timestamp() * 1e9)
 TELEMETRY_HZ = 20.0
-
-
-@dataclass(frozen=True)
-class Pass:
-    face_id: str
-    v_m: float
-    u_start_m: float
-    u_end_m: float
 
 
 @dataclass(frozen=True)
@@ -43,25 +36,20 @@ class SynthFlightResult:
     passes: int
 
 
-def scan_passes(world: World, face_ids: list[str] | None = None, *, standoff_m: float | None = None,
-                overlap: float = 0.2, max_passes_per_face: int | None = None) -> list[Pass]:
-    """Serpentine horizontal passes covering each face from the lowest beam label to the top."""
-    cam = world.camera
-    d = standoff_m or world.default_standoff_m()
-    vfov = np.radians(cam.fov_deg()[1])
-    h_cov = 2 * d * np.tan(vfov / 2) * (1 - overlap)
-    out: list[Pass] = []
-    for f in world.site.faces:
-        if face_ids and f.face_id not in face_ids:
+def scan_passes(world: World, face_ids: list[str] | None = None, *, max_passes_per_face: int | None = None) -> list[Pass]:
+    """The planner's passes (flight.planner) for the world's site and camera, optionally only some
+    faces and the first passes of each."""
+    site = world.site
+    aisles = tuple(dict.fromkeys(site.face(f).aisle_id for f in face_ids)) if face_ids else ()
+    passes = plan(site, world.camera, PlanOptions(aisles=aisles)).passes
+    out, per_face = [], {}
+    for p in passes:
+        if face_ids and p.face_id not in face_ids:
             continue
-        lo, hi = 0.0, f.height_m - 0.2  # from the floor-level location labels up
-        n = max(1, int(np.ceil((hi - lo) / h_cov)))
-        vs = np.linspace(lo + min(h_cov, hi - lo) / 2, hi - min(h_cov, hi - lo) / 2, n) if n > 1 else [((lo + hi) / 2)]
-        if max_passes_per_face:
-            vs = vs[:max_passes_per_face]
-        for k, v in enumerate(vs):
-            a, b = (-0.5, f.length_m + 0.5) if k % 2 == 0 else (f.length_m + 0.5, -0.5)
-            out.append(Pass(f.face_id, float(v), a, b))
+        per_face[p.face_id] = per_face.get(p.face_id, 0) + 1
+        if max_passes_per_face and per_face[p.face_id] > max_passes_per_face:
+            continue
+        out.append(p)
     return out
 
 
@@ -91,16 +79,16 @@ def record_synthetic_flight(world: World, out_dir: str | Path, *, face_ids: list
     speed = min(cam.max_speed_m_s(d), 1.5)
     site = world.site
     rng = np.random.default_rng(spec.seed + 17)
-    passes = scan_passes(world, face_ids, standoff_m=d, max_passes_per_face=max_passes_per_face)
+    passes = scan_passes(world, face_ids, max_passes_per_face=max_passes_per_face)
     # true camera poses along the passes, sampled at the telemetry rate; frames at the camera fps
     samples: list[tuple[float, np.ndarray]] = []
     t = 0.0
     for p in passes:
         f = site.face(p.face_id)
-        length = abs(p.u_end_m - p.u_start_m)
+        length = abs(p.u_to_m - p.u_from_m)
         n = max(2, int(length / speed * TELEMETRY_HZ))
         for i in range(n):
-            u = p.u_start_m + (p.u_end_m - p.u_start_m) * i / (n - 1)
+            u = p.u_from_m + (p.u_to_m - p.u_from_m) * i / (n - 1)
             samples.append((t + i / TELEMETRY_HZ, camera_pose_facing(f, u, p.v_m, d)))
         t += n / TELEMETRY_HZ + 2.0  # turn / climb between passes
     duration = samples[-1][0]
