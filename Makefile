@@ -16,7 +16,10 @@ test: setup
 	@$(RUN)python -m pytest -p no:dash -q tests
 
 bench: setup
-	@$(RUN)rackscan bench --help
+	@$(RUN)rackscan bench render
+	@$(RUN)rackscan bench codes
+	@$(RUN)rackscan bench plan
+	@$(RUN)rackscan bench reconcile
 
 clean:
 	rm -rf out .pytest_cache

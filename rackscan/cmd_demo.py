@@ -15,8 +15,9 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("out/demo"), "--out", help="output directory"),
         scenario_yaml: Path = typer.Option(DEFAULT_SCENARIO, "--scenario", help="scenario YAML"),
         frames: int = typer.Option(12, "--frames", help="gallery frames to render"),
+        flight_aisles: str = typer.Option("A01", "--flight-aisles", help="aisles the synthetic flight scans ('' for none)"),
     ) -> None:
-        """Synthesise the scenario's warehouse and check its site (plan view PNG, summary)."""
+        """Synthesise the warehouse, check its site, plan the mission, record a synthetic scan flight."""
         from rich.console import Console
 
         from datasets.synth import synthesize
@@ -38,3 +39,28 @@ def register(app: typer.Typer) -> None:
         console.print(f"stock: {res.n_tires} tires; ERP snapshot with {res.n_discrepancies} injected discrepancies "
                       f"({out / 'synth' / 'truth' / 'discrepancies.csv'})")
         console.print(f"camera distance for the labels: {res.standoff_m:.2f} m; contact sheet {res.contact_sheet}")
+
+        from datasets.synthflight import record_synthetic_flight
+        from datasets.world import build_world
+        from flight.planfile import write_plan
+        from flight.planner import PlanOptions, plan
+
+        world = build_world(scenario_yaml)
+        p = plan(site, world.camera, PlanOptions())
+        for i, m in enumerate(p.missions):
+            write_plan(m, out / ("mission.plan" if i == 0 else f"mission.s{i + 1}.plan"))
+        save_plan_view(site, out / "mission.png", paths_xy_m=p.path_xy_m)
+        console.print(f"mission: {len(p.missions)} sortie(s), {p.est_flight_time_s / 60:.1f} min, "
+                      f"{p.bins_per_flight_hour:.0f} bins per flight hour ({out / 'mission.plan'}, {out / 'mission.png'})")
+        aisles = [a for a in flight_aisles.split(",") if a]
+        if aisles:
+            faces = [f.face_id for a in aisles for f in site.faces_of_aisle(a)]
+            with progress_bar() as prog:
+                task = prog.add_task(f"synthetic flight over {','.join(aisles)}", total=None)
+                fr = record_synthetic_flight(world, out / "flight", face_ids=faces,
+                                             on_frame=lambda i, n: prog.update(task, completed=i, total=n))
+            console.print(f"flight bundle {fr.bundle}: {fr.n_frames} frames, {fr.flight_time_s:.0f} s of flight, "
+                          "telemetry.tlog with RTK noise, ground truth in truth/")
+        console.print("next: perception, fusion and the flight over MAVLink come with their issues; "
+                      "`rackscan reconcile --flight BUNDLE --erp " + str(out / "synth" / "erp_stock.xlsx") + "` "
+                      "once the bundle has observations")
