@@ -1,0 +1,1 @@
+"""Pure numpy core of slam_fusion: trajectories, time association, projection, fusion."""
