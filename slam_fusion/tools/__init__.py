@@ -1,0 +1,1 @@
+"""Side-effecting edges of slam_fusion: telemetry logs, files."""
