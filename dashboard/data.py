@@ -168,7 +168,6 @@ def frame_with_detections(bundle_path: str, index: int):
 
 def import_erp_upload(name: str, data: bytes, rid: int) -> tuple[int, list[str]]:
     """Validate an uploaded ERP file (same errors as the CLI) and reconcile the current flight with it."""
-    from reconciliation.bench import bin_centres
     from reconciliation.diff import reconcile
     from reconciliation.erp import load_erp
 
@@ -185,7 +184,7 @@ def import_erp_upload(name: str, data: bytes, rid: int) -> tuple[int, list[str]]
             raise ReconciliationError(str(exc).replace(str(p), Path(name).name)) from None
         snap.source = name
     obs = store().flight_observations(fl["id"])
-    result = reconcile(snap.rows, obs, site_bins=[b.bin_id for b in site.bins], bin_positions=bin_centres(site))
+    result = reconcile(snap.rows, obs, site_bins=[b.bin_id for b in site.bins], bin_positions=site.bin_centres_site())
     sid = store().import_erp_snapshot(snap)
     new_rid = store().save_reconciliation(fl["id"], sid, result, {"erp_file": name, "uploaded_by": st.session_state["user"]["name"]})
     return new_rid, snap.warnings

@@ -368,11 +368,9 @@ class Renderer:
         """Image motion of the point seen at the frame centre, from T_prev (exposure start) to T."""
         ray = T[:3, 2]
         o = T[:3, 3]
-        dist = 2.0
-        for face in self.world.site.faces:
-            t, _ = face.intersect_rays(o[None], ray[None])
-            if np.isfinite(t[0]):
-                dist = min(dist, float(t[0])) if dist != 2.0 else float(t[0])
+        hits = [float(face.intersect_rays(o[None], ray[None])[0][0]) for face in self.world.site.faces]
+        finite = [t for t in hits if np.isfinite(t)]
+        dist = min(finite) if finite else 2.0  # nearest face along the optical axis
         p = o + ray * dist
         pc = invert_transform(T_prev)[:3, :3] @ p + invert_transform(T_prev)[:3, 3]
         uv_prev = pc[:2] / pc[2] * np.array([self.K[0, 0], self.K[1, 1]]) + self.K[:2, 2]

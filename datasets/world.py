@@ -260,9 +260,10 @@ def build_world(scenario: Scenario | str | Path) -> World:
         disc.append({"kind": "over", "bin_id": bid, "sku": sku, "erp_qty": q - less, "true_qty": q, "other_bin_id": ""})
     n_mis = int(round(rates.misplaced * n_bins))
 
+    centres = site.bin_centres_site()
+
     def centre(bin_id: str) -> np.ndarray:
-        b = site.bin(bin_id)
-        return site.face(b.face_id).face_to_site([[*b.center_uv_m, 0.0]])[0]
+        return np.asarray(centres[bin_id])
 
     def nearest_free_empty(src: str) -> list[str]:
         # stock put away in the wrong slot usually lands close to where it belongs

@@ -34,15 +34,6 @@ def observations_from_truth(stock: pd.DataFrame, confidence: float = 0.99) -> pd
                          "count": stock["count"].astype(int), "confidence": confidence})
 
 
-def bin_centres(site) -> dict[str, tuple[float, float, float]]:
-    out = {}
-    for f in site.faces:
-        for b in f.bins:
-            u, v = b.center_uv_m
-            out[b.bin_id] = tuple(float(x) for x in f.face_to_site([[u, v, 0.0]])[0])
-    return out
-
-
 def score(discrepancies: pd.DataFrame, truth: pd.DataFrame) -> list[KindScore]:
     """Match predicted (bin, kind[, paired bin]) against the injected list, per kind."""
     pred = discrepancies[~discrepancies.kind.isin(["match", "not_scanned", "needs_recount"])]
@@ -63,5 +54,5 @@ def bench_world(world, observations: pd.DataFrame | None = None, *, min_confiden
     erp = world.erp.rename(columns={"Bin": "bin_id", "Material": "sku", "Quantity": "qty"})
     obs = observations if observations is not None else observations_from_truth(world.stock)
     result = reconcile(erp, obs, site_bins=[b.bin_id for b in world.site.bins], min_confidence=min_confidence,
-                       bin_positions=bin_centres(world.site))
+                       bin_positions=world.site.bin_centres_site())
     return score(result.discrepancies, world.discrepancies)

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from reconciliation.bench import bin_centres
 from reconciliation.diff import ReconciliationResult, reconcile
 from reconciliation.erp import ColumnMapping, load_erp, load_mapping
 from reconciliation.errors import ReconciliationError
@@ -59,7 +58,7 @@ def reconcile_flight(bundle: str | Path, erp_path: str | Path, *, mapping_path=N
     snap = load_erp(erp_path, mapping, site=site, duplicates=duplicates)
     obs, scanned = read_observations(bundle)
     result = reconcile(snap.rows, obs, site_bins=[b.bin_id for b in site.bins], scanned_bins=scanned,
-                       min_confidence=min_confidence, tolerance=tolerance, bin_positions=bin_centres(site))
+                       min_confidence=min_confidence, tolerance=tolerance, bin_positions=site.bin_centres_site())
     out = Path(out_dir) if out_dir else bundle / "report"
     out.mkdir(parents=True, exist_ok=True)
     url = db_url or default_url(out / "results.db")

@@ -468,6 +468,14 @@ class Site:
                     best, best_d = b, abs(n)
         return best
 
+    def bin_centres_site(self) -> dict[str, tuple[float, float, float]]:
+        """Site-frame centre of every bin's front rectangle."""
+        out = {}
+        for f in self.faces:
+            for b in f.bins:
+                out[b.bin_id] = tuple(float(x) for x in f.face_to_site([[*b.center_uv_m, 0.0]])[0])
+        return out
+
     def summary(self) -> "SiteSummary":
         return SiteSummary(
             name=self.spec.name,
