@@ -104,7 +104,9 @@ def fuse_detections(
         for r, h in zip(boxes, hits):
             if h is None or h.bin_id is None:
                 continue
-            c = [k["gtin"] for k in codes if r["x1"] <= centre(k)[0] <= r["x2"] and r["y1"] <= centre(k)[1] <= r["y2"]]
+            inside = [k for k in codes if r["x1"] <= centre(k)[0] <= r["x2"] and r["y1"] <= centre(k)[1] <= r["y2"]]
+            inside.sort(key=lambda k: (float(np.linalg.norm(centre(k) - centre(r))), str(k["gtin"])))
+            c = [k["gtin"] for k in inside]  # the product label nearest the box centre
             sightings.setdefault(h.bin_id, []).append(Sighting(
                 frame_idx=int(f), bin_id=h.bin_id, u_m=h.u_m, v_m=h.v_m,
                 score=float(r.get("confidence", 1.0)), gtin=str(c[0]) if c else ""))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 
 from slam_fusion.core.trajectory import Trajectory, matrix_to_quat
@@ -43,14 +45,14 @@ def linear_trajectory(n: int = 50, dt_ns: int = 100_000_000, yaw_rate: float = 0
 
 
 def sweep_scene(*, clock_offset_s: float = 0.0, n_frames: int = 60, standoff_m: float = 2.5,
-                tires_per_bin: dict | None = None, seed: int = 0):
+                tires_per_bin: dict | None = None, seed: int = 0, cam=None):
     """A camera sweeping one face at 1 m/s; tire boxes, product codes and location-label codes
     made by projecting known positions. Returns (site, cam, traj, frame_t_ns, rows, truth)."""
     from slam_fusion.core.projection import face_to_pixels
 
     site = make_site()
     face = site.faces_of_aisle(site.aisle_ids[0])[0]
-    cam = make_camera()
+    cam = cam or make_camera()
     rng = np.random.default_rng(seed)
     truth = tires_per_bin if tires_per_bin is not None else {
         b.bin_id: int(rng.integers(0, 4)) for b in face.bins}
@@ -59,7 +61,7 @@ def sweep_scene(*, clock_offset_s: float = 0.0, n_frames: int = 60, standoff_m: 
         n = truth.get(b.bin_id, 0)
         for k in range(n):
             u = b.u0_m + (k + 0.5) * b.width_m / max(n, 1)
-            tires.append((b.bin_id, u, b.v0_m + 0.35 * b.height_m, f"0{abs(hash(b.bin_id)) % 10**12:012d}"))
+            tires.append((b.bin_id, u, b.v0_m + 0.35 * b.height_m, f"0{zlib.crc32(b.bin_id.encode()) % 10**12:012d}"))
     dt_ns = 100_000_000
     pass_v = (0.8, 2.3, 3.8)  # one horizontal pass per rack level
     per = n_frames + 20

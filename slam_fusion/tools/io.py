@@ -1,0 +1,65 @@
+"""Read detections.parquet, write observations.parquet / coverage.parquet / evidence crops."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from slam_fusion.errors import FusionError
+
+NEED = ("frame_idx", "row_kind", "x1", "y1", "x2", "y2")
+
+
+def read_detection_rows(path: str | Path) -> list[dict]:
+    import pandas as pd
+
+    path = Path(path)
+    if not path.exists():
+        raise FusionError(f"{path}: missing; run `rackscan detect` first or pass --detections PATH")
+    df = pd.read_parquet(path)
+    miss = [c for c in NEED if c not in df.columns]
+    if miss:
+        raise FusionError(f"{path}: missing column(s) {', '.join(miss)}; expected the detections.parquet schema")
+    for c in ("text", "gtin"):
+        if c not in df.columns:
+            df[c] = ""
+    df["text"] = df["text"].fillna("").astype(str)
+    df["gtin"] = df["gtin"].fillna("").astype(str)
+    return df.to_dict("records")
+
+
+def write_outputs(bundle, result, flight_id: str) -> dict[str, Path]:
+    """observations.parquet, coverage.parquet and evidence/<bin>.jpg crops in the bundle."""
+    import cv2
+    import pandas as pd
+
+    root = Path(bundle.path)
+    (root / "evidence").mkdir(exist_ok=True)
+    site = bundle.site()
+    index_of = {fr.frame_idx: i for i, fr in enumerate(bundle.frames)}
+    rows = []
+    for o in result.observations:
+        ev_path = ""
+        if o.evidence_frame >= 0:
+            try:
+                img = bundle.read_frame(index_of[o.evidence_frame])
+                ev_path = f"evidence/{o.bin_id}.jpg"
+                cv2.imwrite(str(root / ev_path), img)
+            except Exception:  # a corrupt frame leaves the observation without evidence
+                ev_path = ""
+        rows.append(dict(flight_id=flight_id, bin_id=o.bin_id, sku=o.sku, gtin=o.gtin, count=int(o.count),
+                         confidence=float(o.confidence), n_views=int(o.n_views),
+                         evidence_frame=int(o.evidence_frame), evidence_path=ev_path, reason=o.reason))
+    obs = pd.DataFrame(rows, columns=["flight_id", "bin_id", "sku", "gtin", "count", "confidence", "n_views",
+                                      "evidence_frame", "evidence_path", "reason"])
+    obs.to_parquet(root / "observations.parquet", index=False)
+    cov = pd.DataFrame([dict(bin_id=b.bin_id, scanned=result.coverage.get(b.bin_id, 0) > 0,
+                             n_frames=int(result.coverage.get(b.bin_id, 0))) for b in site.bins])
+    cov.to_parquet(root / "coverage.parquet", index=False)
+    return {"observations": root / "observations.parquet", "coverage": root / "coverage.parquet"}
+
+
+def residual_stats(res: dict[str, float]) -> tuple[float, float]:
+    v = np.array(list(res.values())) if res else np.zeros(1)
+    return float(np.median(v)), float(np.max(v))
