@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from slam_fusion.core.drift import correct_drift
 from slam_fusion.core.clock import estimate_offset_s, label_reprojection_cost
 from slam_fusion.core.fuse import BinObservation, Sighting, fuse_bin
 from slam_fusion.core.projection import project_to_faces
@@ -19,6 +20,8 @@ class FusionResult:
     coverage: dict[str, int]  # bin_id -> frames that saw it
     clock_offset_s: float
     label_residuals_px: dict[str, float] = field(default_factory=dict)
+    drift_residual_before_m: float = 0.0  # median label-line offset before correction
+    drift_residual_after_m: float = 0.0
 
 
 def _project_sites(cam, T_site_cams, p_site):
@@ -45,6 +48,7 @@ def fuse_detections(
     clock_offset_s: float | None = None,
     cluster_radius_m: float = 0.15,
     gtin_to_sku: dict[str, str] | None = None,
+    drift_correction: bool = True,
 ) -> FusionResult:
     """rows: detections.parquet rows (frame_idx, row_kind, x1..y2, text, gtin)."""
     frames = sorted(frame_t_ns)
@@ -76,6 +80,13 @@ def fuse_detections(
         clock_offset_s = (estimate_offset_s(lambda o: label_reprojection_cost(o, lab_t, lab_uv, lab_p, project_at))
                           if len(lab_rows) >= 3 else 0.0)
     off_ns = int(round(clock_offset_s * 1e9))
+    before_m = after_m = 0.0
+    if drift_correction and len(lab_rows) >= 3:
+        T_lab = traj.poses_at(lab_t + off_ns) @ T_body_camera
+        rays = np.einsum("nij,nj->ni", T_lab[:, :3, :3], cam.pixel_rays(lab_uv))
+        dc = correct_drift(traj, lab_t + off_ns, (T_lab[:, :3, 3], rays), lab_p)
+        traj = dc.trajectory
+        before_m, after_m = float(np.median(dc.residual_before_m)), float(np.median(dc.residual_after_m))
     T_sb = associate(t + off_ns, traj, max_gap_ns)
     T_sc = T_sb @ T_body_camera
     residuals: dict[str, list[float]] = {}
@@ -118,4 +129,5 @@ def fuse_detections(
     )
     return FusionResult(observations=obs, coverage={b.bin_id: len(seeing[b.bin_id]) for b in bins},
                         clock_offset_s=float(clock_offset_s),
-                        label_residuals_px={k: float(np.median(v)) for k, v in residuals.items()})
+                        label_residuals_px={k: float(np.median(v)) for k, v in residuals.items()},
+                        drift_residual_before_m=before_m, drift_residual_after_m=after_m)

@@ -45,7 +45,8 @@ def linear_trajectory(n: int = 50, dt_ns: int = 100_000_000, yaw_rate: float = 0
 
 
 def sweep_scene(*, clock_offset_s: float = 0.0, n_frames: int = 60, standoff_m: float = 2.5,
-                tires_per_bin: dict | None = None, seed: int = 0, cam=None):
+                tires_per_bin: dict | None = None, seed: int = 0, cam=None,
+                drift_m_per_min: float = 0.0):
     """A camera sweeping one face at 1 m/s; tire boxes, product codes and location-label codes
     made by projecting known positions. Returns (site, cam, traj, frame_t_ns, rows, truth)."""
     from slam_fusion.core.projection import face_to_pixels
@@ -75,7 +76,10 @@ def sweep_scene(*, clock_offset_s: float = 0.0, n_frames: int = 60, standoff_m: 
         poses.append(T)
         pos.append(T[:3, 3])
         quats.append(matrix_to_quat(T[:3, :3]))
-    traj = Trajectory(t_ns=t, positions_site_m=np.array(pos), quat_wxyz=np.array(quats))
+    # telemetry drifts along the face (u) and up (v); the frames are made from the true poses
+    drift_dir = face.T_site_face[:3, 0] * 0.8 + face.T_site_face[:3, 1] * 0.6
+    p_tel = np.array(pos) + drift_dir[None, :] * (drift_m_per_min * t / 1e9 / 60.0)[:, None]
+    traj = Trajectory(t_ns=t, positions_site_m=p_tel, quat_wxyz=np.array(quats))
     frame_t_ns, rows = {}, []
     for f in range(n_frames * len(pass_v)):
         j, ff = divmod(f, n_frames)
