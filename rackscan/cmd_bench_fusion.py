@@ -24,7 +24,7 @@ def fusion_bench(
     from rich.table import Table
 
     from slam_fusion.pipeline import fuse_detections
-    from tests.slam_fusion.factories import sweep_scene
+    from slam_fusion.synthetic import sweep_scene
 
     cases = [("exact poses", 0.0, True, None), (f"drift {drift_m_per_min} m/min, no correction", drift_m_per_min, False, 0.0),
              (f"drift {drift_m_per_min} m/min, label correction", drift_m_per_min, True, 0.0),

@@ -1,0 +1,125 @@
+"""Synthetic sweeps for fusion tests and ``rackscan bench fusion``: a two-rack site, a camera
+looking at a face, trajectories, and detections projected from known tire and label positions."""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+from slam_fusion.core.trajectory import Trajectory, matrix_to_quat
+from warehouse.camera import CameraModel
+from warehouse.site import site_from_dict
+
+
+def make_site():
+    return site_from_dict(sweep_site_dict())
+
+
+def sweep_site_dict() -> dict:
+    """A small two-rack site with one aisle (the sweeps fly along R01/back)."""
+    return {
+        "name": "test site",
+        "origin": {"lat_deg": 10.8, "lon_deg": 106.6, "alt_m": 5.0, "heading_deg": 30.0},
+        "ceiling_m": 8.0,
+        "racks": [
+            {"id": "R01", "start_m": [0.0, 0.0], "yaw_deg": 0.0, "depth_m": 1.0,
+             "bays_m": [2.5, 2.5], "levels_m": [0.0, 1.5, 3.0], "top_m": 4.5, "positions_per_bay": 2},
+            {"id": "R02", "start_m": [0.0, 4.0], "yaw_deg": 0.0, "depth_m": 1.0,
+             "bays_m": [2.5, 2.5], "levels_m": [0.0, 1.5, 3.0], "top_m": 4.5, "positions_per_bay": 2},
+        ],
+        "aisles": [
+            {"id": "A01", "faces": [
+                {"rack": "R01", "side": "back", "bay_start": 1, "bay_step": 2},
+                {"rack": "R02", "side": "front", "bay_start": 2, "bay_step": 2},
+            ]}
+        ],
+    }
+
+
+def make_camera(dist=(0.0, 0.0, 0.0, 0.0, 0.0)) -> CameraModel:
+    K = np.array([[1400.0, 0, 960], [0, 1400.0, 540], [0, 0, 1]])
+    return CameraModel(K=K, dist=np.array(dist, dtype=float))
+
+
+def camera_facing(face, u_m: float, v_m: float, standoff_m: float) -> np.ndarray:
+    """T_site_camera standing off the face at (u, v), optical axis into the face."""
+    R_face = face.T_site_face[:3, :3]
+    z_cam = -R_face[:, 2]  # look against the face normal
+    x_cam = R_face[:, 0]
+    y_cam = np.cross(z_cam, x_cam)
+    T = np.eye(4)
+    T[:3, :3] = np.stack([x_cam, y_cam, z_cam], axis=1)
+    T[:3, 3] = face.face_to_site(np.array([[u_m, v_m, standoff_m]]))[0]
+    return T
+
+
+def linear_trajectory(n: int = 50, dt_ns: int = 100_000_000, yaw_rate: float = 0.1) -> Trajectory:
+    t = np.arange(n, dtype=np.int64) * dt_ns
+    pos = np.stack([t / 1e9, 0.5 * t / 1e9, np.full(n, -2.0)], axis=1)
+    q = []
+    for tt in t:
+        a = yaw_rate * tt / 1e9
+        R = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+        q.append(matrix_to_quat(R))
+    return Trajectory(t_ns=t, positions_site_m=pos, quat_wxyz=np.array(q))
+
+
+def sweep_scene(*, clock_offset_s: float = 0.0, n_frames: int = 60, standoff_m: float = 2.5,
+                tires_per_bin: dict | None = None, seed: int = 0, cam=None,
+                drift_m_per_min: float = 0.0):
+    """A camera sweeping one face at 1 m/s; tire boxes, product codes and location-label codes
+    made by projecting known positions. Returns (site, cam, traj, frame_t_ns, rows, truth)."""
+    from slam_fusion.core.projection import face_to_pixels
+
+    site = make_site()
+    face = site.faces_of_aisle(site.aisle_ids[0])[0]
+    cam = cam or make_camera()
+    rng = np.random.default_rng(seed)
+    truth = tires_per_bin if tires_per_bin is not None else {
+        b.bin_id: int(rng.integers(0, 4)) for b in face.bins}
+    tires = []  # (bin_id, u, v, gtin)
+    for b in face.bins:
+        n = truth.get(b.bin_id, 0)
+        for k in range(n):
+            u = b.u0_m + (k + 0.5) * b.width_m / max(n, 1)
+            tires.append((b.bin_id, u, b.v0_m + 0.35 * b.height_m, f"0{zlib.crc32(b.bin_id.encode()) % 10**12:012d}"))
+    dt_ns = 100_000_000
+    pass_v = (0.8, 2.3, 3.8)  # one horizontal pass per rack level
+    per = n_frames + 20
+    t = np.arange(per * len(pass_v), dtype=np.int64) * dt_ns
+    speed = face.length_m / (n_frames * dt_ns / 1e9)
+    poses, pos, quats = [], [], []
+    for k, tt in enumerate(t):
+        j, kk = divmod(k, per)
+        u = -0.5 + speed * (kk - 10) * dt_ns / 1e9
+        T = camera_facing(face, u, pass_v[j], standoff_m)
+        poses.append(T)
+        pos.append(T[:3, 3])
+        quats.append(matrix_to_quat(T[:3, :3]))
+    # telemetry drifts along the face (u) and up (v); the frames are made from the true poses
+    drift_dir = face.T_site_face[:3, 0] * 0.8 + face.T_site_face[:3, 1] * 0.6
+    p_tel = np.array(pos) + drift_dir[None, :] * (drift_m_per_min * t / 1e9 / 60.0)[:, None]
+    traj = Trajectory(t_ns=t, positions_site_m=p_tel, quat_wxyz=np.array(quats))
+    frame_t_ns, rows = {}, []
+    for f in range(n_frames * len(pass_v)):
+        j, ff = divmod(f, n_frames)
+        k = j * per + ff + 10
+        T = poses[k]
+        frame_t_ns[f] = int(t[k] - round(clock_offset_s * 1e9))  # camera clock behind telemetry
+        for bin_id, u, v, gtin in tires:
+            px, front = face_to_pixels(cam, T, np.array([[u, v]]), face)
+            x, y = px[0]
+            if not front[0] or not (40 <= x < cam.width_px - 40 and 40 <= y < cam.height_px - 40):
+                continue
+            rows.append(dict(frame_idx=f, row_kind="box", x1=x - 40, y1=y - 40, x2=x + 40, y2=y + 40,
+                             confidence=0.9, text="", gtin=""))
+            rows.append(dict(frame_idx=f, row_kind="code", x1=x - 5, y1=y - 5, x2=x + 5, y2=y + 5,
+                             confidence=1.0, text=gtin, gtin=gtin))
+        for b in face.bins:
+            px, front = face_to_pixels(cam, T, np.array([b.label.center_uv_m]), face)
+            x, y = px[0]
+            if front[0] and 0 <= x < cam.width_px and 0 <= y < cam.height_px:
+                rows.append(dict(frame_idx=f, row_kind="code", x1=x - 20, y1=y - 8, x2=x + 20, y2=y + 8,
+                                 confidence=1.0, text=b.bin_id, gtin=""))
+    return site, cam, traj, frame_t_ns, rows, truth
