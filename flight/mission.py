@@ -182,3 +182,15 @@ def mavlink_to_mission(plan: MavlinkPlan, *, bin_ids: dict[int, tuple[str, ...]]
             i += 1
     rally = tuple(RallyPoint(lat_deg=r.x / 1e7, lon_deg=r.y / 1e7, rel_alt_m=r.z) for r in plan.rally)
     return Mission(home=(h.x / 1e7, h.y / 1e7, h.z), items=tuple(items), fence=tuple(fence), rally=rally)
+
+
+def resume_from(m: Mission, last_done_seq: int) -> Mission:
+    """The mission left after an RTL: takeoff, the speed/gimbal state in force, then the flight from the
+    last bin-covering waypoint reached (MAVLink seq, 1 = items[0]), so an interrupted pass is re-flown whole."""
+    done = max(0, min(int(last_done_seq), len(m.items)))
+    cut = next((i for i in range(done - 1, -1, -1) if m.items[i].kind == "waypoint" and m.items[i].bin_ids), done)
+    state = {it.kind: it for it in m.items[:cut] if it.kind in ("change_speed", "gimbal", "set_yaw")}
+    head = [it for it in m.items[:1] if it.kind == "takeoff"]
+    rest = [it for it in m.items[cut:] if it.kind != "takeoff"]
+    meta = {**m.meta, "resumed_after_seq": done}
+    return Mission(home=m.home, items=tuple(head + list(state.values()) + rest), fence=m.fence, rally=m.rally, meta=meta)
