@@ -48,3 +48,66 @@ def test_heartbeat_streams_off_until_requested_and_refused_arm():
     finally:
         veh.stop()
         gcs.close()
+
+
+def _upload(gcs, items, mission_type, timeout_s=20.0):
+    """A minimal GCS-side upload answering MISSION_REQUEST and MISSION_REQUEST_INT."""
+    gcs.mav.mission_count_send(1, 1, len(items), mission_type)
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        m = gcs.recv_match(type=["MISSION_REQUEST", "MISSION_REQUEST_INT", "MISSION_ACK"], blocking=True, timeout=0.5)
+        if m is None:
+            continue
+        if m.get_type() == "MISSION_ACK" and m.mission_type == mission_type:
+            return m.type
+        if m.get_type() != "MISSION_ACK" and m.mission_type == mission_type:
+            it = items[m.seq]
+            gcs.mav.mission_item_int_send(1, 1, it.seq, it.frame, it.command, it.current, it.autocontinue, it.param1,
+                                          it.param2, it.param3, it.param4, it.x, it.y, it.z, it.mission_type)
+    raise AssertionError("upload timed out")
+
+
+def test_full_mission_with_packet_drop_ends_disarmed_on_the_ground():
+    from flight.mission import Mission, MissionItem, mission_to_mavlink
+
+    cfg = SimConfig(speedup=20, ekf_ready_s=2.0, faults=Faults(drop_pct=10.0), seed=3)
+    gcs, veh = _gcs_and_vehicle(cfg)
+    try:
+        assert _recv(gcs, "HEARTBEAT") is not None
+        lat, lon = cfg.home_lat_deg, cfg.home_lon_deg
+        m = Mission(home=(lat, lon, cfg.home_alt_m), items=(
+            MissionItem(kind="takeoff", rel_alt_m=2.0),
+            MissionItem(kind="change_speed", speed_m_s=3.0),
+            MissionItem(kind="gimbal", gimbal_pitch_deg=-10.0),
+            MissionItem(kind="waypoint", lat_deg=lat + 10 / 111_000, lon_deg=lon, rel_alt_m=2.0, yaw_deg=90.0),
+            MissionItem(kind="land"),
+        ))
+        plan = mission_to_mavlink(m)
+        assert _upload(gcs, list(plan.mission), 0) == 0
+        veh.wait_for(lambda s: s.mission_count == len(plan.mission) and s.ekf_ok, 20)
+        for _ in range(20):  # commands may be dropped: repeat until the state shows it
+            if veh.snapshot().mode == "GUIDED":
+                break
+            gcs.mav.command_long_send(1, 1, 176, 0, 1, 4, 0, 0, 0, 0, 0)
+            time.sleep(0.1)
+        for _ in range(20):
+            if veh.snapshot().armed:
+                break
+            gcs.mav.command_long_send(1, 1, 400, 0, 1, 0, 0, 0, 0, 0, 0)
+            time.sleep(0.1)
+        for _ in range(20):
+            if not veh.snapshot().landed:
+                break
+            gcs.mav.command_long_send(1, 1, 22, 0, 0, 0, 0, 0, 0, 0, 2.0)
+            time.sleep(0.1)
+        for _ in range(20):
+            if veh.snapshot().mode == "AUTO":
+                break
+            gcs.mav.command_long_send(1, 1, 176, 0, 1, 3, 0, 0, 0, 0, 0)
+            time.sleep(0.1)
+        s = veh.wait_for(lambda s: not s.armed and s.landed and s.north_m > 9.0, 30)
+        assert abs(s.north_m - 10.0) < 0.5 and s.up_m == 0.0 and s.gimbal_pitch_deg == -10.0
+        assert "Land complete" in s.statustexts
+    finally:
+        veh.stop()
+        gcs.close()
