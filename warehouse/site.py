@@ -522,3 +522,25 @@ def site_from_dict(data: dict, *, source: str = "<site>") -> Site:
     except ValidationError as exc:
         raise SiteError(format_validation_error(source, exc)) from None
     return Site(spec, source=source)
+
+
+def two_rack_site_dict() -> dict:
+    """A small valid site (two racks facing each other across aisle A01) as plain data: the
+    starting point for tests and synthetic scenes."""
+    return {
+        "name": "test site",
+        "origin": {"lat_deg": 10.8, "lon_deg": 106.6, "alt_m": 5.0, "heading_deg": 30.0},
+        "ceiling_m": 8.0,
+        "racks": [
+            {"id": "R01", "start_m": [0.0, 0.0], "yaw_deg": 0.0, "depth_m": 1.0,
+             "bays_m": [2.5, 2.5], "levels_m": [0.0, 1.5, 3.0], "top_m": 4.5, "positions_per_bay": 2},
+            {"id": "R02", "start_m": [0.0, 4.0], "yaw_deg": 0.0, "depth_m": 1.0,
+             "bays_m": [2.5, 2.5], "levels_m": [0.0, 1.5, 3.0], "top_m": 4.5, "positions_per_bay": 2},
+        ],
+        "aisles": [
+            {"id": "A01", "faces": [
+                {"rack": "R01", "side": "back", "bay_start": 1, "bay_step": 2},
+                {"rack": "R02", "side": "front", "bay_start": 2, "bay_step": 2},
+            ]}
+        ],
+    }
