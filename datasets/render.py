@@ -372,7 +372,8 @@ class Renderer:
         finite = [t for t in hits if np.isfinite(t)]
         dist = min(finite) if finite else 2.0  # nearest face along the optical axis
         p = o + ray * dist
-        pc = invert_transform(T_prev)[:3, :3] @ p + invert_transform(T_prev)[:3, 3]
+        T_prev_inv = invert_transform(T_prev)
+        pc = T_prev_inv[:3, :3] @ p + T_prev_inv[:3, 3]
         uv_prev = pc[:2] / pc[2] * np.array([self.K[0, 0], self.K[1, 1]]) + self.K[:2, 2]
         return uv_prev - self.K[:2, 2]
 

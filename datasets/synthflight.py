@@ -76,7 +76,7 @@ def record_synthetic_flight(world: World, out_dir: str | Path, *, face_ids: list
     clock_offset_s = tel.clock_offset_s if clock_offset_s is None else clock_offset_s
     cam = world.camera
     d = standoff_m or world.default_standoff_m()
-    speed = min(cam.max_speed_m_s(d), 1.5)
+    speed = min(cam.max_speed_m_s(d), PlanOptions().max_speed_m_s)  # as the planner flies the passes
     site = world.site
     rng = np.random.default_rng(spec.seed + 17)
     passes = scan_passes(world, face_ids, max_passes_per_face=max_passes_per_face)

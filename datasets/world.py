@@ -16,12 +16,11 @@ import pandas as pd
 from datasets.labels import gs1_check_digit
 from datasets.scenario import Scenario, load_scenario
 from datasets.tires import parse_size
+from flight.planner import aisle_gap_m, label_standoff_m
 from warehouse.site import Bin, Site
 
 PALLET_HEIGHT_M = 0.144
 LATERAL_MARGIN_M = 0.06
-# fly at this share of the physical limit so labels keep ~25% more pixels than the minimum
-STANDOFF_MARGIN = 0.8
 DISCREPANCY_KINDS = ("short", "over", "misplaced", "ghost", "unknown_sku")
 
 
@@ -69,24 +68,15 @@ class World:
         """The "default camera distance": the largest standoff at which every REQUIRED symbology
         still has >= 3 px/module (2-D) or >= 2 px/bar (1-D), capped by aisle clearance."""
         spec = self.scenario.spec
-        cam = self.camera
-        limits = [cam.max_standoff_m(module_mm=self.site.spec.location_label.module_mm,
-                                     symbology=self.site.spec.location_label.symbology)]
-        for sym, s in (("qr", spec.labels.product_qr), ("ean13", spec.labels.product_ean13),
-                       ("gs1-128", spec.labels.pallet_gs1_128)):
-            if s.required:
-                limits.append(cam.max_standoff_m(module_mm=s.module_mm, symbology=sym))
-        return float(min(STANDOFF_MARGIN * min(limits), self.aisle_clearance_m()))
+        loc = self.site.spec.location_label
+        labels = [(loc.module_mm, loc.symbology)] + [
+            (s.module_mm, sym) for sym, s in (("qr", spec.labels.product_qr), ("ean13", spec.labels.product_ean13),
+                                              ("gs1-128", spec.labels.pallet_gs1_128)) if s.required]
+        return float(min(label_standoff_m(self.camera, labels), self.aisle_clearance_m()))
 
     def aisle_clearance_m(self, margin_m: float = 0.6) -> float:
         """Largest camera-to-face distance that stays ``margin_m`` clear of the opposite face."""
-        gaps = []
-        for aid in self.site.aisle_ids:
-            faces = self.site.faces_of_aisle(aid)
-            if len(faces) == 2:
-                a, b = faces
-                p = a.face_to_site([[0, 0, 0]])
-                gaps.append(float(abs(b.site_to_face(p)[0][2])))
+        gaps = [g for g in (aisle_gap_m(self.site, a) for a in self.site.aisle_ids) if g is not None]
         return (min(gaps) - margin_m) if gaps else 3.0
 
 

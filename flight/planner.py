@@ -72,12 +72,16 @@ def aisle_gap_m(site: Site, aisle_id: str) -> float | None:
     return float(abs(b.site_to_face(a.face_to_site([[a.length_m / 2, 0, 0]]))[0][2]))
 
 
+def label_standoff_m(camera: CameraSpec, labels: list[tuple[float, str]]) -> float:
+    """``STANDOFF_MARGIN`` x the largest distance at which every (module_mm, symbology) label still
+    has >= 3 px per module (2-D) or >= 2 px per bar (1-D)."""
+    return STANDOFF_MARGIN * min(camera.max_standoff_m(module_mm=m, symbology=s) for m, s in labels)
+
+
 def standoff_m(site: Site, camera: CameraSpec, opts: PlanOptions, aisle_id: str, warnings: list[str]) -> float:
     """Largest distance at which every required label still resolves, capped by the aisle."""
     lab = site.spec.location_label
-    limits = {"location label": camera.max_standoff_m(module_mm=lab.module_mm, symbology=lab.symbology),
-              "product label": camera.max_standoff_m(module_mm=opts.product_module_mm, symbology=opts.product_symbology)}
-    d = STANDOFF_MARGIN * min(limits.values())
+    d = label_standoff_m(camera, [(lab.module_mm, lab.symbology), (opts.product_module_mm, opts.product_symbology)])
     gap = aisle_gap_m(site, aisle_id)
     if gap is not None and d > gap - opts.safety_margin_m:
         cap = gap - opts.safety_margin_m
