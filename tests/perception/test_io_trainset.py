@@ -1,0 +1,67 @@
+"""detections.parquet round trip; the detector's training set (splits fixed by name, YOLO layout)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from perception.detections import Codes, FrameDetections
+from perception.errors import PerceptionError
+from perception.io import read_detections, write_detections
+from perception.trainset import TIRES_REAL, build_training_set, real_split
+
+
+def _frame(i: int, n: int) -> FrameDetections:
+    rng = np.random.default_rng(i)
+    xy = rng.uniform(0, 1000, (n, 2)).astype(np.float32)
+    codes = Codes(symbology=np.array(["qr"], object), text=np.array([f"A01-B0{i}-L1-P1"], object),
+                  corners=np.array([[[1, 2], [11, 2], [11, 12], [1, 12]]], np.float32),
+                  decoder=np.array(["zxing"], object), det_index=np.array([0 if n else -1], np.int32))
+    return FrameDetections(frame_idx=i, t_ns=1_000_000 * i, xyxy=np.concatenate([xy, xy + 30], axis=1),
+                           confidence=rng.uniform(0.3, 1, n).astype(np.float32),
+                           class_id=rng.integers(0, 3, n).astype(np.int32), codes=codes, image_wh=(1920, 1080))
+
+
+def test_detections_round_trip_keeps_boxes_codes_and_empty_frames(tmp_path):
+    empty = FrameDetections(frame_idx=9, t_ns=9_000_000, image_wh=(1920, 1080))
+    dets = [_frame(1, 3), _frame(2, 0), empty]
+    back = read_detections(write_detections(tmp_path / "detections.parquet", dets))
+    assert [d.frame_idx for d in back] == [1, 2, 9]
+    for a, b in zip(dets, back):
+        assert a.t_ns == b.t_ns and a.image_wh == b.image_wh
+        np.testing.assert_allclose(a.xyxy, b.xyxy)
+        np.testing.assert_array_equal(a.class_id, b.class_id)
+        assert list(a.codes.text) == list(b.codes.text)
+        np.testing.assert_allclose(a.codes.corners, b.codes.corners)
+        np.testing.assert_array_equal(a.codes.det_index, b.codes.det_index)
+
+
+@pytest.mark.parametrize("content, expected", [(None, "no such file"), (b"not parquet", "not a readable Parquet")])
+def test_bad_detections_file_is_one_line_error(tmp_path, content, expected):
+    p = tmp_path / "detections.parquet"
+    if content is not None:
+        p.write_bytes(content)
+    with pytest.raises(PerceptionError, match=expected):
+        read_detections(p)
+
+
+def test_real_split_is_fixed_by_name_hash():
+    assert real_split("1_000.jpg") == real_split("/elsewhere/1_000.jpg")
+    names = [p.name for p in sorted((TIRES_REAL / "images").glob("*.jpg"))]
+    splits = [real_split(n) for n in names]
+    assert len(names) == 101 and 15 <= splits.count("test") <= 30 and splits.count("train") >= 60
+
+
+def test_training_set_layout(tmp_path):
+    r = build_training_set(tmp_path / "ts", n_train=4, n_val=2, n_test=2, worlds_train=1, workers=1, real_repeat=2)
+    assert r.data_yaml.exists() and r.boxes["tire"] > 0
+    train = (tmp_path / "ts" / "train.txt").read_text().split()
+    real_train = [f for f in train if "real_" in f]
+    assert len(real_train) == 2 * len(set(real_train))  # the real photos are repeated
+    for f in set(train):
+        lab = tmp_path / "ts" / f.replace("images/", "labels/", 1).replace(".jpg", ".txt")
+        for line in lab.read_text().split("\n"):
+            if line:
+                c, *xywh = line.split()
+                assert int(c) in (0, 1, 2) and all(0 <= float(v) <= 1.0001 for v in xywh)
+    assert not set(train) & set((tmp_path / "ts" / "test_real.txt").read_text().split())
