@@ -184,8 +184,8 @@ def _convert_real(paths: list[Path], root: Path, split: str) -> list[str]:
     return out
 
 
-def build_training_set(out_dir: str | Path, *, scenario: str | Path = DEFAULT_SCENARIO, n_train: int = 1200,
-                       n_val: int = 160, n_test: int = 200, worlds_train: int = 8, real_repeat: int = 4,
+def build_training_set(out_dir: str | Path, *, scenario: str | Path = DEFAULT_SCENARIO, n_train: int = 1100,
+                       n_val: int = 150, n_test: int = 200, worlds_train: int = 8, real_repeat: int = 4,
                        real_root: Path = TIRES_REAL, workers: int = 2,
                        on_progress: Callable[[int, int], None] | None = None) -> TrainSetResult:
     """Write the YOLO dataset under ``out_dir`` (images/, labels/, *.txt lists, data.yaml).
