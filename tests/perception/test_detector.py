@@ -1,0 +1,59 @@
+"""The shipped detector on rendered frames: ONNX Runtime and PyTorch agree; tires are found."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from perception.detector import Detector, letterbox
+from perception.errors import PerceptionError
+
+
+@pytest.fixture(scope="module")
+def frames():
+    from datasets.render import Renderer
+    from datasets.synth import gallery_poses
+    from datasets.world import build_world
+
+    w = build_world("datasets/scenarios/default.yaml")
+    r = Renderer(w)
+    out = []
+    for i, (_, T, Tp) in enumerate(gallery_poses(w, 3, 7)):
+        res = r.render(T, T_site_camera_prev=Tp, rng_seed=i, frame_idx=i)
+        out.append((res.image_bgr, res.objects))
+    return out
+
+
+def _iou(a, b):
+    x1, y1 = np.maximum(a[:, None, 0], b[None, :, 0]), np.maximum(a[:, None, 1], b[None, :, 1])
+    x2, y2 = np.minimum(a[:, None, 2], b[None, :, 2]), np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area = lambda z: (z[:, 2] - z[:, 0]) * (z[:, 3] - z[:, 1])  # noqa: E731
+    return inter / (area(a)[:, None] + area(b)[None, :] - inter)
+
+
+def test_onnx_and_torch_backends_agree_and_find_the_tires(frames):
+    imgs = [f for f, _ in frames]
+    a = Detector(backend="onnx", batch=2).detect(imgs)
+    b = Detector(backend="torch").detect(imgs)
+    for da, db, (_, truth) in zip(a, b, frames):
+        assert len(da) == len(db) > 0
+        iou = _iou(da.xyxy, db.xyxy)
+        assert np.all(iou.max(axis=1) > 0.98)
+        np.testing.assert_allclose(np.sort(da.confidence), np.sort(db.confidence), atol=0.02)
+        tires = truth[(truth.kind == "tire") & (truth.visible_frac >= 0.5)][["x1", "y1", "x2", "y2"]].to_numpy(np.float32)
+        found = da.of_class("tire").xyxy
+        if len(tires):
+            assert (_iou(tires, found).max(axis=1) >= 0.5).mean() >= 0.9 if len(found) else False
+
+
+def test_letterbox_maps_1080p_to_640x384():
+    img, lb = letterbox(np.zeros((1080, 1920, 3), np.uint8))
+    assert img.shape == (384, 640, 3) and lb.scale == pytest.approx(1 / 3) and lb.pad_y == 12
+
+
+def test_missing_weights_and_unknown_backend_are_one_line_errors(tmp_path):
+    with pytest.raises(PerceptionError, match="weights not found"):
+        Detector(tmp_path / "none.onnx")
+    with pytest.raises(PerceptionError, match="expected onnx or torch"):
+        Detector(backend="tensorflow")
