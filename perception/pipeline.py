@@ -1,0 +1,105 @@
+"""Per-frame perception: detect tires and labels, read codes on label crops (upscaled when small)
+and on the whole frame for labels the detector missed, track boxes across frames (ByteTrack)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Callable, Iterable
+
+import numpy as np
+
+from perception.decode import decode
+from perception.detections import CLASS_IDS, Codes, FrameDetections
+from perception.detector import Detector
+
+LABELS = (CLASS_IDS["location_label"], CLASS_IDS["product_label"])
+
+
+def read_codes(image: np.ndarray, det: FrameDetections, *, whole_frame: bool = True, pad_frac: float = 0.25) -> Codes:
+    """Codes on each label crop (det_index set), then on the whole frame for what no crop read."""
+    sym, text, corners, dec, idx = [], [], [], [], []
+    h, w = image.shape[:2]
+    for i in np.flatnonzero(np.isin(det.class_id, LABELS)):
+        x1, y1, x2, y2 = det.xyxy[i]
+        px, py = (x2 - x1) * pad_frac, (y2 - y1) * pad_frac
+        cx1, cy1 = int(max(0, x1 - px)), int(max(0, y1 - py))
+        cx2, cy2 = int(min(w, x2 + px)), int(min(h, y2 + py))
+        if cx2 - cx1 < 4 or cy2 - cy1 < 4:
+            continue
+        for r in decode(image[cy1:cy2, cx1:cx2]):
+            sym.append(r.symbology), text.append(r.text), dec.append(r.decoder), idx.append(int(i))
+            corners.append(r.corners + [cx1, cy1])
+    if whole_frame:
+        seen = set(text)
+        for r in decode(image, enhance=False, second_opinion=False):
+            if r.text not in seen:
+                sym.append(r.symbology), text.append(r.text), dec.append(r.decoder), idx.append(-1)
+                corners.append(r.corners)
+    if not text:
+        return Codes()
+    return Codes(np.array(sym, object), np.array(text, object), np.array(corners, np.float32).reshape(-1, 4, 2),
+                 np.array(dec, object), np.array(idx, np.int32))
+
+
+class Tracker:
+    """ByteTrack (Ultralytics' implementation) over FrameDetections; ids are per class stream."""
+
+    def __init__(self, frame_rate: float = 5.0) -> None:
+        from ultralytics.trackers.byte_tracker import BYTETracker
+
+        args = SimpleNamespace(track_high_thresh=0.25, track_low_thresh=0.1, new_track_thresh=0.25,
+                               track_buffer=int(max(frame_rate, 1) * 3), match_thresh=0.8, fuse_score=True)
+        self._bt = BYTETracker(args)
+
+    def update(self, det: FrameDetections) -> FrameDetections:
+        xywh = np.stack([(det.xyxy[:, 0] + det.xyxy[:, 2]) / 2, (det.xyxy[:, 1] + det.xyxy[:, 3]) / 2,
+                         det.xyxy[:, 2] - det.xyxy[:, 0], det.xyxy[:, 3] - det.xyxy[:, 1]], axis=1) if len(det) else np.zeros((0, 4))
+        res = _Boxes(det.confidence.astype(np.float32), xywh.astype(np.float32), det.class_id.astype(np.float32))
+        out = self._bt.update(res)
+        tid = np.full(len(det), -1, np.int32)
+        for row in np.asarray(out).reshape(-1, 8):
+            tid[int(row[7])] = int(row[4])
+        from dataclasses import replace
+
+        return replace(det, track_id=tid)
+
+
+class _Boxes:
+    def __init__(self, conf, xywh, cls):
+        self.conf, self.xywh, self.cls = conf, xywh, cls
+
+    def __len__(self):
+        return len(self.conf)
+
+    def __getitem__(self, m):
+        return _Boxes(self.conf[m], self.xywh[m], self.cls[m])
+
+
+def run_perception(frames: Iterable[tuple[int, int, np.ndarray]], detector: Detector, *, track: bool = True,
+                   frame_rate: float = 5.0, whole_frame_codes: bool = True,
+                   on_frame: Callable[[FrameDetections, np.ndarray], None] | None = None) -> list[FrameDetections]:
+    """``frames``: (frame_idx, t_ns, image) in time order. Returns one FrameDetections per frame."""
+    tracker = Tracker(frame_rate) if track else None
+    out: list[FrameDetections] = []
+    buf: list[tuple[int, int, np.ndarray]] = []
+
+    def flush():
+        dets = detector.detect([b[2] for b in buf], frame_idx=[b[0] for b in buf], t_ns=[b[1] for b in buf])
+        for (_, _, img), d in zip(buf, dets):
+            from dataclasses import replace
+
+            d = replace(d, codes=read_codes(img, d, whole_frame=whole_frame_codes))
+            if tracker is not None:
+                d = tracker.update(d)
+            out.append(d)
+            if on_frame:
+                on_frame(d, img)
+        buf.clear()
+
+    for item in frames:
+        buf.append(item)
+        if len(buf) >= detector.batch:
+            flush()
+    if buf:
+        flush()
+    return out
