@@ -112,8 +112,9 @@ class Trajectory:
 def associate(frame_t_ns: np.ndarray, traj: Trajectory, max_gap_ns: int) -> np.ndarray:
     """(N,4,4) T_site_body for each frame time; raises if a frame is too far from any pose.
 
-    A frame between two poses is judged by the larger of its two distances to them (the
-    interpolation spans that gap); a frame outside the trajectory by its distance to the end.
+    A frame is judged by its distance to the nearest pose (as evo's ``core/sync.py`` matches): a
+    frame in the middle of a telemetry gap of 2x the limit is refused, one next to a pose after a
+    gap (the first frame of the next scan pass) is not.
     """
     t = np.asarray(frame_t_ns, dtype=np.int64).reshape(-1)
     T = np.asarray(traj.t_ns, dtype=np.int64)
@@ -121,9 +122,7 @@ def associate(frame_t_ns: np.ndarray, traj: Trajectory, max_gap_ns: int) -> np.n
     i0 = np.clip(i1 - 1, 0, len(T) - 1)
     d0 = np.abs(t - T[i0])
     d1 = np.abs(T[i1] - t)
-    inside = (t >= T[0]) & (t <= T[-1])
-    gap = np.where(inside, np.minimum(np.maximum(d0, d1), T[i1] - T[i0]), np.minimum(d0, d1))
-    gap = np.where(inside & (t == T[i1]), 0, gap)
+    gap = np.minimum(d0, d1)
     bad = np.nonzero(gap > max_gap_ns)[0]
     if len(bad):
         k = int(bad[0])
