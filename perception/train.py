@@ -107,7 +107,7 @@ def ship(result: TrainResult, data_root: Path, opts: TrainOptions, recipe: dict,
            "classes": list(__import__("perception.detections", fromlist=["CLASS_NAMES"]).CLASS_NAMES),
            "inference_hw": list(INFER_HW), "ultralytics": str(ultralytics.__version__), "torch": str(torch.__version__),
            "python": platform.python_version(), "trained_seconds": round(result.seconds, 1),
-           "reproduce": "rackscan train --out runs/trainset --epochs {e} --device 0 --seed {s}".format(
+           "reproduce": "python -m perception.trainset runs/trainset && python -m perception.train --data runs/trainset --epochs {e} --device 0 --seed {s}".format(
                e=result.epochs_run, s=opts.seed)}
     (dest / "train_config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     (dest / "metrics.json").write_text(json.dumps(result.metrics, indent=2) + "\n")
