@@ -14,7 +14,11 @@ def register(app: typer.Typer) -> None:
         detections: Path = typer.Option(None, "--detections", help="detections.parquet (default BUNDLE/detections.parquet)"),
         max_gap_s: float = typer.Option(0.2, "--max-gap-s", help="largest allowed frame-to-pose gap, seconds"),
         clock_offset_s: str = typer.Option("auto", "--clock-offset-s", help="camera-telemetry offset: auto or seconds"),
-        cluster_radius_m: float = typer.Option(0.15, "--cluster-radius-m", help="same-tire merge radius on the face"),
+        min_overlap: float = typer.Option(0.35, "--min-overlap", help="box overlap on the face (0..1) for two sightings to be one tire"),
+        min_support: float = typer.Option(0.5, "--min-support", help="share of the frames that had a tire in view that must see it"),
+        smooth_s: float = typer.Option(1.0, "--smooth-s", help="telemetry position smoothing window, seconds (0 = off)"),
+        drift_correction: bool = typer.Option(True, "--drift-correction/--no-drift-correction", help="correct positions from location labels"),
+        catalogue: Path = typer.Option(None, "--catalogue", help="catalogue.csv (sku,gtin) mapping GTINs to SKUs (default BUNDLE/catalogue.csv when present)"),
     ) -> None:
         """Fuse a flight's detections into one observation per bin."""
         from rich.console import Console
@@ -22,7 +26,7 @@ def register(app: typer.Typer) -> None:
         from flight.bundle import Bundle
         from slam_fusion.errors import FusionError
         from slam_fusion.pipeline import fuse_detections
-        from slam_fusion.tools.io import read_detection_rows, residual_stats, write_outputs
+        from slam_fusion.tools.io import read_catalogue, read_detection_rows, residual_stats, write_outputs
         from slam_fusion.tools.tlog import trajectory_from_bundle
 
         b = Bundle(bundle_dir)
@@ -40,7 +44,9 @@ def register(app: typer.Typer) -> None:
             raise FusionError(f"{b.path / 'frames.csv'}: no frames; nothing to fuse")
         res = fuse_detections(site=b.site(), cam=b.camera_spec().model(), T_body_camera=b.T_body_camera,
                               traj=traj, frame_t_ns=ft, rows=rows, max_gap_ns=int(max_gap_s * 1e9),
-                              clock_offset_s=off, cluster_radius_m=cluster_radius_m)
+                              clock_offset_s=off, min_overlap=min_overlap, min_support=min_support, smooth_s=smooth_s,
+                              drift_correction=drift_correction, gtin_to_sku=read_catalogue(catalogue or b.path / "catalogue.csv",
+                                                                                            required=catalogue is not None))
         out = write_outputs(b, res, b.meta.flight_id)
         med, mx = residual_stats(res.label_residuals_px)
         c = Console()

@@ -8,8 +8,8 @@ import numpy as np
 
 from slam_fusion.core.drift import correct_drift
 from slam_fusion.core.clock import estimate_offset_s, label_reprojection_cost
-from slam_fusion.core.fuse import BinObservation, Sighting, fuse_bin
-from slam_fusion.core.projection import project_to_faces
+from slam_fusion.core.fuse import BinObservation, Sighting, TireTrack, fuse_bin, group_sightings
+from slam_fusion.core.projection import pixels_to_face, project_to_faces
 from slam_fusion.core.trajectory import Trajectory, associate
 from warehouse.camera import CameraModel, invert_transform, transform_points
 
@@ -36,6 +36,115 @@ def _project_sites(cam, T_site_cams, p_site):
     return np.array(out_uv), np.array(out_ok)
 
 
+def _centre(r: dict) -> np.ndarray:
+    return np.array([(r["x1"] + r["x2"]) / 2, (r["y1"] + r["y2"]) / 2])
+
+
+def _sku_lookup(gtin_to_sku: dict[str, str] | None) -> dict[str, str]:
+    """GTIN-13 and GTIN-14 spellings of every catalogue GTIN -> SKU."""
+    out: dict[str, str] = {}
+    for g, sku in (gtin_to_sku or {}).items():
+        core = str(g).lstrip("0")
+        for width in (12, 13, 14):
+            out[core.zfill(width)] = sku
+    return out
+
+
+def _tire_sightings(cam, T_sc, frames, fidx, rows, faces, *, border_px: float) -> list[Sighting]:
+    """Tire boxes projected onto the nearest face their centre hits, as box edges on the face with
+    the edges on the image border marked unreal, and the product label read inside each box (the
+    one nearest its centre)."""
+    by_frame: dict[int, list[dict]] = {}
+    for r in rows:
+        by_frame.setdefault(int(r["frame_idx"]), []).append(r)
+    W, H = cam.width_px, cam.height_px
+    face_of = {fc.face_id: fc for fc in faces}
+    out: list[Sighting] = []
+    for f, rs in by_frame.items():
+        if f not in fidx:
+            continue
+        boxes = [r for r in rs if r.get("row_kind") == "box" and _is_tire(r)]
+        if not boxes:
+            continue
+        codes = [r for r in rs if r.get("row_kind") == "code" and r.get("gtin")]
+        T = T_sc[fidx[f]]
+        hits = project_to_faces(cam, T, np.array([_centre(r) for r in boxes]), faces)
+        for r, h in zip(boxes, hits):
+            if h is None:
+                continue
+            xc, yc = _centre(r)
+            # midpoints of the left, right, top and bottom box edges
+            mids = np.array([[r["x1"], yc], [r["x2"], yc], [xc, r["y1"]], [xc, r["y2"]]])
+            clip = [r["x1"] <= border_px, r["x2"] >= W - border_px, r["y1"] <= border_px, r["y2"] >= H - border_px]
+            _, m = pixels_to_face(cam, T, mids, face_of[h.face_id])
+            if not np.all(np.isfinite(m)):
+                continue
+            lr = (0, 1) if m[0, 0] <= m[1, 0] else (1, 0)  # which image edge is the face's u0 / u1
+            tb = (3, 2) if m[3, 1] <= m[2, 1] else (2, 3)  # which is v0 (lower) / v1
+            inside = [k for k in codes if r["x1"] <= _centre(k)[0] <= r["x2"] and r["y1"] <= _centre(k)[1] <= r["y2"]]
+            inside.sort(key=lambda k: (float(np.linalg.norm(_centre(k) - np.array([xc, yc]))), str(k["gtin"])))
+            out.append(Sighting(
+                frame_idx=int(f), face_id=h.face_id,
+                u0_m=float(m[lr[0], 0]), u1_m=float(m[lr[1], 0]), v0_m=float(m[tb[0], 1]), v1_m=float(m[tb[1], 1]),
+                edge_ok=(not clip[lr[0]], not clip[lr[1]], not clip[tb[0]], not clip[tb[1]]),
+                score=float(r.get("confidence", 1.0)), gtin=str(inside[0]["gtin"]) if inside else ""))
+    return out
+
+
+def _with_expected_views(cam, T_sc, tracks, face_of, *, min_in_view: float = 0.5) -> list[TireTrack]:
+    """Set each track's n_expected: frames that had at least ``min_in_view`` of the tire's box in
+    view, in front of the camera and within range."""
+    from dataclasses import replace
+
+    out = []
+    inv = np.array([invert_transform(T) for T in T_sc])
+    for tr in tracks:
+        face = face_of[tr.face_id]
+        uv = np.array([[tr.u0_m, tr.v0_m, 0], [tr.u1_m, tr.v0_m, 0], [tr.u0_m, tr.v1_m, 0], [tr.u1_m, tr.v1_m, 0]])
+        p = face.face_to_site(uv)
+        pcs = [np.einsum("fij,j->fi", inv[:, :3, :3], q) + inv[:, :3, 3] for q in p]
+        pxs, fronts = zip(*(cam.project(pc) for pc in pcs))
+        px = np.stack(pxs, axis=1)  # (F,4,2)
+        front = np.all(np.stack(fronts, axis=1), axis=1) & np.all(np.stack([pc[:, 2] for pc in pcs], 1) < 12.0, axis=1)
+        x0, x1 = px[:, :, 0].min(1), px[:, :, 0].max(1)
+        y0, y1 = px[:, :, 1].min(1), px[:, :, 1].max(1)
+        area = np.maximum(1e-9, (x1 - x0) * (y1 - y0))
+        ix = np.clip(np.minimum(x1, cam.width_px) - np.maximum(x0, 0), 0, None)
+        iy = np.clip(np.minimum(y1, cam.height_px) - np.maximum(y0, 0), 0, None)
+        ok = front & (ix * iy / area >= min_in_view)
+        out.append(replace(tr, n_expected=int(ok.sum())))
+    return out
+
+
+def _occluded(origins: np.ndarray, points: np.ndarray, point_face: list[str], faces) -> np.ndarray:
+    """(F,N): the segment from camera f to point n crosses another face (racks are opaque)."""
+    occ = np.zeros((len(origins), len(points)), dtype=bool)
+    for face in faces:
+        o = face.site_to_face(origins)  # (F,3) u v n
+        q = face.site_to_face(points)  # (N,3)
+        dn = q[None, :, 2] - o[:, None, 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = -o[:, None, 2] / dn
+        u = o[:, None, 0] + t * (q[None, :, 0] - o[:, None, 0])
+        v = o[:, None, 1] + t * (q[None, :, 1] - o[:, None, 1])
+        hit = (t > 1e-6) & (t < 1 - 1e-3) & (u >= 0) & (u <= face.length_m) & (v >= 0) & (v <= face.height_m)
+        own = np.array([fid == face.face_id for fid in point_face])
+        occ |= hit & ~own[None, :]
+    return occ
+
+
+def _is_tire(row: dict) -> bool:
+    """A box row is a tire when its class is 0 (perception.CLASS_NAMES) or it has no class."""
+    c = row.get("class_id", 0)
+    if c is None:
+        return True
+    try:
+        f = float(c)
+    except (TypeError, ValueError):
+        return False
+    return bool(np.isnan(f)) or int(f) == 0
+
+
 def fuse_detections(
     *,
     site,
@@ -46,11 +155,15 @@ def fuse_detections(
     rows: list[dict],
     max_gap_ns: int = 200_000_000,
     clock_offset_s: float | None = None,
-    cluster_radius_m: float = 0.15,
+    min_support: float = 0.5,
+    min_overlap: float = 0.35,
+    border_px: float = 10.0,
+    smooth_s: float = 1.0,
     gtin_to_sku: dict[str, str] | None = None,
     drift_correction: bool = True,
 ) -> FusionResult:
     """rows: detections.parquet rows (frame_idx, row_kind, x1..y2, text, gtin)."""
+    traj = traj.smoothed(smooth_s)
     frames = sorted(frame_t_ns)
     t = np.array([frame_t_ns[f] for f in frames], dtype=np.int64)
     faces = [f for f in (site.face(b.face_id) for b in site.bins)]
@@ -60,11 +173,8 @@ def fuse_detections(
     lab_rows = [r for r in rows if r.get("row_kind") == "code" and r.get("text") in labels]
     fidx = {f: i for i, f in enumerate(frames)}
 
-    def centre(r):
-        return np.array([(r["x1"] + r["x2"]) / 2, (r["y1"] + r["y2"]) / 2])
-
     lab_t = np.array([frame_t_ns[r["frame_idx"]] for r in lab_rows], dtype=np.int64)
-    lab_uv = np.array([centre(r) for r in lab_rows]).reshape(-1, 2)
+    lab_uv = np.array([_centre(r) for r in lab_rows]).reshape(-1, 2)
     lab_p = np.array([labels[r["text"]] for r in lab_rows]).reshape(-1, 3)
 
     def project_at(t_ns, p_site):
@@ -94,37 +204,28 @@ def fuse_detections(
         uv = project_at(lab_t + off_ns, lab_p)
         for r, e in zip(lab_rows, np.linalg.norm(uv - lab_uv, axis=1)):
             residuals.setdefault(r["text"], []).append(float(e))
-    # which frames saw each bin (bin centre in view)
+    # which frames saw each bin: its centre in view, on the face's front side, within range
     bins = list(site.bins)
+    face_of = {f.face_id: f for f in faces}
     centres = np.array([site.face(b.face_id).face_to_site(np.array([[*b.center_uv_m, 0.0]]))[0] for b in bins])
+    normals = np.array([site.face(b.face_id).T_site_face[:3, 2] for b in bins])
     _, vis = _project_sites(cam, T_sc, centres)
+    facing = np.einsum("fnk,nk->fn", T_sc[:, None, :3, 3] - centres[None, :, :], normals) > 0.3
+    vis &= facing & ~_occluded(T_sc[:, :3, 3], centres, [b.face_id for b in bins], faces)
     seeing = {b.bin_id: {frames[i] for i in np.nonzero(vis[:, j])[0]} for j, b in enumerate(bins)}
-    # tire sightings
-    sightings: dict[str, list[Sighting]] = {}
-    by_frame: dict[int, list[dict]] = {}
-    for r in rows:
-        by_frame.setdefault(r["frame_idx"], []).append(r)
-    for f, rs in by_frame.items():
-        if f not in fidx:
-            continue
-        boxes = [r for r in rs if r.get("row_kind") == "box"]
-        codes = [r for r in rs if r.get("row_kind") == "code" and r.get("gtin")]
-        if not boxes:
-            continue
-        hits = project_to_faces(cam, T_sc[fidx[f]], np.array([centre(r) for r in boxes]), faces)
-        for r, h in zip(boxes, hits):
-            if h is None or h.bin_id is None:
-                continue
-            inside = [k for k in codes if r["x1"] <= centre(k)[0] <= r["x2"] and r["y1"] <= centre(k)[1] <= r["y2"]]
-            inside.sort(key=lambda k: (float(np.linalg.norm(centre(k) - centre(r))), str(k["gtin"])))
-            c = [k["gtin"] for k in inside]  # the product label nearest the box centre
-            sightings.setdefault(h.bin_id, []).append(Sighting(
-                frame_idx=int(f), bin_id=h.bin_id, u_m=h.u_m, v_m=h.v_m,
-                score=float(r.get("confidence", 1.0)), gtin=str(c[0]) if c else ""))
-            seeing[h.bin_id].add(int(f))
+    sightings = _tire_sightings(cam, T_sc, frames, fidx, rows, faces, border_px=border_px)
+    tracks = group_sightings(sightings, min_overlap=min_overlap)
+    tracks = _with_expected_views(cam, T_sc, tracks, face_of)
+    per_bin: dict[str, list[TireTrack]] = {}
+    for tr in tracks:
+        b = face_of[tr.face_id].point_to_bin(tr.u_m, tr.v_m)
+        if b is not None:
+            per_bin.setdefault(b.bin_id, []).append(tr)
+            seeing[b.bin_id].update(tr.frames)
+    lookup = _sku_lookup(gtin_to_sku)
     obs = tuple(
-        fuse_bin(b.bin_id, sightings.get(b.bin_id, []), seeing[b.bin_id],
-                 cluster_radius_m=cluster_radius_m, gtin_to_sku=gtin_to_sku)
+        fuse_bin(b.bin_id, per_bin.get(b.bin_id, []), seeing[b.bin_id], min_support=min_support,
+                 gtin_to_sku=lookup)
         for b in bins if seeing[b.bin_id]
     )
     return FusionResult(observations=obs, coverage={b.bin_id: len(seeing[b.bin_id]) for b in bins},

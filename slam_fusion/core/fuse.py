@@ -1,4 +1,11 @@
-"""Multi-view fusion on a rack face: clusters of tire sightings -> count and SKU per bin."""
+"""Multi-view fusion on a rack face: tire sightings -> tire tracks -> count and SKU per bin.
+
+Each detected tire, projected onto its face, is a ``Sighting``. Sightings are grouped into
+``TireTrack``s frame by frame with an optimal assignment (two sightings from one frame are never
+the same tire, and a sighting joins a track only within half a tire's size of it), so neighbouring
+tires in a stack or a crowded row stay apart however many frames see them. A track counts as a
+tire when it was seen in enough of the frames that had it wholly in view.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +15,70 @@ from dataclasses import dataclass
 import numpy as np
 
 
+EDGES = ("u0", "u1", "v0", "v1")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Sighting:
-    """One detected tire projected onto its face."""
+    """One detected tire projected onto a face: its box edges in face metres (u0 < u1, v0 < v1)
+    and which edges are real (an edge on the image border is where the view ended, not the tire)."""
 
     frame_idx: int
-    bin_id: str
-    u_m: float
-    v_m: float
+    face_id: str = ""
+    u0_m: float
+    u1_m: float
+    v0_m: float
+    v1_m: float
+    edge_ok: tuple[bool, bool, bool, bool] = (True, True, True, True)
     score: float = 1.0
-    gtin: str = ""  # decoded product label, "" when none was read
+    gtin: str = ""  # decoded product label on this tire, "" when none was read
+
+    @property
+    def edges(self) -> np.ndarray:
+        return np.array([self.u0_m, self.u1_m, self.v0_m, self.v1_m])
+
+    @property
+    def u_m(self) -> float:
+        return (self.u0_m + self.u1_m) / 2
+
+    @property
+    def v_m(self) -> float:
+        return (self.v0_m + self.v1_m) / 2
+
+
+@dataclass(frozen=True, kw_only=True)
+class TireTrack:
+    """One physical tire: its box on the face and the frames that saw it."""
+
+    face_id: str
+    u0_m: float
+    u1_m: float
+    v0_m: float
+    v1_m: float
+    frames: tuple[int, ...]
+    gtins: tuple[str, ...]  # one entry per read, "" dropped
+    score: float
+    n_expected: int = 0  # frames that had most of the tire in view (set by the caller)
+
+    @property
+    def u_m(self) -> float:
+        return (self.u0_m + self.u1_m) / 2
+
+    @property
+    def v_m(self) -> float:
+        return (self.v0_m + self.v1_m) / 2
+
+    @property
+    def w_m(self) -> float:
+        return self.u1_m - self.u0_m
+
+    @property
+    def h_m(self) -> float:
+        return self.v1_m - self.v0_m
+
+    @property
+    def support(self) -> float:
+        return len(self.frames) / max(1, self.n_expected, len(self.frames))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,62 +93,180 @@ class BinObservation:
     reason: str
 
 
-def cluster_points(uv_m: np.ndarray, radius_m: float) -> np.ndarray:
-    """Single-linkage clusters of (N,2) points within radius_m; labels independent of order."""
-    n = len(uv_m)
-    parent = list(range(n))
+def _canonical(s: list[Sighting]) -> list[Sighting]:
+    return sorted(s, key=lambda x: (x.face_id, x.frame_idx, x.u0_m, x.v0_m, x.u1_m, x.v1_m, x.edge_ok, x.gtin,
+                                    x.score))
 
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
 
-    if n:
-        d = np.linalg.norm(uv_m[:, None, :] - uv_m[None, :, :], axis=2)
-        for i, j in zip(*np.nonzero(np.triu(d <= radius_m, 1))):
-            ri, rj = find(int(i)), find(int(j))
-            if ri != rj:
-                parent[max(ri, rj)] = min(ri, rj)
-    roots = np.array([find(i) for i in range(n)], dtype=np.int64)
-    return roots
+class _Track:
+    def __init__(self, face_id: str) -> None:
+        self.face_id = face_id
+        self.sum_ok = np.zeros(4)
+        self.n_ok = np.zeros(4)
+        self.sum_all = np.zeros(4)
+        self.size_sum = np.zeros(2)  # (u, v) sizes from sightings with both edges real
+        self.size_n = np.zeros(2)
+        self.n = 0
+        self.frames: list[int] = []
+        self.gtins: list[str] = []
+        self.score = 0.0
+
+    def edges(self) -> tuple[np.ndarray, np.ndarray]:
+        """Edge estimates and which are real. An edge no sighting saw is placed from the opposite
+        real edge and the tire's size on that axis (from sightings that saw both), else from the
+        clipped boxes."""
+        ok = self.n_ok > 0
+        est = np.where(ok, self.sum_ok / np.maximum(self.n_ok, 1), self.sum_all / max(self.n, 1))
+        for lo, hi, k in ((0, 1, 0), (2, 3, 1)):
+            size = self.size_sum[k] / self.size_n[k] if self.size_n[k] else None
+            if ok[lo] and not ok[hi]:
+                est[hi] = est[lo] + (size if size is not None else max(0.0, est[hi] - est[lo]))
+            elif ok[hi] and not ok[lo]:
+                est[lo] = est[hi] - (size if size is not None else max(0.0, est[hi] - est[lo]))
+        return est, ok
+
+    def merge(self, o: "_Track") -> None:
+        for name in ("sum_ok", "n_ok", "sum_all", "size_sum", "size_n"):
+            setattr(self, name, getattr(self, name) + getattr(o, name))
+        self.n += o.n
+        self.frames += o.frames
+        self.gtins += o.gtins
+        self.score += o.score
+
+    def add(self, x: Sighting) -> None:
+        e = x.edges
+        ok = np.array(x.edge_ok, dtype=bool)
+        self.sum_ok += np.where(ok, e, 0.0)
+        self.n_ok += ok
+        self.sum_all += e
+        for k, (lo, hi) in enumerate(((0, 1), (2, 3))):
+            if ok[lo] and ok[hi]:
+                self.size_sum[k] += e[hi] - e[lo]
+                self.size_n[k] += 1
+        self.n += 1
+        self.frames.append(x.frame_idx)
+        self.score += x.score
+        if x.gtin:
+            self.gtins.append(x.gtin)
+
+
+def _similarity(ea: np.ndarray, oka: np.ndarray, eb: np.ndarray, okb: np.ndarray) -> float:
+    """Overlap of two boxes on a face, 0..1: the product over the u and v axes of the 1-D IoU where
+    both boxes have both edges real, else of the overlap over the shorter extent (a clipped or
+    partly occluded box lies inside the tire's), lowered by any disagreement of edges real in both."""
+    sim = 1.0
+    for lo, hi in ((0, 1), (2, 3)):
+        la, lb = max(ea[hi] - ea[lo], 1e-6), max(eb[hi] - eb[lo], 1e-6)
+        inter = max(0.0, min(ea[hi], eb[hi]) - max(ea[lo], eb[lo]))
+        if oka[lo] and oka[hi] and okb[lo] and okb[hi]:
+            sim *= inter / (la + lb - inter)
+            continue
+        sim *= inter / min(la, lb)
+        for k in (lo, hi):
+            if oka[k] and okb[k]:
+                sim *= max(0.0, 1.0 - abs(ea[k] - eb[k]) / max(la, lb))
+    return float(sim)
+
+
+def _merge_tracks(tracks: list[_Track], min_overlap: float) -> list[_Track]:
+    """Join tracks of one tire from different passes: same face, never in the same frame, boxes
+    overlapping by ``min_overlap``. Best pair first, until no pair qualifies."""
+    tracks = list(tracks)
+    while True:
+        best = None
+        for i in range(len(tracks)):
+            for j in range(i + 1, len(tracks)):
+                a, b = tracks[i], tracks[j]
+                if a.face_id != b.face_id or set(a.frames) & set(b.frames):
+                    continue
+                sim = _similarity(*a.edges(), *b.edges())
+                if sim >= min_overlap and (best is None or sim > best[0]):
+                    best = (sim, i, j)
+        if best is None:
+            return tracks
+        _, i, j = best
+        tracks[i].merge(tracks[j])
+        del tracks[j]
+
+
+def group_sightings(sightings: list[Sighting], *, min_overlap: float = 0.35) -> list[TireTrack]:
+    """Frame-by-frame optimal assignment of sightings to tracks per face (order independent),
+    then tracks of one tire from different passes joined.
+
+    A sighting joins a track when their boxes on the face overlap by ``min_overlap``
+    (``_similarity``); a frame adds at most one sighting to a track.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    tracks: list[_Track] = []
+    s = _canonical(sightings)
+    i = 0
+    while i < len(s):
+        j = i
+        while j < len(s) and (s[j].face_id, s[j].frame_idx) == (s[i].face_id, s[i].frame_idx):
+            j += 1
+        batch = s[i:j]
+        i = j
+        live = [k for k, t in enumerate(tracks) if t.face_id == batch[0].face_id]
+        matched: dict[int, int] = {}
+        if live:
+            cost = np.full((len(batch), len(live)), 1e6)
+            for a, x in enumerate(batch):
+                for b, k in enumerate(live):
+                    sim = _similarity(x.edges, np.array(x.edge_ok, dtype=bool), *tracks[k].edges())
+                    if sim >= min_overlap:
+                        cost[a, b] = 1.0 - sim
+            r, c = linear_sum_assignment(cost)
+            matched = {int(a): live[int(b)] for a, b in zip(r, c) if cost[a, b] < 1e6}
+        for a, x in enumerate(batch):
+            k = matched.get(a)
+            if k is None:
+                tracks.append(_Track(x.face_id))
+                k = len(tracks) - 1
+            tracks[k].add(x)
+    tracks = _merge_tracks(tracks, min_overlap)
+    out = []
+    for t in tracks:
+        e, _ = t.edges()
+        out.append(TireTrack(face_id=t.face_id, u0_m=float(e[0]), u1_m=float(e[1]), v0_m=float(e[2]), v1_m=float(e[3]),
+                             frames=tuple(t.frames), gtins=tuple(sorted(t.gtins)), score=t.score / max(t.n, 1)))
+    return sorted(out, key=lambda t: (t.face_id, t.u_m, t.v_m, t.frames))
 
 
 def fuse_bin(
     bin_id: str,
-    sightings: list[Sighting],
+    tracks: list[TireTrack],
     frames_seeing_bin: set[int],
     *,
-    cluster_radius_m: float,
+    min_support: float = 0.5,
     gtin_to_sku: dict[str, str] | None = None,
 ) -> BinObservation:
-    """Count and SKU for one bin from all sightings on it and the frames that saw the bin."""
+    """Count and SKU for one bin from the tire tracks on it and the frames that saw the bin.
+
+    A track is a tire when it was seen in at least ``min_support`` of the frames that had it
+    wholly in view (and in two frames, where two or more had it in view).
+    """
     n_frames = len(frames_seeing_bin)
-    if not sightings:
-        reason = "few_views" if n_frames < 2 else ""
-        conf = min(1.0, 0.5 + 0.15 * n_frames)
-        ev = min(frames_seeing_bin) if frames_seeing_bin else -1
-        return BinObservation(bin_id=bin_id, sku="", gtin="", count=0, confidence=conf,
-                              n_views=n_frames, evidence_frame=ev, reason=reason)
-    # canonical order => permutation invariance
-    s = sorted(sightings, key=lambda x: (x.frame_idx, x.u_m, x.v_m, x.gtin, x.score))
-    uv = np.array([[x.u_m, x.v_m] for x in s])
-    labels = cluster_points(uv, cluster_radius_m)
-    views_per_cluster = {c: len({s[i].frame_idx for i in np.nonzero(labels == c)[0]})
-                         for c in set(labels.tolist())}
-    k = 1 if n_frames <= 2 else max(2, int(np.ceil(0.34 * n_frames)))
-    supported = [c for c, nv in views_per_cluster.items() if nv >= k]
-    weak = [c for c, nv in views_per_cluster.items() if nv < k]
-    count = len(supported)
-    votes = Counter(x.gtin for x in s if x.gtin)
-    gtin = ""
-    read_agree = 0.0
+    tracks = sorted(tracks, key=lambda t: (t.u_m, t.v_m, t.frames))
+
+    def supported(t: TireTrack) -> bool:
+        need = 2 if t.n_expected >= 2 else 1
+        return len(t.frames) >= need and t.support >= min_support
+
+    good = [t for t in tracks if supported(t)]
+    weak = [t for t in tracks if not supported(t) and t.support >= 0.5 * min_support]
+    count = len(good)
+    # one vote per tire (its majority read), so a tire seen in many frames does not outvote others
+    per_tire = []
+    for t in good:
+        if t.gtins:
+            c = Counter(t.gtins)
+            per_tire.append(max(c.items(), key=lambda kv: (kv[1], kv[0]))[0])
+    votes = Counter(per_tire)
+    gtin, read_agree = "", 0.0
     if votes:
-        total = sum(votes.values())
-        # ties broken by the string so the vote is order independent
-        best = max(votes.items(), key=lambda kv: (kv[1], kv[0]))
-        gtin, top = best
-        read_agree = top / total
+        best = max(votes.items(), key=lambda kv: (kv[1], kv[0]))  # ties broken by the string
+        gtin, read_agree = best[0], best[1] / sum(votes.values())
     sku = (gtin_to_sku or {}).get(gtin, gtin)
     reasons = []
     if n_frames < 2:
@@ -98,11 +277,15 @@ def fuse_bin(
         reasons.append("conflicting_reads")
     if count and not votes:
         reasons.append("no_label_read")
-    view_agree = count / max(1, len(views_per_cluster))
-    conf = (0.4 + 0.6 * min(1.0, n_frames / 3)) * (0.5 + 0.5 * view_agree)
+    mean_support = float(np.mean([t.support for t in good])) if good else 1.0
+    conf = (0.4 + 0.6 * min(1.0, n_frames / 3)) * (0.5 + 0.5 * mean_support)
+    conf *= 1.0 / (1.0 + len(weak))
     conf *= (0.6 + 0.4 * read_agree) if count else 1.0
-    by_frame = Counter(x.frame_idx for x in s)
-    ev = max(by_frame.items(), key=lambda kv: (kv[1], -kv[0]))[0]
-    return BinObservation(bin_id=bin_id, sku=sku, gtin=gtin, count=count,
+    by_frame = Counter(f for t in good for f in t.frames)
+    if by_frame:
+        ev = max(by_frame.items(), key=lambda kv: (kv[1], -kv[0]))[0]
+    else:
+        ev = min(frames_seeing_bin) if frames_seeing_bin else -1
+    return BinObservation(bin_id=bin_id, sku=sku if count else "", gtin=gtin if count else "", count=count,
                           confidence=float(np.clip(conf, 0, 1)), n_views=n_frames,
                           evidence_frame=int(ev), reason=";".join(reasons))

@@ -100,6 +100,25 @@ class Trajectory:
         q = slerp(self.quat_wxyz[i0], self.quat_wxyz[i1], a)
         return p, q
 
+    def smoothed(self, window_s: float) -> "Trajectory":
+        """Positions smoothed by a local linear fit over +-window_s/2 (Gaussian weights): white
+        position noise shrinks, constant-velocity motion passes unchanged. Attitude is kept."""
+        if window_s <= 0 or len(self) < 3:
+            return self
+        t = np.asarray(self.t_ns, dtype=np.float64) / 1e9
+        half = window_s / 2
+        lo = np.searchsorted(t, t - half, side="left")
+        hi = np.searchsorted(t, t + half, side="right")
+        out = np.empty_like(np.asarray(self.positions_site_m, dtype=np.float64))
+        for i in range(len(t)):
+            dt = t[lo[i]:hi[i]] - t[i]
+            w = np.exp(-0.5 * (dt / (half / 2)) ** 2)
+            A = np.stack([np.ones_like(dt), dt], axis=1) * np.sqrt(w)[:, None]
+            y = self.positions_site_m[lo[i]:hi[i]] * np.sqrt(w)[:, None]
+            coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+            out[i] = coef[0]
+        return Trajectory(t_ns=self.t_ns, positions_site_m=out, quat_wxyz=self.quat_wxyz)
+
     def poses_at(self, t_ns: np.ndarray) -> np.ndarray:
         """(N,4,4) T_site_body at times t_ns."""
         p, q = self.interpolate(t_ns)

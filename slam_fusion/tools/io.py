@@ -29,6 +29,25 @@ def read_detection_rows(path: str | Path) -> list[dict]:
     return df.to_dict("records")
 
 
+def read_catalogue(path: str | Path, *, required: bool = False) -> dict[str, str]:
+    """catalogue.csv (columns sku, gtin; both read as text) -> {gtin: sku}; {} when absent and not required."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.exists():
+        if required:
+            raise FusionError(f"{path}: missing; expected a catalogue CSV with columns sku,gtin")
+        return {}
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except Exception as e:  # pandas raises several parser errors
+        raise FusionError(f"{path}: not a readable CSV ({type(e).__name__}); expected columns sku,gtin") from None
+    miss = [c for c in ("sku", "gtin") if c not in df.columns]
+    if miss:
+        raise FusionError(f"{path}: missing column(s) {', '.join(miss)}; expected columns sku,gtin")
+    return {g.strip(): s.strip() for g, s in zip(df["gtin"], df["sku"]) if g.strip()}
+
+
 def write_outputs(bundle, result, flight_id: str) -> dict[str, Path]:
     """observations.parquet, coverage.parquet and evidence/<bin>.jpg crops in the bundle."""
     import cv2

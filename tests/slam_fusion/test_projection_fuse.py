@@ -1,9 +1,13 @@
+from dataclasses import replace
+
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slam_fusion.core.clock import estimate_offset_s, label_reprojection_cost
-from slam_fusion.core.fuse import Sighting, fuse_bin
+from slam_fusion.core.fuse import Sighting, fuse_bin, group_sightings
+from slam_fusion.pipeline import _sku_lookup
 from slam_fusion.core.projection import face_to_pixels, pixels_to_face, project_to_faces
 from tests.slam_fusion.factories import camera_facing, make_camera, make_site
 
@@ -38,14 +42,26 @@ def test_projection_finds_the_bin_under_the_pixel():
     assert np.isclose(hit.range_m, 2.5)
 
 
-def _sightings(n_tires, n_frames, seed):
+def _box(frame, u, v, w=0.2, h=0.6, gtin="0001", ok=(True, True, True, True)):
+    return Sighting(frame_idx=frame, face_id="F", u0_m=u - w / 2, u1_m=u + w / 2, v0_m=v - h / 2, v1_m=v + h / 2,
+                    edge_ok=ok, gtin=gtin)
+
+
+def _sightings(n_tires, n_frames, seed, *, pitch_m=0.25, w=0.2, h=0.6, axis=0, noise_m=0.01):
+    """n_tires in a row (axis 0: standing side by side; axis 1: a lying stack) seen in n_frames."""
     rng = np.random.default_rng(seed)
     out = []
     for f in range(n_frames):
         for k in range(n_tires):
-            out.append(Sighting(frame_idx=f, bin_id="B", u_m=0.3 + 0.25 * k + rng.normal(0, 0.01),
-                                v_m=0.5 + rng.normal(0, 0.01), gtin="0001" if k % 3 else "0001"))
+            u = 0.3 + (pitch_m * k if axis == 0 else 0.0) + rng.normal(0, noise_m)
+            v = 0.5 + (pitch_m * k if axis == 1 else 0.0) + rng.normal(0, noise_m)
+            out.append(_box(f, u, v, w, h))
     return out
+
+
+def _fuse(s, n_frames, **kw):
+    tracks = [replace(t, n_expected=n_frames) for t in group_sightings(s)]
+    return fuse_bin("B", tracks, set(range(n_frames)), **kw)
 
 
 @settings(max_examples=30, deadline=None)
@@ -54,25 +70,51 @@ def test_permuting_detections_does_not_change_counts(n_tires, n_frames, rnd):
     s = _sightings(n_tires, n_frames, 1)
     shuffled = list(s)
     rnd.shuffle(shuffled)
-    a = fuse_bin("B", s, set(range(n_frames)), cluster_radius_m=0.1)
-    b = fuse_bin("B", shuffled, set(range(n_frames)), cluster_radius_m=0.1)
+    assert group_sightings(s) == group_sightings(shuffled)
+    a, b = _fuse(s, n_frames), _fuse(shuffled, n_frames)
     assert a == b
     assert a.count == n_tires
 
 
-def test_single_view_ghost_is_not_counted_and_flagged():
-    s = _sightings(3, 6, 2) + [Sighting(frame_idx=0, bin_id="B", u_m=1.5, v_m=0.2)]
-    obs = fuse_bin("B", s, set(range(6)), cluster_radius_m=0.1)
-    assert obs.count == 3 and "occluded" in obs.reason and obs.sku == "0001"
+@pytest.mark.parametrize("case, kw, n", [
+    ("standing side by side", dict(pitch_m=0.215, w=0.2, h=0.65, axis=0), 6),
+    ("crowded: 30% overlap", dict(pitch_m=0.14, w=0.2, h=0.65, axis=0), 5),
+    ("lying stack", dict(pitch_m=0.2, w=0.7, h=0.2, axis=1), 7),
+    ("pose noise 2 cm", dict(pitch_m=0.22, w=0.2, h=0.65, axis=0, noise_m=0.02), 4),
+])
+def test_neighbouring_tires_stay_apart(case, kw, n):
+    assert _fuse(_sightings(n, 10, 4, **kw), 10).count == n, case
+
+
+def test_a_tire_clipped_differently_in_two_passes_is_one_tire():
+    # pass 1 sees the lower part (top edge on the image border), pass 2 the upper part
+    low = [_box(f, 0.5, 0.4, h=0.5, ok=(True, True, True, False)) for f in range(5)]
+    high = [_box(f, 0.5, 0.6, h=0.5, ok=(True, True, False, True)) for f in range(10, 15)]
+    tracks = group_sightings(low + high)
+    assert len(tracks) == 1 and len(tracks[0].frames) == 10
+    # a sliver of the next tire on the image edge does not join it
+    sliver = [_box(20, 0.65, 0.5, w=0.04, ok=(True, False, True, True))]
+    assert len(group_sightings(low + high + sliver)) == 2
+
+
+def test_ghosts_are_not_counted_and_a_half_seen_tire_is_flagged():
+    one_off = _fuse(_sightings(3, 6, 2) + [_box(0, 1.5, 0.2)], 6)  # one frame of six: noise
+    assert one_off.count == 3 and one_off.reason == "" and one_off.sku == "0001"
+    twice = _fuse(_sightings(3, 6, 2) + [_box(0, 1.5, 0.2), _box(3, 1.5, 0.2)], 6)  # two of six: ambiguous
+    assert twice.count == 3 and "occluded" in twice.reason and twice.confidence < one_off.confidence
 
 
 def test_conflicting_reads_lower_confidence():
     good = _sightings(2, 4, 3)
-    bad = [Sighting(frame_idx=i.frame_idx, bin_id="B", u_m=i.u_m, v_m=i.v_m,
-                    gtin="0002" if n % 2 else "0001") for n, i in enumerate(good)]
-    a = fuse_bin("B", good, set(range(4)), cluster_radius_m=0.1)
-    b = fuse_bin("B", bad, set(range(4)), cluster_radius_m=0.1)
+    bad = [replace(x, gtin="0002" if x.u_m < 0.4 else "0001") for x in good]
+    a = _fuse(good, 4)
+    b = _fuse(bad, 4)
     assert "conflicting_reads" in b.reason and b.confidence < a.confidence
+
+
+def test_gtin_maps_to_sku_in_either_spelling():
+    s = [replace(x, gtin="08930000000011") for x in _sightings(2, 4, 3)]
+    assert _fuse(s, 4, gtin_to_sku=_sku_lookup({"8930000000011": "000401001"})).sku == "000401001"
 
 
 @settings(max_examples=10, deadline=None)
