@@ -93,7 +93,7 @@ def _tire_sightings(cam, T_sc, frames, fidx, rows, faces, *, border_px: float) -
 
 def _with_expected_views(cam, T_sc, tracks, face_of, *, min_in_view: float = 0.5) -> list[TireTrack]:
     """Set each track's n_expected: frames that had at least ``min_in_view`` of the tire's box in
-    view, in front of the camera and within range."""
+    view, in front of the camera, within range, from the face's side and not behind another rack."""
     from dataclasses import replace
 
     out = []
@@ -111,7 +111,10 @@ def _with_expected_views(cam, T_sc, tracks, face_of, *, min_in_view: float = 0.5
         area = np.maximum(1e-9, (x1 - x0) * (y1 - y0))
         ix = np.clip(np.minimum(x1, cam.width_px) - np.maximum(x0, 0), 0, None)
         iy = np.clip(np.minimum(y1, cam.height_px) - np.maximum(y0, 0), 0, None)
-        ok = front & (ix * iy / area >= min_in_view)
+        centre = face.face_to_site(np.array([[tr.u_m, tr.v_m, 0.0]]))
+        facing = (T_sc[:, :3, 3] - centre) @ face.T_site_face[:3, 2] > 0.3
+        hidden = _occluded(T_sc[:, :3, 3], centre, [tr.face_id], list(face_of.values()))[:, 0]
+        ok = front & facing & ~hidden & (ix * iy / area >= min_in_view)
         out.append(replace(tr, n_expected=int(ok.sum())))
     return out
 

@@ -59,6 +59,7 @@ class TireTrack:
     gtins: tuple[str, ...]  # one entry per read, "" dropped
     score: float
     n_expected: int = 0  # frames that had most of the tire in view (set by the caller)
+    size_known: tuple[bool, bool] = (True, True)  # (u, v): some sighting had both edges real
 
     @property
     def u_m(self) -> float:
@@ -229,7 +230,8 @@ def group_sightings(sightings: list[Sighting], *, min_overlap: float = 0.35) -> 
     for t in tracks:
         e, _ = t.edges()
         out.append(TireTrack(face_id=t.face_id, u0_m=float(e[0]), u1_m=float(e[1]), v0_m=float(e[2]), v1_m=float(e[3]),
-                             frames=tuple(t.frames), gtins=tuple(sorted(t.gtins)), score=t.score / max(t.n, 1)))
+                             frames=tuple(t.frames), gtins=tuple(sorted(t.gtins)), score=t.score / max(t.n, 1),
+                             size_known=(bool(t.size_n[0]), bool(t.size_n[1]))))
     return sorted(out, key=lambda t: (t.face_id, t.u_m, t.v_m, t.frames))
 
 
@@ -239,19 +241,23 @@ def fuse_bin(
     frames_seeing_bin: set[int],
     *,
     min_support: float = 0.5,
+    min_side_m: float = 0.1,
     gtin_to_sku: dict[str, str] | None = None,
 ) -> BinObservation:
     """Count and SKU for one bin from the tire tracks on it and the frames that saw the bin.
 
     A track is a tire when it was seen in at least ``min_support`` of the frames that had it
-    wholly in view (and in two frames, where two or more had it in view).
+    wholly in view (and in two frames, where two or more had it in view), and its measured sides
+    are at least ``min_side_m`` (the narrowest tire is 135 mm; a box never seen wider is a sliver
+    on the image edge or in a gap, not countable evidence of a tire).
     """
     n_frames = len(frames_seeing_bin)
     tracks = sorted(tracks, key=lambda t: (t.u_m, t.v_m, t.frames))
 
     def supported(t: TireTrack) -> bool:
         need = 2 if t.n_expected >= 2 else 1
-        return len(t.frames) >= need and t.support >= min_support
+        too_thin = t.w_m < min_side_m or t.h_m < min_side_m  # measured, or never seen wider than a sliver
+        return len(t.frames) >= need and t.support >= min_support and not too_thin
 
     good = [t for t in tracks if supported(t)]
     weak = [t for t in tracks if not supported(t) and t.support >= 0.5 * min_support]
