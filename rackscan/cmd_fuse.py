@@ -25,12 +25,9 @@ def register(app: typer.Typer) -> None:
 
         from flight.bundle import Bundle
         from slam_fusion.errors import FusionError
-        from slam_fusion.pipeline import fuse_detections
-        from slam_fusion.tools.io import read_catalogue, read_detection_rows, residual_stats, write_outputs
-        from slam_fusion.tools.tlog import trajectory_from_bundle
+        from slam_fusion.tools.io import fuse_bundle, residual_stats, write_outputs
 
         b = Bundle(bundle_dir)
-        rows = read_detection_rows(detections or b.path / "detections.parquet")
         if clock_offset_s == "auto":
             off = None
         else:
@@ -38,15 +35,9 @@ def register(app: typer.Typer) -> None:
                 off = float(clock_offset_s)
             except ValueError:
                 raise FusionError(f"--clock-offset-s: expected 'auto' or seconds, got {clock_offset_s!r}") from None
-        traj = trajectory_from_bundle(b)
-        ft = {int(fr.frame_idx): int(fr.t_ns) for fr in b.frames}
-        if not ft:
-            raise FusionError(f"{b.path / 'frames.csv'}: no frames; nothing to fuse")
-        res = fuse_detections(site=b.site(), cam=b.camera_spec().model(), T_body_camera=b.T_body_camera,
-                              traj=traj, frame_t_ns=ft, rows=rows, max_gap_ns=int(max_gap_s * 1e9),
-                              clock_offset_s=off, min_overlap=min_overlap, min_support=min_support, smooth_s=smooth_s,
-                              drift_correction=drift_correction, gtin_to_sku=read_catalogue(catalogue or b.path / "catalogue.csv",
-                                                                                            required=catalogue is not None))
+        res = fuse_bundle(b, detections=detections, max_gap_s=max_gap_s, clock_offset_s=off, min_overlap=min_overlap,
+                          min_support=min_support, smooth_s=smooth_s, drift_correction=drift_correction,
+                          catalogue=catalogue)
         out = write_outputs(b, res, b.meta.flight_id)
         med, mx = residual_stats(res.label_residuals_px)
         c = Console()

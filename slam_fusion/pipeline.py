@@ -22,6 +22,7 @@ class FusionResult:
     label_residuals_px: dict[str, float] = field(default_factory=dict)
     drift_residual_before_m: float = 0.0  # median label-line offset before correction
     drift_residual_after_m: float = 0.0
+    trajectory: Trajectory | None = None  # the smoothed, drift-corrected body trajectory used
 
 
 def _project_sites(cam, T_site_cams, p_site):
@@ -69,20 +70,33 @@ def _tire_sightings(cam, T_sc, frames, fidx, rows, faces, *, border_px: float) -
         codes = [r for r in rs if r.get("row_kind") == "code" and r.get("gtin")]
         T = T_sc[fidx[f]]
         hits = project_to_faces(cam, T, np.array([_centre(r) for r in boxes]), faces)
-        for r, h in zip(boxes, hits):
+        # midpoints of the left, right, top and bottom edges of every box, one ray cast per face
+        mids_of: dict[str, list[int]] = {}
+        for k, h in enumerate(hits):
+            if h is not None:
+                mids_of.setdefault(h.face_id, []).append(k)
+        face_mids: dict[int, np.ndarray] = {}
+        for fid, ks in mids_of.items():
+            pts = []
+            for k in ks:
+                r = boxes[k]
+                xc, yc = _centre(r)
+                pts += [[r["x1"], yc], [r["x2"], yc], [xc, r["y1"]], [xc, r["y2"]]]
+            _, m = pixels_to_face(cam, T, np.array(pts), face_of[fid])
+            for n, k in enumerate(ks):
+                face_mids[k] = m[4 * n:4 * n + 4]
+        for k, (r, h) in enumerate(zip(boxes, hits)):
             if h is None:
                 continue
             xc, yc = _centre(r)
-            # midpoints of the left, right, top and bottom box edges
-            mids = np.array([[r["x1"], yc], [r["x2"], yc], [xc, r["y1"]], [xc, r["y2"]]])
             clip = [r["x1"] <= border_px, r["x2"] >= W - border_px, r["y1"] <= border_px, r["y2"] >= H - border_px]
-            _, m = pixels_to_face(cam, T, mids, face_of[h.face_id])
+            m = face_mids[k]
             if not np.all(np.isfinite(m)):
                 continue
             lr = (0, 1) if m[0, 0] <= m[1, 0] else (1, 0)  # which image edge is the face's u0 / u1
             tb = (3, 2) if m[3, 1] <= m[2, 1] else (2, 3)  # which is v0 (lower) / v1
-            inside = [k for k in codes if r["x1"] <= _centre(k)[0] <= r["x2"] and r["y1"] <= _centre(k)[1] <= r["y2"]]
-            inside.sort(key=lambda k: (float(np.linalg.norm(_centre(k) - np.array([xc, yc]))), str(k["gtin"])))
+            inside = [c for c in codes if r["x1"] <= _centre(c)[0] <= r["x2"] and r["y1"] <= _centre(c)[1] <= r["y2"]]
+            inside.sort(key=lambda c: (float(np.linalg.norm(_centre(c) - np.array([xc, yc]))), str(c["gtin"])))
             out.append(Sighting(
                 frame_idx=int(f), face_id=h.face_id,
                 u0_m=float(m[lr[0], 0]), u1_m=float(m[lr[1], 0]), v0_m=float(m[tb[0], 1]), v1_m=float(m[tb[1], 1]),
@@ -181,25 +195,45 @@ def fuse_detections(
     lab_p = np.array([labels[r["text"]] for r in lab_rows]).reshape(-1, 3)
 
     def project_at(t_ns, p_site):
-        T_sb = traj.poses_at(t_ns)
-        out = np.empty((len(p_site), 2))
-        for i in range(len(p_site)):
-            T_sc = T_sb[i] @ T_body_camera
-            uv, front = cam.project(transform_points(invert_transform(T_sc), p_site[i:i + 1]))
-            out[i] = uv[0] if front[0] else np.inf
-        return out
+        T_sc = traj.poses_at(t_ns) @ T_body_camera
+        R, c = T_sc[:, :3, :3], T_sc[:, :3, 3]
+        p_cam = np.einsum("nji,nj->ni", R, np.asarray(p_site) - c)  # R^T (p - c)
+        uv, front = cam.project(p_cam)
+        return np.where(front[:, None], uv, np.inf)
 
-    if clock_offset_s is None:
-        clock_offset_s = (estimate_offset_s(lambda o: label_reprojection_cost(o, lab_t, lab_uv, lab_p, project_at))
-                          if len(lab_rows) >= 3 else 0.0)
-    off_ns = int(round(clock_offset_s * 1e9))
-    before_m = after_m = 0.0
-    if drift_correction and len(lab_rows) >= 3:
-        T_lab = traj.poses_at(lab_t + off_ns) @ T_body_camera
+    traj_raw = traj
+    estimate = clock_offset_s is None
+    have_labels = len(lab_rows) >= 3
+
+    def estimate_offset() -> float:  # against the current ``traj`` (project_at reads it)
+        return estimate_offset_s(lambda o: label_reprojection_cost(o, lab_t, lab_uv, lab_p, project_at))
+
+    def drift_fix(off_s: float, with_clock: bool):
+        off = int(round(off_s * 1e9))
+        T_lab = traj_raw.poses_at(lab_t + off) @ T_body_camera
         rays = np.einsum("nij,nj->ni", T_lab[:, :3, :3], cam.pixel_rays(lab_uv))
-        dc = correct_drift(traj, lab_t + off_ns, (T_lab[:, :3, 3], rays), lab_p)
+        vel = None
+        if with_clock:
+            h = 50_000_000
+            vel = (traj_raw.poses_at(lab_t + off + h)[:, :3, 3] - traj_raw.poses_at(lab_t + off - h)[:, :3, 3]) / (2 * h / 1e9)
+        return correct_drift(traj_raw, lab_t + off, (T_lab[:, :3, 3], rays), lab_p, velocities_m_s=vel)
+
+    if estimate:
+        clock_offset_s = estimate_offset() if have_labels else 0.0
+    before_m = after_m = 0.0
+    if drift_correction and have_labels:
+        if estimate:
+            # drift and a clock error both move labels; the clock error flips with the flight
+            # direction, drift does not: solve both, then correct with the refined offset
+            for _ in range(3):
+                d = drift_fix(clock_offset_s, True).clock_correction_s
+                clock_offset_s = float(np.clip(clock_offset_s + d, -2.0, 2.0))
+                if abs(d) < 0.001:
+                    break
+        dc = drift_fix(clock_offset_s, False)
         traj = dc.trajectory
         before_m, after_m = float(np.median(dc.residual_before_m)), float(np.median(dc.residual_after_m))
+    off_ns = int(round(clock_offset_s * 1e9))
     T_sb = associate(t + off_ns, traj, max_gap_ns)
     T_sc = T_sb @ T_body_camera
     residuals: dict[str, list[float]] = {}
@@ -234,4 +268,4 @@ def fuse_detections(
     return FusionResult(observations=obs, coverage={b.bin_id: len(seeing[b.bin_id]) for b in bins},
                         clock_offset_s=float(clock_offset_s),
                         label_residuals_px={k: float(np.median(v)) for k, v in residuals.items()},
-                        drift_residual_before_m=before_m, drift_residual_after_m=after_m)
+                        drift_residual_before_m=before_m, drift_residual_after_m=after_m, trajectory=traj)

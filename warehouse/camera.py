@@ -125,6 +125,8 @@ class CameraModel:
         for _ in range(iterations):
             err = self.distort_normalized(xy) - xy_d
             xy = xy - err
+            if not len(err) or np.max(np.abs(err)) < 1e-12:
+                break
         return xy
 
     def project(self, p_camera: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -4,8 +4,9 @@ Each label sighting gives the ray from the camera through the label; with the at
 (it does not drift like position does), the camera must lie on the line through the known label
 along that ray. The offset of the telemetry position from that line is one correction
 measurement (perpendicular to the ray, i.e. in the rack-face plane, which is what bin assignment
-needs). Corrections are smoothed over time with a Gaussian kernel (drift is slow) and added to
-every pose. This is a linear least-squares smoother, not an open3d pose graph.
+needs). The correction over time is a piecewise-linear curve solved in one sparse least-squares
+problem with a smoothness prior (``correct_drift``): a pose graph in translation, where the
+landmark edges are the label lines and the odometry edges are the smoothness terms between knots.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class DriftCorrection:
     trajectory: Trajectory
     residual_before_m: np.ndarray  # per sighting, offset of the camera from its label line
     residual_after_m: np.ndarray
+    clock_correction_s: float = 0.0  # add to the clock offset used (0 unless velocities were given)
 
 
 def label_line_offsets(cam_site_m: np.ndarray, rays_site: np.ndarray, label_site_m: np.ndarray) -> np.ndarray:
@@ -31,34 +33,95 @@ def label_line_offsets(cam_site_m: np.ndarray, rays_site: np.ndarray, label_site
     return d - r * np.sum(d * r, axis=1, keepdims=True)
 
 
+def _interp_matrix(t_s: np.ndarray, knots_s: np.ndarray):
+    """Sparse (N, K) linear-interpolation weights of times t_s on the knot grid."""
+    from scipy.sparse import csr_matrix
+
+    k = np.clip(np.searchsorted(knots_s, t_s, side="right") - 1, 0, len(knots_s) - 2)
+    a = ((t_s - knots_s[k]) / (knots_s[k + 1] - knots_s[k])).clip(0.0, 1.0)
+    rows = np.repeat(np.arange(len(t_s)), 2)
+    cols = np.stack([k, k + 1], axis=1).reshape(-1)
+    vals = np.stack([1 - a, a], axis=1).reshape(-1)
+    return csr_matrix((vals, (rows, cols)), shape=(len(t_s), len(knots_s)))
+
+
 def correct_drift(
     traj: Trajectory,
     sight_t_ns: np.ndarray,
     cam_offsets: tuple[np.ndarray, np.ndarray],
     label_site_m: np.ndarray,
     *,
-    sigma_s: float = 8.0,
+    knot_s: float = 1.0,
+    meas_sigma_m: float = 0.01,
+    smooth_sigma_m: float = 0.005,
+    robust_iterations: int = 4,
+    velocities_m_s: np.ndarray | None = None,
 ) -> DriftCorrection:
-    """cam_offsets: function-free inputs (N,3) camera positions and (N,3) site rays at sight_t_ns.
+    """cam_offsets: (N,3) camera positions and (N,3) site rays at sight_t_ns.
 
-    Returns the corrected trajectory and per-sighting residuals before and after.
+    The position correction is a piecewise-linear function of time (a knot every ``knot_s``),
+    solved as one sparse least-squares problem: each label sighting asks that the corrected camera
+    lie on its label's line (only the components across the ray are observed), and second
+    differences between knots stay small (``smooth_sigma_m``; drift changes slowly, and a stretch
+    without labels is bridged linearly). Sightings far off (a misread label) are down-weighted by
+    iterative reweighting (Huber). Returns the corrected trajectory and per-sighting residuals.
+
+    With ``velocities_m_s`` (the camera velocity at each sighting) a clock error is solved too: a
+    camera clock off by d seconds puts every pose ``v * d`` away, which flips sign with the flight
+    direction while drift does not, so the two separate; ``clock_correction_s`` is d.
     """
+    from scipy.sparse import bmat, diags, identity, kron
+    from scipy.sparse.linalg import lsqr
+
     cam_p, rays = cam_offsets
     c = label_line_offsets(cam_p, rays, label_site_m)
-    t_s = np.asarray(sight_t_ns, dtype=np.float64) / 1e9
     before = np.linalg.norm(c, axis=1)
     if len(c) == 0:
         return DriftCorrection(trajectory=traj, residual_before_m=before, residual_after_m=before)
-    # robust: drop sightings far off the median (a misread label)
-    med = np.median(before)
-    keep = before <= max(3 * med, 0.5)
+    t_s = np.asarray(sight_t_ns, dtype=np.float64) / 1e9
     T_s = np.asarray(traj.t_ns, dtype=np.float64) / 1e9
-    w = np.exp(-0.5 * ((T_s[:, None] - t_s[None, keep]) / sigma_s) ** 2)
-    ws = w.sum(axis=1, keepdims=True)
-    corr = np.where(ws > 1e-9, (w @ c[keep]) / np.maximum(ws, 1e-12), 0.0)
-    new = Trajectory(t_ns=traj.t_ns, positions_site_m=traj.positions_site_m + corr, quat_wxyz=traj.quat_wxyz)
-    # residual after: apply the same correction at the sighting times
-    ws_s = np.exp(-0.5 * ((t_s[:, None] - t_s[None, keep]) / sigma_s) ** 2)
-    corr_s = (ws_s @ c[keep]) / ws_s.sum(axis=1, keepdims=True)
+    t0, t1 = min(T_s[0], t_s.min()), max(T_s[-1], t_s.max())
+    knots = np.arange(t0, t1 + knot_s, knot_s)
+    if len(knots) < 3:
+        knots = np.linspace(t0, t0 + 2 * knot_s, 3)
+    K = len(knots)
+    A_t = _interp_matrix(t_s, knots)  # (N, K)
+    r = rays / np.linalg.norm(rays, axis=1, keepdims=True)
+    # measurement rows: P_i @ c(t_i) = off_i, with P_i = I - r r^T (3 rows per sighting)
+    blocks = []
+    for a in range(3):
+        row = []
+        for b in range(3):
+            p_ab = (1.0 if a == b else 0.0) - r[:, a] * r[:, b]
+            row.append(diags(p_ab) @ A_t)
+        blocks.append(row)
+    M = bmat(blocks).tocsr()  # (3N, 3K), unknowns ordered [x knots, y knots, z knots]
+    if velocities_m_s is not None:
+        from scipy.sparse import csr_matrix, hstack
+
+        v = np.asarray(velocities_m_s, dtype=np.float64)
+        pv = v - r * np.sum(v * r, axis=1, keepdims=True)  # P_i v_i
+        M = hstack([M, csr_matrix(np.concatenate([pv[:, 0], pv[:, 1], pv[:, 2]])[:, None])]).tocsr()
+    y = np.concatenate([c[:, 0], c[:, 1], c[:, 2]])
+    D2 = diags([np.ones(K - 2), -2 * np.ones(K - 2), np.ones(K - 2)], [0, 1, 2], shape=(K - 2, K))
+    S = kron(identity(3), D2) / smooth_sigma_m
+    if velocities_m_s is not None:
+        from scipy.sparse import csr_matrix, hstack
+
+        S = hstack([S, csr_matrix((S.shape[0], 1))]).tocsr()
+    w = np.ones(len(c))
+    for _ in range(max(1, robust_iterations)):
+        W = diags(np.tile(np.sqrt(w), 3) / meas_sigma_m)
+        A = bmat([[W @ M], [S]]).tocsr()
+        rhs = np.concatenate([W @ y, np.zeros(S.shape[0])])
+        sol = lsqr(A, rhs, atol=1e-10, btol=1e-10, iter_lim=20000)[0]
+        resid = np.linalg.norm((M @ sol - y).reshape(3, -1).T, axis=1)
+        k_huber = 3 * meas_sigma_m
+        w = np.where(resid <= k_huber, 1.0, k_huber / np.maximum(resid, 1e-12))
+    d_s = float(sol[3 * K]) if velocities_m_s is not None else 0.0
+    ck = sol[:3 * K].reshape(3, K).T  # (K, 3)
+    corr_T = _interp_matrix(T_s, knots) @ ck
+    corr_s = A_t @ ck + (np.asarray(velocities_m_s) * d_s if velocities_m_s is not None else 0.0)
+    new = Trajectory(t_ns=traj.t_ns, positions_site_m=traj.positions_site_m + corr_T, quat_wxyz=traj.quat_wxyz)
     after = np.linalg.norm(label_line_offsets(cam_p + corr_s, rays, label_site_m), axis=1)
-    return DriftCorrection(trajectory=new, residual_before_m=before, residual_after_m=after)
+    return DriftCorrection(trajectory=new, residual_before_m=before, residual_after_m=after, clock_correction_s=d_s)

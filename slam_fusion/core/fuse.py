@@ -111,8 +111,14 @@ class _Track:
         self.frames: list[int] = []
         self.gtins: list[str] = []
         self.score = 0.0
+        self._cache: tuple[np.ndarray, np.ndarray] | None = None
 
     def edges(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._cache is None:
+            self._cache = self._edges()
+        return self._cache
+
+    def _edges(self) -> tuple[np.ndarray, np.ndarray]:
         """Edge estimates and which are real. An edge no sighting saw is placed from the opposite
         real edge and the tire's size on that axis (from sightings that saw both), else from the
         clipped boxes."""
@@ -133,6 +139,7 @@ class _Track:
         self.frames += o.frames
         self.gtins += o.gtins
         self.score += o.score
+        self._cache = None
 
     def add(self, x: Sighting) -> None:
         e = x.edges
@@ -145,6 +152,7 @@ class _Track:
                 self.size_sum[k] += e[hi] - e[lo]
                 self.size_n[k] += 1
         self.n += 1
+        self._cache = None
         self.frames.append(x.frame_idx)
         self.score += x.score
         if x.gtin:
@@ -169,25 +177,39 @@ def _similarity(ea: np.ndarray, oka: np.ndarray, eb: np.ndarray, okb: np.ndarray
     return float(sim)
 
 
+def _near(ea: np.ndarray, eb: np.ndarray, margin_m: float = 0.05) -> bool:
+    return not (ea[1] < eb[0] - margin_m or eb[1] < ea[0] - margin_m or ea[3] < eb[2] - margin_m
+                or eb[3] < ea[2] - margin_m)
+
+
 def _merge_tracks(tracks: list[_Track], min_overlap: float) -> list[_Track]:
     """Join tracks of one tire from different passes: same face, never in the same frame, boxes
-    overlapping by ``min_overlap``. Best pair first, until no pair qualifies."""
-    tracks = list(tracks)
-    while True:
-        best = None
-        for i in range(len(tracks)):
-            for j in range(i + 1, len(tracks)):
-                a, b = tracks[i], tracks[j]
-                if a.face_id != b.face_id or set(a.frames) & set(b.frames):
-                    continue
-                sim = _similarity(*a.edges(), *b.edges())
-                if sim >= min_overlap and (best is None or sim > best[0]):
-                    best = (sim, i, j)
-        if best is None:
-            return tracks
-        _, i, j = best
-        tracks[i].merge(tracks[j])
-        del tracks[j]
+    overlapping by ``min_overlap``. Best pair first; pairs touching a merged track are re-scored."""
+    alive = list(tracks)
+    pairs = []
+    for i in range(len(alive)):
+        for j in range(i + 1, len(alive)):
+            a, b = alive[i], alive[j]
+            if a.face_id != b.face_id or not _near(a.edges()[0], b.edges()[0]):
+                continue
+            sim = _similarity(*a.edges(), *b.edges())
+            if sim >= min_overlap:
+                pairs.append((-sim, i, j))
+    pairs.sort()
+    gone: set[int] = set()
+    changed: set[int] = set()
+    for neg, i, j in pairs:
+        if i in gone or j in gone:
+            continue
+        a, b = alive[i], alive[j]
+        if set(a.frames) & set(b.frames):
+            continue
+        if (i in changed or j in changed) and _similarity(*a.edges(), *b.edges()) < min_overlap:
+            continue
+        a.merge(b)
+        gone.add(j)
+        changed.add(i)
+    return [t for k, t in enumerate(alive) if k not in gone]
 
 
 def group_sightings(sightings: list[Sighting], *, min_overlap: float = 0.35) -> list[TireTrack]:
@@ -208,7 +230,17 @@ def group_sightings(sightings: list[Sighting], *, min_overlap: float = 0.35) -> 
             j += 1
         batch = s[i:j]
         i = j
-        live = [k for k, t in enumerate(tracks) if t.face_id == batch[0].face_id]
+        lo_u = min(x.u0_m for x in batch) - 0.05
+        hi_u = max(x.u1_m for x in batch) + 0.05
+        lo_v = min(x.v0_m for x in batch) - 0.05
+        hi_v = max(x.v1_m for x in batch) + 0.05
+        live = []
+        for k, t in enumerate(tracks):
+            if t.face_id != batch[0].face_id:
+                continue
+            e = t.edges()[0]
+            if e[1] >= lo_u and e[0] <= hi_u and e[3] >= lo_v and e[2] <= hi_v:
+                live.append(k)
         matched: dict[int, int] = {}
         if live:
             cost = np.full((len(batch), len(live)), 1e6)

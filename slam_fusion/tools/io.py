@@ -48,6 +48,25 @@ def read_catalogue(path: str | Path, *, required: bool = False) -> dict[str, str
     return {g.strip(): s.strip() for g, s in zip(df["gtin"], df["sku"]) if g.strip()}
 
 
+def fuse_bundle(bundle, *, detections: str | Path | None = None, max_gap_s: float = 0.2,
+                clock_offset_s: float | None = None, min_overlap: float = 0.35, min_support: float = 0.5,
+                smooth_s: float = 1.0, drift_correction: bool = True, catalogue: str | Path | None = None):
+    """A bundle's telemetry and detections -> FusionResult (``write_outputs`` stores it)."""
+    from slam_fusion.pipeline import fuse_detections
+    from slam_fusion.tools.tlog import trajectory_from_bundle
+
+    rows = read_detection_rows(detections or Path(bundle.path) / "detections.parquet")
+    ft = {int(fr.frame_idx): int(fr.t_ns) for fr in bundle.frames}
+    if not ft:
+        raise FusionError(f"{Path(bundle.path) / 'frames.csv'}: no frames; nothing to fuse")
+    g2s = read_catalogue(catalogue or Path(bundle.path) / "catalogue.csv", required=catalogue is not None)
+    return fuse_detections(site=bundle.site(), cam=bundle.camera_spec().model(), T_body_camera=bundle.T_body_camera,
+                           traj=trajectory_from_bundle(bundle), frame_t_ns=ft, rows=rows,
+                           max_gap_ns=int(max_gap_s * 1e9), clock_offset_s=clock_offset_s, min_overlap=min_overlap,
+                           min_support=min_support, smooth_s=smooth_s, drift_correction=drift_correction,
+                           gtin_to_sku=g2s)
+
+
 def write_outputs(bundle, result, flight_id: str) -> dict[str, Path]:
     """observations.parquet, coverage.parquet and evidence/<bin>.jpg crops in the bundle."""
     import cv2
