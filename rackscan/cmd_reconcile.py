@@ -7,6 +7,25 @@ from pathlib import Path
 import typer
 
 
+def summary_table(res, title: str):
+    """The rich table of a FlightReconciliation's summary (also printed by process and demo)."""
+    from rich.table import Table
+
+    s = res.result.summary
+    t = Table(title=title)
+    t.add_column("figure")
+    t.add_column("value", justify="right")
+    for k, v in [("bins scanned", f"{s.bins_scanned} / {s.bins_on_site}"), ("coverage", f"{s.coverage:.1%}"),
+                 ("matching rate", f"{s.matching_rate:.1%}"), ("units short", s.units_short),
+                 ("units over", s.units_over), ("value short", f"{s.value_short:,.2f}"),
+                 ("value over", f"{s.value_over:,.2f}")]:
+        t.add_row(k, str(v))
+    for k, v in s.by_kind.items():
+        if k != "match":
+            t.add_row(f"  {k}", str(v))
+    return t
+
+
 def register(app: typer.Typer) -> None:
     @app.command("reconcile")
     def reconcile_cmd(
@@ -22,26 +41,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Diff the counted stock against the ERP; store it; write report.xlsx and discrepancies.csv."""
         from rich.console import Console
-        from rich.table import Table
 
         from reconciliation.pipeline import reconcile_flight
 
         res = reconcile_flight(flight, erp, mapping_path=mapping, site_path=site_yaml, db_url=db, out_dir=out,
                                min_confidence=min_confidence, tolerance=tolerance_units, duplicates=duplicates)
-        s = res.result.summary
-        t = Table(title=f"reconciliation of {flight.name} against {erp.name}")
-        t.add_column("figure")
-        t.add_column("value", justify="right")
-        for k, v in [("bins scanned", f"{s.bins_scanned} / {s.bins_on_site}"), ("coverage", f"{s.coverage:.1%}"),
-                     ("matching rate", f"{s.matching_rate:.1%}"), ("units short", s.units_short),
-                     ("units over", s.units_over), ("value short", f"{s.value_short:,.2f}"),
-                     ("value over", f"{s.value_over:,.2f}")]:
-            t.add_row(k, str(v))
-        for k, v in s.by_kind.items():
-            if k != "match":
-                t.add_row(f"  {k}", str(v))
         con = Console()
-        con.print(t)
+        con.print(summary_table(res, f"reconciliation of {flight.name} against {erp.name}"))
         for w in res.warnings:
             con.print(f"[yellow]warning:[/] {w}")
         con.print(f"report: {res.report_xlsx}\ncsv: {res.discrepancies_csv}\nstore: {res.db_url} (reconciliation {res.reconciliation_id})")
