@@ -17,7 +17,8 @@ def register(app: typer.Typer) -> None:
         frames: int = typer.Option(12, "--frames", help="gallery frames to render"),
         flight_aisles: str = typer.Option("A01", "--flight-aisles", help="aisles the synthetic flight scans ('' for none)"),
     ) -> None:
-        """Synthesise the warehouse, check its site, plan the mission, record a synthetic scan flight."""
+        """Synthesise the warehouse, plan the mission, record a synthetic scan flight, then detect,
+        fuse and reconcile it against the ERP snapshot."""
         from rich.console import Console
 
         from datasets.synth import synthesize
@@ -61,6 +62,20 @@ def register(app: typer.Typer) -> None:
                                              on_frame=lambda i, n: prog.update(task, completed=i, total=n))
             console.print(f"flight bundle {fr.bundle}: {fr.n_frames} frames, {fr.flight_time_s:.0f} s of flight, "
                           "telemetry.tlog with RTK noise, ground truth in truth/")
-        console.print("next: perception, fusion and the flight over MAVLink come with their issues; "
-                      "`rackscan reconcile --flight BUNDLE --erp " + str(out / "synth" / "erp_stock.xlsx") + "` "
-                      "once the bundle has observations")
+            from rackscan.cmd_reconcile import summary_table
+            from rackscan.executors import LocalExecutor
+            from rackscan.process import process_bundle
+
+            console.rule("[bold]offline pipeline on the recorded flight: detect, fuse, reconcile")
+            report = out / "report"
+            rep = process_bundle(fr.bundle, erp=out / "synth" / "erp_stock.xlsx", executor=LocalExecutor(),
+                                 reconcile_options={"out_dir": report, "db_url": None, "min_confidence": 0.8},
+                                 log=console.print)
+            if rep.reconciliation is not None:
+                console.print(summary_table(rep.reconciliation, "discrepancies against the ERP snapshot"))
+            console.print(f"processing took {rep.processing_s:.0f} s for {rep.flight_time_s:.0f} s of flight; "
+                          f"report {report / 'report.xlsx'}, evidence frames in {fr.bundle / 'evidence'}")
+            console.print("open the dashboard: [bold]rackscan dashboard --db sqlite:///"
+                          f"{(report / 'results.db').resolve()}[/] (add a user first: rackscan users add NAME --role controller)")
+        console.print("the flight here is the synthetic recorder (rendered frames, simulated telemetry); "
+                      "flying the mission over MAVLink comes with the flight runner")

@@ -124,7 +124,8 @@ def process_bundle(bundle_dir: str | Path, *, erp: str | Path | None = None, exe
         dets = [tracker.update(d) for d in dets]
         write_detections(det_out, dets)
         rep.frames_skipped = len(b.frames) - len(dets)
-        state.mark_done("detect", fp, frames=len(dets), skipped=rep.frames_skipped)
+        state.mark_done("detect", fp, frames=len(dets), skipped=rep.frames_skipped,
+                        seconds=time.perf_counter() - t0, executor=getattr(executor, "name", "local"))
         rep.stages["detect"] = "ran"
         log(f"detect: {len(dets)} frames ({rep.frames_skipped} skipped), "
             f"{sum(len(d) for d in dets)} boxes, {sum(len(d.codes) for d in dets)} codes -> {det_out.name}")
@@ -144,7 +145,8 @@ def process_bundle(bundle_dir: str | Path, *, erp: str | Path | None = None, exe
         res = fuse_bundle(b, **fo)
         write_outputs(b, res, b.meta.flight_id)
         med, _ = residual_stats(res.label_residuals_px)
-        state.mark_done("fuse", fp, bins=len(res.observations), clock_offset_s=res.clock_offset_s)
+        state.mark_done("fuse", fp, bins=len(res.observations), clock_offset_s=res.clock_offset_s,
+                        seconds=time.perf_counter() - t0)
         rep.fusion = res
         rep.stages["fuse"] = "ran"
         log(f"fuse: {len(res.observations)} bins observed, {sum(o.count for o in res.observations)} tires; clock offset "
@@ -164,7 +166,8 @@ def process_bundle(bundle_dir: str | Path, *, erp: str | Path | None = None, exe
             log(f"reconcile: up to date ({out_dir})")
         else:
             rep.reconciliation = reconcile_flight(root, erp, **ro)
-            state.mark_done("reconcile", fp, reconciliation_id=getattr(rep.reconciliation, "reconciliation_id", None))
+            state.mark_done("reconcile", fp, reconciliation_id=getattr(rep.reconciliation, "reconciliation_id", None),
+                            seconds=time.perf_counter() - t0)
             rep.stages["reconcile"] = "ran"
             log(f"reconcile: report {rep.reconciliation.report_xlsx}")
         rep.seconds["reconcile"] = time.perf_counter() - t0

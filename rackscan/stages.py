@@ -48,6 +48,10 @@ class StageState:
         rec = self._load().get(stage)
         return bool(rec) and rec.get("fingerprint") == fp and all(Path(o).exists() for o in outputs)
 
+    def info(self, stage: str) -> dict:
+        """What ``mark_done`` recorded for a stage ({} when nothing)."""
+        return dict(self._load().get(stage) or {})
+
     def mark_done(self, stage: str, fp: str, **info: Any) -> None:
         data = self._load()
         data[stage] = {"fingerprint": fp, **info}
