@@ -18,6 +18,7 @@ def register(app: typer.Typer) -> None:
         min_support: float = typer.Option(0.5, "--min-support", help="share of the frames that had a tire in view that must see it"),
         smooth_s: float = typer.Option(1.0, "--smooth-s", help="telemetry position smoothing window, seconds (0 = off)"),
         drift_correction: bool = typer.Option(True, "--drift-correction/--no-drift-correction", help="correct positions from location labels"),
+        poses: str = typer.Option("auto", "--poses", help="pose source: auto, tlog (RTK global position), odometry (MAVLink ODOMETRY), csv (poses.csv)"),
         catalogue: Path = typer.Option(None, "--catalogue", help="catalogue.csv (sku,gtin) mapping GTINs to SKUs (default BUNDLE/catalogue.csv when present)"),
     ) -> None:
         """Fuse a flight's detections into one observation per bin."""
@@ -37,7 +38,7 @@ def register(app: typer.Typer) -> None:
                 raise FusionError(f"--clock-offset-s: expected 'auto' or seconds, got {clock_offset_s!r}") from None
         res = fuse_bundle(b, detections=detections, max_gap_s=max_gap_s, clock_offset_s=off, min_overlap=min_overlap,
                           min_support=min_support, smooth_s=smooth_s, drift_correction=drift_correction,
-                          catalogue=catalogue)
+                          catalogue=catalogue, poses=poses)
         out = write_outputs(b, res, b.meta.flight_id)
         med, mx = residual_stats(res.label_residuals_px)
         c = Console()

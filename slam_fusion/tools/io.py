@@ -50,7 +50,8 @@ def read_catalogue(path: str | Path, *, required: bool = False) -> dict[str, str
 
 def fuse_bundle(bundle, *, detections: str | Path | None = None, max_gap_s: float = 0.2,
                 clock_offset_s: float | None = None, min_overlap: float = 0.35, min_support: float = 0.5,
-                smooth_s: float = 1.0, drift_correction: bool = True, catalogue: str | Path | None = None):
+                smooth_s: float = 1.0, drift_correction: bool = True, catalogue: str | Path | None = None,
+                poses: str = "auto"):
     """A bundle's telemetry and detections -> FusionResult (``write_outputs`` stores it)."""
     from slam_fusion.pipeline import fuse_detections
     from slam_fusion.tools.tlog import trajectory_from_bundle
@@ -61,7 +62,7 @@ def fuse_bundle(bundle, *, detections: str | Path | None = None, max_gap_s: floa
         raise FusionError(f"{Path(bundle.path) / 'frames.csv'}: no frames; nothing to fuse")
     g2s = read_catalogue(catalogue or Path(bundle.path) / "catalogue.csv", required=catalogue is not None)
     return fuse_detections(site=bundle.site(), cam=bundle.camera_spec().model(), T_body_camera=bundle.T_body_camera,
-                           traj=trajectory_from_bundle(bundle), frame_t_ns=ft, rows=rows,
+                           traj=trajectory_from_bundle(bundle, poses), frame_t_ns=ft, rows=rows,
                            max_gap_ns=int(max_gap_s * 1e9), clock_offset_s=clock_offset_s, min_overlap=min_overlap,
                            min_support=min_support, smooth_s=smooth_s, drift_correction=drift_correction,
                            gtin_to_sku=g2s)

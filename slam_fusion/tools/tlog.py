@@ -58,7 +58,61 @@ def trajectory_from_messages(
                       quat_wxyz=np.array(q_out))
 
 
-def trajectory_from_bundle(bundle) -> Trajectory:
-    """Read the bundle's telemetry.tlog into the site frame of its site.yaml."""
-    msgs = list(bundle.iter_mavlink(["ATTITUDE", "GLOBAL_POSITION_INT"]))
-    return trajectory_from_messages(msgs, bundle.site().origin, source=str(bundle.tlog_path))
+def trajectory_from_odometry(messages: list[tuple[int, object]], origin: GeoOrigin, *,
+                             source: str = "telemetry.tlog") -> Trajectory:
+    """MAVLink ODOMETRY (an external SLAM / VIO through the autopilot): position in local NED
+    about the site origin and attitude quaternion (w, x, y, z; body FRD -> NED)."""
+    R_site_ned = origin.ned_to_site_rotation()
+    t_out, p_out, q_out = [], [], []
+    for t_ns, m in messages:
+        if m.get_type() != "ODOMETRY" or (t_out and t_ns <= t_out[-1]):
+            continue
+        q = np.array(m.q, dtype=np.float64)
+        if not np.all(np.isfinite(q)) or np.linalg.norm(q) < 1e-6:
+            continue
+        from slam_fusion.core.trajectory import quat_to_matrix
+
+        t_out.append(int(t_ns))
+        p_out.append(R_site_ned @ np.array([m.x, m.y, m.z], dtype=np.float64))
+        q_out.append(matrix_to_quat(R_site_ned @ quat_to_matrix(q)))
+    if not t_out:
+        raise FusionError(f"{source}: no ODOMETRY messages with a valid attitude; expected MAVLink ODOMETRY")
+    return Trajectory(t_ns=np.array(t_out, dtype=np.int64), positions_site_m=np.array(p_out), quat_wxyz=np.array(q_out))
+
+
+def trajectory_from_poses_csv(df, *, source: str = "poses.csv") -> Trajectory:
+    """An external SLAM's poses.csv (t_ns, x_m, y_m, z_m, qw, qx, qy, qz: T_site_body)."""
+    df = df.sort_values("t_ns").drop_duplicates("t_ns")
+    if df.empty:
+        raise FusionError(f"{source}: no poses; expected rows t_ns,x_m,y_m,z_m,qw,qx,qy,qz")
+    vals = df[["x_m", "y_m", "z_m", "qw", "qx", "qy", "qz"]].to_numpy(dtype=np.float64)
+    if not np.all(np.isfinite(vals)):
+        bad = int(np.argmax(~np.all(np.isfinite(vals), axis=1)))
+        raise FusionError(f"{source}: row {bad + 2}: non-numeric pose; expected numbers in every column")
+    return Trajectory(t_ns=df["t_ns"].to_numpy(dtype=np.int64), positions_site_m=vals[:, :3], quat_wxyz=vals[:, 3:])
+
+
+POSE_SOURCES = ("auto", "tlog", "odometry", "csv")
+
+
+def trajectory_from_bundle(bundle, source: str = "auto") -> Trajectory:
+    """The bundle's body trajectory in its site frame, from ``source``: ``tlog`` (GLOBAL_POSITION_INT
+    + ATTITUDE through the site's RTK origin), ``odometry`` (MAVLink ODOMETRY in the tlog), ``csv``
+    (an external SLAM's poses.csv), or ``auto``: poses.csv when the bundle has one, else the tlog's
+    global position, else its ODOMETRY."""
+    if source not in POSE_SOURCES:
+        raise FusionError(f"--poses: unknown source {source!r}; expected one of {', '.join(POSE_SOURCES)}")
+    origin = bundle.site().origin
+    if source == "csv" or (source == "auto" and (bundle.path / "poses.csv").exists()):
+        df = bundle.read_poses_csv()
+        if df is None:
+            raise FusionError(f"{bundle.path / 'poses.csv'}: missing; expected an external SLAM's poses")
+        return trajectory_from_poses_csv(df, source=str(bundle.path / "poses.csv"))
+    if source == "odometry":
+        return trajectory_from_odometry(list(bundle.iter_mavlink(["ODOMETRY"])), origin, source=str(bundle.tlog_path))
+    msgs = list(bundle.iter_mavlink(["ATTITUDE", "GLOBAL_POSITION_INT", "ODOMETRY"]))
+    if source == "auto" and not any(m.get_type() == "GLOBAL_POSITION_INT" for _, m in msgs):
+        if any(m.get_type() == "ODOMETRY" for _, m in msgs):
+            return trajectory_from_odometry(msgs, origin, source=str(bundle.tlog_path))
+    return trajectory_from_messages([x for x in msgs if x[1].get_type() != "ODOMETRY"], origin,
+                                    source=str(bundle.tlog_path))

@@ -10,7 +10,7 @@ os.environ.setdefault("MAVLINK20", "1")
 from pymavlink.dialects.v20 import ardupilotmega as mavlink2  # noqa: E402
 
 from flight.bundle import Bundle, BundleWriter, FlightMeta  # noqa: E402
-from slam_fusion.core.trajectory import associate, quat_to_matrix  # noqa: E402
+from slam_fusion.core.trajectory import associate, matrix_to_quat, quat_to_matrix  # noqa: E402
 from slam_fusion.errors import FusionError  # noqa: E402
 from slam_fusion.tools.tlog import trajectory_from_bundle  # noqa: E402
 from tests.slam_fusion.factories import make_site  # noqa: E402
@@ -23,7 +23,7 @@ class _Sink:
         pass
 
 
-def _write(path, truth, with_position=True):
+def _write(path, truth, with_position=True, odometry=False, poses_csv=False):
     site = make_site()
     mav = mavlink2.MAVLink(_Sink(), srcSystem=1, srcComponent=1)
     t0 = 1_700_000_000_000_000_000
@@ -38,6 +38,15 @@ def _write(path, truth, with_position=True):
                 msgs.append(mav.global_position_int_encode(
                     ms, int(round(float(lat) * 1e7)), int(round(float(lon) * 1e7)),
                     int(round(float(alt) * 1000)), 0, 0, 0, 0, 0))
+            R_ned_body = R_ned_body_from_euler(0.0, 0.0, yaw)
+            if odometry:
+                ned = site.origin.ned_to_site_rotation().T @ np.asarray(p_site, dtype=float)
+                msgs.append(mav.odometry_encode(ms * 1000, 1, 12, float(ned[0]), float(ned[1]), float(ned[2]),
+                                                [float(x) for x in matrix_to_quat(R_ned_body)], 0, 0, 0, 0, 0, 0,
+                                                [float("nan")] * 21, [float("nan")] * 21))
+            if poses_csv:
+                R_site_body = site.origin.ned_to_site_rotation() @ R_ned_body
+                w.write_pose(t_ns, p_site, matrix_to_quat(R_site_body))
             for m in msgs:
                 m.pack(mav)
                 w.write_mavlink(m, t_ns)
@@ -61,3 +70,31 @@ def test_missing_position_stream_is_named(tmp_path):
     path, _ = _write(tmp_path / "b", [((0, 0, 1), 0.0)] * 3, with_position=False)
     with pytest.raises(FusionError, match="telemetry.tlog: no GLOBAL_POSITION_INT"):
         trajectory_from_bundle(Bundle(path))
+
+
+@pytest.mark.parametrize("source, kw", [
+    ("tlog", dict()),
+    ("odometry", dict(with_position=False, odometry=True)),
+    ("csv", dict(poses_csv=True)),
+    ("auto", dict(poses_csv=True)),  # poses.csv wins when present
+    ("auto", dict(with_position=False, odometry=True)),  # indoors: no global position, ODOMETRY used
+])
+def test_every_pose_source_gives_the_same_trajectory(tmp_path, source, kw):
+    truth = [((1.0 + 0.1 * k, 2.0 + 0.05 * k, 1.5), 0.2 + 0.01 * k) for k in range(10)]
+    path, site = _write(tmp_path / "b", truth, **kw)
+    traj = trajectory_from_bundle(Bundle(path), source)
+    assert len(traj) == 10
+    assert np.allclose(traj.positions_site_m, [p for p, _ in truth], atol=0.02)
+    R_site_ned = site.origin.ned_to_site_rotation()
+    for q, (_, yaw) in zip(traj.quat_wxyz, truth):
+        assert np.allclose(quat_to_matrix(q), R_site_ned @ R_ned_body_from_euler(0, 0, yaw), atol=1e-5)
+
+
+def test_unknown_pose_source_and_missing_csv_are_named(tmp_path):
+    path, _ = _write(tmp_path / "b", [((0, 0, 1), 0.0)] * 3)
+    with pytest.raises(FusionError, match="--poses: unknown source 'gps'"):
+        trajectory_from_bundle(Bundle(path), "gps")
+    with pytest.raises(FusionError, match="poses.csv: missing"):
+        trajectory_from_bundle(Bundle(path), "csv")
+    with pytest.raises(FusionError, match="no ODOMETRY"):
+        trajectory_from_bundle(Bundle(path), "odometry")
