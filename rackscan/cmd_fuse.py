@@ -19,6 +19,7 @@ def register(app: typer.Typer) -> None:
         smooth_s: float = typer.Option(1.0, "--smooth-s", help="telemetry position smoothing window, seconds (0 = off)"),
         drift_correction: bool = typer.Option(True, "--drift-correction/--no-drift-correction", help="correct positions from location labels"),
         poses: str = typer.Option("auto", "--poses", help="pose source: auto, tlog (RTK global position), odometry (MAVLink ODOMETRY), csv (poses.csv)"),
+        ply: Path = typer.Option(None, "--ply", help="also write the rack faces and fused tires as a PLY mesh (Open3D opens it)"),
         catalogue: Path = typer.Option(None, "--catalogue", help="catalogue.csv (sku,gtin) mapping GTINs to SKUs (default BUNDLE/catalogue.csv when present)"),
     ) -> None:
         """Fuse a flight's detections into one observation per bin."""
@@ -26,7 +27,7 @@ def register(app: typer.Typer) -> None:
 
         from flight.bundle import Bundle
         from slam_fusion.errors import FusionError
-        from slam_fusion.tools.io import fuse_bundle, residual_stats, write_outputs
+        from slam_fusion.tools.io import fuse_bundle, residual_stats, write_outputs, write_ply
 
         b = Bundle(bundle_dir)
         if clock_offset_s == "auto":
@@ -47,4 +48,6 @@ def register(app: typer.Typer) -> None:
         c.print(f"clock offset: {res.clock_offset_s * 1000:+.1f} ms "
                 f"({'estimated' if off is None else 'given'}); label residual median {med:.1f} px, max {mx:.1f} px "
                 f"over {len(res.label_residuals_px)} labels")
-        c.print(f"wrote {out['observations']} and {out['coverage']}")
+        c.print(f"wrote {out['observations']} and {out['coverage']}, evidence frames and crops in {b.path / 'evidence'}")
+        if ply:
+            c.print(f"wrote {write_ply(ply, b.site(), res)} ({len(res.tracks)} tire tracks)")

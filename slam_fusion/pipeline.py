@@ -8,7 +8,7 @@ import numpy as np
 
 from slam_fusion.core.drift import correct_drift
 from slam_fusion.core.clock import estimate_offset_s, label_reprojection_cost
-from slam_fusion.core.fuse import BinObservation, Sighting, TireTrack, fuse_bin, group_sightings
+from slam_fusion.core.fuse import BinObservation, Sighting, TireTrack, fuse_bin, group_sightings, is_counted
 from slam_fusion.core.projection import pixels_to_face, project_to_faces
 from slam_fusion.core.trajectory import Trajectory, associate
 from warehouse.camera import CameraModel, invert_transform, transform_points
@@ -23,6 +23,7 @@ class FusionResult:
     drift_residual_before_m: float = 0.0  # median label-line offset before correction
     drift_residual_after_m: float = 0.0
     trajectory: Trajectory | None = None  # the smoothed, drift-corrected body trajectory used
+    tracks: tuple[tuple[str, TireTrack, bool], ...] = ()  # (bin_id, tire track, counted) for exports
 
 
 def _project_sites(cam, T_site_cams, p_site):
@@ -268,4 +269,6 @@ def fuse_detections(
     return FusionResult(observations=obs, coverage={b.bin_id: len(seeing[b.bin_id]) for b in bins},
                         clock_offset_s=float(clock_offset_s),
                         label_residuals_px={k: float(np.median(v)) for k, v in residuals.items()},
-                        drift_residual_before_m=before_m, drift_residual_after_m=after_m, trajectory=traj)
+                        drift_residual_before_m=before_m, drift_residual_after_m=after_m, trajectory=traj,
+                        tracks=tuple((bid, tr, is_counted(tr, min_support=min_support))
+                                     for bid, trs in sorted(per_bin.items()) for tr in trs))

@@ -267,6 +267,13 @@ def group_sightings(sightings: list[Sighting], *, min_overlap: float = 0.35) -> 
     return sorted(out, key=lambda t: (t.face_id, t.u_m, t.v_m, t.frames))
 
 
+def is_counted(t: TireTrack, *, min_support: float = 0.5, min_side_m: float = 0.1) -> bool:
+    """The rule ``fuse_bin`` counts a track as a tire by (see there)."""
+    need = 2 if t.n_expected >= 2 else 1
+    too_thin = t.w_m < min_side_m or t.h_m < min_side_m  # measured, or never seen wider than a sliver
+    return len(t.frames) >= need and t.support >= min_support and not too_thin
+
+
 def fuse_bin(
     bin_id: str,
     tracks: list[TireTrack],
@@ -287,9 +294,7 @@ def fuse_bin(
     tracks = sorted(tracks, key=lambda t: (t.u_m, t.v_m, t.frames))
 
     def supported(t: TireTrack) -> bool:
-        need = 2 if t.n_expected >= 2 else 1
-        too_thin = t.w_m < min_side_m or t.h_m < min_side_m  # measured, or never seen wider than a sliver
-        return len(t.frames) >= need and t.support >= min_support and not too_thin
+        return is_counted(t, min_support=min_support, min_side_m=min_side_m)
 
     good = [t for t in tracks if supported(t)]
     weak = [t for t in tracks if not supported(t) and t.support >= 0.5 * min_support]

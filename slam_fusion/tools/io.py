@@ -68,8 +68,36 @@ def fuse_bundle(bundle, *, detections: str | Path | None = None, max_gap_s: floa
                            gtin_to_sku=g2s)
 
 
+def _bin_crop(img, bundle, result, bin_, t_ns: int, margin_frac: float = 0.15):
+    """The bin's front rectangle cut out of a frame (with a margin), outlined; None if off-frame."""
+    import cv2
+
+    if result.trajectory is None:
+        return None
+    face = bundle.site().face(bin_.face_id)
+    T_sc = result.trajectory.poses_at(np.array([t_ns + int(round(result.clock_offset_s * 1e9))]))[0] @ bundle.T_body_camera
+    corners = face.face_to_site(np.array([[bin_.u0_m, bin_.v0_m, 0], [bin_.u1_m, bin_.v0_m, 0],
+                                          [bin_.u1_m, bin_.v1_m, 0], [bin_.u0_m, bin_.v1_m, 0]]))
+    R, c = T_sc[:3, :3], T_sc[:3, 3]
+    uv, front = bundle.camera_spec().model().project((corners - c) @ R)
+    if not front.all():
+        return None
+    h, w = img.shape[:2]
+    x0, y0 = uv.min(0)
+    x1, y1 = uv.max(0)
+    mx, my = (x1 - x0) * margin_frac, (y1 - y0) * margin_frac
+    X0, Y0 = int(max(0, x0 - mx)), int(max(0, y0 - my))
+    X1, Y1 = int(min(w, x1 + mx)), int(min(h, y1 + my))
+    if X1 - X0 < 16 or Y1 - Y0 < 16:
+        return None
+    out = img.copy()
+    cv2.polylines(out, [uv.astype(np.int32)], True, (0, 255, 255), 3)
+    return out[Y0:Y1, X0:X1]
+
+
 def write_outputs(bundle, result, flight_id: str) -> dict[str, Path]:
-    """observations.parquet, coverage.parquet and evidence/<bin>.jpg crops in the bundle."""
+    """observations.parquet, coverage.parquet, evidence/<bin>.jpg (the best frame) and
+    evidence/<bin>_crop.jpg (the bin cut out of it, outlined) in the bundle."""
     import cv2
     import pandas as pd
 
@@ -79,24 +107,69 @@ def write_outputs(bundle, result, flight_id: str) -> dict[str, Path]:
     index_of = {fr.frame_idx: i for i, fr in enumerate(bundle.frames)}
     rows = []
     for o in result.observations:
-        ev_path = ""
+        ev_path = crop_path = ""
         if o.evidence_frame >= 0:
             try:
-                img = bundle.read_frame(index_of[o.evidence_frame])
+                i = index_of[o.evidence_frame]
+                img = bundle.read_frame(i)
                 ev_path = f"evidence/{o.bin_id}.jpg"
                 cv2.imwrite(str(root / ev_path), img)
+                crop = _bin_crop(img, bundle, result, site.bin(o.bin_id), bundle.frames[i].t_ns)
+                if crop is not None:
+                    crop_path = f"evidence/{o.bin_id}_crop.jpg"
+                    cv2.imwrite(str(root / crop_path), crop)
             except Exception:  # a corrupt frame leaves the observation without evidence
-                ev_path = ""
+                ev_path = ev_path if (root / ev_path).exists() else ""
         rows.append(dict(flight_id=flight_id, bin_id=o.bin_id, sku=o.sku, gtin=o.gtin, count=int(o.count),
                          confidence=float(o.confidence), n_views=int(o.n_views),
-                         evidence_frame=int(o.evidence_frame), evidence_path=ev_path, reason=o.reason))
+                         evidence_frame=int(o.evidence_frame), evidence_path=ev_path, evidence_crop_path=crop_path,
+                         reason=o.reason))
     obs = pd.DataFrame(rows, columns=["flight_id", "bin_id", "sku", "gtin", "count", "confidence", "n_views",
-                                      "evidence_frame", "evidence_path", "reason"])
+                                      "evidence_frame", "evidence_path", "evidence_crop_path", "reason"])
     obs.to_parquet(root / "observations.parquet", index=False)
     cov = pd.DataFrame([dict(bin_id=b.bin_id, scanned=result.coverage.get(b.bin_id, 0) > 0,
                              n_frames=int(result.coverage.get(b.bin_id, 0))) for b in site.bins])
     cov.to_parquet(root / "coverage.parquet", index=False)
     return {"observations": root / "observations.parquet", "coverage": root / "coverage.parquet"}
+
+
+def write_ply(path: str | Path, site, result, *, tire_depth_m: float = 0.2) -> Path:
+    """The rack faces (grey, bins outlined by their colour: green counted as ERP-ready, amber when
+    the observation asks for a recount) and every fused tire as a box behind its face (black when
+    counted, red when seen but not counted): an ASCII PLY mesh that Open3D, MeshLab and Blender open."""
+    verts: list[tuple[float, float, float, int, int, int]] = []
+    tris: list[tuple[int, int, int]] = []
+
+    def quad(p4, rgb):
+        k = len(verts)
+        verts.extend((*map(float, p), *rgb) for p in p4)
+        tris.extend([(k, k + 1, k + 2), (k, k + 2, k + 3)])
+
+    def box(face, u0, u1, v0, v1, n0, n1, rgb):
+        c = [face.face_to_site(np.array([[u, v, n]]))[0] for n in (n0, n1) for v in (v0, v1) for u in (u0, u1)]
+        for a, b, cc, d in ((0, 1, 3, 2), (4, 5, 7, 6), (0, 1, 5, 4), (2, 3, 7, 6), (0, 2, 6, 4), (1, 3, 7, 5)):
+            quad([c[a], c[b], c[cc], c[d]], rgb)
+
+    obs = {o.bin_id: o for o in result.observations}
+    for face in site.faces:
+        for b in face.bins:
+            o = obs.get(b.bin_id)
+            rgb = (160, 160, 160) if o is None else ((60, 170, 60) if o.confidence >= 0.8 else (230, 160, 30))
+            box(face, b.u0_m + 0.01, b.u1_m - 0.01, b.v0_m + 0.01, b.v1_m - 0.01, -0.005, 0.0, rgb)
+    for _, tr, counted in result.tracks:
+        face = site.face(tr.face_id)
+        box(face, tr.u0_m, tr.u1_m, tr.v0_m, tr.v1_m, -tire_depth_m, -0.01, (20, 20, 20) if counted else (200, 30, 30))
+    path = Path(path)
+    with open(path, "w", encoding="ascii") as f:
+        f.write(f"ply\nformat ascii 1.0\ncomment rackscan fused rack faces and tires (site frame, metres)\n"
+                f"element vertex {len(verts)}\nproperty float x\nproperty float y\nproperty float z\n"
+                f"property uchar red\nproperty uchar green\nproperty uchar blue\n"
+                f"element face {len(tris)}\nproperty list uchar int vertex_indices\nend_header\n")
+        for x, y, z, r, g, b in verts:
+            f.write(f"{x:.4f} {y:.4f} {z:.4f} {r} {g} {b}\n")
+        for a, b, c in tris:
+            f.write(f"3 {a} {b} {c}\n")
+    return path
 
 
 def residual_stats(res: dict[str, float]) -> tuple[float, float]:
