@@ -1,0 +1,82 @@
+"""Recording a flight as it happens: every MAVLink message into the bundle's tlog, and frames
+from a pluggable camera at its frame rate while the vehicle is airborne.
+
+A camera is any ``capture(pose) -> image | None`` callable, given the latest vehicle pose
+(``VehiclePose``); the CLI wires a real camera (OpenCV) or the synthetic virtual camera that
+renders the warehouse from that pose. Frames are stamped with the ground-station clock, as the
+tlog is, and the bundle is fsynced every few frames, so a killed recorder leaves a bundle that
+opens and replays up to the kill.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from flight.bundle import BundleWriter
+
+
+@dataclass(frozen=True, kw_only=True)
+class VehiclePose:
+    lat_deg: float
+    lon_deg: float
+    alt_amsl_m: float
+    rel_alt_m: float
+    roll_rad: float
+    pitch_rad: float
+    yaw_rad: float
+
+
+Camera = Callable[[VehiclePose], "np.ndarray | None"]
+
+
+class FlightRecorder:
+    def __init__(self, writer: BundleWriter, *, camera: Camera | None = None, fps: float = 5.0,
+                 pose: Callable[[], VehiclePose | None] = lambda: None,
+                 airborne: Callable[[], bool] = lambda: True) -> None:
+        self.writer, self.camera, self.fps, self._pose, self._airborne = writer, camera, fps, pose, airborne
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.frames = 0
+        self.errors: list[str] = []
+
+    def tlog(self, raw: bytes, t_ns: int) -> None:
+        with self._lock:
+            self.writer.write_mavlink(raw, t_ns)
+
+    def start(self) -> "FlightRecorder":
+        if self.camera is not None:
+            self._thread = threading.Thread(target=self._capture_loop, daemon=True, name="camera")
+            self._thread.start()
+        return self
+
+    def _capture_loop(self) -> None:
+        period = 1.0 / max(self.fps, 0.1)
+        next_t = time.monotonic()
+        while not self._stop.is_set():
+            next_t += period
+            pose = self._pose()
+            if pose is not None and self._airborne():
+                t_ns = time.time_ns()
+                try:
+                    img = self.camera(pose)
+                except Exception as e:  # a camera hiccup loses a frame, not the flight
+                    self.errors.append(f"{type(e).__name__}: {e}")
+                    img = None
+                if img is not None:
+                    with self._lock:
+                        self.writer.write_frame(img, t_ns)
+                    self.frames += 1
+            self._stop.wait(max(0.0, next_t - time.monotonic()))
+
+    def stop(self, status: str) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        with self._lock:
+            self.writer.close(status)
