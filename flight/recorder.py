@@ -29,6 +29,7 @@ class VehiclePose:
     roll_rad: float
     pitch_rad: float
     yaw_rad: float
+    t_ns: int = 0  # when the position was received (ground-station clock); 0: unknown
 
 
 Camera = Callable[[VehiclePose], "np.ndarray | None"]
@@ -43,6 +44,7 @@ class FlightRecorder:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self.frames = 0
+        self._last_t_ns = 0
         self.errors: list[str] = []
 
     def tlog(self, raw: bytes, t_ns: int) -> None:
@@ -62,13 +64,17 @@ class FlightRecorder:
             next_t += period
             pose = self._pose()
             if pose is not None and self._airborne():
-                t_ns = time.time_ns()
+                # a rendered frame shows the pose it was rendered from: stamp it with that pose's time
+                t_ns = pose.t_ns if getattr(self.camera, "renders_pose", False) and pose.t_ns else time.time_ns()
                 try:
                     img = self.camera(pose)
                 except Exception as e:  # a camera hiccup loses a frame, not the flight
                     self.errors.append(f"{type(e).__name__}: {e}")
                     img = None
+                if img is not None and t_ns <= self._last_t_ns:
+                    img = None  # the same pose again: no new frame
                 if img is not None:
+                    self._last_t_ns = t_ns
                     with self._lock:
                         self.writer.write_frame(img, t_ns)
                     self.frames += 1

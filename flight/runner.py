@@ -68,6 +68,7 @@ class VehicleState:
     lon_deg: float = 0.0
     rel_alt_m: float = 0.0
     alt_amsl_m: float = 0.0
+    position_t_ns: int = 0
     roll_rad: float = 0.0
     pitch_rad: float = 0.0
     yaw_rad: float = 0.0
@@ -209,6 +210,7 @@ class MissionRunner:
             elif kind == "GLOBAL_POSITION_INT":
                 s.lat_deg, s.lon_deg, s.rel_alt_m = m.lat / 1e7, m.lon / 1e7, m.relative_alt / 1000.0
                 s.alt_amsl_m = m.alt / 1000.0
+                s.position_t_ns = time.time_ns()
             elif kind == "ATTITUDE":
                 s.roll_rad, s.pitch_rad, s.yaw_rad = float(m.roll), float(m.pitch), float(m.yaw)
             elif kind == "EXTENDED_SYS_STATE":

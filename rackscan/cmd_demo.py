@@ -9,6 +9,44 @@ import typer
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[1] / "datasets" / "scenarios" / "default.yaml"
 
 
+def _fly_sim(site, world, scenario_yaml: Path, aisles: list[str], bundle: Path, console):
+    """Plan the aisles, start the simulated vehicle at the mission's home and fly it with
+    ``rackscan fly`` (a separate process, as an operator would) recording the virtual camera."""
+    import socket
+    import subprocess
+    import sys
+    from types import SimpleNamespace
+
+    from flight.bundle import Bundle
+    from flight.errors import FlightError
+    from flight.planfile import write_plan
+    from flight.planner import PlanOptions, plan
+    from flight.sim import SimConfig, SimVehicle
+
+    p = plan(site, world.camera, PlanOptions(aisles=tuple(aisles)))
+    plan_file = write_plan(p.missions[0], bundle.parent / "mission-sim.plan")
+    home = p.missions[0].home
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    veh = SimVehicle(f"udpout:127.0.0.1:{port}", SimConfig(home_lat_deg=home[0], home_lon_deg=home[1],
+                                                            home_alt_m=home[2], ekf_ready_s=3.0)).start()
+    console.print(f"simulated ArduCopter on udp 127.0.0.1:{port}; flying {plan_file} in real time")
+    try:
+        r = subprocess.run([sys.executable, "-m", "rackscan", "fly", str(plan_file), "--connect",
+                            f"udpin:127.0.0.1:{port}", "--record", str(bundle), "--camera", "synthetic",
+                            "--scenario", str(scenario_yaml)])
+    finally:
+        veh.stop()
+    if r.returncode != 0:
+        raise FlightError(f"{bundle}: the simulated flight failed (rackscan fly exit {r.returncode})")
+    world.catalogue.to_csv(bundle / "catalogue.csv", index=False)
+    b = Bundle(bundle)
+    t = [f.t_ns for f in b.frames]
+    return SimpleNamespace(bundle=bundle, n_frames=len(b), flight_time_s=(max(t) - min(t)) / 1e9 if t else 0.0)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
@@ -16,6 +54,9 @@ def register(app: typer.Typer) -> None:
         scenario_yaml: Path = typer.Option(DEFAULT_SCENARIO, "--scenario", help="scenario YAML"),
         frames: int = typer.Option(12, "--frames", help="gallery frames to render"),
         flight_aisles: str = typer.Option("A01", "--flight-aisles", help="aisles the synthetic flight scans ('' for none)"),
+        flight: str = typer.Option("synthetic", "--flight", help="synthetic (the recorder: rendered frames along the passes) "
+                                   "or sim (the planned mission flown over MAVLink against the simulated vehicle, "
+                                   "virtual camera recording)"),
     ) -> None:
         """Synthesise the warehouse, plan the mission, record a synthetic scan flight, then detect,
         fuse and reconcile it against the ERP snapshot."""
@@ -54,12 +95,22 @@ def register(app: typer.Typer) -> None:
         console.print(f"mission: {len(p.missions)} sortie(s), {p.est_flight_time_s / 60:.1f} min, "
                       f"{p.bins_per_flight_hour:.0f} bins per flight hour ({out / 'mission.plan'}, {out / 'mission.png'})")
         aisles = [a for a in flight_aisles.split(",") if a]
+        if flight not in ("synthetic", "sim"):
+            from flight.errors import FlightError
+
+            raise FlightError(f"--flight: {flight!r}; expected synthetic or sim")
         if aisles:
+            import shutil
+
+            shutil.rmtree(out / "flight", ignore_errors=True)  # the demo owns its output folder: a re-run starts clean
             faces = [f.face_id for a in aisles for f in site.faces_of_aisle(a)]
-            with progress_bar() as prog:
-                task = prog.add_task(f"synthetic flight over {','.join(aisles)}", total=None)
-                fr = record_synthetic_flight(world, out / "flight", face_ids=faces,
-                                             on_frame=lambda i, n: prog.update(task, completed=i, total=n))
+            if flight == "sim":
+                fr = _fly_sim(site, world, scenario_yaml, aisles, out / "flight", console)
+            else:
+                with progress_bar() as prog:
+                    task = prog.add_task(f"synthetic flight over {','.join(aisles)}", total=None)
+                    fr = record_synthetic_flight(world, out / "flight", face_ids=faces,
+                                                 on_frame=lambda i, n: prog.update(task, completed=i, total=n))
             console.print(f"flight bundle {fr.bundle}: {fr.n_frames} frames, {fr.flight_time_s:.0f} s of flight, "
                           "telemetry.tlog with RTK noise, ground truth in truth/")
             from rackscan.cmd_reconcile import summary_table
@@ -77,5 +128,6 @@ def register(app: typer.Typer) -> None:
                           f"report {report / 'report.xlsx'}, evidence frames in {fr.bundle / 'evidence'}")
             console.print("open the dashboard: [bold]rackscan dashboard --db sqlite:///"
                           f"{(report / 'results.db').resolve()}[/] (add a user first: rackscan users add NAME --role controller)")
-        console.print("the flight here is the synthetic recorder (rendered frames, simulated telemetry); "
-                      "flying the mission over MAVLink comes with the flight runner")
+        if flight != "sim":
+            console.print("this flight was the synthetic recorder; `rackscan demo --flight sim` flies the mission over "
+                          "MAVLink against the simulated vehicle instead (real time, a few minutes)")

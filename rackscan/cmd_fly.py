@@ -29,6 +29,7 @@ def virtual_camera(scenario_yaml: Path):
         T_sb[:3, 3] = origin.geodetic_to_site(pose.lat_deg, pose.lon_deg, pose.alt_amsl_m)
         return renderer.render(T_sb @ T_bc).image_bgr
 
+    capture.renders_pose = True  # the recorder stamps its frames with the pose's time
     return world, capture
 
 
@@ -141,7 +142,7 @@ def register(app: typer.Typer) -> None:
                     s = runner.state
                     return VehiclePose(lat_deg=s.lat_deg, lon_deg=s.lon_deg, alt_amsl_m=s.alt_amsl_m,
                                        rel_alt_m=s.rel_alt_m, roll_rad=s.roll_rad, pitch_rad=s.pitch_rad,
-                                       yaw_rad=s.yaw_rad) if s.lat_deg else None
+                                       yaw_rad=s.yaw_rad, t_ns=s.position_t_ns) if s.lat_deg else None
 
                 rec = FlightRecorder(writer, camera=cam_fn, fps=float(cam_spec.fps if cam_spec else 5.0), pose=pose,
                                      airborne=lambda: runner.state.armed and runner.state.rel_alt_m > 0.5)

@@ -26,6 +26,9 @@ class FusionResult:
     tracks: tuple[tuple[str, TireTrack, bool], ...] = ()  # (bin_id, tire track, counted) for exports
 
 
+MAX_RANGE_M = 4.0  # farther than this a frame neither scans a bin nor counts its tires (labels need ~1.5 m)
+
+
 def _project_sites(cam, T_site_cams, p_site):
     """(F,4,4) poses, (N,3) points -> (F,N,2) pixels and (F,N) visible mask."""
     out_uv, out_ok = [], []
@@ -34,7 +37,7 @@ def _project_sites(cam, T_site_cams, p_site):
         uv, front = cam.project(p_cam)
         ok = front & (uv[:, 0] >= 0) & (uv[:, 0] < cam.width_px) & (uv[:, 1] >= 0) & (uv[:, 1] < cam.height_px)
         out_uv.append(uv)
-        out_ok.append(ok & (p_cam[:, 2] < 12.0))
+        out_ok.append(ok & (p_cam[:, 2] < MAX_RANGE_M))
     return np.array(out_uv), np.array(out_ok)
 
 
@@ -87,7 +90,7 @@ def _tire_sightings(cam, T_sc, frames, fidx, rows, faces, *, border_px: float) -
             for n, k in enumerate(ks):
                 face_mids[k] = m[4 * n:4 * n + 4]
         for k, (r, h) in enumerate(zip(boxes, hits)):
-            if h is None:
+            if h is None or h.range_m > MAX_RANGE_M:
                 continue
             xc, yc = _centre(r)
             clip = [r["x1"] <= border_px, r["x2"] >= W - border_px, r["y1"] <= border_px, r["y2"] >= H - border_px]
@@ -120,7 +123,7 @@ def _with_expected_views(cam, T_sc, tracks, face_of, *, min_in_view: float = 0.5
         pcs = [np.einsum("fij,j->fi", inv[:, :3, :3], q) + inv[:, :3, 3] for q in p]
         pxs, fronts = zip(*(cam.project(pc) for pc in pcs))
         px = np.stack(pxs, axis=1)  # (F,4,2)
-        front = np.all(np.stack(fronts, axis=1), axis=1) & np.all(np.stack([pc[:, 2] for pc in pcs], 1) < 12.0, axis=1)
+        front = np.all(np.stack(fronts, axis=1), axis=1) & np.all(np.stack([pc[:, 2] for pc in pcs], 1) < MAX_RANGE_M, axis=1)
         x0, x1 = px[:, :, 0].min(1), px[:, :, 0].max(1)
         y0, y1 = px[:, :, 1].min(1), px[:, :, 1].max(1)
         area = np.maximum(1e-9, (x1 - x0) * (y1 - y0))

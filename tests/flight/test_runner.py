@@ -143,3 +143,25 @@ def test_signing_required_refuses_an_unsigned_vehicle():
             MissionRunner(f"udpin:127.0.0.1:{port}", RunnerOptions(signing_key=b"k" * 32, require_signing=True, heartbeat_timeout_s=2.0)).connect()
     finally:
         veh.stop()
+
+
+def test_battery_rtl_then_resume_flies_the_rest(tmp_path):
+    out, veh, _ = _fly(Faults(battery_sag_at_s=16.0, battery_sag_to_pct=22.0), tmp_path=tmp_path)
+    assert out.status == "rtl_battery" and out.resume_seq is not None
+    # a fresh battery: the same mission from the resume point
+    cfg = SimConfig(speedup=20, ekf_ready_s=2.0, seed=4)
+    port = _port()
+    veh2 = SimVehicle(f"udpout:127.0.0.1:{port}", cfg).start()
+    try:
+        plan = mission_to_mavlink(_mission(cfg))
+        r = MissionRunner(f"udpin:127.0.0.1:{port}").connect()
+        r.request_streams()
+        r.preflight()
+        r.upload_and_verify(plan)
+        out2 = r.fly(plan, takeoff_alt_m=2.0, start_seq=out.resume_seq)
+        r.close()
+        s = veh2.snapshot()
+    finally:
+        veh2.stop()
+    assert out2.status == "complete" and min(r.state.reached) >= out.resume_seq
+    assert not s.armed and s.landed and s.north_m > 85.0
