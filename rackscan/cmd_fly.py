@@ -145,7 +145,7 @@ def register(app: typer.Typer) -> None:
                                        yaw_rad=s.yaw_rad, t_ns=s.position_t_ns) if s.lat_deg else None
 
                 rec = FlightRecorder(writer, camera=cam_fn, fps=float(cam_spec.fps if cam_spec else 5.0), pose=pose,
-                                     airborne=lambda: runner.state.armed and runner.state.rel_alt_m > 0.5)
+                                     airborne=lambda: runner.state.armed and (runner.state.landed_state == 2 or runner.state.rel_alt_m > 0.2))
                 runner = MissionRunner(connect, opts, tlog=rec.tlog, log=lambda t: prog.console.print(t),
                                        on_progress=progress).connect()
                 rec.start()

@@ -60,7 +60,7 @@ def _fly(faults: Faults, *, options: RunnerOptions = RunnerOptions(), tmp_path=N
             return img
 
         rec = FlightRecorder(writer, camera=camera, fps=20.0, pose=pose,
-                             airborne=lambda: runner.state.armed and runner.state.rel_alt_m > 0.5)
+                             airborne=lambda: runner.state.armed and (runner.state.landed_state == 2 or runner.state.rel_alt_m > 0.2))
         runner._tlog = rec.tlog
         runner.connect()
         rec.start()
