@@ -39,7 +39,7 @@ class RunnerOptions:
     required_fix: int = 6  # GPS_RAW_INT.fix_type needed (6 = RTK fixed; 0 = indoors, no GPS check)
     heartbeat_timeout_s: float = 10.0
     ready_timeout_s: float = 60.0
-    command_timeout_s: float = 1.5
+    command_timeout_s: float = 0.7
     command_retries: int = 6
     upload_timeout_s: float = 2.0
     upload_retries: int = 8
@@ -250,10 +250,14 @@ class MissionRunner:
             res = self._acks.get(cmd)
             if until and until(self.state):
                 return
+            if res in (1, 2, 3, 4) and until and attempt > 0 and self.wait_until(until, 2 * self.opt.command_timeout_s):
+                return  # an earlier try took effect (its confirmation was lost); this repeat was refused for that
             if res in (1, 2, 3, 4):  # temporarily rejected, denied, unsupported, failed
                 why = next((t for t in reversed(self.state.statustexts) if t.startswith(("Arm:", "PreArm:"))), "")
-                raise FlightError(f"vehicle refused {what or f'command {cmd}'} (MAV_RESULT {res})"
-                                  + (f": {why}" if why else ""))
+                st = self.state
+                raise FlightError(f"vehicle refused {what or f'command {cmd}'} (MAV_RESULT {res}, try {attempt + 1}; "
+                                  f"vehicle {st.mode}, {'armed' if st.armed else 'disarmed'}, landed state "
+                                  f"{st.landed_state}, {st.rel_alt_m:.1f} m)" + (f": {why}" if why else ""))
             if ok and not until:
                 return
         raise FlightError(f"vehicle did not confirm {what or f'command {cmd}'} after {self.opt.command_retries} tries; "
@@ -398,11 +402,20 @@ class MissionRunner:
         """GUIDED, arm, take off, AUTO from ``start_seq``; watch until disarmed on the ground."""
         n_items = len(plan.mission)
         self.set_mode("GUIDED")
-        self.command(mavlink.MAV_CMD_COMPONENT_ARM_DISARM, 1, until=lambda s: s.armed, what="arming")
-        self._event("armed")
-        self.command(mavlink.MAV_CMD_NAV_TAKEOFF, 0, 0, 0, 0, 0, 0, takeoff_alt_m,
-                     until=lambda s: s.landed_state != mavlink.MAV_LANDED_STATE_ON_GROUND or s.rel_alt_m > 0.3,
-                     what="takeoff")
+        for attempt in range(3):
+            self.command(mavlink.MAV_CMD_COMPONENT_ARM_DISARM, 1, until=lambda s: s.armed, what="arming")
+            self._event("armed")
+            try:
+                self.command(mavlink.MAV_CMD_NAV_TAKEOFF, 0, 0, 0, 0, 0, 0, takeoff_alt_m,
+                             until=lambda s: s.landed_state != mavlink.MAV_LANDED_STATE_ON_GROUND or s.rel_alt_m > 0.3,
+                             what="takeoff")
+                break
+            except FlightError:
+                # Copter disarms itself ~10 s after arming on the ground: a takeoff lost on the link
+                # can find it disarmed. Arm again and repeat; anything else is a real refusal.
+                if self.state.armed or attempt == 2:
+                    raise
+                self._event("the vehicle disarmed on the ground before the takeoff arrived; arming again")
         if not self.wait_until(lambda s: s.rel_alt_m >= 0.8 * takeoff_alt_m or not s.armed, 60):
             raise FlightError(f"takeoff: the vehicle did not climb to {takeoff_alt_m:.1f} m within 60 s")
         if start_seq > 1:

@@ -184,6 +184,7 @@ def fuse_detections(
     drift_correction: bool = True,
 ) -> FusionResult:
     """rows: detections.parquet rows (frame_idx, row_kind, x1..y2, text, gtin)."""
+    traj_unsmoothed = traj
     traj = traj.smoothed(smooth_s)
     frames = sorted(frame_t_ns)
     t = np.array([frame_t_ns[f] for f in frames], dtype=np.int64)
@@ -205,36 +206,43 @@ def fuse_detections(
         uv, front = cam.project(p_cam)
         return np.where(front[:, None], uv, np.inf)
 
-    traj_raw = traj
+    # The clock offset is solved on the unsmoothed trajectory: its noise averages out over many
+    # label sightings, while a smoothing window lags where the vehicle accelerates, which would
+    # read as a clock error. Positions are then smoothed and drift-corrected with that offset.
+    traj_smooth = traj
     estimate = clock_offset_s is None
     have_labels = len(lab_rows) >= 3
 
     def estimate_offset() -> float:  # against the current ``traj`` (project_at reads it)
         return estimate_offset_s(lambda o: label_reprojection_cost(o, lab_t, lab_uv, lab_p, project_at))
 
-    def drift_fix(off_s: float, with_clock: bool):
+    def drift_fix(base: Trajectory, off_s: float, with_clock: bool):
         off = int(round(off_s * 1e9))
-        T_lab = traj_raw.poses_at(lab_t + off) @ T_body_camera
+        T_lab = base.poses_at(lab_t + off) @ T_body_camera
         rays = np.einsum("nij,nj->ni", T_lab[:, :3, :3], cam.pixel_rays(lab_uv))
         vel = None
         if with_clock:
             h = 50_000_000
-            vel = (traj_raw.poses_at(lab_t + off + h)[:, :3, 3] - traj_raw.poses_at(lab_t + off - h)[:, :3, 3]) / (2 * h / 1e9)
-        return correct_drift(traj_raw, lab_t + off, (T_lab[:, :3, 3], rays), lab_p, velocities_m_s=vel)
+            # velocity from the smoothed positions: differences of noisy positions would bias the solve
+            vel = (traj_smooth.poses_at(lab_t + off + h)[:, :3, 3]
+                   - traj_smooth.poses_at(lab_t + off - h)[:, :3, 3]) / (2 * h / 1e9)
+        return correct_drift(base, lab_t + off, (T_lab[:, :3, 3], rays), lab_p, velocities_m_s=vel)
 
     if estimate:
+        traj = traj_unsmoothed
         clock_offset_s = estimate_offset() if have_labels else 0.0
+        traj = traj_smooth
     before_m = after_m = 0.0
     if drift_correction and have_labels:
         if estimate:
             # drift and a clock error both move labels; the clock error flips with the flight
             # direction, drift does not: solve both, then correct with the refined offset
-            for _ in range(3):
-                d = drift_fix(clock_offset_s, True).clock_correction_s
+            for _ in range(6):
+                d = drift_fix(traj_unsmoothed, clock_offset_s, True).clock_correction_s
                 clock_offset_s = float(np.clip(clock_offset_s + d, -2.0, 2.0))
                 if abs(d) < 0.001:
                     break
-        dc = drift_fix(clock_offset_s, False)
+        dc = drift_fix(traj_smooth, clock_offset_s, False)
         traj = dc.trajectory
         before_m, after_m = float(np.median(dc.residual_before_m)), float(np.median(dc.residual_after_m))
     off_ns = int(round(clock_offset_s * 1e9))

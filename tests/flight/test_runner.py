@@ -39,8 +39,9 @@ def _mission(cfg: SimConfig, length_m: float = 90.0) -> Mission:
                    rally=(RallyPoint(lat_deg=lat + 5 * D, lon_deg=lon + 5 * D, rel_alt_m=3.0),))
 
 
-def _fly(faults: Faults, *, options: RunnerOptions = RunnerOptions(), tmp_path=None, speedup: float = 20.0):
-    cfg = SimConfig(speedup=speedup, ekf_ready_s=2.0, seed=3, faults=faults)
+def _fly(faults: Faults, *, options: RunnerOptions = RunnerOptions(), tmp_path=None, speedup: float = 20.0,
+         request_int: bool = False):
+    cfg = SimConfig(speedup=speedup, ekf_ready_s=2.0, seed=3, faults=faults, mission_request_int=request_int)
     port = _port()
     veh = SimVehicle(f"udpout:127.0.0.1:{port}", cfg).start()
     plan = mission_to_mavlink(_mission(cfg))
@@ -100,6 +101,11 @@ def test_full_mission_with_fault_ends_disarmed_and_recorded(tmp_path, case, faul
     assert sum(1 for _ in b.iter_mavlink(["GLOBAL_POSITION_INT"])) > 10
 
 
+def test_a_vehicle_that_asks_with_mission_request_int_gets_its_items(tmp_path):
+    out, veh, _ = _fly(Faults(drop_pct=5.0), tmp_path=tmp_path, request_int=True)
+    assert out.status == "complete" and not veh.armed and veh.landed and veh.north_m > 85.0
+
+
 def test_link_cut_for_good_leaves_the_vehicle_at_the_rally_point(tmp_path):
     out, veh, _ = _fly(Faults(link_cut_at_s=16.0, link_cut_s=None), tmp_path=tmp_path,
                        options=RunnerOptions(link_giveup_s=6.0))
@@ -111,7 +117,7 @@ def test_link_cut_for_good_leaves_the_vehicle_at_the_rally_point(tmp_path):
 
 
 def test_refused_arm_is_one_clear_error(tmp_path):
-    with pytest.raises(FlightError, match="vehicle refused arming .*Arm: Throttle too high"):
+    with pytest.raises(FlightError, match="vehicle refused arming .*: Arm: Throttle too high"):
         _fly(Faults(refuse_arm_reason="Throttle too high"), tmp_path=tmp_path)
 
 
