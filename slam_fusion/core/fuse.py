@@ -267,6 +267,30 @@ def group_sightings(sightings: list[Sighting], *, min_overlap: float = 0.35) -> 
     return sorted(out, key=lambda t: (t.face_id, t.u_m, t.v_m, t.frames))
 
 
+def _row_gap(tracks: list[TireTrack], factor: float = 1.3) -> bool:
+    """A row of tires side by side (boxes sharing most of their height) with one spacing much wider
+    than the row's others: tires are stored packed, so such a gap most likely hides a tire behind
+    its neighbours (crowded rows at two depths) and the count deserves a second look."""
+    rows: list[list[TireTrack]] = []
+    for t in sorted(tracks, key=lambda t: (t.v_m, t.u_m)):
+        for row in rows:
+            r0 = row[0]
+            inter = min(r0.v1_m, t.v1_m) - max(r0.v0_m, t.v0_m)
+            if inter > 0.5 * min(r0.h_m, t.h_m):
+                row.append(t)
+                break
+        else:
+            rows.append([t])
+    for row in rows:
+        if len(row) < 3:
+            continue
+        u = np.sort([t.u_m for t in row])
+        sp = np.diff(u)
+        if sp.max() > factor * float(np.median(sp)):
+            return True
+    return False
+
+
 def is_counted(t: TireTrack, *, min_support: float = 0.5, min_side_m: float = 0.1) -> bool:
     """The rule ``fuse_bin`` counts a track as a tire by (see there)."""
     need = 2 if t.n_expected >= 2 else 1
@@ -320,10 +344,14 @@ def fuse_bin(
         reasons.append("conflicting_reads")
     if count and not votes:
         reasons.append("no_label_read")
+    gap = _row_gap(good)
+    if gap:
+        reasons.append("gap_in_row")
     mean_support = float(np.mean([t.support for t in good])) if good else 1.0
     conf = (0.4 + 0.6 * min(1.0, n_frames / 3)) * (0.5 + 0.5 * mean_support)
     conf *= max(0.5, 1.0 - 0.1 * len(weak))  # ambiguous tracks: on the dev flights they rarely changed the count
     conf *= (0.6 + 0.4 * read_agree) if count else 1.0
+    conf *= 0.7 if gap else 1.0
     by_frame = Counter(f for t in good for f in t.frames)
     if by_frame:
         ev = max(by_frame.items(), key=lambda kv: (kv[1], -kv[0]))[0]
