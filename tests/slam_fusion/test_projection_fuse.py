@@ -144,3 +144,16 @@ def test_clock_offset_recovered_within_20_ms(true_offset_s):
     sight_p = project(sight_t + int(round(true_offset_s * 1e9)), lab)
     est = estimate_offset_s(lambda o: label_reprojection_cost(o, sight_t, sight_p, lab, project))
     assert abs(est - true_offset_s) < 0.020
+
+
+@pytest.mark.parametrize("centres_m, flagged", [
+    ((0.3, 0.44, 0.58, 0.72, 0.86), False),  # crowded row, every tire seen
+    ((0.3, 0.58, 0.72, 0.86), True),  # the second tire hidden behind its neighbours
+    ((0.3, 0.515, 0.73), False),  # packed with a 15 mm gap
+    ((0.3, 0.8), False),  # two tires: no row to compare against
+])
+def test_a_gap_in_a_packed_row_asks_for_a_recount(centres_m, flagged):
+    s = [_box(f, u, 0.5, w=0.2, h=0.65) for f in range(6) for u in centres_m]
+    obs = _fuse(s, 6)
+    assert obs.count == len(centres_m)
+    assert ("gap_in_row" in obs.reason) == flagged and (obs.confidence < 0.8) == flagged
