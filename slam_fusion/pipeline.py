@@ -180,6 +180,7 @@ def fuse_detections(
     min_overlap: float = 0.35,
     border_px: float = 10.0,
     smooth_s: float = 1.0,
+    drift_px: float = 25.0,
     gtin_to_sku: dict[str, str] | None = None,
     drift_correction: bool = True,
 ) -> FusionResult:
@@ -235,13 +236,22 @@ def fuse_detections(
     before_m = after_m = 0.0
     if drift_correction and have_labels:
         if estimate:
-            # drift and a clock error both move labels; the clock error flips with the flight
-            # direction, drift does not: solve both, then correct with the refined offset
-            for _ in range(6):
-                d = drift_fix(traj_unsmoothed, clock_offset_s, True).clock_correction_s
-                clock_offset_s = float(np.clip(clock_offset_s + d, -2.0, 2.0))
-                if abs(d) < 0.001:
-                    break
+            # Drift and a clock error both move labels; the clock error flips with the flight
+            # direction, drift does not: solve both, then correct with the refined offset. Only
+            # when the labels say the positions are off (median reprojection error above
+            # ``drift_px``), and only while the steps shrink: with few passes the two are hard to
+            # tell apart and the plain estimate is the better one.
+            uv0 = project_at(lab_t + int(round(clock_offset_s * 1e9)), lab_p)  # on the smoothed trajectory
+            if float(np.median(np.linalg.norm(uv0 - lab_uv, axis=1))) > drift_px:
+                last = np.inf
+                for _ in range(6):
+                    d = drift_fix(traj_unsmoothed, clock_offset_s, True).clock_correction_s
+                    if abs(d) >= last:
+                        break  # not converging: keep the previous offset
+                    last = abs(d)
+                    clock_offset_s = float(np.clip(clock_offset_s + d, -2.0, 2.0))
+                    if abs(d) < 0.001:
+                        break
         dc = drift_fix(traj_smooth, clock_offset_s, False)
         traj = dc.trajectory
         before_m, after_m = float(np.median(dc.residual_before_m)), float(np.median(dc.residual_after_m))

@@ -1,0 +1,40 @@
+"""`rackscan replay`: annotated video + Rerun recording of a processed flight, and a re-run with
+another threshold compared bin by bin."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import cv2
+
+from datasets.synthflight import record_synthetic_flight
+from datasets.world import build_world
+
+REPO = Path(__file__).resolve().parents[2]
+RACKSCAN = str(REPO / ".venv/bin/rackscan")
+
+
+def test_replay_video_rerun_and_rerun_with_another_threshold(tmp_path):
+    world = build_world(REPO / "datasets" / "scenarios" / "default.yaml")
+    b = tmp_path / "bundle"
+    record_synthetic_flight(world, b, face_ids=["R02/front"], max_passes_per_face=2)
+    r = subprocess.run([RACKSCAN, "process", str(b)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    r = subprocess.run([RACKSCAN, "replay", str(b), "--every", "2", "--conf", "0.9", "--out", str(tmp_path / "rp")],
+                       capture_output=True, text=True, timeout=600, env={**__import__("os").environ, "COLUMNS": "160"})
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "tires counted:" in r.stdout and "re-run detections in" in r.stdout.replace(chr(10), ' ')
+    cap = cv2.VideoCapture(str(tmp_path / "rp" / "replay.mp4"))
+    n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    ok, img = cap.read()
+    assert ok and n >= 10 and img.shape[1] == 960
+    rrd = tmp_path / "rp" / "replay.rrd"
+    assert rrd.stat().st_size > 10_000 and rrd.read_bytes()[:4] == b"RRF2"
+
+
+def test_replay_without_detections_is_one_line_error(tmp_path):
+    world = build_world(REPO / "datasets" / "scenarios" / "default.yaml")
+    record_synthetic_flight(world, tmp_path / "b", face_ids=["R02/front"], max_passes_per_face=1)
+    r = subprocess.run([RACKSCAN, "replay", str(tmp_path / "b")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "run `rackscan process" in r.stderr
