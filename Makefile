@@ -20,6 +20,10 @@ bench: setup
 	@$(RUN)rackscan bench codes
 	@$(RUN)rackscan bench plan
 	@$(RUN)rackscan bench reconcile
+	@$(RUN)rackscan bench fusion
+	@$(RUN)rackscan bench perception
+	@$(RUN)rackscan bench datasets/scenarios/default.yaml
+	@$(RUN)rackscan bench datasets/scenarios/indoor-drift.yaml
 
 clean:
 	rm -rf out .pytest_cache

@@ -54,9 +54,9 @@ def register(app: typer.Typer) -> None:
         scenario_yaml: Path = typer.Option(DEFAULT_SCENARIO, "--scenario", help="scenario YAML"),
         frames: int = typer.Option(12, "--frames", help="gallery frames to render"),
         flight_aisles: str = typer.Option("A01", "--flight-aisles", help="aisles the synthetic flight scans ('' for none)"),
-        flight: str = typer.Option("synthetic", "--flight", help="synthetic (the recorder: rendered frames along the passes) "
-                                   "or sim (the planned mission flown over MAVLink against the simulated vehicle, "
-                                   "virtual camera recording)"),
+        flight: str = typer.Option("sim", "--flight", help="sim (the planned mission flown over MAVLink against the "
+                                   "simulated vehicle, virtual camera recording, real time) or synthetic (the recorder: "
+                                   "rendered frames along the passes, faster)"),
     ) -> None:
         """Synthesise the warehouse, plan the mission, record a synthetic scan flight, then detect,
         fuse and reconcile it against the ERP snapshot."""
@@ -129,5 +129,5 @@ def register(app: typer.Typer) -> None:
             console.print("open the dashboard: [bold]rackscan dashboard --db sqlite:///"
                           f"{(report / 'results.db').resolve()}[/] (add a user first: rackscan users add NAME --role controller)")
         if flight != "sim":
-            console.print("this flight was the synthetic recorder; `rackscan demo --flight sim` flies the mission over "
-                          "MAVLink against the simulated vehicle instead (real time, a few minutes)")
+            console.print("this flight was the synthetic recorder; the default `--flight sim` flies the mission over "
+                          "MAVLink against the simulated vehicle (real time, a few minutes)")
