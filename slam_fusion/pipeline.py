@@ -193,7 +193,8 @@ def fuse_detections(
     faces = list({f.face_id: f for f in faces}.values())
     labels = {b.bin_id: site.face(b.face_id).face_to_site(np.array([[*b.label.center_uv_m, 0.0]]))[0]
               for b in site.bins}
-    lab_rows = [r for r in rows if r.get("row_kind") == "code" and r.get("text") in labels]
+    lab_rows = [r for r in rows if r.get("row_kind") == "code" and r.get("text") in labels
+                and int(r["frame_idx"]) in frame_t_ns]
     fidx = {f: i for i, f in enumerate(frames)}
 
     lab_t = np.array([frame_t_ns[r["frame_idx"]] for r in lab_rows], dtype=np.int64)
