@@ -111,8 +111,9 @@ def register(app: typer.Typer) -> None:
                     task = prog.add_task(f"synthetic flight over {','.join(aisles)}", total=None)
                     fr = record_synthetic_flight(world, out / "flight", face_ids=faces,
                                                  on_frame=lambda i, n: prog.update(task, completed=i, total=n))
-            console.print(f"flight bundle {fr.bundle}: {fr.n_frames} frames, {fr.flight_time_s:.0f} s of flight, "
-                          "telemetry.tlog with RTK noise, ground truth in truth/")
+            how = ("flown over MAVLink, telemetry.tlog as received" if flight == "sim"
+                   else "synthetic recorder, telemetry.tlog with RTK noise, ground truth in truth/")
+            console.print(f"flight bundle {fr.bundle}: {fr.n_frames} frames, {fr.flight_time_s:.0f} s of flight ({how})")
             from rackscan.cmd_reconcile import summary_table
             from rackscan.executors import LocalExecutor
             from rackscan.process import process_bundle
