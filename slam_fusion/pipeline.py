@@ -8,7 +8,7 @@ import numpy as np
 
 from slam_fusion.core.drift import correct_drift
 from slam_fusion.core.clock import estimate_offset_s, label_reprojection_cost
-from slam_fusion.core.fuse import BinObservation, Sighting, TireTrack, fuse_bin, group_sightings, is_counted
+from slam_fusion.core.fuse import BinObservation, Sighting, TireTrack, fuse_bin, group_sightings, select_tracks
 from slam_fusion.core.projection import pixels_to_face, project_to_faces
 from slam_fusion.core.trajectory import Trajectory, associate
 from warehouse.camera import CameraModel, invert_transform, transform_points
@@ -55,7 +55,8 @@ def _sku_lookup(gtin_to_sku: dict[str, str] | None) -> dict[str, str]:
     return out
 
 
-def _tire_sightings(cam, T_sc, frames, fidx, rows, faces, *, border_px: float) -> list[Sighting]:
+def _tire_sightings(cam, T_sc, frames, fidx, rows, faces, *, border_px: float,
+                    sliver_m: float = 0.1) -> list[Sighting]:
     """Tire boxes projected onto the nearest face their centre hits, as box edges on the face with
     the edges on the image border marked unreal, and the product label read inside each box (the
     one nearest its centre)."""
@@ -99,6 +100,11 @@ def _tire_sightings(cam, T_sc, frames, fidx, rows, faces, *, border_px: float) -
                 continue
             lr = (0, 1) if m[0, 0] <= m[1, 0] else (1, 0)  # which image edge is the face's u0 / u1
             tb = (3, 2) if m[3, 1] <= m[2, 1] else (2, 3)  # which is v0 (lower) / v1
+            # a sliver on the image border (cut on an axis, narrower there than any tire) shows too
+            # little of the tire to place even its other edges: the detector guesses them
+            if ((clip[0] or clip[1]) and abs(m[1, 0] - m[0, 0]) < sliver_m) or \
+                    ((clip[2] or clip[3]) and abs(m[3, 1] - m[2, 1]) < sliver_m):
+                continue
             inside = [c for c in codes if r["x1"] <= _centre(c)[0] <= r["x2"] and r["y1"] <= _centre(c)[1] <= r["y2"]]
             inside.sort(key=lambda c: (float(np.linalg.norm(_centre(c) - np.array([xc, yc]))), str(c["gtin"])))
             out.append(Sighting(
@@ -178,13 +184,17 @@ def fuse_detections(
     clock_offset_s: float | None = None,
     min_support: float = 0.5,
     min_overlap: float = 0.35,
-    border_px: float = 10.0,
+    border_px: float = 20.0,
     smooth_s: float = 1.0,
     drift_px: float = 25.0,
     gtin_to_sku: dict[str, str] | None = None,
     drift_correction: bool = True,
+    drift_solver=correct_drift,
 ) -> FusionResult:
-    """rows: detections.parquet rows (frame_idx, row_kind, x1..y2, text, gtin)."""
+    """rows: detections.parquet rows (frame_idx, row_kind, x1..y2, text, gtin).
+
+    ``drift_solver``: ``correct_drift`` or a drop-in with its signature (``rackscan bench drift``
+    passes the Open3D pose graph); the joint clock solve always uses ``correct_drift``."""
     traj_unsmoothed = traj
     traj = traj.smoothed(smooth_s)
     frames = sorted(frame_t_ns)
@@ -228,7 +238,8 @@ def fuse_detections(
             # velocity from the smoothed positions: differences of noisy positions would bias the solve
             vel = (traj_smooth.poses_at(lab_t + off + h)[:, :3, 3]
                    - traj_smooth.poses_at(lab_t + off - h)[:, :3, 3]) / (2 * h / 1e9)
-        return correct_drift(base, lab_t + off, (T_lab[:, :3, 3], rays), lab_p, velocities_m_s=vel)
+        solve = correct_drift if with_clock else drift_solver
+        return solve(base, lab_t + off, (T_lab[:, :3, 3], rays), lab_p, **({"velocities_m_s": vel} if with_clock else {}))
 
     if estimate:
         traj = traj_unsmoothed
@@ -292,5 +303,7 @@ def fuse_detections(
                         clock_offset_s=float(clock_offset_s),
                         label_residuals_px={k: float(np.median(v)) for k, v in residuals.items()},
                         drift_residual_before_m=before_m, drift_residual_after_m=after_m, trajectory=traj,
-                        tracks=tuple((bid, tr, is_counted(tr, min_support=min_support))
-                                     for bid, trs in sorted(per_bin.items()) for tr in trs))
+                        tracks=tuple((bid, tr, tr in counted)
+                                     for bid, trs in sorted(per_bin.items())
+                                     for counted in [select_tracks(trs, min_support=min_support)[0]]
+                                     for tr in trs))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from slam_fusion.core.calibration import Calibration
 
 EDGES = ("u0", "u1", "v0", "v1")
 
@@ -92,6 +93,7 @@ class BinObservation:
     n_views: int
     evidence_frame: int
     reason: str
+    raw_score: float = 0.0  # the uncalibrated score ``confidence`` was mapped from
 
 
 def _canonical(s: list[Sighting]) -> list[Sighting]:
@@ -291,11 +293,61 @@ def _row_gap(tracks: list[TireTrack], factor: float = 1.3) -> bool:
     return False
 
 
+def _same_row(a: TireTrack, b: TireTrack) -> bool:
+    return min(a.v1_m, b.v1_m) - max(a.v0_m, b.v0_m) > 0.5 * min(a.h_m, b.h_m)
+
+
+def _u_iou(a: TireTrack, b: TireTrack) -> float:
+    inter = max(0.0, min(a.u1_m, b.u1_m) - max(a.u0_m, b.u0_m))
+    return inter / max(1e-9, a.w_m + b.w_m - inter)
+
+
+def hidden_in_row(candidates: list[TireTrack], counted: list[TireTrack], *, factor: float = 1.3,
+                  max_iou: float = 0.5) -> list[TireTrack]:
+    """Candidates that fill a gap in a row of counted tires: between two counted neighbours in its
+    row whose centres are more than ``factor`` tire widths apart (tires are stored packed, so such a
+    gap holds a tire hidden behind them, as in a crowded row at two depths), and not the same tire
+    as either neighbour (their widths overlap by less than ``max_iou``). Two independent pieces of
+    evidence, the sightings and the row's geometry, agree; one candidate per gap, the best seen."""
+    taken: dict[tuple[int, int], TireTrack] = {}
+    for t in candidates:
+        row = [c for c in counted if _same_row(c, t)]
+        left = max((c for c in row if c.u_m < t.u_m), key=lambda c: c.u_m, default=None)
+        right = min((c for c in row if c.u_m > t.u_m), key=lambda c: c.u_m, default=None)
+        if left is None or right is None:
+            continue
+        if right.u_m - left.u_m <= factor * (left.w_m + right.w_m) / 2:
+            continue
+        if _u_iou(t, left) >= max_iou or _u_iou(t, right) >= max_iou:
+            continue
+        key = (id(left), id(right))
+        if key not in taken or (t.support, len(t.frames)) > (taken[key].support, len(taken[key].frames)):
+            taken[key] = t
+    return sorted(taken.values(), key=lambda t: (t.u_m, t.v_m, t.frames))
+
+
 def is_counted(t: TireTrack, *, min_support: float = 0.5, min_side_m: float = 0.1) -> bool:
     """The rule ``fuse_bin`` counts a track as a tire by (see there)."""
     need = 2 if t.n_expected >= 2 else 1
     too_thin = t.w_m < min_side_m or t.h_m < min_side_m  # measured, or never seen wider than a sliver
     return len(t.frames) >= need and t.support >= min_support and not too_thin
+
+
+def select_tracks(tracks: list[TireTrack], *, min_support: float = 0.5, min_side_m: float = 0.1,
+                  hidden_support: float = 0.15) -> tuple[list[TireTrack], list[TireTrack], list[TireTrack]]:
+    """One bin's tracks -> (counted, of those the ones hidden in a row, weak ones left out).
+
+    Counted: ``is_counted``, plus tracks seen in at least two frames and ``hidden_support`` of
+    those that had them in view, no thinner than ``min_side_m``, that fill a gap in a packed row
+    (``hidden_in_row``). Weak: the rest with at least half of ``min_support``."""
+    tracks = sorted(tracks, key=lambda t: (t.u_m, t.v_m, t.frames))
+    good = [t for t in tracks if is_counted(t, min_support=min_support, min_side_m=min_side_m)]
+    maybe = [t for t in tracks if t not in good and len(t.frames) >= 2 and t.support >= hidden_support
+             and t.w_m >= min_side_m and t.h_m >= min_side_m]
+    hidden = hidden_in_row(maybe, good)
+    counted = sorted(good + hidden, key=lambda t: (t.u_m, t.v_m, t.frames))
+    weak = [t for t in tracks if t not in counted and t.support >= 0.5 * min_support]
+    return counted, hidden, weak
 
 
 def fuse_bin(
@@ -305,7 +357,9 @@ def fuse_bin(
     *,
     min_support: float = 0.5,
     min_side_m: float = 0.1,
+    hidden_support: float = 0.15,
     gtin_to_sku: dict[str, str] | None = None,
+    calibration: Calibration | None = None,
 ) -> BinObservation:
     """Count and SKU for one bin from the tire tracks on it and the frames that saw the bin.
 
@@ -317,11 +371,8 @@ def fuse_bin(
     n_frames = len(frames_seeing_bin)
     tracks = sorted(tracks, key=lambda t: (t.u_m, t.v_m, t.frames))
 
-    def supported(t: TireTrack) -> bool:
-        return is_counted(t, min_support=min_support, min_side_m=min_side_m)
-
-    good = [t for t in tracks if supported(t)]
-    weak = [t for t in tracks if not supported(t) and t.support >= 0.5 * min_support]
+    good, hidden, weak = select_tracks(tracks, min_support=min_support, min_side_m=min_side_m,
+                                       hidden_support=hidden_support)
     count = len(good)
     # one vote per tire (its majority read), so a tire seen in many frames does not outvote others
     per_tire = []
@@ -344,7 +395,11 @@ def fuse_bin(
         reasons.append("conflicting_reads")
     if count and not votes:
         reasons.append("no_label_read")
-    gap = _row_gap(good)
+    if hidden:
+        reasons.append("hidden_in_row")
+    # a widened gap in a row, or any sighting left out that sits in one: count it again by hand
+    left_out = [t for t in tracks if t not in good and t.w_m >= min_side_m and t.h_m >= min_side_m]
+    gap = _row_gap(good) or bool(hidden_in_row(left_out, good))
     if gap:
         reasons.append("gap_in_row")
     mean_support = float(np.mean([t.support for t in good])) if good else 1.0
@@ -352,11 +407,13 @@ def fuse_bin(
     conf *= max(0.5, 1.0 - 0.1 * len(weak))  # ambiguous tracks: on the dev flights they rarely changed the count
     conf *= (0.6 + 0.4 * read_agree) if count else 1.0
     conf *= 0.7 if gap else 1.0
+    conf *= 0.8 ** len(hidden)
     by_frame = Counter(f for t in good for f in t.frames)
     if by_frame:
         ev = max(by_frame.items(), key=lambda kv: (kv[1], -kv[0]))[0]
     else:
         ev = min(frames_seeing_bin) if frames_seeing_bin else -1
+    raw = float(np.clip(conf, 0, 1))
     return BinObservation(bin_id=bin_id, sku=sku if count else "", gtin=gtin if count else "", count=count,
-                          confidence=float(np.clip(conf, 0, 1)), n_views=n_frames,
-                          evidence_frame=int(ev), reason=";".join(reasons))
+                          confidence=calibration(raw) if calibration is not None else raw, n_views=n_frames,
+                          evidence_frame=int(ev), reason=";".join(reasons), raw_score=raw)

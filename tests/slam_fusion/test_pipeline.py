@@ -40,3 +40,26 @@ def test_label_drift_correction_keeps_bins_right():
     assert _wrong_bins(raw, truth) > 0  # the drift is large enough to matter
     assert _wrong_bins(fixed, truth) == 0
     assert fixed.drift_residual_after_m < fixed.drift_residual_before_m / 3
+
+
+@pytest.mark.parametrize("box, kept", [
+    ((800, 200, 1000, 800), True),  # whole in view
+    ((0, 200, 240, 800), True),  # cut by the left border, still wider than a tire's narrowest side
+    ((0, 126, 30, 800), False),  # a 30 px sliver on the left border: its top edge is a guess
+    ((1890, 126, 1920, 800), False),  # the same on the right border
+    ((800, 1050, 1000, 1080), False),  # a sliver along the bottom border
+])
+def test_slivers_on_the_image_border_are_not_sightings(box, kept):
+    from slam_fusion.pipeline import _tire_sightings
+    from tests.slam_fusion.factories import camera_facing, make_camera, make_site
+
+    site = make_site()
+    face = site.faces_of_aisle(site.aisle_ids[0])[0]
+    cam = make_camera()
+    T = camera_facing(face, 1.0, 1.0, 1.5)[None]
+    x1, y1, x2, y2 = box
+    rows = [{"frame_idx": 0, "row_kind": "box", "class_id": 0, "x1": x1, "y1": y1, "x2": x2, "y2": y2}]
+    got = _tire_sightings(cam, T, [0], {0: 0}, rows, [face], border_px=20)
+    assert (len(got) == 1) == kept
+    if kept:
+        assert got[0].edge_ok[0] == (x1 > 20)

@@ -157,3 +157,22 @@ def test_a_gap_in_a_packed_row_asks_for_a_recount(centres_m, flagged):
     obs = _fuse(s, 6)
     assert obs.count == len(centres_m)
     assert ("gap_in_row" in obs.reason) == flagged and (obs.confidence < 0.8) == flagged
+
+
+@pytest.mark.parametrize("case, front_u, weak_u, weak_frames, counted", [
+    ("crowded row: the back tire seen in 2 of 10 frames fills the gap", (0.3, 0.58, 0.86), 0.44, (2, 7), True),
+    ("two gaps, two hidden tires", (0.3, 0.58, 0.86), None, (2, 7), True),
+    ("seen once: not enough", (0.3, 0.58, 0.86), 0.44, (2,), False),
+    ("packed row (15 mm gaps): no room for a hidden tire", (0.3, 0.515, 0.73), 0.41, (2, 7), False),
+    ("over a counted tire, not between: a duplicate", (0.3, 0.58, 0.86), 0.60, (2, 7), False),
+    ("row end: no neighbour beyond it", (0.3, 0.58, 0.86), 1.0, (2, 7), False),
+])
+def test_a_tire_hidden_in_a_crowded_row_counts_when_it_fills_the_gap(case, front_u, weak_u, weak_frames, counted):
+    s = [_box(f, u, 0.5, w=0.2, h=0.65) for f in range(10) for u in front_u]
+    hidden = [0.44, 0.72] if weak_u is None else [weak_u]
+    s += [_box(f, u, 0.5, w=0.15, h=0.6) for f in weak_frames for u in hidden]
+    obs = _fuse(s, 10)
+    assert obs.count == len(front_u) + (len(hidden) if counted else 0), case
+    assert ("hidden_in_row" in obs.reason) == counted, case
+    if counted:
+        assert obs.confidence < _fuse(s[:30], 10).confidence  # the front row alone
