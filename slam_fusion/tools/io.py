@@ -51,7 +51,7 @@ def read_catalogue(path: str | Path, *, required: bool = False) -> dict[str, str
 def fuse_bundle(bundle, *, detections: str | Path | None = None, max_gap_s: float = 0.2,
                 clock_offset_s: float | None = None, min_overlap: float = 0.35, min_support: float = 0.5,
                 smooth_s: float = 1.0, drift_correction: bool = True, catalogue: str | Path | None = None,
-                poses: str = "auto"):
+                poses: str = "auto", drift_solver=None):
     """A bundle's telemetry and detections -> FusionResult (``write_outputs`` stores it)."""
     from slam_fusion.pipeline import fuse_detections
     from slam_fusion.tools.tlog import trajectory_from_bundle
@@ -65,7 +65,7 @@ def fuse_bundle(bundle, *, detections: str | Path | None = None, max_gap_s: floa
                            traj=trajectory_from_bundle(bundle, poses), frame_t_ns=ft, rows=rows,
                            max_gap_ns=int(max_gap_s * 1e9), clock_offset_s=clock_offset_s, min_overlap=min_overlap,
                            min_support=min_support, smooth_s=smooth_s, drift_correction=drift_correction,
-                           gtin_to_sku=g2s)
+                           gtin_to_sku=g2s, **({"drift_solver": drift_solver} if drift_solver else {}))
 
 
 def _bin_crop(img, bundle, result, bin_, t_ns: int, margin_frac: float = 0.15):
