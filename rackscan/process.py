@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from rackscan.stages import StageState, fingerprint
+from rackscan.stages import StageState, code_digest, fingerprint
 
 _DETECTORS: dict[tuple, object] = {}  # one Detector per worker process and configuration
 
@@ -104,7 +104,8 @@ def process_bundle(bundle_dir: str | Path, *, erp: str | Path | None = None, exe
     # 1. perception
     w = Path(weights) if weights else DEFAULT_WEIGHTS.with_suffix(".onnx" if backend == "onnx" else ".pt")
     det_out = root / "detections.parquet"
-    fp = fingerprint("detect", str(w), backend, conf, chunk_frames, files=[root / "frames.csv", w])
+    fp = fingerprint("detect", str(w), backend, conf, chunk_frames, code_digest("perception"),
+                     files=[root / "frames.csv", w])
     t0 = time.perf_counter()
     if state.is_done("detect", fp, [det_out]):
         rep.stages["detect"] = "skipped"
@@ -136,7 +137,8 @@ def process_bundle(bundle_dir: str | Path, *, erp: str | Path | None = None, exe
 
     fo = dict(fuse_options or {})
     obs_out = root / "observations.parquet"
-    fp = fingerprint("fuse", sorted(fo.items()), files=[det_out, b.tlog_path, root / "frames.csv"])
+    fp = fingerprint("fuse", sorted(fo.items()), code_digest("slam_fusion"),
+                     files=[det_out, b.tlog_path, root / "frames.csv"])
     t0 = time.perf_counter()
     if state.is_done("fuse", fp, [obs_out]):
         rep.stages["fuse"] = "skipped"
@@ -160,7 +162,8 @@ def process_bundle(bundle_dir: str | Path, *, erp: str | Path | None = None, exe
         ro = dict(reconcile_options or {})
         t0 = time.perf_counter()
         out_dir = Path(ro.get("out_dir") or root / "report")
-        fp = fingerprint("reconcile", sorted((k, str(v)) for k, v in ro.items()), files=[obs_out, Path(erp)])
+        fp = fingerprint("reconcile", sorted((k, str(v)) for k, v in ro.items()), code_digest("reconciliation"),
+                         files=[obs_out, Path(erp)])
         if state.is_done("reconcile", fp, [out_dir / "report.xlsx", out_dir / "discrepancies.csv"]):
             rep.stages["reconcile"] = "skipped"
             log(f"reconcile: up to date ({out_dir})")

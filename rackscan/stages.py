@@ -30,6 +30,24 @@ def fingerprint(*parts: Any, files: Iterable[Path] = ()) -> str:
     return h.hexdigest()[:16]
 
 
+def code_digest(*packages: str) -> str:
+    """A hash of the Python sources of packages: a stage's fingerprint changes with its code, so an
+    upgraded rackscan does not reuse outputs its older code computed."""
+    import importlib.util
+
+    h = hashlib.sha256()
+    for name in packages:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            h.update(f"{name}:missing".encode())
+            continue
+        root = Path(next(iter(spec.submodule_search_locations)))
+        for f in sorted(root.rglob("*.py")):
+            h.update(str(f.relative_to(root)).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 @dataclass
 class StageState:
     bundle: Path
