@@ -49,6 +49,21 @@ def opencv_camera(index: int):
     return capture
 
 
+def resume_paths(record: Path) -> tuple[Path, Path]:
+    """(bundle to resume from, new bundle to record into) for ``--resume``: the latest of RECORD,
+    RECORD.resume1, RECORD.resume2, ... and the next free one."""
+    from flight.errors import FlightError
+
+    record = Path(record)
+    if not record.exists():
+        raise FlightError(f"{record}: no such flight bundle; --resume continues a flight recorded there")
+    n = 1
+    while Path(f"{record}.resume{n}").exists():
+        n += 1
+    last = record if n == 1 else Path(f"{record}.resume{n - 1}")
+    return last, Path(f"{record}.resume{n}")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("fly")
     def fly(
@@ -61,6 +76,7 @@ def register(app: typer.Typer) -> None:
         camera_yaml: Path = typer.Option(None, "--camera-file", help="camera YAML (with --camera opencv)"),
         required_fix: int = typer.Option(6, "--required-fix", help="GPS fix type required (6 RTK fixed; 0 indoors)"),
         abort_mode: str = typer.Option("RTL", "--abort-mode", help="what Ctrl-C does: RTL or LAND"),
+        resume: bool = typer.Option(False, "--resume", help="continue the interrupted flight recorded in --record after its last bin, recording the rest in RECORD.resume1 (.resume2, ...)"),
         resume_from: Path = typer.Option(None, "--resume-from", help="bundle of an interrupted flight: continue after its last bin"),
         signing_key_hex: str = typer.Option(None, "--signing-key-hex", help="MAVLink 2 signing key, 64 hex digits"),
         require_signing: bool = typer.Option(False, "--require-signing", help="refuse a vehicle that does not sign"),
@@ -87,6 +103,11 @@ def register(app: typer.Typer) -> None:
         plan = mission_to_mavlink(mission)
         takeoff = next((it.rel_alt_m for it in mission.items if it.kind == "takeoff"), 2.0)
         start_seq = 1
+        original = record
+        if resume:
+            if resume_from:
+                raise FlightError("--resume and --resume-from: give one (--resume continues the flight in --record)")
+            resume_from, record = resume_paths(record)
         if resume_from:
             res_file = Path(resume_from) / "flight_result.json"
             if not res_file.exists():
@@ -165,7 +186,7 @@ def register(app: typer.Typer) -> None:
                       f"{'disarmed on the ground' if out.disarmed_on_ground else 'not confirmed landed'} ({out.mode}); "
                       f"{rec.frames} frames recorded in {record}")
             if out.resume_seq:
-                con.print(f"resume with: rackscan fly {plan_file} --connect {connect} --record NEW_DIR --resume-from {record}")
+                con.print(f"resume with: rackscan fly {plan_file} --connect {connect} --record {original} --resume")
         finally:
             if rec is not None:
                 rec.stop(status)
