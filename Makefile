@@ -24,6 +24,8 @@ bench: setup
 	@$(RUN)rackscan bench perception
 	@$(RUN)rackscan bench datasets/scenarios/default.yaml
 	@$(RUN)rackscan bench datasets/scenarios/indoor-drift.yaml
+	@$(RUN)rackscan bench drift runs/bench/indoor-drift/flight
+	@$(RUN)rackscan bench calibration runs/bench/default/flight runs/bench/indoor-drift/flight
 
 clean:
 	rm -rf out .pytest_cache

@@ -33,3 +33,30 @@ def test_bench_scenario_indoor_drift_one_aisle(tmp_path):
     # a second run reuses the recorded flight and every processed stage
     r2 = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env={"COLUMNS": "200", **__import__("os").environ})
     assert r2.returncode == 0 and "reusing the recorded flight" in r2.stdout and r2.stdout.count("up to date") == 3
+    # the drift solvers compared on the same flight against its true camera positions
+    r3 = subprocess.run([str(REPO / ".venv/bin/rackscan"), "bench", "drift", str(tmp_path / "bench" / "flight"),
+                         "--solvers", "scipy"], capture_output=True, text=True, timeout=600,
+                        env={"COLUMNS": "200", **__import__("os").environ})
+    assert r3.returncode == 0, r3.stdout[-3000:] + r3.stderr[-3000:]
+    rows = {cells[2]: cells for cells in (
+        [c.strip() for c in line.split("│")] for line in r3.stdout.splitlines() if line.count("│") >= 7)}
+    raw_m = float(rows["none"][3].split("/")[0])
+    fixed_m = float(rows["scipy"][3].split("/")[0])
+    assert raw_m > 0.2 and fixed_m < 0.05, r3.stdout  # 0.3 m/min of drift, corrected to centimetres
+    assert int(rows["scipy"][6].split("/")[0]) >= 46
+    # the confidence against the truth: a table by band, the error figures and the diagram
+    r4 = subprocess.run([str(REPO / ".venv/bin/rackscan"), "bench", "calibration", str(tmp_path / "bench" / "flight"),
+                         "--fit", "--png", str(tmp_path / "rel.png")], capture_output=True, text=True, timeout=600,
+                        env={"COLUMNS": "200", **__import__("os").environ})
+    assert r4.returncode == 0, r4.stdout[-3000:] + r4.stderr[-3000:]
+    ece = float(re.search(r"confidence: expected calibration error ([\d.]+)", r4.stdout).group(1))
+    assert ece < 0.1 and "fitted on all these flights: Calibration(" in r4.stdout
+    import cv2
+
+    assert cv2.imread(str(tmp_path / "rel.png")).shape == (500, 500, 3)
+
+
+def test_bench_drift_refuses_a_bundle_without_truth(tmp_path):
+    r = subprocess.run([str(REPO / ".venv/bin/rackscan"), "bench", "drift", str(tmp_path)], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 1 and "truth/poses.csv" in r.stdout + r.stderr
