@@ -4,7 +4,8 @@ Each detected tire, projected onto its face, is a ``Sighting``. Sightings are gr
 ``TireTrack``s frame by frame with an optimal assignment (two sightings from one frame are never
 the same tire, and a sighting joins a track only within half a tire's size of it), so neighbouring
 tires in a stack or a crowded row stay apart however many frames see them. A track counts as a
-tire when it was seen in enough of the frames that had it wholly in view.
+tire when it was seen in enough of the frames that had it wholly in view, or, seen less, when it
+fills the gap of a packed row (a tire standing behind a crowded row).
 """
 
 from __future__ import annotations
@@ -366,7 +367,10 @@ def fuse_bin(
     A track is a tire when it was seen in at least ``min_support`` of the frames that had it
     wholly in view (and in two frames, where two or more had it in view), and its measured sides
     are at least ``min_side_m`` (the narrowest tire is 135 mm; a box never seen wider is a sliver
-    on the image edge or in a gap, not countable evidence of a tire).
+    on the image edge or in a gap, not countable evidence of a tire). A weaker track also counts
+    where it fills a gap in a packed row (``select_tracks``, reason ``hidden_in_row``); a gap left
+    open is flagged ``gap_in_row``. ``calibration`` maps the raw score to the confidence (none by
+    default: ``slam_fusion.core.calibration``).
     """
     n_frames = len(frames_seeing_bin)
     tracks = sorted(tracks, key=lambda t: (t.u_m, t.v_m, t.frames))
