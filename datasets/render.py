@@ -14,6 +14,7 @@ frame.
 
 from __future__ import annotations
 
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -103,12 +104,17 @@ def _distortion_maps(K_bytes: bytes, dist: tuple, w: int, h: int, margin_px: tup
     return cv2.convertMaps(mx, my, cv2.CV_16SC2)
 
 
+def _stable_hash(text: str) -> int:
+    """The same number in every process (Python's ``hash`` of a str is salted per process)."""
+    return zlib.crc32(text.encode("utf-8"))
+
+
 def _tire_texture(size_code: str, lying: bool, variant: int, px_per_mm: float = 1.5) -> np.ndarray:
     """Procedural tread seen from the front (standing: width across, circumference down)."""
     size = parse_size(size_code)
     w_px = int(size.width_mm * px_per_mm)
     d_px = int(size.outer_diameter_mm * px_per_mm)
-    rng = np.random.default_rng(hash((size_code, variant)) % 2**32)
+    rng = np.random.default_rng(_stable_hash(f"{size_code}:{variant}"))  # hash() differs per process
     tex = np.full((d_px, w_px), 34, np.float32)
     # circumferential grooves
     for f in (0.22, 0.42, 0.62, 0.8)[: 3 + variant % 2]:
@@ -185,7 +191,7 @@ class Renderer:
                 if o.kind == "pallet":
                     qs.append(_Quad("", PALLET_BGR, face.face_id, rect(o.u0, o.u1, o.v0, o.v1, o.n), o.n, None))
                     continue
-                key = o.object_id if o.kind.endswith("label") else f"tire:{o.sku}:{o.kind}:{hash(o.object_id) % 3}"
+                key = o.object_id if o.kind.endswith("label") else f"tire:{o.sku}:{o.kind}:{_stable_hash(o.object_id) % 3}"
                 tk = {"tire_standing": "tire", "tire_lying": "tire"}.get(o.kind, o.kind)
                 qs.append(_Quad(key, (0, 0, 0), face.face_id, rect(o.u0, o.u1, o.v0, o.v1, o.n), o.n, o, tk))
             for u in face.bay_edges_u_m:

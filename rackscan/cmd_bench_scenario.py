@@ -49,7 +49,7 @@ def scenario_bench(
     from flight.planner import PlanOptions, plan
     from rackscan.executors import make_executor, progress_bar
     from rackscan.process import process_bundle
-    from rackscan.stages import StageState
+    from rackscan.stages import StageState, code_digest
     from reconciliation.bench import bench_world
     from slam_fusion.tools.io import fuse_bundle
 
@@ -62,7 +62,10 @@ def scenario_bench(
     p = plan(site, world.camera, PlanOptions())
     aisle_ids = [a for a in aisles.split(",") if a] or list(site.aisle_ids)
     faces = [f.face_id for a in aisle_ids for f in site.faces_of_aisle(a)]
-    key = hashlib.sha256((Path(scenario_yaml).read_bytes() + ",".join(faces).encode())).hexdigest()[:16]
+    # the recorded flight is kept while the scenario, the faces and the synthetic warehouse's code
+    # (renderer, recorder) are unchanged
+    key = hashlib.sha256((Path(scenario_yaml).read_bytes() + ",".join(faces).encode()
+                          + code_digest("datasets").encode())).hexdigest()[:16]
     bundle = root / "flight"
     if fresh or not (root / "flight.key").exists() or (root / "flight.key").read_text() != key:
         shutil.rmtree(bundle, ignore_errors=True)

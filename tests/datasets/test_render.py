@@ -75,6 +75,24 @@ def test_same_seed_same_pixels(world, renderer):
     assert np.array_equal(a, b)
 
 
+@pytest.mark.parametrize("hash_seed", ["1", "2"])
+def test_same_seed_same_pixels_in_another_process(world, renderer, hash_seed, tmp_path):
+    """Python salts str hashes per process: nothing the picture depends on may use them."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, sys; from datasets.world import build_world; "
+            "from datasets.render import Renderer, camera_pose_facing; "
+            f"w = build_world({str(DEFAULT)!r}); f = w.site.faces[0]; "
+            "img = Renderer(w).render(camera_pose_facing(f, 3.0, 1.0, 1.5), rng_seed=3).image_bgr; "
+            f"np.save({str(tmp_path / 'img.npy')!r}, img)")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=300,
+                   env={**os.environ, "PYTHONHASHSEED": hash_seed})
+    here = renderer.render(camera_pose_facing(world.site.faces[0], 3.0, 1.0, 1.5), rng_seed=3).image_bgr
+    assert np.array_equal(np.load(tmp_path / "img.npy"), here)
+
+
 def test_truth_boxes_lie_inside_the_frame(world, renderer):
     f = world.site.faces[1]
     res = renderer.render(camera_pose_facing(f, 0.3, 1.0, 1.5), rng_seed=1)
