@@ -272,8 +272,9 @@ def group_sightings(sightings: list[Sighting], *, min_overlap: float = 0.35) -> 
 
 def _row_gap(tracks: list[TireTrack], factor: float = 1.3) -> bool:
     """A row of tires side by side (boxes sharing most of their height) with one spacing much wider
-    than the row's others: tires are stored packed, so such a gap most likely hides a tire behind
-    its neighbours (crowded rows at two depths) and the count deserves a second look."""
+    than the row's others, or two neighbours with open space between them narrower than a tire:
+    tires are stored packed, so such a gap most likely hides a tire behind its neighbours (crowded
+    rows at two depths) and the count deserves a second look."""
     rows: list[list[TireTrack]] = []
     for t in sorted(tracks, key=lambda t: (t.v_m, t.u_m)):
         for row in rows:
@@ -285,6 +286,13 @@ def _row_gap(tracks: list[TireTrack], factor: float = 1.3) -> bool:
         else:
             rows.append([t])
     for row in rows:
+        row = sorted(row, key=lambda t: t.u_m)
+        for a, b in zip(row, row[1:]):
+            # open space between neighbours too narrow for a tire standing in line but wider than
+            # packing leaves: the look of a crowded row whose back tire went unseen
+            w = (a.w_m + b.w_m) / 2
+            if 0.3 * w < b.u0_m - a.u1_m < w:
+                return True
         if len(row) < 3:
             continue
         u = np.sort([t.u_m for t in row])

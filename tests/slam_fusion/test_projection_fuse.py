@@ -150,7 +150,8 @@ def test_clock_offset_recovered_within_20_ms(true_offset_s):
     ((0.3, 0.44, 0.58, 0.72, 0.86), False),  # crowded row, every tire seen
     ((0.3, 0.58, 0.72, 0.86), True),  # the second tire hidden behind its neighbours
     ((0.3, 0.515, 0.73), False),  # packed with a 15 mm gap
-    ((0.3, 0.8), False),  # two tires: no row to compare against
+    ((0.3, 0.8), False),  # two tires with room for a third between: empty space
+    ((0.3, 0.58), True),  # two tires 8 cm apart: no room for one in line, the look of one behind
 ])
 def test_a_gap_in_a_packed_row_asks_for_a_recount(centres_m, flagged):
     s = [_box(f, u, 0.5, w=0.2, h=0.65) for f in range(6) for u in centres_m]
