@@ -107,8 +107,8 @@ def scenario_bench(
         t.add_column(c)
     t.add_row("planned bins per flight hour", f"{p.bins_per_flight_hour:.0f}", "> 100 (manual count)")
     t.add_row("coverage (bins observed / bins flown)", f"{n_obs}/{len(scanned_bins)} = {n_obs / max(1, len(scanned_bins)):.1%}", "100%")
-    t.add_row("bin count accuracy", f"{ok_c}/{n_obs} = {ok_c / max(1, n_obs):.1%}", ">= 99.5%")
-    t.add_row("SKU accuracy", f"{ok_s}/{n_obs} = {ok_s / max(1, n_obs):.1%}", ">= 99.5%")
+    t.add_row("bin count accuracy", f"{ok_c}/{n_obs} = {ok_c / max(1, n_obs):.2%}", ">= 99.5%")
+    t.add_row("SKU accuracy", f"{ok_s}/{n_obs} = {ok_s / max(1, n_obs):.2%}", ">= 99.5%")
     t.add_row("  without label drift correction: count / SKU",
               f"{raw_c / max(1, n_obs):.1%} / {raw_s / max(1, n_obs):.1%}", "")
     cl = float(st.info("fuse").get("clock_offset_s", 0.0))
