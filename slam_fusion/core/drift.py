@@ -48,6 +48,21 @@ def _interp_matrix(t_s: np.ndarray, knots_s: np.ndarray):
     return csr_matrix((vals, (rows, cols)), shape=(len(t_s), len(knots_s)))
 
 
+def knot_grid(traj: Trajectory, sight_t_ns: np.ndarray, knot_s: float) -> np.ndarray:
+    """Knot times (s) every ``knot_s`` over the trajectory and the sightings, at least three."""
+    t_s = np.asarray(sight_t_ns, dtype=np.float64) / 1e9
+    T_s = np.asarray(traj.t_ns, dtype=np.float64) / 1e9
+    t0, t1 = min(T_s[0], t_s.min()), max(T_s[-1], t_s.max())
+    knots = np.arange(t0, t1 + knot_s, knot_s)
+    return knots if len(knots) >= 3 else np.linspace(t0, t0 + 2 * knot_s, 3)
+
+
+def corrected(traj: Trajectory, knots: np.ndarray, corrections_m: np.ndarray) -> Trajectory:
+    """The trajectory moved by the (K,3) knot corrections, interpolated linearly in time."""
+    corr = _interp_matrix(np.asarray(traj.t_ns, dtype=np.float64) / 1e9, knots) @ corrections_m
+    return Trajectory(t_ns=traj.t_ns, positions_site_m=traj.positions_site_m + corr, quat_wxyz=traj.quat_wxyz)
+
+
 def correct_drift(
     traj: Trajectory,
     sight_t_ns: np.ndarray,
@@ -85,11 +100,7 @@ def correct_drift(
     if len(c) == 0:
         return DriftCorrection(trajectory=traj, residual_before_m=before, residual_after_m=before)
     t_s = np.asarray(sight_t_ns, dtype=np.float64) / 1e9
-    T_s = np.asarray(traj.t_ns, dtype=np.float64) / 1e9
-    t0, t1 = min(T_s[0], t_s.min()), max(T_s[-1], t_s.max())
-    knots = np.arange(t0, t1 + knot_s, knot_s)
-    if len(knots) < 3:
-        knots = np.linspace(t0, t0 + 2 * knot_s, 3)
+    knots = knot_grid(traj, sight_t_ns, knot_s)
     K = len(knots)
     A_t = _interp_matrix(t_s, knots)  # (N, K)
     r = rays / np.linalg.norm(rays, axis=1, keepdims=True)
@@ -129,8 +140,7 @@ def correct_drift(
         w = np.where(resid <= k_huber, 1.0, k_huber / np.maximum(resid, 1e-12))
     d_s = float(sol[3 * K]) if velocities_m_s is not None else 0.0
     ck = sol[:3 * K].reshape(3, K).T  # (K, 3)
-    corr_T = _interp_matrix(T_s, knots) @ ck
     corr_s = A_t @ ck + (np.asarray(velocities_m_s) * d_s if velocities_m_s is not None else 0.0)
-    new = Trajectory(t_ns=traj.t_ns, positions_site_m=traj.positions_site_m + corr_T, quat_wxyz=traj.quat_wxyz)
+    new = corrected(traj, knots, ck)
     after = np.linalg.norm(label_line_offsets(cam_p + corr_s, rays, label_site_m), axis=1)
     return DriftCorrection(trajectory=new, residual_before_m=before, residual_after_m=after, clock_correction_s=d_s)

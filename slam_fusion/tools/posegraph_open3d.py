@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from slam_fusion.core.drift import DriftCorrection, _interp_matrix, label_line_offsets
+from slam_fusion.core.drift import DriftCorrection, _interp_matrix, corrected, knot_grid, label_line_offsets
 from slam_fusion.core.trajectory import Trajectory
 from slam_fusion.errors import FusionError
 
@@ -60,11 +60,7 @@ def correct_drift_open3d(
     if len(c) == 0:
         return DriftCorrection(trajectory=traj, residual_before_m=before, residual_after_m=before)
     t_s = np.asarray(sight_t_ns, dtype=np.float64) / 1e9
-    T_s = np.asarray(traj.t_ns, dtype=np.float64) / 1e9
-    t0, t1 = min(T_s[0], t_s.min()), max(T_s[-1], t_s.max())
-    knots = np.arange(t0, t1 + knot_s, knot_s)
-    if len(knots) < 3:
-        knots = np.linspace(t0, t0 + 2 * knot_s, 3)
+    knots = knot_grid(traj, sight_t_ns, knot_s)
     K = len(knots)
     r = rays / np.linalg.norm(rays, axis=1, keepdims=True)
     P = np.eye(3)[None] - r[:, :, None] * r[:, None, :]  # (N,3,3) projector across each ray
@@ -95,8 +91,7 @@ def correct_drift_open3d(
     o3d.utility.set_verbosity_level(o3d.utility.VerbosityLevel.Error)
     reg.global_optimization(g, reg.GlobalOptimizationLevenbergMarquardt(), crit, option)
     ck = np.array([g.nodes[k + 1].pose[:3, 3] for k in range(K)])
-    corr_T = _interp_matrix(T_s, knots) @ ck
     corr_s = A_csr @ ck
-    new = Trajectory(t_ns=traj.t_ns, positions_site_m=traj.positions_site_m + corr_T, quat_wxyz=traj.quat_wxyz)
+    new = corrected(traj, knots, ck)
     after = np.linalg.norm(label_line_offsets(cam_p + corr_s, rays, label_site_m), axis=1)
     return DriftCorrection(trajectory=new, residual_before_m=before, residual_after_m=after)
