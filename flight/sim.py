@@ -950,6 +950,15 @@ class SimVehicle:
         return self.cfg.battery_cells * (3.5 + 0.7 * frac) - 0.01 * self._current_a()
 
 
+def free_udp_port(host: str = "127.0.0.1") -> int:
+    """A UDP port free on ``host`` now, for a vehicle and a ground station to meet on loopback."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
 def _point_in_polygon(p, poly) -> bool:
     x, y = p
     inside = False

@@ -12,7 +12,6 @@ DEFAULT_SCENARIO = Path(__file__).resolve().parents[1] / "datasets" / "scenarios
 def _fly_sim(site, world, scenario_yaml: Path, aisles: list[str], bundle: Path, console):
     """Plan the aisles, start the simulated vehicle at the mission's home and fly it with
     ``rackscan fly`` (a separate process, as an operator would) recording the virtual camera."""
-    import socket
     import subprocess
     import sys
     from types import SimpleNamespace
@@ -21,15 +20,12 @@ def _fly_sim(site, world, scenario_yaml: Path, aisles: list[str], bundle: Path, 
     from flight.errors import FlightError
     from flight.planfile import write_plan
     from flight.planner import PlanOptions, plan
-    from flight.sim import SimConfig, SimVehicle
+    from flight.sim import SimConfig, SimVehicle, free_udp_port
 
     p = plan(site, world.camera, PlanOptions(aisles=tuple(aisles)))
     plan_file = write_plan(p.missions[0], bundle.parent / "mission-sim.plan")
     home = p.missions[0].home
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = free_udp_port()
     veh = SimVehicle(f"udpout:127.0.0.1:{port}", SimConfig(home_lat_deg=home[0], home_lon_deg=home[1],
                                                             home_alt_m=home[2], ekf_ready_s=3.0)).start()
     console.print(f"simulated ArduCopter on udp 127.0.0.1:{port}; flying {plan_file} in real time")

@@ -3,7 +3,6 @@ missions, each fault, and what the operator sees when something is wrong."""
 
 from __future__ import annotations
 
-import socket
 import time
 
 import numpy as np
@@ -14,17 +13,9 @@ from flight.errors import FlightError
 from flight.mission import FencePolygon, Mission, MissionItem, RallyPoint, mission_to_mavlink
 from flight.recorder import FlightRecorder, VehiclePose
 from flight.runner import MissionRunner, RunnerOptions
-from flight.sim import Faults, SimConfig, SimVehicle
+from flight.sim import Faults, SimConfig, SimVehicle, free_udp_port
 
 D = 1 / 111_000  # degrees of latitude per metre
-
-
-def _port() -> int:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def _mission(cfg: SimConfig, length_m: float = 90.0) -> Mission:
@@ -42,7 +33,7 @@ def _mission(cfg: SimConfig, length_m: float = 90.0) -> Mission:
 def _fly(faults: Faults, *, options: RunnerOptions = RunnerOptions(), tmp_path=None, speedup: float = 20.0,
          request_int: bool = False):
     cfg = SimConfig(speedup=speedup, ekf_ready_s=2.0, seed=3, faults=faults, mission_request_int=request_int)
-    port = _port()
+    port = free_udp_port()
     veh = SimVehicle(f"udpout:127.0.0.1:{port}", cfg).start()
     plan = mission_to_mavlink(_mission(cfg))
     rec = runner = None
@@ -123,7 +114,7 @@ def test_refused_arm_is_one_clear_error(tmp_path):
 
 def test_rtk_required_but_only_3d_fix_is_refused_before_takeoff(tmp_path):
     cfg = SimConfig(speedup=20, ekf_ready_s=1.0, gps_fix=3)
-    port = _port()
+    port = free_udp_port()
     veh = SimVehicle(f"udpout:127.0.0.1:{port}", cfg).start()
     try:
         r = MissionRunner(f"udpin:127.0.0.1:{port}", RunnerOptions(ready_timeout_s=2.0)).connect()
@@ -137,12 +128,12 @@ def test_rtk_required_but_only_3d_fix_is_refused_before_takeoff(tmp_path):
 
 def test_unreachable_link_is_one_clear_error():
     with pytest.raises(FlightError, match="no vehicle heartbeat within 1 s"):
-        MissionRunner(f"udpin:127.0.0.1:{_port()}", RunnerOptions(heartbeat_timeout_s=1.0)).connect()
+        MissionRunner(f"udpin:127.0.0.1:{free_udp_port()}", RunnerOptions(heartbeat_timeout_s=1.0)).connect()
 
 
 def test_signing_required_refuses_an_unsigned_vehicle():
     cfg = SimConfig(speedup=20)
-    port = _port()
+    port = free_udp_port()
     veh = SimVehicle(f"udpout:127.0.0.1:{port}", cfg).start()
     try:
         with pytest.raises(FlightError, match="unsigned MAVLink and signing is required"):
@@ -156,7 +147,7 @@ def test_battery_rtl_then_resume_flies_the_rest(tmp_path):
     assert out.status == "rtl_battery" and out.resume_seq is not None
     # a fresh battery: the same mission from the resume point
     cfg = SimConfig(speedup=20, ekf_ready_s=2.0, seed=4)
-    port = _port()
+    port = free_udp_port()
     veh2 = SimVehicle(f"udpout:127.0.0.1:{port}", cfg).start()
     try:
         plan = mission_to_mavlink(_mission(cfg))

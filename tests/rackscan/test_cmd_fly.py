@@ -4,7 +4,6 @@ with the synthetic virtual camera recording; and its one-line errors."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 from pathlib import Path
 
@@ -12,19 +11,11 @@ from datasets.world import build_world
 from flight.bundle import Bundle
 from flight.planfile import write_plan
 from flight.planner import PlanOptions, plan
-from flight.sim import SimConfig, SimVehicle
+from flight.sim import SimConfig, SimVehicle, free_udp_port
 
 REPO = Path(__file__).resolve().parents[2]
 RACKSCAN = str(REPO / ".venv/bin/rackscan")
 SCENARIO = REPO / "datasets" / "scenarios" / "default.yaml"
-
-
-def _port() -> int:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def test_fly_planned_aisle_with_the_virtual_camera(tmp_path):
@@ -32,7 +23,7 @@ def test_fly_planned_aisle_with_the_virtual_camera(tmp_path):
     p = plan(world.site, world.camera, PlanOptions(aisles=("A01",)))
     plan_file = write_plan(p.missions[0], tmp_path / "mission.plan")
     home = p.missions[0].home
-    port = _port()
+    port = free_udp_port()
     veh = SimVehicle(f"udpout:127.0.0.1:{port}", SimConfig(speedup=25, ekf_ready_s=2.0, home_lat_deg=home[0],
                                                             home_lon_deg=home[1], home_alt_m=home[2])).start()
     try:
@@ -63,7 +54,7 @@ def test_fly_errors_are_one_line(tmp_path):
         assert r.returncode == 1 and r.stderr.strip().startswith("error:") and "\n" not in r.stderr.strip(), r.stderr
     world = build_world(SCENARIO)
     plan_file = write_plan(plan(world.site, world.camera, PlanOptions(aisles=("A01",))).missions[0], tmp_path / "m.plan")
-    r = subprocess.run([RACKSCAN, "fly", str(plan_file), "--connect", f"udpin:127.0.0.1:{_port()}", "--record",
+    r = subprocess.run([RACKSCAN, "fly", str(plan_file), "--connect", f"udpin:127.0.0.1:{free_udp_port()}", "--record",
                         str(tmp_path / "b3"), "--heartbeat-timeout-s", "1"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "no vehicle heartbeat within 1 s" in r.stderr
 
@@ -78,7 +69,7 @@ def test_low_battery_rtl_then_fly_resume_continues_from_the_last_bin(tmp_path):
     base = dict(speedup=25, ekf_ready_s=2.0, home_lat_deg=home[0], home_lon_deg=home[1], home_alt_m=home[2])
 
     def fly(cfg, *extra):
-        port = _port()
+        port = free_udp_port()
         veh = SimVehicle(f"udpout:127.0.0.1:{port}", cfg).start()
         try:
             r = subprocess.run([RACKSCAN, "fly", str(plan_file), "--connect", f"udpin:127.0.0.1:{port}", "--record",
