@@ -18,19 +18,15 @@ from rackscan.bench_app import bench_app
 
 def bin_outcomes(bundle_dir: Path) -> list[tuple[float, float, bool, str]]:
     """(raw score, confidence, right, reason) per observed bin of a fused synthetic flight."""
-    import pandas as pd
-
     from flight.bundle import Bundle
+    from rackscan.cmd_bench_scenario import read_truth_stock, truth_by_bin
     from slam_fusion.tools.io import fuse_bundle
 
-    stock = pd.read_csv(bundle_dir / "truth" / "stock.csv", dtype={"sku": str, "bin_id": str}).fillna({"sku": ""})
-    stock = stock[stock["count"] > 0]
-    count = stock.groupby("bin_id")["count"].sum()
-    sku = stock.groupby("bin_id")["sku"].first()
+    truth = truth_by_bin(read_truth_stock(bundle_dir))
     r = fuse_bundle(Bundle(bundle_dir))
     out = []
     for o in r.observations:
-        right = o.count == int(count.get(o.bin_id, 0)) and (o.sku or "") == sku.get(o.bin_id, "")
+        right = o.count == int(truth["count"].get(o.bin_id, 0)) and (o.sku or "") == truth["sku"].get(o.bin_id, "")
         out.append((o.raw_score, o.confidence, bool(right), o.reason))
     return out
 
@@ -47,7 +43,7 @@ def calibration_bench(
     from rich.progress import track
     from rich.table import Table
 
-    from slam_fusion.core.calibration import BAND_EDGES, fit_calibration, reliability
+    from slam_fusion.core.calibration import BAND_EDGES, band_of, fit_calibration, reliability
 
     con = Console()
     for b in bundles:
@@ -64,7 +60,7 @@ def calibration_bench(
     t = Table(title=f"bin confidence on {len(bundles)} flights, {len(rows)} bins ({int((~ok).sum())} wrong)")
     for c in ("confidence band", "bins", "right", "mean confidence"):
         t.add_column(c)
-    band = np.clip(np.searchsorted(BAND_EDGES, conf, side="right") - 1, 0, len(BAND_EDGES) - 2)
+    band = band_of(conf)
     for k in range(len(BAND_EDGES) - 1):
         sel = band == k
         if sel.any():
@@ -107,11 +103,11 @@ def _diagram(path: Path, conf, ok, cal) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from slam_fusion.core.calibration import BAND_EDGES
+    from slam_fusion.core.calibration import BAND_EDGES, band_of
 
     fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
     ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="perfectly calibrated")
-    band = np.clip(np.searchsorted(BAND_EDGES, conf, side="right") - 1, 0, len(BAND_EDGES) - 2)
+    band = band_of(conf)
     xs, ys, ns = [], [], []
     for k in range(len(BAND_EDGES) - 1):
         sel = band == k

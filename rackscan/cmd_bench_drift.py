@@ -40,7 +40,7 @@ def drift_bench(
     from rich.table import Table
 
     from flight.bundle import Bundle
-    from rackscan.cmd_bench_scenario import score_counts
+    from rackscan.cmd_bench_scenario import read_truth_stock, score_counts
     from slam_fusion.core.drift import correct_drift
     from slam_fusion.tools.io import fuse_bundle
 
@@ -71,7 +71,7 @@ def drift_bench(
             raise typer.Exit(1)
         bundle = Bundle(b)
         t_true, p_true = _truth_positions(truth)
-        stock = pd.read_csv(b / "truth" / "stock.csv", dtype={"sku": str, "bin_id": str}).fillna({"sku": ""})
+        stock = read_truth_stock(b)
         runs = [("none", None)] + [(k, funcs[k]) for k in choice if k in funcs]
         for name, fn in runs:
             spent = [0.0]

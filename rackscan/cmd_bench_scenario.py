@@ -18,9 +18,21 @@ import typer
 from rackscan.bench_app import bench_app
 
 
+def truth_by_bin(stock):
+    """The truth stock -> per stocked bin: count (summed) and SKU; bins absent are empty."""
+    return stock[stock["count"] > 0].groupby("bin_id").agg(count=("count", "sum"), sku=("sku", "first"))
+
+
+def read_truth_stock(bundle_dir: Path):
+    """A synthetic flight bundle's ``truth/stock.csv`` (bin_id, sku, count, ...), SKUs as text."""
+    import pandas as pd
+
+    return pd.read_csv(Path(bundle_dir) / "truth" / "stock.csv", dtype={"sku": str, "bin_id": str}).fillna({"sku": ""})
+
+
 def score_counts(observations, stock) -> tuple[int, int, int]:
     """(bins observed, count right, SKU right) of observations against the truth stock."""
-    truth = stock[stock["count"] > 0].groupby("bin_id").agg(count=("count", "sum"), sku=("sku", "first"))
+    truth = truth_by_bin(stock)
     n = ok_c = ok_s = 0
     for r in observations.itertuples():
         n += 1

@@ -41,6 +41,11 @@ class Calibration:
         return float(np.interp(raw_score, self.raw, self.p_right))
 
 
+def band_of(scores, edges: tuple[float, ...] = BAND_EDGES) -> np.ndarray:
+    """Index of the band [edges[k], edges[k+1]) each score falls in (1.0 in the last band)."""
+    return np.clip(np.searchsorted(edges, np.asarray(scores, dtype=float), side="right") - 1, 0, len(edges) - 2)
+
+
 def _pav(y: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Weighted pool-adjacent-violators: the non-decreasing fit of y."""
     blocks = [[float(v), float(k), 1] for v, k in zip(y, w)]  # value, weight, members
@@ -63,7 +68,7 @@ def fit_calibration(raw_scores, right, *, edges: tuple[float, ...] = BAND_EDGES)
     ok = np.asarray(right, dtype=bool)
     if raw.shape != ok.shape or raw.ndim != 1 or len(raw) == 0:
         raise ValueError("fit_calibration: raw_scores and right must be equally long 1-D sequences, not empty")
-    band = np.clip(np.searchsorted(edges, raw, side="right") - 1, 0, len(edges) - 2)
+    band = band_of(raw, edges)
     centres, rates, counts = [], [], []
     for k in range(len(edges) - 1):
         sel = band == k
@@ -80,7 +85,7 @@ def reliability(p, right) -> tuple[float, float]:
     """(expected calibration error over the bands, Brier score) of probabilities against outcomes."""
     p = np.asarray(p, dtype=float)
     ok = np.asarray(right, dtype=float)
-    band = np.clip(np.searchsorted(BAND_EDGES, p, side="right") - 1, 0, len(BAND_EDGES) - 2)
+    band = band_of(p)
     ece = sum(abs(p[band == k].mean() - ok[band == k].mean()) * (band == k).sum()
               for k in range(len(BAND_EDGES) - 1) if (band == k).any()) / max(len(p), 1)
     return float(ece), float(np.mean((p - ok) ** 2)) if len(p) else 0.0
