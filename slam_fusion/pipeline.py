@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from perception.gs1 import parse_element_string
 from slam_fusion.core.drift import correct_drift
 from slam_fusion.core.clock import estimate_offset_s, label_reprojection_cost
-from slam_fusion.core.fuse import BinObservation, Sighting, TireTrack, fuse_bin, group_sightings, select_tracks
+from slam_fusion.core.fuse import (BinObservation, ItemLabel, LabelRead, Sighting, TireTrack, fuse_bin,
+                                   group_label_reads, group_sightings, select_tracks)
 from slam_fusion.core.projection import pixels_to_face, project_to_faces
 from slam_fusion.core.trajectory import Trajectory, associate
 from warehouse.camera import CameraModel, invert_transform, transform_points
@@ -112,6 +114,27 @@ def _tire_sightings(cam, T_sc, frames, fidx, rows, faces, *, border_px: float,
                 u0_m=float(m[lr[0], 0]), u1_m=float(m[lr[1], 0]), v0_m=float(m[tb[0], 1]), v1_m=float(m[tb[1], 1]),
                 edge_ok=(not clip[lr[0]], not clip[lr[1]], not clip[tb[0]], not clip[tb[1]]),
                 score=float(r.get("confidence", 1.0)), gtin=str(inside[0]["gtin"]) if inside else ""))
+    return out
+
+
+def _label_reads(cam, T_sc, fidx, rows, faces) -> list[LabelRead]:
+    """Reads of serialised product labels (GS1 GTIN + serial), their centres projected onto the
+    nearest face within range."""
+    by_frame: dict[int, list[tuple[dict, dict]]] = {}
+    for r in rows:
+        if r.get("row_kind") != "code" or int(r["frame_idx"]) not in fidx:
+            continue
+        f = parse_element_string(str(r.get("text") or ""))
+        if f and f.get("gtin") and f.get("serial"):
+            by_frame.setdefault(int(r["frame_idx"]), []).append((r, f))
+    out = []
+    for fr, items in sorted(by_frame.items()):
+        hits = project_to_faces(cam, T_sc[fidx[fr]], np.array([_centre(r) for r, _ in items]), faces)
+        for (r, f), h in zip(items, hits):
+            if h is None or h.range_m > MAX_RANGE_M:
+                continue
+            out.append(LabelRead(frame_idx=fr, face_id=h.face_id, gtin=str(r.get("gtin") or f["gtin"]),
+                                 serial=f["serial"], u_m=h.u_m, v_m=h.v_m))
     return out
 
 
@@ -293,17 +316,30 @@ def fuse_detections(
         if b is not None:
             per_bin.setdefault(b.bin_id, []).append(tr)
             seeing[b.bin_id].update(tr.frames)
+    labels_in: dict[str, list[ItemLabel]] = {}
+    for lab in group_label_reads(_label_reads(cam, T_sc, fidx, rows, faces)):
+        b = face_of[lab.face_id].point_to_bin(lab.u_m, lab.v_m)
+        if b is not None:
+            labels_in.setdefault(b.bin_id, []).append(lab)
     lookup = _sku_lookup(gtin_to_sku)
     obs = tuple(
         fuse_bin(b.bin_id, per_bin.get(b.bin_id, []), seeing[b.bin_id], min_support=min_support,
-                 gtin_to_sku=lookup)
+                 gtin_to_sku=lookup, labels=labels_in.get(b.bin_id, []))
         for b in bins if seeing[b.bin_id]
     )
     return FusionResult(observations=obs, coverage={b.bin_id: len(seeing[b.bin_id]) for b in bins},
                         clock_offset_s=float(clock_offset_s),
                         label_residuals_px={k: float(np.median(v)) for k, v in residuals.items()},
                         drift_residual_before_m=before_m, drift_residual_after_m=after_m, trajectory=traj,
-                        tracks=tuple((bid, tr, tr in counted)
-                                     for bid, trs in sorted(per_bin.items())
-                                     for counted in [select_tracks(trs, min_support=min_support)[0]]
-                                     for tr in trs))
+                        tracks=_export_tracks(per_bin, labels_in, min_support))
+
+
+def _export_tracks(per_bin: dict[str, list[TireTrack]], labels_in: dict[str, list[ItemLabel]],
+                   min_support: float) -> tuple[tuple[str, TireTrack, bool], ...]:
+    """(bin_id, track, counted) for every track, plus the tires known from their label alone."""
+    out = []
+    for bid, trs in sorted(per_bin.items()):
+        counted = select_tracks(trs, min_support=min_support, labels=labels_in.get(bid, []))[0]
+        out += [(bid, tr, tr in counted) for tr in trs]
+        out += [(bid, tr, True) for tr in counted if tr not in trs]
+    return tuple(out)

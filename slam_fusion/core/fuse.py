@@ -5,7 +5,8 @@ Each detected tire, projected onto its face, is a ``Sighting``. Sightings are gr
 the same tire, and a sighting joins a track only within half a tire's size of it), so neighbouring
 tires in a stack or a crowded row stay apart however many frames see them. A track counts as a
 tire when it was seen in enough of the frames that had it wholly in view, or, seen less, when it
-fills the gap of a packed row (a tire standing behind a crowded row).
+fills the gap of a packed row (a tire standing behind a crowded row). A serialised product label
+(GS1 GTIN + serial: one label, one tire) read in such a gap is evidence of the tire behind it too.
 """
 
 from __future__ import annotations
@@ -82,6 +83,43 @@ class TireTrack:
     @property
     def support(self) -> float:
         return len(self.frames) / max(1, self.n_expected, len(self.frames))
+
+
+@dataclass(frozen=True, kw_only=True)
+class LabelRead:
+    """One read of a serialised product label (GS1 AI 01 GTIN + AI 21 serial), its centre projected
+    onto a face."""
+
+    frame_idx: int
+    face_id: str
+    gtin: str
+    serial: str
+    u_m: float
+    v_m: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class ItemLabel:
+    """One serialised product label, so one tire: where its reads put it on the face (median) and
+    the frames that read it."""
+
+    face_id: str
+    gtin: str
+    serial: str
+    u_m: float
+    v_m: float
+    frames: tuple[int, ...]
+
+
+def group_label_reads(reads: list[LabelRead]) -> list[ItemLabel]:
+    """Reads of one (face, GTIN, serial) -> one ``ItemLabel`` (order independent)."""
+    by: dict[tuple[str, str, str], list[LabelRead]] = {}
+    for r in reads:
+        by.setdefault((r.face_id, r.gtin, r.serial), []).append(r)
+    out = [ItemLabel(face_id=k[0], gtin=k[1], serial=k[2], u_m=float(np.median([r.u_m for r in rs])),
+                     v_m=float(np.median([r.v_m for r in rs])), frames=tuple(sorted({r.frame_idx for r in rs})))
+           for k, rs in by.items()]
+    return sorted(out, key=lambda x: (x.face_id, x.u_m, x.v_m, x.gtin, x.serial))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -335,6 +373,40 @@ def hidden_in_row(candidates: list[TireTrack], counted: list[TireTrack], *, fact
     return sorted(taken.values(), key=lambda t: (t.u_m, t.v_m, t.frames))
 
 
+def labelled_in_row(labels: list[ItemLabel], counted: list[TireTrack], *, factor: float = 1.3,
+                    own_frac: float = 0.4) -> list[TireTrack]:
+    """Tires known from their serialised label alone: a label read between two counted neighbours
+    of a row (within the height of both) that stand as a crowded row's front tires do, centres more
+    than ``factor`` tire widths apart with open space between them narrower than a tire (no room
+    for one in line, so one stands behind), and not on a counted tire (at least ``own_frac`` of its
+    width from its centre, where its own label is). One tire per gap, the label read most;
+    its box is the neighbours' size centred on the label, its frames the label's reads."""
+    taken: dict[tuple[int, int], tuple[ItemLabel, TireTrack, TireTrack]] = {}
+    for lab in sorted(labels, key=lambda x: (x.u_m, x.v_m, x.gtin, x.serial)):
+        row = [c for c in counted if c.face_id == lab.face_id and c.v0_m <= lab.v_m <= c.v1_m]
+        if any(abs(c.u_m - lab.u_m) < own_frac * c.w_m for c in row):
+            continue  # on a counted tire: its own label
+        left = max((c for c in row if c.u_m < lab.u_m), key=lambda c: c.u_m, default=None)
+        right = min((c for c in row if c.u_m > lab.u_m), key=lambda c: c.u_m, default=None)
+        if left is None or right is None:
+            continue
+        w = (left.w_m + right.w_m) / 2
+        if not (right.u_m - left.u_m > factor * w and right.u0_m - left.u1_m < w):
+            continue
+        key = (id(left), id(right))
+        if key not in taken or len(lab.frames) > len(taken[key][0].frames):
+            taken[key] = (lab, left, right)
+    out = []
+    for lab, left, right in taken.values():
+        w = (left.w_m + right.w_m) / 2
+        out.append(TireTrack(face_id=lab.face_id, u0_m=lab.u_m - w / 2, u1_m=lab.u_m + w / 2,
+                             v0_m=(left.v0_m + right.v0_m) / 2, v1_m=(left.v1_m + right.v1_m) / 2,
+                             frames=lab.frames, gtins=(lab.gtin,) * len(lab.frames), score=0.0,
+                             n_expected=max(left.n_expected, right.n_expected, len(lab.frames)),
+                             size_known=(False, False)))
+    return sorted(out, key=lambda t: (t.u_m, t.v_m, t.frames))
+
+
 def is_counted(t: TireTrack, *, min_support: float = 0.5, min_side_m: float = 0.1) -> bool:
     """The rule ``fuse_bin`` counts a track as a tire by (see there)."""
     need = 2 if t.n_expected >= 2 else 1
@@ -343,17 +415,21 @@ def is_counted(t: TireTrack, *, min_support: float = 0.5, min_side_m: float = 0.
 
 
 def select_tracks(tracks: list[TireTrack], *, min_support: float = 0.5, min_side_m: float = 0.1,
-                  hidden_support: float = 0.15) -> tuple[list[TireTrack], list[TireTrack], list[TireTrack]]:
-    """One bin's tracks -> (counted, of those the ones hidden in a row, weak ones left out).
+                  hidden_support: float = 0.15, labels: list[ItemLabel] = ()
+                  ) -> tuple[list[TireTrack], list[TireTrack], list[TireTrack]]:
+    """One bin's tracks (and its serialised labels) -> (counted, of those the ones hidden in a row,
+    weak ones left out).
 
     Counted: ``is_counted``, plus tracks seen in at least two frames and ``hidden_support`` of
     those that had them in view, no thinner than ``min_side_m``, that fill a gap in a packed row
-    (``hidden_in_row``). Weak: the rest with at least half of ``min_support``."""
+    (``hidden_in_row``), plus the tires whose label alone was read in such a gap still open
+    (``labelled_in_row``). Weak: the rest with at least half of ``min_support``."""
     tracks = sorted(tracks, key=lambda t: (t.u_m, t.v_m, t.frames))
     good = [t for t in tracks if is_counted(t, min_support=min_support, min_side_m=min_side_m)]
     maybe = [t for t in tracks if t not in good and len(t.frames) >= 2 and t.support >= hidden_support
              and t.w_m >= min_side_m and t.h_m >= min_side_m]
     hidden = hidden_in_row(maybe, good)
+    hidden += labelled_in_row(list(labels), good + hidden)
     counted = sorted(good + hidden, key=lambda t: (t.u_m, t.v_m, t.frames))
     weak = [t for t in tracks if t not in counted and t.support >= 0.5 * min_support]
     return counted, hidden, weak
@@ -369,6 +445,7 @@ def fuse_bin(
     hidden_support: float = 0.15,
     gtin_to_sku: dict[str, str] | None = None,
     calibration: Calibration | None = None,
+    labels: list[ItemLabel] = (),
 ) -> BinObservation:
     """Count and SKU for one bin from the tire tracks on it and the frames that saw the bin.
 
@@ -376,7 +453,8 @@ def fuse_bin(
     wholly in view (and in two frames, where two or more had it in view), and its measured sides
     are at least ``min_side_m`` (the narrowest tire is 135 mm; a box never seen wider is a sliver
     on the image edge or in a gap, not countable evidence of a tire). A weaker track also counts
-    where it fills a gap in a packed row (``select_tracks``, reason ``hidden_in_row``); a gap left
+    where it fills a gap in a packed row, and so does a tire whose serialised label (``labels``, the
+    bin's) alone was read in such a gap (``select_tracks``, reason ``hidden_in_row``); a gap left
     open is flagged ``gap_in_row``. ``calibration`` maps the raw score to the confidence (none by
     default: ``slam_fusion.core.calibration``).
     """
@@ -384,7 +462,7 @@ def fuse_bin(
     tracks = sorted(tracks, key=lambda t: (t.u_m, t.v_m, t.frames))
 
     good, hidden, weak = select_tracks(tracks, min_support=min_support, min_side_m=min_side_m,
-                                       hidden_support=hidden_support)
+                                       hidden_support=hidden_support, labels=labels)
     count = len(good)
     # one vote per tire (its majority read), so a tire seen in many frames does not outvote others
     per_tire = []

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slam_fusion.core.clock import estimate_offset_s, label_reprojection_cost
-from slam_fusion.core.fuse import Sighting, fuse_bin, group_sightings
+from slam_fusion.core.fuse import ItemLabel, LabelRead, Sighting, fuse_bin, group_label_reads, group_sightings
 from slam_fusion.pipeline import _sku_lookup
 from slam_fusion.core.projection import face_to_pixels, pixels_to_face, project_to_faces
 from tests.slam_fusion.factories import camera_facing, make_camera, make_site
@@ -177,3 +177,66 @@ def test_a_tire_hidden_in_a_crowded_row_counts_when_it_fills_the_gap(case, front
     assert ("hidden_in_row" in obs.reason) == counted, case
     if counted:
         assert obs.confidence < _fuse(s[:30], 10).confidence  # the front row alone
+
+
+def _label(u, v=0.5, frames=(3,), serial="000112", gtin="0001"):
+    return ItemLabel(face_id="F", gtin=gtin, serial=serial, u_m=u, v_m=v, frames=tuple(frames))
+
+
+@pytest.mark.parametrize("case, front_u, labels, weak, count", [
+    ("crowded row: the back tire's label read once in the gap", (0.3, 0.58, 0.86), [_label(0.44)], (), 4),
+    ("two gaps, two labels", (0.3, 0.58, 0.86), [_label(0.44), _label(0.72, serial="000114")], (), 5),
+    ("two labels in one gap: one tire behind", (0.3, 0.58), [_label(0.43), _label(0.45, serial="000113")], (), 3),
+    ("the label on a front tire: its own", (0.3, 0.58, 0.86), [_label(0.57)], (), 3),
+    ("room for a tire in line: an empty space, not a hidden tire", (0.3, 0.8), [_label(0.55)], (), 2),
+    ("packed row (15 mm gaps): no gap", (0.3, 0.515, 0.73), [_label(0.41)], (), 3),
+    ("row end: no neighbour beyond it", (0.3, 0.58, 0.86), [_label(1.0)], (), 3),
+    ("another row's label (above the tires)", (0.3, 0.58, 0.86), [_label(0.44, v=0.95)], (), 3),
+    ("the gap already filled by a glimpsed tire: not twice", (0.3, 0.58, 0.86), [_label(0.44)], (0.44,), 4),
+])
+def test_a_serialised_label_in_a_crowded_gap_is_a_tire(case, front_u, labels, weak, count):
+    s = [_box(f, u, 0.5, w=0.2, h=0.65) for f in range(10) for u in front_u]
+    s += [_box(f, u, 0.5, w=0.15, h=0.6) for f in (2, 7) for u in weak]
+    obs = _fuse(s, 10, labels=labels)
+    assert obs.count == count, case
+    assert ("hidden_in_row" in obs.reason) == (count > len(front_u)), case
+    alone = _fuse(s, 10)
+    if count > alone.count:
+        assert obs.confidence <= alone.confidence / 0.7 * 0.8 + 1e-9  # counted, but below a clean bin
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 20), st.sampled_from(["000111", "000112", "000113"]),
+                          st.floats(0.0, 2.0), st.floats(0.0, 1.0)), max_size=20),
+       st.randoms(use_true_random=False))
+def test_grouping_label_reads_ignores_their_order(reads, rnd):
+    rs = [LabelRead(frame_idx=f, face_id="F", gtin="0001", serial=s, u_m=u, v_m=v) for f, s, u, v in reads]
+    shuffled = list(rs)
+    rnd.shuffle(shuffled)
+    assert group_label_reads(rs) == group_label_reads(shuffled)
+    assert len(group_label_reads(rs)) == len({r.serial for r in rs})
+
+
+def test_only_serialised_gs1_reads_are_item_labels():
+    from slam_fusion.pipeline import _label_reads
+    from tests.slam_fusion.factories import camera_facing, make_camera, make_site
+
+    site = make_site()
+    face = site.faces_of_aisle(site.aisle_ids[0])[0]
+    cam = make_camera()
+    T = camera_facing(face, 1.0, 1.0, 1.5)
+    px, _ = face_to_pixels(cam, T, np.array([[1.2, 0.9]]), face)
+    x, y = px[0]
+
+    def code(text, gtin=""):
+        return {"frame_idx": 0, "row_kind": "code", "x1": x - 9, "y1": y - 9, "x2": x + 9, "y2": y + 9,
+                "text": text, "gtin": gtin}
+
+    rows = [code("(01)08930646216119(21)000112", "08930646216119"),  # GTIN + serial: one tire
+            code("8930646216119", "8930646216119"),  # EAN-13: a product, not an item
+            code("(01)08930646216118(21)000113"),  # bad GTIN check digit: never reported
+            code("A01-B02-L2-P2"),  # a location label
+            {"frame_idx": 0, "row_kind": "box", "class_id": 0, "x1": 0, "y1": 0, "x2": 9, "y2": 9}]
+    got = _label_reads(cam, T[None], {0: 0}, rows, [face])
+    assert [(r.gtin, r.serial) for r in got] == [("08930646216119", "000112")]
+    assert abs(got[0].u_m - 1.2) < 1e-6 and abs(got[0].v_m - 0.9) < 1e-6 and got[0].face_id == face.face_id
