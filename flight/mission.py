@@ -4,10 +4,16 @@
 the mission (type 0; item 0 is the home slot, as ArduPilot keeps it), the geofence (type 1:
 5001/5002 polygon vertices, 5003/5004 circles) and the rally points (type 2: 5100);
 ``mavlink_to_mission`` is its inverse, used to verify a download.
+
+ArduCopter keeps only some fields of each item (``STORED_PARAMS``): a NAV_WAYPOINT keeps its
+delay (whole seconds) but not its yaw, so the heading along a pass is a CONDITION_YAW item
+(``set_yaw``) flown with WP_YAW_BEHAVIOR 0 (the runner sets it); a downloaded NAV_LAND has param4
++-1 (its loiter direction) whatever was sent. A waypoint therefore carries no yaw here.
 """
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 
 from flight.errors import FlightError
@@ -29,7 +35,7 @@ class MissionItem:
     lat_deg: float = 0.0
     lon_deg: float = 0.0
     rel_alt_m: float = 0.0
-    yaw_deg: float | None = None  # waypoint heading, or CONDITION_YAW target
+    yaw_deg: float | None = None  # set_yaw: the CONDITION_YAW heading (a waypoint has none: ArduCopter drops it)
     speed_m_s: float | None = None  # change_speed
     hold_s: float = 0.0
     gimbal_pitch_deg: float | None = None  # gimbal
@@ -38,6 +44,9 @@ class MissionItem:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise FlightError(f"mission item kind {self.kind!r}; expected one of {list(KINDS)}")
+        if self.kind == "waypoint" and self.yaw_deg is not None:
+            raise FlightError("a waypoint's yaw_deg is dropped by ArduCopter (NAV_WAYPOINT keeps no yaw); put a "
+                              "set_yaw item (CONDITION_YAW) before it")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,6 +104,40 @@ class MavlinkPlan:
     rally: tuple[MavItem, ...]
 
 
+# The params ArduCopter stores (and downloads back) per MAV_CMD; x, y, z are kept for NAV items.
+STORED_PARAMS: dict[int, tuple[int, ...]] = {
+    NAV_WAYPOINT: (1,), NAV_TAKEOFF: (1,), NAV_LAND: (1,), NAV_RETURN_TO_LAUNCH: (),
+    DO_CHANGE_SPEED: (1, 2, 3), CONDITION_YAW: (1, 2, 3, 4), DO_MOUNT_CONTROL: (1, 2, 3),
+}
+NAV_COMMANDS = {NAV_WAYPOINT, NAV_TAKEOFF, NAV_LAND, NAV_RETURN_TO_LAUNCH}
+
+
+def _f32(a: float, b: float) -> bool:
+    """Equal as the float32 the wire carries (NaN equals NaN: 'unchanged' in a MAVLink param)."""
+    fa, fb = struct.unpack("<ff", struct.pack("<ff", float(a), float(b)))
+    return (fa != fa and fb != fb) or abs(fa - fb) <= 1e-6 * max(1.0, abs(fa))
+
+
+def same_stored(sent, back) -> bool:
+    """Whether a downloaded item (``MavItem`` or MISSION_ITEM_INT) holds what was sent, on the
+    fields ArduCopter keeps for its command (``STORED_PARAMS``; altitudes to the centimetre it
+    stores them in)."""
+    if sent.command != back.command:
+        return False
+    keep = STORED_PARAMS.get(sent.command, (1, 2, 3, 4))
+    if sent.command in NAV_COMMANDS or sent.command not in STORED_PARAMS:
+        if sent.x != back.x or sent.y != back.y or abs(float(sent.z) - float(back.z)) > 0.006:
+            return False
+    return all(_f32(getattr(sent, f"param{k}"), getattr(back, f"param{k}")) for k in keep)
+
+
+def replace_param(item: MavItem, k: int, value: float) -> MavItem:
+    """``item`` with its param ``k`` (1-4) set to ``value``."""
+    from dataclasses import replace
+
+    return replace(item, **{f"param{k}": float(value)})
+
+
 def _e7(deg: float) -> int:
     return int(round(deg * 1e7))
 
@@ -114,8 +157,7 @@ def mission_to_mavlink(m: Mission) -> MavlinkPlan:
         if it.kind == "takeoff":
             items.append(_item(seq, rel, NAV_TAKEOFF, lat=it.lat_deg, lon=it.lon_deg, z=it.rel_alt_m))
         elif it.kind == "waypoint":
-            yaw = float("nan") if it.yaw_deg is None else it.yaw_deg
-            items.append(_item(seq, rel, NAV_WAYPOINT, (it.hold_s, 0.0, 0.0, yaw), it.lat_deg, it.lon_deg, it.rel_alt_m))
+            items.append(_item(seq, rel, NAV_WAYPOINT, (it.hold_s, 0.0, 0.0, 0.0), it.lat_deg, it.lon_deg, it.rel_alt_m))
         elif it.kind == "change_speed":
             items.append(_item(seq, FRAME_MISSION, DO_CHANGE_SPEED, (1.0, it.speed_m_s or 0.0, -1.0, 0.0)))
         elif it.kind == "set_yaw":
@@ -152,9 +194,8 @@ def mavlink_to_mission(plan: MavlinkPlan, *, bin_ids: dict[int, tuple[str, ...]]
         bins = (bin_ids or {}).get(it.seq, ())
         if it.command == NAV_TAKEOFF:
             items.append(MissionItem(kind="takeoff", lat_deg=lat, lon_deg=lon, rel_alt_m=it.z, bin_ids=bins))
-        elif it.command == NAV_WAYPOINT:
-            yaw = None if it.param4 != it.param4 else it.param4
-            items.append(MissionItem(kind="waypoint", lat_deg=lat, lon_deg=lon, rel_alt_m=it.z, yaw_deg=yaw, hold_s=it.param1, bin_ids=bins))
+        elif it.command == NAV_WAYPOINT:  # param4 (yaw) is not ArduCopter's: ignored
+            items.append(MissionItem(kind="waypoint", lat_deg=lat, lon_deg=lon, rel_alt_m=it.z, hold_s=it.param1, bin_ids=bins))
         elif it.command == DO_CHANGE_SPEED:
             items.append(MissionItem(kind="change_speed", speed_m_s=it.param2))
         elif it.command == CONDITION_YAW:

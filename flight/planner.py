@@ -213,15 +213,18 @@ def _build_missions(site, camera, opts, passes, d_by_aisle, speed, per_face, min
             f = site.face(p.face_id)
             yaw = _heading_deg(site, -f.normal_site)
             aisle_entry = f.face_to_site([[p.u_from_m, transit, d]])[0]
-            items += [MissionItem(kind="waypoint", lat_deg=geo(aisle_entry)[0], lon_deg=geo(aisle_entry)[1], rel_alt_m=transit, yaw_deg=yaw),
-                      MissionItem(kind="waypoint", lat_deg=geo(a)[0], lon_deg=geo(a)[1], rel_alt_m=p.v_m, yaw_deg=yaw),
+            # the heading at the face: CONDITION_YAW, held through the pass's waypoints (the runner
+            # sets WP_YAW_BEHAVIOR 0; ArduCopter keeps no yaw on a waypoint)
+            items += [MissionItem(kind="set_yaw", yaw_deg=yaw),
+                      MissionItem(kind="waypoint", lat_deg=geo(aisle_entry)[0], lon_deg=geo(aisle_entry)[1], rel_alt_m=transit),
+                      MissionItem(kind="waypoint", lat_deg=geo(a)[0], lon_deg=geo(a)[1], rel_alt_m=p.v_m),
                       MissionItem(kind="gimbal", gimbal_pitch_deg=0.0),
                       MissionItem(kind="change_speed", speed_m_s=round(speed, 3)),
-                      MissionItem(kind="waypoint", lat_deg=geo(b)[0], lon_deg=geo(b)[1], rel_alt_m=p.v_m, yaw_deg=yaw,
+                      MissionItem(kind="waypoint", lat_deg=geo(b)[0], lon_deg=geo(b)[1], rel_alt_m=p.v_m,
                                   bin_ids=p.bin_ids),
                       MissionItem(kind="change_speed", speed_m_s=opts.max_speed_m_s)]
             aisle_exit = f.face_to_site([[p.u_to_m, transit, d]])[0]
-            items.append(MissionItem(kind="waypoint", lat_deg=geo(aisle_exit)[0], lon_deg=geo(aisle_exit)[1], rel_alt_m=transit, yaw_deg=yaw))
+            items.append(MissionItem(kind="waypoint", lat_deg=geo(aisle_exit)[0], lon_deg=geo(aisle_exit)[1], rel_alt_m=transit))
         items.append(MissionItem(kind="rtl"))
         fence = [FencePolygon(inclusion=True, vertices_deg=tuple(geo(p) for p in [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]))]
         for z in site.spec.no_fly_zones:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import queue
-import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from pymavlink import mavutil  # noqa: E402
 from pymavlink.dialects.v20 import ardupilotmega as mavlink  # noqa: E402
 
 from flight.errors import FlightError  # noqa: E402
-from flight.mission import MavItem, MavlinkPlan  # noqa: E402
+from flight.mission import CONDITION_YAW, MavItem, MavlinkPlan, same_stored  # noqa: E402
 from flight.sim_kinematics import COPTER_MODES  # noqa: E402
 
 MODE_NAMES = {v: k for k, v in COPTER_MODES.items()}
@@ -90,14 +89,6 @@ class FlightOutcome:
     mode: str
 
 
-def _same_f32(a: float, b: float) -> bool:
-    """Equal as the float32 the wire carries (NaN equals NaN: 'unchanged' in a MAVLink param)."""
-    import math
-
-    fa, fb = struct.unpack("f", struct.pack("f", a))[0], struct.unpack("f", struct.pack("f", b))[0]
-    return (math.isnan(fa) and math.isnan(fb)) or abs(fa - fb) <= 1e-6 * max(1.0, abs(fa))
-
-
 class MissionRunner:
     def __init__(self, address: str, options: RunnerOptions = RunnerOptions(), *,
                  tlog: Callable[[bytes, int], None] | None = None, log: Callable[[str], None] = lambda s: None,
@@ -109,6 +100,7 @@ class MissionRunner:
         self._send_lock = threading.Lock()
         self._mq: queue.Queue = queue.Queue()  # mission protocol messages
         self._acks: dict[int, int] = {}
+        self.params: dict[str, float] = {}  # PARAM_VALUEs seen
         self._stop = threading.Event()
         self.conn = None
         self.target = (1, 1)
@@ -225,6 +217,9 @@ class MissionRunner:
                 self._log(f"vehicle: {m.text}")
             elif kind == "COMMAND_ACK":
                 self._acks[int(m.command)] = int(m.result)
+            elif kind == "PARAM_VALUE":
+                pid = m.param_id.decode("ascii", "replace") if isinstance(m.param_id, bytes) else str(m.param_id)
+                self.params[pid.rstrip("\x00")] = float(m.param_value)
             elif kind in ("MISSION_REQUEST", "MISSION_REQUEST_INT", "MISSION_ACK", "MISSION_COUNT", "MISSION_ITEM_INT"):
                 self._mq.put(m)
             self._cond.notify_all()
@@ -262,6 +257,20 @@ class MissionRunner:
                 return
         raise FlightError(f"vehicle did not confirm {what or f'command {cmd}'} after {self.opt.command_retries} tries; "
                           "link lost?")
+
+    def set_param(self, name: str, value: float) -> None:
+        """PARAM_SET, retried until the vehicle's PARAM_VALUE echoes the value."""
+        self.params.pop(name, None)
+        for _ in range(self.opt.command_retries):
+            self._send("param_set_send", self.target[0], self.target[1], name.encode("ascii"), float(value),
+                       mavlink.MAV_PARAM_TYPE_REAL32)
+            if self.wait_until(lambda s: abs(self.params.get(name, float("nan")) - value) < 1e-6,
+                               self.opt.command_timeout_s):
+                self._event(f"parameter {name} = {value:g}")
+                return
+        got = self.params.get(name)
+        raise FlightError(f"vehicle did not set parameter {name} to {value:g} after {self.opt.command_retries} tries"
+                          + (f" (it reports {got:g})" if got is not None else "; link lost?"))
 
     def set_mode(self, name: str) -> None:
         self.command(mavlink.MAV_CMD_DO_SET_MODE, mavlink.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, COPTER_MODES[name],
@@ -389,9 +398,7 @@ class MissionRunner:
             for a, b in zip(items, back):
                 if a.seq == 0 and mtype == 0:
                     continue  # the vehicle keeps its own home in slot 0
-                same = (a.command == b.command and a.x == b.x and a.y == b.y and _same_f32(a.z, b.z)
-                        and all(_same_f32(getattr(a, f"param{k}"), getattr(b, f"param{k}")) for k in (1, 2, 3, 4)))
-                if not same:
+                if not same_stored(a, b):
                     raise FlightError(f"{TYPE_NAMES[mtype]} verify: item {a.seq} differs on the vehicle "
                                       f"(command {b.command} at {b.x},{b.y},{b.z})")
         self._event("mission, fence and rally verified by download")
@@ -399,7 +406,12 @@ class MissionRunner:
     # -- flying --------------------------------------------------------------------------------
     def fly(self, plan: MavlinkPlan, *, takeoff_alt_m: float, start_seq: int = 1,
             should_abort: Callable[[], bool] = lambda: False) -> FlightOutcome:
-        """GUIDED, arm, take off, AUTO from ``start_seq``; watch until disarmed on the ground."""
+        """GUIDED, arm, take off, AUTO from ``start_seq``; watch until disarmed on the ground.
+
+        A mission with CONDITION_YAW items (the heading along a pass) needs WP_YAW_BEHAVIOR 0:
+        otherwise ArduCopter turns to face the next waypoint at every waypoint's start."""
+        if any(it.command == CONDITION_YAW for it in plan.mission):
+            self.set_param("WP_YAW_BEHAVIOR", 0)
         n_items = len(plan.mission)
         self.set_mode("GUIDED")
         for attempt in range(3):

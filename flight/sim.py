@@ -137,6 +137,7 @@ class VehicleSnapshot:
     statustexts: tuple[str, ...]
     unsigned_rejected: int
     link_up: bool
+    yaw_deg: float = 0.0
 
 
 @dataclass
@@ -148,6 +149,28 @@ class _Upload:
     last_req_sim: float = 0.0
     last_req_wall: float = 0.0
     retries: int = 0
+
+
+# ArduCopter's download frames: the *_INT frames come back as their float twins (AP_Mission)
+DOWNLOAD_FRAME = {mavlink.MAV_FRAME_GLOBAL_INT: mavlink.MAV_FRAME_GLOBAL,
+                  mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT: mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT,
+                  mavlink.MAV_FRAME_GLOBAL_TERRAIN_ALT_INT: mavlink.MAV_FRAME_GLOBAL_TERRAIN_ALT}
+
+
+def _as_stored(item: list) -> list:
+    """A mission item as ArduCopter keeps it (AP_Mission's 15-byte command): a waypoint keeps its
+    delay in whole seconds and drops params 2-4 (no yaw), a takeoff keeps param1, a land keeps
+    param1 and its loiter direction (param4 back as -1 or +1); altitudes in centimetres."""
+    it = list(item)
+    if it[12] != mavlink.MAV_MISSION_TYPE_MISSION:
+        return it
+    cmd = it[2]
+    if cmd in (mavlink.MAV_CMD_NAV_WAYPOINT, mavlink.MAV_CMD_NAV_TAKEOFF, mavlink.MAV_CMD_NAV_LAND):
+        p1 = float(max(0, min(65535, int(it[5])))) if cmd == mavlink.MAV_CMD_NAV_WAYPOINT else float(it[5])
+        p4 = (-1.0 if it[8] < 0 else 1.0) if cmd == mavlink.MAV_CMD_NAV_LAND else 0.0
+        it[5:9] = [p1, 0.0, 0.0, p4]
+        it[11] = round(float(it[11]) * 100) / 100
+    return it
 
 
 class SimVehicle:
@@ -181,6 +204,8 @@ class SimVehicle:
         self.home_enu = (0.0, 0.0, 0.0)
         self.target = (0.0, 0.0, 0.0)
         self.yaw_target: float | None = None
+        self.yaw_fixed = False  # a CONDITION_YAW heading is in force
+        self.params: dict[str, float] = {"WP_YAW_BEHAVIOR": 2.0}  # ArduCopter's default: face the next waypoint
         self.speed_m_s = self.cfg.wp_speed_m_s
         self.gimbal_pitch_deg = 0.0
         self.fix = self.cfg.gps_fix if not self.cfg.indoor else 1
@@ -256,7 +281,7 @@ class SimVehicle:
                 battery_pct=self._battery_pct(), mission_seq=self.seq, mission_count=len(self.items[0]),
                 fence_count=len(self.items[1]), rally_count=len(self.items[2]),
                 gimbal_pitch_deg=self.gimbal_pitch_deg, statustexts=tuple(self.statustexts),
-                unsigned_rejected=self.unsigned_rejected, link_up=self.link_up)
+                unsigned_rejected=self.unsigned_rejected, link_up=self.link_up, yaw_deg=self.state.yaw_deg)
 
     def wait_for(self, predicate, timeout_wall_s: float = 30.0) -> VehicleSnapshot:
         """Block until ``predicate(snapshot)`` holds (tests); FlightError after the timeout."""
@@ -393,7 +418,7 @@ class SimVehicle:
         self.nav = None
         if name in ("LOITER", "BRAKE", "GUIDED", "STABILIZE"):
             self.target = pos
-            self.yaw_target = None
+            self.yaw_target, self.yaw_fixed = None, False
         elif name == "RTL":
             self._start_rtl()
         elif name == "LAND":
@@ -440,6 +465,16 @@ class SimVehicle:
             name = MODE_NAMES.get(msg.custom_mode)
             ok = name is not None and self._set_mode(name)
             self._ack(mavlink.MAVLINK_MSG_ID_SET_MODE, mavlink.MAV_RESULT_ACCEPTED if ok else mavlink.MAV_RESULT_FAILED)
+        elif kind in ("PARAM_SET", "PARAM_REQUEST_READ"):
+            pid = msg.param_id.decode("ascii", "replace") if isinstance(msg.param_id, bytes) else str(msg.param_id)
+            pid = pid.rstrip("\x00")
+            if pid not in self.params:
+                return  # ArduPilot ignores unknown names
+            if kind == "PARAM_SET":
+                self.params[pid] = float(msg.param_value)
+            self._send(self.conn.mav.param_value_encode(pid.encode("ascii"), self.params[pid],
+                                                        mavlink.MAV_PARAM_TYPE_INT8, len(self.params),
+                                                        sorted(self.params).index(pid)))
         elif kind == "SET_GPS_GLOBAL_ORIGIN":
             self.origin_set = True
         elif kind in ("VISION_POSITION_ESTIMATE", "ODOMETRY"):
@@ -569,8 +604,8 @@ class SimVehicle:
             if msg.seq != up.next_seq:
                 return  # a duplicate or out-of-order answer: the re-request timer asks again
             x, y = (msg.x, msg.y) if kind == "MISSION_ITEM_INT" else (int(round(msg.x * 1e7)), int(round(msg.y * 1e7)))
-            up.items[msg.seq] = [msg.seq, msg.frame, msg.command, msg.current, msg.autocontinue, msg.param1,
-                                 msg.param2, msg.param3, msg.param4, x, y, msg.z, mtype]
+            up.items[msg.seq] = _as_stored([msg.seq, msg.frame, msg.command, msg.current, msg.autocontinue, msg.param1,
+                                            msg.param2, msg.param3, msg.param4, x, y, msg.z, mtype])
             up.next_seq += 1
             up.retries = 0
             if up.next_seq == up.count:
@@ -604,6 +639,8 @@ class SimVehicle:
                 return
             it = self._home_item() if mtype == 0 and msg.seq == 0 else items[msg.seq]
             cur = 1 if mtype == 0 and msg.seq == self.seq else 0
+            if mtype == 0:  # ArduCopter sends mission items back in the non-INT frames
+                it = [*it[:1], DOWNLOAD_FRAME.get(it[1], it[1]), *it[2:]]
             if kind == "MISSION_REQUEST_INT":
                 out = self.conn.mav.mission_item_int_encode(msg.get_srcSystem(), msg.get_srcComponent(), it[0], it[1],
                                                             it[2], cur, it[4], it[5], it[6], it[7], it[8], it[9],
@@ -659,10 +696,12 @@ class SimVehicle:
             it = items[self.seq]
             cmd, p1, p2, p4 = it[2], it[5], it[6], it[8]
             if cmd == R.MAV_CMD_NAV_WAYPOINT:
-                yaw = None if math.isnan(p4) else p4 % 360.0
+                # a waypoint's start resets the heading to WP_YAW_BEHAVIOR's default (face the next
+                # waypoint) unless a CONDITION_YAW heading holds and WP_YAW_BEHAVIOR is 0
+                if not (self.yaw_fixed and self.params["WP_YAW_BEHAVIOR"] == 0):
+                    self.yaw_target, self.yaw_fixed = None, False
                 self.nav = {"kind": "wp", "seq": self.seq, "hold": p1, "arrived": None}
                 self.target = self._item_enu(it)
-                self.yaw_target = yaw
                 self._send_one("MISSION_CURRENT")
                 return
             if cmd == R.MAV_CMD_NAV_TAKEOFF:
@@ -687,6 +726,7 @@ class SimVehicle:
                 self.speed_m_s = float(p2)
             elif cmd == R.MAV_CMD_CONDITION_YAW:
                 self.yaw_target = (self.state.yaw_deg + p1 * (1 if p2 >= 0 else -1)) % 360.0 if p4 else p1 % 360.0
+                self.yaw_fixed = True
             elif cmd == R.MAV_CMD_DO_MOUNT_CONTROL:
                 self.gimbal_pitch_deg = float(p1)
             elif cmd == R.MAV_CMD_DO_GIMBAL_MANAGER_PITCHYAW:
@@ -747,7 +787,7 @@ class SimVehicle:
                 lim = replace(lim, descent_m_s=self.cfg.land_speed_m_s)
             yaw_t = self.yaw_target
             d = math.hypot(self.target[0] - s.east_m, self.target[1] - s.north_m)
-            if yaw_t is None and d > 2.0 and self.mode in ("AUTO", "RTL"):
+            if yaw_t is None and d > 2.0 and self.mode in ("AUTO", "RTL") and self.params["WP_YAW_BEHAVIOR"] != 0:
                 yaw_t = math.degrees(math.atan2(self.target[0] - s.east_m, self.target[1] - s.north_m)) % 360.0
             speed = self.speed_m_s if self.mode == "AUTO" else lim.max_speed_m_s
             self.state = step(s, target_enu_m=self.target, yaw_target_deg=yaw_t, speed_m_s=speed, limits=lim, dt_s=dt)

@@ -24,7 +24,6 @@ def missions(draw):
         k = draw(st.sampled_from(["waypoint", "change_speed", "set_yaw", "gimbal"]))
         if k == "waypoint":
             items.append(MissionItem(kind=k, lat_deg=draw(lat), lon_deg=draw(lon), rel_alt_m=draw(alt),
-                                     yaw_deg=draw(st.one_of(st.none(), st.floats(0, 359).map(lambda x: round(x, 2)))),
                                      hold_s=draw(st.sampled_from([0.0, 1.0])),
                                      bin_ids=tuple(draw(st.lists(st.sampled_from(["A01-B01-L1-P1", "A01-B03-L2-P2"]), max_size=2)))))
         elif k == "change_speed":

@@ -20,8 +20,9 @@ D = 1 / 111_000  # degrees of latitude per metre
 
 def _mission(cfg: SimConfig, length_m: float = 90.0) -> Mission:
     lat, lon = cfg.home_lat_deg, cfg.home_lon_deg
-    legs = [MissionItem(kind="waypoint", lat_deg=lat + k * length_m / 3 * D, lon_deg=lon, rel_alt_m=2.0, yaw_deg=90.0,
-                        bin_ids=(f"B{k}",)) for k in (1, 2, 3)]
+    legs = [MissionItem(kind="set_yaw", yaw_deg=90.0)]
+    legs += [MissionItem(kind="waypoint", lat_deg=lat + k * length_m / 3 * D, lon_deg=lon, rel_alt_m=2.0,
+                         bin_ids=(f"B{k}",)) for k in (1, 2, 3)]
     box = ((lat - 50 * D, lon - 50 * D), (lat + 150 * D, lon - 50 * D), (lat + 150 * D, lon + 50 * D), (lat - 50 * D, lon + 50 * D))
     return Mission(home=(lat, lon, cfg.home_alt_m),
                    items=(MissionItem(kind="takeoff", rel_alt_m=2.0), MissionItem(kind="change_speed", speed_m_s=3.0),
@@ -72,10 +73,10 @@ def _fly(faults: Faults, *, options: RunnerOptions = RunnerOptions(), tmp_path=N
 @pytest.mark.parametrize("case, faults, status, at_rally", [
     ("clean", Faults(), "complete", False),
     ("10% packets dropped each way", Faults(drop_pct=10.0), "complete", False),
-    ("battery sag -> RTL, resume point", Faults(battery_sag_at_s=16.0, battery_sag_to_pct=22.0), "rtl_battery", True),
-    ("RTK lost -> hold -> RTL", Faults(rtk_loss_at_s=16.0), "rtl_rtk", True),
-    ("RTK lost briefly -> hold -> continue", Faults(rtk_loss_at_s=16.0, rtk_restore_after_s=30.0), "complete", False),
-    ("link cut 30 s -> vehicle's GCS failsafe RTL", Faults(link_cut_at_s=16.0, link_cut_s=30.0), "failsafe", True),
+    ("battery sag -> RTL, resume point", Faults(battery_sag_at_s=24.0, battery_sag_to_pct=22.0), "rtl_battery", True),
+    ("RTK lost -> hold -> RTL", Faults(rtk_loss_at_s=24.0), "rtl_rtk", True),
+    ("RTK lost briefly -> hold -> continue", Faults(rtk_loss_at_s=24.0, rtk_restore_after_s=30.0), "complete", False),
+    ("link cut 30 s -> vehicle's GCS failsafe RTL", Faults(link_cut_at_s=24.0, link_cut_s=30.0), "failsafe", True),
 ])
 def test_full_mission_with_fault_ends_disarmed_and_recorded(tmp_path, case, faults, status, at_rally):
     out, veh, rec = _fly(faults, tmp_path=tmp_path)
@@ -98,7 +99,7 @@ def test_a_vehicle_that_asks_with_mission_request_int_gets_its_items(tmp_path):
 
 
 def test_link_cut_for_good_leaves_the_vehicle_at_the_rally_point(tmp_path):
-    out, veh, _ = _fly(Faults(link_cut_at_s=16.0, link_cut_s=None), tmp_path=tmp_path,
+    out, veh, _ = _fly(Faults(link_cut_at_s=24.0, link_cut_s=None), tmp_path=tmp_path,
                        options=RunnerOptions(link_giveup_s=6.0))
     assert out.status == "link_lost" and out.resume_seq is not None
     deadline = time.monotonic() + 20
@@ -143,7 +144,7 @@ def test_signing_required_refuses_an_unsigned_vehicle():
 
 
 def test_battery_rtl_then_resume_flies_the_rest(tmp_path):
-    out, veh, _ = _fly(Faults(battery_sag_at_s=16.0, battery_sag_to_pct=22.0), tmp_path=tmp_path)
+    out, veh, _ = _fly(Faults(battery_sag_at_s=24.0, battery_sag_to_pct=22.0), tmp_path=tmp_path)
     assert out.status == "rtl_battery" and out.resume_seq is not None
     # a fresh battery: the same mission from the resume point
     cfg = SimConfig(speedup=20, ekf_ready_s=2.0, seed=4)

@@ -79,7 +79,8 @@ def test_full_mission_with_packet_drop_ends_disarmed_on_the_ground():
             MissionItem(kind="takeoff", rel_alt_m=2.0),
             MissionItem(kind="change_speed", speed_m_s=3.0),
             MissionItem(kind="gimbal", gimbal_pitch_deg=-10.0),
-            MissionItem(kind="waypoint", lat_deg=lat + 10 / 111_000, lon_deg=lon, rel_alt_m=2.0, yaw_deg=90.0),
+            MissionItem(kind="set_yaw", yaw_deg=90.0),
+            MissionItem(kind="waypoint", lat_deg=lat + 10 / 111_000, lon_deg=lon, rel_alt_m=2.0),
             MissionItem(kind="land"),
         ))
         plan = mission_to_mavlink(m)
@@ -111,3 +112,97 @@ def test_full_mission_with_packet_drop_ends_disarmed_on_the_ground():
     finally:
         veh.stop()
         gcs.close()
+
+
+def _download(gcs, n, mission_type=0):
+    out = []
+    for seq in range(n):
+        gcs.mav.mission_request_int_send(1, 1, seq, mission_type)
+        m = _recv(gcs, "MISSION_ITEM_INT", 3.0, lambda m: m.seq == seq)
+        assert m is not None, seq
+        out.append(m)
+    return out
+
+
+def test_the_vehicle_keeps_items_as_arducopter_does():
+    """What ArduCopter 4.7 SITL sent back (measured): a waypoint's yaw and params 2-3 dropped, its
+    delay in whole seconds, a land's param4 as its loiter direction (+1), relative-alt frame 3."""
+    from flight.mission import NAV_LAND, NAV_WAYPOINT, MissionItem, Mission, mission_to_mavlink, replace_param, same_stored
+
+    cfg = SimConfig(speedup=10, ekf_ready_s=1.0)
+    gcs, veh = _gcs_and_vehicle(cfg)
+    try:
+        assert _recv(gcs, "HEARTBEAT") is not None
+        lat, lon = cfg.home_lat_deg, cfg.home_lon_deg
+        plan = mission_to_mavlink(Mission(home=(lat, lon, cfg.home_alt_m), items=(
+            MissionItem(kind="takeoff", rel_alt_m=2.0),
+            MissionItem(kind="set_yaw", yaw_deg=90.0),
+            MissionItem(kind="waypoint", lat_deg=lat + 1e-4, lon_deg=lon, rel_alt_m=2.345, hold_s=2.0),
+            MissionItem(kind="land"))))
+        sent = list(plan.mission)
+        sent[3] = replace_param(sent[3], 4, float("nan"))  # as a GCS leaving the yaw unchanged would send
+        assert _upload(gcs, sent, 0) == 0
+        back = _download(gcs, len(sent))
+        wp, land = back[3], back[4]
+        assert (wp.command, wp.frame, wp.param1, wp.param4) == (NAV_WAYPOINT, 3, 2.0, 0.0)
+        assert (land.command, land.param4) == (NAV_LAND, 1.0)
+        assert all(same_stored(a, b) for a, b in zip(plan.mission[1:], back[1:]))
+        # a half-second delay does not survive: the verify sees it
+        assert not same_stored(replace_param(plan.mission[3], 1, 2.5), wp)
+    finally:
+        veh.stop()
+        gcs.close()
+
+
+def _fly_heading(wp_yaw_behavior):
+    """Take off, CONDITION_YAW 90 (east), then fly 30 m north in AUTO; the headings seen on the leg."""
+    from flight.mission import Mission, MissionItem, mission_to_mavlink
+
+    cfg = SimConfig(speedup=20, ekf_ready_s=1.0, seed=1)
+    gcs, veh = _gcs_and_vehicle(cfg)
+    try:
+        assert _recv(gcs, "HEARTBEAT") is not None
+        if wp_yaw_behavior is not None:
+            gcs.mav.param_set_send(1, 1, b"WP_YAW_BEHAVIOR", float(wp_yaw_behavior), 2)
+            pv = _recv(gcs, "PARAM_VALUE", 3.0)
+            assert pv is not None and pv.param_value == wp_yaw_behavior
+        lat, lon = cfg.home_lat_deg, cfg.home_lon_deg
+        plan = mission_to_mavlink(Mission(home=(lat, lon, cfg.home_alt_m), items=(
+            MissionItem(kind="takeoff", rel_alt_m=2.0), MissionItem(kind="set_yaw", yaw_deg=90.0),
+            MissionItem(kind="waypoint", lat_deg=lat + 30 / 111_000, lon_deg=lon, rel_alt_m=2.0),
+            MissionItem(kind="land"))))
+        assert _upload(gcs, list(plan.mission), 0) == 0
+        veh.wait_for(lambda s: s.ekf_ok, 20)
+        for cmd, args, done in ((176, (1, 4), lambda s: s.mode == "GUIDED"), (400, (1, 0), lambda s: s.armed),
+                                (22, (0, 0, 0, 0, 0, 0, 2.0), lambda s: not s.landed),
+                                (176, (1, 3), lambda s: s.mode == "AUTO")):
+            for _ in range(20):
+                if done(veh.snapshot()):
+                    break
+                gcs.mav.command_long_send(1, 1, cmd, 0, *args, *([0] * (7 - len(args))))
+                time.sleep(0.1)
+        seen = []
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            s = veh.snapshot()
+            if 8.0 < s.north_m < 25.0:
+                seen.append(s.yaw_deg)
+            if s.north_m > 29.0 or (s.landed and s.north_m > 5):
+                break
+            time.sleep(0.05)
+        return seen
+    finally:
+        veh.stop()
+        gcs.close()
+
+
+def test_a_condition_yaw_holds_through_waypoints_only_with_wp_yaw_behavior_0():
+    """ArduCopter: a waypoint's start turns the copter to face the next waypoint (WP_YAW_BEHAVIOR 2,
+    the default) even after a CONDITION_YAW; with WP_YAW_BEHAVIOR 0 the CONDITION_YAW heading holds."""
+    import numpy as np
+
+    default = _fly_heading(None)
+    held = _fly_heading(0)
+    assert default and held
+    assert np.median(np.abs((np.array(default) + 180) % 360 - 180)) < 10  # faces north, the next waypoint
+    assert np.median(np.abs(np.array(held) - 90)) < 10  # faces east, as commanded
