@@ -120,13 +120,13 @@ def _f32(a: float, b: float) -> bool:
 
 def same_stored(sent, back) -> bool:
     """Whether a downloaded item (``MavItem`` or MISSION_ITEM_INT) holds what was sent, on the
-    fields ArduCopter keeps for its command (``STORED_PARAMS``; altitudes to the centimetre it
-    stores them in)."""
+    fields ArduCopter keeps for its command (``STORED_PARAMS``; altitudes cut to the whole
+    centimetre it stores them in)."""
     if sent.command != back.command:
         return False
     keep = STORED_PARAMS.get(sent.command, (1, 2, 3, 4))
     if sent.command in NAV_COMMANDS or sent.command not in STORED_PARAMS:
-        if sent.x != back.x or sent.y != back.y or abs(float(sent.z) - float(back.z)) > 0.006:
+        if sent.x != back.x or sent.y != back.y or not -0.0001 <= float(sent.z) - float(back.z) < 0.0101:
             return False
     return all(_f32(getattr(sent, f"param{k}"), getattr(back, f"param{k}")) for k in keep)
 

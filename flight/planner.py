@@ -167,7 +167,7 @@ def plan(site: Site, camera: CameraSpec, opts: PlanOptions = PlanOptions()) -> P
 
 
 def _build_missions(site, camera, opts, passes, d_by_aisle, speed, per_face, min_frames, warnings) -> PlanResult:
-    transit = opts.transit_alt_m or min(site.spec.ceiling_m - 1.0, max(f.height_m for f in site.faces) + 1.0)
+    transit = round(opts.transit_alt_m or min(site.spec.ceiling_m - 1.0, max(f.height_m for f in site.faces) + 1.0), 2)
     x0, y0, x1, y1 = site.bounds_xy_m(margin_m=1.5)
     home_xy = np.array(opts.home_m if opts.home_m else (x0 + 0.5, y0 + 0.5))
 
@@ -217,10 +217,10 @@ def _build_missions(site, camera, opts, passes, d_by_aisle, speed, per_face, min
             # sets WP_YAW_BEHAVIOR 0; ArduCopter keeps no yaw on a waypoint)
             items += [MissionItem(kind="set_yaw", yaw_deg=yaw),
                       MissionItem(kind="waypoint", lat_deg=geo(aisle_entry)[0], lon_deg=geo(aisle_entry)[1], rel_alt_m=transit),
-                      MissionItem(kind="waypoint", lat_deg=geo(a)[0], lon_deg=geo(a)[1], rel_alt_m=p.v_m),
+                      MissionItem(kind="waypoint", lat_deg=geo(a)[0], lon_deg=geo(a)[1], rel_alt_m=round(p.v_m, 2)),
                       MissionItem(kind="gimbal", gimbal_pitch_deg=0.0),
                       MissionItem(kind="change_speed", speed_m_s=round(speed, 3)),
-                      MissionItem(kind="waypoint", lat_deg=geo(b)[0], lon_deg=geo(b)[1], rel_alt_m=p.v_m,
+                      MissionItem(kind="waypoint", lat_deg=geo(b)[0], lon_deg=geo(b)[1], rel_alt_m=round(p.v_m, 2),
                                   bin_ids=p.bin_ids),
                       MissionItem(kind="change_speed", speed_m_s=opts.max_speed_m_s)]
             aisle_exit = f.face_to_site([[p.u_to_m, transit, d]])[0]
@@ -235,7 +235,8 @@ def _build_missions(site, camera, opts, passes, d_by_aisle, speed, per_face, min
             d = d_by_aisle[aid]
             for u in (-1.0, f0.length_m + 1.0):
                 q = f0.face_to_site([[u, 0.0, d]])[0]
-                rally.append(RallyPoint(lat_deg=geo(q)[0], lon_deg=geo(q)[1], rel_alt_m=1.5))
+                # whole metres: ArduPilot stores a rally point's altitude as an int16 of metres
+                rally.append(RallyPoint(lat_deg=geo(q)[0], lon_deg=geo(q)[1], rel_alt_m=2.0))
         bins = sorted({b for p, *_ in group for b in p.bin_ids})
         meta = {"site_name": site.spec.name, "sortie": si + 1, "n_sorties": len(sorties), "camera": camera.name,
                 "standoff_m": round(min(d_by_aisle.values()), 3), "speed_m_s": round(speed, 3),

@@ -160,8 +160,11 @@ DOWNLOAD_FRAME = {mavlink.MAV_FRAME_GLOBAL_INT: mavlink.MAV_FRAME_GLOBAL,
 def _as_stored(item: list) -> list:
     """A mission item as ArduCopter keeps it (AP_Mission's 15-byte command): a waypoint keeps its
     delay in whole seconds and drops params 2-4 (no yaw), a takeoff keeps param1, a land keeps
-    param1 and its loiter direction (param4 back as -1 or +1); altitudes in centimetres."""
+    param1 and its loiter direction (param4 back as -1 or +1); altitudes in centimetres. A rally
+    point keeps its altitude in whole metres."""
     it = list(item)
+    if it[12] == mavlink.MAV_MISSION_TYPE_RALLY:
+        it[11] = float(int(it[11]))  # AP_Rally keeps whole metres (int16)
     if it[12] != mavlink.MAV_MISSION_TYPE_MISSION:
         return it
     cmd = it[2]
@@ -169,7 +172,7 @@ def _as_stored(item: list) -> list:
         p1 = float(max(0, min(65535, int(it[5])))) if cmd == mavlink.MAV_CMD_NAV_WAYPOINT else float(it[5])
         p4 = (-1.0 if it[8] < 0 else 1.0) if cmd == mavlink.MAV_CMD_NAV_LAND else 0.0
         it[5:9] = [p1, 0.0, 0.0, p4]
-        it[11] = round(float(it[11]) * 100) / 100
+        it[11] = math.floor(float(it[11]) * 100 + 1e-6) / 100  # int32 centimetres, cut
     return it
 
 

@@ -373,13 +373,13 @@ def hidden_in_row(candidates: list[TireTrack], counted: list[TireTrack], *, fact
     return sorted(taken.values(), key=lambda t: (t.u_m, t.v_m, t.frames))
 
 
-def labelled_in_row(labels: list[ItemLabel], counted: list[TireTrack], *, factor: float = 1.3,
+def labelled_in_row(labels: list[ItemLabel], counted: list[TireTrack], *, min_open: float = 0.15,
                     own_frac: float = 0.4) -> list[TireTrack]:
     """Tires known from their serialised label alone: a label read between two counted neighbours
-    of a row (within the height of both) that stand as a crowded row's front tires do, centres more
-    than ``factor`` tire widths apart with open space between them narrower than a tire (no room
-    for one in line, so one stands behind), and not on a counted tire (at least ``own_frac`` of its
-    width from its centre, where its own label is). One tire per gap, the label read most;
+    of a row (within the height of both) that stand as a crowded row's front tires do, with open
+    space between them narrower than a tire (no room for one in line, so one stands behind) but
+    wider than packing leaves (``min_open`` of a tire width; packed rows leave 15 mm), and not on a
+    counted tire (at least ``own_frac`` of its width from its centre, where its own label is). One tire per gap, the label read most;
     its box is the neighbours' size centred on the label, its frames the label's reads."""
     taken: dict[tuple[int, int], tuple[ItemLabel, TireTrack, TireTrack]] = {}
     for lab in sorted(labels, key=lambda x: (x.u_m, x.v_m, x.gtin, x.serial)):
@@ -391,7 +391,7 @@ def labelled_in_row(labels: list[ItemLabel], counted: list[TireTrack], *, factor
         if left is None or right is None:
             continue
         w = (left.w_m + right.w_m) / 2
-        if not (right.u_m - left.u_m > factor * w and right.u0_m - left.u1_m < w):
+        if not (min_open * w <= right.u0_m - left.u1_m < w):
             continue
         key = (id(left), id(right))
         if key not in taken or len(lab.frames) > len(taken[key][0].frames):

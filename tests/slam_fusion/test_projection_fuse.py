@@ -187,6 +187,7 @@ def _label(u, v=0.5, frames=(3,), serial="000112", gtin="0001"):
     ("crowded row: the back tire's label read once in the gap", (0.3, 0.58, 0.86), [_label(0.44)], (), 4),
     ("two gaps, two labels", (0.3, 0.58, 0.86), [_label(0.44), _label(0.72, serial="000114")], (), 5),
     ("two labels in one gap: one tire behind", (0.3, 0.58), [_label(0.43), _label(0.45, serial="000113")], (), 3),
+    ("front boxes measured wide: centres 1.27 widths apart, 5.5 cm open", (0.3, 0.555), [_label(0.43)], (), 3),
     ("the label on a front tire: its own", (0.3, 0.58, 0.86), [_label(0.57)], (), 3),
     ("room for a tire in line: an empty space, not a hidden tire", (0.3, 0.8), [_label(0.55)], (), 2),
     ("packed row (15 mm gaps): no gap", (0.3, 0.515, 0.73), [_label(0.41)], (), 3),
