@@ -14,7 +14,7 @@ delay (whole seconds) but not its yaw, so the heading along a pass is a CONDITIO
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from flight.errors import FlightError
 
@@ -133,8 +133,6 @@ def same_stored(sent, back) -> bool:
 
 def replace_param(item: MavItem, k: int, value: float) -> MavItem:
     """``item`` with its param ``k`` (1-4) set to ``value``."""
-    from dataclasses import replace
-
     return replace(item, **{f"param{k}": float(value)})
 
 

@@ -379,8 +379,9 @@ def labelled_in_row(labels: list[ItemLabel], counted: list[TireTrack], *, min_op
     of a row (within the height of both) that stand as a crowded row's front tires do, with open
     space between them narrower than a tire (no room for one in line, so one stands behind) but
     wider than packing leaves (``min_open`` of a tire width; packed rows leave 15 mm), and not on a
-    counted tire (at least ``own_frac`` of its width from its centre, where its own label is). One tire per gap, the label read most;
-    its box is the neighbours' size centred on the label, its frames the label's reads."""
+    counted tire (at least ``own_frac`` of its width from its centre, where its own label is).
+    One tire per gap, the label read most; its box is the neighbours' size centred on the label,
+    its frames the label's reads."""
     taken: dict[tuple[int, int], tuple[ItemLabel, TireTrack, TireTrack]] = {}
     for lab in sorted(labels, key=lambda x: (x.u_m, x.v_m, x.gtin, x.serial)):
         row = [c for c in counted if c.face_id == lab.face_id and c.v0_m <= lab.v_m <= c.v1_m]
