@@ -349,6 +349,13 @@ def _u_iou(a: TireTrack, b: TireTrack) -> float:
     return inter / max(1e-9, a.w_m + b.w_m - inter)
 
 
+def _neighbours(row: list[TireTrack], u_m: float) -> tuple[TireTrack | None, TireTrack | None]:
+    """The nearest tracks of a row left and right of ``u_m`` (by centre), None where there is none."""
+    left = max((c for c in row if c.u_m < u_m), key=lambda c: c.u_m, default=None)
+    right = min((c for c in row if c.u_m > u_m), key=lambda c: c.u_m, default=None)
+    return left, right
+
+
 def hidden_in_row(candidates: list[TireTrack], counted: list[TireTrack], *, factor: float = 1.3,
                   max_iou: float = 0.5) -> list[TireTrack]:
     """Candidates that fill a gap in a row of counted tires: between two counted neighbours in its
@@ -358,9 +365,7 @@ def hidden_in_row(candidates: list[TireTrack], counted: list[TireTrack], *, fact
     evidence, the sightings and the row's geometry, agree; one candidate per gap, the best seen."""
     taken: dict[tuple[int, int], TireTrack] = {}
     for t in candidates:
-        row = [c for c in counted if _same_row(c, t)]
-        left = max((c for c in row if c.u_m < t.u_m), key=lambda c: c.u_m, default=None)
-        right = min((c for c in row if c.u_m > t.u_m), key=lambda c: c.u_m, default=None)
+        left, right = _neighbours([c for c in counted if _same_row(c, t)], t.u_m)
         if left is None or right is None:
             continue
         if right.u_m - left.u_m <= factor * (left.w_m + right.w_m) / 2:
@@ -387,8 +392,7 @@ def labelled_in_row(labels: list[ItemLabel], counted: list[TireTrack], *, min_op
         row = [c for c in counted if c.face_id == lab.face_id and c.v0_m <= lab.v_m <= c.v1_m]
         if any(abs(c.u_m - lab.u_m) < own_frac * c.w_m for c in row):
             continue  # on a counted tire: its own label
-        left = max((c for c in row if c.u_m < lab.u_m), key=lambda c: c.u_m, default=None)
-        right = min((c for c in row if c.u_m > lab.u_m), key=lambda c: c.u_m, default=None)
+        left, right = _neighbours(row, lab.u_m)
         if left is None or right is None:
             continue
         w = (left.w_m + right.w_m) / 2

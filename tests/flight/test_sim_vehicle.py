@@ -67,6 +67,19 @@ def _upload(gcs, items, mission_type, timeout_s=20.0):
     raise AssertionError("upload timed out")
 
 
+def _guided_arm_takeoff_auto(gcs, veh, alt_m: float = 2.0):
+    """GUIDED, arm, take off to ``alt_m``, AUTO: each COMMAND_LONG repeated until the vehicle's
+    state shows it (commands may be dropped)."""
+    for cmd, args, done in ((176, (1, 4), lambda s: s.mode == "GUIDED"), (400, (1, 0), lambda s: s.armed),
+                            (22, (0, 0, 0, 0, 0, 0, alt_m), lambda s: not s.landed),
+                            (176, (1, 3), lambda s: s.mode == "AUTO")):
+        for _ in range(20):
+            if done(veh.snapshot()):
+                break
+            gcs.mav.command_long_send(1, 1, cmd, 0, *args, *([0] * (7 - len(args))))
+            time.sleep(0.1)
+
+
 def test_full_mission_with_packet_drop_ends_disarmed_on_the_ground():
     from flight.mission import Mission, MissionItem, mission_to_mavlink
 
@@ -86,26 +99,7 @@ def test_full_mission_with_packet_drop_ends_disarmed_on_the_ground():
         plan = mission_to_mavlink(m)
         assert _upload(gcs, list(plan.mission), 0) == 0
         veh.wait_for(lambda s: s.mission_count == len(plan.mission) and s.ekf_ok, 20)
-        for _ in range(20):  # commands may be dropped: repeat until the state shows it
-            if veh.snapshot().mode == "GUIDED":
-                break
-            gcs.mav.command_long_send(1, 1, 176, 0, 1, 4, 0, 0, 0, 0, 0)
-            time.sleep(0.1)
-        for _ in range(20):
-            if veh.snapshot().armed:
-                break
-            gcs.mav.command_long_send(1, 1, 400, 0, 1, 0, 0, 0, 0, 0, 0)
-            time.sleep(0.1)
-        for _ in range(20):
-            if not veh.snapshot().landed:
-                break
-            gcs.mav.command_long_send(1, 1, 22, 0, 0, 0, 0, 0, 0, 0, 2.0)
-            time.sleep(0.1)
-        for _ in range(20):
-            if veh.snapshot().mode == "AUTO":
-                break
-            gcs.mav.command_long_send(1, 1, 176, 0, 1, 3, 0, 0, 0, 0, 0)
-            time.sleep(0.1)
+        _guided_arm_takeoff_auto(gcs, veh)
         s = veh.wait_for(lambda s: not s.armed and s.landed and s.north_m > 9.0, 30)
         assert abs(s.north_m - 10.0) < 0.5 and s.up_m == 0.0 and s.gimbal_pitch_deg == -10.0
         assert "Land complete" in s.statustexts
@@ -173,14 +167,7 @@ def _fly_heading(wp_yaw_behavior):
             MissionItem(kind="land"))))
         assert _upload(gcs, list(plan.mission), 0) == 0
         veh.wait_for(lambda s: s.ekf_ok, 20)
-        for cmd, args, done in ((176, (1, 4), lambda s: s.mode == "GUIDED"), (400, (1, 0), lambda s: s.armed),
-                                (22, (0, 0, 0, 0, 0, 0, 2.0), lambda s: not s.landed),
-                                (176, (1, 3), lambda s: s.mode == "AUTO")):
-            for _ in range(20):
-                if done(veh.snapshot()):
-                    break
-                gcs.mav.command_long_send(1, 1, cmd, 0, *args, *([0] * (7 - len(args))))
-                time.sleep(0.1)
+        _guided_arm_takeoff_auto(gcs, veh)
         seen = []
         end = time.monotonic() + 30
         while time.monotonic() < end:
