@@ -84,8 +84,6 @@ def _pyzbar(gray: np.ndarray, scale: float, dx: float = 0, dy: float = 0) -> lis
             text = r.data.decode("utf-8")
         except UnicodeDecodeError:
             text = r.data.decode("latin-1")
-        if sym == "upca" and len(text) == 12:
-            pass
         if not _valid(sym, text):
             continue
         if sym == "itf" and len(text) % 2:
@@ -126,7 +124,8 @@ def decode(image: np.ndarray, *, second_opinion: bool = True, enhance: bool = Tr
     2. Only if that read nothing: zxing-cpp on enhanced versions (upscaled + sharpened when
        small, contrast-stretched, downscaled when huge) and pyzbar on the image and the versions.
        2-D symbols (Reed-Solomon protected) are reported from one read; a 1-D read, whose check
-       digit is weak protection on a blurred photo, only when two of these reads agree.
+       digit is weak protection on a blurred photo, only when two of these reads agree and
+       outnumber the other texts read at its place (`agreed_reads`).
     """
     gray = to_gray(image)
     reads = _zxing(gray, 1.0)
@@ -139,11 +138,49 @@ def decode(image: np.ndarray, *, second_opinion: bool = True, enhance: bool = Tr
     if second_opinion:
         for v, s in [(gray, 1.0), *variants]:
             candidates += _pyzbar(v, s)
+    return _dedupe(agreed_reads(candidates))
+
+
+def agreed_reads(candidates: list[CodeRead]) -> list[CodeRead]:
+    """The second pass's reads worth reporting.
+
+    A 2-D read stands alone: Reed-Solomon protects it. A 1-D text is reported when it was read at
+    least twice *and* more often than every other text of that symbol put together: a read at the
+    same place (`same_place`) of the same kind of code (UPC-A counted as EAN-13 with a leading 0)
+    but with another text means one of them is a misread, and on a blurred or upside-down photo the
+    same wrong text can come out of two versions of the image.
+    """
     votes: dict[tuple[str, str], int] = {}
     for r in candidates:
-        votes[(r.symbology, r.text)] = votes.get((r.symbology, r.text), 0) + 1
-    agreed = [r for r in candidates if r.symbology in TWO_D or votes[(r.symbology, r.text)] >= 2]
-    return _dedupe(agreed)
+        votes[_key(r)] = votes.get(_key(r), 0) + 1
+    out = []
+    for r in candidates:
+        if r.symbology in TWO_D:
+            out.append(r)
+            continue
+        kind, text = _key(r)
+        against = sum(1 for o in candidates if _key(o)[0] == kind and _key(o)[1] != text and same_place(o, r))
+        if votes[(kind, text)] >= 2 and votes[(kind, text)] > against:
+            out.append(r)
+    return out
+
+
+def _key(r: CodeRead) -> tuple[str, str]:
+    if r.symbology == "upca" and len(r.text) == 12:
+        return "ean13", "0" + r.text
+    return r.symbology, r.text
+
+
+def same_place(a: CodeRead, b: CodeRead, pad_frac: float = 0.1) -> bool:
+    """Whether two reads' boxes overlap once each is grown by `pad_frac` of its longer side (a
+    1-D read from zxing-cpp is a line across the bars, from pyzbar a box)."""
+    boxes = []
+    for r in (a, b):
+        lo, hi = r.corners.min(axis=0), r.corners.max(axis=0)
+        pad = pad_frac * float((hi - lo).max())
+        boxes.append((lo - pad, hi + pad))
+    (alo, ahi), (blo, bhi) = boxes
+    return bool(np.all(alo < bhi) and np.all(blo < ahi))
 
 
 def _dedupe(reads: list[CodeRead]) -> list[CodeRead]:

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from datasets.labels import gs1_check_digit, linear_modules, qr_modules
-from perception.decode import decode, to_gray
+from perception.decode import CodeRead, agreed_reads, decode, same_place, to_gray
 from perception.gs1 import mod10_ok, parse_element_string
 
 
@@ -105,3 +105,41 @@ def test_transparent_background_reads_as_white():
 
 def test_blank_image_reads_nothing():
     assert decode(np.full((200, 300), 255, np.uint8)) == []
+
+
+def _read(sym: str, text: str, x: float = 0.0, y: float = 0.0, w: float = 100.0, h: float = 40.0,
+          decoder: str = "pyzbar") -> CodeRead:
+    corners = np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float32)
+    return CodeRead(sym, text, corners, decoder)
+
+
+A, B, C = "4006381333931", "0012546619592", "0022121000066"  # valid EAN-13s
+
+
+@pytest.mark.parametrize("candidates, reported", [
+    ([_read("ean13", A)], set()),  # one 1-D read: not enough
+    ([_read("ean13", A), _read("ean13", A, x=2)], {A}),  # two agree
+    ([_read("upca", B[1:]), _read("ean13", B)], {B[1:], B}),  # UPC-A is EAN-13 with a leading 0
+    # the same wrong text from two versions of a photo, against two other texts at its place
+    ([_read("ean13", C), _read("ean13", C), _read("ean13", B, y=10, h=2, decoder="zxing"),
+      _read("ean13", A, y=12, h=2, decoder="zxing")], set()),
+    ([_read("ean13", B)] * 3 + [_read("ean13", C)], {B}),  # outvoted 3 to 1
+    ([_read("ean13", B)] * 2 + [_read("ean13", C)] * 2, set()),  # a tie reports neither
+    ([_read("ean13", B)] * 2 + [_read("ean13", C, y=300)] * 2, {B, C}),  # two symbols, apart
+    ([_read("code128", "AB12")] * 2 + [_read("ean13", A)] * 3, {"AB12", A}),  # other kinds do not vote
+    ([_read("qr", "hello"), _read("qr", "hullo")], {"hello", "hullo"}),  # 2-D: Reed-Solomon decides
+])
+def test_agreed_reads(candidates, reported):
+    assert {r.text for r in agreed_reads(candidates)} == reported
+
+
+@pytest.mark.parametrize("b, same", [
+    (_read("ean13", A, x=50), True),
+    (_read("ean13", A, x=105), True),  # within 10% of the longer side
+    (_read("ean13", A, x=125), False),
+    (_read("ean13", A, x=20, y=20, w=60, h=2), True),  # a scan line across the bars
+    (_read("ean13", A, y=100), False),
+])
+def test_same_place(b, same):
+    a = _read("ean13", A)
+    assert same_place(a, b) is same and same_place(b, a) is same
