@@ -100,22 +100,30 @@ class Trajectory:
         q = slerp(self.quat_wxyz[i0], self.quat_wxyz[i1], a)
         return p, q
 
-    def smoothed(self, window_s: float) -> "Trajectory":
-        """Positions smoothed by a local linear fit over +-window_s/2 (Gaussian weights): white
-        position noise shrinks, constant-velocity motion passes unchanged. Attitude is kept."""
+    def smoothed(self, window_s: float, *, degree: int = 2) -> "Trajectory":
+        """Positions smoothed by a local polynomial fit over +-window_s/2 (Gaussian weights, sigma
+        window_s/4): white position noise shrinks, and motion of that degree passes unchanged.
+
+        Degree 2 (the default) keeps constant acceleration: where a pass ends and the vehicle
+        turns up to the next, a local linear fit lags by about a * sigma^2 / 2 (8-18 cm measured
+        on a flight against the simulated vehicle), which is enough to make one tire two. A
+        sample with no more neighbours in its window than the polynomial has terms is kept as
+        it is. Attitude is kept."""
         if window_s <= 0 or len(self) < 3:
             return self
         t = np.asarray(self.t_ns, dtype=np.float64) / 1e9
+        p = np.asarray(self.positions_site_m, dtype=np.float64)
         half = window_s / 2
         lo = np.searchsorted(t, t - half, side="left")
         hi = np.searchsorted(t, t + half, side="right")
-        out = np.empty_like(np.asarray(self.positions_site_m, dtype=np.float64))
+        out = p.copy()
         for i in range(len(t)):
             dt = t[lo[i]:hi[i]] - t[i]
-            w = np.exp(-0.5 * (dt / (half / 2)) ** 2)
-            A = np.stack([np.ones_like(dt), dt], axis=1) * np.sqrt(w)[:, None]
-            y = self.positions_site_m[lo[i]:hi[i]] * np.sqrt(w)[:, None]
-            coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+            if len(dt) <= degree + 1:
+                continue
+            w = np.sqrt(np.exp(-0.5 * (dt / (half / 2)) ** 2))
+            A = np.vander(dt, degree + 1, increasing=True) * w[:, None]
+            coef, *_ = np.linalg.lstsq(A, p[lo[i]:hi[i]] * w[:, None], rcond=None)
             out[i] = coef[0]
         return Trajectory(t_ns=self.t_ns, positions_site_m=out, quat_wxyz=self.quat_wxyz)
 
