@@ -5,6 +5,8 @@ passes from the vertical field of view), checked bin by bin, split into battery 
 
 from __future__ import annotations
 
+from collections import Counter
+
 import math
 from dataclasses import dataclass, field
 
@@ -123,6 +125,7 @@ def plan(site: Site, camera: CameraSpec, opts: PlanOptions = PlanOptions()) -> P
     passes: list[Pass] = []
     per_face: dict[str, int] = {}
     seen: dict[str, int] = {}
+    twice: set[str] = set()  # bins whose location label is seen from two passes
     d_by_aisle = {a: standoff_m(site, camera, opts, a, warnings) for a in aisles}
     d_min = min(d_by_aisle.values())
     speed = min(opts.max_speed_m_s, camera.max_speed_m_s(d_min))
@@ -151,12 +154,20 @@ def plan(site: Site, camera: CameraSpec, opts: PlanOptions = PlanOptions()) -> P
                                   f"{MIN_ALT_M} m minimum height; fly further away or use larger labels")
             vs.sort()
             per_face[face.face_id] = len(vs)
+            for bid, n in Counter(b for v in vs for b in frames_per_bin(face, v, d, camera, speed)).items():
+                if n >= 2:
+                    twice.add(bid)
             for i, v in enumerate(vs):
                 forward = (i + k) % 2 == 0
                 u0, u1 = (-0.5, face.length_m + 0.5) if forward else (face.length_m + 0.5, -0.5)
                 bins = tuple(b.bin_id for b in face.bins if abs(b.label.center_uv_m[1] - v) < 2 * d * math.tan(vfov / 2) / 2)
                 passes.append(Pass(face.face_id, a, float(v), u0, u1, bins))
             seen.update(counts)
+    if passes and not twice:
+        # adjacent passes are flown in opposite directions; a camera clock error moves a label one
+        # way on one and the other way on the next, which is how fusion tells it from drift
+        warnings.append("no location label is seen from two passes: without RTK the camera clock offset cannot be "
+                        "told from drift (give it to rackscan fuse with --clock-offset-s)")
     min_frames = min(seen.values()) if seen else 0
     if min_frames < MIN_FRAMES_PER_BIN and seen:
         # slow down until every bin gets its frames

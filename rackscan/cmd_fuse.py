@@ -48,6 +48,8 @@ def register(app: typer.Typer) -> None:
         c.print(f"clock offset: {res.clock_offset_s * 1000:+.1f} ms "
                 f"({'estimated' if off is None else 'given'}); label residual median {med:.1f} px, max {mx:.1f} px "
                 f"over {len(res.label_residuals_px)} labels")
+        for w in res.warnings:
+            c.print(f"[yellow]warning:[/yellow] {w}")
         c.print(f"wrote {out['observations']} and {out['coverage']}, evidence frames and crops in {b.path / 'evidence'}")
         if ply:
             c.print(f"wrote {write_ply(ply, b.site(), res)} ({len(res.tracks)} tire tracks)")

@@ -153,6 +153,8 @@ def process_bundle(bundle_dir: str | Path, *, erp: str | Path | None = None, exe
         rep.stages["fuse"] = "ran"
         log(f"fuse: {len(res.observations)} bins observed, {sum(o.count for o in res.observations)} tires; clock offset "
             f"{res.clock_offset_s * 1000:+.1f} ms, label residual median {med:.1f} px -> {obs_out.name}")
+        for w in res.warnings:
+            log(f"fuse: warning: {w}")
     rep.seconds["fuse"] = time.perf_counter() - t0
 
     # 3. reconciliation

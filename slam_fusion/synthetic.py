@@ -51,9 +51,12 @@ def linear_trajectory(n: int = 50, dt_ns: int = 100_000_000, yaw_rate: float = 0
 
 def sweep_scene(*, clock_offset_s: float = 0.0, n_frames: int = 60, standoff_m: float = 2.5,
                 tires_per_bin: dict | None = None, seed: int = 0, cam=None,
-                drift_m_per_min: float = 0.0):
+                drift_m_per_min: float = 0.0, serpentine: bool = False):
     """A camera sweeping one face at 1 m/s; tire boxes, product codes and location-label codes
-    made by projecting known positions. Returns (site, cam, traj, frame_t_ns, rows, truth)."""
+    made by projecting known positions. Returns (site, cam, traj, frame_t_ns, rows, truth).
+
+    ``serpentine``: every other pass is flown back (as the planner flies), so a camera clock error
+    moves labels one way on one pass and the other way on the next."""
     from slam_fusion.core.projection import face_to_pixels
 
     site = make_site()
@@ -77,6 +80,8 @@ def sweep_scene(*, clock_offset_s: float = 0.0, n_frames: int = 60, standoff_m: 
     for k, tt in enumerate(t):
         j, kk = divmod(k, per)
         u = -0.5 + speed * (kk - 10) * dt_ns / 1e9
+        if serpentine and j % 2:
+            u = face.length_m - u
         T = camera_facing(face, u, pass_v[j], standoff_m)
         poses.append(T)
         pos.append(T[:3, 3])

@@ -8,10 +8,11 @@ import numpy as np
 
 
 def estimate_offset_s(
-    cost: Callable[[float], float], *, span_s: float = 0.6, step_s: float = 0.02, tol_s: float = 1e-3
+    cost: Callable[[float], float], *, centre_s: float = 0.0, span_s: float = 0.6, step_s: float = 0.02,
+    tol_s: float = 1e-3,
 ) -> float:
-    """Minimise cost(offset) over [-span, span]: coarse grid, then golden-section refinement."""
-    grid = np.arange(-span_s, span_s + step_s / 2, step_s)
+    """Minimise cost(offset) over centre +- span: coarse grid, then golden-section refinement."""
+    grid = centre_s + np.arange(-span_s, span_s + step_s / 2, step_s)
     vals = np.array([cost(float(o)) for o in grid])
     i = int(np.argmin(vals))
     a, b = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]

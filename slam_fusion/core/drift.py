@@ -26,7 +26,9 @@ class DriftCorrection:
     trajectory: Trajectory
     residual_before_m: np.ndarray  # per sighting, offset of the camera from its label line
     residual_after_m: np.ndarray
-    clock_correction_s: float = 0.0  # add to the clock offset used (0 unless velocities were given)
+    # the least-squares objective at the solution, in sigma^2: Huber label terms plus the
+    # smoothness prior (what bending the correction cost)
+    objective: float = 0.0
 
 
 def label_line_offsets(cam_site_m: np.ndarray, rays_site: np.ndarray, label_site_m: np.ndarray) -> np.ndarray:
@@ -73,7 +75,6 @@ def correct_drift(
     meas_sigma_m: float = 0.01,
     smooth_sigma_m: float = 0.005,
     robust_iterations: int = 4,
-    velocities_m_s: np.ndarray | None = None,
     smooth_order: int = 1,
 ) -> DriftCorrection:
     """cam_offsets: (N,3) camera positions and (N,3) site rays at sight_t_ns.
@@ -85,11 +86,12 @@ def correct_drift(
     a stretch without labels is bridged linearly). ``smooth_order`` 2 penalises second differences
     instead; on the dev drift flights first differences placed the camera closer to the truth
     (median 13.6 vs 14.8 mm; ``rackscan bench drift``). Sightings far off (a misread label) are down-weighted by
-    iterative reweighting (Huber). Returns the corrected trajectory and per-sighting residuals.
+    iterative reweighting (Huber). Returns the corrected trajectory, per-sighting residuals and
+    the objective reached.
 
-    With ``velocities_m_s`` (the camera velocity at each sighting) a clock error is solved too: a
-    camera clock off by d seconds puts every pose ``v * d`` away, which flips sign with the flight
-    direction while drift does not, so the two separate; ``clock_correction_s`` is d.
+    A camera clock error also moves every label sighting (by v * d, flipping sign with the flight
+    direction), and this correction can bend to absorb it: the residuals alone do not tell the two
+    apart, the objective does (``slam_fusion.pipeline`` profiles it over the clock offset).
     """
     from scipy.sparse import bmat, diags, identity, kron
     from scipy.sparse.linalg import lsqr
@@ -113,34 +115,24 @@ def correct_drift(
             row.append(diags(p_ab) @ A_t)
         blocks.append(row)
     M = bmat(blocks).tocsr()  # (3N, 3K), unknowns ordered [x knots, y knots, z knots]
-    if velocities_m_s is not None:
-        from scipy.sparse import csr_matrix, hstack
-
-        v = np.asarray(velocities_m_s, dtype=np.float64)
-        pv = v - r * np.sum(v * r, axis=1, keepdims=True)  # P_i v_i
-        M = hstack([M, csr_matrix(np.concatenate([pv[:, 0], pv[:, 1], pv[:, 2]])[:, None])]).tocsr()
     y = np.concatenate([c[:, 0], c[:, 1], c[:, 2]])
     if smooth_order == 1:
         D2 = diags([-np.ones(K - 1), np.ones(K - 1)], [0, 1], shape=(K - 1, K))
     else:
         D2 = diags([np.ones(K - 2), -2 * np.ones(K - 2), np.ones(K - 2)], [0, 1, 2], shape=(K - 2, K))
-    S = kron(identity(3), D2) / smooth_sigma_m
-    if velocities_m_s is not None:
-        from scipy.sparse import csr_matrix, hstack
-
-        S = hstack([S, csr_matrix((S.shape[0], 1))]).tocsr()
+    S = (kron(identity(3), D2) / smooth_sigma_m).tocsr()
     w = np.ones(len(c))
+    k_huber = 3 * meas_sigma_m
     for _ in range(max(1, robust_iterations)):
         W = diags(np.tile(np.sqrt(w), 3) / meas_sigma_m)
         A = bmat([[W @ M], [S]]).tocsr()
         rhs = np.concatenate([W @ y, np.zeros(S.shape[0])])
         sol = lsqr(A, rhs, atol=1e-10, btol=1e-10, iter_lim=20000)[0]
         resid = np.linalg.norm((M @ sol - y).reshape(3, -1).T, axis=1)
-        k_huber = 3 * meas_sigma_m
         w = np.where(resid <= k_huber, 1.0, k_huber / np.maximum(resid, 1e-12))
-    d_s = float(sol[3 * K]) if velocities_m_s is not None else 0.0
-    ck = sol[:3 * K].reshape(3, K).T  # (K, 3)
-    corr_s = A_t @ ck + (np.asarray(velocities_m_s) * d_s if velocities_m_s is not None else 0.0)
+    huber = np.where(resid <= k_huber, resid**2, 2 * k_huber * resid - k_huber**2) / meas_sigma_m**2
+    objective = float(np.sum(huber) + np.sum((S @ sol) ** 2))
+    ck = sol.reshape(3, K).T  # (K, 3)
     new = corrected(traj, knots, ck)
-    after = np.linalg.norm(label_line_offsets(cam_p + corr_s, rays, label_site_m), axis=1)
-    return DriftCorrection(trajectory=new, residual_before_m=before, residual_after_m=after, clock_correction_s=d_s)
+    after = np.linalg.norm(label_line_offsets(cam_p + A_t @ ck, rays, label_site_m), axis=1)
+    return DriftCorrection(trajectory=new, residual_before_m=before, residual_after_m=after, objective=objective)

@@ -43,16 +43,14 @@ def correct_drift_open3d(
     knot_s: float = 1.0,
     meas_sigma_m: float = 0.01,
     smooth_sigma_m: float = 0.005,
-    velocities_m_s: np.ndarray | None = None,
     max_iterations: int = 100,
 ) -> DriftCorrection:
-    """Drop-in for ``correct_drift`` (same arguments and result; no clock term)."""
+    """Drop-in for ``correct_drift`` (same arguments and result, but no objective: the clock
+    offset is profiled on ``correct_drift``)."""
     try:
         import open3d as o3d
     except ImportError as e:  # pragma: no cover - depends on the machine
         raise FusionError("open3d is not installed; `pip install open3d` to compare its pose graph") from e
-    if velocities_m_s is not None:
-        raise FusionError("the Open3D pose graph here solves drift only, not the clock offset (velocities_m_s)")
     reg = o3d.pipelines.registration
     cam_p, rays = cam_offsets
     c = label_line_offsets(cam_p, rays, label_site_m)

@@ -35,6 +35,15 @@ def test_every_bin_is_seen_whole_in_three_frames(site, result):
     assert min(counts.values()) >= 3 == min(3, result.min_frames_per_bin)
 
 
+@pytest.mark.parametrize("overlap, warned", [(0.2, False), (0.0, True)])
+def test_a_plan_whose_passes_never_share_a_label_row_says_so(site, overlap, warned):
+    """Without RTK, fusion tells the camera clock from drift by a label seen from two passes."""
+    from flight.planner import PlanOptions
+
+    res = plan(site, CameraSpec(), PlanOptions(overlap=overlap))
+    assert any("clock offset cannot be told from drift" in w for w in res.warnings) is warned
+
+
 def test_waypoints_stay_clear_of_racks_and_no_fly_zones_and_under_the_ceiling(site, result):
     feet = list(site.footprints().values()) + [np.array(z.polygon_m) for z in site.spec.no_fly_zones]
     for m in result.missions:

@@ -21,9 +21,10 @@ class _Sink:
         pass
 
 
-def _bundle(path, offset_s):
+def _bundle(path, offset_s, drift_m_per_min=0.0):
     spec = CameraSpec(focal_mm=4.5)  # wide enough to see a level and its label from 2.5 m
-    site, cam, traj, ft, rows, truth = sweep_scene(clock_offset_s=offset_s, n_frames=30, cam=spec.model())
+    site, cam, traj, ft, rows, truth = sweep_scene(clock_offset_s=offset_s, n_frames=30, cam=spec.model(),
+                                                   drift_m_per_min=drift_m_per_min)
     mav = mavlink2.MAVLink(_Sink(), srcSystem=1, srcComponent=1)
     R_site_ned = site.origin.ned_to_site_rotation()
     t0 = 1_700_000_000_000_000_000
@@ -74,3 +75,10 @@ def test_fuse_cli_names_a_missing_detections_file(tmp_path, capsys):
     (tmp_path / "b" / "detections.parquet").unlink()
     assert main(["fuse", str(tmp_path / "b")]) == 1
     assert "detections.parquet: missing" in capsys.readouterr().err
+
+
+def test_fuse_cli_says_when_the_clock_cannot_be_told_from_drift(tmp_path, capsys):
+    _bundle(tmp_path / "b", offset_s=0.25, drift_m_per_min=3.0)  # every pass flown the same way
+    assert main(["fuse", str(tmp_path / "b")]) == 0
+    out = capsys.readouterr().out
+    assert "warning:" in out and "--clock-offset-s" in out

@@ -42,6 +42,26 @@ def test_label_drift_correction_keeps_bins_right():
     assert fixed.drift_residual_after_m < fixed.drift_residual_before_m / 3
 
 
+@pytest.mark.parametrize("offset_s", [0.25, -0.15])
+def test_clock_offset_found_under_drift(offset_s):
+    """Drift bends to absorb a clock error (the label residuals fit either way); the offset whose
+    drift solve costs least is the true one."""
+    site, cam, traj, ft, rows, truth = sweep_scene(clock_offset_s=offset_s, drift_m_per_min=2.0, seed=5,
+                                                   serpentine=True)
+    res = fuse_detections(site=site, cam=cam, T_body_camera=np.eye(4), traj=traj, frame_t_ns=ft, rows=rows)
+    assert abs(res.clock_offset_s - offset_s) < 0.020
+    assert _wrong_bins(res, truth) == 0
+    assert res.warnings == ()
+
+
+def test_a_clock_not_told_from_drift_is_said():
+    """Every pass flown the same way: no label moves both ways, so the clock is not observable."""
+    site, cam, traj, ft, rows, _ = sweep_scene(clock_offset_s=0.25, drift_m_per_min=2.0, seed=5)
+    res = fuse_detections(site=site, cam=cam, T_body_camera=np.eye(4), traj=traj, frame_t_ns=ft, rows=rows)
+    assert len(res.warnings) == 1 and "passes flown both ways" in res.warnings[0]
+    assert "--clock-offset-s" in res.warnings[0]
+
+
 @pytest.mark.parametrize("box, kept", [
     ((800, 200, 1000, 800), True),  # whole in view
     ((0, 200, 240, 800), True),  # cut by the left border, still wider than a tire's narrowest side
