@@ -5,9 +5,8 @@ passes from the vertical field of view), checked bin by bin, split into battery 
 
 from __future__ import annotations
 
-from collections import Counter
-
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
