@@ -14,7 +14,7 @@ delay (whole seconds) but not its yaw, so the heading along a pass is a CONDITIO
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from flight.errors import FlightError
 
@@ -129,11 +129,6 @@ def same_stored(sent, back) -> bool:
         if sent.x != back.x or sent.y != back.y or not -0.0001 <= float(sent.z) - float(back.z) < 0.0101:
             return False
     return all(_f32(getattr(sent, f"param{k}"), getattr(back, f"param{k}")) for k in keep)
-
-
-def replace_param(item: MavItem, k: int, value: float) -> MavItem:
-    """``item`` with its param ``k`` (1-4) set to ``value``."""
-    return replace(item, **{f"param{k}": float(value)})
 
 
 def _e7(deg: float) -> int:

@@ -33,6 +33,7 @@ from pymavlink import mavutil  # noqa: E402
 from pymavlink.dialects.v20 import ardupilotmega as mavlink  # noqa: E402
 
 from flight.errors import FlightError  # noqa: E402
+from flight.mission import NAV_COMMANDS  # noqa: E402
 from flight.sim_kinematics import COPTER_MODES, Limits, State, step  # noqa: E402
 from warehouse.geodetic import GeoOrigin  # noqa: E402
 
@@ -60,7 +61,6 @@ MSG_IDS.update(HOME_POSITION=mavlink.MAVLINK_MSG_ID_HOME_POSITION, AUTOPILOT_VER
                HEARTBEAT=mavlink.MAVLINK_MSG_ID_HEARTBEAT)
 MSG_NAMES = {v: k for k, v in MSG_IDS.items()}
 
-NAV_COMMANDS = {16, 20, 21, 22}
 LANDED_ON_GROUND, LANDED_IN_AIR, LANDED_TAKEOFF, LANDED_LANDING = 1, 2, 3, 4
 
 

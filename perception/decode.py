@@ -6,6 +6,7 @@ digit is verified; GS1 content is parsed into fields.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import cv2
@@ -150,16 +151,14 @@ def agreed_reads(candidates: list[CodeRead]) -> list[CodeRead]:
     but with another text means one of them is a misread, and on a blurred or upside-down photo the
     same wrong text can come out of two versions of the image.
     """
-    votes: dict[tuple[str, str], int] = {}
-    for r in candidates:
-        votes[_key(r)] = votes.get(_key(r), 0) + 1
+    keys = [_key(r) for r in candidates]
+    votes = Counter(keys)
     out = []
-    for r in candidates:
+    for r, (kind, text) in zip(candidates, keys):
         if r.symbology in TWO_D:
             out.append(r)
             continue
-        kind, text = _key(r)
-        against = sum(1 for o in candidates if _key(o)[0] == kind and _key(o)[1] != text and same_place(o, r))
+        against = sum(1 for o, (k, t) in zip(candidates, keys) if k == kind and t != text and same_place(o, r))
         if votes[(kind, text)] >= 2 and votes[(kind, text)] > against:
             out.append(r)
     return out

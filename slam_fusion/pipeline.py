@@ -274,9 +274,10 @@ def fuse_detections(
             # above ``drift_px``), and only when some label was seen on passes flown both ways:
             # otherwise a clock error is a drift the correction absorbs at no cost (measured: a
             # flat profile, and the count fell to 61% when it was trusted anyway).
-            uv0 = project_at(lab_t + int(round(clock_offset_s * 1e9)), lab_p)  # on the smoothed trajectory
+            lab_t_tel = lab_t + int(round(clock_offset_s * 1e9))  # the sightings on the telemetry clock
+            uv0 = project_at(lab_t_tel, lab_p)  # on the smoothed trajectory
             if float(np.median(np.linalg.norm(uv0 - lab_uv, axis=1))) > drift_px:
-                if _seen_both_ways(traj_smooth, lab_t + int(round(clock_offset_s * 1e9)), lab_rows, site):
+                if _seen_both_ways(traj_smooth, lab_t_tel, lab_rows, site):
                     clock_offset_s = estimate_offset_s(
                         lambda o: drift_fix(traj_smooth, o, correct_drift).objective,
                         centre_s=clock_offset_s, span_s=0.5, step_s=0.05)

@@ -121,7 +121,9 @@ def _download(gcs, n, mission_type=0):
 def test_the_vehicle_keeps_items_as_arducopter_does():
     """What ArduCopter 4.7 SITL sent back (measured): a waypoint's yaw and params 2-3 dropped, its
     delay in whole seconds, a land's param4 as its loiter direction (+1), relative-alt frame 3."""
-    from flight.mission import NAV_LAND, NAV_WAYPOINT, MissionItem, Mission, mission_to_mavlink, replace_param, same_stored
+    from dataclasses import replace
+
+    from flight.mission import NAV_LAND, NAV_WAYPOINT, MissionItem, Mission, mission_to_mavlink, same_stored
 
     cfg = SimConfig(speedup=10, ekf_ready_s=1.0)
     gcs, veh = _gcs_and_vehicle(cfg)
@@ -134,7 +136,7 @@ def test_the_vehicle_keeps_items_as_arducopter_does():
             MissionItem(kind="waypoint", lat_deg=lat + 1e-4, lon_deg=lon, rel_alt_m=2.345, hold_s=2.0),
             MissionItem(kind="land"))))
         sent = list(plan.mission)
-        sent[3] = replace_param(sent[3], 4, float("nan"))  # as a GCS leaving the yaw unchanged would send
+        sent[3] = replace(sent[3], param4=float("nan"))  # as a GCS leaving the yaw unchanged would send
         assert _upload(gcs, sent, 0) == 0
         back = _download(gcs, len(sent))
         wp, land = back[3], back[4]
@@ -142,7 +144,7 @@ def test_the_vehicle_keeps_items_as_arducopter_does():
         assert (land.command, land.param4) == (NAV_LAND, 1.0)
         assert all(same_stored(a, b) for a, b in zip(plan.mission[1:], back[1:]))
         # a half-second delay does not survive: the verify sees it
-        assert not same_stored(replace_param(plan.mission[3], 1, 2.5), wp)
+        assert not same_stored(replace(plan.mission[3], param1=2.5), wp)
     finally:
         veh.stop()
         gcs.close()
