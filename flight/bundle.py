@@ -249,15 +249,46 @@ class Bundle:
             raise FlightError(f"{fp}: frame {rec.frame_idx} is not a readable image (corrupt or truncated)")
         return img
 
-    def iter_frames(self, *, skip_bad: bool = True) -> Iterator[tuple[FrameRecord, np.ndarray]]:
-        """Yield (record, image); missing or corrupt frames are skipped with a warning."""
-        for i, rec in enumerate(self.frames):
+    def iter_frames(self, *, skip_bad: bool = True, prefetch: int = 0) -> Iterator[tuple[FrameRecord, np.ndarray]]:
+        """Yield (record, image) in order; missing or corrupt frames are skipped with a warning.
+        ``prefetch`` > 0 decodes up to that many frames ahead on as many threads (JPEG decoding
+        releases the GIL), for consumers faster than one core decodes."""
+        if prefetch <= 0:
+            for i, rec in enumerate(self.frames):
+                try:
+                    yield rec, self.read_frame(i)
+                except FlightError as exc:
+                    if not skip_bad:
+                        raise
+                    warnings.warn(str(exc))
+            return
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(prefetch, thread_name_prefix="read-frames") as pool:
+            ahead: deque = deque()
+            todo = iter(range(len(self.frames)))
             try:
-                yield rec, self.read_frame(i)
-            except FlightError as exc:
-                if not skip_bad:
-                    raise
-                warnings.warn(str(exc))
+                for i in todo:
+                    ahead.append((i, pool.submit(self.read_frame, i)))
+                    if len(ahead) >= prefetch:
+                        break
+                while ahead:
+                    i, fut = ahead.popleft()
+                    nxt = next(todo, None)
+                    if nxt is not None:
+                        ahead.append((nxt, pool.submit(self.read_frame, nxt)))
+                    try:
+                        img = fut.result()
+                    except FlightError as exc:
+                        if not skip_bad:
+                            raise
+                        warnings.warn(str(exc))
+                        continue
+                    yield self.frames[i], img
+            finally:
+                for _, fut in ahead:
+                    fut.cancel()
 
     # -- telemetry --------------------------------------------------------------------------
     @property

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from perception.detector import Detector
-from perception.pipeline import read_codes
+from perception.pipeline import run_perception
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,6 +28,7 @@ class SpeedResult:
     detect_fps: float  # detection alone (pre/post-processing included)
     total_fps: float  # detection + reading every code (0 when not measured)
     codes_per_frame: float
+    decode_threads: int = 0  # threads reading codes beside the detector (0: inline, one frame after another)
 
 
 @contextmanager
@@ -46,27 +47,60 @@ def pinned_cores(n: int | None):
 
 
 def measure(detector: Detector, frames: list[np.ndarray], *, decode: bool, cores: int, repeat: int = 1,
-            on_frame: Callable[[int, int], None] | None = None) -> SpeedResult:
-    """Time ``detector`` (and code reading when ``decode``) over ``frames`` after a warm-up."""
-    detector.detect(frames[: detector.batch])  # warm-up: session init, CUDA kernels
+            decode_threads: int = 0, on_frame: Callable[[int, int], None] | None = None) -> SpeedResult:
+    """Time ``detector`` over ``frames`` (repeated ``repeat`` times) after a warm-up; with ``decode``,
+    time again the whole per-frame job as ``rackscan detect`` runs it (detection, then every code
+    read, on ``decode_threads`` threads beside the detector when > 0), tracking left out."""
+    reps = -(-detector.batch // len(frames))
+    detector.detect((frames * reps)[: detector.batch])  # warm-up on a full batch: session init, CUDA kernels, cuDNN tuning
     work = frames * repeat
+    steps = len(work) * (2 if decode else 1)
     t0 = time.perf_counter()
-    dets = []
     for s in range(0, len(work), detector.batch):
-        dets += detector.detect(work[s:s + detector.batch])
+        detector.detect(work[s:s + detector.batch])
         if on_frame:
-            on_frame(min(s + detector.batch, len(work)), len(work) * (2 if decode else 1))
+            on_frame(min(s + detector.batch, len(work)), steps)
     t_det = time.perf_counter() - t0
-    n_codes = 0
-    t_dec = 0.0
+    n_codes, t_all = 0, 0.0
     if decode:
-        t1 = time.perf_counter()
-        for i, (img, d) in enumerate(zip(work, dets)):
-            n_codes += len(read_codes(img, d))
+        done = [len(work)]
+
+        def tick(d, img):
+            done[0] += 1
             if on_frame:
-                on_frame(len(work) + i + 1, 2 * len(work))
-        t_dec = time.perf_counter() - t1
+                on_frame(done[0], steps)
+
+        t1 = time.perf_counter()
+        res = run_perception(((i, 0, img) for i, img in enumerate(work)), detector, track=False,
+                             decode_threads=decode_threads, on_frame=tick)
+        t_all = time.perf_counter() - t1
+        n_codes = sum(len(d.codes) for d in res)
     n = len(work)
     return SpeedResult(backend=detector.backend, device=detector.device, batch=detector.batch, cores=cores, frames=n,
-                       detect_fps=n / t_det, total_fps=n / (t_det + t_dec) if decode else 0.0,
-                       codes_per_frame=n_codes / n if decode else 0.0)
+                       detect_fps=n / t_det, total_fps=n / t_all if decode else 0.0,
+                       codes_per_frame=n_codes / n if decode else 0.0, decode_threads=decode_threads)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) IoU of xyxy boxes."""
+    x1, y1 = np.maximum(a[:, None, 0], b[None, :, 0]), np.maximum(a[:, None, 1], b[None, :, 1])
+    x2, y2 = np.minimum(a[:, None, 2], b[None, :, 2]), np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+
+
+def agreement(reference: list, other: list, *, min_iou: float = 0.9) -> float:
+    """Share of the reference detections (``FrameDetections`` per frame) that ``other`` has too: same
+    class, IoU >= ``min_iou``, frame by frame; detections of ``other`` not in the reference count
+    against it, so the figure is 1.0 only when both sides found the same boxes."""
+    matched = total = 0
+    for r, o in zip(reference, other, strict=True):
+        total += max(len(r), len(o))
+        if not len(r) or not len(o):
+            continue
+        iou = box_iou(r.xyxy, o.xyxy)
+        iou[r.class_id[:, None] != o.class_id[None, :]] = 0.0
+        matched += int(np.sum(iou.max(axis=1) >= min_iou))
+    return matched / total if total else 1.0

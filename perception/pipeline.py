@@ -81,30 +81,58 @@ class _Boxes:
 
 
 def run_perception(frames: Iterable[tuple[int, int, np.ndarray]], detector: Detector, *, track: bool = True,
-                   frame_rate: float = 5.0, whole_frame_codes: bool = True,
+                   frame_rate: float = 5.0, whole_frame_codes: bool = True, decode_threads: int = 0,
                    on_frame: Callable[[FrameDetections, np.ndarray], None] | None = None) -> list[FrameDetections]:
-    """``frames``: (frame_idx, t_ns, image) in time order. Returns one FrameDetections per frame."""
+    """``frames``: (frame_idx, t_ns, image) in time order. Returns one FrameDetections per frame.
+
+    ``decode_threads`` > 0 reads codes on that many threads (zxing-cpp, pyzbar and OpenCV release the
+    GIL) while the detector goes on with the next batches: what keeps a GPU detector fed. Results,
+    tracking and ``on_frame`` stay in frame order either way."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+    from dataclasses import replace
+
     tracker = Tracker(frame_rate) if track else None
     out: list[FrameDetections] = []
     buf: list[tuple[int, int, np.ndarray]] = []
+    pending: deque = deque()
+    pool = ThreadPoolExecutor(decode_threads, thread_name_prefix="read-codes") if decode_threads > 0 else None
+    cv2_threads = cv2.getNumThreads()
+    if decode_threads > 1:  # the frames are the parallelism: OpenCV's own pool would oversubscribe the cores
+        cv2.setNumThreads(1)
+    max_pending = 2 * decode_threads + detector.batch
+
+    def finish_one():
+        img, d, codes = pending.popleft()
+        d = replace(d, codes=codes.result() if pool is not None else codes)
+        if tracker is not None:
+            d = tracker.update(d)
+        out.append(d)
+        if on_frame:
+            on_frame(d, img)
 
     def flush():
         dets = detector.detect([b[2] for b in buf], frame_idx=[b[0] for b in buf], t_ns=[b[1] for b in buf])
         for (_, _, img), d in zip(buf, dets):
-            from dataclasses import replace
-
-            d = replace(d, codes=read_codes(img, d, whole_frame=whole_frame_codes))
-            if tracker is not None:
-                d = tracker.update(d)
-            out.append(d)
-            if on_frame:
-                on_frame(d, img)
+            if pool is not None:
+                pending.append((img, d, pool.submit(read_codes, img, d, whole_frame=whole_frame_codes)))
+            else:
+                pending.append((img, d, read_codes(img, d, whole_frame=whole_frame_codes)))
         buf.clear()
+        while len(pending) > (max_pending if pool is not None else 0):
+            finish_one()
 
-    for item in frames:
-        buf.append(item)
-        if len(buf) >= detector.batch:
+    try:
+        for item in frames:
+            buf.append(item)
+            if len(buf) >= detector.batch:
+                flush()
+        if buf:
             flush()
-    if buf:
-        flush()
+        while pending:
+            finish_one()
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        cv2.setNumThreads(cv2_threads)
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -17,6 +18,9 @@ def register(app: typer.Typer) -> None:
         batch: int = typer.Option(1, "--batch", help="frames per inference batch"),
         conf: float = typer.Option(0.25, "--conf", help="detection confidence threshold"),
         annotate: Path = typer.Option(None, "--annotate", help="write annotated frames (JPEG) into this folder"),
+        decode_threads: int = typer.Option(None, "--decode-threads", min=0,
+                                           help="threads reading codes beside the detector (default: every core with "
+                                                "--device cuda, none on the CPU, where the detector uses the cores)"),
         no_track: bool = typer.Option(False, "--no-track", help="do not track boxes across frames"),
         out: Path = typer.Option(None, "--out", help="output parquet (default BUNDLE/detections.parquet)"),
     ) -> None:
@@ -54,8 +58,10 @@ def register(app: typer.Typer) -> None:
         with progress_bar() as prog:
             task = prog.add_task("detecting", total=len(b))
 
+            threads = decode_threads if decode_threads is not None else (0 if device == "cpu" else os.cpu_count() or 1)
+
             def frames():
-                for fr, img in b.iter_frames(skip_bad=True):
+                for fr, img in b.iter_frames(skip_bad=True, prefetch=threads):
                     yield fr.frame_idx, fr.t_ns, img
 
             def on_frame(d, img):
@@ -63,7 +69,8 @@ def register(app: typer.Typer) -> None:
                 prog.advance(task)
 
             fps = float(b.camera_spec().fps or 5.0)
-            dets = run_perception(frames(), det, track=not no_track, frame_rate=fps, on_frame=on_frame)
+            dets = run_perception(frames(), det, track=not no_track, frame_rate=fps, decode_threads=threads,
+                                  on_frame=on_frame)
         path = write_detections(out or b.path / "detections.parquet", dets)
         n_box = sum(len(d) for d in dets)
         n_code = sum(len(d.codes) for d in dets)

@@ -10,6 +10,7 @@ fingerprint and outputs are still there is skipped.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,7 +60,8 @@ def detect_chunk(job: DetectChunk) -> tuple[int, int]:
             except FlightError:
                 skipped += 1
 
-    dets = run_perception(frames(), det, track=False)
+    # beside a GPU detector, codes are read on every core (a CPU detector already uses them)
+    dets = run_perception(frames(), det, track=False, decode_threads=0 if job.device == "cpu" else os.cpu_count() or 1)
     write_detections(job.out, dets)
     return len(dets), skipped
 

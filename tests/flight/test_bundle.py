@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -110,18 +111,39 @@ def test_partial_last_line_is_dropped_with_a_warning(tmp_path):
     assert len(b) == 3
 
 
-def test_missing_and_corrupt_frames_are_skipped_with_warnings(tmp_path):
+@pytest.mark.parametrize("prefetch", [0, 1, 3, 8])
+def test_missing_and_corrupt_frames_are_skipped_with_warnings(tmp_path, prefetch):
     p = _write_bundle(tmp_path / "b", n=4)
     (p / "frames/000001.jpg").unlink()
     (p / "frames/000002.jpg").write_bytes(b"\xff\xd8garbage")
     b = Bundle(p)
     with pytest.warns(UserWarning) as rec:
-        got = [r.frame_idx for r, _ in b.iter_frames()]
+        got = [r.frame_idx for r, _ in b.iter_frames(prefetch=prefetch)]
     assert got == [0, 3]
     msgs = " ".join(str(w.message) for w in rec)
     assert "000001.jpg: frame 1 is missing" in msgs and "000002.jpg: frame 2 is not a readable image" in msgs
     with pytest.raises(FlightError, match="frame 1 is missing"):
         b.read_frame(1)
+
+
+@pytest.mark.parametrize("prefetch", [2, 5])
+def test_prefetched_frames_come_in_order_identical_and_bad_ones_raise_when_not_skipped(tmp_path, prefetch):
+    p = _write_bundle(tmp_path / "b", n=9)
+    b = Bundle(p)
+    plain = list(b.iter_frames())
+    ahead = list(b.iter_frames(prefetch=prefetch))
+    assert [r.frame_idx for r, _ in ahead] == [r.frame_idx for r, _ in plain] == list(range(9))
+    assert all(np.array_equal(a, c) for (_, a), (_, c) in zip(plain, ahead))
+    first_two = []
+    for r, _ in b.iter_frames(prefetch=prefetch):  # a consumer stopping early leaves no thread behind
+        first_two.append(r.frame_idx)
+        if len(first_two) == 2:
+            break
+    assert first_two == [0, 1]
+    assert not [t for t in threading.enumerate() if t.name.startswith("read-frames")]
+    (p / "frames/000004.jpg").unlink()
+    with pytest.raises(FlightError, match="frame 4 is missing"):
+        list(Bundle(p).iter_frames(skip_bad=False, prefetch=prefetch))
 
 
 def test_truncated_telemetry_ends_cleanly(tmp_path):

@@ -57,3 +57,31 @@ def test_missing_weights_and_unknown_backend_are_one_line_errors(tmp_path):
         Detector(tmp_path / "none.onnx")
     with pytest.raises(PerceptionError, match="expected onnx or torch"):
         Detector(backend="tensorflow")
+
+
+def test_device_side_letterbox_and_nms_match_the_host_path(frames):
+    """The GPU path (letterbox, inference, NMS on the device) run here on the CPU agrees with the NumPy path."""
+    imgs = [f for f, _ in frames]
+    det = Detector(backend="torch", batch=4)
+    host = det._detect_on_host(imgs)
+    dev = det._detect_on_device(imgs)
+    for (ha, hs, hc), (da, ds, dc) in zip(host, dev):
+        assert len(ha) == len(da) > 0
+        iou = _iou(ha, da)
+        assert np.all(iou.max(axis=1) > 0.98)
+        np.testing.assert_array_equal(dc[iou.argmax(axis=1)], hc)
+        np.testing.assert_allclose(np.sort(hs), np.sort(ds), atol=0.02)
+        assert np.all(np.diff(ds) <= 0)  # score order, as the host path keeps
+
+
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_grey_bgra_16bit_and_float_frames_are_converted_not_fatal(frames, backend):
+    bgr = frames[0][0]
+    grey = bgr[:, :, 1]
+    variants = [grey, np.dstack([bgr, np.full(grey.shape, 255, np.uint8)]), bgr.astype(np.uint16) * 257,
+                bgr.astype(np.float32) / 255]
+    det = Detector(backend=backend)
+    ref = det.detect([bgr])[0]
+    for d in det.detect(variants):
+        assert d.image_wh == (bgr.shape[1], bgr.shape[0]) and len(d) > 0
+    assert len(det.detect([variants[2]])[0]) == len(ref)  # 16-bit scaled back to the same image
