@@ -110,6 +110,54 @@ def frames_per_bin(face: Face, v_m: float, d_m: float, camera: CameraSpec, speed
     return out
 
 
+TOP_MARGIN_M = 0.05  # the top pass sees this far above the highest bin's top
+LABEL_MARGIN_M = 0.05  # altitude wander a label row seen from two passes must tolerate on each
+
+
+def _even(a: float, b: float, gap: float) -> list[float]:
+    """Fewest evenly spaced heights from ``a`` to ``b`` (both included) no more than ``gap`` apart."""
+    if b - a <= 1e-9:
+        return [a]
+    n = max(1, math.ceil((b - a) / gap - 1e-9))
+    return [a + i * (b - a) / n for i in range(n + 1)]
+
+
+def pass_heights(face: Face, half_view_m: float, cover_m: float) -> list[float]:
+    """Pass heights for one face: the lowest pass's view reaches the floor (flown no lower than
+    ``MIN_ALT_M``), the highest one's the bins' top (+ ``TOP_MARGIN_M``), neighbours are at most
+    ``cover_m`` apart (the view height less the overlap), and one row of location labels is whole
+    in two passes with ``LABEL_MARGIN_M`` to spare on each, so a camera clock error can be told
+    from drift. The fewest passes that do all of this; among those, the smallest largest gap."""
+    top = max([b.v1_m for b in face.bins] + [face.height_m])
+    lo = max(cover_m / 2, MIN_ALT_M)
+    hi = max(lo, top + TOP_MARGIN_M - half_view_m)
+    rows: dict[float, float] = {}  # label row height -> how far from it a pass still holds it whole
+    for b in face.bins:
+        s = b.label.module_mm / 1000 * 25 / 2
+        v = round(b.label.center_uv_m[1], 3)
+        rows[v] = min(rows.get(v, half_view_m), half_view_m - s - LABEL_MARGIN_M)
+
+    def twice(vs: list[float]) -> bool:
+        return any(sum(abs(v - x) <= r for x in vs) >= 2 for v, r in rows.items())
+
+    base = _even(lo, hi, cover_m)
+    if not rows or twice(base):
+        return base
+    best: tuple | None = None
+    for v, reach in sorted(rows.items()):
+        for x in np.linspace(min(reach, cover_m / 2), min(0.1, reach), 8):
+            under, over = v - x, v + x  # the pair of passes that both hold row v
+            if x <= 0 or under < MIN_ALT_M:
+                continue
+            below = _even(lo, under, cover_m)[:-1] if under > lo else []
+            above = _even(over, hi, cover_m)[1:] if over < hi else []
+            vs = below + [under, over] + above
+            key = (len(vs), max(np.diff(vs), default=0.0))
+            if best is None or key < best[0]:
+                best = (key, vs)
+    return best[1] if best is not None else base
+
+
 def _heading_deg(site: Site, vec_site: np.ndarray) -> float:
     """Compass heading of a site-frame horizontal vector."""
     h = math.radians(site.origin.heading_deg)
@@ -133,9 +181,7 @@ def plan(site: Site, camera: CameraSpec, opts: PlanOptions = PlanOptions()) -> P
         for k, face in enumerate(site.faces_of_aisle(a)):
             vfov = math.radians(camera.fov_deg()[1])
             cover = 2 * d * math.tan(vfov / 2) * (1 - opts.overlap)
-            lo, hi = 0.0, face.height_m - 0.2
-            n = max(1, math.ceil((hi - lo) / cover))
-            vs = [lo + cover / 2 + i * (hi - lo - cover) / max(1, n - 1) for i in range(n)] if n > 1 else [(lo + hi) / 2]
+            vs = pass_heights(face, d * math.tan(vfov / 2), cover)
             # every level's label must fall whole inside one pass: add the label heights as passes if needed
             counts: dict[str, int] = {}
             for v in vs:
@@ -258,4 +304,4 @@ def _build_missions(site, camera, opts, passes, d_by_aisle, speed, per_face, min
                       bins_planned, warnings, path_xy)
 
 
-__all__ = ["PlanOptions", "PlanResult", "plan", "FenceCircle"]
+__all__ = ["PlanOptions", "PlanResult", "plan", "pass_heights", "FenceCircle"]

@@ -35,13 +35,49 @@ def test_every_bin_is_seen_whole_in_three_frames(site, result):
     assert min(counts.values()) >= 3 == min(3, result.min_frames_per_bin)
 
 
-@pytest.mark.parametrize("overlap, warned", [(0.2, False), (0.0, True)])
-def test_a_plan_whose_passes_never_share_a_label_row_says_so(site, overlap, warned):
-    """Without RTK, fusion tells the camera clock from drift by a label seen from two passes."""
-    from flight.planner import PlanOptions
+def _site_with_levels(tmp_path, levels, top):
+    text = DEFAULT_SITE.read_text().replace("levels_m: [0.0, 1.5, 3.0], top_m: 4.5",
+                                            f"levels_m: {list(levels)}, top_m: {top}")
+    p = tmp_path / "site.yaml"
+    p.write_text(text)
+    return load_site(p)
 
-    res = plan(site, CameraSpec(), PlanOptions(overlap=overlap))
-    assert any("clock offset cannot be told from drift" in w for w in res.warnings) is warned
+
+@pytest.mark.parametrize("levels, top, overlap", [
+    ((0.0, 1.5, 3.0), 4.5, 0.2),
+    ((0.0, 1.5, 3.0), 4.5, 0.0),
+    ((0.0, 1.5, 3.0), 4.5, 0.4),
+    ((0.0, 1.2, 2.4, 3.6), 4.8, 0.2),
+    ((0.0, 2.0), 4.0, 0.2),
+    ((0.0, 1.0, 2.0, 3.0, 4.0, 5.0), 6.0, 0.3),
+])
+def test_passes_cover_floor_to_bin_tops_and_hold_one_label_row_twice(tmp_path, levels, top, overlap):
+    """The lowest view reaches the floor, the highest the bins' top, gaps stay within the overlap,
+    and one label row is whole in two passes with a margin: what fusion needs to tell a camera
+    clock error from drift without RTK."""
+    import math
+
+    from flight.planner import LABEL_MARGIN_M, TOP_MARGIN_M
+
+    s = _site_with_levels(tmp_path, levels, top)
+    cam = CameraSpec()
+    res = plan(s, cam, PlanOptions(overlap=overlap))
+    half = res.standoff_m * math.tan(math.radians(cam.fov_deg()[1]) / 2)
+    cover = 2 * half * (1 - overlap)
+    assert not any("clock offset" in w for w in res.warnings)
+    for face in s.faces:
+        vs = sorted(p.v_m for p in res.passes if p.face_id == face.face_id)
+        assert vs[0] - half <= 1e-9 and vs[0] >= 0.3
+        assert vs[-1] + half >= max(b.v1_m for b in face.bins) + TOP_MARGIN_M - 1e-9
+        assert max(np.diff(vs), default=0.0) <= cover + 1e-9
+        rows = {round(b.label.center_uv_m[1], 3): b.label.module_mm / 1000 * 25 / 2 for b in face.bins}
+        assert any(sum(abs(v - x) <= half - sz - LABEL_MARGIN_M + 1e-9 for x in vs) >= 2 for v, sz in rows.items())
+
+
+def test_a_plan_whose_passes_cannot_share_a_label_row_says_so(tmp_path):
+    """Single-level racks: the one label row sits below any second pass's reach, and the plan warns."""
+    res = plan(_site_with_levels(tmp_path, (0.0,), 1.5), CameraSpec())
+    assert any("clock offset cannot be told from drift" in w for w in res.warnings)
 
 
 def test_waypoints_stay_clear_of_racks_and_no_fly_zones_and_under_the_ceiling(site, result):
