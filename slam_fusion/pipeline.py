@@ -10,7 +10,7 @@ from perception.gs1 import parse_element_string
 from slam_fusion.core.drift import correct_drift
 from slam_fusion.core.clock import estimate_offset_s, label_reprojection_cost
 from slam_fusion.core.fuse import (BinObservation, ItemLabel, LabelRead, Sighting, TireTrack, fuse_bin,
-                                   group_label_reads, group_sightings, select_tracks)
+                                   group_label_reads, group_sightings, nested_boxes, select_tracks)
 from slam_fusion.core.projection import pixels_to_face, project_to_faces
 from slam_fusion.core.trajectory import Trajectory, associate
 from warehouse.camera import CameraModel, invert_transform, transform_points
@@ -75,6 +75,9 @@ def _tire_sightings(cam, T_sc, frames, fidx, rows, faces, *, border_px: float,
         boxes = [r for r in rs if r.get("row_kind") == "box" and _is_tire(r)]
         if not boxes:
             continue
+        dup = nested_boxes(np.array([[r["x1"], r["y1"], r["x2"], r["y2"]] for r in boxes]),
+                           np.array([float(r.get("confidence", 1.0)) for r in boxes]))
+        boxes = [r for r, d in zip(boxes, dup) if not d]
         codes = [r for r in rs if r.get("row_kind") == "code" and r.get("gtin")]
         T = T_sc[fidx[f]]
         hits = project_to_faces(cam, T, np.array([_centre(r) for r in boxes]), faces)

@@ -135,6 +135,28 @@ class BinObservation:
     raw_score: float = 0.0  # the uncalibrated score ``confidence`` was mapped from
 
 
+def nested_boxes(xyxy: np.ndarray, score: np.ndarray, *, inside_frac: float = 0.8) -> np.ndarray:
+    """Mask of the boxes (one frame's tires, pixels) that lie ``inside_frac`` of their area inside
+    a larger box: one tire detected twice (the inner box a part of it, as where the image edge cuts
+    the tire), not two tires. Tires do not nest in an image (a tire behind another shows beside or
+    above it). Boxes of one size: the higher score stays."""
+    b = np.asarray(xyxy, dtype=float).reshape(-1, 4)
+    sc = np.asarray(score, dtype=float).reshape(-1)
+    n = len(b)
+    if n < 2:
+        return np.zeros(n, dtype=bool)
+    iw = np.clip(np.minimum(b[:, None, 2], b[None, :, 2]) - np.maximum(b[:, None, 0], b[None, :, 0]), 0, None)
+    ih = np.clip(np.minimum(b[:, None, 3], b[None, :, 3]) - np.maximum(b[:, None, 1], b[None, :, 1]), 0, None)
+    area = np.maximum((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), 1e-9)
+    inside = iw * ih / area[:, None] >= inside_frac  # [i, j]: box i lies within box j
+    order = np.lexsort((b[:, 3], b[:, 2], b[:, 1], b[:, 0], -sc, -area))  # larger first, then score, position
+    rank = np.empty(n, dtype=int)
+    rank[order] = np.arange(n)
+    outranked = rank[None, :] < rank[:, None]  # [i, j]: box j ranks above box i
+    np.fill_diagonal(inside, False)
+    return np.any(inside & outranked, axis=1)
+
+
 def _canonical(s: list[Sighting]) -> list[Sighting]:
     return sorted(s, key=lambda x: (x.face_id, x.frame_idx, x.u0_m, x.v0_m, x.u1_m, x.v1_m, x.edge_ok, x.gtin,
                                     x.score))
