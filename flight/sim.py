@@ -97,7 +97,11 @@ class SimConfig:
     land_speed_m_s: float = 0.5
     disarm_delay_s: float = 10.0
     fs_gcs_timeout_s: float = 5.0
-    min_wall_timeout_s: float = 1.0
+    # the GCS failsafe also waits this much wall time: at speedup the GCS's heartbeats (2 Hz of real
+    # time) come fewer per vehicle second, and at 1.0 s one dropped heartbeat could trip it (a 10%
+    # packet-drop flight failed so, now and then); 2.25 s takes four in a row, as FS_GCS_TIMEOUT 5 s
+    # against a 1 Hz GCS takes five
+    min_wall_timeout_s: float = 2.25
     mission_retry_s: float = 1.5
     battery_capacity_mah: float = 5000.0
     battery_cells: int = 4
