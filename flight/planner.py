@@ -14,7 +14,7 @@ import numpy as np
 from flight.errors import FlightError
 from flight.mission import FenceCircle, FencePolygon, Mission, MissionItem, RallyPoint
 from warehouse.camera import CameraSpec
-from warehouse.site import Face, Site
+from warehouse.site import Face, LocationLabel, Site
 
 STANDOFF_MARGIN = 0.8  # fly at 80% of the physical limit: labels keep 25% more pixels than the minimum
 MIN_FRAMES_PER_BIN = 3
@@ -93,6 +93,11 @@ def standoff_m(site: Site, camera: CameraSpec, opts: PlanOptions, aisle_id: str,
     return float(d)
 
 
+def label_half_m(label: LocationLabel) -> float:
+    """Half the side of a location label: a QR v1 symbol (21 modules) with its quiet zone, 25 modules."""
+    return label.module_mm / 1000 * 25 / 2
+
+
 def frames_per_bin(face: Face, v_m: float, d_m: float, camera: CameraSpec, speed_m_s: float) -> dict[str, int]:
     """Frames of a pass along ``face`` at height ``v_m`` that hold each bin's location label whole."""
     hfov, vfov = (math.radians(a) for a in camera.fov_deg())
@@ -102,7 +107,7 @@ def frames_per_bin(face: Face, v_m: float, d_m: float, camera: CameraSpec, speed
     out = {}
     for b in face.bins:
         cu, cv = b.label.center_uv_m
-        s = b.label.module_mm / 1000 * 25 / 2  # half a QR v1 label with quiet zone
+        s = label_half_m(b.label)
         inside_v = (cv - s >= v_m - half_h) and (cv + s <= v_m + half_h)
         if not inside_v:
             continue
@@ -133,9 +138,8 @@ def pass_heights(face: Face, half_view_m: float, cover_m: float) -> list[float]:
     hi = max(lo, top + TOP_MARGIN_M - half_view_m)
     rows: dict[float, float] = {}  # label row height -> how far from it a pass still holds it whole
     for b in face.bins:
-        s = b.label.module_mm / 1000 * 25 / 2
         v = round(b.label.center_uv_m[1], 3)
-        rows[v] = min(rows.get(v, half_view_m), half_view_m - s - LABEL_MARGIN_M)
+        rows[v] = min(rows.get(v, half_view_m), half_view_m - label_half_m(b.label) - LABEL_MARGIN_M)
 
     def twice(vs: list[float]) -> bool:
         return any(sum(abs(v - x) <= r for x in vs) >= 2 for v, r in rows.items())
@@ -179,9 +183,9 @@ def plan(site: Site, camera: CameraSpec, opts: PlanOptions = PlanOptions()) -> P
     for a in aisles:
         d = d_by_aisle[a]
         for k, face in enumerate(site.faces_of_aisle(a)):
-            vfov = math.radians(camera.fov_deg()[1])
-            cover = 2 * d * math.tan(vfov / 2) * (1 - opts.overlap)
-            vs = pass_heights(face, d * math.tan(vfov / 2), cover)
+            half_view = d * math.tan(math.radians(camera.fov_deg()[1]) / 2)
+            cover = 2 * half_view * (1 - opts.overlap)
+            vs = pass_heights(face, half_view, cover)
             # every level's label must fall whole inside one pass: add the label heights as passes if needed
             counts: dict[str, int] = {}
             for v in vs:
@@ -205,7 +209,7 @@ def plan(site: Site, camera: CameraSpec, opts: PlanOptions = PlanOptions()) -> P
             for i, v in enumerate(vs):
                 forward = (i + k) % 2 == 0
                 u0, u1 = (-0.5, face.length_m + 0.5) if forward else (face.length_m + 0.5, -0.5)
-                bins = tuple(b.bin_id for b in face.bins if abs(b.label.center_uv_m[1] - v) < 2 * d * math.tan(vfov / 2) / 2)
+                bins = tuple(b.bin_id for b in face.bins if abs(b.label.center_uv_m[1] - v) < half_view)
                 passes.append(Pass(face.face_id, a, float(v), u0, u1, bins))
             seen.update(counts)
     if passes and not twice:

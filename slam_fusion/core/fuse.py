@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from perception.detections import box_intersection
 from slam_fusion.core.calibration import Calibration
 
 EDGES = ("u0", "u1", "v0", "v1")
@@ -145,10 +146,8 @@ def nested_boxes(xyxy: np.ndarray, score: np.ndarray, *, inside_frac: float = 0.
     n = len(b)
     if n < 2:
         return np.zeros(n, dtype=bool)
-    iw = np.clip(np.minimum(b[:, None, 2], b[None, :, 2]) - np.maximum(b[:, None, 0], b[None, :, 0]), 0, None)
-    ih = np.clip(np.minimum(b[:, None, 3], b[None, :, 3]) - np.maximum(b[:, None, 1], b[None, :, 1]), 0, None)
     area = np.maximum((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), 1e-9)
-    inside = iw * ih / area[:, None] >= inside_frac  # [i, j]: box i lies within box j
+    inside = box_intersection(b, b) / area[:, None] >= inside_frac  # [i, j]: box i lies within box j
     order = np.lexsort((b[:, 3], b[:, 2], b[:, 1], b[:, 0], -sc, -area))  # larger first, then score, position
     rank = np.empty(n, dtype=int)
     rank[order] = np.arange(n)

@@ -57,7 +57,7 @@ def test_passes_cover_floor_to_bin_tops_and_hold_one_label_row_twice(tmp_path, l
     clock error from drift without RTK."""
     import math
 
-    from flight.planner import LABEL_MARGIN_M, TOP_MARGIN_M
+    from flight.planner import LABEL_MARGIN_M, TOP_MARGIN_M, label_half_m
 
     s = _site_with_levels(tmp_path, levels, top)
     cam = CameraSpec()
@@ -70,7 +70,7 @@ def test_passes_cover_floor_to_bin_tops_and_hold_one_label_row_twice(tmp_path, l
         assert vs[0] - half <= 1e-9 and vs[0] >= 0.3
         assert vs[-1] + half >= max(b.v1_m for b in face.bins) + TOP_MARGIN_M - 1e-9
         assert max(np.diff(vs), default=0.0) <= cover + 1e-9
-        rows = {round(b.label.center_uv_m[1], 3): b.label.module_mm / 1000 * 25 / 2 for b in face.bins}
+        rows = {round(b.label.center_uv_m[1], 3): label_half_m(b.label) for b in face.bins}
         assert any(sum(abs(v - x) <= half - sz - LABEL_MARGIN_M + 1e-9 for x in vs) >= 2 for v, sz in rows.items())
 
 
