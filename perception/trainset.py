@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,7 +206,10 @@ def build_training_set(out_dir: str | Path, *, scenario: str | Path = DEFAULT_SC
     done = 0
     lists: dict[str, list[str]] = {"train": [], "val": [], "test": []}
     if workers > 1:
-        with ProcessPoolExecutor(workers) as ex:
+        # spawned, not forked: a child forked from a process whose OpenCV thread pool has run (as
+        # `rackscan bench perception` after reading the zxing-blackbox photos) hangs in its first
+        # OpenCV call
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as ex:
             for job, res in zip(jobs, ex.map(_render_world, jobs)):
                 lists[job[1]] += [f for f, _ in res]
                 done += len(res)

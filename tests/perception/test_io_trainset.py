@@ -65,3 +65,33 @@ def test_training_set_layout(tmp_path):
                 c, *xywh = line.split()
                 assert int(c) in (0, 1, 2) and all(0 <= float(v) <= 1.0001 for v in xywh)
     assert not set(train) & set((tmp_path / "ts" / "test_real.txt").read_text().split())
+
+
+WORKERS_AFTER_OPENCV = """
+import sys, cv2, numpy as np
+from perception.trainset import build_training_set
+
+if __name__ == "__main__":
+    cv2.setNumThreads(2)  # run OpenCV's thread pool first, as bench perception does reading photos
+    img = np.random.default_rng(0).integers(0, 255, (2160, 3840, 3), np.uint8)
+    for _ in range(3):
+        cv2.resize(cv2.GaussianBlur(img, (0, 0), 3), None, fx=0.5, fy=0.5)
+    r = build_training_set(sys.argv[1], n_train=0, n_val=0, n_test=2, workers=2)
+    print(r.counts["test_synth"])
+"""
+
+
+def test_render_workers_start_after_opencv_has_run_its_threads(tmp_path):
+    """Forked render workers hung in their first OpenCV call once the parent had used OpenCV's
+    thread pool (`rackscan bench perception` after zxing-blackbox rendered nothing in 25 min)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "build.py"
+    script.write_text(WORKERS_AFTER_OPENCV)
+    out = subprocess.run([sys.executable, str(script), str(tmp_path / "ts")], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-1] == "2"
+    synth = (tmp_path / "ts" / "test_synth.txt").read_text().split()
+    assert len(synth) == 2 and all((tmp_path / "ts" / f).stat().st_size > 0 for f in synth)
