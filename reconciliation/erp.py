@@ -7,7 +7,6 @@ and say what was expected. Leading zeros in bins and SKUs are kept (every cell i
 from __future__ import annotations
 
 import hashlib
-import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,50 +61,187 @@ class ErpSnapshot:
     warnings: list[str] = field(default_factory=list)
 
 
-def _read_table(p: Path, mapping: ColumnMapping) -> pd.DataFrame:
-    suffix = p.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        try:
-            import openpyxl  # noqa: F401
+@dataclass(frozen=True)
+class ErpLimits:
+    """What an ERP file may hold before it is refused unread (a zip bomb or a runaway export).
 
-            sheet = mapping.sheet if mapping.sheet is not None else 0
-            return pd.read_excel(p, sheet_name=sheet, dtype=str, keep_default_na=False, engine="openpyxl")
-        except ValueError as exc:
-            if "Worksheet" in str(exc) or "not found" in str(exc):
-                raise ReconciliationError(f"{p}: sheet {mapping.sheet!r} not found; set 'sheet' in the mapping to an existing sheet") from None
-            raise ReconciliationError(f"{p}: not a readable XLSX workbook ({exc}); expected an Excel .xlsx export") from None
-        except Exception as exc:  # noqa: BLE001 - zip/xml errors of a corrupt workbook
-            raise ReconciliationError(f"{p}: not a readable XLSX workbook ({type(exc).__name__}); expected an Excel .xlsx export") from None
-    if suffix in (".csv", ".txt", ".tsv"):
-        raw = p.read_bytes()
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            line = raw[: exc.start].count(b"\n") + 1
-            raise ReconciliationError(f"{p}: row {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the export as UTF-8 CSV") from None
-        if not text.strip():
-            raise ReconciliationError(f"{p}: file is empty; expected a header row and one row per bin and SKU")
-        import csv
-        import io
+    The defaults fit a whole distribution centre's stock export (100,000 bins is about 5 MB of
+    CSV); the dashboard's upload limit is smaller (``rackscan dashboard --max-upload-mb``).
+    """
 
-        try:
-            dialect = csv.Sniffer().sniff(text.splitlines()[0], delimiters=",;\t")
-            sep = dialect.delimiter
-        except csv.Error:
-            sep = ","
-        try:
-            return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True)
-        except pd.errors.ParserError as exc:
-            m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
-            if m:
-                raise ReconciliationError(f"{p}: row {m.group(2)}: wrong number of fields ({m.group(3)}, the header has "
-                                          f"{m.group(1)}); every row needs the header's columns") from None
-            first = " ".join(str(exc).split())
-            raise ReconciliationError(f"{p}: not a readable CSV ({first}); expected a header row and one row per bin and SKU") from None
-    raise ReconciliationError(f"{p}: unsupported file type {suffix or '(none)'!r}; expected .csv or .xlsx")
+    max_bytes: int = 64 * 2**20
+    max_rows: int = 1_000_000
+    max_columns: int = 200
+    max_field_chars: int = 1_000
+    max_uncompressed_bytes: int = 512 * 2**20  # XLSX: all members of the zip together
+    max_compression_ratio: float = 200.0  # XLSX: one member's unpacked / packed size
 
 
-def _resolve_columns(p: Path, df: pd.DataFrame, mapping: ColumnMapping) -> dict[str, str | None]:
+ZIP_MAGIC = b"PK\x03\x04"
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
+CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+
+
+def _mb(n: int) -> str:
+    if n >= 2**20:
+        return f"{n / 2**20:.1f} MB"
+    return f"{n / 1024:.1f} kB" if n >= 1024 else f"{n} bytes"
+
+
+def sniff_kind(name: str, raw: bytes) -> str:
+    """'csv' or 'xlsx' from the file name, confirmed by the content; a one-line error otherwise."""
+    suffix = Path(name).suffix.lower()
+    if suffix in XLSX_SUFFIXES:
+        if not raw.startswith(ZIP_MAGIC):
+            raise ReconciliationError(f"{name}: content is not an XLSX workbook (no zip signature at byte 0); "
+                                      "expected an Excel .xlsx export")
+        return "xlsx"
+    if suffix in CSV_SUFFIXES:
+        if raw.startswith(ZIP_MAGIC):
+            raise ReconciliationError(f"{name}: content is a zip archive (an XLSX workbook?), not CSV text; "
+                                      "rename it to .xlsx or export as CSV")
+        nul = raw.find(b"\x00")
+        if nul >= 0:
+            raise ReconciliationError(f"{name}: byte {nul}: a NUL byte, so this is binary, not CSV text; "
+                                      "expected a UTF-8 CSV export")
+        return "csv"
+    raise ReconciliationError(f"{name}: unsupported file type {suffix or '(none)'!r}; expected .csv or .xlsx")
+
+
+def _cell_text(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _read_xlsx(name: str, raw: bytes, mapping: ColumnMapping, limits: ErpLimits) -> pd.DataFrame:
+    import io
+    import zipfile
+
+    try:
+        z = zipfile.ZipFile(io.BytesIO(raw))
+        members = z.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ReconciliationError(f"{name}: not a readable XLSX workbook ({exc}); expected an Excel .xlsx export") from None
+    total = sum(m.file_size for m in members)
+    if total > limits.max_uncompressed_bytes:
+        raise ReconciliationError(f"{name}: unpacks to {_mb(total)}, over the limit of {_mb(limits.max_uncompressed_bytes)}; "
+                                  "refused unread (a zip bomb, or an export far larger than a stock list)")
+    for m in members:
+        ratio = m.file_size / max(m.compress_size, 1)
+        if m.file_size > 2**20 and ratio > limits.max_compression_ratio:
+            raise ReconciliationError(f"{name}: member {m.filename!r} unpacks {ratio:.0f}x ({_mb(m.file_size)}), over the "
+                                      f"limit of {limits.max_compression_ratio:.0f}x; refused unread (a zip bomb?)")
+    if "xl/workbook.xml" not in {m.filename for m in members}:
+        raise ReconciliationError(f"{name}: not a readable XLSX workbook (no xl/workbook.xml in the zip); "
+                                  "expected an Excel .xlsx export")
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - zip/xml errors of a corrupt workbook
+        raise ReconciliationError(f"{name}: not a readable XLSX workbook ({type(exc).__name__}); expected an Excel .xlsx export") from None
+    try:
+        sheet = mapping.sheet if mapping.sheet is not None else 0
+        if isinstance(sheet, int):
+            if sheet >= len(wb.sheetnames):
+                raise ReconciliationError(f"{name}: sheet {sheet} not found (the workbook has {len(wb.sheetnames)}); "
+                                          "set 'sheet' in the mapping to an existing sheet")
+            ws = wb[wb.sheetnames[sheet]]
+        elif sheet in wb.sheetnames:
+            ws = wb[sheet]
+        else:
+            raise ReconciliationError(f"{name}: sheet {sheet!r} not found (sheets: {wb.sheetnames}); "
+                                      "set 'sheet' in the mapping to an existing sheet")
+        rows: list[list[str]] = []
+        try:
+            for i, values in enumerate(ws.iter_rows(values_only=True), start=1):
+                if i > limits.max_rows + 1:
+                    raise ReconciliationError(f"{name}: more than {limits.max_rows:,} rows; refused (limit max_rows)")
+                if len(values) > limits.max_columns:
+                    raise ReconciliationError(f"{name}: row {i}: {len(values)} columns, over the limit of {limits.max_columns}")
+                cells = [_cell_text(v) for v in values]
+                for j, c in enumerate(cells):
+                    if len(c) > limits.max_field_chars:
+                        raise ReconciliationError(f"{name}: row {i}: column {j + 1}: {len(c):,} characters, over the limit of "
+                                                  f"{limits.max_field_chars:,} for one cell")
+                rows.append(cells)
+        except ReconciliationError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - malformed sheet XML
+            raise ReconciliationError(f"{name}: not a readable XLSX workbook ({type(exc).__name__} in sheet {ws.title!r}); "
+                                      "expected an Excel .xlsx export") from None
+    finally:
+        wb.close()
+    while rows and not any(rows[-1]):
+        rows.pop()
+    if not rows:
+        return pd.DataFrame()
+    header = [h.strip() for h in rows[0]]
+    while header and not header[-1]:
+        header.pop()
+    body = [(r + [""] * len(header))[: len(header)] for r in rows[1:]]
+    return pd.DataFrame(body, columns=header, dtype=str)
+
+
+def _read_csv(name: str, raw: bytes, limits: ErpLimits) -> pd.DataFrame:
+    import csv
+    import io
+
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ReconciliationError(f"{name}: row {line}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+                                  "save the export as UTF-8 CSV") from None
+    if not text.strip():
+        raise ReconciliationError(f"{name}: file is empty; expected a header row and one row per bin and SKU")
+    try:
+        sep = csv.Sniffer().sniff(text.splitlines()[0], delimiters=",;\t").delimiter
+    except csv.Error:
+        sep = ","
+    rows: list[list[str]] = []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, skipinitialspace=True)
+    old_limit = csv.field_size_limit(limits.max_field_chars)
+    try:
+        for row in reader:
+            if not row or not any(c.strip() for c in row):
+                continue
+            if len(rows) > limits.max_rows:
+                raise ReconciliationError(f"{name}: more than {limits.max_rows:,} rows; refused (limit max_rows)")
+            if len(row) > limits.max_columns:
+                raise ReconciliationError(f"{name}: row {reader.line_num}: {len(row)} fields, over the limit of {limits.max_columns}")
+            if rows and len(row) != len(rows[0]):
+                raise ReconciliationError(f"{name}: row {reader.line_num}: wrong number of fields ({len(row)}, the header has "
+                                          f"{len(rows[0])}); every row needs the header's columns")
+            rows.append(row)
+    except csv.Error as exc:
+        if "field larger" in str(exc):
+            raise ReconciliationError(f"{name}: row {reader.line_num}: a field over the limit of {limits.max_field_chars:,} "
+                                      "characters; expected short cells (bin, SKU, quantity, ...)") from None
+        raise ReconciliationError(f"{name}: row {reader.line_num}: not readable CSV ({' '.join(str(exc).split())}); "
+                                  "expected a header row and one row per bin and SKU") from None
+    finally:
+        csv.field_size_limit(old_limit)
+    header = [h.strip() for h in rows[0]]
+    return pd.DataFrame(rows[1:], columns=header, dtype=str)
+
+
+def read_table_bytes(name: str, raw: bytes, mapping: ColumnMapping | None = None,
+                     limits: ErpLimits | None = None) -> pd.DataFrame:
+    """An ERP export's cells as text, refused in one line when it breaks a limit or is not what its name says."""
+    mapping = mapping or ColumnMapping()
+    limits = limits or ErpLimits()
+    if len(raw) > limits.max_bytes:
+        raise ReconciliationError(f"{name}: {_mb(len(raw))}, over the limit of {_mb(limits.max_bytes)} for an ERP file")
+    if sniff_kind(name, raw) == "xlsx":
+        return _read_xlsx(name, raw, mapping, limits)
+    return _read_csv(name, raw, limits)
+
+
+def _resolve_columns(p: str, df: pd.DataFrame, mapping: ColumnMapping) -> dict[str, str | None]:
     cols = {c.strip().lower(): c for c in df.columns}
     out: dict[str, str | None] = {}
     for field_name, aliases in DEFAULT_ALIASES.items():
@@ -135,15 +271,26 @@ def _parse_qty(s: str, *, thousands: str, decimal: str) -> float:
 
 
 def load_erp(path: str | Path, mapping: ColumnMapping | None = None, *, site=None,
-             duplicates: str = "sum") -> ErpSnapshot:
+             duplicates: str = "sum", limits: ErpLimits | None = None) -> ErpSnapshot:
     """Read an ERP stock export; validate every row; return one row per (bin, SKU)."""
     p = Path(path)
+    if not p.exists():
+        raise ReconciliationError(f"{p}: ERP file not found (expected a .csv or .xlsx stock export)")
+    limits = limits or ErpLimits()
+    size = p.stat().st_size
+    if size > limits.max_bytes:
+        raise ReconciliationError(f"{p}: {_mb(size)}, over the limit of {_mb(limits.max_bytes)} for an ERP file")
+    return parse_erp(str(p), p.read_bytes(), mapping, site=site, duplicates=duplicates, limits=limits)
+
+
+def parse_erp(name: str, raw: bytes, mapping: ColumnMapping | None = None, *, site=None,
+              duplicates: str = "sum", limits: ErpLimits | None = None) -> ErpSnapshot:
+    """:func:`load_erp` over bytes already in memory (an upload); errors name ``name``."""
+    p = name
     mapping = mapping or ColumnMapping()
     if duplicates not in ("sum", "refuse"):
         raise ReconciliationError(f"--duplicates: {duplicates!r}; expected 'sum' or 'refuse'")
-    if not p.exists():
-        raise ReconciliationError(f"{p}: ERP file not found (expected a .csv or .xlsx stock export)")
-    df = _read_table(p, mapping)
+    df = read_table_bytes(name, raw, mapping, limits)
     if df.empty and len(df.columns) == 0:
         raise ReconciliationError(f"{p}: no header row; expected columns for bin, SKU and quantity")
     cols = _resolve_columns(p, df, mapping)
@@ -195,4 +342,4 @@ def load_erp(path: str | Path, mapping: ColumnMapping | None = None, *, site=Non
         rows = rows.groupby(["bin_id", "sku"], as_index=False, sort=False).agg(
             qty=("qty", "sum"), row=("row", "first"), description=("description", "first"), lot=("lot", "first"),
             unit_price=("unit_price", "first"))
-    return ErpSnapshot(str(p), hashlib.sha256(p.read_bytes()).hexdigest(), rows.reset_index(drop=True), warns)
+    return ErpSnapshot(name, hashlib.sha256(raw).hexdigest(), rows.reset_index(drop=True), warns)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from openpyxl import Workbook
 
-from reconciliation.erp import ColumnMapping, load_erp
+from reconciliation.erp import ColumnMapping, ErpLimits, load_erp, parse_erp
 from reconciliation.errors import ReconciliationError
 from tests.reconciliation.factories import erp_frame, write_csv
 from warehouse.site import load_site
@@ -148,3 +148,53 @@ def test_malformed_file_through_the_cli_exits_1(tmp_path, capsys):
     assert main(["reconcile", "--flight", str(b), "--erp", str(p)]) == 1
     err = capsys.readouterr().err.strip()
     assert err == f"error: {p}: row 2: column 'Quantity': -3 is negative; expected a quantity >= 0"
+
+
+def _bomb_xlsx(tmp, *, mb=8):
+    """A real workbook with a sheet padded by megabytes of blanks: packs ~1000:1."""
+    buf = io.BytesIO()
+    wb = Workbook()
+    wb.active.append(["Bin", "Material", "Quantity"])
+    wb.save(buf)
+    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    p = tmp / "bomb.xlsx"
+    with zipfile.ZipFile(p, "w", zipfile.ZIP_DEFLATED) as out:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"</sheetData>", b"</sheetData>" + b" " * (mb * 2**20))
+            out.writestr(item, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    return p
+
+
+LIMITS = ErpLimits(max_bytes=2**20, max_rows=5, max_columns=6, max_field_chars=50, max_uncompressed_bytes=4 * 2**20,
+                   max_compression_ratio=100)
+REFUSED = [
+    ("over the byte limit", lambda t: _csv(HEADER + "A01-B01-L1-P1,1,2\n" * 300)(t), "e.csv: 5.3 kB, over the limit of 4.0 kB for an ERP file"),
+    ("too many rows", lambda t: _csv(HEADER + "A01-B01-L1-P1,1,2\n" * 6)(t), "e.csv: more than 5 rows; refused"),
+    ("too many columns", lambda t: _csv("a,b,c,d,e,f,g\n1,2,3,4,5,6,7\n")(t), "e.csv: row 1: 7 fields, over the limit of 6"),
+    ("a huge cell", lambda t: _csv(HEADER + "A01-B01-L1-P1," + "9" * 60 + ",2\n")(t), "e.csv: row 2: a field over the limit of 50"),
+    ("binary posing as csv", _bytes("e.csv", b"Bin,Material\x00,Quantity\n"), "e.csv: byte 12: a NUL byte"),
+    ("xlsx posing as csv", lambda t: _bytes("e.csv", _corrupt_xlsx(t).read_bytes())(t), "e.csv: content is a zip archive"),
+    ("csv posing as xlsx", _bytes("e.xlsx", HEADER.encode()), "e.xlsx: content is not an XLSX workbook (no zip signature at byte 0)"),
+    ("zip bomb by size", lambda t: _bomb_xlsx(t, mb=8), "bomb.xlsx: unpacks to 8.0 MB, over the limit of 4.0 MB; refused unread"),
+    ("zip bomb by ratio", lambda t: _bomb_xlsx(t, mb=3), "member 'xl/worksheets/sheet1.xml' unpacks 911x (3.0 MB), over the limit of 100x; refused unread"),
+    ("too many xlsx rows", lambda t: _xlsx(t / "e.xlsx", [["Bin", "Material", "Quantity"]] + [["A01-B01-L1-P1", "1", 1]] * 6),
+     "e.xlsx: more than 5 rows; refused"),
+]
+
+
+@pytest.mark.parametrize("name,make,expected", REFUSED, ids=[r[0] for r in REFUSED])
+def test_files_over_the_limits_are_refused_in_one_line(tmp_path, name, make, expected):
+    p = make(tmp_path)
+    limits = LIMITS if name != "over the byte limit" else ErpLimits(max_bytes=4096)
+    with pytest.raises(ReconciliationError) as e:
+        load_erp(p, limits=limits)
+    assert expected in str(e.value) and "\n" not in str(e.value), str(e.value)
+
+
+def test_upload_bytes_are_named_by_the_upload_not_a_path(site):
+    snap = parse_erp("stock.csv", (HEADER + "A01-B01-L1-P1,000401001,2\n").encode(), site=site)
+    assert snap.source == "stock.csv" and snap.rows.qty.tolist() == [2]
+    with pytest.raises(ReconciliationError, match=r"^stock.csv: row 2: column 'Quantity': -2 is negative"):
+        parse_erp("stock.csv", (HEADER + "A01-B01-L1-P1,000401001,-2\n").encode(), site=site)
