@@ -1,52 +1,35 @@
-"""rackscan dashboard: log in, then the pages your role may see (``st.navigation``)."""
+"""rackscan dashboard: every run passes the gate; only then are the pages of the user's role registered.
+
+Pages live in ``views/`` (not ``pages/``, which Streamlit would serve on its own, beside this gate).
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.auth import ROLE_PAGES, authenticate
-from dashboard.errors import DashboardError
+from dashboard import access, gate
 
 st.set_page_config(page_title="rackscan", page_icon=":material/inventory_2:", layout="wide")
 
-PAGES = {
-    "overview": ("pages/overview.py", "Overview", ":material/dashboard:"),
-    "rack_view": ("pages/rack_view.py", "Rack view", ":material/grid_view:"),
-    "discrepancies": ("pages/discrepancies.py", "Discrepancies", ":material/report:"),
-    "flights": ("pages/flights.py", "Flights", ":material/flight:"),
-    "export": ("pages/export.py", "Export", ":material/download:"),
-    "erp_upload": ("pages/erp_upload.py", "ERP upload", ":material/upload_file:"),
-}
+user = gate.signed_in_user()
+if user is None:
+    # whatever URL was asked for, the sign-in form is the only thing there is; a page's own URL
+    # shows it too, so a bookmark opens that page once signed in (if the role allows it)
+    st.navigation([st.Page(gate.sign_in_page, title="Sign in", icon=":material/login:", default=True)]
+                  + [st.Page(gate.sign_in_page, title="Sign in", url_path=p.key) for p in access.PAGES],
+                  position="hidden").run()
+    st.stop()
 
-
-def login() -> None:
-    st.title("rackscan")
-    st.caption("Drone inventory counts against ERP stock — sign in to review")
-    with st.form("login"):
-        name = st.text_input("User name", key="login_name")
-        password = st.text_input("Password", type="password", key="login_password")
-        ok = st.form_submit_button("Sign in")
-    if ok:
-        try:
-            user = authenticate(name, password)
-        except DashboardError as exc:
-            st.error(str(exc))
-            return
-        if user is None:
-            st.error("Unknown user or wrong password.")
-            return
-        st.session_state["user"] = {"name": user.name, "role": user.role}
+with st.sidebar:
+    st.markdown(f"**{user.name}** · {user.role}")
+    if st.button("Sign out", key="sign_out"):
+        gate.sign_out()
         st.rerun()
-
-
-user = st.session_state.get("user")
-if not user:
-    st.navigation([st.Page(login, title="Sign in", icon=":material/login:")]).run()
-else:
-    with st.sidebar:
-        st.markdown(f"**{user['name']}** · {user['role']}")
-        if st.button("Sign out"):
-            st.session_state.clear()
-            st.rerun()
-    pages = [st.Page(PAGES[k][0], title=PAGES[k][1], icon=PAGES[k][2], url_path=k) for k in ROLE_PAGES[user["role"]]]
-    st.navigation(pages).run()
+entries = [(st.Page(p.file, title=p.title, icon=p.icon, url_path=p.key), p) for p in access.pages_for(user.role)]
+page = st.navigation([pg for pg, _ in entries])
+try:
+    gate.require(next(spec for pg, spec in entries if pg.title == page.title).permission)
+except access.AccessDenied as exc:
+    st.error(str(exc))
+    st.stop()
+page.run()

@@ -4,6 +4,9 @@ File (default ``~/.config/rackscan/users.yaml``, or ``$RACKSCAN_USERS``)::
 
     users:
       lan: {role: controller, password_hash: "$2b$12$..."}
+
+Passwords must be at least 12 characters and not guessable: zxcvbn (Dropbox's estimator, which
+knows common passwords, names, keyboard walks and l33t) must score them 3 of 4 or better.
 """
 
 from __future__ import annotations
@@ -17,13 +20,13 @@ import yaml
 
 from dashboard.errors import DashboardError
 
-ROLES = ("operator", "controller", "engineer")
-# which pages each role sees
-ROLE_PAGES = {
-    "operator": ("overview", "flights"),
-    "controller": ("overview", "rack_view", "discrepancies", "flights", "export", "erp_upload"),
-    "engineer": ("overview", "rack_view", "discrepancies", "flights", "export", "erp_upload"),
-}
+ROLES = ("operator", "controller", "engineer", "admin")
+MIN_PASSWORD_CHARS = 12
+MIN_PASSWORD_SCORE = 3  # zxcvbn: 0 too guessable .. 4 very unguessable
+MAX_PASSWORD_BYTES = 72  # bcrypt's limit
+# a real hash of a random password: unknown users cost one bcrypt check too, so a name that
+# does not exist answers as slowly as a wrong password (no user enumeration by timing)
+_DUMMY_HASH = bcrypt.hashpw(os.urandom(16), bcrypt.gensalt()).decode()
 
 
 def default_users_path() -> Path:
@@ -34,10 +37,6 @@ def default_users_path() -> Path:
 class User:
     name: str
     role: str
-
-    @property
-    def can_review(self) -> bool:
-        return self.role in ("controller", "engineer")
 
 
 def load_users(path: Path | None = None) -> dict:
@@ -57,25 +56,80 @@ def load_users(path: Path | None = None) -> dict:
     return users
 
 
+def check_password(name: str, password: str) -> None:
+    """Refuse a weak password in one line that says why and what would do."""
+    from zxcvbn import zxcvbn
+
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise DashboardError(f"password: {len(password)} characters; expected at least {MIN_PASSWORD_CHARS} "
+                             "(a few unrelated words make a strong one)")
+    if len(password.encode()) > MAX_PASSWORD_BYTES:
+        raise DashboardError(f"password: {len(password.encode())} bytes; expected at most {MAX_PASSWORD_BYTES} "
+                             "(bcrypt reads no further)")
+    verdict = zxcvbn(password, user_inputs=[name, "rackscan", "warehouse", "tire", "tyre"])
+    if verdict["score"] < MIN_PASSWORD_SCORE:
+        why = verdict["feedback"].get("warning") or "too easy to guess"
+        raise DashboardError(f"password: {why.rstrip('.')} (strength {verdict['score']} of 4); expected strength "
+                             f">= {MIN_PASSWORD_SCORE}: add another uncommon word or two")
+
+
+def _write_users(p: Path, users: dict) -> None:
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text(yaml.safe_dump({"users": users}, sort_keys=True), encoding="utf-8")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, p)  # atomic: a reader never sees half a file
+
+
+def _users_or_empty(p: Path) -> dict:
+    return load_users(p) if p.exists() else {}
+
+
 def add_user(name: str, role: str, password: str, path: Path | None = None) -> Path:
+    """Add a user or set a user's password and role; the password is checked, then hashed with bcrypt."""
     if role not in ROLES:
         raise DashboardError(f"--role {role!r}; expected one of {list(ROLES)}")
-    if len(password) < 8:
-        raise DashboardError("password: at least 8 characters")
+    if not name or len(name) > 100 or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise DashboardError(f"user name {name!r}; expected 1-100 letters, digits, '-', '_' or '.'")
+    check_password(name, password)
     p = Path(path or default_users_path())
-    data = {"users": {}}
-    if p.exists():
-        data = {"users": load_users(p)}
-    data["users"][name] = {"role": role, "password_hash": bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()}
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(yaml.safe_dump(data, sort_keys=True), encoding="utf-8")
-    os.chmod(p, 0o600)
+    users = _users_or_empty(p)
+    users[name] = {"role": role, "password_hash": bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()}
+    _write_users(p, users)
     return p
+
+
+def set_role(name: str, role: str, path: Path | None = None) -> Path:
+    if role not in ROLES:
+        raise DashboardError(f"--role {role!r}; expected one of {list(ROLES)}")
+    p = Path(path or default_users_path())
+    users = load_users(p)
+    if name not in users:
+        raise DashboardError(f"{p}: no user {name!r}; the file has {sorted(users)}")
+    users[name]["role"] = role
+    _write_users(p, users)
+    return p
+
+
+def remove_user(name: str, path: Path | None = None) -> Path:
+    p = Path(path or default_users_path())
+    users = load_users(p)
+    if name not in users:
+        raise DashboardError(f"{p}: no user {name!r}; the file has {sorted(users)}")
+    del users[name]
+    _write_users(p, users)
+    return p
+
+
+def lookup(name: str, path: Path | None = None) -> User | None:
+    """The user of that name as the file says now (role included), or None."""
+    u = load_users(path).get(name)
+    return User(name, u["role"]) if u else None
 
 
 def authenticate(name: str, password: str, path: Path | None = None) -> User | None:
     users = load_users(path)
     u = users.get(name)
-    if u is None or not bcrypt.checkpw(password.encode(), u["password_hash"].encode()):
-        return None
-    return User(name, u["role"])
+    pw = password.encode()
+    ok = bcrypt.checkpw(pw[:MAX_PASSWORD_BYTES], (u["password_hash"] if u else _DUMMY_HASH).encode())
+    return User(name, u["role"]) if u and ok and len(pw) <= MAX_PASSWORD_BYTES else None

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 import yaml
 
+from dashboard import gate
 from reconciliation.diff import KINDS
 from reconciliation.store import ResultsStore
 from warehouse.site import Site, site_from_dict
@@ -22,17 +22,8 @@ STATUS_COLORS = {
 STATUS_ORDER = ["short", "ghost", "misplaced", "over", "unexpected_sku", "needs_recount", "not_scanned", "match", "empty"]
 
 
-def db_url() -> str:
-    return os.environ.get("RACKSCAN_DB", "sqlite:///results.db")
-
-
-@st.cache_resource(show_spinner=False)
-def _store(url: str) -> ResultsStore:
-    return ResultsStore(url)
-
-
 def store() -> ResultsStore:
-    return _store(db_url())
+    return gate.store()
 
 
 def reconciliations() -> pd.DataFrame:
@@ -100,11 +91,12 @@ def evidence_image(bundle_path: str | None, evidence_path: str | None) -> bytes 
 
 
 def review(ids: list[int], action: str, comment: str, adjusted_qty: int | None = None) -> int:
-    user = st.session_state["user"]
-    return store().record_review(ids, action, user["name"], user["role"], comment, adjusted_qty)
+    user = gate.require("review")
+    return store().record_review(ids, action, user.name, user.role, comment, adjusted_qty)
 
 
 def export_bytes(df: pd.DataFrame, fmt: str) -> bytes:
+    """The rows as CSV or XLSX (pure: the page checks the export permission before offering it)."""
     if fmt == "csv":
         return df.to_csv(index=False).encode("utf-8-sig")
     buf = io.BytesIO()
@@ -166,28 +158,75 @@ def frame_with_detections(bundle_path: str, index: int):
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB), caption
 
 
-def import_erp_upload(name: str, data: bytes, rid: int) -> tuple[int, list[str]]:
-    """Validate an uploaded ERP file (same errors as the CLI) and reconcile the current flight with it."""
+def import_erp_upload(name: str, raw: bytes, rid: int) -> tuple[int, list[str]]:
+    """Validate an uploaded ERP file (the CLI's checks and errors, the upload's limits) and
+    reconcile the current flight with it."""
     from reconciliation.diff import reconcile
-    from reconciliation.erp import load_erp
+    from reconciliation.erp import parse_erp
 
+    user = gate.require("upload_erp")
+    name = Path(name).name  # the browser's file name, never a path of ours
     site = site_of(rid)
     fl = store().reconciliation_flight(rid)
-    from reconciliation.errors import ReconciliationError
-
-    with tempfile.TemporaryDirectory() as tmp:
-        p = Path(tmp) / Path(name).name
-        p.write_bytes(data)
-        try:
-            snap = load_erp(p, site=site)
-        except ReconciliationError as exc:  # name the uploaded file, not the temporary copy
-            raise ReconciliationError(str(exc).replace(str(p), Path(name).name)) from None
-        snap.source = name
+    snap = parse_erp(name, raw, site=site, limits=upload_limits())
     obs = store().flight_observations(fl["id"])
     result = reconcile(snap.rows, obs, site_bins=[b.bin_id for b in site.bins], bin_positions=site.bin_centres_site())
     sid = store().import_erp_snapshot(snap)
-    new_rid = store().save_reconciliation(fl["id"], sid, result, {"erp_file": name, "uploaded_by": st.session_state["user"]["name"]})
+    new_rid = store().save_reconciliation(fl["id"], sid, result, {"erp_file": name, "uploaded_by": user.name})
     return new_rid, snap.warnings
+
+
+def upload_limits():
+    """The ERP checks' limits for a file uploaded through the browser (size from the settings)."""
+    from reconciliation.erp import ErpLimits
+
+    return ErpLimits(max_bytes=gate.settings().max_upload_bytes, max_rows=200_000,
+                     max_uncompressed_bytes=256 * 2**20)
+
+
+# -- accounts (the Users page; every call checks manage_users on the server) ---------------------
+def users_table() -> pd.DataFrame:
+    from dashboard import access
+    from dashboard.auth import load_users
+
+    gate.require("manage_users")
+    rows = []
+    for name, u in sorted(load_users(gate.settings().users_path).items()):
+        failures, locked = access.lock_state(store(), name)
+        rows.append({"user": name, "role": u["role"], "failed_sign_ins": failures, "locked": locked})
+    return pd.DataFrame(rows, columns=["user", "role", "failed_sign_ins", "locked"])
+
+
+def unlock_user(name: str) -> None:
+    from dashboard import access
+
+    admin = gate.require("manage_users")
+    access.unlock(store(), name, by=admin.name, client=gate.client_address())
+
+
+def save_user(name: str, role: str, password: str) -> None:
+    from dashboard.auth import add_user
+
+    admin = gate.require("manage_users")
+    add_user(name, role, password, gate.settings().users_path)
+    store().record_access("user_changed", user=name, client=gate.client_address(), detail=f"set role {role} and password by {admin.name}")
+
+
+def delete_user(name: str) -> None:
+    from dashboard.auth import remove_user
+
+    admin = gate.require("manage_users")
+    if name == admin.name:
+        from dashboard.errors import DashboardError
+
+        raise DashboardError(f"user {name!r}: you cannot remove your own account; ask another admin")
+    remove_user(name, gate.settings().users_path)
+    store().record_access("user_changed", user=name, client=gate.client_address(), detail=f"removed by {admin.name}")
+
+
+def access_log(limit: int = 200) -> pd.DataFrame:
+    gate.require("manage_users")
+    return store().access_events(limit=limit)
 
 
 def kinds() -> list[str]:

@@ -94,6 +94,7 @@ class MissionRunner:
                  tlog: Callable[[bytes, int], None] | None = None, log: Callable[[str], None] = lambda s: None,
                  on_progress: Callable[[int, int], None] | None = None) -> None:
         self.address, self.opt, self._tlog, self._log, self._on_progress = address, options, tlog, log, on_progress
+        self._tlog_failed = False
         self.state = VehicleState()
         self.events: list[str] = []
         self._cond = threading.Condition()
@@ -137,9 +138,10 @@ class MissionRunner:
     def close(self) -> None:
         self._stop.set()
         if self.conn is not None:
+            # closing a link that may already be gone: nothing left to do (bandit B110)
             try:
                 self.conn.close()
-            except Exception:
+            except Exception:  # nosec B110
                 pass
 
     def _send(self, fn: str, *args) -> None:
@@ -175,8 +177,10 @@ class MissionRunner:
             if self._tlog is not None:
                 try:
                     self._tlog(m.get_msgbuf(), t_ns)
-                except Exception:
-                    pass
+                except OSError as exc:  # a full disk must not stop the control loop; say so once
+                    if not self._tlog_failed:
+                        self._log(f"telemetry log: write failed ({exc}); flying on without recording telemetry")
+                    self._tlog_failed = True
             self._update(m, kind)
 
     def _update(self, m, kind: str) -> None:

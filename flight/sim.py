@@ -194,7 +194,8 @@ class SimVehicle:
             raise FlightError(f"speedup {self.cfg.speedup}: must be > 0")
         self.origin = GeoOrigin(lat_deg=self.cfg.home_lat_deg, lon_deg=self.cfg.home_lon_deg,
                                 alt_m=self.cfg.home_alt_m, heading_deg=90.0)  # site frame = ENU
-        self._rng = random.Random(self.cfg.seed)
+        # simulated sensor noise and packet loss, not secrets (bandit B311)
+        self._rng = random.Random(self.cfg.seed)  # nosec B311
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -38,7 +38,7 @@ SPLIT_SEEDS = {"train": 1000, "val": 2000, "test": 3000}
 
 def real_split(name: str) -> str:
     """tires-real split of an image file name (stable across machines and Python versions)."""
-    h = int(hashlib.sha1(Path(name).name.encode("utf-8")).hexdigest(), 16) % 10
+    h = int(hashlib.sha1(Path(name).name.encode("utf-8"), usedforsecurity=False).hexdigest(), 16) % 10
     return "test" if h < 2 else "val" if h == 2 else "train"
 
 

@@ -119,9 +119,10 @@ def register(app: typer.Typer) -> None:
         if signing_key_hex:
             try:
                 key = bytes.fromhex(signing_key_hex)
-                assert len(key) == 32
-            except (ValueError, AssertionError):
-                raise FlightError("--signing-key-hex: expected 64 hex digits (a 32-byte key)") from None
+            except ValueError:
+                key = b""
+            if len(key) != 32:
+                raise FlightError("--signing-key-hex: expected 64 hex digits (a 32-byte key)")
         cam_fn, cam_spec, site_text = None, None, None
         if camera == "synthetic":
             if not scenario_yaml:

@@ -11,6 +11,8 @@ from typing import Callable
 
 import numpy as np
 
+from flight.errors import FlightError
+
 COLOURS = {0: (40, 200, 40), 1: (255, 120, 0), 2: (0, 0, 255)}  # BGR by class: tire, location, product
 
 
@@ -104,8 +106,8 @@ def replay(bundle, out_dir: Path, *, detections: Path | None = None, video: bool
     for k, ((i, fr), T) in enumerate(zip(frames, T_all)):
         try:
             img = bundle.read_frame(i)
-        except Exception:
-            continue  # a corrupt frame is skipped in the replay as in processing
+        except FlightError:
+            continue  # a missing or corrupt frame is skipped in the replay as in processing
         yaw = np.degrees(np.arctan2(T[1, 2], T[0, 2]))
         text = (f"frame {fr.frame_idx}  t {(fr.t_ns - t0) / 1e9:7.2f} s  camera x {T[0, 3]:.2f} y {T[1, 3]:.2f} "
                 f"z {T[2, 3]:.2f} m  heading {yaw:.0f} deg")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import (JSON, Column, DateTime, Float, ForeignKey, Integer, MetaData, String, Table, Text,
+from sqlalchemy import (JSON, Column, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text,
                         UniqueConstraint)
 
 metadata = MetaData()
@@ -104,4 +104,17 @@ review_actions = Table(
     Column("user", String(100), nullable=False),
     Column("role", String(32), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
+)
+
+# Who signed in to the dashboard, who failed, who was refused an action (the sign-in throttle reads it).
+access_events = Table(
+    "access_events", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("event", String(32), nullable=False),  # see reconciliation.store.ACCESS_EVENTS
+    Column("user", String(100), nullable=False, default=""),
+    Column("client", String(100), nullable=False, default=""),
+    Column("detail", Text, nullable=False, default=""),
+    Index("ix_access_events_user_id", "user", "id"),
+    Index("ix_access_events_client_at", "client", "at"),
 )

@@ -21,6 +21,9 @@ from reconciliation.errors import ReconciliationError
 
 REVIEW_ACTIONS = {"accepted": "accepted", "recount_ordered": "recount_ordered", "adjusted": "adjusted"}
 ROLES = ("operator", "controller", "engineer")
+# what the access log records (dashboard sign-ins and denied actions; the sign-in throttle reads them)
+ACCESS_EVENTS = ("sign_in", "sign_in_failed", "sign_in_refused", "locked", "unlocked", "signed_out",
+                 "session_expired", "denied", "user_changed")
 
 
 def _now() -> dt.datetime:
@@ -172,6 +175,35 @@ class ResultsStore:
                     action=action, adjusted_qty=adjusted_qty, comment=comment, user=user, role=role, at=now))
             c.execute(update(S.discrepancies).where(S.discrepancies.c.id.in_(ids)).values(status=REVIEW_ACTIONS[action]))
         return len(rows)
+
+    def record_access(self, event: str, *, user: str = "", client: str = "", detail: str = "",
+                      at: dt.datetime | None = None) -> None:
+        """Append one access event (sign-in, failure, lockout, unlock, denied action)."""
+        if event not in ACCESS_EVENTS:
+            raise ReconciliationError(f"access event {event!r}; expected one of {list(ACCESS_EVENTS)}")
+        with self.engine.begin() as c:
+            c.execute(insert(S.access_events).values(at=at or _now(), event=event, user=user[:100], client=client[:100],
+                                                     detail=detail))
+
+    def access_events(self, *, user: str | None = None, client: str | None = None, since: dt.datetime | None = None,
+                      events: tuple[str, ...] | None = None, limit: int | None = None) -> pd.DataFrame:
+        """Access events, newest first, filtered in SQL (columns id, at, event, user, client, detail)."""
+        t = S.access_events
+        stmt = select(t).order_by(t.c.id.desc())
+        if user is not None:
+            stmt = stmt.where(t.c.user == user)
+        if client is not None:
+            stmt = stmt.where(t.c.client == client)
+        if since is not None:
+            stmt = stmt.where(t.c.at >= since)
+        if events:
+            stmt = stmt.where(t.c.event.in_(list(events)))
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        df = self._df(stmt)
+        if len(df):  # SQLite hands back naive datetimes; every time we store is UTC
+            df["at"] = pd.to_datetime(df["at"], utc=True)
+        return df
 
     # -- reading ----------------------------------------------------------------------------
     def _df(self, stmt) -> pd.DataFrame:

@@ -1,7 +1,8 @@
 import streamlit as st
 
-from dashboard import data
+from dashboard import access, data, gate
 from dashboard.widgets import pick_reconciliation
+from warehouse.errors import RackscanError
 
 st.title("Discrepancies")
 rid = pick_reconciliation()
@@ -19,9 +20,9 @@ if rid is not None:
                           key="disc_table", column_config={"confidence": st.column_config.ProgressColumn(min_value=0, max_value=1)})
     rows = list(getattr(getattr(picked, "selection", None), "rows", []) or [])
     default_ids = [int(view.iloc[i]["id"]) for i in rows]
-    user = st.session_state["user"]
-    if user["role"] == "operator":
-        st.info("Operators can view discrepancies; reviews need a controller or engineer.")
+    user = gate.signed_in_user()
+    if not access.allowed(user.role, "review"):
+        st.info(f"Your role ({user.role}) can view discrepancies; reviews need a controller or engineer.")
     else:
         with st.form("review"):
             ids = st.multiselect("Discrepancies to review", view["id"].tolist(), default=default_ids, key="review_ids",
@@ -34,9 +35,13 @@ if rid is not None:
                 if not ids:
                     st.warning("Pick at least one discrepancy.")
                 else:
-                    n = data.review(ids, action, comment, int(qty) if action == "adjusted" else None)
-                    st.session_state["flash"] = f"{n} discrepancies marked {action} by {user['name']}."
-                    st.rerun()
+                    try:
+                        n = data.review(ids, action, comment, int(qty) if action == "adjusted" else None)
+                    except RackscanError as exc:
+                        st.error(str(exc))
+                    else:
+                        st.session_state["flash"] = f"{n} discrepancies marked {action} by {user.name}."
+                        st.rerun()
     if "flash" in st.session_state:
         st.success(st.session_state.pop("flash"))
     st.subheader("Review log")

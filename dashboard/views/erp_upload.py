@@ -1,12 +1,13 @@
 import streamlit as st
 
-from dashboard import data
+from dashboard import data, gate
 from dashboard.widgets import pick_reconciliation
 from warehouse.errors import RackscanError
 
 st.title("ERP upload")
+limit_mb = gate.settings().max_upload_mb
 st.caption("Upload a stock export (CSV or XLSX); it is validated like `rackscan reconcile` and the "
-           "selected flight is reconciled against it.")
+           f"selected flight is reconciled against it. At most {limit_mb:g} MB.")
 rid = pick_reconciliation()
 if rid is not None:
     up = st.file_uploader("ERP stock export", type=["csv", "xlsx"], key="erp_file")

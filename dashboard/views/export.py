@@ -13,6 +13,7 @@ if rid is not None:
     st.caption(f"{len(df)} rows in the current filter")
     st.dataframe(df, hide_index=True, width="stretch")
     c = st.columns(2)
-    c[0].download_button("Download CSV", data.export_bytes(df, "csv"), "discrepancies.csv", "text/csv", key="dl_csv")
-    c[1].download_button("Download XLSX", data.export_bytes(df, "xlsx"), "discrepancies.xlsx",
+    # the files are made only when a button is pressed
+    c[0].download_button("Download CSV", lambda: data.export_bytes(df, "csv"), "discrepancies.csv", "text/csv", key="dl_csv")
+    c[1].download_button("Download XLSX", lambda: data.export_bytes(df, "xlsx"), "discrepancies.xlsx",
                          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="dl_xlsx")

@@ -16,7 +16,8 @@ from datasets.world import build_world
 from reconciliation.pipeline import reconcile_flight
 from tests.conftest import REPO
 
-PASSWORDS = {"lan": ("controller", "lan-secret-1"), "minh": ("operator", "minh-secret-1"), "eng": ("engineer", "eng-secret-1")}
+PASSWORDS = {"lan": ("controller", "lan-secret-1"), "minh": ("operator", "minh-secret-1"), "eng": ("engineer", "eng-secret-1"),
+             "ada": ("admin", "ada-Keel-Harbour-7")}
 
 
 def make_users(path: Path) -> Path:

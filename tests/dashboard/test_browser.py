@@ -1,21 +1,25 @@
 """End to end in a real browser: streamlit run on loopback, driven by Playwright in Debian's Chromium."""
 
+import io
 import os
 import socket
 import subprocess
-import sys
 import time
+import zipfile
 import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
+from dashboard.access import PAGES
 from reconciliation.store import ResultsStore
 from tests.conftest import REPO
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+expect.set_options(timeout=30_000)  # a cold Streamlit page takes a few seconds on 2 cores
 SHOTS = Path(os.environ.get("RACKSCAN_SCREENSHOTS", REPO / "out" / "screenshots"))
 
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is missing (Debian package chromium)")]
@@ -33,14 +37,16 @@ def _free_port():
         return s.getsockname()[1]
 
 
+UPLOAD_MB = 2
+
+
 @pytest.fixture(scope="module")
 def server(demo):
+    """The dashboard exactly as a user starts it: `rackscan dashboard` (loopback, XSRF on, upload limit)."""
     port = _free_port()
-    env = dict(os.environ, RACKSCAN_DB=demo["url"], RACKSCAN_USERS=str(demo["users"]))
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(REPO / "dashboard" / "app.py"),
-                             "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-                             "--browser.gatherUsageStats", "false"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            cwd=str(REPO / "dashboard"))  # picks up dashboard/.streamlit/config.toml
+    proc = subprocess.Popen([str(REPO / ".venv" / "bin" / "rackscan"), "dashboard", "--db", demo["url"], "--users", str(demo["users"]),
+                             "--port", str(port), "--max-upload-mb", str(UPLOAD_MB)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(demo["tmp"]))
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):
         try:
@@ -56,8 +62,109 @@ def server(demo):
     proc.wait(timeout=20)
 
 
+def _sign_in(page, name, password):
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def _assert_nothing_from_the_store(page, where):
+    """No stock data, no download, no upload, no page list on what this browser shows."""
+    _idle(page)
+    text = page.locator("body").inner_text()
+    for leak in ("A01-B", "Matching rate", "discrepancies", "Reconciliation", "Download", "ERP stock export"):
+        assert leak not in text, f"{where}: {leak!r} on the page"
+    assert page.locator("input[type=file]").count() == 0, where
+    assert page.locator("[data-testid='stDownloadButton']").count() == 0, where
+    assert page.locator("[data-testid='stSidebarNav'] a").count() == 0, where
+
+
+def test_every_page_url_without_signing_in_shows_only_the_sign_in_form(server):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    paths = [p.key for p in PAGES] + ["app", "export?reconciliation_id=1"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        for path in paths:
+            ctx = browser.new_context(viewport={"width": 1300, "height": 900})  # a fresh browser: no cookies, no session
+            page = ctx.new_page()
+            page.set_default_timeout(60_000)
+            page.goto(f"{server}/{path}")
+            expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=60_000)
+            _assert_nothing_from_the_store(page, f"/{path}")
+            if path == "export":
+                page.screenshot(path=str(SHOTS / "sign_in.png"))
+            ctx.close()
+        # the page files themselves: not served as pages (no pages/ folder) nor as source
+        for path in ("pages/export", "views/export", "views/export.py", "dashboard/views/export.py"):
+            body = urllib.request.urlopen(f"{server}/{path}", timeout=10).read().decode()
+            assert "download_button" not in body and "import streamlit" not in body, path
+            page = browser.new_page()
+            page.goto(f"{server}/{path}")
+            page.wait_for_timeout(4000)
+            text = page.locator("body").inner_text()
+            assert "A01-B" not in text and "Download" not in text and page.locator("input[type=file]").count() == 0, path
+            page.close()
+        browser.close()
+
+
+def test_an_operator_gets_no_controller_action_even_by_url(server):
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        for path in ("", "export", "erp_upload", "discrepancies", "rack_view", "users"):
+            page = browser.new_page(viewport={"width": 1300, "height": 900})
+            page.set_default_timeout(60_000)
+            page.goto(f"{server}/{path}")
+            _sign_in(page, "minh", "minh-secret-1")
+            expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+            _idle(page)
+            nav = page.locator("[data-testid='stSidebarNav'] a").all_inner_texts()
+            assert [n.split("\n")[-1].strip() for n in nav] == ["Overview", "Flights"], (path, nav)  # after the icon name
+            assert page.locator("input[type=file]").count() == 0
+            assert page.locator("[data-testid='stDownloadButton']").count() == 0
+            assert page.get_by_role("button", name="Record review").count() == 0
+            page.close()
+        browser.close()
+
+
+def test_wrong_passwords_earn_a_delay(server, demo):
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(server)
+        for i in range(4):
+            _sign_in(page, "eng", f"not-it-{i}")
+            _idle(page)
+        expect(page.get_by_text("Wait 2 s before the next try")).to_be_visible()
+        _sign_in(page, "eng", "eng-secret-1")  # at once: refused without a check
+        expect(page.get_by_text("Too many failed sign-ins. Wait")).to_be_visible()
+        browser.close()
+    ev = ResultsStore(demo["url"]).access_events(user="eng")
+    assert ev.event.tolist()[:5] == ["sign_in_refused"] + ["sign_in_failed"] * 4
+    assert set(ev.client) == {"localhost"}
+
+
+def _zip_bomb_xlsx(path):
+    """A real workbook whose sheet unpacks 1,000 times its packed size (64 MB from about 64 kB)."""
+    from openpyxl import Workbook
+
+    buf = io.BytesIO()
+    wb = Workbook()
+    wb.active.append(["Bin", "Material", "Quantity"])
+    wb.save(buf)
+    src = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"</sheetData>", b"</sheetData>" + b" " * (64 * 2**20))
+            out.writestr(item, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    return path
+
+
 def test_login_filter_open_bin_accept(server, demo):
-    from playwright.sync_api import expect, sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     store = ResultsStore(demo["url"])
@@ -67,9 +174,7 @@ def test_login_filter_open_bin_accept(server, demo):
         page = browser.new_page(viewport={"width": 1500, "height": 1000})
         page.set_default_timeout(60_000)
         page.goto(server)
-        page.get_by_label("User name").fill("lan")
-        page.get_by_label("Password", exact=True).fill("lan-secret-1")
-        page.get_by_role("button", name="Sign in").click()
+        _sign_in(page, "lan", "lan-secret-1")
         expect(page.get_by_role("heading", name="Overview")).to_be_visible()
         expect(page.get_by_text("Matching rate")).to_be_visible()
         page.wait_for_timeout(1500)
@@ -125,6 +230,34 @@ def test_login_filter_open_bin_accept(server, demo):
         _idle(page)
         page.get_by_role("button", name="Validate and reconcile").click()
         expect(page.get_by_text("stored.")).to_be_visible(timeout=30_000)
+
+        # hostile files: each refused in one line, and the dashboard goes on serving
+        refusals = [
+            (_zip_bomb_xlsx(demo["tmp"] / "bomb.xlsx"), "bomb.xlsx: member 'xl/worksheets/sheet1.xml' unpacks"),
+            (demo["tmp"] / "long.csv", "long.csv: more than 200,000 rows; refused"),
+            (demo["tmp"] / "wide_cell.csv", "wide_cell.csv: row 2: a field over the limit of 1,000 characters"),
+            (demo["tmp"] / "fake.xlsx", "fake.xlsx: content is not an XLSX workbook (no zip signature at byte 0)"),
+        ]
+        (demo["tmp"] / "long.csv").write_text("Bin,Material,Quantity\n" + "X,1,1\n" * 200_001, encoding="utf-8")
+        (demo["tmp"] / "wide_cell.csv").write_text("Bin,Material,Quantity\nA01-B01-L1-P1," + "9" * 5000 + ",1\n", encoding="utf-8")
+        (demo["tmp"] / "fake.xlsx").write_text("Bin,Material,Quantity\n", encoding="utf-8")
+        for f, message in refusals:
+            page.locator("input[type=file]").set_input_files(str(f))
+            expect(page.get_by_text(f.name)).to_be_visible(timeout=30_000)
+            _idle(page)
+            page.get_by_role("button", name="Validate and reconcile").click()
+            err = page.locator("[data-testid='stAlertContentError']").filter(has_text=message)
+            expect(err).to_be_visible(timeout=60_000)
+            assert "\n" not in err.inner_text().strip()
+        # over the upload limit: Streamlit refuses it in the browser, before a byte reaches the server
+        big = demo["tmp"] / "big.csv"
+        big.write_bytes(b"Bin,Material,Quantity\n" + b"A01-B01-L1-P1,1,1\n" * (UPLOAD_MB * 2**20 // 17 + 10))
+        page.locator("input[type=file]").set_input_files(str(big))
+        expect(page.get_by_text(f"File must be {UPLOAD_MB}.0MB or smaller.")).to_be_visible(timeout=30_000)
+        page.screenshot(path=str(SHOTS / "erp_upload_refusals.png"), full_page=True)
+        assert urllib.request.urlopen(server + "/_stcore/health", timeout=5).read() == b"ok"
+        page.get_by_role("link", name="Overview").click()
+        expect(page.get_by_text("Matching rate")).to_be_visible()
         browser.close()
     assert len(store.list_reconciliations()) >= 1
     row = store.list_discrepancies(rid, kinds=["ghost"]).set_index("id").loc[int(ghosts.id.iloc[0])]
