@@ -219,12 +219,34 @@ def mavlink_to_mission(plan: MavlinkPlan, *, bin_ids: dict[int, tuple[str, ...]]
 
 
 def resume_from(m: Mission, last_done_seq: int) -> Mission:
-    """The mission left after an RTL: takeoff, the speed/gimbal state in force, then the flight from the
-    last bin-covering waypoint reached (MAVLink seq, 1 = items[0]), so an interrupted pass is re-flown whole."""
-    done = max(0, min(int(last_done_seq), len(m.items)))
-    cut = next((i for i in range(done - 1, -1, -1) if m.items[i].kind == "waypoint" and m.items[i].bin_ids), done)
-    state = {it.kind: it for it in m.items[:cut] if it.kind in ("change_speed", "gimbal", "set_yaw")}
-    head = [it for it in m.items[:1] if it.kind == "takeoff"]
-    rest = [it for it in m.items[cut:] if it.kind != "takeoff"]
-    meta = {**m.meta, "resumed_after_seq": done}
-    return Mission(home=m.home, items=tuple(head + list(state.values()) + rest), fence=m.fence, rally=m.rally, meta=meta)
+    """The continuation of ``m`` after an interruption, as a mission of its own, flown from its
+    start (ArduCopter skips every DO item before a DO_SET_MISSION_CURRENT target, so resuming the
+    full mission mid-way would fly the pass without its CONDITION_YAW and DO_CHANGE_SPEED).
+
+    ``last_done_seq`` is the last item reached (MAVLink seq; seq 1 = ``items[0]``). The first leg
+    that covers bins and was not finished is flown again from its start, and from the CONDITION_YAW
+    that opens its pass when no other bin leg lies between; before it come the takeoff, the climb
+    to the transit altitude over home, and the speed, gimbal and heading in force at that point.
+    ``meta["seq_map"][k]`` is the seq in ``m`` of the continuation's item k (0: home)."""
+    items = m.items
+    done = max(0, min(int(last_done_seq), len(items)))
+    target = next((i for i in range(done, len(items)) if items[i].kind == "waypoint" and items[i].bin_ids), None)
+    if target is None:
+        raise FlightError(f"resume after item {last_done_seq}: every leg that covers bins was flown; nothing to resume")
+    leg_start = next((i for i in range(target - 1, -1, -1) if items[i].kind in ("waypoint", "takeoff")), target)
+    start = leg_start
+    yaw = next((i for i in range(leg_start, -1, -1) if items[i].kind == "set_yaw"), None)
+    if yaw is not None and not any(it.kind == "waypoint" and it.bin_ids for it in items[yaw:leg_start]):
+        start = yaw
+    head = [0] if items and items[0].kind == "takeoff" and start > 0 else []
+    climb = next((i for i in range(1, len(items)) if items[i].kind == "waypoint"), None)
+    climb = climb if climb is not None and climb < start and not items[climb].bin_ids else None
+    last: dict[str, int] = {}
+    for i in range(start):
+        if items[i].kind in ("change_speed", "gimbal", "set_yaw"):
+            last[items[i].kind] = i
+    order = head + sorted(last.values()) + ([climb] if climb is not None else []) + list(range(start, len(items)))
+    order = [i for i in order if i not in head[1:]]
+    meta = {**m.meta, "resumed_after_seq": int(last_done_seq), "resume_start_seq": start + 1,
+            "seq_map": [0] + [i + 1 for i in order]}
+    return Mission(home=m.home, items=tuple(items[i] for i in order), fence=m.fence, rally=m.rally, meta=meta)

@@ -1,14 +1,15 @@
-"""Fly a mission over real MAVLink (pymavlink): connect, check, upload and verify, fly, record.
+"""Fly a mission over real MAVLink (pymavlink): connect, check, configure, upload and verify, fly.
 
 ``MissionRunner(address, options)`` is the ground station side. A receiver thread reads every
 message (each one goes to the tlog sink with its receive time) and keeps the vehicle state; a
 heartbeat thread sends the GCS heartbeat at 2 Hz of real time (ArduCopter's GCS failsafe watches
 it). The main thread walks the flight: streams, pre-flight checks (EKF flags, pre-arm bit, fix
-type, battery), mission / fence / rally upload answering both MISSION_REQUEST and
-MISSION_REQUEST_INT with retries, a download to verify, GUIDED, arm, takeoff, AUTO, then watches
-progress and the failsafes until the vehicle is disarmed on the ground (or loitering at a rally
-point after a link loss it did not recover from). ``abort()`` (Ctrl-C in the CLI) sends RTL or
-LAND and waits for the vehicle to disarm.
+type, battery), the failsafe parameters of the profile set and confirmed one by one
+(``configure_failsafes``; a parameter that cannot be set refuses the flight), mission / fence /
+rally upload answering both MISSION_REQUEST and MISSION_REQUEST_INT with retries, a download to
+verify, GUIDED, arm, takeoff, AUTO, then ``flight.watch`` acts on every signal until the vehicle
+is disarmed on the ground. ``abort()`` (Ctrl-C in the CLI) sends RTL or LAND and waits for the
+vehicle to disarm.
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ from pymavlink import mavutil  # noqa: E402
 from pymavlink.dialects.v20 import ardupilotmega as mavlink  # noqa: E402
 
 from flight.errors import FlightError  # noqa: E402
-from flight.mission import CONDITION_YAW, MavItem, MavlinkPlan, same_stored  # noqa: E402
+from flight.failsafe import (RENAMED, FailsafeProfile, FailsafeRecord, ParamRecord, cells_from_voltage,  # noqa: E402
+                             load_failsafe_profile, param_targets)
+from flight.mission import MavItem, MavlinkPlan, same_stored  # noqa: E402
 from flight.sim_kinematics import COPTER_MODES  # noqa: E402
+from flight.watch import FlightOutcome, FlightStatus, watch_flight  # noqa: E402
 
 MODE_NAMES = {v: k for k, v in COPTER_MODES.items()}
 EKF_POS_HORIZ_ABS, EKF_CONST_POS_MODE = 0x10, 0x80
@@ -43,8 +47,9 @@ class RunnerOptions:
     upload_timeout_s: float = 2.0
     upload_retries: int = 8
     min_battery_pct: float = 50.0  # to take off
-    low_battery_pct: float = 25.0  # RTL and a resume point below this
-    rtk_hold_s: float = 5.0  # fix below required: hold (BRAKE) this long, then RTL
+    rtk_hold_s: float = 5.0  # HOLD: brake this long, then RTL if the cause is still there
+    vehicle_grace_s: float = 2.0  # after a vehicle's own failsafe message: its mode change may still come
+    sensor_sustain_s: float = 1.0  # a SYS_STATUS sensor or EKF report must stay bad this long
     link_lost_s: float = 3.0  # no message from the vehicle this long: the link is lost
     link_giveup_s: float = 60.0  # lost this long: stop (the vehicle's failsafe has it)
     abort_mode: str = "RTL"  # RTL or LAND
@@ -52,6 +57,7 @@ class RunnerOptions:
     mission_timeout_s: float = 3600.0
     signing_key: bytes | None = None
     require_signing: bool = False
+    failsafe: FailsafeProfile = field(default_factory=load_failsafe_profile)  # the shipped warehouse profile
 
 
 @dataclass
@@ -60,9 +66,16 @@ class VehicleState:
     armed: bool = False
     landed_state: int = 0  # MAV_LANDED_STATE
     ekf_flags: int = 0
+    ekf_variances: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # velocity, pos horiz, pos vert, compass
+    ekf_seen: bool = False
     prearm_ok: bool = False
+    sensors_present: int = 0
+    sensors_enabled: int = 0
+    sensors_health: int = 0
     fix_type: int = 0
     battery_pct: float = -1.0
+    voltage_v: float = -1.0
+    fence_breached: int = 0  # FENCE_STATUS.breach_status
     lat_deg: float = 0.0
     lon_deg: float = 0.0
     rel_alt_m: float = 0.0
@@ -74,26 +87,20 @@ class VehicleState:
     mission_current: int = 0
     reached: list[int] = field(default_factory=list)
     statustexts: list[str] = field(default_factory=list)
+    statustext_boot_s: list[float] = field(default_factory=list)  # the vehicle's clock when each text came
+    mode_log: list[tuple[float, str]] = field(default_factory=list)  # (vehicle clock, mode) at each mode change
     last_msg_wall: float = 0.0
+    boot_s: float = 0.0  # the vehicle's clock (time_boot_ms): failsafe timers run on it, as the vehicle's own do
     signed_seen: bool = False
     unsigned_seen: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
-class FlightOutcome:
-    status: str  # complete | rtl_battery | rtl_rtk | link_lost | aborted
-    last_reached_seq: int
-    resume_seq: int | None  # first mission item to fly again (rackscan fly --resume), None when done
-    events: tuple[str, ...]
-    disarmed_on_ground: bool
-    mode: str
-
-
 class MissionRunner:
-    def __init__(self, address: str, options: RunnerOptions = RunnerOptions(), *,
+    def __init__(self, address: str, options: RunnerOptions | None = None, *,
                  tlog: Callable[[bytes, int], None] | None = None, log: Callable[[str], None] = lambda s: None,
                  on_progress: Callable[[int, int], None] | None = None) -> None:
-        self.address, self.opt, self._tlog, self._log, self._on_progress = address, options, tlog, log, on_progress
+        self.address, self._tlog, self._log, self._on_progress = address, tlog, log, on_progress
+        self.opt = options or RunnerOptions()
         self._tlog_failed = False
         self.state = VehicleState()
         self.events: list[str] = []
@@ -102,6 +109,9 @@ class MissionRunner:
         self._mq: queue.Queue = queue.Queue()  # mission protocol messages
         self._acks: dict[int, int] = {}
         self.params: dict[str, float] = {}  # PARAM_VALUEs seen
+        self.param_errors: dict[str, int] = {}  # PARAM_ERRORs seen (MAV_PARAM_ERROR)
+        self.failsafe_record: FailsafeRecord | None = None
+        self.commanded_mode = ""
         self._stop = threading.Event()
         self.conn = None
         self.target = (1, 1)
@@ -177,7 +187,7 @@ class MissionRunner:
             if self._tlog is not None:
                 try:
                     self._tlog(m.get_msgbuf(), t_ns)
-                except OSError as exc:  # a full disk must not stop the control loop; say so once
+                except (OSError, ValueError) as exc:  # a full disk or a closed log must not stop the control loop
                     if not self._tlog_failed:
                         self._log(f"telemetry log: write failed ({exc}); flying on without recording telemetry")
                     self._tlog_failed = True
@@ -193,22 +203,35 @@ class MissionRunner:
                 s.unsigned_seen = True
             if kind == "HEARTBEAT" and m.type != mavlink.MAV_TYPE_GCS:
                 self.target = (m.get_srcSystem(), m.get_srcComponent())
-                s.mode = MODE_NAMES.get(m.custom_mode, str(m.custom_mode))
+                mode = MODE_NAMES.get(m.custom_mode, str(m.custom_mode))
+                if mode != s.mode:
+                    s.mode_log.append((s.boot_s, mode))
+                s.mode = mode
                 s.armed = bool(m.base_mode & mavlink.MAV_MODE_FLAG_SAFETY_ARMED)
             elif kind == "SYS_STATUS":
                 bit = mavlink.MAV_SYS_STATUS_PREARM_CHECK
                 s.prearm_ok = bool(m.onboard_control_sensors_health & bit) or not (m.onboard_control_sensors_present & bit)
+                s.sensors_present, s.sensors_enabled = m.onboard_control_sensors_present, m.onboard_control_sensors_enabled
+                s.sensors_health = m.onboard_control_sensors_health
                 s.battery_pct = float(m.battery_remaining)
+                if m.voltage_battery not in (0, 65535):
+                    s.voltage_v = m.voltage_battery / 1000.0
             elif kind == "EKF_STATUS_REPORT":
-                s.ekf_flags = int(m.flags)
+                s.ekf_flags, s.ekf_seen = int(m.flags), True
+                s.ekf_variances = (float(m.velocity_variance), float(m.pos_horiz_variance), float(m.pos_vert_variance),
+                                   float(m.compass_variance))
+            elif kind == "FENCE_STATUS":
+                s.fence_breached = int(m.breach_status)
             elif kind == "GPS_RAW_INT":
                 s.fix_type = int(m.fix_type)
             elif kind == "GLOBAL_POSITION_INT":
                 s.lat_deg, s.lon_deg, s.rel_alt_m = m.lat / 1e7, m.lon / 1e7, m.relative_alt / 1000.0
                 s.alt_amsl_m = m.alt / 1000.0
                 s.position_t_ns = time.time_ns()
+                s.boot_s = max(s.boot_s, m.time_boot_ms / 1000.0)
             elif kind == "ATTITUDE":
                 s.roll_rad, s.pitch_rad, s.yaw_rad = float(m.roll), float(m.pitch), float(m.yaw)
+                s.boot_s = max(s.boot_s, m.time_boot_ms / 1000.0)
             elif kind == "EXTENDED_SYS_STATE":
                 s.landed_state = int(m.landed_state)
             elif kind == "MISSION_CURRENT":
@@ -218,12 +241,14 @@ class MissionRunner:
                     s.reached.append(int(m.seq))
             elif kind == "STATUSTEXT":
                 s.statustexts.append(str(m.text))
+                s.statustext_boot_s.append(s.boot_s)
                 self._log(f"vehicle: {m.text}")
             elif kind == "COMMAND_ACK":
                 self._acks[int(m.command)] = int(m.result)
             elif kind == "PARAM_VALUE":
-                pid = m.param_id.decode("ascii", "replace") if isinstance(m.param_id, bytes) else str(m.param_id)
-                self.params[pid.rstrip("\x00")] = float(m.param_value)
+                self.params[_param_name(m.param_id)] = float(m.param_value)
+            elif kind == "PARAM_ERROR":
+                self.param_errors[_param_name(m.param_id)] = int(m.error)
             elif kind in ("MISSION_REQUEST", "MISSION_REQUEST_INT", "MISSION_ACK", "MISSION_COUNT", "MISSION_ITEM_INT"):
                 self._mq.put(m)
             self._cond.notify_all()
@@ -262,21 +287,40 @@ class MissionRunner:
         raise FlightError(f"vehicle did not confirm {what or f'command {cmd}'} after {self.opt.command_retries} tries; "
                           "link lost?")
 
+    def read_param(self, name: str) -> float | None:
+        """PARAM_REQUEST_READ until a PARAM_VALUE answers; None when the vehicle says (PARAM_ERROR) or,
+        staying silent as older ArduPilot does, shows that it has no such parameter."""
+        self.params.pop(name, None)
+        self.param_errors.pop(name, None)
+        for _ in range(self.opt.command_retries):
+            self._send("param_request_read_send", self.target[0], self.target[1], name.encode("ascii"), -1)
+            if self.wait_until(lambda s: name in self.params or name in self.param_errors, self.opt.command_timeout_s):
+                break
+        return self.params.get(name)
+
     def set_param(self, name: str, value: float) -> None:
         """PARAM_SET, retried until the vehicle's PARAM_VALUE echoes the value."""
+        from flight.failsafe import _same_f32
+
         self.params.pop(name, None)
+        self.param_errors.pop(name, None)
         for _ in range(self.opt.command_retries):
             self._send("param_set_send", self.target[0], self.target[1], name.encode("ascii"), float(value),
                        mavlink.MAV_PARAM_TYPE_REAL32)
-            if self.wait_until(lambda s: abs(self.params.get(name, float("nan")) - value) < 1e-6,
-                               self.opt.command_timeout_s):
+            if self.wait_until(lambda s: _same_f32(self.params.get(name, float("nan")), value)
+                               or name in self.param_errors, self.opt.command_timeout_s):
+                if name in self.param_errors:
+                    break
                 self._event(f"parameter {name} = {value:g}")
                 return
         got = self.params.get(name)
+        why = {1: "the vehicle has no such parameter", 2: "value out of range", 3: "permission denied",
+               5: "read only"}.get(self.param_errors.get(name, -1))
         raise FlightError(f"vehicle did not set parameter {name} to {value:g} after {self.opt.command_retries} tries"
-                          + (f" (it reports {got:g})" if got is not None else "; link lost?"))
+                          + (f" ({why})" if why else f" (it reports {got:g})" if got is not None else "; link lost?"))
 
     def set_mode(self, name: str) -> None:
+        self.commanded_mode = name
         self.command(mavlink.MAV_CMD_DO_SET_MODE, mavlink.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, COPTER_MODES[name],
                      until=lambda s: s.mode == name, what=f"mode {name}")
 
@@ -309,12 +353,72 @@ class MissionRunner:
             raise FlightError(f"battery at {self.state.battery_pct:.0f}%, below the {self.opt.min_battery_pct:.0f}% "
                               "needed to take off")
         self._event(f"pre-flight checks passed: EKF ok, pre-arm ok, fix type {self.state.fix_type}, "
-                    f"battery {self.state.battery_pct:.0f}%")
+                    f"battery {self.state.battery_pct:.0f}% {self.state.voltage_v:.2f} V")
+
+    def _read_known(self, name: str) -> tuple[str, float, float] | None:
+        """(the name the vehicle knows, its value, scale to it) for ``name`` or its older name."""
+        v = self.read_param(name)
+        if v is not None:
+            return name, v, 1.0
+        if name in RENAMED:
+            old, scale = RENAMED[name]
+            v = self.read_param(old)
+            if v is not None:
+                return old, v, scale
+        return None
+
+    def configure_failsafes(self, plan: MavlinkPlan) -> FailsafeRecord:
+        """Read every parameter of the failsafe profile, set those that differ, confirm each by
+        PARAM_VALUE; FlightError naming every one that could not be set or is out of range (the
+        flight is refused before arming)."""
+        prof = self.opt.failsafe
+        if not self.wait_until(lambda s: s.voltage_v > 0, 5.0) and prof.battery.cells == "auto":
+            raise FlightError("refusing to arm: the vehicle reports no battery voltage, so the failsafe voltages "
+                              f"cannot be set; set battery.cells in the failsafe profile {prof.name!r}")
+        cap = self.read_param("BATT_CAPACITY")
+        targets = param_targets(prof, plan, battery_v=self.state.voltage_v, capacity_mah=cap)
+        records, problems = [], []
+        for t in targets:
+            known = self._read_known(t.name)
+            if known is None:
+                problems.append(f"{t.name} is unknown to the vehicle" + (" (battery monitor off?)" if t.name.startswith("BATT_") else ""))
+                continue
+            vname, before, scale = known
+            if t.value is None:  # a check, not a setting
+                if not t.ok(before / scale):
+                    problems.append(f"{vname} is {before:g}; expected {t.wanted()} ({t.why})")
+                    continue
+                now = before
+            else:
+                want = t.value * scale
+                if t.ok(before / scale):
+                    now = before
+                else:
+                    try:
+                        self.set_param(vname, want)
+                    except FlightError as exc:
+                        problems.append(str(exc).removeprefix("vehicle did not set parameter "))
+                        continue
+                    now = self.params[vname]
+            records.append(ParamRecord(name=t.name, vehicle_name=vname, before=before, now=now, wanted=t.wanted(),
+                                       why=t.why, scale=scale))
+        if problems:
+            raise FlightError(f"refusing to arm: failsafe profile {prof.name!r}: " + "; ".join(problems))
+        cells = cells_from_voltage(self.state.voltage_v) if prof.battery.cells == "auto" else int(prof.battery.cells)
+        self.failsafe_record = FailsafeRecord(profile=prof.name, battery_cells=cells, params=tuple(records))
+        changed = [r for r in records if r.before != r.now]
+        self._event(f"failsafe profile {prof.name!r}: {len(records)} parameters confirmed, {len(changed)} changed "
+                    f"({', '.join(f'{r.vehicle_name} {r.before:g}->{r.now:g}' for r in changed) or 'none'})")
+        return self.failsafe_record
 
     # -- mission protocol ----------------------------------------------------------------------
     def _drain(self) -> None:
         while not self._mq.empty():
             self._mq.get_nowait()
+
+    def _send_item(self, it: MavItem) -> None:
+        self._send("mission_item_int_send", self.target[0], self.target[1], it.seq, it.frame, it.command, it.current,
+                   it.autocontinue, it.param1, it.param2, it.param3, it.param4, it.x, it.y, it.z, it.mission_type)
 
     def upload(self, items: tuple[MavItem, ...], mission_type: int) -> None:
         name = TYPE_NAMES[mission_type]
@@ -333,10 +437,7 @@ class MissionRunner:
                 if asked < 0:
                     self._send("mission_count_send", self.target[0], self.target[1], n, mission_type)
                 else:  # our item or the vehicle's next request / ACK was lost: answer the last one again
-                    it = items[asked]
-                    self._send("mission_item_int_send", self.target[0], self.target[1], it.seq, it.frame, it.command,
-                               it.current, it.autocontinue, it.param1, it.param2, it.param3, it.param4, it.x, it.y,
-                               it.z, it.mission_type)
+                    self._send_item(items[asked])
                 continue
             if getattr(m, "mission_type", 0) != mission_type:
                 continue
@@ -349,10 +450,7 @@ class MissionRunner:
                     raise FlightError(f"{name} upload refused by the vehicle (MAV_MISSION_RESULT {m.type})")
                 continue
             if kind in ("MISSION_REQUEST", "MISSION_REQUEST_INT") and 0 <= m.seq < n:
-                it = items[m.seq]
-                self._send("mission_item_int_send", self.target[0], self.target[1], it.seq, it.frame, it.command,
-                           it.current, it.autocontinue, it.param1, it.param2, it.param3, it.param4, it.x, it.y,
-                           it.z, it.mission_type)
+                self._send_item(items[m.seq])
                 asked, misses = max(asked, m.seq), 0
 
     def download(self, mission_type: int) -> list:
@@ -408,14 +506,12 @@ class MissionRunner:
         self._event("mission, fence and rally verified by download")
 
     # -- flying --------------------------------------------------------------------------------
-    def fly(self, plan: MavlinkPlan, *, takeoff_alt_m: float, start_seq: int = 1,
-            should_abort: Callable[[], bool] = lambda: False) -> FlightOutcome:
-        """GUIDED, arm, take off, AUTO from ``start_seq``; watch until disarmed on the ground.
-
-        A mission with CONDITION_YAW items (the heading along a pass) needs WP_YAW_BEHAVIOR 0:
-        otherwise ArduCopter turns to face the next waypoint at every waypoint's start."""
-        if any(it.command == CONDITION_YAW for it in plan.mission):
-            self.set_param("WP_YAW_BEHAVIOR", 0)
+    def fly(self, plan: MavlinkPlan, *, takeoff_alt_m: float, should_abort: Callable[[], bool] = lambda: False) -> FlightOutcome:
+        """Failsafes configured (unless ``configure_failsafes`` already ran), GUIDED, arm, take off,
+        AUTO from item 1; watch until disarmed on the ground. A continuation after an interruption
+        is its own mission (``flight.mission.resume_from``), flown from its start."""
+        if self.failsafe_record is None:
+            self.configure_failsafes(plan)
         n_items = len(plan.mission)
         self.set_mode("GUIDED")
         for attempt in range(3):
@@ -434,91 +530,27 @@ class MissionRunner:
                 self._event("the vehicle disarmed on the ground before the takeoff arrived; arming again")
         if not self.wait_until(lambda s: s.rel_alt_m >= 0.8 * takeoff_alt_m or not s.armed, 60):
             raise FlightError(f"takeoff: the vehicle did not climb to {takeoff_alt_m:.1f} m within 60 s")
-        if start_seq > 1:
-            self.command(mavlink.MAV_CMD_DO_SET_MISSION_CURRENT, start_seq, until=lambda s: s.mission_current == start_seq,
-                         what=f"resume at item {start_seq}")
         self.set_mode("AUTO")
-        self._commanded = "AUTO"
-        self._event(f"AUTO from item {start_seq}")
+        self._event("AUTO from item 1")
         return self.watch(n_items, should_abort=should_abort)
 
-    def _land_or_rtl(self, mode: str, why: str) -> None:
+    def try_mode(self, mode: str, why: str) -> bool:
+        """Switch to ``mode`` because of ``why``; False (and an event) when the vehicle refuses."""
         self._event(why)
-        self._commanded = mode
         try:
             self.set_mode(mode)
+            return True
         except FlightError as e:
             self._event(f"could not switch to {mode}: {e}")
+            return False
 
     def watch(self, n_items: int, *, should_abort: Callable[[], bool] = lambda: False) -> FlightOutcome:
-        status, resume = "complete", None
-        rtk_low_since = lost_since = None
-        t_end = time.monotonic() + self.opt.mission_timeout_s
-        last_progress = -1
-        while time.monotonic() < t_end:
-            self.wait_until(lambda s: False, 0.2)
-            s = self.state
-            done = max(s.reached, default=0)
-            if self._on_progress and done != last_progress:
-                self._on_progress(done, n_items - 1)
-                last_progress = done
-            if not s.armed and s.landed_state in (mavlink.MAV_LANDED_STATE_ON_GROUND, 0) and self.link_up:
-                break
-            if should_abort():
-                self._land_or_rtl(self.opt.abort_mode, f"operator abort: {self.opt.abort_mode}")
-                status, resume = "aborted", done + 1
-                return self._finish(status, resume, n_items)
-            if not self.link_up:
-                lost_since = lost_since or time.monotonic()
-                if time.monotonic() - lost_since > self.opt.link_giveup_s:
-                    self._event(f"link lost for {self.opt.link_giveup_s:.0f} s: the vehicle's failsafe has it")
-                    return FlightOutcome(status="link_lost", last_reached_seq=done, resume_seq=done + 1,
-                                         events=tuple(self.events), disarmed_on_ground=False, mode=s.mode)
-                continue
-            if lost_since is not None:
-                self._event(f"link back after {time.monotonic() - lost_since:.1f} s; vehicle in {s.mode}")
-                if s.mode in ("RTL", "LAND") and status == "complete":
-                    status, resume = "link_lost", done + 1
-                lost_since = None
-            if s.mode in ("RTL", "LAND") and s.mode != getattr(self, "_commanded", "AUTO") and status == "complete":
-                why = next((t for t in reversed(s.statustexts) if "ailsafe" in t or "Breach" in t or "low" in t), "")
-                status, resume = "failsafe", done + 1
-                self._event(f"the vehicle switched to {s.mode} by itself{f' ({why})' if why else ''}; "
-                            f"resume from item {done + 1}")
-            if rtk_low_since is not None:  # holding for the fix to come back
-                if s.fix_type >= self.opt.required_fix:
-                    rtk_low_since = None
-                    self._land_or_rtl("AUTO", f"fix type {s.fix_type} again: continuing the mission")
-                elif time.monotonic() - rtk_low_since > self.opt.rtk_hold_s:
-                    rtk_low_since = None
-                    status, resume = "rtl_rtk", done + 1
-                    self._land_or_rtl("RTL", f"fix still {s.fix_type} after {self.opt.rtk_hold_s:.0f} s: RTL, "
-                                             f"resume from item {done + 1}")
-                continue
-            if s.mode != "AUTO":
-                continue
-            if 0 <= s.battery_pct < self.opt.low_battery_pct:
-                self._land_or_rtl("RTL", f"battery {s.battery_pct:.0f}% below {self.opt.low_battery_pct:.0f}%: RTL, "
-                                         f"resume from item {done + 1}")
-                status, resume = "rtl_battery", done + 1
-                continue
-            if self.opt.required_fix and s.fix_type < self.opt.required_fix:
-                rtk_low_since = time.monotonic()
-                self._land_or_rtl("BRAKE", f"fix type {s.fix_type} below {self.opt.required_fix}: holding "
-                                           f"up to {self.opt.rtk_hold_s:.0f} s")
-        else:
-            raise FlightError(f"mission did not finish within {self.opt.mission_timeout_s:.0f} s")
-        return self._finish(status, resume, n_items)
+        return watch_flight(self, n_items, should_abort=should_abort)
 
-    def _finish(self, status: str, resume: int | None, n_items: int = 0) -> FlightOutcome:
-        # wait for the vehicle to land and disarm itself (RTL / LAND / mission end)
-        self.wait_until(lambda s: not s.armed and s.landed_state in (mavlink.MAV_LANDED_STATE_ON_GROUND, 0),
-                        self.opt.mission_timeout_s)
-        s = self.state
-        done = max(s.reached, default=0)
-        last_nav = n_items - 2  # the final LAND / RTL item is not reported as reached
-        if status == "complete" and n_items and done < last_nav:
-            status, resume = "incomplete", done + 1
-        self._event(f"flight ended: {status}; vehicle {'disarmed on the ground' if not s.armed else 'still armed'} in {s.mode}")
-        return FlightOutcome(status=status, last_reached_seq=done, resume_seq=resume, events=tuple(self.events),
-                             disarmed_on_ground=not s.armed, mode=s.mode)
+
+def _param_name(raw) -> str:
+    pid = raw.decode("ascii", "replace") if isinstance(raw, bytes) else str(raw)
+    return pid.rstrip("\x00")
+
+
+__all__ = ["MissionRunner", "RunnerOptions", "VehicleState", "FlightOutcome", "FlightStatus"]

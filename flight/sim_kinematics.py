@@ -1,6 +1,6 @@
 """Point-mass kinematics for the simulated vehicle (pure functions, site ENU metres).
 
-The first piece of the simulated ArduCopter (`flight/sim.py`, not written yet): one step of a
+The first piece of the simulated ArduCopter (`flight/sim/`): one step of a
 point mass that flies toward a target with a maximum horizontal speed and acceleration, climb and
 descent rates, and a yaw rate. No MAVLink here; the vehicle loop calls `step` on its own clock.
 """
@@ -11,7 +11,8 @@ import math
 from dataclasses import dataclass, replace
 
 # ArduCopter custom_mode numbers (DESIGN.md "Flight behaviour").
-COPTER_MODES = {"STABILIZE": 0, "AUTO": 3, "GUIDED": 4, "LOITER": 5, "RTL": 6, "LAND": 9, "BRAKE": 17}
+COPTER_MODES = {"STABILIZE": 0, "ALT_HOLD": 2, "AUTO": 3, "GUIDED": 4, "LOITER": 5, "RTL": 6, "LAND": 9, "BRAKE": 17,
+                "SMART_RTL": 21}
 
 
 @dataclass(frozen=True, kw_only=True)

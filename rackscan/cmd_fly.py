@@ -49,19 +49,10 @@ def opencv_camera(index: int):
     return capture
 
 
-def resume_paths(record: Path) -> tuple[Path, Path]:
-    """(bundle to resume from, new bundle to record into) for ``--resume``: the latest of RECORD,
-    RECORD.resume1, RECORD.resume2, ... and the next free one."""
-    from flight.errors import FlightError
-
-    record = Path(record)
-    if not record.exists():
-        raise FlightError(f"{record}: no such flight bundle; --resume continues a flight recorded there")
-    n = 1
-    while Path(f"{record}.resume{n}").exists():
-        n += 1
-    last = record if n == 1 else Path(f"{record}.resume{n - 1}")
-    return last, Path(f"{record}.resume{n}")
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(obj, indent=2), encoding="utf-8")
+    tmp.replace(path)
 
 
 def register(app: typer.Typer) -> None:
@@ -76,8 +67,9 @@ def register(app: typer.Typer) -> None:
         camera_yaml: Path = typer.Option(None, "--camera-file", help="camera YAML (with --camera opencv)"),
         required_fix: int = typer.Option(6, "--required-fix", help="GPS fix type required (6 RTK fixed; 0 indoors)"),
         abort_mode: str = typer.Option("RTL", "--abort-mode", help="what Ctrl-C does: RTL or LAND"),
-        resume: bool = typer.Option(False, "--resume", help="continue the interrupted flight recorded in --record after its last bin, recording the rest in RECORD.resume1 (.resume2, ...)"),
-        resume_from: Path = typer.Option(None, "--resume-from", help="bundle of an interrupted flight: continue after its last bin"),
+        resume: bool = typer.Option(False, "--resume", help="continue the interrupted flight recorded in --record from its interrupted pass, recording the rest in RECORD.resume1 (.resume2, ...)"),
+        resume_from: Path = typer.Option(None, "--resume-from", help="bundle of an interrupted flight: continue from its interrupted pass, recording into --record"),
+        failsafe_profile: Path = typer.Option(None, "--failsafe-profile", help="failsafe profile YAML: the vehicle parameters to set before arming and the runner's policy per signal (default: the shipped warehouse profile)"),
         signing_key_hex: str = typer.Option(None, "--signing-key-hex", help="MAVLink 2 signing key, 64 hex digits"),
         require_signing: bool = typer.Option(False, "--require-signing", help="refuse a vehicle that does not sign"),
         heartbeat_timeout_s: float = typer.Option(10.0, "--heartbeat-timeout-s", help="wait this long for the vehicle"),
@@ -99,22 +91,26 @@ def register(app: typer.Typer) -> None:
         con = Console()
         if abort_mode not in ("RTL", "LAND"):
             raise FlightError(f"--abort-mode: {abort_mode!r}; expected RTL or LAND")
+        from flight.bundle import sha256_file
+        from flight.continuation import RESULT_FILE, plan_continuation, result_json
+        from flight.failsafe import load_failsafe_profile
+
+        profile = load_failsafe_profile(failsafe_profile)
         mission = read_plan(plan_file)
+        plan_sha = sha256_file(plan_file)
+        original = record
+        extra: dict = {"plan": str(plan_file)}
+        if resume and resume_from:
+            raise FlightError("--resume and --resume-from: give one (--resume continues the flight in --record)")
+        if resume or resume_from:
+            cont = plan_continuation(mission, plan_sha, record, interrupted=resume_from)
+            mission, record = cont.mission, cont.record
+            extra.update(resume_of=str(cont.interrupted), resumed_after_seq=cont.after_plan_seq,
+                         seq_map=mission.meta["seq_map"])
+            con.print(f"continuing {cont.interrupted} after plan item {cont.after_plan_seq}: "
+                      f"{len(mission.items)} items, recorded in {record}")
         plan = mission_to_mavlink(mission)
         takeoff = next((it.rel_alt_m for it in mission.items if it.kind == "takeoff"), 2.0)
-        start_seq = 1
-        original = record
-        if resume:
-            if resume_from:
-                raise FlightError("--resume and --resume-from: give one (--resume continues the flight in --record)")
-            resume_from, record = resume_paths(record)
-        if resume_from:
-            res_file = Path(resume_from) / "flight_result.json"
-            if not res_file.exists():
-                raise FlightError(f"{res_file}: missing; --resume-from needs a bundle recorded by rackscan fly")
-            start_seq = int(json.loads(res_file.read_text()).get("resume_seq") or 0)
-            if start_seq <= 1:
-                raise FlightError(f"{res_file}: the flight finished; nothing to resume")
         key = None
         if signing_key_hex:
             try:
@@ -141,13 +137,13 @@ def register(app: typer.Typer) -> None:
             site_text = Path(site_yaml).read_text(encoding="utf-8")
         from warehouse.camera import T_body_camera
 
-        meta = FlightMeta(flight_id=record.name, site_name=mission.meta.get("site", ""),
-                          camera=cam_spec.model_dump(mode="json") if cam_spec else {},
+        meta = FlightMeta(flight_id=record.name, site_name=mission.meta.get("site_name", mission.meta.get("site", "")),
+                          plan_sha256=plan_sha, camera=cam_spec.model_dump(mode="json") if cam_spec else {},
                           T_body_camera=T_body_camera(cam_spec).tolist() if cam_spec else [],
-                          source=f"mavlink {connect}", extra={"plan": str(plan_file), "start_seq": start_seq})
+                          source=f"mavlink {connect}", extra=extra)
         opts = RunnerOptions(required_fix=required_fix, abort_mode=abort_mode, signing_key=key,
                              require_signing=require_signing, heartbeat_timeout_s=heartbeat_timeout_s,
-                             link_giveup_s=link_giveup_s)
+                             link_giveup_s=link_giveup_s, failsafe=profile)
         writer = BundleWriter(record, meta, site_yaml_text=site_text, fsync_every=5)
         runner = None
         rec = None
@@ -174,16 +170,21 @@ def register(app: typer.Typer) -> None:
                 runner.request_streams()
                 runner.preflight()
                 runner.upload_and_verify(plan)
+                fs = runner.configure_failsafes(plan)  # refuses the flight when one cannot be set
+                _write_json(Path(record) / "failsafe.json", fs.to_json())
                 try:
-                    out = runner.fly(plan, takeoff_alt_m=takeoff, start_seq=start_seq, should_abort=abort.is_set)
+                    out = runner.fly(plan, takeoff_alt_m=takeoff, should_abort=abort.is_set)
                 except KeyboardInterrupt:
                     abort.set()
                     out = runner.watch(len(plan.mission), should_abort=abort.is_set)
-            status = out.status
-            (Path(record) / "flight_result.json").write_text(json.dumps(
-                {"status": out.status, "last_reached_seq": out.last_reached_seq, "resume_seq": out.resume_seq,
-                 "disarmed_on_ground": out.disarmed_on_ground, "mode": out.mode, "events": list(out.events)}, indent=2))
-            con.print(f"flight {out.status}: last item reached {out.last_reached_seq}, vehicle "
+            status = out.status.value
+            _write_json(Path(record) / RESULT_FILE, result_json(out, seq_map=mission.meta.get("seq_map"),
+                                                                resumed_after=extra.get("resumed_after_seq", 0),
+                                                                failsafe_record=fs))
+            for e in out.failsafes:
+                con.print(f"failsafe at {e.t_s:.0f} s (item {e.mission_seq}): {e.signal.value}: {e.detail} -> "
+                          f"{e.action.value} by the {e.by}")
+            con.print(f"flight {status}: last item reached {out.last_reached_seq}, vehicle "
                       f"{'disarmed on the ground' if out.disarmed_on_ground else 'not confirmed landed'} ({out.mode}); "
                       f"{rec.frames} frames recorded in {record}")
             if out.resume_seq:

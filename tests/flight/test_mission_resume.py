@@ -1,4 +1,11 @@
+"""flight.mission.resume_from: the continuation of an interrupted mission as a mission of its own."""
+
+import pytest
+
+from datasets.world import build_world
+from flight.errors import FlightError
 from flight.mission import Mission, MissionItem, resume_from
+from flight.planner import PlanOptions, plan
 
 
 def _mission():
@@ -9,13 +16,45 @@ def _mission():
     return Mission(home=(0.0, 0.0, 10.0), items=items)
 
 
-def test_resume_reflies_the_interrupted_pass_with_takeoff_and_state():
+def test_resume_reflies_the_interrupted_leg_with_takeoff_and_state():
     m = _mission()
-    r = resume_from(m, 7)  # seq 7 = items[6], start of pass B
+    r = resume_from(m, 7)  # seq 7 = items[6] reached: the leg to items[7] was under way
     assert [it.kind for it in r.items] == ["takeoff", "change_speed", "gimbal", "waypoint", "waypoint", "rtl"]
     assert r.items[3].lat_deg == 4.0 and r.items[-1].kind == "rtl"
+    assert r.meta["seq_map"] == [0, 1, 2, 3, 7, 8, 9] and r.meta["resumed_after_seq"] == 7
 
 
 def test_resume_before_any_pass_keeps_everything():
     m = _mission()
     assert [it.kind for it in resume_from(m, 1).items] == [it.kind for it in m.items]
+
+
+def test_nothing_left_to_resume_is_one_clear_error():
+    with pytest.raises(FlightError, match="resume after item 8: every leg that covers bins was flown"):
+        resume_from(_mission(), 8)
+
+
+@pytest.fixture(scope="module")
+def a01():
+    from pathlib import Path
+
+    world = build_world(Path(__file__).resolve().parents[2] / "datasets" / "scenarios" / "default.yaml")
+    return plan(world.site, world.camera, PlanOptions(aisles=("A01",))).missions[0]
+
+
+def test_a_planned_pass_is_resumed_from_its_condition_yaw_at_the_slow_speed(a01):
+    items = a01.items
+    passes = [i for i, it in enumerate(items) if it.kind == "waypoint" and it.bin_ids]
+    p = passes[3]
+    r = resume_from(a01, p)  # seq p = items[p - 1], the pass's start, was reached: its bin leg was under way
+    kinds = [it.kind for it in r.items]
+    j = r.meta["seq_map"].index(p + 1) - 1  # the interrupted leg in the continuation
+    # the pass's own CONDITION_YAW, aisle entry at the transit altitude, start, gimbal and slow speed
+    assert kinds[j - 5:j + 1] == ["set_yaw", "waypoint", "waypoint", "gimbal", "change_speed", "waypoint"]
+    assert r.items[j - 5] is items[p - 5] and r.items[j - 1].speed_m_s == items[p - 1].speed_m_s < 2.0
+    # first the takeoff, the speed / gimbal / heading in force, the climb over home to the transit altitude
+    assert kinds[0] == "takeoff" and kinds.index("waypoint") < j - 5
+    assert r.items[kinds.index("waypoint")] is items[2]
+    assert items[2].rel_alt_m == max(it.rel_alt_m for it in items if it.kind == "waypoint")
+    # every bin leg from the interrupted one on, none before it
+    assert [r.meta["seq_map"][k + 1] - 1 for k, it in enumerate(r.items) if it.bin_ids] == passes[3:]

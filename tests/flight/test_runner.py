@@ -1,5 +1,6 @@
 """The mission runner against the simulated ArduCopter over real MAVLink on loopback UDP: full
-missions, each fault, and what the operator sees when something is wrong."""
+missions, each fault with the failsafe the profile sets, what happens when a failsafe parameter is
+left at ArduCopter's default, and what the operator sees when something is wrong."""
 
 from __future__ import annotations
 
@@ -10,19 +11,24 @@ import pytest
 
 from flight.bundle import Bundle, BundleWriter, FlightMeta
 from flight.errors import FlightError
-from flight.mission import FencePolygon, Mission, MissionItem, RallyPoint, mission_to_mavlink
+from flight.failsafe import load_failsafe_profile
+from flight.mission import FencePolygon, Mission, MissionItem, RallyPoint, mission_to_mavlink, resume_from
 from flight.recorder import FlightRecorder, VehiclePose
 from flight.runner import MissionRunner, RunnerOptions
 from flight.sim import Faults, SimConfig, SimVehicle, free_udp_port
 
 D = 1 / 111_000  # degrees of latitude per metre
+PROFILE = load_failsafe_profile()
 
 
-def _mission(cfg: SimConfig, length_m: float = 90.0) -> Mission:
+def _mission(cfg: SimConfig, length_m: float = 90.0, last_m: float | None = None) -> Mission:
+    """Take off, face east, three legs north (the last to ``last_m`` when given), land; a fence
+    from 50 m south to 150 m north, a rally point 5 m north-east of home."""
     lat, lon = cfg.home_lat_deg, cfg.home_lon_deg
+    ends = [length_m / 3, 2 * length_m / 3, last_m if last_m is not None else length_m]
     legs = [MissionItem(kind="set_yaw", yaw_deg=90.0)]
-    legs += [MissionItem(kind="waypoint", lat_deg=lat + k * length_m / 3 * D, lon_deg=lon, rel_alt_m=2.0,
-                         bin_ids=(f"B{k}",)) for k in (1, 2, 3)]
+    legs += [MissionItem(kind="waypoint", lat_deg=lat + n * D, lon_deg=lon, rel_alt_m=2.0, bin_ids=(f"B{k}",))
+             for k, n in enumerate(ends, start=1)]
     box = ((lat - 50 * D, lon - 50 * D), (lat + 150 * D, lon - 50 * D), (lat + 150 * D, lon + 50 * D), (lat - 50 * D, lon + 50 * D))
     return Mission(home=(lat, lon, cfg.home_alt_m),
                    items=(MissionItem(kind="takeoff", rel_alt_m=2.0), MissionItem(kind="change_speed", speed_m_s=3.0),
@@ -31,12 +37,12 @@ def _mission(cfg: SimConfig, length_m: float = 90.0) -> Mission:
                    rally=(RallyPoint(lat_deg=lat + 5 * D, lon_deg=lon + 5 * D, rel_alt_m=3.0),))
 
 
-def _fly(faults: Faults, *, options: RunnerOptions = RunnerOptions(), tmp_path=None, speedup: float = 20.0,
-         request_int: bool = False):
-    cfg = SimConfig(speedup=speedup, ekf_ready_s=2.0, seed=3, faults=faults, mission_request_int=request_int)
+def _fly(faults: Faults, *, options: RunnerOptions | None = None, tmp_path=None, speedup: float = 20.0,
+         request_int: bool = False, last_m: float | None = None, sim: dict | None = None, mission: Mission | None = None):
+    cfg = SimConfig(speedup=speedup, ekf_ready_s=2.0, seed=3, faults=faults, mission_request_int=request_int, **(sim or {}))
     port = free_udp_port()
     veh = SimVehicle(f"udpout:127.0.0.1:{port}", cfg).start()
-    plan = mission_to_mavlink(_mission(cfg))
+    plan = mission_to_mavlink(mission or _mission(cfg, last_m=last_m))
     rec = runner = None
     try:
         writer = BundleWriter(tmp_path / "bundle", FlightMeta(flight_id="t", site_name="s"), fsync_every=2)
@@ -61,62 +67,128 @@ def _fly(faults: Faults, *, options: RunnerOptions = RunnerOptions(), tmp_path=N
         runner.preflight()
         runner.upload_and_verify(plan)
         out = runner.fly(plan, takeoff_alt_m=2.0)
-        return out, veh.snapshot(), rec
+        return out, veh.snapshot(), rec, runner
     finally:
-        if rec is not None:
-            rec.stop("test")
         if runner is not None:
             runner.close()
+        if rec is not None:
+            rec.stop("test")
         veh.stop()
 
 
-@pytest.mark.parametrize("case, faults, status, at_rally", [
-    ("clean", Faults(), "complete", False),
-    ("10% packets dropped each way", Faults(drop_pct=10.0), "complete", False),
-    ("battery sag -> RTL, resume point", Faults(battery_sag_at_s=24.0, battery_sag_to_pct=22.0), "rtl_battery", True),
-    ("RTK lost -> hold -> RTL", Faults(rtk_loss_at_s=24.0), "rtl_rtk", True),
-    ("RTK lost briefly -> hold -> continue", Faults(rtk_loss_at_s=24.0, rtk_restore_after_s=30.0), "complete", False),
-    ("link cut 30 s -> vehicle's GCS failsafe RTL", Faults(link_cut_at_s=24.0, link_cut_s=30.0), "failsafe", True),
-])
-def test_full_mission_with_fault_ends_disarmed_and_recorded(tmp_path, case, faults, status, at_rally):
+def _lines(out) -> list[tuple[str, str, str]]:
+    return [(e.signal.value, e.action.value, e.by) for e in out.failsafes]
+
+
+# where it ends: "rally" (RTL to the rally point), "far" (the mission's end), "here" (landed where the fault came)
+@pytest.mark.parametrize("case, faults, kw, status, ends, line", [
+    ("clean", Faults(), {}, "complete", "far", None),
+    ("10% packets dropped each way", Faults(drop_pct=10.0), {}, "complete", "far", None),
+    ("battery low by voltage (SIM_BATT_VOLTAGE 10.0 on 3S) -> vehicle RTL",
+     Faults(battery_voltage_at_s=24.0, battery_voltage_v=10.0), {}, "rtl_battery", "rally", ("battery_low", "RTL", "vehicle")),
+    ("battery critical by voltage (9.5 V) -> vehicle LAND where it is",
+     Faults(battery_voltage_at_s=24.0, battery_voltage_v=9.5), {}, "land_battery", "here", ("battery_critical", "LAND", "vehicle")),
+    ("battery low, then critical, by mAh (of a 500 mAh BATT_CAPACITY) -> vehicle RTL, then LAND",
+     Faults(), {"sim": {"hover_current_a": 45.0, "params": {"BATT_CAPACITY": 500}}}, "land_battery", "any",
+     [("battery_low", "RTL", "vehicle"), ("battery_critical", "LAND", "vehicle")]),
+    ("RTK lost -> hold -> RTL", Faults(rtk_loss_at_s=24.0), {}, "rtl_rtk", "rally", ("fix_lost", "HOLD", "runner")),
+    ("RTK lost briefly (3 s, under the 5 s hold) -> hold -> continue", Faults(rtk_loss_at_s=24.0, rtk_restore_after_s=3.0), {}, "complete", "far", None),
+    ("GPS gone (SIM_GPS1_ENABLE 0) -> EKF failsafe LAND", Faults(rtk_loss_at_s=24.0, rtk_loss_fix=0),
+     {"options": RunnerOptions(required_fix=0)}, "land_ekf", "here", ("ekf_unhealthy", "LAND", "vehicle")),
+    ("mission out of the fence -> Polygon fence breached -> vehicle RTL", Faults(), {"last_m": 170.0}, "rtl_fence",
+     "rally", ("fence_breach", "RTL", "vehicle")),
     # link cuts fly at speedup 8: the vehicle's GCS failsafe also waits 2.25 s of wall time (18
     # vehicle seconds there), which the mission outlasts; the cut (3.75 s of wall time) is shorter
     # than the runner is told to wait before it calls the link lost, so what it sees is the
     # vehicle switching to RTL by itself
-    cut = faults.link_cut_at_s is not None
-    out, veh, rec = _fly(faults, tmp_path=tmp_path, speedup=8.0 if cut else 20.0,
-                         options=RunnerOptions(link_lost_s=6.0) if cut else RunnerOptions())
-    assert out.status == status, (case, out.events)
+    ("link cut 30 s -> vehicle's GCS failsafe RTL", Faults(link_cut_at_s=8.0, link_cut_s=30.0),
+     {"speedup": 8.0, "options": RunnerOptions(link_lost_s=6.0)}, "failsafe", "rally", ("uncommanded_mode", "RTL", "vehicle")),
+])
+def test_full_mission_with_fault_ends_disarmed_and_recorded(tmp_path, case, faults, kw, status, ends, line):
+    out, veh, rec, runner = _fly(faults, tmp_path=tmp_path, **kw)
+    assert out.status.value == status, (case, out.events)
     assert out.disarmed_on_ground and not veh.armed and veh.landed, case
-    if at_rally:
+    for want in [line] if isinstance(line, tuple) else line or []:
+        assert want in _lines(out), (case, _lines(out))
+    if ends == "rally":
         assert abs(veh.north_m - 5.0) < 0.6 and abs(veh.east_m - 5.0) < 0.6, (case, veh)
-        assert out.resume_seq is not None and out.resume_seq >= 2
-    else:
+    elif ends == "here":
+        assert 10.0 < veh.north_m < 85.0 and abs(veh.east_m) < 1.0, (case, veh)  # on the track, short of its end
+    elif ends == "far":
         assert veh.north_m > 85.0 and out.resume_seq is None
+    if ends != "far":
+        assert out.resume_seq is not None and out.resume_seq >= 2
+    # the profile's parameters are on the vehicle, each confirmed
+    rec_params = {p.name: p.now for p in runner.failsafe_record.params}
+    assert rec_params["FS_GCS_ENABLE"] == 1 and rec_params["BATT_FS_LOW_ACT"] == 2 and rec_params["FENCE_ENABLE"] == 1
+    assert veh.params["BATT_LOW_VOLT"] == pytest.approx(10.5) and veh.params["RTL_ALT_M"] == pytest.approx(2.0)
     b = Bundle(tmp_path / "bundle")  # the bundle holds every frame captured, and the telemetry
     assert len(b) == rec.frames > 5
     assert all(b.read_frame(i).shape == (48, 64, 3) for i in range(len(b)))
     assert sum(1 for _ in b.iter_mavlink(["GLOBAL_POSITION_INT"])) > 10
 
 
+def _without(name: str) -> RunnerOptions:
+    return RunnerOptions(failsafe=PROFILE.model_copy(update={"params": {k: v for k, v in PROFILE.params.items() if k != name}}))
+
+
+@pytest.mark.parametrize("left_default, faults, kw, what_happens", [
+    # ArduCopter's FS_GCS_ENABLE 0: the vehicle flies the mission on without its ground station
+    ("FS_GCS_ENABLE", Faults(link_cut_at_s=8.0, link_cut_s=30.0), {"speedup": 8.0}, "flies on"),
+    # BATT_FS_LOW_ACT 0: the vehicle only warns; the runner's own voltage watch brings it back
+    ("BATT_FS_LOW_ACT", Faults(battery_voltage_at_s=24.0, battery_voltage_v=10.0), {}, "runner RTL"),
+    # FENCE_ENABLE 0: the uploaded fence is ignored and the vehicle leaves it
+    ("FENCE_ENABLE", Faults(), {"last_m": 170.0}, "flies on"),
+])
+def test_each_failsafe_parameter_left_at_arducopters_default_shows(tmp_path, left_default, faults, kw, what_happens):
+    out, veh, _, runner = _fly(faults, tmp_path=tmp_path, options=_without(left_default), **kw)
+    assert veh.params[left_default] == 0  # ArduCopter's default, untouched
+    assert out.disarmed_on_ground and not veh.armed
+    if what_happens == "flies on":
+        assert out.status.value == "complete" and veh.north_m > 85.0, (out.status, out.events)
+    else:
+        assert out.status.value == "rtl_battery" and ("battery_low", "RTL", "runner") in _lines(out), _lines(out)
+        assert abs(veh.north_m - 5.0) < 0.6
+
+
 def test_a_vehicle_that_asks_with_mission_request_int_gets_its_items(tmp_path):
-    out, veh, _ = _fly(Faults(drop_pct=5.0), tmp_path=tmp_path, request_int=True)
-    assert out.status == "complete" and not veh.armed and veh.landed and veh.north_m > 85.0
+    out, veh, _, _ = _fly(Faults(drop_pct=5.0), tmp_path=tmp_path, request_int=True)
+    assert out.status.value == "complete" and not veh.armed and veh.landed and veh.north_m > 85.0
 
 
-def test_link_cut_for_good_leaves_the_vehicle_at_the_rally_point(tmp_path):
-    out, veh, _ = _fly(Faults(link_cut_at_s=24.0, link_cut_s=None), tmp_path=tmp_path, speedup=8.0,
-                       options=RunnerOptions(link_giveup_s=6.0))
-    assert out.status == "link_lost" and out.resume_seq is not None
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and (veh.armed or not veh.landed):
-        time.sleep(0.2)
-    assert not veh.armed and veh.landed and abs(veh.north_m - 5.0) < 0.6
+def test_link_cut_for_good_the_vehicle_returns_and_lands_by_itself(tmp_path):
+    cfg = SimConfig(speedup=8.0, ekf_ready_s=2.0, seed=3, faults=Faults(link_cut_at_s=8.0, link_cut_s=None))
+    port = free_udp_port()
+    veh = SimVehicle(f"udpout:127.0.0.1:{port}", cfg).start()
+    try:
+        plan = mission_to_mavlink(_mission(cfg))
+        r = MissionRunner(f"udpin:127.0.0.1:{port}", RunnerOptions(link_giveup_s=6.0)).connect()
+        r.request_streams()
+        r.preflight()
+        r.upload_and_verify(plan)
+        out = r.fly(plan, takeoff_alt_m=2.0)
+        r.close()
+        s = veh.wait_for(lambda s: not s.armed and s.landed, 30)
+    finally:
+        veh.stop()
+    assert out.status.value == "link_lost" and out.resume_seq is not None
+    assert ("link_lost", "REPORT", "runner") in _lines(out)
+    assert abs(s.north_m - 5.0) < 0.6 and abs(s.east_m - 5.0) < 0.6
+    assert "GCS Failsafe" in s.statustexts
 
 
 def test_refused_arm_is_one_clear_error(tmp_path):
     with pytest.raises(FlightError, match="vehicle refused arming .*: Arm: Throttle too high"):
         _fly(Faults(refuse_arm_reason="Throttle too high"), tmp_path=tmp_path)
+
+
+@pytest.mark.parametrize("sim_params, message", [
+    ({"BATT_MONITOR": 0}, "BATT_LOW_VOLT is unknown to the vehicle \\(battery monitor off\\?\\)"),
+    ({"BATT_CAPACITY": 0}, "BATT_CAPACITY is 0; expected >= 500"),
+])
+def test_a_failsafe_that_cannot_be_set_refuses_the_flight_before_arming(tmp_path, sim_params, message):
+    with pytest.raises(FlightError, match=f"refusing to arm: failsafe profile 'warehouse': .*{message}"):
+        _fly(Faults(), tmp_path=tmp_path, sim={"params": sim_params})
 
 
 def test_rtk_required_but_only_3d_fix_is_refused_before_takeoff(tmp_path):
@@ -149,23 +221,30 @@ def test_signing_required_refuses_an_unsigned_vehicle():
         veh.stop()
 
 
-def test_battery_rtl_then_resume_flies_the_rest(tmp_path):
-    out, veh, _ = _fly(Faults(battery_sag_at_s=24.0, battery_sag_to_pct=22.0), tmp_path=tmp_path)
-    assert out.status == "rtl_battery" and out.resume_seq is not None
-    # a fresh battery: the same mission from the resume point
+def test_battery_rtl_then_the_continuation_reflies_the_interrupted_leg(tmp_path):
+    out, veh, _, _ = _fly(Faults(battery_voltage_at_s=24.0, battery_voltage_v=10.0), tmp_path=tmp_path)
+    assert out.status.value == "rtl_battery" and out.resume_seq is not None
+    # a fresh battery: the continuation is its own mission, from the interrupted leg's start
     cfg = SimConfig(speedup=20, ekf_ready_s=2.0, seed=4)
+    mission = _mission(cfg)
+    rest = resume_from(mission, out.last_reached_seq)
+    assert rest.meta["resumed_after_seq"] == out.last_reached_seq
     port = free_udp_port()
     veh2 = SimVehicle(f"udpout:127.0.0.1:{port}", cfg).start()
     try:
-        plan = mission_to_mavlink(_mission(cfg))
+        plan = mission_to_mavlink(rest)
         r = MissionRunner(f"udpin:127.0.0.1:{port}").connect()
         r.request_streams()
         r.preflight()
         r.upload_and_verify(plan)
-        out2 = r.fly(plan, takeoff_alt_m=2.0, start_seq=out.resume_seq)
+        out2 = r.fly(plan, takeoff_alt_m=2.0)
         r.close()
         s = veh2.snapshot()
     finally:
         veh2.stop()
-    assert out2.status == "complete" and min(r.state.reached) >= out.resume_seq
-    assert not s.armed and s.landed and s.north_m > 85.0
+    assert out2.status.value == "complete" and not s.armed and s.landed and s.north_m > 85.0
+    # every leg the first flight did not finish was flown, in the plan's numbering
+    flown = {rest.meta["seq_map"][q] for q in r.state.reached if q < len(rest.meta["seq_map"])}
+    legs = {i + 1 for i, it in enumerate(mission.items) if it.bin_ids}
+    assert legs - set(range(1, out.last_reached_seq + 1)) <= flown
+

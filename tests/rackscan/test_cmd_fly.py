@@ -1,42 +1,63 @@
 """`rackscan fly`: the planned mission of one aisle, flown over UDP against the simulated vehicle
-with the synthetic virtual camera recording; and its one-line errors."""
+(started from ArduCopter's default parameters) with the synthetic virtual camera recording; the
+failsafe profile set before arming; an interrupted flight resumed as a mission of its own; and
+the one-line errors."""
 
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 from pathlib import Path
+
+import numpy as np
+import pytest
 
 from datasets.world import build_world
 from flight.bundle import Bundle
 from flight.planfile import write_plan
 from flight.planner import PlanOptions, plan
-from flight.sim import SimConfig, SimVehicle, free_udp_port
+from flight.sim import Faults, SimConfig, SimVehicle, free_udp_port
 
 REPO = Path(__file__).resolve().parents[2]
 RACKSCAN = str(REPO / ".venv/bin/rackscan")
 SCENARIO = REPO / "datasets" / "scenarios" / "default.yaml"
 
 
-def test_fly_planned_aisle_with_the_virtual_camera(tmp_path):
+@pytest.fixture(scope="module")
+def a01(tmp_path_factory):
     world = build_world(SCENARIO)
     p = plan(world.site, world.camera, PlanOptions(aisles=("A01",)))
-    plan_file = write_plan(p.missions[0], tmp_path / "mission.plan")
-    home = p.missions[0].home
+    return world, p.missions[0], write_plan(p.missions[0], tmp_path_factory.mktemp("plan") / "mission.plan")
+
+
+def _fly(mission, plan_file, record, cfg_kw: dict, *extra):
+    home = mission.home
     port = free_udp_port()
-    veh = SimVehicle(f"udpout:127.0.0.1:{port}", SimConfig(speedup=25, ekf_ready_s=2.0, home_lat_deg=home[0],
-                                                            home_lon_deg=home[1], home_alt_m=home[2])).start()
+    cfg = SimConfig(speedup=25, ekf_ready_s=2.0, home_lat_deg=home[0], home_lon_deg=home[1], home_alt_m=home[2], **cfg_kw)
+    veh = SimVehicle(f"udpout:127.0.0.1:{port}", cfg).start()
     try:
         r = subprocess.run([RACKSCAN, "fly", str(plan_file), "--connect", f"udpin:127.0.0.1:{port}", "--record",
-                            str(tmp_path / "bundle"), "--camera", "synthetic", "--scenario", str(SCENARIO)],
-                           capture_output=True, text=True, timeout=600)
-        snap = veh.snapshot()
+                            str(record), *extra], capture_output=True, text=True, timeout=600)
+        return r, veh.snapshot()
     finally:
         veh.stop()
+
+
+def test_fly_planned_aisle_with_the_virtual_camera(tmp_path, a01):
+    world, mission, plan_file = a01
+    r, snap = _fly(mission, plan_file, tmp_path / "bundle", {}, "--camera", "synthetic", "--scenario", str(SCENARIO))
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     res = json.loads((tmp_path / "bundle" / "flight_result.json").read_text())
-    assert res["status"] == "complete" and res["disarmed_on_ground"], res
+    assert res["status"] == "complete" and res["disarmed_on_ground"] and res["failsafes"] == [], res
     assert not snap.armed and snap.landed
+    # the failsafe parameters were set on the vehicle before it armed, and recorded
+    fs = json.loads((tmp_path / "bundle" / "failsafe.json").read_text())
+    got = {p["name"]: (p["before"], p["now"]) for p in fs["params"]}
+    assert fs["profile"] == "warehouse" and fs["battery_cells"] == 3
+    assert got["FS_GCS_ENABLE"] == (0, 1) and got["BATT_FS_LOW_ACT"] == (0, 2) and got["FENCE_ENABLE"] == (0, 1)
+    top = max(it.rel_alt_m for it in mission.items if it.kind == "waypoint")
+    assert got["RTL_ALT_M"] == (15, pytest.approx(top)) and snap.params["RTL_ALT_M"] == pytest.approx(top)
     b = Bundle(tmp_path / "bundle")
     assert b.meta.status == "complete" and len(b) > 5
     img = b.read_frame(len(b) // 2)
@@ -45,50 +66,71 @@ def test_fly_planned_aisle_with_the_virtual_camera(tmp_path):
     assert sum(1 for _ in b.iter_mavlink(["ATTITUDE"])) > 20
 
 
-def test_fly_errors_are_one_line(tmp_path):
+def test_fly_errors_are_one_line(tmp_path, a01):
+    _, mission, plan_file = a01
     bad = tmp_path / "bad.plan"
     bad.write_text("{not json")
+    profile = tmp_path / "fs.yaml"
+    profile.write_text("name: p\nbattery: {low_v_per_cell: 9}\n")
     for args in (["fly", str(bad), "--record", str(tmp_path / "b1")],
-                 ["fly", str(REPO / "nope.plan"), "--record", str(tmp_path / "b2")]):
+                 ["fly", str(REPO / "nope.plan"), "--record", str(tmp_path / "b2")],
+                 ["fly", str(plan_file), "--record", str(tmp_path / "b4"), "--failsafe-profile", str(profile)]):
         r = subprocess.run([RACKSCAN, *args], capture_output=True, text=True, timeout=60)
         assert r.returncode == 1 and r.stderr.strip().startswith("error:") and "\n" not in r.stderr.strip(), r.stderr
-    world = build_world(SCENARIO)
-    plan_file = write_plan(plan(world.site, world.camera, PlanOptions(aisles=("A01",))).missions[0], tmp_path / "m.plan")
+    assert "fs.yaml:2: battery.low_v_per_cell" in r.stderr
     r = subprocess.run([RACKSCAN, "fly", str(plan_file), "--connect", f"udpin:127.0.0.1:{free_udp_port()}", "--record",
                         str(tmp_path / "b3"), "--heartbeat-timeout-s", "1"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "no vehicle heartbeat within 1 s" in r.stderr
 
 
-def test_low_battery_rtl_then_fly_resume_continues_from_the_last_bin(tmp_path):
-    from flight.sim import Faults
+def test_a_vehicle_without_a_battery_monitor_is_refused_before_arming(tmp_path, a01):
+    _, mission, plan_file = a01
+    r, snap = _fly(mission, plan_file, tmp_path / "bundle", {"params": {"BATT_MONITOR": 0}})
+    err = r.stderr.strip()
+    assert r.returncode == 1 and "refusing to arm: failsafe profile 'warehouse': BATT_MONITOR is 0; expected >= 1" in err, err
+    assert "\n" not in err and not snap.armed and snap.sim_time_s > 0
 
-    world = build_world(SCENARIO)
-    p = plan(world.site, world.camera, PlanOptions(aisles=("A01",)))
-    plan_file = write_plan(p.missions[0], tmp_path / "mission.plan")
-    home = p.missions[0].home
-    base = dict(speedup=25, ekf_ready_s=2.0, home_lat_deg=home[0], home_lon_deg=home[1], home_alt_m=home[2])
 
-    def fly(cfg, *extra):
-        port = free_udp_port()
-        veh = SimVehicle(f"udpout:127.0.0.1:{port}", cfg).start()
-        try:
-            r = subprocess.run([RACKSCAN, "fly", str(plan_file), "--connect", f"udpin:127.0.0.1:{port}", "--record",
-                                str(tmp_path / "bundle"), *extra], capture_output=True, text=True, timeout=600)
-            return r, veh.snapshot()
-        finally:
-            veh.stop()
+def _leg_telemetry(bundle: Path, seq: int) -> tuple[list[float], list[float]]:
+    """Headings (deg) and ground speeds (m/s) while MISSION_CURRENT was ``seq``."""
+    yaw, speed, cur = [], [], -1
+    for _, m in Bundle(bundle).iter_mavlink(["MISSION_CURRENT", "ATTITUDE", "VFR_HUD"]):
+        kind = m.get_type()
+        if kind == "MISSION_CURRENT":
+            cur = m.seq
+        elif cur == seq and kind == "ATTITUDE":
+            yaw.append(math.degrees(m.yaw) % 360.0)
+        elif cur == seq and kind == "VFR_HUD":
+            speed.append(m.groundspeed)
+    return yaw, speed
 
-    r, snap = fly(SimConfig(**base, faults=Faults(battery_sag_at_s=40.0, battery_sag_to_pct=22.0)))
+
+def test_low_battery_rtl_then_fly_resume_reflies_the_pass_facing_the_rack_at_its_speed(tmp_path, a01):
+    _, mission, plan_file = a01
+    r, snap = _fly(mission, plan_file, tmp_path / "bundle", {"faults": Faults(battery_voltage_at_s=100.0,
+                                                                               battery_voltage_v=10.0)})
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     first = json.loads((tmp_path / "bundle" / "flight_result.json").read_text())
     assert first["status"] == "rtl_battery" and first["resume_seq"] and first["disarmed_on_ground"], first
+    assert first["failsafes"][0]["signal"] == "battery_low" and first["failsafes"][0]["by"] == "vehicle"
     assert "--resume" in r.stdout and not snap.armed
-    # a fresh battery: `--resume` picks the interrupted bundle and records the rest beside it
-    r2, snap2 = fly(SimConfig(**base), "--resume")
+    # a fresh battery: `--resume` builds the rest as a mission of its own and records it beside
+    r2, snap2 = _fly(mission, plan_file, tmp_path / "bundle", {}, "--resume")
     assert r2.returncode == 0, r2.stdout[-3000:] + r2.stderr[-3000:]
     rest = json.loads((tmp_path / "bundle.resume1" / "flight_result.json").read_text())
     assert rest["status"] == "complete" and rest["disarmed_on_ground"] and not snap2.armed
-    assert Bundle(tmp_path / "bundle.resume1").meta.extra["start_seq"] == first["resume_seq"]
+    extra = Bundle(tmp_path / "bundle.resume1").meta.extra
+    assert extra["resumed_after_seq"] == first["last_reached_plan_seq"] and extra["resume_of"].endswith("bundle")
+    # the interrupted pass, flown again: facing the rack (its CONDITION_YAW) at the pass's speed
+    seq_map = extra["seq_map"]
+    items = mission.items
+    leg = next(i for i in range(first["last_reached_plan_seq"], len(items)) if items[i].bin_ids)  # plan index
+    k = seq_map.index(leg + 1)  # its seq in the continuation
+    yaw, speed = _leg_telemetry(tmp_path / "bundle.resume1", k)
+    want_yaw, want_speed = items[leg - 5].yaw_deg, items[leg - 1].speed_m_s
+    assert len(yaw) > 10 and abs((np.median(yaw) - want_yaw + 180) % 360 - 180) < 5.0, (np.median(yaw), want_yaw)
+    assert len(speed) > 10 and abs(np.median(speed) - want_speed) < 0.2 and max(speed) < want_speed + 0.3, \
+        (np.median(speed), max(speed), want_speed)
     # nothing left to resume: a one-line error
     r3 = subprocess.run([RACKSCAN, "fly", str(plan_file), "--record", str(tmp_path / "bundle"), "--resume"],
                         capture_output=True, text=True, timeout=60)

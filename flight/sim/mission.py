@@ -1,0 +1,260 @@
+"""The mission protocol on the vehicle's side (mission, fence, rally) and AUTO.
+
+As ArduCopter (DESIGN.md "Flight behaviour"): an upload is asked item by item with
+MISSION_REQUEST (or MISSION_REQUEST_INT), re-asked after ``mission_retry_s``; item 0 is home;
+items are kept as AP_Mission keeps them (``as_stored``) and downloaded in the non-INT frames.
+In AUTO, DO items run at once and the next NAV item starts; MISSION_CURRENT and
+MISSION_ITEM_REACHED report progress; at the end Copter holds position.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pymavlink.dialects.v20 import ardupilotmega as mavlink
+
+from flight.sim.config import LANDED_TAKEOFF
+
+if TYPE_CHECKING:
+    from flight.sim.vehicle import SimVehicle
+
+# ArduCopter's download frames: the *_INT frames come back as their float twins (AP_Mission)
+DOWNLOAD_FRAME = {mavlink.MAV_FRAME_GLOBAL_INT: mavlink.MAV_FRAME_GLOBAL,
+                  mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT: mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT,
+                  mavlink.MAV_FRAME_GLOBAL_TERRAIN_ALT_INT: mavlink.MAV_FRAME_GLOBAL_TERRAIN_ALT}
+TYPE_NAMES = ("mission", "fence", "rally")
+
+
+def as_stored(item: list) -> list:
+    """A mission item as ArduCopter keeps it (AP_Mission's 15-byte command): a waypoint keeps its
+    delay in whole seconds and drops params 2-4 (no yaw), a takeoff keeps param1, a land keeps
+    param1 and its loiter direction (param4 back as -1 or +1); altitudes in centimetres. A rally
+    point keeps its altitude in whole metres."""
+    it = list(item)
+    if it[12] == mavlink.MAV_MISSION_TYPE_RALLY:
+        it[11] = float(int(it[11]))  # AP_Rally keeps whole metres (int16)
+    if it[12] != mavlink.MAV_MISSION_TYPE_MISSION:
+        return it
+    cmd = it[2]
+    if cmd in (mavlink.MAV_CMD_NAV_WAYPOINT, mavlink.MAV_CMD_NAV_TAKEOFF, mavlink.MAV_CMD_NAV_LAND):
+        p1 = float(max(0, min(65535, int(it[5])))) if cmd == mavlink.MAV_CMD_NAV_WAYPOINT else float(it[5])
+        p4 = (-1.0 if it[8] < 0 else 1.0) if cmd == mavlink.MAV_CMD_NAV_LAND else 0.0
+        it[5:9] = [p1, 0.0, 0.0, p4]
+        it[11] = math.floor(float(it[11]) * 100 + 1e-6) / 100  # int32 centimetres, cut
+    return it
+
+
+@dataclass
+class _Upload:
+    mission_type: int
+    count: int
+    items: list
+    next_seq: int = 0
+    last_req_sim: float = 0.0
+    last_req_wall: float = 0.0
+    retries: int = 0
+
+
+class MissionStore:
+    def __init__(self, v: "SimVehicle") -> None:
+        self.v = v
+        self.items: dict[int, list] = {0: [], 1: [], 2: []}
+        self.seq = 1
+        self.state = mavlink.MISSION_STATE_NO_MISSION
+        self.upload: _Upload | None = None
+        self.last_upload_done: tuple[int, int] | None = None
+        self.gimbal_pitch_deg = 0.0
+
+    def rally_enu(self) -> list[tuple[float, float, float]]:
+        return [self.v.item_enu(it) for it in self.items[2]]
+
+    # -- protocol ------------------------------------------------------------------------------
+    def _ack(self, msg, result: int, mtype: int) -> None:
+        self.v.send(self.v.conn.mav.mission_ack_encode(msg.get_srcSystem(), msg.get_srcComponent(), result, mtype))
+
+    def mavlink_packet(self, msg) -> None:
+        kind = msg.get_type()
+        if not kind.startswith("MISSION_"):
+            return
+        R, v = mavlink, self.v
+        mtype = getattr(msg, "mission_type", 0)
+        if kind == "MISSION_COUNT":
+            if mtype not in self.items:
+                self._ack(msg, R.MAV_MISSION_UNSUPPORTED, mtype)
+            elif msg.count == 0:
+                self.items[mtype] = []
+                self._ack(msg, R.MAV_MISSION_ACCEPTED, mtype)
+            else:
+                self.upload = _Upload(mission_type=mtype, count=msg.count, items=[None] * msg.count)
+                self._request_next()
+        elif kind in ("MISSION_ITEM_INT", "MISSION_ITEM"):
+            self._item(msg, kind, mtype)
+        elif kind == "MISSION_REQUEST_LIST":
+            if mtype in self.items:
+                n = len(self.items[mtype]) if mtype or self.items[0] else 1
+                v.send(v.conn.mav.mission_count_encode(msg.get_srcSystem(), msg.get_srcComponent(), n, mtype))
+        elif kind in ("MISSION_REQUEST_INT", "MISSION_REQUEST"):
+            self._send_item(msg, kind, mtype)
+        elif kind == "MISSION_CLEAR_ALL":
+            if mtype in self.items:
+                self.items[mtype] = []
+            if mtype == 0:
+                self.seq = 1
+            self._ack(msg, R.MAV_MISSION_ACCEPTED, mtype)
+        elif kind == "MISSION_SET_CURRENT":
+            self.set_current(msg.seq)
+
+    def _item(self, msg, kind: str, mtype: int) -> None:
+        R = mavlink
+        up = self.upload
+        if up is None or up.mission_type != mtype:
+            if self.last_upload_done == (mtype, msg.seq + 1):  # our ACK was lost: say it again
+                self._ack(msg, R.MAV_MISSION_ACCEPTED, mtype)
+            return
+        if msg.seq != up.next_seq:
+            return  # a duplicate or out-of-order answer: the re-request timer asks again
+        x, y = (msg.x, msg.y) if kind == "MISSION_ITEM_INT" else (int(round(msg.x * 1e7)), int(round(msg.y * 1e7)))
+        up.items[msg.seq] = as_stored([msg.seq, msg.frame, msg.command, msg.current, msg.autocontinue, msg.param1,
+                                       msg.param2, msg.param3, msg.param4, x, y, msg.z, mtype])
+        up.next_seq += 1
+        up.retries = 0
+        if up.next_seq < up.count:
+            self._request_next()
+            return
+        items = up.items
+        if mtype == R.MAV_MISSION_TYPE_MISSION:
+            items[0] = self.home_item()
+            self.seq = 1
+            self.state = R.MISSION_STATE_NOT_STARTED
+        self.items[mtype] = items
+        self.upload = None
+        self.last_upload_done = (mtype, up.count)
+        self._ack(msg, R.MAV_MISSION_ACCEPTED, mtype)
+        self.v.text(f"Flight plan received ({TYPE_NAMES[mtype]}, {up.count} items)")
+
+    def _send_item(self, msg, kind: str, mtype: int) -> None:
+        v = self.v
+        items = self.items.get(mtype, [])
+        if mtype == 0 and not items:
+            items = [self.home_item()]
+        if not 0 <= msg.seq < len(items):
+            self._ack(msg, mavlink.MAV_MISSION_INVALID_SEQUENCE, mtype)
+            return
+        it = self.home_item() if mtype == 0 and msg.seq == 0 else items[msg.seq]
+        cur = 1 if mtype == 0 and msg.seq == self.seq else 0
+        if mtype == 0:  # ArduCopter sends mission items back in the non-INT frames
+            it = [*it[:1], DOWNLOAD_FRAME.get(it[1], it[1]), *it[2:]]
+        s, c = msg.get_srcSystem(), msg.get_srcComponent()
+        if kind == "MISSION_REQUEST_INT":
+            out = v.conn.mav.mission_item_int_encode(s, c, it[0], it[1], it[2], cur, it[4], it[5], it[6], it[7], it[8],
+                                                     it[9], it[10], it[11], mtype)
+        else:
+            out = v.conn.mav.mission_item_encode(s, c, it[0], it[1], it[2], cur, it[4], it[5], it[6], it[7], it[8],
+                                                 it[9] / 1e7, it[10] / 1e7, it[11], mtype)
+        v.send(out)
+
+    def home_item(self) -> list:
+        v = self.v
+        lat, lon, _ = v.geo(v.home_enu[0], v.home_enu[1], 0.0)
+        return [0, mavlink.MAV_FRAME_GLOBAL_INT, mavlink.MAV_CMD_NAV_WAYPOINT, 0, 1, 0.0, 0.0, 0.0, 0.0,
+                int(round(lat * 1e7)), int(round(lon * 1e7)), float(v.cfg.home_alt_m), 0]
+
+    def _request_next(self) -> None:
+        up = self.upload
+        if up is None:
+            return
+        up.last_req_sim, up.last_req_wall = self.v.t, time.monotonic()
+        mav = self.v.conn.mav
+        enc = mav.mission_request_int_encode if self.v.cfg.mission_request_int else mav.mission_request_encode
+        self.v.send(enc(255, 0, up.next_seq, up.mission_type))
+
+    def retry_upload(self) -> None:
+        up = self.upload
+        if up is None:
+            return
+        if self.v.t - up.last_req_sim >= self.v.cfg.mission_retry_s and time.monotonic() - up.last_req_wall >= 0.25:
+            up.retries += 1
+            if up.retries > 8:
+                self.v.send(self.v.conn.mav.mission_ack_encode(255, 0, mavlink.MAV_MISSION_OPERATION_CANCELLED,
+                                                               up.mission_type))
+                self.upload = None
+                return
+            self._request_next()
+
+    # -- AUTO ----------------------------------------------------------------------------------
+    def set_current(self, seq: int) -> None:
+        if 0 <= seq < max(1, len(self.items[0])):
+            self.seq = max(1, seq)
+            if self.v.mode == "AUTO" and self.v.armed:
+                self.start_item()
+            self.v.telemetry.send_one("MISSION_CURRENT")
+
+    def start_auto(self) -> None:
+        if self.seq < 1 or self.seq >= len(self.items[0]):
+            self.seq = 1
+        self.state = mavlink.MISSION_STATE_ACTIVE
+        if self.v.armed:
+            self.start_item()
+
+    def start_item(self) -> None:
+        """Run DO items at once and start the next NAV item at ``self.seq``."""
+        R, v = mavlink, self.v
+        ph = v.nav
+        items = self.items[0]
+        while self.seq < len(items):
+            it = items[self.seq]
+            cmd, p1, p2, p4 = it[2], it[5], it[6], it[8]
+            if cmd == R.MAV_CMD_NAV_WAYPOINT:
+                # a waypoint's start resets the heading to WP_YAW_BEHAVIOR's default (face the next
+                # waypoint) unless a CONDITION_YAW heading holds and WP_YAW_BEHAVIOR is 0
+                if not (ph.yaw_fixed and v.params["WP_YAW_BEHAVIOR"] == 0):
+                    ph.yaw_target, ph.yaw_fixed = None, False
+                ph.nav = {"kind": "wp", "seq": self.seq, "hold": p1, "arrived": None}
+                ph.target = v.item_enu(it)
+                v.telemetry.send_one("MISSION_CURRENT")
+                return
+            if cmd == R.MAV_CMD_NAV_TAKEOFF:
+                s = ph.state
+                ph.nav = {"kind": "takeoff", "seq": self.seq}
+                ph.target = (s.east_m, s.north_m, max(0.5, it[11]))
+                if v.landed:
+                    v.landed, v.landed_state = False, LANDED_TAKEOFF
+                v.telemetry.send_one("MISSION_CURRENT")
+                return
+            if cmd == R.MAV_CMD_NAV_LAND:
+                e, n, _ = v.item_enu(it)
+                ph.start_land(seq=self.seq, at=(e, n))
+                v.telemetry.send_one("MISSION_CURRENT")
+                return
+            if cmd == R.MAV_CMD_NAV_RETURN_TO_LAUNCH:
+                ph.start_rtl(seq=self.seq)
+                v.telemetry.send_one("MISSION_CURRENT")
+                return
+            if cmd == R.MAV_CMD_DO_CHANGE_SPEED and p2 > 0:
+                ph.speed_m_s = float(p2)
+            elif cmd == R.MAV_CMD_CONDITION_YAW:
+                ph.yaw_target = (ph.state.yaw_deg + p1 * (1 if p2 >= 0 else -1)) % 360.0 if p4 else p1 % 360.0
+                ph.yaw_fixed = True
+            elif cmd in (R.MAV_CMD_DO_MOUNT_CONTROL, R.MAV_CMD_DO_GIMBAL_MANAGER_PITCHYAW):
+                self.gimbal_pitch_deg = float(p1)
+            self.seq += 1
+        # mission complete: Copter holds position in AUTO
+        ph.nav = None
+        self.state = R.MISSION_STATE_COMPLETE
+        ph.target = ph.pos
+        self.seq = max(1, len(items) - 1)
+        v.text("Mission complete; holding position")
+        v.telemetry.send_one("MISSION_CURRENT")
+
+    def reached(self, seq: int) -> None:
+        self.v.send(self.v.conn.mav.mission_item_reached_encode(seq))
+        self.v.text(f"Reached command #{seq}")
+        self.seq = seq + 1
+        self.start_item()
+
+    def landed_at_end(self, seq: int) -> None:
+        self.v.send(self.v.conn.mav.mission_item_reached_encode(seq))
+        self.state = mavlink.MISSION_STATE_COMPLETE
