@@ -10,7 +10,7 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("fuse")
     def fuse(
-        bundle_dir: Path = typer.Argument(..., help="flight bundle directory"),
+        bundle_dir: Path = typer.Argument(..., help="flight bundle directory (with BUNDLE.resume1, ... when the flight was resumed: fused as one)"),
         detections: Path = typer.Option(None, "--detections", help="detections.parquet (default BUNDLE/detections.parquet)"),
         max_gap_s: float = typer.Option(0.2, "--max-gap-s", help="largest allowed frame-to-pose gap, seconds"),
         clock_offset_s: str = typer.Option("auto", "--clock-offset-s", help="camera-telemetry offset: auto or seconds"),
@@ -25,11 +25,11 @@ def register(app: typer.Typer) -> None:
         """Fuse a flight's detections into one observation per bin."""
         from rich.console import Console
 
-        from flight.bundle import Bundle
+        from flight.continuation import open_flight
         from slam_fusion.errors import FusionError
         from slam_fusion.tools.io import fuse_bundle, residual_stats, write_outputs, write_ply
 
-        b = Bundle(bundle_dir)
+        b = open_flight(bundle_dir)
         if clock_offset_s == "auto":
             off = None
         else:

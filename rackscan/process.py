@@ -82,56 +82,80 @@ class ProcessReport:
         return sum(self.seconds.values())
 
 
-def process_bundle(bundle_dir: str | Path, *, erp: str | Path | None = None, executor=None,
-                   weights: str | Path | None = None, backend: str = "onnx", device: str = "cpu",
-                   conf: float = 0.25, batch: int = 1, chunk_frames: int = 32, fuse_options: dict | None = None,
-                   reconcile_options: dict | None = None, log: Callable[[str], None] = print) -> ProcessReport:
-    import pandas as pd
-
-    from flight.bundle import Bundle
-    from perception.detector import DEFAULT_WEIGHTS
+def _detect(b, *, executor, w: Path, backend: str, device: str, conf: float, batch: int, chunk_frames: int,
+            log: Callable[[str], None]) -> tuple[str, int]:
+    """Perception on one bundle, resumable; ('ran' | 'skipped', frames skipped as unreadable)."""
     from perception.io import read_detections, write_detections
     from perception.pipeline import Tracker
-    from rackscan.executors import LocalExecutor, chunked
+    from rackscan.executors import chunked
 
-    b = Bundle(bundle_dir)
     root = Path(b.path)
     state = StageState(root)
-    executor = executor or LocalExecutor()
-    rep = ProcessReport(bundle=root)
-    ts = [fr.t_ns for fr in b.frames]
-    rep.flight_time_s = (max(ts) - min(ts)) / 1e9 if ts else 0.0
-    rep.frames = len(ts)
-
-    # 1. perception
-    w = Path(weights) if weights else DEFAULT_WEIGHTS.with_suffix(".onnx" if backend == "onnx" else ".pt")
     det_out = root / "detections.parquet"
     fp = fingerprint("detect", str(w), backend, conf, chunk_frames, code_digest("perception"),
                      files=[root / "frames.csv", w])
     t0 = time.perf_counter()
     if state.is_done("detect", fp, [det_out]):
-        rep.stages["detect"] = "skipped"
-        log(f"detect: up to date ({det_out.name})")
-    else:
-        cdir = state.chunk_dir("detect", fp)
-        jobs = [DetectChunk(bundle=str(root), chunk=k, indices=tuple(idx), out=str(cdir / f"chunk_{k:05d}.parquet"),
-                            weights=str(w), backend=backend, device=device, conf=conf, batch=batch)
-                for k, idx in enumerate(chunked(list(range(len(b.frames))), chunk_frames))]
-        todo = [j for j in jobs if not Path(j.out).exists()]
-        if len(todo) < len(jobs):
-            log(f"detect: resuming, {len(jobs) - len(todo)} of {len(jobs)} chunks already done")
-        executor.map(detect_chunk, todo, description=f"detect ({len(todo)} chunks of {chunk_frames} frames)")
-        dets = [d for j in jobs for d in read_detections(j.out)]
-        dets.sort(key=lambda d: d.frame_idx)
-        tracker = Tracker(float(b.camera_spec().fps or 5.0))
-        dets = [tracker.update(d) for d in dets]
-        write_detections(det_out, dets)
-        rep.frames_skipped = len(b.frames) - len(dets)
-        state.mark_done("detect", fp, frames=len(dets), skipped=rep.frames_skipped,
-                        seconds=time.perf_counter() - t0, executor=getattr(executor, "name", "local"))
-        rep.stages["detect"] = "ran"
-        log(f"detect: {len(dets)} frames ({rep.frames_skipped} skipped), "
-            f"{sum(len(d) for d in dets)} boxes, {sum(len(d.codes) for d in dets)} codes -> {det_out.name}")
+        log(f"detect: up to date ({root.name}/{det_out.name})")
+        return "skipped", 0
+    cdir = state.chunk_dir("detect", fp)
+    jobs = [DetectChunk(bundle=str(root), chunk=k, indices=tuple(idx), out=str(cdir / f"chunk_{k:05d}.parquet"),
+                        weights=str(w), backend=backend, device=device, conf=conf, batch=batch)
+            for k, idx in enumerate(chunked(list(range(len(b.frames))), chunk_frames))]
+    todo = [j for j in jobs if not Path(j.out).exists()]
+    if len(todo) < len(jobs):
+        log(f"detect: resuming, {len(jobs) - len(todo)} of {len(jobs)} chunks already done")
+    executor.map(detect_chunk, todo, description=f"detect {root.name} ({len(todo)} chunks of {chunk_frames} frames)")
+    dets = [d for j in jobs for d in read_detections(j.out)]
+    dets.sort(key=lambda d: d.frame_idx)
+    tracker = Tracker(float(b.camera_spec().fps or 5.0))
+    dets = [tracker.update(d) for d in dets]
+    write_detections(det_out, dets)
+    skipped = len(b.frames) - len(dets)
+    state.mark_done("detect", fp, frames=len(dets), skipped=skipped, seconds=time.perf_counter() - t0,
+                    executor=getattr(executor, "name", "local"))
+    log(f"detect: {len(dets)} frames ({skipped} skipped), {sum(len(d) for d in dets)} boxes, "
+        f"{sum(len(d.codes) for d in dets)} codes -> {root.name}/{det_out.name}")
+    return "ran", skipped
+
+
+def process_bundle(bundle_dir: str | Path, *, erp: str | Path | None = None, executor=None,
+                   weights: str | Path | None = None, backend: str = "onnx", device: str = "cpu",
+                   conf: float = 0.25, batch: int = 1, chunk_frames: int = 32, fuse_options: dict | None = None,
+                   reconcile_options: dict | None = None, log: Callable[[str], None] = print) -> ProcessReport:
+    """detect -> fuse -> reconcile on the flight recorded in ``bundle_dir``; a flight interrupted and
+    continued (``rackscan fly --resume``: ``BUNDLE.resume1``, ...) is processed as one count:
+    perception per bundle, fusion over all of them, outputs in ``bundle_dir``."""
+    import pandas as pd
+
+    from flight.continuation import flight_bundles, open_flight
+    from perception.detector import DEFAULT_WEIGHTS
+    from rackscan.executors import LocalExecutor
+
+    paths = flight_bundles(bundle_dir)
+    flight = open_flight(bundle_dir)
+    bundles = getattr(flight, "bundles", [flight])
+    root = Path(flight.path)
+    state = StageState(root)
+    executor = executor or LocalExecutor()
+    rep = ProcessReport(bundle=root)
+    for bb in bundles:
+        ts = [fr.t_ns for fr in bb.frames]
+        rep.flight_time_s += (max(ts) - min(ts)) / 1e9 if ts else 0.0
+        rep.frames += len(ts)
+    if len(paths) > 1:
+        log(f"flight of {len(paths)} bundles: {', '.join(p.name for p in paths)} (one count)")
+
+    # 1. perception, bundle by bundle
+    w = Path(weights) if weights else DEFAULT_WEIGHTS.with_suffix(".onnx" if backend == "onnx" else ".pt")
+    t0 = time.perf_counter()
+    ran = []
+    for bb in bundles:
+        how, skipped = _detect(bb, executor=executor, w=w, backend=backend, device=device, conf=conf, batch=batch,
+                               chunk_frames=chunk_frames, log=log)
+        ran.append(how)
+        rep.frames_skipped += skipped
+    rep.stages["detect"] = "ran" if "ran" in ran else "skipped"
     rep.seconds["detect"] = time.perf_counter() - t0
 
     # 2. fusion
@@ -140,14 +164,15 @@ def process_bundle(bundle_dir: str | Path, *, erp: str | Path | None = None, exe
     fo = dict(fuse_options or {})
     obs_out = root / "observations.parquet"
     fp = fingerprint("fuse", sorted(fo.items()), code_digest("slam_fusion"),
-                     files=[det_out, b.tlog_path, root / "frames.csv"])
+                     files=[f for bb in bundles for f in (Path(bb.path) / "detections.parquet", bb.tlog_path,
+                                                            Path(bb.path) / "frames.csv")])
     t0 = time.perf_counter()
     if state.is_done("fuse", fp, [obs_out]):
         rep.stages["fuse"] = "skipped"
         log(f"fuse: up to date ({obs_out.name})")
     else:
-        res = fuse_bundle(b, **fo)
-        write_outputs(b, res, b.meta.flight_id)
+        res = fuse_bundle(flight, **fo)
+        write_outputs(flight, res, flight.meta.flight_id)
         med, _ = residual_stats(res.label_residuals_px)
         state.mark_done("fuse", fp, bins=len(res.observations), clock_offset_s=res.clock_offset_s,
                         seconds=time.perf_counter() - t0)
@@ -167,7 +192,7 @@ def process_bundle(bundle_dir: str | Path, *, erp: str | Path | None = None, exe
         t0 = time.perf_counter()
         out_dir = Path(ro.get("out_dir") or root / "report")
         fp = fingerprint("reconcile", sorted((k, str(v)) for k, v in ro.items()), code_digest("reconciliation"),
-                         files=[obs_out, Path(erp)])
+                         files=[obs_out, Path(erp)] + ([Path(ro["product_master_path"])] if ro.get("product_master_path") else []))
         if state.is_done("reconcile", fp, [out_dir / "report.xlsx", out_dir / "discrepancies.csv"]):
             rep.stages["reconcile"] = "skipped"
             log(f"reconcile: up to date ({out_dir})")

@@ -52,20 +52,48 @@ def fuse_bundle(bundle, *, detections: str | Path | None = None, max_gap_s: floa
                 clock_offset_s: float | None = None, min_overlap: float = 0.35, min_support: float = 0.5,
                 smooth_s: float = 1.0, drift_correction: bool = True, catalogue: str | Path | None = None,
                 poses: str = "auto", drift_solver=None):
-    """A bundle's telemetry and detections -> FusionResult (``write_outputs`` stores it)."""
+    """A bundle's telemetry and detections -> FusionResult (``write_outputs`` stores it).
+
+    ``bundle`` may be a ``flight.continuation.FlightSet`` (an interrupted flight and its
+    continuations): each bundle's detections (frame_idx shifted by its offset) and trajectory
+    (from its own tlog: each vehicle boot has its own clock) are joined into one flight, so a
+    bin seen on passes flown in two bundles is fused from all its views."""
     from slam_fusion.pipeline import fuse_detections
     from slam_fusion.tools.tlog import trajectory_from_bundle
 
-    rows = read_detection_rows(detections or Path(bundle.path) / "detections.parquet")
+    parts = list(zip(bundle.bundles, bundle.offsets)) if hasattr(bundle, "bundles") else [(bundle, 0)]
+    if detections is not None and len(parts) > 1:
+        raise FusionError(f"--detections {detections}: one file cannot hold a flight of {len(parts)} bundles; "
+                          "each bundle's detections.parquet is read")
+    rows, trajs = [], []
+    for b, off in parts:
+        for r in read_detection_rows(detections or Path(b.path) / "detections.parquet"):
+            r["frame_idx"] = int(r["frame_idx"]) + off
+            rows.append(r)
+        trajs.append(trajectory_from_bundle(b, poses))
     ft = {int(fr.frame_idx): int(fr.t_ns) for fr in bundle.frames}
     if not ft:
         raise FusionError(f"{Path(bundle.path) / 'frames.csv'}: no frames; nothing to fuse")
     g2s = read_catalogue(catalogue or Path(bundle.path) / "catalogue.csv", required=catalogue is not None)
     return fuse_detections(site=bundle.site(), cam=bundle.camera_spec().model(), T_body_camera=bundle.T_body_camera,
-                           traj=trajectory_from_bundle(bundle, poses), frame_t_ns=ft, rows=rows,
+                           traj=_joined(trajs), frame_t_ns=ft, rows=rows,
                            max_gap_ns=int(max_gap_s * 1e9), clock_offset_s=clock_offset_s, min_overlap=min_overlap,
                            min_support=min_support, smooth_s=smooth_s, drift_correction=drift_correction,
                            gtin_to_sku=g2s, **({"drift_solver": drift_solver} if drift_solver else {}))
+
+
+def _joined(trajs):
+    """Trajectories of successive flights as one, in time order (each keeps its own samples)."""
+    if len(trajs) == 1:
+        return trajs[0]
+    from slam_fusion.core.trajectory import Trajectory
+
+    t = np.concatenate([tr.t_ns for tr in trajs])
+    order = np.argsort(t, kind="stable")
+    keep = np.concatenate([[True], np.diff(t[order]) > 0])
+    idx = order[keep]
+    return Trajectory(t_ns=t[idx], positions_site_m=np.concatenate([tr.positions_site_m for tr in trajs])[idx],
+                      quat_wxyz=np.concatenate([tr.quat_wxyz for tr in trajs])[idx])
 
 
 def _bin_crop(img, bundle, result, bin_, t_ns: int, margin_frac: float = 0.15):
