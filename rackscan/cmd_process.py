@@ -11,7 +11,7 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("process")
     def process(
-        bundle_dir: Path = typer.Argument(..., help="flight bundle directory"),
+        bundle_dir: Path = typer.Argument(..., help="flight bundle directory (with its continuations BUNDLE.resume1, ... when the flight was resumed: one count)"),
         erp: Path = typer.Option(None, "--erp", help="ERP stock export (.csv/.xlsx); without it the run stops after fusion"),
         executor: str = typer.Option("local", "--executor", help="local or ray"),
         ray_address: str = typer.Option(None, "--ray-address", help="existing Ray cluster (default: a local one on loopback)"),
@@ -27,6 +27,7 @@ def register(app: typer.Typer) -> None:
         db: str = typer.Option(None, "--db", help="results store URL (default: sqlite in the report folder)"),
         out: Path = typer.Option(None, "--out", help="report folder (default BUNDLE/report)"),
         min_confidence: float = typer.Option(0.8, "--min-confidence", help="reconcile: below this a count asks for a recount"),
+        product_master: Path = typer.Option(None, "--product-master", help="reconcile: material <-> GTIN/EAN from the ERP (SAP MEAN: MATNR, EAN11; catalogue.csv)"),
     ) -> None:
         """Run the offline pipeline on a recorded flight; stages already done are skipped."""
         from rich.console import Console
@@ -41,12 +42,15 @@ def register(app: typer.Typer) -> None:
             rep = process_bundle(bundle_dir, erp=erp, executor=ex, weights=weights, backend=backend, device=device,
                                  conf=conf, batch=batch, chunk_frames=chunk_frames,
                                  fuse_options={"min_support": min_support, "drift_correction": drift_correction},
-                                 reconcile_options={"db_url": db, "out_dir": out, "min_confidence": min_confidence},
+                                 reconcile_options={"db_url": db, "out_dir": out, "min_confidence": min_confidence,
+                                                    "product_master_path": product_master},
                                  log=con.print)
         finally:
             ex.shutdown()
         if rep.reconciliation is not None:
             con.print(summary_table(rep.reconciliation, f"reconciliation of {bundle_dir.name} against {erp.name}"))
+            for w in rep.reconciliation.warnings:
+                con.print(f"[yellow]warning:[/] {w}")
         ran = ", ".join(f"{k} {rep.seconds[k]:.1f} s ({v})" for k, v in rep.stages.items())
         ratio = rep.processing_s / rep.flight_time_s if rep.flight_time_s else float("nan")
         con.print(f"{rep.frames} frames, {rep.flight_time_s:.0f} s of flight; {ran}; "

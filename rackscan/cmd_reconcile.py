@@ -29,7 +29,7 @@ def summary_table(res, title: str):
 def register(app: typer.Typer) -> None:
     @app.command("reconcile")
     def reconcile_cmd(
-        flight: Path = typer.Option(..., "--flight", help="flight bundle with observations.parquet (rackscan fuse)"),
+        flight: Path = typer.Option(..., "--flight", help="flight bundle with observations.parquet (rackscan fuse / process; a flight continued with fly --resume is counted there as one)"),
         erp: Path = typer.Option(..., "--erp", help="ERP stock export (.csv or .xlsx)"),
         mapping: Path = typer.Option(None, "--mapping", help="column mapping YAML (bin, sku, qty, ...)"),
         site_yaml: Path = typer.Option(None, "--site", help="site file (default: the bundle's site.yaml)"),
@@ -38,6 +38,7 @@ def register(app: typer.Typer) -> None:
         min_confidence: float = typer.Option(0.8, "--min-confidence", help="below this a count asks for a recount (0..1)"),
         tolerance_units: int = typer.Option(0, "--tolerance-units", help="count difference still called a match"),
         duplicates: str = typer.Option("sum", "--duplicates", help="repeated bin+SKU rows: sum or refuse"),
+        product_master: Path = typer.Option(None, "--product-master", help="material <-> GTIN/EAN from the ERP (SAP MEAN: MATNR, EAN11; a material master; catalogue.csv); default: the ERP export's EAN column when it has one"),
     ) -> None:
         """Diff the counted stock against the ERP; store it; write report.xlsx and discrepancies.csv."""
         from rich.console import Console
@@ -45,7 +46,8 @@ def register(app: typer.Typer) -> None:
         from reconciliation.pipeline import reconcile_flight
 
         res = reconcile_flight(flight, erp, mapping_path=mapping, site_path=site_yaml, db_url=db, out_dir=out,
-                               min_confidence=min_confidence, tolerance=tolerance_units, duplicates=duplicates)
+                               min_confidence=min_confidence, tolerance=tolerance_units, duplicates=duplicates,
+                               product_master_path=product_master)
         con = Console()
         con.print(summary_table(res, f"reconciliation of {flight.name} against {erp.name}"))
         for w in res.warnings:

@@ -25,6 +25,7 @@ DEFAULT_ALIASES: dict[str, tuple[str, ...]] = {
     "description": ("description", "maktx", "material description", "name"),
     "lot": ("lot", "batch", "charg"),
     "unit_price": ("unit_price", "price", "unit price"),
+    "gtin": ("gtin", "ean", "ean11", "ean13", "ean/upc", "upc", "barcode"),  # optional: then it is the product master too
 }
 
 
@@ -38,6 +39,7 @@ class ColumnMapping(BaseModel):
     description: str | None = None
     lot: str | None = None
     unit_price: str | None = None
+    gtin: str | None = None
     sheet: str | int | None = None
     thousands: str = ","
     decimal: str = "."
@@ -57,7 +59,7 @@ def load_mapping(path: str | Path) -> ColumnMapping:
 class ErpSnapshot:
     source: str
     sha256: str
-    rows: pd.DataFrame  # bin_id, sku, qty (int), description, lot, unit_price
+    rows: pd.DataFrame  # bin_id, sku, qty (int), description, lot, unit_price, gtin
     warnings: list[str] = field(default_factory=list)
 
 
@@ -326,7 +328,8 @@ def parse_erp(name: str, raw: bytes, mapping: ColumnMapping | None = None, *, si
                     raise ReconciliationError(f"{p}: row {row_no}: column {cols['unit_price']!r}: {pr!r} is not a price") from None
         out.append({"bin_id": b, "sku": sku, "qty": int(q), "row": row_no,
                     "description": str(rec[cols["description"]]).strip() if cols["description"] else "",
-                    "lot": str(rec[cols["lot"]]).strip() if cols["lot"] else "", "unit_price": price})
+                    "lot": str(rec[cols["lot"]]).strip() if cols["lot"] else "", "unit_price": price,
+                    "gtin": str(rec[cols["gtin"]]).strip() if cols["gtin"] else ""})
     rows = pd.DataFrame(out)
     dup = rows.duplicated(["bin_id", "sku"], keep=False)
     if dup.any():
@@ -341,5 +344,5 @@ def parse_erp(name: str, raw: bytes, mapping: ColumnMapping | None = None, *, si
         warnings.warn(msg)
         rows = rows.groupby(["bin_id", "sku"], as_index=False, sort=False).agg(
             qty=("qty", "sum"), row=("row", "first"), description=("description", "first"), lot=("lot", "first"),
-            unit_price=("unit_price", "first"))
+            unit_price=("unit_price", "first"), gtin=("gtin", "first"))
     return ErpSnapshot(name, hashlib.sha256(raw).hexdigest(), rows.reset_index(drop=True), warns)

@@ -44,7 +44,11 @@ def read_observations(bundle: Path) -> tuple[pd.DataFrame, set[str] | None]:
 
 
 def reconcile_flight(bundle: str | Path, erp_path: str | Path, *, mapping_path=None, site_path=None, db_url=None,
-                     out_dir=None, min_confidence=0.8, tolerance=0, duplicates="sum") -> FlightReconciliation:
+                     out_dir=None, min_confidence=0.8, tolerance=0, duplicates="sum",
+                     product_master_path=None) -> FlightReconciliation:
+    """``product_master_path``: material <-> GTIN/EAN (SAP MEAN, a material master, catalogue.csv);
+    without it the ERP export's own EAN column serves when it has one."""
+    from reconciliation.master import apply_product_master, gtin14, load_product_master, master_from_table
     from warehouse.site import load_site
 
     bundle = Path(bundle)
@@ -57,6 +61,18 @@ def reconcile_flight(bundle: str | Path, erp_path: str | Path, *, mapping_path=N
     mapping = load_mapping(mapping_path) if mapping_path else ColumnMapping()
     snap = load_erp(erp_path, mapping, site=site, duplicates=duplicates)
     obs, scanned = read_observations(bundle)
+    warns = list(snap.warnings)
+    master = None
+    if product_master_path:
+        master = load_product_master(product_master_path)
+    elif "gtin" in snap.rows.columns and (snap.rows["gtin"].astype(str).str.strip() != "").any():
+        master = master_from_table(f"{erp_path} (its EAN column)", snap.rows[["sku", "gtin"]])
+    if master is not None:
+        obs, more = apply_product_master(obs, master, erp_materials=snap.rows["sku"])
+        warns += more
+    elif any(gtin14(s) for s in obs["sku"] if s) and not set(obs["sku"]) & set(snap.rows["sku"]):
+        warns.append(f"{bundle / 'observations.parquet'}: the SKUs are GTINs (the flight had no catalogue) and the "
+                     "ERP counts materials; give the product master (--product-master, e.g. SAP MEAN: MATNR, EAN11)")
     result = reconcile(snap.rows, obs, site_bins=[b.bin_id for b in site.bins], scanned_bins=scanned,
                        min_confidence=min_confidence, tolerance=tolerance, bin_positions=site.bin_centres_site())
     out = Path(out_dir) if out_dir else bundle / "report"
@@ -77,4 +93,4 @@ def reconcile_flight(bundle: str | Path, erp_path: str | Path, *, mapping_path=N
     rid = store.save_reconciliation(fid, sid, result, {"min_confidence": min_confidence, "tolerance": tolerance,
                                                        "erp_file": str(erp_path)})
     xlsx, csv_path = write_reports(result, out, evidence_base=bundle)
-    return FlightReconciliation(result, rid, url, xlsx, csv_path, snap.warnings)
+    return FlightReconciliation(result, rid, url, xlsx, csv_path, warns)
