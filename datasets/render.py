@@ -14,7 +14,6 @@ frame.
 
 from __future__ import annotations
 
-import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,17 +23,15 @@ import numpy as np
 import pandas as pd
 
 from datasets.labels import location_label_art, pallet_label_art, product_label_art
-from datasets.tires import parse_size
+from datasets.photometry import Photometry
+from datasets.textures import carton_texture, film_texture, stable_hash, tire_texture, worn_label
 from datasets.world import SceneObject, World
 from warehouse.camera import CameraModel, CameraSpec, invert_transform
 
 OBJECT_COLUMNS = ["frame_idx", "kind", "object_id", "bin_id", "sku", "x1", "y1", "x2", "y2",
                   "visible_frac", "text", "symbology", "module_px"]
-UPRIGHT_BGR = (150, 78, 22)
-BEAM_BGR = (10, 105, 235)
-BACK_BGR = (62, 64, 66)
-FLOOR_BGR = (118, 120, 116)
 PALLET_BGR = (70, 125, 170)
+DECKING_BGR = (150, 150, 150)
 MARGIN_FRAC = 0.04
 NEAR_M = 0.05
 
@@ -69,6 +66,7 @@ class _Quad:
     order: float
     truth: SceneObject | None  # objects that get ground truth
     truth_kind: str = ""
+    alpha: bool = False  # a see-through texture (BGRA: stretch film): blended, and it hides nothing
 
 
 def camera_pose_facing(face, u_m: float, v_m: float, standoff_m: float, *, yaw_deg: float = 0.0,
@@ -104,45 +102,6 @@ def _distortion_maps(K_bytes: bytes, dist: tuple, w: int, h: int, margin_px: tup
     return cv2.convertMaps(mx, my, cv2.CV_16SC2)
 
 
-def _stable_hash(text: str) -> int:
-    """The same number in every process (Python's ``hash`` of a str is salted per process)."""
-    return zlib.crc32(text.encode("utf-8"))
-
-
-def _tire_texture(size_code: str, lying: bool, variant: int, px_per_mm: float = 1.5) -> np.ndarray:
-    """Procedural tread seen from the front (standing: width across, circumference down)."""
-    size = parse_size(size_code)
-    w_px = int(size.width_mm * px_per_mm)
-    d_px = int(size.outer_diameter_mm * px_per_mm)
-    rng = np.random.default_rng(_stable_hash(f"{size_code}:{variant}"))  # hash() differs per process
-    tex = np.full((d_px, w_px), 34, np.float32)
-    # circumferential grooves
-    for f in (0.22, 0.42, 0.62, 0.8)[: 3 + variant % 2]:
-        x = int(f * w_px)
-        tex[:, max(0, x - 4) : x + 4] = 14
-    # lateral sipes / blocks, repeated along the circumference
-    pitch = int(26 * px_per_mm)
-    ys = np.arange(d_px)
-    for k in range(0, d_px, pitch):
-        off = int(pitch * 0.4) if variant % 2 else 0
-        for seg in range(4):
-            x0 = int(seg * w_px / 4)
-            x1 = int((seg + 1) * w_px / 4)
-            y0 = k + (off if seg % 2 else 0)
-            cv2.line(tex, (x0, y0), (x1, y0 + int(pitch * 0.35)), 18, 3)
-    tex += rng.normal(0, 3, tex.shape).astype(np.float32)
-    # curvature: the tread turns away at the top and bottom of the tire
-    c = (ys - d_px / 2) / (d_px / 2)
-    shade = np.sqrt(np.clip(1 - c**2, 0.02, 1))[:, None] * 0.9 + 0.1
-    # shoulders darker
-    xs = (np.arange(w_px) - w_px / 2) / (w_px / 2)
-    shade = shade * (1 - 0.35 * np.abs(xs) ** 4)[None, :]
-    tex = np.clip(tex * shade * 1.4, 0, 255).astype(np.uint8)
-    if lying:
-        tex = np.ascontiguousarray(tex.T)
-    return cv2.cvtColor(tex, cv2.COLOR_GRAY2BGR)
-
-
 class Renderer:
     """Renders frames of a :class:`World` with its scenario's camera."""
 
@@ -164,10 +123,7 @@ class Renderer:
         self._tex_cache_size = texture_cache
         self._quads_by_face = self._build_quads()
         self._reach_m = self._face_reach()
-        rng = np.random.default_rng(self.spec.seed + 1)
-        sigma = self.spec.sensor.noise_sigma
-        self._noise = np.clip(rng.normal(128, sigma, (self.H + 64, self.W + 64, 3)), 0, 255).astype(np.uint8) if sigma > 0 else None
-        self._light_maps = self._build_light_maps()
+        self.photometry = Photometry(self.spec, self.camera, self.W, self.H)
         bg = np.linspace(70, 105, self.Hc, dtype=np.float32)[:, None, None] * np.ones((1, self.Wc, 3), np.float32)
         self._background = bg.astype(np.uint8)
         self._has_distortion = bool(np.any(self.dist))
@@ -177,6 +133,7 @@ class Renderer:
     # -- scene ------------------------------------------------------------------------------
     def _build_quads(self) -> dict[str, list[_Quad]]:
         site = self.world.site
+        look = self.spec.appearance
         out: dict[str, list[_Quad]] = {}
         for face in site.faces:
             L, H = face.length_m, face.height_m
@@ -185,22 +142,29 @@ class Renderer:
             def rect(u0, u1, v0, v1, n):
                 return np.array([[u0, v1, n], [u1, v1, n], [u1, v0, n], [u0, v0, n]], dtype=np.float64)
 
-            qs.append(_Quad("", BACK_BGR, face.face_id, rect(0, L, 0, H, -face.depth_m), -9.0, None))
-            qs.append(_Quad("", FLOOR_BGR, face.face_id, rect(-6, L + 6, -3, 0, 0.0), -8.0, None))
+            qs.append(_Quad("", look.back_bgr, face.face_id, rect(0, L, 0, H, -face.depth_m), -9.0, None))
+            qs.append(_Quad("", look.floor_bgr, face.face_id, rect(-6, L + 6, -3, 0, 0.0), -8.0, None))
             for o in self.world.objects_of_face(face.face_id):
                 if o.kind == "pallet":
                     qs.append(_Quad("", PALLET_BGR, face.face_id, rect(o.u0, o.u1, o.v0, o.v1, o.n), o.n, None))
                     continue
-                key = o.object_id if o.kind.endswith("label") else f"tire:{o.sku}:{o.kind}:{_stable_hash(o.object_id) % 3}"
+                if o.kind in ("carton", "film"):  # not stock we count: no ground truth box
+                    qs.append(_Quad(f"{o.kind}:{o.object_id}", (0, 0, 0), face.face_id, rect(o.u0, o.u1, o.v0, o.v1, o.n),
+                                    o.n, o, "", alpha=o.kind == "film"))
+                    continue
+                key = o.object_id if o.kind.endswith("label") else f"tire:{o.sku}:{o.kind}:{stable_hash(o.object_id) % 3}"
                 tk = {"tire_standing": "tire", "tire_lying": "tire"}.get(o.kind, o.kind)
                 qs.append(_Quad(key, (0, 0, 0), face.face_id, rect(o.u0, o.u1, o.v0, o.v1, o.n), o.n, o, tk))
             for u in face.bay_edges_u_m:
                 hw = face.upright_width_m / 2
-                qs.append(_Quad("", UPRIGHT_BGR, face.face_id, rect(u - hw, u + hw, 0, H, 0.0), 0.0, None))
+                qs.append(_Quad("", look.upright_bgr, face.face_id, rect(u - hw, u + hw, 0, H, 0.0), 0.0, None))
             for h in face.level_heights_m:
                 if h <= 0:
                     continue
-                qs.append(_Quad("", BEAM_BGR, face.face_id, rect(0, L, h, h + face.beam_height_m, 0.001), 0.001, None))
+                qs.append(_Quad("", look.beam_bgr, face.face_id, rect(0, L, h, h + face.beam_height_m, 0.001), 0.001, None))
+                if look.wire_decking:  # the mesh's front lip, standing just over the beam
+                    top = h + face.beam_height_m
+                    qs.append(_Quad("", DECKING_BGR, face.face_id, rect(0, L, top, top + 0.025, -0.01), -0.0005, None))
             lab = site.spec.location_label
             for b in face.bins:
                 size_m = location_label_art(b.label.content, module_mm=lab.module_mm, quiet=lab.quiet_modules).size_mm[0] / 1000
@@ -228,18 +192,6 @@ class Renderer:
                     reach[f.face_id] = 50.0
         return reach
 
-    def _build_light_maps(self) -> list[np.ndarray]:
-        ls = self.spec.lighting
-        ys, xs = np.mgrid[0 : self.H, 0 : self.W].astype(np.float32)
-        xn, yn = (xs - self.W / 2) / (self.W / 2), (ys - self.H / 2) / (self.H / 2)
-        vig = 1 - ls.vignetting * np.clip((xn**2 + yn**2) / 2, 0, 1) ** 1.2
-        maps = []
-        for a in np.linspace(0, 2 * np.pi, 8, endpoint=False):
-            grad = 1 + ls.gradient * (np.cos(a) * xn + np.sin(a) * yn) / 2
-            m = np.clip(vig * grad * 200, 0, 255).astype(np.uint8)  # 200 == gain 1.0
-            maps.append(cv2.merge([m, m, m]))
-        return maps
-
     # -- textures ---------------------------------------------------------------------------
     def _base_texture(self, q: _Quad) -> tuple[np.ndarray, float]:
         o = q.truth
@@ -251,12 +203,17 @@ class Renderer:
             gtin13 = o.text[5:18]
             art = product_label_art(o.text, gtin13, qr_module_mm=spec.labels.product_qr.module_mm,
                                     ean_module_mm=spec.labels.product_ean13.module_mm, px_per_ean_module=4)
-            return cv2.cvtColor(art.image, cv2.COLOR_GRAY2BGR), art.px_per_mm
+            img = worn_label(art.image, o.damage, o.object_id) if o.damage else art.image
+            return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR), art.px_per_mm
+        if o.kind == "carton":
+            return carton_texture((o.u1 - o.u0) * 1000, (o.v1 - o.v0) * 1000, stable_hash(o.object_id) % 97), 0.5
+        if o.kind == "film":
+            return film_texture((o.u1 - o.u0) * 1000, (o.v1 - o.v0) * 1000, stable_hash(o.object_id) % 97), 0.5
         if o.kind == "pallet_label":
             art = pallet_label_art(o.text[4:], module_mm=o.module_mm, px_per_module=4)
             return cv2.cvtColor(art.image, cv2.COLOR_GRAY2BGR), art.px_per_mm
         size = self.world.catalogue.set_index("sku").loc[o.sku, "size"]
-        return _tire_texture(size, o.kind == "tire_lying", int(q.key.rsplit(":", 1)[1])), 1.5
+        return tire_texture(size, o.kind != "tire_standing", int(q.key.rsplit(":", 1)[1])), 1.5
 
     def _texture(self, q: _Quad, screen_px: float) -> np.ndarray:
         base_key = (q.key, 0)
@@ -284,9 +241,12 @@ class Renderer:
 
     # -- rendering --------------------------------------------------------------------------
     def render(self, T_site_camera: np.ndarray, *, T_site_camera_prev: np.ndarray | None = None,
-               rng_seed: int = 0, frame_idx: int = -1, see_through_racks: bool = False) -> RenderResult:
+               rng_seed: int = 0, frame_idx: int = -1, see_through_racks: bool = False,
+               exposure_s: float | None = None) -> RenderResult:
         """Render one frame from ``T_site_camera`` (camera x right, y down, z forward).
 
+        ``T_site_camera_prev`` is the pose when the exposure began (motion blur); ``exposure_s`` the
+        flight's exposure (the planner's exposure program; the camera's shortest by default).
         ``see_through_racks`` draws faces even from beyond the rack across the aisle (a camera
         placed inside another rack, for physics tests at long range).
         """
@@ -330,23 +290,27 @@ class Renderer:
                     cx1, cy1 = min(x1, self.Wc), min(y1, self.Hc)
                     H = cv2.getPerspectiveTransform(src, (uv - [cx0, cy0]).astype(np.float32))
                     roi = frame[cy0:cy1, cx0:cx1]
-                    cv2.warpPerspective(tex, H, (cx1 - cx0, cy1 - cy0), dst=roi, flags=cv2.INTER_LINEAR,
-                                        borderMode=cv2.BORDER_TRANSPARENT)
+                    if q.alpha:  # see-through film: blend by its alpha
+                        film = cv2.warpPerspective(tex, H, (cx1 - cx0, cy1 - cy0), flags=cv2.INTER_LINEAR,
+                                                   borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+                        a = film[:, :, 3:4].astype(np.float32) / 255.0
+                        roi[:] = (roi.astype(np.float32) * (1 - a) + film[:, :, :3].astype(np.float32) * a).astype(np.uint8)
+                    else:
+                        cv2.warpPerspective(tex, H, (cx1 - cx0, cy1 - cy0), dst=roi, flags=cv2.INTER_LINEAR,
+                                            borderMode=cv2.BORDER_TRANSPARENT)
                 drawn.append((uv, q))
         objects = self._truth(drawn, frame_idx)
         frame = frame[self.my : self.my + self.H, self.mx : self.mx + self.W] if not self._has_distortion else frame
-        img = self._post(frame, T_site_camera, T_site_camera_prev, rng)
+        img = self._post(frame, T_site_camera, T_site_camera_prev, rng, exposure_s)
         return RenderResult(img, objects)
 
-    def _post(self, frame, T, T_prev, rng) -> np.ndarray:
+    def _post(self, frame, T, T_prev, rng, exposure_s: float | None = None) -> np.ndarray:
         spec = self.spec
         if self._has_distortion:
             frame = cv2.remap(frame, self._maps[0], self._maps[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if spec.sensor.psf_sigma_px > 0:
             frame = cv2.GaussianBlur(frame, (0, 0), spec.sensor.psf_sigma_px)
-        gain = rng.uniform(spec.lighting.gain_min, spec.lighting.gain_max)
-        light = self._light_maps[int(rng.integers(len(self._light_maps)))]
-        frame = cv2.multiply(frame, light, scale=gain / 200.0)
+        frame, gain = self.photometry.expose(frame, rng, x_site_m=float(T[0, 3]), exposure_s=exposure_s)
         if spec.sensor.motion_blur and T_prev is not None:
             d = self._image_motion_px(T, T_prev)
             length = float(np.hypot(*d))
@@ -365,10 +329,7 @@ class Renderer:
                             kern[yi + dy, xi + dx] += wgt
                 kern /= kern.sum()
                 frame = cv2.filter2D(frame, -1, kern)
-        if self._noise is not None:
-            oy, ox = int(rng.integers(0, 64)), int(rng.integers(0, 64))
-            frame = cv2.addWeighted(frame, 1.0, self._noise[oy : oy + self.H, ox : ox + self.W], 1.0, -128.0)
-        return frame
+        return self.photometry.add_noise(frame, rng, gain)
 
     def _image_motion_px(self, T, T_prev) -> np.ndarray:
         """Image motion of the point seen at the frame centre, from T_prev (exposure start) to T."""
@@ -393,7 +354,7 @@ class Renderer:
         rows = []
         for i, (uv, q) in enumerate(drawn):
             o = q.truth
-            if o is None:
+            if o is None or not q.truth_kind:
                 continue
             poly = uv.astype(np.float32)
             area = abs(cv2.contourArea(poly))
@@ -408,8 +369,8 @@ class Renderer:
             occluded = 0.0
             for j in cand:
                 qj = drawn[j][1]
-                if qj.truth is not None and qj.truth.parent == o.object_id:
-                    continue  # the label stuck on this tire does not hide the tire
+                if qj.alpha or (qj.truth is not None and qj.truth.parent == o.object_id):
+                    continue  # the label stuck on this tire does not hide the tire, nor does film
                 a, _ = cv2.intersectConvexConvex(poly, drawn[j][0].astype(np.float32))
                 occluded += a
             vis = float(np.clip((inter - occluded) / area, 0.0, 1.0))

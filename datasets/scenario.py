@@ -23,7 +23,8 @@ class _Strict(BaseModel):
 
 
 class SiteSize(_Strict):
-    """Generate a regular site instead of reading a site file."""
+    """Generate a regular site instead of reading a site file: each aisle between two racks
+    (``paired``, racks back to back between aisles) or along one rack facing a wall (``single``)."""
 
     aisles: int = Field(2, ge=1, le=50)
     bays_per_face: int = Field(4, ge=1, le=100)
@@ -33,6 +34,7 @@ class SiteSize(_Strict):
     positions_per_bay: int = Field(2, ge=1, le=10)
     aisle_width_m: float = Field(3.0, gt=1.0, le=10)
     rack_depth_m: float = Field(1.0, gt=0.3, le=3)
+    layout: Literal["paired", "single"] = "paired"
 
 
 class SkuSpec(_Strict):
@@ -62,6 +64,7 @@ class LabelsSpec(_Strict):
     product_ean13: SymbolSpec = SymbolSpec(module_mm=0.66, required=False)
     pallet_gs1_128: SymbolSpec = SymbolSpec(module_mm=1.0, required=False)
     product_label_rate: float = Field(1.0, ge=0, le=1, description="share of tires with a label")
+    damaged_rate: float = Field(0.0, ge=0, le=1, description="share of product labels torn or faded")
 
 
 class StockSpec(_Strict):
@@ -70,6 +73,9 @@ class StockSpec(_Strict):
     pallet_rate: float = Field(0.3, ge=0, le=1, description="share of level-1 lying bins on pallets")
     crowded_rate: float = Field(0.2, ge=0, le=1, description="bins whose tires overlap (occlusion)")
     min_fill_frac: float = Field(0.5, ge=0, le=1)
+    laced_frac: float = Field(0.0, ge=0, le=1, description="share of lying stacks laced (rick-rack)")
+    wrapped_rate: float = Field(0.0, ge=0, le=1, description="share of pallets wrapped in stretch film")
+    non_tire_rate: float = Field(0.0, ge=0, le=1, description="share of filled bins holding cartons, not tires")
 
 
 class DiscrepancyRates(_Strict):
@@ -81,10 +87,22 @@ class DiscrepancyRates(_Strict):
 
 
 class LightingSpec(_Strict):
+    """The store's light. With ``lux`` set, the camera's exposure program (warehouse.light) sets
+    exposure and gain from it and the frame's brightness, noise and blur follow; without it
+    (older scenarios) every frame is drawn with a gain between ``gain_min`` and ``gain_max``."""
+
     gain_min: float = Field(0.75, gt=0, le=3)
     gain_max: float = Field(1.15, gt=0, le=3)
     gradient: float = Field(0.15, ge=0, le=1, description="max brightness change across the frame")
     vignetting: float = Field(0.25, ge=0, le=0.9, description="corner darkening")
+    lux: float | None = Field(None, gt=0, le=100_000, description="light on the rack faces")
+    lux_variation: float = Field(0.0, ge=0, le=0.9, description="pools of light along the aisle: +- this share")
+    colour_temp_k: float = Field(4500.0, ge=1500, le=10_000, description="the lamps' colour temperature")
+    white_balance_k: float = Field(4500.0, ge=1500, le=10_000, description="what the camera's white balance assumes")
+    mixed_k: float | None = Field(None, ge=1500, le=10_000, description="a second kind of lamp: tint changes across the frame")
+    shadows: float = Field(0.0, ge=0, le=1, description="share of frames with hard shadows")
+    hot_spots: float = Field(0.0, ge=0, le=1, description="share of frames with specular hot spots")
+    flicker: float = Field(0.0, ge=0, le=1, description="mains flicker depth (banding at short exposures)")
 
     @model_validator(mode="after")
     def _range(self):
@@ -94,10 +112,20 @@ class LightingSpec(_Strict):
 
 
 class SensorSpec(_Strict):
-    noise_sigma: float = Field(3.0, ge=0, le=50, description="grey levels, 8-bit")
+    noise_sigma: float = Field(3.0, ge=0, le=50, description="grey levels, 8-bit (without lighting.lux; with it, camera.noise_sigma at the gain)")
     psf_sigma_px: float = Field(0.8, ge=0, le=5, description="optics + Bayer demosaicing blur (Gaussian)")
     motion_blur: bool = True
     jpeg_quality: int = Field(92, ge=30, le=100)
+
+
+class AppearanceSpec(_Strict):
+    """Colours of the rack (BGR) and what is behind it."""
+
+    upright_bgr: tuple[int, int, int] = (150, 78, 22)
+    beam_bgr: tuple[int, int, int] = (10, 105, 235)
+    back_bgr: tuple[int, int, int] = (62, 64, 66)
+    floor_bgr: tuple[int, int, int] = (118, 120, 116)
+    wire_decking: bool = False
 
 
 class TelemetrySpec(_Strict):
@@ -118,6 +146,7 @@ class ScenarioSpec(_Strict):
     discrepancies: DiscrepancyRates = DiscrepancyRates()
     lighting: LightingSpec = LightingSpec()
     sensor: SensorSpec = SensorSpec()
+    appearance: AppearanceSpec = AppearanceSpec()
     telemetry: TelemetrySpec = TelemetrySpec()
     gallery_frames: int = Field(12, ge=0, le=500)
 
@@ -155,6 +184,15 @@ def generate_site_dict(size: SiteSize, name: str) -> dict:
     bays = [size.bay_width_m] * size.bays_per_face
     levels = [round(i * size.level_height_m, 3) for i in range(size.levels)]
     top = size.levels * size.level_height_m
+    if size.layout == "single":  # one rack per aisle, its front face on the aisle, a wall opposite
+        for a in range(size.aisles):
+            r = f"R{a + 1:02d}"
+            racks.append({"id": r, "start_m": [0.0, round(y, 3)], "depth_m": size.rack_depth_m, "bays_m": bays,
+                          "levels_m": levels, "top_m": top, "positions_per_bay": size.positions_per_bay})
+            aisles.append({"id": f"A{a + 1:02d}", "faces": [{"rack": r, "side": "back", "bay_start": 1, "bay_step": 1}],
+                           "width_m": size.aisle_width_m})
+            y += size.rack_depth_m + size.aisle_width_m + 0.2
+        return _site_dict(name, racks, aisles, top)
     for a in range(size.aisles):
         r1, r2 = f"R{2 * a + 1:02d}", f"R{2 * a + 2:02d}"
         racks.append({"id": r1, "start_m": [0.0, round(y, 3)], "depth_m": size.rack_depth_m, "bays_m": bays,
@@ -167,6 +205,10 @@ def generate_site_dict(size: SiteSize, name: str) -> dict:
             {"rack": r2, "side": "front", "bay_start": 2, "bay_step": 2},
         ]})
         y = y2 + size.rack_depth_m + 0.2
+    return _site_dict(name, racks, aisles, top)
+
+
+def _site_dict(name: str, racks: list, aisles: list, top: float) -> dict:
     return {"name": name, "origin": {"lat_deg": 10.8231, "lon_deg": 106.6297, "alt_m": 9.0, "heading_deg": 90.0},
             "ceiling_m": round(top + 2.5, 3), "location_label": {"symbology": "qr", "module_mm": 4.0},
             "racks": racks, "aisles": aisles}
@@ -190,4 +232,11 @@ def load_scenario(path: str | Path) -> Scenario:
             site = site_from_dict(generate_site_dict(spec.site_size, spec.name), source=f"{p} (site_size)")
     except SiteError as exc:
         raise DatasetError(str(exc)) from None
-    return Scenario(spec, site, p)
+    return Scenario(spec, with_light(site, spec), p)
+
+
+def with_light(site: Site, spec: ScenarioSpec) -> Site:
+    """The site as its survey would record it: the scenario's light on the faces (``light_lux``)."""
+    if spec.lighting.lux is None or site.spec.light_lux is not None:
+        return site
+    return Site(site.spec.model_copy(update={"light_lux": spec.lighting.lux}), source=site.source)

@@ -67,7 +67,8 @@ def write_erp_xlsx(df: pd.DataFrame, path: Path, sheet: str = "Stock") -> None:
             zout.writestr(fixed, data)
 
 
-def gallery_poses(world: World, n: int, seed: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def gallery_poses(world: World, n: int, seed: int, *, exposure_s: float | None = None
+                  ) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """Deterministic views: close inspection shots at the default standoff and a few wide aisle views.
 
     Returns (name, T_site_camera, T_site_camera_prev) with the previous pose one exposure earlier
@@ -76,7 +77,7 @@ def gallery_poses(world: World, n: int, seed: int) -> list[tuple[str, np.ndarray
     rng = np.random.default_rng(seed + 99)
     d = world.default_standoff_m()
     speed = world.camera.max_speed_m_s(d)
-    du = speed * world.camera.exposure_s
+    du = speed * world.camera.exposure_s  # at the blur limit: one max_blur_px whatever the exposure
     faces = world.site.faces
     # inspection shots show stocked bins (an empty bin is a dull picture); every fourth may be any bin
     stocked = set(world.stock.loc[world.stock["count"] > 0, "bin_id"])
@@ -140,9 +141,15 @@ def synthesize(scenario: Scenario | str | Path, out_dir: str | Path, *, n_frames
     n = sc.spec.gallery_frames if n_frames is None else n_frames
     renderer = Renderer(world)
     shots, truth = [], []
-    poses = gallery_poses(world, n, sc.spec.seed)
+    exposure_s = None
+    if sc.spec.lighting.lux is not None:  # exposed as the planner would fly it
+        from datasets.synthflight import plan_world
+
+        exposure_s = plan_world(world, allow_dark=True).exposure_s
+    poses = gallery_poses(world, n, sc.spec.seed, exposure_s=exposure_s)
     for i, (name, T, T_prev) in enumerate(poses):
-        res = renderer.render(T, T_site_camera_prev=T_prev, rng_seed=sc.spec.seed * 1000 + i, frame_idx=i)
+        res = renderer.render(T, T_site_camera_prev=T_prev, rng_seed=sc.spec.seed * 1000 + i, frame_idx=i,
+                              exposure_s=exposure_s)
         cv2.imwrite(str(out / "gallery" / f"{name}.jpg"), res.image_bgr, [cv2.IMWRITE_JPEG_QUALITY, sc.spec.sensor.jpeg_quality])
         truth.append(res.objects)
         shots.append((name, res.image_bgr))

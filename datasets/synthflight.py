@@ -21,7 +21,7 @@ import pandas as pd
 from datasets.render import Renderer, camera_pose_facing
 from datasets.world import World
 from flight.bundle import BundleWriter, FlightMeta
-from flight.planner import Pass, PlanOptions, plan
+from flight.planner import Pass, PlanOptions, PlanResult, plan
 from warehouse.camera import T_body_camera
 
 EPOCH_NS = int(dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc).timestamp() * 1e9)
@@ -36,12 +36,17 @@ class SynthFlightResult:
     passes: int
 
 
-def scan_passes(world: World, face_ids: list[str] | None = None, *, max_passes_per_face: int | None = None) -> list[Pass]:
-    """The planner's passes (flight.planner) for the world's site and camera, optionally only some
-    faces and the first passes of each."""
+def plan_world(world: World, face_ids: list[str] | None = None, *, allow_dark: bool = False) -> PlanResult:
+    """The planner's mission (flight.planner) for the world's site, camera and light."""
     site = world.site
     aisles = tuple(dict.fromkeys(site.face(f).aisle_id for f in face_ids)) if face_ids else ()
-    passes = plan(site, world.camera, PlanOptions(aisles=aisles)).passes
+    return plan(site, world.camera, PlanOptions(aisles=aisles, lux=world.scenario.spec.lighting.lux, allow_dark=allow_dark))
+
+
+def scan_passes(world: World, face_ids: list[str] | None = None, *, max_passes_per_face: int | None = None,
+                planned: PlanResult | None = None) -> list[Pass]:
+    """The planner's passes for the world, optionally only some faces and the first passes of each."""
+    passes = (planned or plan_world(world, face_ids)).passes
     out, per_face = [], {}
     for p in passes:
         if face_ids and p.face_id not in face_ids:
@@ -67,8 +72,13 @@ def _mav():
 def record_synthetic_flight(world: World, out_dir: str | Path, *, face_ids: list[str] | None = None,
                             rtk_noise_m: float | None = None, drift_m_per_min: float | None = None,
                             clock_offset_s: float | None = None, max_passes_per_face: int | None = None,
-                            standoff_m: float | None = None, on_frame: Callable[[int, int], None] | None = None
-                            ) -> SynthFlightResult:
+                            standoff_m: float | None = None, on_frame: Callable[[int, int], None] | None = None,
+                            allow_dark: bool = False) -> SynthFlightResult:
+    """Fly the planner's passes over the world's faces with the virtual camera; write a bundle.
+
+    With the scenario's light known (``lighting.lux``) the passes are flown at the speed and with
+    the exposure the planner's exposure program chose (a store too dark to count is refused with
+    a FlightError unless ``allow_dark``)."""
     spec = world.scenario.spec
     tel = spec.telemetry
     rtk_noise_m = tel.rtk_noise_m if rtk_noise_m is None else rtk_noise_m
@@ -76,10 +86,15 @@ def record_synthetic_flight(world: World, out_dir: str | Path, *, face_ids: list
     clock_offset_s = tel.clock_offset_s if clock_offset_s is None else clock_offset_s
     cam = world.camera
     d = standoff_m or world.default_standoff_m()
-    speed = min(cam.max_speed_m_s(d), PlanOptions().max_speed_m_s)  # as the planner flies the passes
+    planned = plan_world(world, face_ids, allow_dark=allow_dark)
+    exposure_s = planned.exposure_s or cam.exposure_s
+    if planned.exposure is not None:
+        speed = planned.speed_m_s
+    else:  # the camera's fixed exposure, as the planner flies the passes
+        speed = min(cam.max_speed_m_s(d), PlanOptions().max_speed_m_s)
     site = world.site
     rng = np.random.default_rng(spec.seed + 17)
-    passes = scan_passes(world, face_ids, max_passes_per_face=max_passes_per_face)
+    passes = scan_passes(world, face_ids, max_passes_per_face=max_passes_per_face, planned=planned)
     # true camera poses along the passes, sampled at the telemetry rate; frames at the camera fps
     samples: list[tuple[float, np.ndarray]] = []
     t = 0.0
@@ -103,7 +118,9 @@ def record_synthetic_flight(world: World, out_dir: str | Path, *, face_ids: list
                       camera=cam.model_dump(mode="json"), T_body_camera=T_bc.tolist(), source="synthetic",
                       started_utc="2026-01-01T00:00:00Z",
                       extra={"rtk_noise_m": rtk_noise_m, "drift_m_per_min": drift_m_per_min, "clock_offset_s": clock_offset_s,
-                             "standoff_m": d, "speed_m_s": speed})
+                             "standoff_m": d, "speed_m_s": speed,
+                             **({"lux": spec.lighting.lux, "exposure_s": exposure_s, "gain": planned.exposure.gain}
+                                if planned.exposure is not None else {})})
     out = Path(out_dir)
     truth_objects, truth_poses = [], []
     times = np.array([s[0] for s in samples])
@@ -152,8 +169,9 @@ def record_synthetic_flight(world: World, out_dir: str | Path, *, face_ids: list
                 w.write_mavlink(m, t_ns)
             while fi < len(frame_ts) and frame_ts[fi] <= ts + 1e-9:
                 T_prev = T_sc.copy()
-                T_prev[:3, 3] -= (T_sc[:3, 0] * np.sign(np.dot(v_site, T_sc[:3, 0]))) * speed * cam.exposure_s
-                res = renderer.render(T_sc, T_site_camera_prev=T_prev, rng_seed=spec.seed * 100_000 + fi, frame_idx=fi)
+                T_prev[:3, 3] -= (T_sc[:3, 0] * np.sign(np.dot(v_site, T_sc[:3, 0]))) * speed * exposure_s
+                res = renderer.render(T_sc, T_site_camera_prev=T_prev, rng_seed=spec.seed * 100_000 + fi, frame_idx=fi,
+                                      exposure_s=exposure_s)
                 cam_t_ns = EPOCH_NS + int(round((frame_ts[fi] + clock_offset_s) * 1e9))
                 w.write_frame(res.image_bgr, cam_t_ns)
                 truth_objects.append(res.objects)

@@ -21,6 +21,8 @@ from warehouse.site import Bin, Site
 
 PALLET_HEIGHT_M = 0.144
 LATERAL_MARGIN_M = 0.06
+LACED_PITCH = 0.72  # laced stacks: height gained per tire, in tire widths (they nest into each other)
+LACED_SHIFT = 0.12  # and each tire sits this share of a diameter left or right of the one below
 DISCREPANCY_KINDS = ("short", "over", "misplaced", "ghost", "unknown_sku")
 
 
@@ -29,7 +31,7 @@ class SceneObject:
     """A planar object on a face: rectangle [u0,u1]x[v0,v1] at depth n (n < 0 is inside the rack)."""
 
     object_id: str
-    kind: str  # tire_standing | tire_lying | pallet | product_label | pallet_label
+    kind: str  # tire_standing | tire_lying | pallet | product_label | pallet_label | carton | film
     face_id: str
     bin_id: str
     sku: str
@@ -42,6 +44,7 @@ class SceneObject:
     symbology: str = ""
     module_mm: float = 0.0
     parent: str = ""  # the tire or pallet a label is stuck on
+    damage: str = ""  # a product label's wear: "", "torn" or "faded"
 
 
 @dataclass
@@ -107,6 +110,9 @@ def _capacity(b: Bin, size, stacking: str, pallet: bool) -> tuple[int, int]:
     usable_v = b.height_m - 0.08 - (PALLET_HEIGHT_M if pallet else 0.0)
     if stacking == "standing":
         return max(0, int((usable_u + 0.015) // (w + 0.015))), 1 if usable_v >= d else 0
+    if stacking == "laced":  # rick-rack: each tire tilted into the one below, LACED_PITCH of a width apart
+        cols = max(0, int((usable_u - LACED_SHIFT * d + 0.03) // (d + 0.03)))
+        return cols, max(0, int((usable_v - w) // (LACED_PITCH * w)) + 1) if usable_v >= w else 0
     return max(0, int((usable_u + 0.03) // (d + 0.03))), max(0, int(usable_v // w))
 
 
@@ -144,10 +150,13 @@ def _place_bin(b: Bin, sku: str, size, stacking: str, count: int, pallet: bool, 
             else:
                 cu = rng.uniform(u0 + 0.3 * (u1 - u0), u0 + 0.7 * (u1 - u0))
                 cv = (v0 + v1) / 2
+            damage = ""
+            if lab.damaged_rate > 0 and rng.random() < lab.damaged_rate:
+                damage = "torn" if rng.random() < 0.5 else "faded"
             objs.append(SceneObject(f"{tid}/label", "product_label", b.face_id, b.bin_id, sku,
                                     cu - label_w_m / 2, cu + label_w_m / 2, cv - label_h_m / 2, cv + label_h_m / 2,
                                     n + 0.004, text=f"(01){gtin14}(21){serial:06d}",
-                                    symbology="qr+ean13", module_mm=lab.product_qr.module_mm, parent=tid))
+                                    symbology="qr+ean13", module_mm=lab.product_qr.module_mm, parent=tid, damage=damage))
 
     if stacking == "standing":
         gap = -0.3 * w if crowded else 0.015
@@ -157,6 +166,18 @@ def _place_bin(b: Bin, sku: str, size, stacking: str, count: int, pallet: bool, 
             u0 = start + i * (w + gap)
             n = (-0.03 if i % 2 == 0 else -0.12) if crowded else -0.05 - rng.uniform(0, 0.03)
             tire(u0, u0 + w, base_v, base_v + d, n, "tire_standing")
+    elif stacking == "laced":
+        left = count
+        gap = 0.03
+        start = b.u0_m + LATERAL_MARGIN_M + max(0.0, (b.width_m - 2 * LATERAL_MARGIN_M - cols * d - (cols - 1) * gap
+                                                      - LACED_SHIFT * d) / 2)
+        for c in range(cols):
+            k = min(per_col, left)
+            left -= k
+            for j in range(k):
+                u0 = start + c * (d + gap) + (LACED_SHIFT * d if j % 2 else 0.0)
+                v0 = base_v + j * LACED_PITCH * w
+                tire(u0, u0 + d, v0, v0 + w, -0.05 + 0.002 * j, "tire_lying")  # each one in front of the one below
     else:
         heights = [per_col] * cols
         # distribute count over columns, fullest first
@@ -175,6 +196,26 @@ def _place_bin(b: Bin, sku: str, size, stacking: str, count: int, pallet: bool, 
                 u0 = start + c * (d + gap) + jitter
                 n = -0.05 - rng.uniform(0, 0.02)
                 tire(u0, u0 + d, base_v + j * w, base_v + (j + 1) * w, n, "tire_lying")
+    return objs
+
+
+def _place_cartons(b: Bin, rng: np.random.Generator) -> list[SceneObject]:
+    """A bin holding goods that are not tires: one to four cartons or totes side by side, some stacked."""
+    objs = []
+    u = b.u0_m + LATERAL_MARGIN_M
+    k = 0
+    while u < b.u1_m - LATERAL_MARGIN_M - 0.25 and k < 4:
+        w = float(min(rng.uniform(0.3, 0.7), b.u1_m - LATERAL_MARGIN_M - u))
+        v = b.v0_m
+        for _ in range(int(rng.integers(1, 3))):
+            h = float(rng.uniform(0.25, 0.55))
+            if v + h > b.v1_m - 0.08:
+                break
+            objs.append(SceneObject(f"{b.bin_id}/c{k:02d}", "carton", b.face_id, b.bin_id, "", u, u + w, v, v + h,
+                                    -0.04 - float(rng.uniform(0, 0.05))))
+            v += h
+            k += 1
+        u += w + float(rng.uniform(0.02, 0.1))
     return objs
 
 
@@ -204,14 +245,21 @@ def build_world(scenario: Scenario | str | Path) -> World:
     bins = list(site.bins)
     # stock draw
     stock: dict[str, dict] = {}
+    st = spec.stock
     for b in bins:
-        if rng.random() >= spec.stock.fill_rate:
+        if rng.random() >= st.fill_rate:
             stock[b.bin_id] = {"sku": "", "count": 0, "stacking": "", "pallet": False, "crowded": False}
+            continue
+        # (each extra draw only where its rate is set, so older scenarios keep their stock)
+        if st.non_tire_rate > 0 and rng.random() < st.non_tire_rate:
+            stock[b.bin_id] = {"sku": "", "count": 0, "stacking": "", "pallet": False, "crowded": False, "cartons": True}
             continue
         row = cat.iloc[int(rng.integers(len(cat)))]
         size = parse_size(row["size"])
-        stacking = "standing" if rng.random() < spec.stock.standing_frac else "lying"
-        pallet = stacking == "lying" and b.level == 1 and rng.random() < spec.stock.pallet_rate
+        stacking = "standing" if rng.random() < st.standing_frac else "lying"
+        if stacking == "lying" and st.laced_frac > 0 and rng.random() < st.laced_frac:
+            stacking = "laced"
+        pallet = stacking == "lying" and b.level == 1 and rng.random() < st.pallet_rate
         cols, per_col = _capacity(b, size, stacking, pallet)
         cap = cols * per_col
         if cap == 0:
@@ -219,8 +267,10 @@ def build_world(scenario: Scenario | str | Path) -> World:
             continue
         lo = max(1, int(np.ceil(spec.stock.min_fill_frac * cap)))
         count = int(rng.integers(lo, cap + 1))
-        crowded = stacking == "standing" and count >= 2 and rng.random() < spec.stock.crowded_rate
-        stock[b.bin_id] = {"sku": row["sku"], "count": count, "stacking": stacking, "pallet": pallet, "crowded": crowded}
+        crowded = stacking == "standing" and count >= 2 and rng.random() < st.crowded_rate
+        wrapped = pallet and st.wrapped_rate > 0 and rng.random() < st.wrapped_rate
+        stock[b.bin_id] = {"sku": row["sku"], "count": count, "stacking": stacking, "pallet": pallet, "crowded": crowded,
+                           "wrapped": wrapped}
 
     # ERP = truth, then inject discrepancies (each bin used at most once)
     erp: dict[str, tuple[str, int]] = {bid: (s["sku"], s["count"]) for bid, s in stock.items() if s["count"] > 0}
@@ -273,6 +323,7 @@ def build_world(scenario: Scenario | str | Path) -> World:
         size = parse_size(cat.set_index("sku").loc[moved["sku"], "size"])
         cols, per_col = _capacity(dst_bin, size, moved["stacking"], moved["pallet"] and dst_bin.level == 1)
         moved["pallet"] = moved["pallet"] and dst_bin.level == 1
+        moved["wrapped"] = bool(moved.get("wrapped")) and moved["pallet"]
         moved["count"] = min(moved["count"], max(1, cols * per_col))
         erp[src] = (moved["sku"], moved["count"])
         stock[dst] = moved
@@ -304,6 +355,8 @@ def build_world(scenario: Scenario | str | Path) -> World:
     serial = 0
     for b in bins:
         s = stock[b.bin_id]
+        if s.get("cartons"):
+            objects.extend(_place_cartons(b, rng))
         if s["count"] == 0:
             continue
         row = cat_idx.loc[s["sku"]]
@@ -312,6 +365,11 @@ def build_world(scenario: Scenario | str | Path) -> World:
         objs = _place_bin(b, s["sku"], size, s["stacking"], s["count"], s["pallet"], s["crowded"], rng, serial,
                           row, spec, site.face(b.face_id).depth_m, sscc=make_sscc18(rng) if s["pallet"] else "")
         serial += sum(o.kind == "product_label" for o in objs)
+        if s.get("wrapped"):  # stretch film over the pallet's whole load, just in front of it
+            tires = [o for o in objs if o.kind.startswith("tire")]
+            objs.append(SceneObject(f"{b.bin_id}/film", "film", b.face_id, b.bin_id, "", min(o.u0 for o in tires) - 0.02,
+                                    max(o.u1 for o in tires) + 0.02, b.v0_m + 0.02, max(o.v1 for o in tires) + 0.03,
+                                    max(o.n for o in tires) + 0.02))
         objects.extend(objs)
 
     stock_df = pd.DataFrame([{"bin_id": b.bin_id, "sku": stock[b.bin_id]["sku"], "count": stock[b.bin_id]["count"],

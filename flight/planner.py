@@ -14,6 +14,7 @@ import numpy as np
 from flight.errors import FlightError
 from flight.mission import FenceCircle, FencePolygon, Mission, MissionItem, RallyPoint
 from warehouse.camera import CameraSpec
+from warehouse.light import ExposurePlan, lux_needed, plan_exposure
 from warehouse.site import Face, LocationLabel, Site
 
 STANDOFF_MARGIN = 0.8  # fly at 80% of the physical limit: labels keep 25% more pixels than the minimum
@@ -35,6 +36,9 @@ class PlanOptions:
     safety_margin_m: float = 0.6
     home_m: tuple[float, float] | None = None
     transit_alt_m: float | None = None
+    lux: float | None = None  # light on the faces; default: the site file's light_lux (None: fixed exposure)
+    min_speed_m_s: float = 0.3  # the exposure program slows down no further (warehouse.light)
+    allow_dark: bool = False  # fly a store too dark to count anyway (its counts will go to recount)
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,11 @@ class PlanResult:
     bins_planned: int
     warnings: list[str] = field(default_factory=list)
     path_xy_m: list[np.ndarray] = field(default_factory=list)
+    exposure: ExposurePlan | None = None  # the exposure program's choice, when the light is known
+
+    @property
+    def exposure_s(self) -> float | None:
+        return self.exposure.exposure_s if self.exposure else None
 
     @property
     def bins_per_flight_hour(self) -> float:
@@ -68,7 +77,8 @@ class PlanResult:
 def aisle_gap_m(site: Site, aisle_id: str) -> float | None:
     faces = site.faces_of_aisle(aisle_id)
     if len(faces) < 2:
-        return None
+        spec = next(a for a in site.spec.aisles if a.id == aisle_id)
+        return spec.width_m
     a, b = faces[0], faces[1]
     return float(abs(b.site_to_face(a.face_to_site([[a.length_m / 2, 0, 0]]))[0][2]))
 
@@ -180,6 +190,9 @@ def plan(site: Site, camera: CameraSpec, opts: PlanOptions = PlanOptions()) -> P
     d_by_aisle = {a: standoff_m(site, camera, opts, a, warnings) for a in aisles}
     d_min = min(d_by_aisle.values())
     speed = min(opts.max_speed_m_s, camera.max_speed_m_s(d_min))
+    exposure = _exposure(site, camera, opts, d_min, warnings)
+    if exposure is not None:
+        speed = exposure.speed_m_s
     for a in aisles:
         d = d_by_aisle[a]
         for k, face in enumerate(site.faces_of_aisle(a)):
@@ -223,10 +236,30 @@ def plan(site: Site, camera: CameraSpec, opts: PlanOptions = PlanOptions()) -> P
         speed *= min_frames / MIN_FRAMES_PER_BIN if min_frames else 0.5
         warnings.append(f"speed lowered to {speed:.2f} m/s so every bin is seen in {MIN_FRAMES_PER_BIN} frames")
         min_frames = MIN_FRAMES_PER_BIN
-    return _build_missions(site, camera, opts, passes, d_by_aisle, speed, per_face, min_frames, warnings)
+    return _build_missions(site, camera, opts, passes, d_by_aisle, speed, per_face, min_frames, warnings, exposure)
 
 
-def _build_missions(site, camera, opts, passes, d_by_aisle, speed, per_face, min_frames, warnings) -> PlanResult:
+def _exposure(site: Site, camera: CameraSpec, opts: PlanOptions, d_m: float, warnings: list[str]) -> ExposurePlan | None:
+    """The exposure program's choice for the site's light (warehouse.light); refuses a store too dark to count."""
+    lux = opts.lux if opts.lux is not None else site.spec.light_lux
+    if lux is None:
+        return None
+    ex = plan_exposure(camera, lux, d_m, min_speed_m_s=opts.min_speed_m_s, max_speed_m_s=opts.max_speed_m_s)
+    if ex.verdict == "too_dark":
+        need = lux_needed(camera, d_m, min_speed_m_s=opts.min_speed_m_s)
+        msg = (f"light: {lux:g} lux on the faces is too dark to count with camera {camera.name!r} ({ex.describe()}); "
+               f"expected at least {need:.0f} lux: light the aisles, fit lights to the camera (light_lux_at_1m), "
+               "or fly anyway with --allow-dark (its counts go to recount)")
+        if not opts.allow_dark:
+            raise FlightError(msg)
+        warnings.append(msg)
+    elif ex.verdict == "dark":
+        warnings.append(f"light: {ex.describe()}: a dim store, so slower passes and noisier frames")
+    return ex
+
+
+def _build_missions(site, camera, opts, passes, d_by_aisle, speed, per_face, min_frames, warnings,
+                    exposure: ExposurePlan | None) -> PlanResult:
     transit = round(opts.transit_alt_m or min(site.spec.ceiling_m - 1.0, max(f.height_m for f in site.faces) + 1.0), 2)
     x0, y0, x1, y1 = site.bounds_xy_m(margin_m=1.5)
     home_xy = np.array(opts.home_m if opts.home_m else (x0 + 0.5, y0 + 0.5))
@@ -301,11 +334,13 @@ def _build_missions(site, camera, opts, passes, d_by_aisle, speed, per_face, min
         meta = {"site_name": site.spec.name, "sortie": si + 1, "n_sorties": len(sorties), "camera": camera.name,
                 "standoff_m": round(min(d_by_aisle.values()), 3), "speed_m_s": round(speed, 3),
                 "bins_planned": len(bins), "home_m": [float(home_xy[0]), float(home_xy[1])]}
+        if exposure is not None:
+            meta.update(lux=round(exposure.lux, 1), exposure_s=round(exposure.exposure_s, 6), gain=round(exposure.gain, 3))
         missions.append(Mission(home=(*geo(home_xy), site.origin.alt_m), items=tuple(items), fence=tuple(fence),
                                 rally=tuple(sorted(rally, key=lambda r: (r.lat_deg, r.lon_deg))), meta=meta))
     bins_planned = len({b.bin_id for a in d_by_aisle for f in site.faces_of_aisle(a) for b in f.bins})
     return PlanResult(missions, passes, min(d_by_aisle.values()), speed, per_face, min_frames, total + 60.0 * len(sorties),
-                      bins_planned, warnings, path_xy)
+                      bins_planned, warnings, path_xy, exposure)
 
 
 __all__ = ["PlanOptions", "PlanResult", "plan", "pass_heights", "FenceCircle"]

@@ -18,6 +18,8 @@ def register(app: typer.Typer) -> None:
         max_speed_m_s: float = typer.Option(1.5, "--max-speed-m-s", help="vehicle speed limit"),
         endurance_s: float = typer.Option(1200.0, "--endurance-s", help="flight time on one battery"),
         reserve_frac: float = typer.Option(0.25, "--reserve-frac", help="battery share kept in reserve"),
+        lux: float = typer.Option(None, "--lux", help="light on the rack faces (default: the site file's light_lux)"),
+        allow_dark: bool = typer.Option(False, "--allow-dark", help="plan a store too dark to count anyway"),
     ) -> None:
         """Plan passes along each rack face (standoff, speed and passes from the camera physics)."""
         from rich.console import Console
@@ -35,7 +37,8 @@ def register(app: typer.Typer) -> None:
         for a in ids:
             site.faces_of_aisle(a)
         res = plan(site, cam, PlanOptions(aisles=ids, product_module_mm=product_module_mm, max_speed_m_s=max_speed_m_s,
-                                          endurance_s=endurance_s, reserve_frac=reserve_frac))
+                                          endurance_s=endurance_s, reserve_frac=reserve_frac, lux=lux,
+                                          allow_dark=allow_dark))
         paths = []
         for i, m in enumerate(res.missions):
             p = out if i == 0 else out.with_suffix(f".s{i + 1}.plan")
@@ -43,7 +46,8 @@ def register(app: typer.Typer) -> None:
             paths.append(p)
         png = save_plan_view(site, out.with_suffix(".png"), paths_xy_m=res.path_xy_m)
         t = Table(title=f"plan for {site.spec.name}", show_header=False)
-        for k, v in [("standoff (m)", f"{res.standoff_m:.2f}"), ("speed (m/s)", f"{res.speed_m_s:.2f}"),
+        light = res.exposure.describe() if res.exposure else f"not given: fixed exposure {cam.exposure_s * 1000:.2f} ms (--lux)"
+        for k, v in [("light and exposure", light), ("standoff (m)", f"{res.standoff_m:.2f}"), ("speed (m/s)", f"{res.speed_m_s:.2f}"),
                      ("passes per face", ", ".join(f"{f}: {n}" for f, n in res.passes_per_face.items())),
                      ("min frames per bin", res.min_frames_per_bin), ("bins", res.bins_planned),
                      ("estimated flight time (min)", f"{res.est_flight_time_s / 60:.1f}"), ("sorties", len(res.missions)),

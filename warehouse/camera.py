@@ -32,8 +32,15 @@ class CameraSpec(BaseModel):
     image_height_px: int = Field(1080, gt=0, le=16384)
     sensor_width_mm: float = Field(6.17, gt=0)
     focal_mm: float = Field(6.0, gt=0)
-    exposure_s: float = Field(1 / 2000, gt=0, le=1)
+    exposure_s: float = Field(1 / 2000, gt=0, le=1, description="shortest exposure, for the fastest flight")
     max_blur_px: float = Field(1.0, gt=0)
+    # light (warehouse.light): lux x seconds a correct exposure needs at gain 1, the longest
+    # exposure and the most gain the exposure program may use, and lights carried on board
+    sensitivity_lux_s: float = Field(0.25, gt=0, description="500 lux needs 1/2000 s at gain 1")
+    max_exposure_s: float = Field(1 / 30, gt=0, le=1)
+    max_gain: float = Field(16.0, ge=1, le=1000, description="24 dB")
+    noise_sigma: float = Field(3.0, ge=0, le=50, description="sensor noise at gain 1, grey levels (8-bit)")
+    light_lux_at_1m: float = Field(0.0, ge=0, description="on-board lights, lux on a face 1 m away")
     fps: float = Field(5.0, gt=0, le=240)
     # Brown-Conrady k1, k2, p1, p2, k3 (OpenCV order)
     distortion: tuple[float, float, float, float, float] = (0.0, 0.0, 0.0, 0.0, 0.0)

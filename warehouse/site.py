@@ -109,6 +109,7 @@ class FaceRef(_Strict):
 class AisleSpec(_Strict):
     id: str = Field(min_length=1)
     faces: list[FaceRef] = Field(min_length=1)
+    width_m: float | None = Field(None, gt=0.5, le=50, description="clear width in front of a single face (to a wall)")
 
 
 class NoFlyZoneSpec(_Strict):
@@ -125,6 +126,7 @@ class SiteSpec(_Strict):
     origin: OriginSpec
     ceiling_m: float = Field(gt=0, le=100)
     indoor: bool = True
+    light_lux: float | None = Field(None, gt=0, le=100_000, description="light on the rack faces (lux meter, site survey)")
     bin_naming: str = "{aisle}-B{bay:02d}-L{level}-P{position}"
     location_label: LocationLabelSpec = LocationLabelSpec()
     racks: list[RackSpec] = Field(min_length=1)

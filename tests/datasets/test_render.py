@@ -102,3 +102,44 @@ def test_truth_boxes_lie_inside_the_frame(world, renderer):
     assert set(o.kind) <= {"tire", "location_label", "product_label", "pallet_label"}
     # the camera at the face's start sees part of the frame empty: clipped objects are partial
     assert (o.visible_frac < 1).any()
+
+
+def _hard_world():
+    """Every lying stack laced or on a wrapped pallet, cartons in some bins, every label worn."""
+    import yaml
+
+    from datasets.scenario import Scenario, ScenarioSpec, generate_site_dict, with_light
+    from warehouse.site import site_from_dict
+
+    d = yaml.safe_load((REPO / "datasets" / "scenarios" / "default.yaml").read_text())
+    d.pop("site")
+    d.update(name="hard", seed=11, site_size={"aisles": 1, "bays_per_face": 4, "levels": 2, "level_height_m": 1.5,
+                                              "positions_per_bay": 2, "layout": "single"})
+    d["stock"] = {"fill_rate": 1.0, "standing_frac": 0.2, "pallet_rate": 1.0, "laced_frac": 0.4, "wrapped_rate": 1.0,
+                  "non_tire_rate": 0.3}
+    d["labels"] = {"damaged_rate": 1.0}
+    d["lighting"] = {"lux": 300.0}
+    spec = ScenarioSpec.model_validate(d)
+    site = site_from_dict(generate_site_dict(spec.site_size, spec.name))
+    return build_world(Scenario(spec, with_light(site, spec), REPO))
+
+
+def test_cartons_film_laced_stacks_and_worn_labels():
+    w = _hard_world()
+    kinds = {o.kind for o in w.objects}
+    assert {"carton", "film", "tire_lying", "product_label"} <= kinds
+    assert set(w.stock.stacking) >= {"laced", "lying"}
+    assert all(o.damage in ("torn", "faded") for o in w.objects if o.kind == "product_label")
+    carton_bins = {o.bin_id for o in w.objects if o.kind == "carton"}
+    assert carton_bins and (w.stock.set_index("bin_id").loc[sorted(carton_bins), "count"] == 0).all()  # not tires
+    laced = w.stock[w.stock.stacking == "laced"].bin_id.iloc[0]
+    tires = sorted((o for o in w.objects if o.bin_id == laced and o.kind == "tire_lying"), key=lambda o: o.v0)
+    assert len(tires) >= 2 and tires[1].v0 < tires[0].v1  # laced: each tire nests into the one below
+    assert len({round(t.u0, 3) for t in tires}) == 2  # and sits left or right of it
+    # a wrapped pallet: its tires are seen through the film, which hides nothing in the ground truth
+    film = next(o for o in w.objects if o.kind == "film")
+    f = w.site.face(film.face_id)
+    res = Renderer(w).render(camera_pose_facing(f, (film.u0 + film.u1) / 2, (film.v0 + film.v1) / 2, 1.6), rng_seed=1)
+    under = res.objects[(res.objects.bin_id == film.bin_id) & (res.objects.kind == "tire")]
+    assert len(under) and under.visible_frac.max() > 0.6
+    assert not res.objects.kind.isin(["carton", "film"]).any()

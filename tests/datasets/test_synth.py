@@ -71,7 +71,7 @@ def _set(path, value):
 
 BAD_SCENARIOS = [
     ("unknown field", _set(("colour",), "red"), None, "colour: unknown field"),
-    ("bad tire size", _set(("catalogue", 0, "size"), "205-55-16"), None, "catalogue[0].size: tire size '205-55-16': expected a metric size code"),
+    ("bad tire size", _set(("catalogue", 0, "size"), "205-55-16"), None, "catalogue[0].size: tire size '205-55-16': expected a size code like '205/55R16'"),
     ("duplicate sku", _set(("catalogue", 1, "sku"), "000401001"), None, "duplicate sku '000401001'"),
     ("empty catalogue", _set(("catalogue",), []), None, "catalogue: List should have at least 1 item"),
     ("fill rate above 1", _set(("stock", "fill_rate"), 1.5), None, "stock.fill_rate: Input should be less than or equal to 1"),

@@ -129,3 +129,35 @@ def test_plan_cli_bad_camera(tmp_path, capsys, content, fragment):
     assert main(["plan", str(DEFAULT_SITE), "--camera", str(cam), "-o", str(tmp_path / "m.plan")]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"error: {cam}:1:") and fragment in err
+
+
+@pytest.mark.parametrize("lux,verdict,slower", [(800, "ok", False), (60, "ok", True), (15, "dark", True)])
+def test_the_light_sets_exposure_and_speed(site, lux, verdict, slower):
+    bright = plan(site, CameraSpec(), PlanOptions())
+    res = plan(site, CameraSpec(), PlanOptions(lux=lux))
+    assert res.exposure.verdict == verdict
+    assert (res.speed_m_s < bright.speed_m_s) == slower
+    assert res.speed_m_s * res.exposure.exposure_s <= CameraSpec().gsd_mm_px(res.standoff_m) / 1000 + 1e-9  # 1 px of blur
+    m = res.missions[0].meta
+    assert m["exposure_s"] == pytest.approx(res.exposure.exposure_s, rel=1e-3) and m["lux"] == pytest.approx(lux)
+    assert (res.bins_per_flight_hour < bright.bins_per_flight_hour) == slower
+    assert any("dim store" in w for w in res.warnings) == (verdict == "dark")
+
+
+def test_a_store_too_dark_to_count_is_refused_unless_asked(site):
+    with pytest.raises(FlightError) as e:
+        plan(site, CameraSpec(), PlanOptions(lux=6))
+    msg = str(e.value)
+    assert msg.startswith("light: 6 lux on the faces is too dark to count") and "expected at least 1" in msg and "\n" not in msg
+    res = plan(site, CameraSpec(), PlanOptions(lux=6, allow_dark=True))
+    assert res.exposure.verdict == "too_dark" and any("too dark" in w for w in res.warnings)
+    lit = CameraSpec(light_lux_at_1m=300.0)  # lights on the drone make it countable
+    assert plan(site, lit, PlanOptions(lux=6)).exposure.verdict == "ok"
+
+
+def test_plan_cli_prints_the_exposure_and_refuses_the_dark(tmp_path, capsys):
+    assert main(["plan", str(DEFAULT_SITE), "--lux", "40", "-o", str(tmp_path / "m.plan")]) == 0
+    out = capsys.readouterr().out
+    assert "40 lux: exposure" in out and "pass speed" in out
+    assert main(["plan", str(DEFAULT_SITE), "--lux", "4", "-o", str(tmp_path / "m.plan")]) == 1
+    assert capsys.readouterr().err.startswith("error: light: 4 lux on the faces is too dark to count")

@@ -1,0 +1,96 @@
+"""``rackscan bench worlds FAMILY``: the pipeline scored on worlds it was not tuned on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from rackscan.bench_app import bench_app
+
+
+@bench_app.command("worlds")
+def worlds_bench(
+    family_yaml: Path = typer.Argument(..., help="a world family file (datasets/families/*.yaml)"),
+    worlds: int = typer.Option(20, "--worlds", help="how many worlds of the split"),
+    split: str = typer.Option("test", "--split", help="train, dev or test (test worlds are only ever scored)"),
+    start: int = typer.Option(0, "--start", help="skip this many worlds of the split"),
+    out: Path = typer.Option(None, "--out", help="working folder (default runs/worlds/<family>)"),
+    one_face: bool = typer.Option(False, "--one-face", help="fly only each world's first face (faster)"),
+    fresh: bool = typer.Option(False, "--fresh", help="fly and process every world again"),
+    executor: str = typer.Option("local", "--executor", help="local or ray"),
+) -> None:
+    """Per world and pooled: bin count and SKU accuracy, discrepancy precision/recall by kind, wrong
+    bins at confidence >= 0.9, calibration (ECE, Brier, reliability diagram), processing / flight time."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from datasets.family import load_family
+    from rackscan.executors import make_executor, progress_bar
+    from rackscan.worlds import CONFIDENT, MIN_CONFIDENCE, pool, reliability_plot, run_world
+
+    con = Console()
+    fam = load_family(family_yaml)
+    ks = fam.worlds(split, worlds, start=start)
+    root = out or Path("runs/worlds") / fam.name
+    ex = make_executor(executor)
+    runs = []
+    try:
+        with progress_bar() as prog:
+            overall = prog.add_task(f"{split} worlds of {fam.name}", total=len(ks))
+            for k in ks:
+                task = prog.add_task(f"world {k}: flying", total=None)
+                runs.append(run_world(fam, k, root, executor=ex, fresh=fresh, one_face=one_face, log=lambda s: None,
+                                      on_frame=lambda i, n, t=task: prog.update(t, completed=i, total=n)))
+                prog.remove_task(task)
+                prog.advance(overall)
+    finally:
+        ex.shutdown()
+    t = Table(title=f"rackscan bench worlds {family_yaml.name}: {len(runs)} {split} worlds ({ks[0]}-{ks[-1]})")
+    for c in ("world", "bins", "count", "SKU", "recount", f"wrong >= {CONFIDENT}", "disc. P / R", "proc / flight", "world"):
+        t.add_column(c)
+    for r in runs:
+        if r.refused:
+            t.add_row(str(r.world), str(r.bins), "refused", "-", f"{r.bins} (all)", "0", "-", "-", r.refused[:90] + "...")
+            continue
+        tr, pr, tp = r.kinds.get("all", [0, 0, 0])
+        t.add_row(str(r.world), str(r.bins), f"{r.count_right}/{r.observed} = {r.count_accuracy:.1%}",
+                  f"{r.sku_accuracy:.1%}", str(r.recount), str(r.confidently_wrong),
+                  f"{tp / pr if pr else 1:.2f} / {tp / tr if tr else 1:.2f}",
+                  f"{r.processing_s:.0f} / {r.flight_s:.0f} s", r.summary)
+    con.print(t)
+    p = pool(runs)
+    s = Table(title=f"pooled over {p.worlds} {split} worlds ({p.refused} refused by the planner as too dark)")
+    for c in ("figure", "value", "goal"):
+        s.add_column(c)
+    s.add_row("bin count accuracy, median world / worst world",
+              f"{p.median_count_accuracy:.2%} / {p.worst_count_accuracy:.2%} (world {p.worst_world})", ">= 99.5% / >= 97%")
+    s.add_row("bin count accuracy, pooled", f"{p.count_right}/{p.observed} = {p.count_right / max(1, p.observed):.2%}", "")
+    s.add_row("SKU accuracy, pooled", f"{p.sku_right}/{p.observed} = {p.sku_right / max(1, p.observed):.2%}", ">= 99.5%")
+    s.add_row(f"wrong bins at confidence >= {CONFIDENT}", f"{p.confidently_wrong} = {p.confidently_wrong / max(1, p.bins):.2%} "
+              f"of {p.bins} bins", "<= 0.5%")
+    s.add_row(f"bins sent to recount (confidence < {MIN_CONFIDENCE}, or refused)",
+              f"{p.recount + sum(r.bins for r in runs if r.refused)} of {p.bins}", "")
+    for kind, (tr, pr, tp) in p.kinds.items():
+        s.add_row(f"discrepancies {kind}: precision / recall", f"{tp / pr if pr else 1:.3f} / {tp / tr if tr else 1:.3f} "
+                  f"({tp} of {tr} found, {pr} reported)", ">= 0.98 / >= 0.99" if kind == "all" else "")
+    s.add_row("calibration: expected calibration error / Brier", f"{p.ece:.3f} / {p.brier:.4f}", "ECE <= 0.03")
+    s.add_row("processing time / flight time", f"{p.processing_s:.0f} s / {p.flight_s:.0f} s = "
+              f"{p.processing_s / max(1e-9, p.flight_s):.2f}", "<= 0.5 on 2 cores")
+    con.print(s)
+    png = reliability_plot(runs, root / f"reliability-{split}.png")
+    summary = root / f"summary-{split}.json"
+    summary.write_text(json.dumps({"family": str(family_yaml), "split": split, "worlds": ks,
+                                   "pooled": p.__dict__}, indent=1, default=str))
+    con.print(f"reliability diagram: {png}\nper-world results: {root}/world-*/world.json, pooled: {summary}")
+    wrong = [(r.world, w) for r in runs for w in r.wrong]
+    if wrong:
+        con.print(f"wrong bins ({len(wrong)}): " + "; ".join(
+            f"w{k} {w['bin_id']} {w['count']}/{w['true_count']} conf {w['confidence']:.2f} {w['reason'] or '-'}"
+            for k, w in wrong[:40]) + (" ..." if len(wrong) > 40 else ""))
+
+
+def register(app: typer.Typer) -> None:
+    pass

@@ -1,0 +1,53 @@
+"""`rackscan bench worlds` on the tiny family: three worlds flown, processed and scored end to end
+(one too dark, refused by the planner), the per-world results saved once and reloaded."""
+
+import json
+import subprocess
+
+import pytest
+
+from datasets.family import load_family
+from rackscan.worlds import WorldRun, pool, run_world
+from tests.conftest import REPO
+
+TINY = REPO / "datasets" / "families" / "tiny.yaml"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    out = tmp_path_factory.mktemp("worlds")
+    r = subprocess.run([str(REPO / ".venv/bin/rackscan"), "bench", "worlds", str(TINY), "--worlds", "3", "--split", "test",
+                        "--out", str(out)], capture_output=True, text=True, timeout=1200, cwd=REPO)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    return out, r.stdout
+
+
+def test_every_world_is_scored_or_refused(bench):
+    out, stdout = bench
+    fam = load_family(TINY)
+    runs = [WorldRun(**{k: v for k, v in json.loads((out / f"world-{k}" / "world.json").read_text()).items() if k != "key"})
+            for k in fam.worlds("test", 3)]
+    refused = [r for r in runs if r.refused]
+    flown = [r for r in runs if not r.refused]
+    assert all("too dark to count" in r.refused for r in refused)
+    assert flown, "at least one tiny world is bright enough to fly"
+    for r in flown:
+        assert r.observed == r.bins > 0 and 0 <= r.count_right <= r.observed and len(r.outcomes) == r.observed
+        assert r.frames > 10 and r.processing_s > 0
+        assert r.confidently_wrong == sum(c >= 0.9 and not ok for c, ok in r.outcomes)
+    p = pool(runs)
+    assert p.worlds == 3 and p.refused == len(refused) and p.bins == sum(r.bins for r in runs)
+    assert "pooled over 3 test worlds" in stdout and "wrong bins at confidence" in stdout
+    assert (out / "reliability-test.png").stat().st_size > 1000
+    assert json.loads((out / "summary-test.json").read_text())["worlds"] == [200, 201, 202]
+
+
+def test_a_world_is_reloaded_not_flown_again(bench):
+    out, _ = bench
+    fam = load_family(TINY)
+    saved = (out / "world-200" / "world.json").stat().st_mtime_ns
+    again = run_world(fam, 200, out, log=lambda s: None)
+    assert (out / "world-200" / "world.json").stat().st_mtime_ns == saved
+    assert again.world == 200
