@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from perception.errors import PerceptionError
+from perception.quality import FrameQuality
 
 CLASS_NAMES: tuple[str, ...] = ("tire", "location_label", "product_label")
 CLASS_IDS = {n: i for i, n in enumerate(CLASS_NAMES)}
@@ -66,7 +67,8 @@ class Codes:
 class FrameDetections:
     """Detections of one frame: ``xyxy (N,4) float32`` pixels, ``confidence (N,)``,
     ``class_id (N,) int32`` (see ``CLASS_NAMES``), ``track_id (N,) int32`` (-1 untracked), decoded
-    ``codes``, the frame's ``frame_idx`` and capture time ``t_ns``."""
+    ``codes``, the frame's ``frame_idx`` and capture time ``t_ns``, and how good the frame was
+    (``quality``: brightness, noise, sharpness; ``perception.quality``), when measured."""
 
     frame_idx: int
     t_ns: int
@@ -76,6 +78,7 @@ class FrameDetections:
     track_id: np.ndarray | None = None
     codes: Codes = field(default_factory=Codes)
     image_wh: tuple[int, int] = (0, 0)
+    quality: FrameQuality | None = None
 
     def __post_init__(self) -> None:
         xyxy = _check("xyxy", self.xyxy, (None, 4), np.float32)

@@ -23,6 +23,25 @@ from perception.frames import to_bgr8
 from perception.train import DEFAULT_WEIGHTS, INFER_HW
 
 
+def input_colour(weights: Path) -> str:
+    """What the weights were trained on: "gray" or "bgr" (``input_colour`` in the
+    ``train_config.yaml`` shipped beside them; weights without one were trained on colour)."""
+    import yaml
+
+    cfg = Path(weights).parent / "train_config.yaml"
+    if not cfg.exists():
+        return "bgr"
+    try:
+        data = yaml.safe_load(cfg.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise PerceptionError(f"{cfg}: malformed YAML ({getattr(exc, 'problem', exc)}); expected the train_config.yaml "
+                              "rackscan train writes") from None
+    value = str(data.get("input_colour", "bgr")) if isinstance(data, dict) else "bgr"
+    if value not in ("gray", "bgr"):
+        raise PerceptionError(f"{cfg}: input_colour: {value!r}; expected 'gray' or 'bgr'")
+    return value
+
+
 @dataclass(frozen=True)
 class Letterbox:
     scale: float
@@ -108,6 +127,7 @@ class Detector:
         if not w.exists():
             raise PerceptionError(f"{w}: weights not found; expected a {w.suffix} file (perception/weights/ ships them)")
         self.weights, self.backend, self.device = w, backend, device
+        self.gray = input_colour(w) == "gray"
         self.conf, self.iou, self.batch, self.half, self.hw = conf, iou, max(1, batch), half, hw
         self.cuda_graph = cuda_graph
         if backend == "onnx":
@@ -240,7 +260,10 @@ class Detector:
                 t = t.permute(2, 0, 1).flip(0)[None].float()  # BGR HWC -> RGB NCHW
                 if (nw, nh) != (w, h):
                     t = F.interpolate(t, size=(nh, nw), mode="bilinear", align_corners=False, antialias=False)
-                x[k, :, top:top + nh, left:left + nw] = (t[0].round() / 255).to(dtype)
+                t = t[0].round()
+                if self.gray:  # as cv2.COLOR_BGR2GRAY weighs R, G, B
+                    t = (0.299 * t[0] + 0.587 * t[1] + 0.114 * t[2]).round().expand(3, -1, -1)
+                x[k, :, top:top + nh, left:left + nw] = (t / 255).to(dtype)
                 lbs.append(lb)
                 sizes.append((w, h))
             y = self._forward(m, x)[: len(chunk)].float().transpose(1, 2)  # (B, A, 4+nc)
@@ -282,6 +305,9 @@ class Detector:
         lbs, tensors, sizes = [], [], []
         for img in chunk:
             x, lb = letterbox(img, self.hw)
+            if self.gray:  # on the small letterboxed image: cheap
+                g = cv2.cvtColor(x, cv2.COLOR_BGR2GRAY)
+                x = cv2.merge([g, g, g])
             tensors.append(x[:, :, ::-1].transpose(2, 0, 1))
             lbs.append(lb)
             sizes.append((img.shape[1], img.shape[0]))

@@ -16,15 +16,19 @@ import pandas as pd
 from perception.detections import Codes, FrameDetections
 from perception.errors import PerceptionError
 from perception.gs1 import parse_element_string
+from perception.quality import FrameQuality
 
 COLUMNS = ["frame_idx", "t_ns", "row_kind", "x1", "y1", "x2", "y2", "confidence", "class_id", "track_id",
-           "symbology", "text", "decoder", "gtin", "sscc", "corners", "det_index", "image_w", "image_h"]
+           "symbology", "text", "decoder", "gtin", "sscc", "corners", "det_index", "image_w", "image_h",
+           "img_brightness", "img_noise", "img_sharpness"]
+QUALITY_COLUMNS = {"img_brightness": "brightness", "img_noise": "noise_sigma", "img_sharpness": "sharpness"}
 
 
 def detections_to_frame(dets: list[FrameDetections]) -> pd.DataFrame:
     rows: list[dict] = []
     for d in dets:
-        base = {"frame_idx": d.frame_idx, "t_ns": d.t_ns, "image_w": d.image_wh[0], "image_h": d.image_wh[1]}
+        base = {"frame_idx": d.frame_idx, "t_ns": d.t_ns, "image_w": d.image_wh[0], "image_h": d.image_wh[1],
+                **{c: (getattr(d.quality, f) if d.quality is not None else np.nan) for c, f in QUALITY_COLUMNS.items()}}
         for i in range(len(d)):
             x1, y1, x2, y2 = (float(v) for v in d.xyxy[i])
             rows.append({**base, "row_kind": "box", "x1": x1, "y1": y1, "x2": x2, "y2": y2,
@@ -50,7 +54,8 @@ def detections_to_frame(dets: list[FrameDetections]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=COLUMNS)
     return df.astype({"frame_idx": "int64", "t_ns": "int64", "class_id": "int32", "track_id": "int32",
                       "det_index": "int32", "image_w": "int32", "image_h": "int32", "x1": "float32", "y1": "float32",
-                      "x2": "float32", "y2": "float32", "confidence": "float32"})
+                      "x2": "float32", "y2": "float32", "confidence": "float32", "img_brightness": "float32",
+                      "img_noise": "float32", "img_sharpness": "float32"})
 
 
 def write_detections(path: str | Path, dets: list[FrameDetections]) -> Path:
@@ -74,6 +79,9 @@ def frames_from_table(df: pd.DataFrame, source: str = "detections") -> list[Fram
         boxes = g[g.row_kind == "box"]
         codes = g[g.row_kind == "code"]
         wh = (int(g["image_w"].iloc[0]), int(g["image_h"].iloc[0])) if "image_w" in g else (0, 0)
+        q = None
+        if "img_noise" in g and not np.isnan(g["img_noise"].iloc[0]):  # files from before frame quality: None
+            q = FrameQuality(**{f: float(g[c].iloc[0]) for c, f in QUALITY_COLUMNS.items()})
         c = Codes(
             symbology=codes.symbology.to_numpy(object), text=codes.text.to_numpy(object),
             corners=np.array([np.asarray(v, np.float32).reshape(4, 2) for v in codes.corners], np.float32).reshape(-1, 4, 2),
@@ -82,7 +90,7 @@ def frames_from_table(df: pd.DataFrame, source: str = "detections") -> list[Fram
         out.append(FrameDetections(
             frame_idx=int(fi), t_ns=int(g.t_ns.iloc[0]), xyxy=boxes[["x1", "y1", "x2", "y2"]].to_numpy(np.float32),
             confidence=boxes.confidence.to_numpy(np.float32), class_id=boxes.class_id.to_numpy(np.int32),
-            track_id=boxes.track_id.to_numpy(np.int32), codes=c, image_wh=wh,
+            track_id=boxes.track_id.to_numpy(np.int32), codes=c, image_wh=wh, quality=q,
         ))
     return out
 

@@ -12,6 +12,7 @@ import numpy as np
 from perception.decode import decode
 from perception.detections import CLASS_IDS, Codes, FrameDetections
 from perception.detector import Detector
+from perception.quality import frame_quality
 
 LABELS = (CLASS_IDS["location_label"], CLASS_IDS["product_label"])
 
@@ -102,9 +103,13 @@ def run_perception(frames: Iterable[tuple[int, int, np.ndarray]], detector: Dete
         cv2.setNumThreads(1)
     max_pending = 2 * decode_threads + detector.batch
 
+    def per_frame(img, d):
+        return read_codes(img, d, whole_frame=whole_frame_codes), frame_quality(img)
+
     def finish_one():
-        img, d, codes = pending.popleft()
-        d = replace(d, codes=codes.result() if pool is not None else codes)
+        img, d, work = pending.popleft()
+        codes, quality = work.result() if pool is not None else work
+        d = replace(d, codes=codes, quality=quality)
         if tracker is not None:
             d = tracker.update(d)
         out.append(d)
@@ -114,10 +119,7 @@ def run_perception(frames: Iterable[tuple[int, int, np.ndarray]], detector: Dete
     def flush():
         dets = detector.detect([b[2] for b in buf], frame_idx=[b[0] for b in buf], t_ns=[b[1] for b in buf])
         for (_, _, img), d in zip(buf, dets):
-            if pool is not None:
-                pending.append((img, d, pool.submit(read_codes, img, d, whole_frame=whole_frame_codes)))
-            else:
-                pending.append((img, d, read_codes(img, d, whole_frame=whole_frame_codes)))
+            pending.append((img, d, pool.submit(per_frame, img, d) if pool is not None else per_frame(img, d)))
         buf.clear()
         while len(pending) > (max_pending if pool is not None else 0):
             finish_one()

@@ -34,6 +34,8 @@ class TrainOptions:
     device: str = "cpu"
     workers: int = 8
     model_yaml: str = "yolo11n.yaml"
+    init: str | None = None  # weights to fine-tune from (None: from scratch on model_yaml)
+    freeze: int = 0  # layers kept as they are when fine-tuning (the first ones: the backbone's stem)
     time_h: float | None = None  # wall-clock cap (Ultralytics recomputes the epochs to fit)
     extra: dict = field(default_factory=dict)
 
@@ -59,11 +61,14 @@ def train(data_root: str | Path, run_dir: str | Path, opts: TrainOptions = Train
     data_yaml = relocate(data_root)
     run_dir = Path(run_dir).resolve()
     t0 = time.time()
-    model = YOLO(opts.model_yaml)
+    model = YOLO(opts.init or opts.model_yaml)
     kw = dict(data=str(data_yaml), epochs=opts.epochs, imgsz=opts.imgsz, batch=opts.batch, seed=opts.seed,
               deterministic=True, device=opts.device, workers=opts.workers, amp=False, plots=False,
-              project=str(run_dir.parent), name=run_dir.name, exist_ok=True, pretrained=False, verbose=False,
-              cache="ram", close_mosaic=10, patience=1000, **opts.extra)
+              project=str(run_dir.parent), name=run_dir.name, exist_ok=True, pretrained=bool(opts.init), verbose=False,
+              cache="ram", close_mosaic=10, patience=1000)
+    kw.update(opts.extra)  # Ultralytics' own hyper-parameters (lr0, close_mosaic, hsv_v, ...) override these
+    if opts.freeze:
+        kw["freeze"] = opts.freeze
     if opts.time_h:
         kw["time"] = opts.time_h
     model.train(**kw)
@@ -103,7 +108,10 @@ def ship(result: TrainResult, data_root: Path, opts: TrainOptions, recipe: dict,
     pt = dest / "rackscan-det.pt"
     _strip_optimizer(result.best_pt, pt)
     onnx = export_onnx(pt, dest / "rackscan-det.onnx")
-    cfg = {"model": opts.model_yaml, "from_scratch": True, "train_options": asdict(opts), "data_recipe": recipe,
+    from perception.trainset import INPUT_COLOUR
+
+    cfg = {"model": opts.model_yaml, "from_scratch": opts.init is None, "train_options": asdict(opts), "data_recipe": recipe,
+           "input_colour": INPUT_COLOUR,
            "classes": list(__import__("perception.detections", fromlist=["CLASS_NAMES"]).CLASS_NAMES),
            "inference_hw": list(INFER_HW), "ultralytics": str(ultralytics.__version__), "torch": str(torch.__version__),
            "python": platform.python_version(), "trained_seconds": round(result.seconds, 1),
@@ -123,7 +131,8 @@ def _strip_optimizer(src: Path, dst: Path) -> None:
 
 def evaluate(weights: str | Path, data_root: str | Path, *, device: str = "cpu") -> dict[str, dict]:
     """Ultralytics validation of ``weights`` on the held-out lists: the synthetic test worlds
-    (precision, recall, mAP50 per class) and the tires-real test split (tire recall at IoU 0.5)."""
+    (precision, recall, mAP50 per class) and the tires-real test split (tire recall at IoU 0.5);
+    and the share of no-tire photos with a false tire box (:func:`no_tire_rate`)."""
     from ultralytics import YOLO
 
     from perception.trainset import relocate
@@ -141,7 +150,32 @@ def evaluate(weights: str | Path, data_root: str | Path, *, device: str = "cpu")
         per = {names[int(c)]: {"precision": float(m.box.p[i]), "recall": float(m.box.r[i]), "mAP50": float(m.box.ap50[i])}
                for i, c in enumerate(m.box.ap_class_index)}
         out[split] = per
+    if (root / "test_no_tire.txt").exists():
+        out["test_no_tire"] = no_tire_rate(weights, [root / f for f in (root / "test_no_tire.txt").read_text().split()])
     return out
+
+
+def no_tire_rate(weights: str | Path, images: list[Path], *, conf: float = 0.5) -> dict:
+    """Photos holding no tire on which the detector, as flights run it (ONNX Runtime, letterboxed),
+    still draws a tire box at ``conf`` or above: how many, and the highest such confidence."""
+    import cv2
+
+    from perception.detections import CLASS_IDS
+    from perception.detector import Detector
+
+    det = Detector(Path(weights), backend="onnx", device="cpu", conf=0.05)
+    hits, top = 0, 0.0
+    for p in images:
+        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+        if img is None:
+            raise PerceptionError(f"{p}: not a readable image")
+        d = det.detect([img])[0]
+        tire = d.confidence[d.class_id == CLASS_IDS["tire"]]
+        best = float(tire.max()) if len(tire) else 0.0
+        hits += best >= conf
+        top = max(top, best)
+    return {"images": len(images), "with_tire_box": int(hits), "rate": hits / max(1, len(images)), "max_conf": top,
+            "conf": conf}
 
 
 def main(argv: list[str] | None = None) -> None:  # pragma: no cover - used on the GPU machine

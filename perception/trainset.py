@@ -1,11 +1,17 @@
-"""The detector's training set: frames of the synthetic warehouse with a randomised domain plus
-the train split of ``../shared/datasets/tires-real``, written in the Ultralytics YOLO layout.
+"""The detector's training set: frames of worlds of a family (``datasets/families/``), the train
+split of ``../shared/datasets/tires-real``, and real photos that hold no tire (hard negatives),
+written in the Ultralytics YOLO layout.
 
 Splits:
-- synthetic: worlds drawn from different seeds; train, val and test never share a world (the
-  stock, the lighting and the sensor differ), so the synthetic test is held out by scene;
+- synthetic: worlds of the family's ``train`` split train the detector (worlds 0..) and
+  validate it (worlds from :data:`VAL_WORLD_FROM` of the same split); its held-out synthetic test
+  is drawn from the family's ``test`` split (worlds from :data:`TEST_WORLD_FROM`), so it shares no
+  world with training; the family's ``dev`` worlds are for the fusion's rules, not here;
 - tires-real: fixed by a hash of the file name (``sha1(name) % 10``: 0-1 test, 2 val, rest
-  train), never by looking at the images or at a model's scores.
+  train), never by looking at the images or at a model's scores;
+- no-tire photos (``../shared/datasets/zxing-blackbox``: product, label and street photos with
+  barcodes, no tire in any): the same hash split; train ones are listed as background images
+  (no boxes), the test ones measure false tire boxes (``rackscan bench perception``).
 
 Class ids follow ``perception.detections.CLASS_NAMES``; pallet labels are labels too and go to
 ``product_label`` (the decoder tells an SSCC from a GTIN by its content).
@@ -28,12 +34,24 @@ from perception.detections import CLASS_IDS, CLASS_NAMES
 from perception.errors import PerceptionError
 
 TIRES_REAL = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "tires-real"
+NO_TIRE = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "zxing-blackbox"
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[1] / "datasets" / "scenarios" / "default.yaml"
+DEFAULT_FAMILY = Path(__file__).resolve().parents[1] / "datasets" / "families" / "tire-stores.yaml"
+VAL_WORLD_FROM = 9000  # train-split worlds from here validate the detector
+TEST_WORLD_FROM = 500  # test-split worlds from the split's first + this: the detector's held-out test
 KIND_TO_CLASS = {"tire": CLASS_IDS["tire"], "location_label": CLASS_IDS["location_label"],
                  "product_label": CLASS_IDS["product_label"], "pallet_label": CLASS_IDS["product_label"]}
 MIN_VISIBLE = {"tire": 0.35, "location_label": 0.6, "product_label": 0.6, "pallet_label": 0.6}
 TRAIN_W = 640  # frames are stored at the detector's input width (1920x1080 -> 640x360)
-SPLIT_SEEDS = {"train": 1000, "val": 2000, "test": 3000}
+# the detector sees grey (perception.detector): a colour cast of the lamps, mixed lighting or a
+# rack's paint then cannot matter, and tires-real's photos are grey anyway
+INPUT_COLOUR = "gray"
+
+
+def to_input(img: np.ndarray) -> np.ndarray:
+    """A BGR image as the detector takes it (INPUT_COLOUR): grey, repeated on three channels."""
+    g = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
+    return cv2.merge([g, g, g])
 
 
 def real_split(name: str) -> str:
@@ -46,6 +64,13 @@ def real_images(split: str, root: Path = TIRES_REAL) -> list[Path]:
     if not (root / "images").is_dir():
         raise PerceptionError(f"{root}: no images/ folder; expected the tires-real dataset (../shared/datasets/tires-real)")
     return [p for p in sorted((root / "images").glob("*.jpg")) if real_split(p.name) == split]
+
+
+def no_tire_images(split: str, root: Path = NO_TIRE) -> list[Path]:
+    """Real photos without a tire (zxing-blackbox), by the same name-hash split as tires-real."""
+    if not root.is_dir():
+        raise PerceptionError(f"{root}: not found; expected the zxing-blackbox photos (../shared/datasets/zxing-blackbox)")
+    return [p for p in sorted(root.glob("*/*.png")) if real_split(f"{p.parent.name}/{p.name}") == split]
 
 
 def real_boxes(img_path: Path, wh: tuple[int, int]) -> np.ndarray:
@@ -71,28 +96,7 @@ class TrainSetResult:
     boxes: dict[str, int]  # boxes per class name over the train list (unique images)
 
 
-def _randomised_spec(base, seed: int):
-    """The base scenario with its domain drawn at random: stock, lighting, sensor, label rate."""
-    rng = np.random.default_rng(seed)
-    spec = base.spec
-    g0 = float(rng.uniform(0.45, 0.9))
-    return spec.model_copy(update={
-        "seed": seed,
-        "stock": spec.stock.model_copy(update={"fill_rate": float(rng.uniform(0.55, 0.95)),
-                                               "standing_frac": float(rng.uniform(0.2, 0.9)),
-                                               "crowded_rate": float(rng.uniform(0.0, 0.45)),
-                                               "pallet_rate": float(rng.uniform(0.1, 0.6))}),
-        "lighting": spec.lighting.model_copy(update={"gain_min": g0, "gain_max": float(g0 + rng.uniform(0.2, 0.7)),
-                                                     "gradient": float(rng.uniform(0.0, 0.4)),
-                                                     "vignetting": float(rng.uniform(0.0, 0.45))}),
-        "sensor": spec.sensor.model_copy(update={"noise_sigma": float(rng.uniform(1.0, 9.0)),
-                                                 "psf_sigma_px": float(rng.uniform(0.4, 1.8)),
-                                                 "jpeg_quality": int(rng.integers(70, 96))}),
-        "labels": spec.labels.model_copy(update={"product_label_rate": float(rng.uniform(0.6, 1.0))}),
-    })
-
-
-def _views(world, n: int, rng: np.random.Generator):
+def _views(world, n: int, rng: np.random.Generator, exposure_s: float | None = None):
     """Camera poses: mostly scan-like views at 0.7-2.2x the label standoff with yaw/pitch/roll
     jitter (a pass's frames), some wide aisle views; the previous pose gives motion blur."""
     from datasets.render import camera_pose_facing
@@ -112,9 +116,10 @@ def _views(world, n: int, rng: np.random.Generator):
         roll = np.radians(rng.normal(0, 3))
         Rz = np.array([[np.cos(roll), -np.sin(roll), 0], [np.sin(roll), np.cos(roll), 0], [0, 0, 1]])
         T[:3, :3] = T[:3, :3] @ Rz
-        speed = float(rng.uniform(0, 2.0) * world.camera.max_speed_m_s(d))
+        speed = float(rng.uniform(0, 2.0) * world.camera.max_blur_px * world.camera.gsd_mm_px(d) / 1000
+                      / (exposure_s or world.camera.exposure_s))
         T_prev = T.copy()
-        T_prev[:3, 3] -= T[:3, 0] * speed * world.camera.exposure_s * rng.choice([-1, 1])
+        T_prev[:3, 3] -= T[:3, 0] * speed * (exposure_s or world.camera.exposure_s) * rng.choice([-1, 1])
         yield T, T_prev
 
 
@@ -140,24 +145,27 @@ def truth_to_boxes(objects, scale: float, min_px: float = 2.5) -> tuple[np.ndarr
 
 
 def _render_world(args) -> list[tuple[str, int]]:
-    """Render ``n`` frames of one randomised world into ``root/images/<split>``; returns (file, n_boxes)."""
-    scenario_path, split, world_seed, n, root = args
+    """Render ``n`` frames of world ``k`` of the family into ``root/images/<split>``; returns (file, n_boxes).
+    Frames are exposed as the planner would fly the world (its light, exposure and gain)."""
+    family_path, split, world_seed, n, root = args
     cv2.setNumThreads(1)
+    from datasets.family import load_family, world_scenario
     from datasets.render import Renderer
-    from datasets.scenario import Scenario, load_scenario
+    from datasets.synthflight import plan_world
     from datasets.world import build_world
 
-    base = load_scenario(scenario_path)
-    world = build_world(Scenario(_randomised_spec(base, world_seed), base.site, base.source))
+    world = build_world(world_scenario(load_family(family_path), world_seed))
+    exposure_s = plan_world(world, allow_dark=True).exposure_s
     renderer = Renderer(world)
     rng = np.random.default_rng(world_seed + 7)
     img_dir, lab_dir = Path(root) / "images" / split, Path(root) / "labels" / split
     out = []
-    for i, (T, T_prev) in enumerate(_views(world, n, rng)):
-        res = renderer.render(T, T_site_camera_prev=T_prev, rng_seed=world_seed * 10_000 + i, frame_idx=i)
+    for i, (T, T_prev) in enumerate(_views(world, n, rng, exposure_s)):
+        res = renderer.render(T, T_site_camera_prev=T_prev, rng_seed=world_seed * 10_000 + i, frame_idx=i,
+                              exposure_s=exposure_s)
         h, w = res.image_bgr.shape[:2]
         scale = TRAIN_W / w
-        small = cv2.resize(res.image_bgr, (TRAIN_W, int(round(h * scale))), interpolation=cv2.INTER_AREA)
+        small = to_input(cv2.resize(res.image_bgr, (TRAIN_W, int(round(h * scale))), interpolation=cv2.INTER_AREA))
         boxes, cls = truth_to_boxes(res.objects, scale)
         name = f"syn_{world_seed}_{i:04d}"
         cv2.imwrite(str(img_dir / f"{name}.jpg"), small, [cv2.IMWRITE_JPEG_QUALITY, 90])
@@ -185,23 +193,46 @@ def _convert_real(paths: list[Path], root: Path, split: str) -> list[str]:
     return out
 
 
-def build_training_set(out_dir: str | Path, *, scenario: str | Path = DEFAULT_SCENARIO, n_train: int = 1100,
-                       n_val: int = 150, n_test: int = 200, worlds_train: int = 8, real_repeat: int = 4,
-                       real_root: Path = TIRES_REAL, workers: int = 2,
-                       on_progress: Callable[[int, int], None] | None = None) -> TrainSetResult:
+def _convert_no_tire(paths: list[Path], root: Path, split: str) -> list[str]:
+    """Real photos without a tire, as background images (an empty label file)."""
+    out = []
+    for p in paths:
+        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+        if img is None:
+            raise PerceptionError(f"{p}: not a readable image; expected a zxing-blackbox PNG")
+        h, w = img.shape[:2]
+        scale = min(1.0, TRAIN_W / max(h, w))
+        small = to_input(cv2.resize(img, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA))
+        name = f"notire_{p.parent.name}_{p.stem}"
+        cv2.imwrite(str(root / "images" / split / f"{name}.jpg"), small, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        (root / "labels" / split / f"{name}.txt").write_text("")
+        out.append(f"images/{split}/{name}.jpg")
+    return out
+
+
+def build_training_set(out_dir: str | Path, *, family: str | Path = DEFAULT_FAMILY, n_train: int = 1600,
+                       n_val: int = 150, n_test: int = 200, worlds_train: int = 40, real_repeat: int = 4,
+                       no_tire_repeat: int = 1, real_root: Path = TIRES_REAL, no_tire_root: Path = NO_TIRE,
+                       workers: int = 2, on_progress: Callable[[int, int], None] | None = None) -> TrainSetResult:
     """Write the YOLO dataset under ``out_dir`` (images/, labels/, *.txt lists, data.yaml).
 
     ``real_repeat`` lists each tires-real train image that many times in ``train.txt`` so a few
-    dozen real photos are not drowned by a thousand synthetic frames.
+    dozen real photos are not drowned by a thousand synthetic frames; ``no_tire_repeat`` likewise
+    for the no-tire photos (0 leaves them out).
     """
+    from datasets.family import load_family
+
+    fam = load_family(family)
     root = Path(out_dir)
     for split in ("train", "val", "test"):
         (root / "images" / split).mkdir(parents=True, exist_ok=True)
         (root / "labels" / split).mkdir(parents=True, exist_ok=True)
+    first = {"train": fam.splits["train"][0], "val": fam.splits["train"][0] + VAL_WORLD_FROM,
+             "test": fam.splits["test"][0] + TEST_WORLD_FROM}
     jobs = []
-    for split, n, n_worlds in (("train", n_train, worlds_train), ("val", n_val, 2), ("test", n_test, 2)):
+    for split, n, n_worlds in (("train", n_train, worlds_train), ("val", n_val, 4), ("test", n_test, 4)):
         per = [n // n_worlds + (1 if k < n % n_worlds else 0) for k in range(n_worlds)]
-        jobs += [(str(scenario), split, SPLIT_SEEDS[split] + k, m, str(root)) for k, m in enumerate(per) if m]
+        jobs += [(str(family), split, first[split] + k, m, str(root)) for k, m in enumerate(per) if m]
     total = sum(j[3] for j in jobs)
     done = 0
     lists: dict[str, list[str]] = {"train": [], "val": [], "test": []}
@@ -223,11 +254,14 @@ def build_training_set(out_dir: str | Path, *, scenario: str | Path = DEFAULT_SC
             if on_progress:
                 on_progress(done, total)
     real = {s: _convert_real(real_images(s, real_root), root, s) for s in ("train", "val", "test")}
+    no_tire = {s: _convert_no_tire(no_tire_images(s, no_tire_root), root, s) if no_tire_repeat else []
+               for s in ("train", "val", "test")}
     files = {
-        "train.txt": lists["train"] + real["train"] * real_repeat,
-        "val.txt": lists["val"] + real["val"],
+        "train.txt": lists["train"] + real["train"] * real_repeat + no_tire["train"] * no_tire_repeat,
+        "val.txt": lists["val"] + real["val"] + no_tire["val"],
         "test_synth.txt": lists["test"],
         "test_real.txt": real["test"],
+        "test_no_tire.txt": no_tire["test"],
     }
     for name, items in files.items():
         (root / name).write_text("".join(f"./{f}\n" for f in items))

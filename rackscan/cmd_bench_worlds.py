@@ -19,6 +19,8 @@ def worlds_bench(
     one_face: bool = typer.Option(False, "--one-face", help="fly only each world's first face (faster)"),
     fresh: bool = typer.Option(False, "--fresh", help="fly and process every world again"),
     executor: str = typer.Option("local", "--executor", help="local or ray"),
+    fit_confidence: bool = typer.Option(False, "--fit-confidence",
+                                        help="fit the bin confidence model on these worlds and ship it (not on test worlds)"),
 ) -> None:
     """Per world and pooled: bin count and SKU accuracy, discrepancy precision/recall by kind, wrong
     bins at confidence >= 0.9, calibration (ECE, Brier, reliability diagram), processing / flight time."""
@@ -34,6 +36,10 @@ def worlds_bench(
     con = Console()
     fam = load_family(family_yaml)
     ks = fam.worlds(split, worlds, start=start)
+    if fit_confidence and split == "test":
+        from datasets.errors import DatasetError
+
+        raise DatasetError("--fit-confidence with --split test: test worlds are only scored; fit on the dev split")
     root = out or Path("runs/worlds") / fam.name
     ex = make_executor(executor)
     runs = []
@@ -85,6 +91,12 @@ def worlds_bench(
     summary.write_text(json.dumps({"family": str(family_yaml), "split": split, "worlds": ks,
                                    "pooled": p.__dict__}, indent=1, default=str))
     con.print(f"reliability diagram: {png}\nper-world results: {root}/world-*/world.json, pooled: {summary}")
+    if fit_confidence:
+        from rackscan.worlds import fit_confidence_model
+
+        fit = fit_confidence_model(fam, runs, root)
+        con.print(fit.report)
+        con.print(f"shipped {fit.path} (fusion re-runs with it: `rackscan bench worlds ... --split test` to score it)")
     wrong = [(r.world, w) for r in runs for w in r.wrong]
     if wrong:
         con.print(f"wrong bins ({len(wrong)}): " + "; ".join(

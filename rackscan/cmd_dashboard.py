@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-
-# starts Streamlit with a fixed argv (dashboard.server), no shell (bandit B404)
-import subprocess  # nosec B404
 import sys
 from pathlib import Path
 
@@ -45,8 +42,11 @@ def register(app: typer.Typer) -> None:
                        "and put an HTTPS reverse proxy in front (docs/dashboard-security.md)", err=True)
         typer.echo(f"rackscan dashboard on http://{address}:{port} (store {db})")
         argv = streamlit_argv(settings, port=port, address=address, allowed_hosts=tuple(allowed_host))
-        # our interpreter, options we validated (bandit B603)
-        raise SystemExit(subprocess.call(argv, env=env, cwd=str(APP.parent)))  # nosec B603
+        sys.stdout.flush()
+        os.chdir(APP.parent)  # Streamlit reads dashboard/.streamlit/config.toml from here
+        # this process becomes the server, so a signal to it (Ctrl-C, a service manager's stop)
+        # stops the server; our interpreter, options we validated (bandit B606)
+        os.execve(argv[0], argv, env)  # nosec B606
 
     users_app = typer.Typer(help="Dashboard accounts (bcrypt hashes in a file outside the repository).", no_args_is_help=True)
 

@@ -163,9 +163,12 @@ def process_bundle(bundle_dir: str | Path, *, erp: str | Path | None = None, exe
 
     fo = dict(fuse_options or {})
     obs_out = root / "observations.parquet"
+    from slam_fusion.core.confidence import MODEL_PATH
+
     fp = fingerprint("fuse", sorted(fo.items()), code_digest("slam_fusion"),
                      files=[f for bb in bundles for f in (Path(bb.path) / "detections.parquet", bb.tlog_path,
-                                                            Path(bb.path) / "frames.csv")])
+                                                            Path(bb.path) / "frames.csv")]
+                     + [MODEL_PATH])  # the shipped confidence model is data, not code
     t0 = time.perf_counter()
     if state.is_done("fuse", fp, [obs_out]):
         rep.stages["fuse"] = "skipped"

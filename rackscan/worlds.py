@@ -2,9 +2,10 @@
 
 For each world: draw it (``datasets.family``), plan it (the planner may refuse a store too dark
 to count: then none of its bins is counted, all go to recount), fly it with the synthetic
-recorder, run detect -> fuse -> reconcile, and score against the world's truth. A world's result
-is saved once (``world.json`` beside its flight) and reloaded while the family file and the code
-of the stages are unchanged.
+recorder, run detect -> fuse -> reconcile, and score against the world's truth. The recorded
+flight is kept while the family file and the code that draws, plans and renders are unchanged;
+each processing stage is skipped while its inputs, options and code are (``rackscan.stages``), so
+a new detector or fusion rule re-runs only what it changes. The scores go to ``world.json``.
 """
 
 from __future__ import annotations
@@ -57,71 +58,93 @@ def describe_world(sc) -> str:
     return f"{geo}; {lux}; {len(s.catalogue)} SKUs"
 
 
-def _key(fam_path: Path, k: int, faces: str) -> str:
+def _flight_key(fam_path: Path, k: int, faces: str) -> str:
+    """What the recorded flight depends on: the family file, the world, the faces, and the code that
+    draws, plans and renders worlds."""
     import hashlib
 
     from rackscan.stages import code_digest
 
     parts = [Path(fam_path).read_bytes(), str(k).encode(), faces.encode()]
-    parts += [code_digest(p).encode() for p in ("datasets", "flight", "perception", "slam_fusion", "reconciliation", "warehouse")]
+    parts += [code_digest(p).encode() for p in ("datasets", "flight", "warehouse")]
     return hashlib.sha256(b"|".join(parts)).hexdigest()[:16]
 
 
-def run_world(fam, k: int, out_root: Path, *, executor=None, fresh: bool = False, one_face: bool = False,
-              log: Callable[[str], None] = print, on_frame: Callable[[int, int], None] | None = None) -> WorldRun:
-    """Draw, plan, fly, process and score world ``k`` of ``fam``; the result is kept in ``out_root/world-k``."""
-    import pandas as pd
-
+def record_world(fam, k: int, out_root: Path, *, one_face: bool = False, fresh: bool = False,
+                 on_frame: Callable[[int, int], None] | None = None):
+    """World ``k`` and its recorded flight (``out_root/world-k/flight``), recorded only when missing or
+    stale; returns (scenario, world, faces, bundle or None, refusal)."""
     from datasets.family import world_scenario
     from datasets.synthflight import record_synthetic_flight
     from datasets.world import build_world
     from flight.errors import FlightError
+
+    sc = world_scenario(fam, k)
+    world = build_world(sc)
+    faces = [f.face_id for f in world.site.faces][: 1 if one_face else None]
+    root = Path(out_root) / f"world-{k}"
+    key = _flight_key(fam.source, k, ",".join(faces))
+    kept = root / "flight.key"
+    if not fresh and kept.exists() and kept.read_text() == key:
+        refused = (root / "refused.txt").read_text() if (root / "refused.txt").exists() else ""
+        return sc, world, faces, None if refused else root / "flight", refused
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    try:
+        fr = record_synthetic_flight(world, root / "flight", face_ids=faces, on_frame=on_frame)
+        bundle, refused = fr.bundle, ""
+    except FlightError as exc:  # the planner refused the store: nothing counted, every bin to recount
+        bundle, refused = None, str(exc)
+        (root / "refused.txt").write_text(refused)
+    kept.write_text(key)
+    return sc, world, faces, bundle, refused
+
+
+def run_world(fam, k: int, out_root: Path, *, executor=None, fresh: bool = False, one_face: bool = False,
+              log: Callable[[str], None] = print, on_frame: Callable[[int, int], None] | None = None) -> WorldRun:
+    """Draw, plan, fly, process and score world ``k`` of ``fam`` in ``out_root/world-k``."""
+    import pandas as pd
+
     from rackscan.cmd_bench_scenario import score_counts, truth_by_bin
     from rackscan.process import process_bundle
     from rackscan.stages import StageState
     from reconciliation.bench import bench_world
 
-    sc = world_scenario(fam, k)
-    world = build_world(sc)
-    site = world.site
-    faces = [f.face_id for f in site.faces][: 1 if one_face else None]
+    sc, world, faces, bundle, refused = record_world(fam, k, out_root, one_face=one_face, fresh=fresh, on_frame=on_frame)
     root = Path(out_root) / f"world-{k}"
-    key = _key(fam.source, k, ",".join(faces))
-    saved = root / "world.json"
-    if not fresh and saved.exists():
-        data = json.loads(saved.read_text())
-        if data.get("key") == key:
-            data.pop("key")
-            data["outcomes"] = [tuple(x) for x in data["outcomes"]]
-            return WorldRun(**data)
-    shutil.rmtree(root, ignore_errors=True)
-    root.mkdir(parents=True)
+    site = world.site
     base = dict(world=k, split=fam.split_of(k), name=sc.spec.name, summary=describe_world(sc))
     bins = [b.bin_id for f in faces for b in site.face(f).bins]
-    try:
-        fr = record_synthetic_flight(world, root / "flight", face_ids=faces, on_frame=on_frame)
-    except FlightError as exc:  # the planner refused the store: nothing counted, every bin to recount
-        run = WorldRun(**base, refused=str(exc), bins=len(bins))
-        _save(saved, run, key)
+    if refused:
+        run = WorldRun(**base, refused=refused, bins=len(bins))
+        _save(root / "world.json", run)
         return run
     erp = root / "erp_stock.csv"
-    erp.write_text(world.erp.to_csv(index=False))
-    rep = process_bundle(fr.bundle, erp=erp, executor=executor, log=log,
+    text = world.erp.to_csv(index=False)
+    if not erp.exists() or erp.read_text() != text:  # unchanged: reconciliation stays up to date
+        erp.write_text(text)
+    rep = process_bundle(bundle, erp=erp, executor=executor, log=log,
                          reconcile_options={"out_dir": root / "report", "db_url": None, "min_confidence": MIN_CONFIDENCE})
-    st = StageState(fr.bundle)
+    st = StageState(bundle)
     proc_s = sum(float(st.info(s).get("seconds", 0.0)) for s in ("detect", "fuse", "reconcile"))
-    obs = pd.read_parquet(fr.bundle / "observations.parquet")
+    obs = pd.read_parquet(bundle / "observations.parquet")
     obs["sku"] = obs["sku"].fillna("").astype(str)
     truth = truth_by_bin(world.stock.assign(sku=world.stock["sku"].fillna("").astype(str)))
     n_obs, ok_c, ok_s = score_counts(obs, world.stock)
-    outcomes, wrong = [], []
+    outcomes, wrong, per_bin = [], [], []
     for r in obs.itertuples():
         t_count, t_sku = int(truth["count"].get(r.bin_id, 0)), truth["sku"].get(r.bin_id, "")
         right = int(r.count) == t_count and (r.sku or "") == t_sku
         outcomes.append((float(r.confidence), bool(right)))
+        per_bin.append({"bin_id": r.bin_id, "count": int(r.count), "true_count": t_count, "sku": r.sku or "",
+                        "true_sku": t_sku, "confidence": float(r.confidence), "right": bool(right), "reason": r.reason or ""})
         if not right:
-            wrong.append({"bin_id": r.bin_id, "count": int(r.count), "true_count": t_count, "sku": r.sku or "",
-                          "true_sku": t_sku, "confidence": round(float(r.confidence), 3), "reason": r.reason or ""})
+            wrong.append({**{x: v for x, v in per_bin[-1].items() if x != "right"}, "confidence": round(float(r.confidence), 3)})
+    ev_path = bundle / "bin_evidence.parquet"
+    bins_df = pd.DataFrame(per_bin)
+    if ev_path.exists() and len(bins_df):  # the evidence each confidence was judged on, with the truth: for fitting
+        bins_df = bins_df.merge(pd.read_parquet(ev_path), on="bin_id", how="left", suffixes=("", "_ev"))
+    bins_df.assign(world=k).to_parquet(root / "bins.parquet", index=False)
     scoped = set(bins)
     disc = world.discrepancies
     in_scope = disc[disc.bin_id.isin(scoped) & disc.other_bin_id.fillna("").map(lambda b: not b or b in scoped)]
@@ -132,13 +155,19 @@ def run_world(fam, k: int, out_root: Path, *, executor=None, fresh: bool = False
                    confidently_wrong=sum(c >= CONFIDENT and not ok for c, ok in outcomes), outcomes=outcomes,
                    wrong=wrong, kinds={s.kind: [s.truth, s.predicted, s.true_positive] for s in scores},
                    flight_s=rep.flight_time_s, processing_s=proc_s, frames=rep.frames)
-    _save(saved, run, key)
+    _save(root / "world.json", run)
     return run
 
 
-def _save(path: Path, run: WorldRun, key: str) -> None:
+def load_run(path: Path) -> WorldRun:
+    data = json.loads(Path(path).read_text())
+    data["outcomes"] = [tuple(x) for x in data["outcomes"]]
+    return WorldRun(**data)
+
+
+def _save(path: Path, run: WorldRun) -> None:
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({**asdict(run), "key": key}, indent=1))
+    tmp.write_text(json.dumps(asdict(run), indent=1))
     tmp.replace(path)
 
 
@@ -207,3 +236,49 @@ def worlds_table(runs: list[WorldRun]):
                           "conf_wrong": r.confidently_wrong, "refused": bool(r.refused), "flight_s": round(r.flight_s),
                           "proc_s": round(r.processing_s), "summary": r.summary} for r in runs])
 
+
+
+@dataclass(frozen=True)
+class ConfidenceFit:
+    path: Path
+    report: str
+
+
+def fit_confidence_model(fam, runs: list[WorldRun], out_root: Path, *, dest: Path | None = None) -> ConfidenceFit:
+    """Fit ``slam_fusion.core.confidence``'s model on the flown worlds' bins (their ``bins.parquet``);
+    report how well it does world by world held out (fit on the others), then ship it fitted on all."""
+    import numpy as np
+    import pandas as pd
+
+    from slam_fusion.core.calibration import reliability
+    from slam_fusion.core.confidence import MODEL_PATH, BinEvidence, evidence_fields, fit_confidence
+
+    names = evidence_fields()
+    tables = [pd.read_parquet(Path(out_root) / f"world-{r.world}" / "bins.parquet") for r in runs
+              if not r.refused and (Path(out_root) / f"world-{r.world}" / "bins.parquet").exists()]
+    df = pd.concat(tables, ignore_index=True).dropna(subset=["n_views"])
+    if df.empty or df["right"].all() or not df["right"].any():
+        from slam_fusion.errors import FusionError
+
+        raise FusionError(f"{out_root}: {len(df)} bins, {int((~df['right']).sum()) if len(df) else 0} wrong; a fit needs "
+                          "right and wrong bins: fly more worlds (--worlds)")
+    ev = [BinEvidence(**{n: (int(row[n]) if n in ("n_views", "count", "pass_spread", "n_passes", "n_weak", "n_hidden")
+                             else bool(row[n]) if n in ("gap", "no_read") else float(row[n])) for n in names})
+          for _, row in df.iterrows()]
+    right = df["right"].to_numpy(bool)
+    worlds = df["world"].to_numpy()
+    held = np.zeros(len(df))
+    for w in np.unique(worlds):
+        sel = worlds == w
+        m = fit_confidence([e for e, s in zip(ev, sel) if not s], right[~sel])
+        held[sel] = [m.probability(e) for e, s in zip(ev, sel) if s]
+    model = fit_confidence(ev, right, fitted_on=f"{fam.name} {runs[0].split} worlds {runs[0].world}-{runs[-1].world}: "
+                                                  f"{len(df)} bins, {int((~right).sum())} wrong")
+    path = model.dump(dest or MODEL_PATH)
+    e_h, b_h = reliability(held, right)
+    e_r, b_r = reliability(df["raw_score"].to_numpy(float), right)
+    wrong_hi = int(((held >= CONFIDENT) & ~right).sum())
+    report = (f"confidence model on {len(df)} bins of {len(tables)} worlds ({int((~right).sum())} wrong): held out world by "
+              f"world ECE {e_h:.3f}, Brier {b_h:.4f} (hand-made score: ECE {e_r:.3f}, Brier {b_r:.4f}); wrong at >= "
+              f"{CONFIDENT}: {wrong_hi}; bins under {MIN_CONFIDENCE}: {int((held < MIN_CONFIDENCE).sum())}")
+    return ConfidenceFit(path, report)

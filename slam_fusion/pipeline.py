@@ -9,6 +9,7 @@ import numpy as np
 from perception.gs1 import parse_element_string
 from slam_fusion.core.drift import correct_drift
 from slam_fusion.core.clock import estimate_offset_s, label_reprojection_cost
+from slam_fusion.core.confidence import ConfidenceModel, shipped_model
 from slam_fusion.core.fuse import (BinObservation, ItemLabel, LabelRead, Sighting, TireTrack, fuse_bin,
                                    group_label_reads, group_sightings, nested_boxes, select_tracks)
 from slam_fusion.core.projection import pixels_to_face, project_to_faces
@@ -142,9 +143,12 @@ def _label_reads(cam, T_sc, fidx, rows, faces) -> list[LabelRead]:
     return out
 
 
-def _with_expected_views(cam, T_sc, tracks, face_of, *, min_in_view: float = 0.5) -> list[TireTrack]:
+def _with_expected_views(cam, T_sc, tracks, face_of, frames: list[int], *, min_in_view: float = 0.5,
+                         whole: float = 0.95) -> list[TireTrack]:
     """Set each track's n_expected: frames that had at least ``min_in_view`` of the tire's box in
-    view, in front of the camera, within range, from the face's side and not behind another rack."""
+    view, in front of the camera, within range, from the face's side and not behind another rack;
+    and its expected_frames: those that had ``whole`` of it in view (a pass that had the tire
+    whole and did not see it disagrees with the passes that did)."""
     from dataclasses import replace
 
     out = []
@@ -165,8 +169,32 @@ def _with_expected_views(cam, T_sc, tracks, face_of, *, min_in_view: float = 0.5
         centre = face.face_to_site(np.array([[tr.u_m, tr.v_m, 0.0]]))
         facing = (T_sc[:, :3, 3] - centre) @ face.T_site_face[:3, 2] > 0.3
         hidden = _occluded(T_sc[:, :3, 3], centre, [tr.face_id], list(face_of.values()))[:, 0]
-        ok = front & facing & ~hidden & (ix * iy / area >= min_in_view)
-        out.append(replace(tr, n_expected=int(ok.sum())))
+        seen = front & facing & ~hidden
+        ok = seen & (ix * iy / area >= min_in_view)
+        full = seen & (ix * iy / area >= whole)
+        out.append(replace(tr, n_expected=int(ok.sum()), expected_frames=tuple(int(f) for f in np.asarray(frames)[full])))
+    return out
+
+
+def pass_ids(t_ns: np.ndarray, positions_m: np.ndarray, *, gap_s: float = 1.0, climb_m: float = 0.25) -> np.ndarray:
+    """Which pass each frame belongs to (frames in time order): a new pass after a pause in the
+    frames, a change of height, or a turn back along the face."""
+    n = len(t_ns)
+    out = np.zeros(n, dtype=int)
+    if n < 2:
+        return out
+    step = np.diff(positions_m, axis=0)
+    k, z0, direction = 0, positions_m[0, 2], None
+    for i in range(1, n):
+        horiz = step[i - 1, :2]
+        d = horiz / np.linalg.norm(horiz) if np.linalg.norm(horiz) > 1e-3 else None
+        turned = direction is not None and d is not None and float(np.dot(d, direction)) < 0
+        if (t_ns[i] - t_ns[i - 1]) / 1e9 > gap_s or abs(positions_m[i, 2] - z0) > climb_m or turned:
+            k += 1
+            z0, direction = positions_m[i, 2], None
+        elif d is not None:
+            direction = d
+        out[i] = k
     return out
 
 
@@ -217,11 +245,16 @@ def fuse_detections(
     gtin_to_sku: dict[str, str] | None = None,
     drift_correction: bool = True,
     drift_solver=correct_drift,
+    confidence_model: ConfidenceModel | None | str = "shipped",
 ) -> FusionResult:
     """rows: detections.parquet rows (frame_idx, row_kind, x1..y2, text, gtin).
 
     ``drift_solver``: ``correct_drift`` or a drop-in with its signature (``rackscan bench drift``
-    passes the Open3D pose graph); the clock offset is always profiled on ``correct_drift``."""
+    passes the Open3D pose graph); the clock offset is always profiled on ``correct_drift``.
+    ``confidence_model``: the shipped ``confidence_model.json`` by default, None for the
+    hand-made score (both capped by the confidence rules: ``slam_fusion.core.confidence``)."""
+    if isinstance(confidence_model, str):
+        confidence_model = shipped_model()
     traj_unsmoothed = traj
     traj = traj.smoothed(smooth_s)
     frames = sorted(frame_t_ns)
@@ -311,7 +344,13 @@ def fuse_detections(
     seeing = {b.bin_id: {frames[i] for i in np.nonzero(vis[:, j])[0]} for j, b in enumerate(bins)}
     sightings = _tire_sightings(cam, T_sc, frames, fidx, rows, faces, border_px=border_px)
     tracks = group_sightings(sightings, min_overlap=min_overlap)
-    tracks = _with_expected_views(cam, T_sc, tracks, face_of)
+    tracks = _with_expected_views(cam, T_sc, tracks, face_of, frames)
+    pass_of = dict(zip(frames, pass_ids(t, T_sc[:, :3, 3]).tolist()))
+    quality = {}
+    for r in rows:  # per-frame image quality, repeated on each of a frame's rows (NaN in older files)
+        f = int(r["frame_idx"])
+        if f not in quality and r.get("img_noise") is not None and not np.isnan(r["img_noise"]):
+            quality[f] = (float(r["img_brightness"]), float(r["img_noise"]), float(r["img_sharpness"]))
     per_bin: dict[str, list[TireTrack]] = {}
     for tr in tracks:
         b = face_of[tr.face_id].point_to_bin(tr.u_m, tr.v_m)
@@ -326,7 +365,8 @@ def fuse_detections(
     lookup = _sku_lookup(gtin_to_sku)
     obs = tuple(
         fuse_bin(b.bin_id, per_bin.get(b.bin_id, []), seeing[b.bin_id], min_support=min_support,
-                 gtin_to_sku=lookup, labels=labels_in.get(b.bin_id, []))
+                 gtin_to_sku=lookup, labels=labels_in.get(b.bin_id, []), pass_of=pass_of, frame_quality=quality,
+                 model=confidence_model)
         for b in bins if seeing[b.bin_id]
     )
     return FusionResult(observations=obs, coverage={b.bin_id: len(seeing[b.bin_id]) for b in bins},

@@ -18,6 +18,7 @@ import numpy as np
 
 from perception.detections import box_intersection
 from slam_fusion.core.calibration import Calibration
+from slam_fusion.core.confidence import RECOUNT_CAP, BinEvidence, ConfidenceModel
 
 EDGES = ("u0", "u1", "v0", "v1")
 
@@ -64,6 +65,8 @@ class TireTrack:
     score: float
     n_expected: int = 0  # frames that had most of the tire in view (set by the caller)
     size_known: tuple[bool, bool] = (True, True)  # (u, v): some sighting had both edges real
+    expected_frames: tuple[int, ...] = ()  # frames that had all of it in view (set by the caller)
+    scores: tuple[float, ...] = ()  # the detector's score of each sighting
 
     @property
     def u_m(self) -> float:
@@ -134,6 +137,7 @@ class BinObservation:
     evidence_frame: int
     reason: str
     raw_score: float = 0.0  # the uncalibrated score ``confidence`` was mapped from
+    evidence: BinEvidence | None = None  # what the confidence was judged on
 
 
 def nested_boxes(xyxy: np.ndarray, score: np.ndarray, *, inside_frac: float = 0.8) -> np.ndarray:
@@ -172,6 +176,7 @@ class _Track:
         self.n = 0
         self.frames: list[int] = []
         self.gtins: list[str] = []
+        self.scores: list[float] = []
         self.score = 0.0
         self._cache: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -200,6 +205,7 @@ class _Track:
         self.n += o.n
         self.frames += o.frames
         self.gtins += o.gtins
+        self.scores += o.scores
         self.score += o.score
         self._cache = None
 
@@ -216,6 +222,7 @@ class _Track:
         self.n += 1
         self._cache = None
         self.frames.append(x.frame_idx)
+        self.scores.append(x.score)
         self.score += x.score
         if x.gtin:
             self.gtins.append(x.gtin)
@@ -325,7 +332,7 @@ def group_sightings(sightings: list[Sighting], *, min_overlap: float = 0.35) -> 
         e, _ = t.edges()
         out.append(TireTrack(face_id=t.face_id, u0_m=float(e[0]), u1_m=float(e[1]), v0_m=float(e[2]), v1_m=float(e[3]),
                              frames=tuple(t.frames), gtins=tuple(sorted(t.gtins)), score=t.score / max(t.n, 1),
-                             size_known=(bool(t.size_n[0]), bool(t.size_n[1]))))
+                             size_known=(bool(t.size_n[0]), bool(t.size_n[1])), scores=tuple(t.scores)))
     return sorted(out, key=lambda t: (t.face_id, t.u_m, t.v_m, t.frames))
 
 
@@ -472,6 +479,9 @@ def fuse_bin(
     gtin_to_sku: dict[str, str] | None = None,
     calibration: Calibration | None = None,
     labels: list[ItemLabel] = (),
+    pass_of: dict[int, int] | None = None,
+    frame_quality: dict[int, tuple[float, float, float]] | None = None,
+    model: ConfidenceModel | None = None,
 ) -> BinObservation:
     """Count and SKU for one bin from the tire tracks on it and the frames that saw the bin.
 
@@ -481,8 +491,13 @@ def fuse_bin(
     on the image edge or in a gap, not countable evidence of a tire). A weaker track also counts
     where it fills a gap in a packed row, and so does a tire whose serialised label (``labels``, the
     bin's) alone was read in such a gap (``select_tracks``, reason ``hidden_in_row``); a gap left
-    open is flagged ``gap_in_row``. ``calibration`` maps the raw score to the confidence (none by
-    default: ``slam_fusion.core.calibration``).
+    open is flagged ``gap_in_row``.
+
+    The confidence (``slam_fusion.core.confidence``) is judged on the bin's ``BinEvidence``:
+    ``pass_of`` (frame -> pass) lets it check that the passes agree, ``frame_quality`` (frame ->
+    brightness, noise, sharpness) how good the frames were, and ``model`` turns the evidence into
+    a probability (without one, the hand-made score, mapped by ``calibration`` when given; the
+    rules' cap applies either way).
     """
     n_frames = len(frames_seeing_bin)
     tracks = sorted(tracks, key=lambda t: (t.u_m, t.v_m, t.frames))
@@ -530,6 +545,50 @@ def fuse_bin(
     else:
         ev = min(frames_seeing_bin) if frames_seeing_bin else -1
     raw = float(np.clip(conf, 0, 1))
+    evidence = bin_evidence(good, hidden, weak, tracks, frames_seeing_bin, raw=raw, gap=gap, read_agree=read_agree if votes else 1.0,
+                            no_read=bool(count and not votes), pass_of=pass_of, frame_quality=frame_quality)
+    capped = evidence.capped()
+    if capped:
+        reasons.append(capped)
+    if model is not None:
+        confidence = model.probability(evidence)
+    else:
+        confidence = calibration(raw) if calibration is not None else raw
+        confidence = min(confidence, RECOUNT_CAP) if capped else confidence
     return BinObservation(bin_id=bin_id, sku=sku if count else "", gtin=gtin if count else "", count=count,
-                          confidence=calibration(raw) if calibration is not None else raw, n_views=n_frames,
-                          evidence_frame=int(ev), reason=";".join(reasons), raw_score=raw)
+                          confidence=float(confidence), n_views=n_frames, evidence_frame=int(ev), reason=";".join(reasons),
+                          raw_score=raw, evidence=evidence)
+
+
+def bin_evidence(good: list[TireTrack], hidden: list[TireTrack], weak: list[TireTrack], tracks: list[TireTrack],
+                 frames_seeing_bin: set[int], *, raw: float, gap: bool, read_agree: float, no_read: bool,
+                 pass_of: dict[int, int] | None, frame_quality: dict[int, tuple[float, float, float]] | None) -> BinEvidence:
+    """What the bin's confidence is judged on (``slam_fusion.core.confidence.BinEvidence``)."""
+    seen = [t for t in good if t not in hidden]  # tires counted from their own sightings
+    supports = [t.support for t in good] or [1.0]
+    scores = [s for t in seen for s in (t.scores or (t.score,))] or [1.0]
+    pass_support, spread, n_passes = [1.0], 0, 0
+    if pass_of:
+        for t in seen:
+            per_pass = Counter(pass_of[f] for f in t.expected_frames if f in pass_of)
+            expected = {p for p, n in per_pass.items() if n >= 2}  # passes that had it whole in two frames or more
+            if expected:
+                got = {pass_of[f] for f in t.frames if f in pass_of}
+                pass_support.append(len(got & expected) / len(expected))
+        n_passes = len({pass_of[f] for f in frames_seeing_bin if f in pass_of})
+        # passes that had every track of the bin in view: how many tires did each see?
+        every = [t for t in tracks if t.expected_frames and t.w_m >= 0.1 and t.h_m >= 0.1]
+        if every:
+            common = set.intersection(*({p for p, n in Counter(pass_of[f] for f in t.expected_frames if f in pass_of).items()
+                                         if n >= 2} for t in every))
+            per_pass = [sum(any(pass_of.get(f) == p for f in t.frames) for t in every if t in good or t in weak)
+                        for p in common]
+            if len(per_pass) >= 2:
+                spread = max(per_pass) - min(per_pass)
+    q = [frame_quality[f] for f in frames_seeing_bin if frame_quality and f in frame_quality]
+    b, n, s = (float(np.median([x[i] for x in q])) for i in range(3)) if q else (128.0, 0.0, 100.0)
+    return BinEvidence(n_views=len(frames_seeing_bin), count=len(good), mean_support=float(np.mean(supports)),
+                       min_support=float(min(supports)), min_pass_support=float(min(pass_support)), pass_spread=int(spread),
+                       n_passes=n_passes, n_weak=len(weak), n_hidden=len(hidden), gap=gap, read_agree=float(read_agree),
+                       no_read=no_read, mean_score=float(np.mean(scores)), min_score=float(min(scores)), noise=n,
+                       brightness=b, sharpness=s, heuristic=raw)

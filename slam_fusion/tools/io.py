@@ -158,7 +158,15 @@ def write_outputs(bundle, result, flight_id: str) -> dict[str, Path]:
     cov = pd.DataFrame([dict(bin_id=b.bin_id, scanned=result.coverage.get(b.bin_id, 0) > 0,
                              n_frames=int(result.coverage.get(b.bin_id, 0))) for b in site.bins])
     cov.to_parquet(root / "coverage.parquet", index=False)
-    return {"observations": root / "observations.parquet", "coverage": root / "coverage.parquet"}
+    from dataclasses import asdict
+
+    from slam_fusion.core.confidence import evidence_fields
+
+    ev = pd.DataFrame([{"bin_id": o.bin_id, "raw_score": o.raw_score, **asdict(o.evidence)} for o in result.observations
+                       if o.evidence is not None], columns=["bin_id", "raw_score", *evidence_fields()])
+    ev.to_parquet(root / "bin_evidence.parquet", index=False)  # what each confidence was judged on
+    return {"observations": root / "observations.parquet", "coverage": root / "coverage.parquet",
+            "bin_evidence": root / "bin_evidence.parquet"}
 
 
 def write_ply(path: str | Path, site, result, *, tire_depth_m: float = 0.2) -> Path:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 from perception.detections import Codes, FrameDetections
 from perception.errors import PerceptionError
 from perception.io import read_detections, write_detections
-from perception.trainset import TIRES_REAL, build_training_set, real_split
+from perception.trainset import NO_TIRE, TIRES_REAL, build_training_set, real_split
 
 
 def _frame(i: int, n: int) -> FrameDetections:
@@ -23,8 +24,14 @@ def _frame(i: int, n: int) -> FrameDetections:
 
 
 def test_detections_round_trip_keeps_boxes_codes_and_empty_frames(tmp_path):
-    empty = FrameDetections(frame_idx=9, t_ns=9_000_000, image_wh=(1920, 1080))
-    dets = [_frame(1, 3), _frame(2, 0), empty]
+    from dataclasses import replace
+
+    from perception.quality import FrameQuality
+
+    empty = FrameDetections(frame_idx=9, t_ns=9_000_000, image_wh=(1920, 1080),
+                            quality=FrameQuality(brightness=12.5, noise_sigma=7.25, sharpness=30.0))
+    dets = [replace(_frame(1, 3), quality=FrameQuality(brightness=100.0, noise_sigma=2.0, sharpness=150.0)),
+            _frame(2, 0), empty]
     back = read_detections(write_detections(tmp_path / "detections.parquet", dets))
     assert [d.frame_idx for d in back] == [1, 2, 9]
     for a, b in zip(dets, back):
@@ -34,6 +41,7 @@ def test_detections_round_trip_keeps_boxes_codes_and_empty_frames(tmp_path):
         assert list(a.codes.text) == list(b.codes.text)
         np.testing.assert_allclose(a.codes.corners, b.codes.corners)
         np.testing.assert_array_equal(a.codes.det_index, b.codes.det_index)
+        assert a.quality == b.quality  # measured or not (None)
 
 
 @pytest.mark.parametrize("content, expected", [(None, "no such file"), (b"not parquet", "not a readable Parquet")])
@@ -53,8 +61,26 @@ def test_real_split_is_fixed_by_name_hash():
 
 
 def test_training_set_layout(tmp_path):
-    r = build_training_set(tmp_path / "ts", n_train=4, n_val=2, n_test=2, worlds_train=1, workers=1, real_repeat=2)
+    import shutil
+
+    no_tire = tmp_path / "no_tire"
+    names = {s: [] for s in ("train", "val", "test")}
+    for p in sorted(NO_TIRE.glob("*/*.png")):  # a few of each split of the real no-tire photos
+        s = real_split(f"{p.parent.name}/{p.name}")
+        if len(names[s]) < 2:
+            (no_tire / p.parent.name).mkdir(parents=True, exist_ok=True)
+            shutil.copy(p, no_tire / p.parent.name / p.name)
+            names[s].append(p)
+    r = build_training_set(tmp_path / "ts", n_train=4, n_val=2, n_test=2, worlds_train=1, workers=1, real_repeat=2,
+                           no_tire_root=no_tire)
     assert r.data_yaml.exists() and r.boxes["tire"] > 0
+    assert r.counts["test_no_tire"] == 2
+    for f in (tmp_path / "ts" / "train.txt").read_text().split():
+        img = cv2.imread(str(tmp_path / "ts" / f))
+        assert np.array_equal(img[:, :, 0], img[:, :, 2]), f"{f} is not grey"  # the detector sees grey
+    negatives = [f for f in (tmp_path / "ts" / "train.txt").read_text().split() if "notire_" in f]
+    assert len(negatives) == 2 and all((tmp_path / "ts" / f.replace("images/", "labels/").replace(".jpg", ".txt")).read_text() == ""
+                                       for f in negatives)
     train = (tmp_path / "ts" / "train.txt").read_text().split()
     real_train = [f for f in train if "real_" in f]
     assert len(real_train) == 2 * len(set(real_train))  # the real photos are repeated
@@ -76,7 +102,7 @@ if __name__ == "__main__":
     img = np.random.default_rng(0).integers(0, 255, (2160, 3840, 3), np.uint8)
     for _ in range(3):
         cv2.resize(cv2.GaussianBlur(img, (0, 0), 3), None, fx=0.5, fy=0.5)
-    r = build_training_set(sys.argv[1], n_train=0, n_val=0, n_test=2, workers=2)
+    r = build_training_set(sys.argv[1], n_train=0, n_val=0, n_test=2, workers=2, no_tire_repeat=0)
     print(r.counts["test_synth"])
 """
 

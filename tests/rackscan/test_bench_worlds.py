@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from datasets.family import load_family
-from rackscan.worlds import WorldRun, pool, run_world
+from rackscan.worlds import load_run, pool, run_world
 from tests.conftest import REPO
 
 TINY = REPO / "datasets" / "families" / "tiny.yaml"
@@ -27,8 +27,7 @@ def bench(tmp_path_factory):
 def test_every_world_is_scored_or_refused(bench):
     out, stdout = bench
     fam = load_family(TINY)
-    runs = [WorldRun(**{k: v for k, v in json.loads((out / f"world-{k}" / "world.json").read_text()).items() if k != "key"})
-            for k in fam.worlds("test", 3)]
+    runs = [load_run(out / f"world-{k}" / "world.json") for k in fam.worlds("test", 3)]
     refused = [r for r in runs if r.refused]
     flown = [r for r in runs if not r.refused]
     assert all("too dark to count" in r.refused for r in refused)
@@ -44,10 +43,13 @@ def test_every_world_is_scored_or_refused(bench):
     assert json.loads((out / "summary-test.json").read_text())["worlds"] == [200, 201, 202]
 
 
-def test_a_world_is_reloaded_not_flown_again(bench):
+def test_a_world_is_not_flown_or_processed_again(bench):
     out, _ = bench
     fam = load_family(TINY)
-    saved = (out / "world-200" / "world.json").stat().st_mtime_ns
-    again = run_world(fam, 200, out, log=lambda s: None)
-    assert (out / "world-200" / "world.json").stat().st_mtime_ns == saved
-    assert again.world == 200
+    frame = out / "world-200" / "flight" / "frames" / "000000.jpg"
+    saved = frame.stat().st_mtime_ns
+    logged = []
+    again = run_world(fam, 200, out, log=logged.append)
+    assert frame.stat().st_mtime_ns == saved
+    assert [line.split(":")[0] for line in logged if "up to date" in line] == ["detect", "fuse", "reconcile"]
+    assert again == load_run(out / "world-200" / "world.json")

@@ -1,0 +1,149 @@
+"""A bin's confidence: the chance that its count and SKU are right, from the evidence behind them.
+
+``BinEvidence`` gathers what fusion knows about a bin: how many frames saw it and how good they
+were (brightness, noise, sharpness, measured on the frames: ``perception.quality``), how well each
+counted tire was supported (share of the frames and of the passes that had it in view that saw
+it), whether the passes agree on the count, the detector's scores, the label reads and the row
+geometry flags. ``ConfidenceModel`` maps it to a probability: a logistic regression fitted on the
+development worlds of a family (``rackscan bench worlds --split dev --fit-confidence``; never on
+test worlds), shipped as ``confidence_model.json`` beside this file.
+
+Two rules hold whatever the fit says, for evidence a fit may not have seen enough of:
+- a tire counted in the bin that a pass had whole in view and did not see (the passes disagree),
+  or passes that saw the whole bin but counted it differently, cap the confidence at
+  :data:`RECOUNT_CAP`, so the bin goes to recount;
+- so do frames that were all poor: noisier than :data:`MAX_FRAME_NOISE` or darker than
+  :data:`MIN_FRAME_BRIGHTNESS` (grey levels).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+RECOUNT_CAP = 0.75  # under reconciliation's 0.8: a recount
+MAX_FRAME_NOISE = 10.0  # grey levels, as perception.quality measures them on the grey image
+MIN_FRAME_BRIGHTNESS = 25.0
+MODEL_PATH = Path(__file__).with_name("confidence_model.json")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BinEvidence:
+    n_views: int  # frames that saw the bin
+    count: int
+    mean_support: float = 1.0  # counted tires: share of the frames that had them in view that saw them
+    min_support: float = 1.0
+    min_pass_support: float = 1.0  # counted tires: share of the passes that had them in view that saw them
+    pass_spread: int = 0  # passes that had the whole bin in view: most minus fewest tires seen
+    n_passes: int = 0
+    n_weak: int = 0  # tracks left out as too weakly seen
+    n_hidden: int = 0  # tires counted from a row's gap or a label alone
+    gap: bool = False
+    read_agree: float = 1.0  # share of the counted tires' reads for the winning GTIN
+    no_read: bool = False  # tires counted, no label read
+    mean_score: float = 1.0  # detector score of the counted tires (mean over their sightings)
+    min_score: float = 1.0
+    noise: float = 0.0  # median over the frames that saw the bin
+    brightness: float = 128.0
+    sharpness: float = 100.0
+    heuristic: float = 1.0  # fuse_bin's hand-made score, as before this model
+
+    def vector(self) -> np.ndarray:
+        """The model's inputs (counts on a log scale)."""
+        return np.array([math.log1p(self.n_views), math.log1p(self.count), self.mean_support, self.min_support,
+                         self.min_pass_support, min(self.pass_spread, 3), math.log1p(self.n_passes), min(self.n_weak, 4),
+                         min(self.n_hidden, 3), float(self.gap), self.read_agree, float(self.no_read), self.mean_score,
+                         self.min_score, math.log1p(self.noise), self.brightness / 255.0, math.log1p(self.sharpness),
+                         self.heuristic], dtype=float)
+
+    def capped(self) -> str:
+        """Why the rules cap this bin's confidence ("" when they do not)."""
+        if self.count and self.min_pass_support < 1.0:
+            return "passes_disagree"
+        if self.pass_spread > 0:
+            return "passes_disagree"
+        if self.n_views and (self.noise > MAX_FRAME_NOISE or self.brightness < MIN_FRAME_BRIGHTNESS):
+            return "poor_frames"
+        return ""
+
+
+VECTOR_NAMES = ("log_views", "log_count", "mean_support", "min_support", "min_pass_support", "pass_spread", "log_passes",
+                "n_weak", "n_hidden", "gap", "read_agree", "no_read", "mean_score", "min_score", "log_noise",
+                "brightness", "log_sharpness", "heuristic")
+
+
+@dataclass(frozen=True)
+class ConfidenceModel:
+    """p(right) = sigmoid(bias + weights . (vector - mean) / scale), then the rules' cap."""
+
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+    fitted_on: str = ""  # which worlds, how many bins, how many wrong
+
+    def __post_init__(self) -> None:
+        n = len(VECTOR_NAMES)
+        if not (len(self.mean) == len(self.scale) == len(self.weights) == n):
+            raise ValueError(f"ConfidenceModel: mean, scale and weights need {n} values each ({', '.join(VECTOR_NAMES)})")
+
+    def probability(self, ev: BinEvidence) -> float:
+        z = self.bias + float(np.dot(self.weights, (ev.vector() - np.array(self.mean)) / np.array(self.scale)))
+        p = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+        return min(p, RECOUNT_CAP) if ev.capped() else p
+
+    def dump(self, path: Path = MODEL_PATH) -> Path:
+        data = {"inputs": list(VECTOR_NAMES), **asdict(self)}
+        Path(path).write_text(json.dumps(data, indent=1) + "\n")
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: Path = MODEL_PATH) -> "ConfidenceModel":
+        from slam_fusion.errors import FusionError
+
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as exc:
+            raise FusionError(f"{path}: not a readable confidence model ({type(exc).__name__}); expected the JSON "
+                              "`rackscan bench worlds --fit-confidence` writes") from None
+        if data.get("inputs") != list(VECTOR_NAMES):
+            raise FusionError(f"{path}: inputs {data.get('inputs')}; expected {list(VECTOR_NAMES)} (refit the model)")
+        return cls(tuple(data["mean"]), tuple(data["scale"]), tuple(data["weights"]), float(data["bias"]),
+                   data.get("fitted_on", ""))
+
+
+def shipped_model() -> ConfidenceModel | None:
+    return ConfidenceModel.load(MODEL_PATH) if MODEL_PATH.exists() else None
+
+
+def fit_confidence(evidence: list[BinEvidence], right: list[bool], *, l2: float = 1.0, fitted_on: str = "") -> ConfidenceModel:
+    """Logistic regression with an L2 penalty (Newton's method) on bins whose truth is known."""
+    X = np.array([e.vector() for e in evidence], dtype=float)
+    y = np.asarray(right, dtype=float)
+    if X.ndim != 2 or len(X) != len(y) or len(X) < 2:
+        raise ValueError("fit_confidence: evidence and right must be equally long, two bins or more")
+    mean = X.mean(axis=0)
+    scale = X.std(axis=0)
+    scale[scale < 1e-6] = 1.0
+    Z = np.hstack([np.ones((len(X), 1)), (X - mean) / scale])
+    w = np.zeros(Z.shape[1])
+    w[0] = math.log((y.sum() + 1) / (len(y) - y.sum() + 1))
+    pen = np.full(Z.shape[1], l2)
+    pen[0] = 0.0
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-np.clip(Z @ w, -50, 50)))
+        grad = Z.T @ (p - y) + pen * w
+        H = (Z * (p * (1 - p))[:, None]).T @ Z + np.diag(pen) + 1e-9 * np.eye(len(w))
+        step = np.linalg.solve(H, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return ConfidenceModel(tuple(mean.tolist()), tuple(scale.tolist()), tuple(w[1:].tolist()), float(w[0]), fitted_on)
+
+
+def evidence_fields() -> list[str]:
+    return [f.name for f in fields(BinEvidence)]

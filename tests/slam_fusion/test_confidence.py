@@ -1,0 +1,101 @@
+"""Bin confidence: the evidence behind a count, the rules that send a bin to recount, and the
+fitted model (logistic regression) with its file."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from slam_fusion.core.confidence import (RECOUNT_CAP, BinEvidence, ConfidenceModel, fit_confidence)
+from slam_fusion.core.fuse import TireTrack, fuse_bin
+from slam_fusion.errors import FusionError
+from slam_fusion.pipeline import pass_ids
+
+
+def _track(u, frames, expected, *, gtin="08930000000017", score=0.9):
+    return TireTrack(face_id="F", u0_m=u, u1_m=u + 0.2, v0_m=0.1, v1_m=0.7, frames=tuple(frames),
+                     gtins=(gtin,) * len(frames), score=score, n_expected=len(expected), expected_frames=tuple(expected),
+                     scores=(score,) * len(frames))
+
+
+PASS_OF = {f: f // 10 for f in range(30)}  # frames 0-9 pass 0, 10-19 pass 1, 20-29 pass 2
+
+
+def test_tires_seen_on_every_pass_that_had_them_keep_their_confidence():
+    a = _track(0.0, [1, 2, 3, 11, 12, 13], [1, 2, 3, 11, 12, 13])
+    b = _track(0.215, [2, 3, 4, 12, 13, 14], [2, 3, 4, 12, 13, 14])  # packed beside it
+    o = fuse_bin("B", [a, b], set(range(1, 15)), pass_of=PASS_OF)
+    assert o.count == 2 and o.evidence.min_pass_support == 1.0 and o.evidence.pass_spread == 0
+    assert "passes_disagree" not in o.reason and o.confidence > RECOUNT_CAP
+
+
+def test_a_tire_one_pass_saw_and_another_did_not_goes_to_recount():
+    a = _track(0.0, [1, 2, 3, 11, 12, 13], [1, 2, 3, 11, 12, 13])
+    ghost = _track(0.215, [2, 3, 4], [2, 3, 4, 12, 13, 14])  # support 0.5: counted, but pass 1 had it whole and saw nothing
+    o = fuse_bin("B", [a, ghost], set(range(1, 15)), pass_of=PASS_OF)
+    assert o.count == 2 and o.evidence.min_pass_support == 0.5
+    assert "passes_disagree" in o.reason and o.confidence <= RECOUNT_CAP
+
+
+@pytest.mark.parametrize("noise,brightness,capped", [(3.0, 120.0, False), (14.0, 120.0, True), (3.0, 12.0, True)])
+def test_a_bin_seen_only_in_poor_frames_goes_to_recount(noise, brightness, capped):
+    a = _track(0.0, [1, 2, 3, 4], [1, 2, 3, 4])
+    q = {f: (brightness, noise, 80.0) for f in range(10)}
+    o = fuse_bin("B", [a], {1, 2, 3, 4}, frame_quality=q)
+    assert o.evidence.noise == noise and o.evidence.brightness == brightness
+    assert ("poor_frames" in o.reason) == capped and (o.confidence <= RECOUNT_CAP) == capped
+
+
+def _population(n, rng):
+    """Bins whose passes disagree, or whose frames are noisy, are wrong more often."""
+    ev, right = [], []
+    for _ in range(n):
+        e = BinEvidence(n_views=int(rng.integers(3, 30)), count=int(rng.integers(0, 6)),
+                        mean_support=float(rng.uniform(0.5, 1.0)), min_support=float(rng.uniform(0.5, 1.0)),
+                        noise=float(rng.uniform(1, 9)), mean_score=float(rng.uniform(0.4, 1.0)))
+        e = replace(e, min_support=min(e.min_support, e.mean_support))
+        p_right = 1 / (1 + np.exp(-(-6 + 12 * e.min_support + 3 * e.mean_score - 0.3 * e.noise)))
+        ev.append(e)
+        right.append(bool(rng.random() < p_right))
+    return ev, np.array(right)
+
+
+def test_the_fitted_model_is_calibrated_on_held_out_bins():
+    from slam_fusion.core.calibration import reliability
+
+    rng = np.random.default_rng(0)
+    ev, right = _population(3000, rng)
+    model = fit_confidence(ev[:2000], right[:2000])
+    p = np.array([model.probability(e) for e in ev[2000:]])
+    ece, brier = reliability(p, right[2000:])
+    assert ece < 0.04 and brier < 0.2
+    good = BinEvidence(n_views=20, count=3, mean_support=1.0, min_support=1.0, noise=2.0, mean_score=0.95)
+    poor = replace(good, min_support=0.5, mean_support=0.6, mean_score=0.5)
+    assert model.probability(good) > 0.9 > model.probability(poor)
+    assert model.probability(replace(good, pass_spread=1)) <= RECOUNT_CAP  # the rules hold whatever the fit says
+
+
+def test_model_file_round_trip_and_bad_files(tmp_path):
+    rng = np.random.default_rng(1)
+    ev, right = _population(400, rng)
+    m = fit_confidence(ev, right, fitted_on="test bins")
+    back = ConfidenceModel.load(m.dump(tmp_path / "m.json"))
+    assert back == m and back.probability(ev[0]) == m.probability(ev[0])
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(FusionError, match=r"bad.json: not a readable confidence model"):
+        ConfidenceModel.load(tmp_path / "bad.json")
+    (tmp_path / "old.json").write_text('{"inputs": ["n_views"], "mean": [0], "scale": [1], "weights": [1], "bias": 0}')
+    with pytest.raises(FusionError, match=r"old.json: inputs \['n_views'\]; expected \["):
+        ConfidenceModel.load(tmp_path / "old.json")
+
+
+@pytest.mark.parametrize("t_s,z,x,expected", [
+    ([0, .2, .4, .6], [1, 1, 1, 1], [0, .3, .6, .9], [0, 0, 0, 0]),  # one pass
+    ([0, .2, 2.5, 2.7], [1, 1, 1, 1], [0, .3, .6, .9], [0, 0, 1, 1]),  # a pause between frames
+    ([0, .2, .4, .6], [1, 1, 1.5, 1.5], [0, .3, .3, 0], [0, 0, 1, 1]),  # up to the next pass height
+    ([0, .2, .4, .6, .8], [1, 1, 1, 1, 1], [0, .3, .6, .3, 0], [0, 0, 0, 1, 1]),  # turned back along the face
+])
+def test_pass_ids(t_s, z, x, expected):
+    t = (np.array(t_s) * 1e9).astype(np.int64)
+    pos = np.stack([np.array(x, float), np.zeros(len(x)), np.array(z, float)], axis=1)
+    assert pass_ids(t, pos).tolist() == expected
