@@ -83,6 +83,12 @@ def bin_detail(rid: int, bin_id: str) -> dict:
     return store().bin_detail(rid, bin_id)
 
 
+def aisles(rid: int) -> list[str]:
+    """The site's aisle ids (bin naming is each site's own: never parsed out of a bin id)."""
+    site = site_of(rid)
+    return list(site.aisle_ids) if site else []
+
+
 def evidence_image(bundle_path: str | None, evidence_path: str | None) -> bytes | None:
     if not bundle_path or not evidence_path:
         return None
@@ -105,30 +111,9 @@ def export_bytes(df: pd.DataFrame, fmt: str) -> bytes:
     return buf.getvalue()
 
 
-@st.cache_data(show_spinner=False)
-def trajectory(bundle_path: str, site_yaml: str) -> pd.DataFrame:
-    """Vehicle positions in the site frame from the bundle's telemetry log (GLOBAL_POSITION_INT)."""
-    os.environ.setdefault("MAVLINK20", "1")
-    from pymavlink import mavutil
-
-    tlog = Path(bundle_path) / "telemetry.tlog"
-    if not tlog.exists():
-        return pd.DataFrame(columns=["t_s", "x_m", "y_m", "alt_m", "speed_m_s"])
-    site = _site_from_yaml(site_yaml)
-    m = mavutil.mavlink_connection(str(tlog), robust_parsing=True)
-    rows = []
-    while True:
-        msg = m.recv_match(type=["GLOBAL_POSITION_INT"])
-        if msg is None:
-            break
-        p = site.origin.geodetic_to_site(msg.lat / 1e7, msg.lon / 1e7, msg.alt / 1000)
-        rows.append({"t_s": msg._timestamp, "x_m": p[0], "y_m": p[1], "alt_m": msg.relative_alt / 1000,
-                     "speed_m_s": (msg.vx**2 + msg.vy**2) ** 0.5 / 100})
-    m.close()
-    df = pd.DataFrame(rows)
-    if len(df):
-        df["t_s"] -= df["t_s"].iloc[0]
-    return df
+def flight_path(flight_id: int) -> pd.DataFrame:
+    """The corrected path fusion counted with, as the results store keeps it (t_s, x_m, y_m, z_m, speed_m_s)."""
+    return store().flight_path(flight_id)
 
 
 def frame_with_detections(bundle_path: str, index: int):
@@ -172,7 +157,8 @@ def import_erp_upload(name: str, raw: bytes, rid: int) -> tuple[int, list[str]]:
     obs = store().flight_observations(fl["id"])
     result = reconcile(snap.rows, obs, site_bins=[b.bin_id for b in site.bins], bin_positions=site.bin_centres_site())
     sid = store().import_erp_snapshot(snap)
-    new_rid = store().save_reconciliation(fl["id"], sid, result, {"erp_file": name, "uploaded_by": user.name})
+    new_rid = store().save_reconciliation(fl["id"], sid, result, {"erp_file": name, "uploaded_by": user.name},
+                                          aisle_of={b.bin_id: b.aisle_id for b in site.bins})
     return new_rid, snap.warnings
 
 

@@ -52,7 +52,7 @@ class World:
     scenario: Scenario
     catalogue: pd.DataFrame  # sku, gtin, size, brand, description, unit_price, in_erp
     stock: pd.DataFrame  # bin_id, sku, count, stacking, pallet
-    erp: pd.DataFrame  # Bin, Material, Quantity, Description
+    erp: pd.DataFrame  # Bin, Material, Quantity, Description, Unit Price
     discrepancies: pd.DataFrame  # kind, bin_id, sku, erp_qty, true_qty, other_bin_id
     objects: list[SceneObject] = field(default_factory=list)
 
@@ -375,7 +375,8 @@ def build_world(scenario: Scenario | str | Path) -> World:
     stock_df = pd.DataFrame([{"bin_id": b.bin_id, "sku": stock[b.bin_id]["sku"], "count": stock[b.bin_id]["count"],
                               "stacking": stock[b.bin_id]["stacking"], "pallet": stock[b.bin_id]["pallet"]} for b in bins])
     desc = dict(zip(cat["sku"], cat["description"]))
-    erp_df = pd.DataFrame([{"Bin": bid, "Material": sku, "Quantity": q, "Description": desc.get(sku, "")}
-                           for bid, (sku, q) in sorted(erp.items())])
+    price = dict(zip(cat["sku"], cat["unit_price"]))
+    erp_df = pd.DataFrame([{"Bin": bid, "Material": sku, "Quantity": q, "Description": desc.get(sku, ""),
+                            "Unit Price": price.get(sku)} for bid, (sku, q) in sorted(erp.items())])
     disc_df = pd.DataFrame(disc, columns=["kind", "bin_id", "sku", "erp_qty", "true_qty", "other_bin_id"])
     return World(sc, cat, stock_df, erp_df, disc_df, objects)

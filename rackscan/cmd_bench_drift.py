@@ -42,7 +42,7 @@ def drift_bench(
     from flight.bundle import Bundle
     from rackscan.cmd_bench_scenario import read_truth_stock, score_counts
     from slam_fusion.core.drift import correct_drift
-    from slam_fusion.tools.io import fuse_bundle
+    from slam_fusion.tools.io import FusionOptions, fuse_bundle
 
     con = Console()
     choice = [s.strip() for s in solvers.split(",") if s.strip()]
@@ -83,7 +83,7 @@ def drift_bench(
                 return out
 
             con.print(f"{b.name}: fusing with {name} ...")
-            r = fuse_bundle(bundle, drift_correction=fn is not None, **({"drift_solver": timed} if fn else {}))
+            r = fuse_bundle(bundle, FusionOptions(drift_correction=fn is not None), **({"drift_solver": timed} if fn else {}))
             # truth/poses.csv is stamped in telemetry time, the fused trajectory's clock
             p = (r.trajectory.poses_at(t_true) @ bundle.T_body_camera)[:, :3, 3]
             err = np.linalg.norm(p - p_true, axis=1)

@@ -105,7 +105,9 @@ def scenario_bench(
     obs = pd.read_parquet(bundle / "observations.parquet")
     n_obs, ok_c, ok_s = score_counts(obs, world.stock)
     scanned_bins = {b.bin_id for f in faces for b in site.face(f).bins}
-    raw = fuse_bundle(__import__("flight.bundle", fromlist=["Bundle"]).Bundle(bundle), drift_correction=False)
+    from slam_fusion.tools.io import FusionOptions
+
+    raw = fuse_bundle(__import__("flight.bundle", fromlist=["Bundle"]).Bundle(bundle), FusionOptions(drift_correction=False))
     raw_df = pd.DataFrame([{"bin_id": o.bin_id, "count": o.count, "sku": o.sku} for o in raw.observations])
     _, raw_c, raw_s = score_counts(raw_df, world.stock)
     in_scope = world.discrepancies[world.discrepancies.bin_id.isin(scanned_bins)

@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
 
         from flight.continuation import open_flight
         from slam_fusion.errors import FusionError
-        from slam_fusion.tools.io import fuse_bundle, residual_stats, write_outputs, write_ply
+        from slam_fusion.tools.io import FusionOptions, fuse_bundle, residual_stats, write_outputs, write_ply
 
         b = open_flight(bundle_dir)
         if clock_offset_s == "auto":
@@ -37,9 +37,10 @@ def register(app: typer.Typer) -> None:
                 off = float(clock_offset_s)
             except ValueError:
                 raise FusionError(f"--clock-offset-s: expected 'auto' or seconds, got {clock_offset_s!r}") from None
-        res = fuse_bundle(b, detections=detections, max_gap_s=max_gap_s, clock_offset_s=off, min_overlap=min_overlap,
-                          min_support=min_support, smooth_s=smooth_s, drift_correction=drift_correction,
-                          catalogue=catalogue, poses=poses)
+        opts = FusionOptions(max_gap_s=max_gap_s, clock_offset_s=off, min_overlap=min_overlap, min_support=min_support,
+                             smooth_s=smooth_s, drift_correction=drift_correction, poses=poses,
+                             catalogue=str(catalogue) if catalogue else None)
+        res = fuse_bundle(b, opts, detections=detections)
         out = write_outputs(b, res, b.meta.flight_id)
         med, mx = residual_stats(res.label_residuals_px)
         c = Console()

@@ -35,13 +35,14 @@ def register(app: typer.Typer) -> None:
         from rackscan.cmd_reconcile import summary_table
         from rackscan.executors import make_executor
         from rackscan.process import process_bundle
+        from slam_fusion.tools.io import FusionOptions
 
         con = Console()
         ex = make_executor(executor, address=ray_address, num_gpus_per_task=gpus_per_task)
         try:
             rep = process_bundle(bundle_dir, erp=erp, executor=ex, weights=weights, backend=backend, device=device,
                                  conf=conf, batch=batch, chunk_frames=chunk_frames,
-                                 fuse_options={"min_support": min_support, "drift_correction": drift_correction},
+                                 fuse_options=FusionOptions(min_support=min_support, drift_correction=drift_correction),
                                  reconcile_options={"db_url": db, "out_dir": out, "min_confidence": min_confidence,
                                                     "product_master_path": product_master},
                                  log=con.print)

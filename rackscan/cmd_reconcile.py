@@ -7,6 +7,13 @@ from pathlib import Path
 import typer
 
 
+def money(value: float | None, unpriced: int) -> str:
+    """A value the ERP's prices give; unknown when none of the rows has a price."""
+    if value is None:
+        return "unknown (no prices in the ERP)"
+    return f"{value:,.2f}" + (f" (+ {unpriced} rows without a price)" if unpriced else "")
+
+
 def summary_table(res, title: str):
     """The rich table of a FlightReconciliation's summary (also printed by process and demo)."""
     from rich.table import Table
@@ -17,8 +24,8 @@ def summary_table(res, title: str):
     t.add_column("value", justify="right")
     for k, v in [("bins scanned", f"{s.bins_scanned} / {s.bins_on_site}"), ("coverage", f"{s.coverage:.1%}"),
                  ("matching rate", f"{s.matching_rate:.1%}"), ("units short", s.units_short),
-                 ("units over", s.units_over), ("value short", f"{s.value_short:,.2f}"),
-                 ("value over", f"{s.value_over:,.2f}")]:
+                 ("units over", s.units_over), ("value short", money(s.value_short, s.unpriced_short)),
+                 ("value over", money(s.value_over, s.unpriced_over))]:
         t.add_row(k, str(v))
     for k, v in s.by_kind.items():
         if k != "match":
@@ -43,11 +50,13 @@ def register(app: typer.Typer) -> None:
         """Diff the counted stock against the ERP; store it; write report.xlsx and discrepancies.csv."""
         from rich.console import Console
 
+        from flight.continuation import open_flight
         from reconciliation.pipeline import reconcile_flight
+        from slam_fusion.tools.io import flight_info
 
         res = reconcile_flight(flight, erp, mapping_path=mapping, site_path=site_yaml, db_url=db, out_dir=out,
                                min_confidence=min_confidence, tolerance=tolerance_units, duplicates=duplicates,
-                               product_master_path=product_master)
+                               product_master_path=product_master, flight=flight_info(open_flight(flight)))
         con = Console()
         con.print(summary_table(res, f"reconciliation of {flight.name} against {erp.name}"))
         for w in res.warnings:

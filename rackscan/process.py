@@ -121,7 +121,7 @@ def _detect(b, *, executor, w: Path, backend: str, device: str, conf: float, bat
 
 def process_bundle(bundle_dir: str | Path, *, erp: str | Path | None = None, executor=None,
                    weights: str | Path | None = None, backend: str = "onnx", device: str = "cpu",
-                   conf: float = 0.25, batch: int = 1, chunk_frames: int = 32, fuse_options: dict | None = None,
+                   conf: float = 0.25, batch: int = 1, chunk_frames: int = 32, fuse_options: "FusionOptions | None" = None,
                    reconcile_options: dict | None = None, log: Callable[[str], None] = print) -> ProcessReport:
     """detect -> fuse -> reconcile on the flight recorded in ``bundle_dir``; a flight interrupted and
     continued (``rackscan fly --resume``: ``BUNDLE.resume1``, ...) is processed as one count:
@@ -159,22 +159,20 @@ def process_bundle(bundle_dir: str | Path, *, erp: str | Path | None = None, exe
     rep.seconds["detect"] = time.perf_counter() - t0
 
     # 2. fusion
-    from slam_fusion.tools.io import fuse_bundle, residual_stats, write_outputs
+    from dataclasses import asdict
 
-    fo = dict(fuse_options or {})
+    from slam_fusion.tools.io import FusionOptions, fuse_bundle, fusion_inputs, residual_stats, write_outputs
+
+    fo = fuse_options or FusionOptions()
     obs_out = root / "observations.parquet"
-    from slam_fusion.core.confidence import MODEL_PATH
-
-    fp = fingerprint("fuse", sorted(fo.items()), code_digest("slam_fusion"),
-                     files=[f for bb in bundles for f in (Path(bb.path) / "detections.parquet", bb.tlog_path,
-                                                            Path(bb.path) / "frames.csv")]
-                     + [MODEL_PATH])  # the shipped confidence model is data, not code
+    # the options and every file fusion reads, as fusion declares them (slam_fusion.tools.io)
+    fp = fingerprint("fuse", sorted(asdict(fo).items()), code_digest("slam_fusion"), files=fusion_inputs(flight, fo))
     t0 = time.perf_counter()
     if state.is_done("fuse", fp, [obs_out]):
         rep.stages["fuse"] = "skipped"
         log(f"fuse: up to date ({obs_out.name})")
     else:
-        res = fuse_bundle(flight, **fo)
+        res = fuse_bundle(flight, fo)
         write_outputs(flight, res, flight.meta.flight_id)
         med, _ = residual_stats(res.label_residuals_px)
         state.mark_done("fuse", fp, bins=len(res.observations), clock_offset_s=res.clock_offset_s,
@@ -200,7 +198,9 @@ def process_bundle(bundle_dir: str | Path, *, erp: str | Path | None = None, exe
             rep.stages["reconcile"] = "skipped"
             log(f"reconcile: up to date ({out_dir})")
         else:
-            rep.reconciliation = reconcile_flight(root, erp, **ro)
+            from slam_fusion.tools.io import flight_info
+
+            rep.reconciliation = reconcile_flight(root, erp, flight=flight_info(flight), **ro)
             state.mark_done("reconcile", fp, reconciliation_id=getattr(rep.reconciliation, "reconciliation_id", None),
                             seconds=time.perf_counter() - t0)
             rep.stages["reconcile"] = "ran"

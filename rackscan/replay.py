@@ -77,11 +77,11 @@ def replay(bundle, out_dir: Path, *, detections: Path | None = None, video: bool
     import cv2
     import pandas as pd
 
-    from slam_fusion.tools.io import fuse_bundle
+    from slam_fusion.tools.io import fused
 
     out_dir.mkdir(parents=True, exist_ok=True)
     det_path = detections or Path(bundle.path) / "detections.parquet"
-    res = fuse_bundle(bundle, detections=det_path)
+    res = fused(bundle, detections=detections)  # the saved fusion result, unless the inputs changed since
     counts = {o.bin_id: o.count for o in res.observations}
     cam = bundle.camera_spec().model()
     df = pd.read_parquet(det_path)

@@ -28,9 +28,11 @@ class ReconciliationSummary:
     matching_rate: float
     units_short: int
     units_over: int
-    value_short: float
-    value_over: float
+    value_short: float | None  # None: no row of them has a price (unknown, not zero)
+    value_over: float | None
     by_kind: dict
+    unpriced_short: int = 0  # rows short / over whose SKU has no price
+    unpriced_over: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -140,8 +142,14 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
     empty_ok = {b for b in scanned_site if b not in set(df["bin_id"])}  # scanned empty, ERP empty
     short = judged[(judged.delta < 0) & (judged.kind != "misplaced")]
     over = judged[(judged.delta > 0) & (judged.kind != "misplaced")]
-    def val(d: pd.DataFrame) -> float:
-        return float(sum(abs(x) * p for x, p in zip(d["delta"], d["unit_price"]) if p is not None and p == p))
+    def priced(d: pd.DataFrame) -> pd.Series:
+        return d["unit_price"].map(lambda p: p is not None and p == p).astype(bool)
+
+    def val(d: pd.DataFrame) -> float | None:
+        ok = priced(d)
+        if len(d) and not ok.any():
+            return None
+        return float(sum(abs(x) * p for x, p in zip(d["delta"][ok], d["unit_price"][ok])))
 
     summary = ReconciliationSummary(
         bins_on_site=n_site, bins_in_erp=len({b for b, _ in erp_q}), bins_scanned=len(scanned_site),
@@ -150,5 +158,6 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
         units_short=int(-short["delta"].sum()), units_over=int(over["delta"].sum()),
         value_short=val(short), value_over=val(over),
         by_kind={k: int((df.kind == k).sum()) for k in KINDS},
+        unpriced_short=int((~priced(short)).sum()), unpriced_over=int((~priced(over)).sum()),
     )
     return ReconciliationResult(df, summary)

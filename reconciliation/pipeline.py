@@ -43,11 +43,33 @@ def read_observations(bundle: Path) -> tuple[pd.DataFrame, set[str] | None]:
     return obs, scanned
 
 
+def flight_path(bundle: Path, *, hz: float = 2.0) -> pd.DataFrame | None:
+    """The corrected trajectory fusion saved (``fusion/trajectory.parquet``), ``hz`` samples a second,
+    for the store: t_s, x_m, y_m, z_m, speed_m_s; None when the bundle was not fused."""
+    import numpy as np
+
+    p = bundle / "fusion" / "trajectory.parquet"
+    if not p.exists():
+        return None
+    t = pd.read_parquet(p)
+    if t.empty:
+        return None
+    t_s = (t["t_ns"] - t["t_ns"].iloc[0]) / 1e9
+    keep = np.r_[True, np.diff(np.floor(t_s.to_numpy() * hz)) > 0]
+    d = t[keep].reset_index(drop=True)
+    ts = t_s[keep].to_numpy()
+    xyz = d[["x_m", "y_m", "z_m"]].to_numpy(float)
+    step = np.linalg.norm(np.diff(xyz[:, :2], axis=0), axis=1) / np.maximum(np.diff(ts), 1e-9)
+    return pd.DataFrame({"t_s": ts, "x_m": xyz[:, 0], "y_m": xyz[:, 1], "z_m": xyz[:, 2],
+                         "speed_m_s": np.r_[step[:1] if len(step) else [0.0], step]})
+
+
 def reconcile_flight(bundle: str | Path, erp_path: str | Path, *, mapping_path=None, site_path=None, db_url=None,
                      out_dir=None, min_confidence=0.8, tolerance=0, duplicates="sum",
-                     product_master_path=None) -> FlightReconciliation:
+                     product_master_path=None, flight=None) -> FlightReconciliation:
     """``product_master_path``: material <-> GTIN/EAN (SAP MEAN, a material master, catalogue.csv);
-    without it the ERP export's own EAN column serves when it has one."""
+    without it the ERP export's own EAN column serves when it has one. ``flight``: the bundle's
+    ``FlightInfo`` (``slam_fusion.tools.io.flight_info``; read from the bundle when not given)."""
     from reconciliation.master import apply_product_master, gtin14, load_product_master, master_from_table
     from warehouse.site import load_site
 
@@ -80,17 +102,19 @@ def reconcile_flight(bundle: str | Path, erp_path: str | Path, *, mapping_path=N
     url = db_url or default_url(out / "results.db")
     store = ResultsStore(url)
     site_id = store.upsert_site(site.spec.name, site_file.read_text(encoding="utf-8"))
-    meta = {}
-    try:
-        import json
+    if flight is None:
+        from slam_fusion.tools.io import flight_info
 
-        meta = json.loads((bundle / "flight.json").read_text())
-    except (FileNotFoundError, ValueError):
-        pass
-    fid = store.upsert_flight(meta.get("flight_id", bundle.name), site_id=site_id, bundle_path=str(bundle.resolve()),
-                              started_utc=meta.get("started_utc", ""), observations=obs)
+        flight = flight_info(bundle)
+    fid = store.upsert_flight(flight.flight_key, site_id=site_id, bundle_path=flight.bundle_path,
+                              started_utc=flight.started_utc, n_frames=flight.n_frames, flight_time_s=flight.flight_time_s,
+                              observations=obs)
+    path = flight_path(bundle)
+    if path is not None:
+        store.save_flight_path(fid, path)
     sid = store.import_erp_snapshot(snap)
+    aisle_of = {b.bin_id: b.aisle_id for b in site.bins}
     rid = store.save_reconciliation(fid, sid, result, {"min_confidence": min_confidence, "tolerance": tolerance,
-                                                       "erp_file": str(erp_path)})
-    xlsx, csv_path = write_reports(result, out, evidence_base=bundle)
+                                                       "erp_file": str(erp_path)}, aisle_of=aisle_of)
+    xlsx, csv_path = write_reports(result, out, evidence_base=bundle, aisle_of=aisle_of)
     return FlightReconciliation(result, rid, url, xlsx, csv_path, warns)

@@ -40,9 +40,14 @@ def _sheet(ws, df: pd.DataFrame, *, link_base: Path | None = None) -> None:
         ws.column_dimensions[get_column_letter(i)].width = min(60, width)
 
 
+def _money(v: float | None):
+    return "unknown (no prices in the ERP)" if v is None else round(v, 2)
+
+
 def write_reports(result: ReconciliationResult, out_dir: str | Path, *, evidence_base: Path | None = None,
-                  title: str = "rackscan reconciliation") -> tuple[Path, Path]:
-    """Write report.xlsx (Summary, Discrepancies, one sheet per aisle) and discrepancies.csv."""
+                  title: str = "rackscan reconciliation", aisle_of: dict[str, str] | None = None) -> tuple[Path, Path]:
+    """Write report.xlsx (Summary, Discrepancies, one sheet per aisle of ``aisle_of``: bin id -> aisle,
+    from the site) and discrepancies.csv."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -60,8 +65,9 @@ def write_reports(result: ReconciliationResult, out_dir: str | Path, *, evidence
     s = result.summary
     for k, v in [("bins on site", s.bins_on_site), ("bins in ERP", s.bins_in_erp), ("bins scanned", s.bins_scanned),
                  ("coverage", round(s.coverage, 4)), ("matching rate", round(s.matching_rate, 4)),
-                 ("units short", s.units_short), ("units over", s.units_over), ("value short", round(s.value_short, 2)),
-                 ("value over", round(s.value_over, 2))]:
+                 ("units short", s.units_short), ("units over", s.units_over), ("value short", _money(s.value_short)),
+                 ("value over", _money(s.value_over)), ("rows without a price (short / over)",
+                                                        f"{s.unpriced_short} / {s.unpriced_over}")]:
         ws.append([k, v])
     ws.append([])
     ws.append(["kind", "count"])
@@ -69,7 +75,7 @@ def write_reports(result: ReconciliationResult, out_dir: str | Path, *, evidence
         ws.append([k, v])
     ws.column_dimensions["A"].width = 22
     _sheet(wb.create_sheet("Discrepancies"), issues, link_base=evidence_base)
-    for aisle, part in df.assign(aisle=df.bin_id.str.split("-").str[0]).groupby("aisle"):
+    for aisle, part in df.assign(aisle=df.bin_id.map(aisle_of or {}).fillna("?")).groupby("aisle"):
         _sheet(wb.create_sheet(f"Aisle {aisle}"[:31]), part.drop(columns=["aisle"]), link_base=evidence_base)
     xlsx = out / "report.xlsx"
     wb.save(xlsx)

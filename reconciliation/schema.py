@@ -39,7 +39,20 @@ observations = Table(
     Column("confidence", Float, nullable=False),
     Column("n_views", Integer, nullable=False, default=0),
     Column("evidence_path", Text, nullable=False, default=""),
+    Column("evidence_crop_path", Text, nullable=False, default=""),  # the bin cut out of that frame
     Column("reason", Text, nullable=False, default=""),
+)
+
+# the corrected path fusion counted with (a few samples a second), for the Flights page
+flight_paths = Table(
+    "flight_paths", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("flight_id", Integer, ForeignKey("flights.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("t_s", Float, nullable=False),  # since the first sample
+    Column("x_m", Float, nullable=False),
+    Column("y_m", Float, nullable=False),
+    Column("z_m", Float, nullable=False),
+    Column("speed_m_s", Float, nullable=False),
 )
 
 erp_snapshots = Table(

@@ -90,7 +90,9 @@ class ResultsStore:
                 c.execute(delete(S.observations).where(S.observations.c.flight_id == fid))
                 recs = [{"flight_id": fid, "bin_id": r.bin_id, "sku": r.sku or "", "gtin": str(getattr(r, "gtin", "") or ""),
                          "count": int(r.count), "confidence": float(r.confidence), "n_views": int(getattr(r, "n_views", 0) or 0),
-                         "evidence_path": str(getattr(r, "evidence_path", "") or ""), "reason": str(getattr(r, "reason", "") or "")}
+                         "evidence_path": str(getattr(r, "evidence_path", "") or ""),
+                         "evidence_crop_path": str(getattr(r, "evidence_crop_path", "") or ""),
+                         "reason": str(getattr(r, "reason", "") or "")}
                         for r in observations.itertuples(index=False)]
                 if recs:
                     c.execute(insert(S.observations), recs)
@@ -116,8 +118,25 @@ class ResultsStore:
 
         return self.import_erp_snapshot(load_erp(path, mapping, site=site, duplicates=duplicates))
 
-    def save_reconciliation(self, flight_id: int, snapshot_id: int, result: ReconciliationResult, params: dict) -> int:
-        """Insert or replace the reconciliation of (flight, snapshot); re-apply review statuses."""
+    def save_flight_path(self, flight_id: int, path) -> int:
+        """Replace a flight's corrected path (DataFrame t_s, x_m, y_m, z_m, speed_m_s); returns the samples stored."""
+        with self.engine.begin() as c:
+            c.execute(delete(S.flight_paths).where(S.flight_paths.c.flight_id == flight_id))
+            recs = [{"flight_id": flight_id, "t_s": float(r.t_s), "x_m": float(r.x_m), "y_m": float(r.y_m),
+                     "z_m": float(r.z_m), "speed_m_s": float(r.speed_m_s)} for r in path.itertuples()]
+            if recs:
+                c.execute(insert(S.flight_paths), recs)
+        return len(recs)
+
+    def flight_path(self, flight_id: int) -> pd.DataFrame:
+        t = S.flight_paths
+        return self._df(select(t.c.t_s, t.c.x_m, t.c.y_m, t.c.z_m, t.c.speed_m_s).where(t.c.flight_id == flight_id)
+                        .order_by(t.c.t_s))
+
+    def save_reconciliation(self, flight_id: int, snapshot_id: int, result: ReconciliationResult, params: dict,
+                            aisle_of: dict[str, str] | None = None) -> int:
+        """Insert or replace the reconciliation of (flight, snapshot); re-apply review statuses.
+        ``aisle_of``: bin id -> aisle, from the site (bin naming is the site's own)."""
         with self.engine.begin() as c:
             row = c.execute(select(S.reconciliations.c.id).where(
                 (S.reconciliations.c.flight_id == flight_id) & (S.reconciliations.c.snapshot_id == snapshot_id))).first()
@@ -133,7 +152,7 @@ class ResultsStore:
             for r in result.discrepancies.itertuples(index=False):
                 key = f"{r.bin_id}|{r.sku}|{r.kind}"
                 status = "match" if r.kind == "match" else last.get(key, "open")
-                recs.append({"reconciliation_id": rid, "bin_id": r.bin_id, "aisle": r.bin_id.split("-")[0], "sku": r.sku,
+                recs.append({"reconciliation_id": rid, "bin_id": r.bin_id, "aisle": (aisle_of or {}).get(r.bin_id, ""), "sku": r.sku,
                              "kind": r.kind, "erp_qty": int(r.erp_qty), "counted_qty": int(r.counted_qty), "delta": int(r.delta),
                              "paired_bin_id": r.paired_bin_id or "", "confidence": float(r.confidence),
                              "evidence_path": r.evidence_path or "", "reason": r.reason or "",

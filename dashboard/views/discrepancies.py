@@ -10,8 +10,7 @@ if rid is not None:
     c = st.columns(3)
     kinds = c[0].multiselect("Kind", data.kinds(), key="filter_kinds")
     statuses = c[1].multiselect("Status", ["open", "accepted", "recount_ordered", "adjusted"], default=["open"], key="filter_status")
-    aisles = sorted({b.split("-")[0] for b in data.bin_status(rid).bin_id})
-    aisle = c[2].selectbox("Aisle", ["all", *aisles], key="filter_aisle")
+    aisle = c[2].selectbox("Aisle", ["all", *data.aisles(rid)], key="filter_aisle")
     df = data.discrepancies(rid, kinds, statuses, None if aisle == "all" else aisle)
     st.session_state["current_filter"] = df
     st.caption(f"{len(df)} discrepancies")

@@ -9,9 +9,8 @@ st.dataframe(data.store().list_flights(), hide_index=True, width="stretch")
 rid = pick_reconciliation()
 if rid is not None:
     fl = data.store().reconciliation_flight(rid)
-    site_yaml = data.store().flight_site_yaml(fl["id"]) or ""
     st.subheader(f"Flight {fl['flight_key']}")
-    traj = data.trajectory(fl["bundle_path"], site_yaml) if site_yaml else None
+    traj = data.flight_path(fl["id"])
     left, right = st.columns(2)
     with left:
         import matplotlib
@@ -29,10 +28,13 @@ if rid is not None:
         st.pyplot(fig)
     with right:
         if traj is not None and len(traj):
-            st.plotly_chart(px.line(traj, x="t_s", y=["alt_m", "speed_m_s"], labels={"value": "", "t_s": "time (s)"},
+            st.plotly_chart(px.line(traj, x="t_s", y=["z_m", "speed_m_s"], labels={"value": "", "t_s": "time (s)",
+                                                                                    "z_m": "height (m)"},
                                     height=360), width="stretch")
+            st.caption("The path fusion counted with: telemetry smoothed and corrected by the location labels.")
         else:
-            st.info("No telemetry in this flight's bundle.")
-    shot = data.frame_with_detections(fl["bundle_path"], st.slider("Frame", 0, max(0, fl["n_frames"] - 1) or 50, 0, key="frame_idx"))
+            st.info("No fused path for this flight in the results store (run `rackscan process` or `rackscan fuse`).")
+    n = int(fl["n_frames"] or 0)
+    shot = data.frame_with_detections(fl["bundle_path"], st.slider("Frame", 0, max(1, n - 1), 0, key="frame_idx")) if n else None
     if shot is not None:
         st.image(shot[0], caption=shot[1], width="stretch")

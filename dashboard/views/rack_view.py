@@ -34,12 +34,15 @@ if rid is not None:
     d = data.bin_detail(rid, bin_id)
     left, right = st.columns([2, 3])
     with left:
-        img = None
+        crop = img = None
         for o in d["observations"]:
+            crop = data.evidence_image(d["bundle_path"], o.get("evidence_crop_path")) or crop
             img = data.evidence_image(d["bundle_path"], o["evidence_path"]) or img
+        if crop:
+            st.image(crop, caption=f"{bin_id}, cut out of its best frame", width="stretch")
         if img:
-            st.image(img, caption=f"evidence for {bin_id}", width="stretch")
-        else:
+            st.image(img, caption="the whole frame", width="stretch")
+        if not crop and not img:
             st.info("No evidence image for this bin.")
     with right:
         st.subheader(bin_id)

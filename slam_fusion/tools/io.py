@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -48,16 +49,57 @@ def read_catalogue(path: str | Path, *, required: bool = False) -> dict[str, str
     return {g.strip(): s.strip() for g, s in zip(df["gtin"], df["sku"]) if g.strip()}
 
 
-def fuse_bundle(bundle, *, detections: str | Path | None = None, max_gap_s: float = 0.2,
-                clock_offset_s: float | None = None, min_overlap: float = 0.35, min_support: float = 0.5,
-                smooth_s: float = 1.0, drift_correction: bool = True, catalogue: str | Path | None = None,
-                poses: str = "auto", drift_solver=None):
+@dataclass(frozen=True, kw_only=True)
+class FusionOptions:
+    """How a flight is fused; the defaults are the fusion's, in this one place. ``rackscan fuse``
+    and ``rackscan process`` build it from their options; its fields are the fuse stage's fingerprint."""
+
+    max_gap_s: float = 0.2  # largest frame-to-pose gap
+    clock_offset_s: float | None = None  # camera minus telemetry clock; None: estimated from the labels
+    min_overlap: float = 0.35  # box overlap on the face for two sightings to be one tire
+    min_support: float = 0.5  # share of the frames that had a tire in view that must see it
+    smooth_s: float = 1.0  # telemetry position smoothing window (0: off)
+    drift_correction: bool = True  # correct positions from the location labels
+    poses: str = "auto"  # auto, tlog, odometry or csv
+    catalogue: str | None = None  # catalogue.csv mapping GTINs to SKUs (default: BUNDLE/catalogue.csv)
+
+    def __post_init__(self) -> None:
+        if self.poses not in ("auto", "tlog", "odometry", "csv"):
+            raise FusionError(f"--poses {self.poses!r}; expected auto, tlog, odometry or csv")
+        for name in ("max_gap_s", "smooth_s"):
+            if getattr(self, name) < 0:
+                raise FusionError(f"--{name.replace('_', '-')}: {getattr(self, name)}; expected a number >= 0")
+        for name in ("min_overlap", "min_support"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise FusionError(f"--{name.replace('_', '-')}: {getattr(self, name)}; expected a share between 0 and 1")
+
+
+def fusion_inputs(bundle, opts: FusionOptions = FusionOptions()) -> list[Path]:
+    """Every file ``fuse_bundle`` reads (for the stage's fingerprint): per bundle of the flight its
+    detections, telemetry, frame times, metadata (camera, extrinsic), site, external poses and
+    catalogue; the catalogue given instead; the shipped confidence model."""
+    from slam_fusion.core.confidence import MODEL_PATH
+
+    files = []
+    for b in (bundle.bundles if hasattr(bundle, "bundles") else [bundle]):
+        root = Path(b.path)
+        files += [root / "detections.parquet", b.tlog_path, root / "frames.csv", root / "flight.json", root / "site.yaml",
+                  root / "poses.csv"]
+        if opts.catalogue is None:
+            files.append(root / "catalogue.csv")
+    if opts.catalogue is not None:
+        files.append(Path(opts.catalogue))
+    return files + [MODEL_PATH]
+
+
+def fuse_bundle(bundle, opts: FusionOptions = FusionOptions(), *, detections: str | Path | None = None, drift_solver=None):
     """A bundle's telemetry and detections -> FusionResult (``write_outputs`` stores it).
 
     ``bundle`` may be a ``flight.continuation.FlightSet`` (an interrupted flight and its
     continuations): each bundle's detections (frame_idx shifted by its offset) and trajectory
     (from its own tlog: each vehicle boot has its own clock) are joined into one flight, so a
-    bin seen on passes flown in two bundles is fused from all its views."""
+    bin seen on passes flown in two bundles is fused from all its views. What it reads is
+    ``fusion_inputs``."""
     from slam_fusion.pipeline import fuse_detections
     from slam_fusion.tools.tlog import trajectory_from_bundle
 
@@ -70,16 +112,18 @@ def fuse_bundle(bundle, *, detections: str | Path | None = None, max_gap_s: floa
         for r in read_detection_rows(detections or Path(b.path) / "detections.parquet"):
             r["frame_idx"] = int(r["frame_idx"]) + off
             rows.append(r)
-        trajs.append(trajectory_from_bundle(b, poses))
+        trajs.append(trajectory_from_bundle(b, opts.poses))
     ft = {int(fr.frame_idx): int(fr.t_ns) for fr in bundle.frames}
     if not ft:
         raise FusionError(f"{Path(bundle.path) / 'frames.csv'}: no frames; nothing to fuse")
-    g2s = read_catalogue(catalogue or Path(bundle.path) / "catalogue.csv", required=catalogue is not None)
+    cat = opts.catalogue
+    g2s = read_catalogue(cat or Path(bundle.path) / "catalogue.csv", required=cat is not None)
     return fuse_detections(site=bundle.site(), cam=bundle.camera_spec().model(), T_body_camera=bundle.T_body_camera,
                            traj=_joined(trajs), frame_t_ns=ft, rows=rows,
-                           max_gap_ns=int(max_gap_s * 1e9), clock_offset_s=clock_offset_s, min_overlap=min_overlap,
-                           min_support=min_support, smooth_s=smooth_s, drift_correction=drift_correction,
-                           gtin_to_sku=g2s, **({"drift_solver": drift_solver} if drift_solver else {}))
+                           max_gap_ns=int(opts.max_gap_s * 1e9), clock_offset_s=opts.clock_offset_s,
+                           min_overlap=opts.min_overlap, min_support=opts.min_support, smooth_s=opts.smooth_s,
+                           drift_correction=opts.drift_correction, gtin_to_sku=g2s,
+                           **({"drift_solver": drift_solver} if drift_solver else {}))
 
 
 def _joined(trajs):
@@ -165,8 +209,118 @@ def write_outputs(bundle, result, flight_id: str) -> dict[str, Path]:
     ev = pd.DataFrame([{"bin_id": o.bin_id, "raw_score": o.raw_score, **asdict(o.evidence)} for o in result.observations
                        if o.evidence is not None], columns=["bin_id", "raw_score", *evidence_fields()])
     ev.to_parquet(root / "bin_evidence.parquet", index=False)  # what each confidence was judged on
+    saved = save_result(root / FUSION_DIR, result)
     return {"observations": root / "observations.parquet", "coverage": root / "coverage.parquet",
-            "bin_evidence": root / "bin_evidence.parquet"}
+            "bin_evidence": root / "bin_evidence.parquet", **saved}
+
+
+# -- the fusion result, saved once and reloaded by every later view (replay, reconciliation) -------
+FUSION_DIR = "fusion"
+TRACK_COLUMNS = ["bin_id", "face_id", "u0_m", "u1_m", "v0_m", "v1_m", "n_frames", "n_expected", "score", "counted"]
+
+
+def save_result(out: Path, result) -> dict[str, Path]:
+    """``trajectory.parquet`` (the smoothed, drift-corrected body trajectory fusion counted with),
+    ``tracks.parquet`` (every tire track and whether it was counted), ``result.json`` (clock
+    offset, residuals, warnings): with observations.parquet, the whole ``FusionResult``."""
+    import json
+
+    import pandas as pd
+
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    if result.trajectory is not None:
+        tr = result.trajectory
+        pd.DataFrame({"t_ns": tr.t_ns, **{k: tr.positions_site_m[:, i] for i, k in enumerate(("x_m", "y_m", "z_m"))},
+                      **{k: tr.quat_wxyz[:, i] for i, k in enumerate(("qw", "qx", "qy", "qz"))}}
+                     ).to_parquet(out / "trajectory.parquet", index=False)
+        paths["trajectory"] = out / "trajectory.parquet"
+    pd.DataFrame([{"bin_id": b, "face_id": t.face_id, "u0_m": t.u0_m, "u1_m": t.u1_m, "v0_m": t.v0_m, "v1_m": t.v1_m,
+                   "n_frames": len(t.frames), "n_expected": t.n_expected, "score": t.score, "counted": bool(c)}
+                  for b, t, c in result.tracks], columns=TRACK_COLUMNS).to_parquet(out / "tracks.parquet", index=False)
+    (out / "result.json").write_text(json.dumps({
+        "clock_offset_s": result.clock_offset_s, "label_residuals_px": result.label_residuals_px,
+        "drift_residual_before_m": result.drift_residual_before_m, "drift_residual_after_m": result.drift_residual_after_m,
+        "coverage": result.coverage, "warnings": list(result.warnings)}, indent=1) + "\n")
+    return {**paths, "tracks": out / "tracks.parquet", "result": out / "result.json"}
+
+
+def load_result(bundle_dir: str | Path):
+    """The ``FusionResult`` a fuse run saved in the bundle (observations, trajectory, tracks, offsets);
+    FusionError when the bundle was not fused."""
+    import json
+
+    import pandas as pd
+
+    from slam_fusion.core.fuse import BinObservation, TireTrack
+    from slam_fusion.core.trajectory import Trajectory
+    from slam_fusion.pipeline import FusionResult
+
+    root = Path(bundle_dir)
+    d = root / FUSION_DIR
+    if not (d / "result.json").exists() or not (root / "observations.parquet").exists():
+        raise FusionError(f"{d / 'result.json'}: missing; run `rackscan fuse {root}` (or process) first")
+    meta = json.loads((d / "result.json").read_text())
+    obs = pd.read_parquet(root / "observations.parquet")
+    observations = tuple(BinObservation(bin_id=r.bin_id, sku=r.sku or "", gtin=r.gtin or "", count=int(r.count),
+                                        confidence=float(r.confidence), n_views=int(r.n_views),
+                                        evidence_frame=int(r.evidence_frame), reason=r.reason or "")
+                         for r in obs.itertuples())
+    traj = None
+    if (d / "trajectory.parquet").exists():
+        t = pd.read_parquet(d / "trajectory.parquet")
+        traj = Trajectory(t_ns=t["t_ns"].to_numpy(np.int64), positions_site_m=t[["x_m", "y_m", "z_m"]].to_numpy(float),
+                          quat_wxyz=t[["qw", "qx", "qy", "qz"]].to_numpy(float))
+    tracks = tuple((r.bin_id, TireTrack(face_id=r.face_id, u0_m=r.u0_m, u1_m=r.u1_m, v0_m=r.v0_m, v1_m=r.v1_m,
+                                        frames=tuple(range(int(r.n_frames))), gtins=(), score=float(r.score),
+                                        n_expected=int(r.n_expected)), bool(r.counted))
+                   for r in pd.read_parquet(d / "tracks.parquet").itertuples())
+    return FusionResult(observations=observations, coverage={k: int(v) for k, v in meta["coverage"].items()},
+                        clock_offset_s=float(meta["clock_offset_s"]), label_residuals_px=meta["label_residuals_px"],
+                        drift_residual_before_m=meta["drift_residual_before_m"],
+                        drift_residual_after_m=meta["drift_residual_after_m"], trajectory=traj, tracks=tracks,
+                        warnings=tuple(meta["warnings"]))
+
+
+def fused(bundle, *, detections: str | Path | None = None):
+    """The bundle's ``FusionResult``: the one fusion saved when it is newer than every file fusion
+    reads (``fusion_inputs``), so replays do not fuse again; else fusion run now (and not saved)."""
+    root = Path(bundle.path)
+    saved = root / FUSION_DIR / "result.json"
+    if detections is None and saved.exists():
+        t = saved.stat().st_mtime_ns
+        if all(not f.exists() or f.stat().st_mtime_ns <= t for f in fusion_inputs(bundle)):
+            return load_result(root)
+    return fuse_bundle(bundle, detections=detections)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlightInfo:
+    """What the results store keeps about a flight (reconciliation receives it; nobody re-reads flight.json)."""
+
+    flight_key: str
+    bundle_path: str
+    started_utc: str
+    n_frames: int
+    flight_time_s: float | None  # span of the trajectory fusion counted with (None: not fused)
+
+
+def flight_info(bundle) -> FlightInfo:
+    """A bundle's (a path, a Bundle or a FlightSet) FlightInfo; the flight time from its saved fused trajectory."""
+    import pandas as pd
+
+    if isinstance(bundle, (str, Path)):
+        from flight.bundle import Bundle
+
+        bundle = Bundle(bundle)
+    root = Path(bundle.path)
+    tp = root / FUSION_DIR / "trajectory.parquet"
+    span = None
+    if tp.exists():
+        t = pd.read_parquet(tp, columns=["t_ns"])["t_ns"]
+        span = float((t.max() - t.min()) / 1e9) if len(t) else None
+    return FlightInfo(flight_key=bundle.meta.flight_id or root.name, bundle_path=str(root.resolve()),
+                      started_utc=bundle.meta.started_utc or "", n_frames=len(bundle.frames), flight_time_s=span)
 
 
 def write_ply(path: str | Path, site, result, *, tire_depth_m: float = 0.2) -> Path:

@@ -81,6 +81,8 @@ def test_rack_view_opens_a_bin(app_env):
     at.selectbox(key="rack_bin").select(ids[3]).run()
     assert at.subheader[0].value == ids[3]
     assert {m.label for m in at.metric} == {"Counted", "ERP", "Confidence"}
+    captions = [c for img in at.get("image") for c in img.captions]
+    assert f"{ids[3]}, cut out of its best frame" in captions  # the evidence crop reaches the controller
 
 
 def test_discrepancies_filter_and_review(app_env):
@@ -159,9 +161,15 @@ def test_actions_are_checked_on_the_server_and_denials_logged(app_env, name, exp
 
 
 def test_flights_page_shows_the_path_and_telemetry(app_env):
+    store = ResultsStore(app_env["url"])
+    fl = store.list_flights().iloc[0]
+    n_frames = len((app_env["bundle"] / "frames.csv").read_text().splitlines()) - 1
+    assert fl["n_frames"] == n_frames and fl["flight_time_s"] > 5  # what the bundle holds, not 0 and empty
+    assert len(store.flight_path(int(fl["id"]))) > 10  # the path fusion counted with, in the store
     at = _open(_app(), "flights")
     assert at.subheader[0].value.startswith("Flight ")
     assert len(at.get("plotly_chart")) == 1
+    assert at.slider(key="frame_idx").max == fl["n_frames"] - 1
     assert at.get("imgs") or at.get("image")
 
 

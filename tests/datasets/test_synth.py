@@ -44,8 +44,11 @@ def test_synth_writes_everything_and_is_deterministic(tmp_path, capsys):
     assert sum(k.startswith("gallery/") and k.endswith(".jpg") for k in a) == 3
     erp_csv = pd.read_csv(tmp_path / "a/erp_stock.csv", dtype=str)
     erp_xlsx = pd.read_excel(tmp_path / "a/erp_stock.xlsx", dtype=str)
-    assert list(erp_csv.columns) == ["Bin", "Material", "Quantity", "Description"]
+    assert list(erp_csv.columns) == ["Bin", "Material", "Quantity", "Description", "Unit Price"]
+    assert erp_csv["Unit Price"].astype(float).gt(0).all()  # the catalogue's prices reach the ERP export
     assert erp_csv["Material"].str.startswith("000").all()  # leading zeros kept
+    for df in (erp_csv, erp_xlsx):  # a number in the sheet, text in the CSV ("120" / "120.0")
+        df["Unit Price"] = df["Unit Price"].astype(float)
     pd.testing.assert_frame_equal(erp_csv, erp_xlsx)
     truth = pd.read_parquet(tmp_path / "a/truth/gallery_objects.parquet")
     assert {"frame_idx", "kind", "bin_id", "x1", "visible_frac", "text", "module_px"} <= set(truth.columns)

@@ -4,6 +4,7 @@ without redoing finished chunks; a second run skips everything; Ray gives the lo
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -76,3 +77,52 @@ def test_ray_executor_gives_the_local_result(flight, tmp_path):
 def test_process_bad_bundle_is_one_line_error(tmp_path):
     r = subprocess.run([RACKSCAN, "process", str(tmp_path / "nope")], capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and (r.stdout + r.stderr).strip().startswith("error:")
+
+
+def _edit(path: Path) -> None:
+    """A real edit that keeps the file valid: YAML and CSV get a comment or a blank row's worth, others are rewritten."""
+    if path.suffix == ".yaml":
+        path.write_text(path.read_text() + "\n# edited\n")
+    elif path.suffix == ".json":
+        data = json.loads(path.read_text())
+        data.setdefault("extra", {})["edited"] = True
+        path.write_text(json.dumps(data))
+    elif path.name == "catalogue.csv":
+        path.write_text(path.read_text() + "999999999,0000000000017,205/55R16,X,X 205/55R16,1.0\n")
+    else:
+        data = path.read_bytes()
+        path.write_bytes(data)
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))
+
+
+@pytest.fixture(scope="module")
+def processed(flight, tmp_path_factory):
+    """The flight processed once (copies keep their files' times, so their stages stay up to date)."""
+    from rackscan.process import process_bundle
+
+    root = tmp_path_factory.mktemp("processed")
+    shutil.copytree(flight / "bundle", root / "bundle")
+    shutil.copy2(flight / "erp.csv", root / "erp.csv")
+    process_bundle(root / "bundle", erp=root / "erp.csv", log=lambda s: None)
+    return root
+
+
+@pytest.mark.parametrize("changed,expected", [
+    ("catalogue.csv", {"detect": "skipped", "fuse": "ran", "reconcile": "ran"}),
+    ("site.yaml", {"detect": "skipped", "fuse": "ran", "reconcile": "ran"}),
+    ("flight.json", {"detect": "skipped", "fuse": "ran", "reconcile": "ran"}),
+    ("telemetry.tlog", {"detect": "skipped", "fuse": "ran", "reconcile": "ran"}),
+    ("detections.parquet", {"detect": "skipped", "fuse": "ran", "reconcile": "ran"}),
+    ("erp.csv", {"detect": "skipped", "fuse": "skipped", "reconcile": "ran"}),
+    (None, {"detect": "skipped", "fuse": "skipped", "reconcile": "skipped"}),
+])
+def test_process_reruns_exactly_the_stages_whose_inputs_changed(processed, tmp_path, changed, expected):
+    from rackscan.process import process_bundle
+
+    shutil.copytree(processed, tmp_path / "p")
+    b, erp = tmp_path / "p" / "bundle", tmp_path / "p" / "erp.csv"
+    if changed:
+        _edit(erp if changed == "erp.csv" else b / changed)
+    rep = process_bundle(b, erp=erp, log=lambda s: None)
+    assert rep.stages == expected

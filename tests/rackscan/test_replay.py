@@ -15,12 +15,24 @@ REPO = Path(__file__).resolve().parents[2]
 RACKSCAN = str(REPO / ".venv/bin/rackscan")
 
 
-def test_replay_video_rerun_and_rerun_with_another_threshold(tmp_path):
+def test_replay_video_rerun_and_rerun_with_another_threshold(tmp_path, monkeypatch):
     world = build_world(REPO / "datasets" / "scenarios" / "default.yaml")
     b = tmp_path / "bundle"
     record_synthetic_flight(world, b, face_ids=["R02/front"], max_passes_per_face=2)
     r = subprocess.run([RACKSCAN, "process", str(b)], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    # the fusion result saved by process is what a replay reads: no second fusion
+    import pandas as pd
+
+    import slam_fusion.tools.io as fio
+    from flight.bundle import Bundle
+
+    monkeypatch.setattr(fio, "fuse_bundle", lambda *a, **k: (_ for _ in ()).throw(AssertionError("fused again")))
+    saved = fio.fused(Bundle(b))
+    obs = pd.read_parquet(b / "observations.parquet")
+    assert {o.bin_id: o.count for o in saved.observations} == dict(zip(obs.bin_id, obs["count"]))
+    assert len(saved.trajectory) > 10 and saved.tracks
+    monkeypatch.undo()
     r = subprocess.run([RACKSCAN, "replay", str(b), "--every", "2", "--conf", "0.9", "--out", str(tmp_path / "rp")],
                        capture_output=True, text=True, timeout=600, env={**__import__("os").environ, "COLUMNS": "160"})
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]

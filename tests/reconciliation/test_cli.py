@@ -33,3 +33,24 @@ def test_missing_observations_is_one_line(tmp_path, capsys):
     erp = write_csv(tmp_path / "erp.csv", erp_frame())
     assert main(["reconcile", "--flight", str(b), "--erp", str(erp)]) == 1
     assert "observations.parquet: missing; run `rackscan fuse" in capsys.readouterr().err
+
+
+def test_aisles_come_from_the_site_not_from_the_bin_name(tmp_path):
+    """A site whose bins are named aisle-last: the aisle is the bin's, whatever the naming."""
+    import yaml
+
+    from reconciliation.pipeline import reconcile_flight
+    from tests.conftest import DEFAULT_SITE
+
+    site = yaml.safe_load(DEFAULT_SITE.read_text())
+    site["bin_naming"] = "B{bay:02d}.L{level}.P{position}@{aisle}"
+    (tmp_path / "site.yaml").write_text(yaml.safe_dump(site))
+    obs = observations([("B01.L1.P1@A02", "000401001", 1)])
+    b = bundle_with_observations(tmp_path / "flight", obs, scanned=list(obs.bin_id))
+    (b / "site.yaml").write_text(yaml.safe_dump(site))
+    erp = write_csv(tmp_path / "erp.csv", pd.DataFrame({"Bin": ["B01.L1.P1@A02"], "Material": ["000401001"], "Quantity": ["4"]}))
+    res = reconcile_flight(b, erp, out_dir=tmp_path / "rep")
+    store = ResultsStore(res.db_url)
+    d = store.list_discrepancies(res.reconciliation_id)
+    assert d.aisle.tolist() == ["A02"]
+    assert "Aisle A02" in load_workbook(tmp_path / "rep/report.xlsx").sheetnames

@@ -88,3 +88,15 @@ def test_injected_discrepancies_are_all_found_from_perfect_observations():
     assert scores["all"].truth == 15
     for s in scores.values():
         assert (s.precision, s.recall) == (1.0, 1.0), s
+
+
+def test_values_are_unknown_without_prices_not_zero():
+    r = reconcile(_erp([("A", "s1", 4), ("B", "s2", 2)]), _obs([("A", "s1", 1), ("B", "s2", 3)]))
+    s = r.summary
+    assert (s.value_short, s.value_over, s.unpriced_short, s.unpriced_over) == (None, None, 1, 1)
+    partly = _erp([("A", "s1", 4), ("B", "s2", 2), ("C", "s3", 5)]).assign(unit_price=[10.0, None, None])
+    s = reconcile(partly, _obs([("A", "s1", 1), ("B", "s2", 3), ("C", "s3", 4)])).summary
+    assert (s.value_short, s.unpriced_short, s.value_over, s.unpriced_over) == (30.0, 1, None, 1)
+    from rackscan.cmd_reconcile import money
+
+    assert money(None, 1) == "unknown (no prices in the ERP)" and money(30.0, 1) == "30.00 (+ 1 rows without a price)"
