@@ -239,6 +239,8 @@ class _Watch:
         self.events.append(ev)
         self.runner._event(f"failsafe: {d.signal.value}: {d.detail} -> {action.value} ({by})")
         ends = action != Action.REPORT or d.signal == Signal.UNCOMMANDED_MODE
+        if self.status == FlightStatus.TAKEN_OVER and d.signal == Signal.UNCOMMANDED_MODE:
+            ends = False  # someone else flies it now: their later switches are theirs
         if ends and (self.decisive is None or action.rank > self.decisive.action.rank):
             self.decisive = ev
             self.status = status_for(d.signal, action)

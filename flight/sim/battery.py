@@ -2,13 +2,20 @@
 
 The pack: a LiPo whose resting voltage runs from 4.2 V a cell full to 3.5 V empty, with an
 internal resistance that sags it under load. SIM_BATT_VOLTAGE, set over MAVLink as on SITL (or by
-``Faults.battery_voltage_at_s``), pins the resting voltage, as SITL does with SIM_BATT_CAP_AH 0.
+``Faults.battery_voltage_at_s``), pins the voltage there, without sag, as SITL does with
+SIM_BATT_CAP_AH 0.
 
 The monitor counts mAh from boot (it does not know how full the pack was), reports the remaining
 share of BATT_CAPACITY, and raises its failsafe as AP_BattMonitor_Backend does: critical or low
 voltage (raw, or sag-compensated with BATT_FS_VOLTSRC 1) once it has lasted BATT_LOW_TIMER
 seconds; critical or low capacity (BATT_CAPACITY - used < BATT_CRT_MAH / BATT_LOW_MAH) at once.
 Only while armed, and only ever upwards (none < low < critical), as ``check_failsafes``.
+
+The sag-compensated voltage is ArduPilot's own estimate (``update_resistance_estimate``): the
+pack's resistance learnt from voltage against current, capped by (highest voltage seen - now) /
+(current now - current then). A sudden drop at a steady current (a failing cell, or SITL's
+SIM_BATT_VOLTAGE) is taken for sag: the estimate stays near the old voltage and the failsafe never
+comes (measured on ArduCopter SITL), which is why the warehouse profile keeps the raw voltage.
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ class Battery:
         self.consumed_mah = 0.0  # what the monitor counted since boot
         self.pinned_v: float | None = None  # SIM_BATT_VOLTAGE set: the resting voltage held there
         self.failsafe = BattFailsafe.NONE
+        self.resting_estimate_v = 0.0  # AP_BattMonitor's voltage_resting_estimate
+        self._res = _ResistanceEstimate()
         self._low_since: float | None = None
         self._crit_since: float | None = None
         v.params.on_set["SIM_BATT_VOLTAGE"] = self._pin
@@ -57,6 +66,8 @@ class Battery:
         return cfg.battery_cells * (3.5 + 0.7 * soc)
 
     def voltage(self) -> float:
+        if self.pinned_v is not None:
+            return self.pinned_v  # SITL with SIM_BATT_CAP_AH 0: the set voltage, no sag (SIM_Battery.cpp)
         return self.resting_v() - self.v.cfg.battery_resistance_ohm * self.current_a()
 
     def remaining_pct(self) -> float:
@@ -66,14 +77,17 @@ class Battery:
         return max(0.0, min(100.0, 100.0 * (1.0 - self.consumed_mah / cap)))
 
     def tick(self, dt: float) -> None:
-        mah = self.current_a() * dt / 3.6
+        amps = self.current_a()
+        mah = amps * dt / 3.6
         self.pack_used_mah += mah
         self.consumed_mah += mah
+        volts = self.voltage()
+        self.resting_estimate_v = max(volts, self._res.update(volts, amps, dt))
 
     def levels(self) -> tuple[bool, bool, bool, bool]:
         """(low voltage, low capacity, critical voltage, critical capacity), as check_failsafe_types."""
         p = self.v.params
-        volts = self.resting_v() if p["BATT_FS_VOLTSRC"] == 1 else self.voltage()
+        volts = self.resting_estimate_v if p["BATT_FS_VOLTSRC"] == 1 else self.voltage()
         left = p["BATT_CAPACITY"] - self.consumed_mah
         return (0 < p["BATT_LOW_VOLT"] and volts < p["BATT_LOW_VOLT"],
                 0 < p["BATT_LOW_MAH"] and left < p["BATT_LOW_MAH"],
@@ -114,3 +128,36 @@ class Battery:
             if bad:
                 return f"PreArm: Battery 1 {what}"
         return None
+
+
+class _ResistanceEstimate:
+    """AP_BattMonitor_Backend::update_resistance_estimate (time constants 0.5 s and 0.1, as
+    AP_BATT_MONITOR_RES_EST_TC_1 / _2); returns the resting voltage estimate."""
+
+    def __init__(self) -> None:
+        self.resistance = 0.0
+        self.v_filt = self.i_filt = 0.0
+        self.v_ref = self.i_ref = 0.0
+        self.i_max = 0.0
+        self.estimate = 0.0
+
+    def update(self, volts: float, amps: float, dt: float) -> float:
+        if amps <= 0:
+            return self.estimate
+        self.i_max = max(self.i_max, amps)
+        di = amps - self.i_filt
+        if di == 0:
+            return self.estimate
+        if volts > self.v_ref:
+            self.v_ref, self.i_ref = volts, amps
+        filt_alpha = min(max(dt / (dt + 0.5), 0.0), 0.5)
+        res_alpha = min(1.0, 0.1 * abs(di / self.i_max))
+        r = -(volts - self.v_filt) / di
+        if r > 0:
+            self.resistance = self.resistance * (1 - res_alpha) + r * res_alpha
+        if self.v_ref > volts and amps > self.i_ref:
+            self.resistance = min(self.resistance, (self.v_ref - volts) / (amps - self.i_ref))
+        self.v_filt = self.v_filt * (1 - filt_alpha) + volts * filt_alpha
+        self.i_filt = self.i_filt * (1 - filt_alpha) + amps * filt_alpha
+        self.estimate = volts + amps * self.resistance
+        return self.estimate

@@ -25,6 +25,9 @@ class Faults:
     link_cut_at_s: float | None = None
     link_cut_s: float | None = 30.0  # None: the link never comes back
     refuse_arm_reason: str | None = None
+    sensor_fail_at_s: float | None = None  # a sensor turns unhealthy in SYS_STATUS (ArduCopter flies on)
+    sensor_fail: str = "compass"  # gyro, accelerometer, compass or barometer
+    pilot_modes: tuple[tuple[float, str], ...] = ()  # (time, mode): a pilot's mode switch (RC), no GCS involved
 
 
 @dataclass(frozen=True, kw_only=True)

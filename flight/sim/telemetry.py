@@ -34,6 +34,8 @@ MSG_IDS = {name: getattr(R, f"MAVLINK_MSG_ID_{name}") for g in STREAM_GROUPS.val
 MSG_IDS.update(HOME_POSITION=R.MAVLINK_MSG_ID_HOME_POSITION, AUTOPILOT_VERSION=R.MAVLINK_MSG_ID_AUTOPILOT_VERSION,
                HEARTBEAT=R.MAVLINK_MSG_ID_HEARTBEAT)
 MSG_NAMES = {v: k for k, v in MSG_IDS.items()}
+SENSOR_BITS = {"gyro": R.MAV_SYS_STATUS_SENSOR_3D_GYRO, "accelerometer": R.MAV_SYS_STATUS_SENSOR_3D_ACCEL,
+               "compass": R.MAV_SYS_STATUS_SENSOR_3D_MAG, "barometer": R.MAV_SYS_STATUS_SENSOR_ABSOLUTE_PRESSURE}
 
 
 class Telemetry:
@@ -41,6 +43,7 @@ class Telemetry:
         self.v = v
         self.rates: dict[str, float] = {}  # message name -> Hz of vehicle time
         self.last_sent: dict[str, float] = {}
+        self.failed: set[str] = set()  # sensors reported unhealthy (Faults.sensor_fail)
 
     def name_of(self, msg_id: int) -> str | None:
         return MSG_NAMES.get(msg_id)
@@ -106,6 +109,8 @@ class Telemetry:
                 health &= ~R.MAV_SYS_STATUS_AHRS
             if batt.failsafe:
                 health &= ~R.MAV_SYS_STATUS_SENSOR_BATTERY
+            for name in self.failed:
+                health &= ~SENSOR_BITS[name]
             if fs.fence_enabled():  # AC_Fence: present and enabled while on, unhealthy while breached
                 present, enabled = present | R.MAV_SYS_STATUS_GEOFENCE, enabled | R.MAV_SYS_STATUS_GEOFENCE
                 health |= 0 if fs.fence_breached else R.MAV_SYS_STATUS_GEOFENCE

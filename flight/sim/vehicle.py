@@ -71,6 +71,7 @@ class SimVehicle:
         self.landed_state = LANDED_ON_GROUND
         self.arm_or_land_t = 0.0
         self.first_armed_t: float | None = None  # Faults count from here
+        self._pilot_done: set[tuple[float, str]] = set()
         self.home_enu = (0.0, 0.0, 0.0)
         self.statustexts: list[str] = []
         self.unsigned_rejected = 0
@@ -87,6 +88,10 @@ class SimVehicle:
         self.modes = Modes(self)
         self.failsafes = Failsafes(self)
         self.telemetry = Telemetry(self)
+        from flight.sim.telemetry import SENSOR_BITS
+
+        if self.cfg.faults.sensor_fail not in SENSOR_BITS:
+            raise FlightError(f"Faults.sensor_fail: {self.cfg.faults.sensor_fail!r}; expected one of {sorted(SENSOR_BITS)}")
         self.parts = (self.params, self.estimator, self.mission, self.modes, self.failsafes, self.telemetry)
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -220,6 +225,12 @@ class SimVehicle:
             self.estimator.set_fix(self.cfg.gps_fix if restored else f.rtk_loss_fix)
         if f.battery_voltage_at_s is not None and t >= f.battery_voltage_at_s and self.battery.pinned_v is None:
             self.params.set("SIM_BATT_VOLTAGE", f.battery_voltage_v)
+        if f.sensor_fail_at_s is not None and t >= f.sensor_fail_at_s and f.sensor_fail not in self.telemetry.failed:
+            self.telemetry.failed.add(f.sensor_fail)  # its SYS_STATUS health bit clears; ArduCopter says nothing
+        for at, mode in f.pilot_modes:
+            if t >= at and (at, mode) not in self._pilot_done:
+                self._pilot_done.add((at, mode))
+                self.modes.set_mode(mode)
         self.link_up = not self.link_blocked()
 
     def _run(self) -> None:

@@ -97,6 +97,10 @@ def _lines(out) -> list[tuple[str, str, str]]:
      {"options": RunnerOptions(required_fix=0)}, "land_ekf", "here", ("ekf_unhealthy", "LAND", "vehicle")),
     ("mission out of the fence -> Polygon fence breached -> vehicle RTL", Faults(), {"last_m": 170.0}, "rtl_fence",
      "rally", ("fence_breach", "RTL", "vehicle")),
+    ("compass unhealthy in SYS_STATUS -> runner LAND", Faults(sensor_fail_at_s=24.0), {}, "land_sensor", "here",
+     ("sensor_unhealthy", "LAND", "runner")),
+    ("a pilot switches to LOITER, then LAND -> the runner does not fight", Faults(pilot_modes=((24.0, "LOITER"), (60.0, "LAND"))),
+     {}, "taken_over", "here", [("uncommanded_mode", "REPORT", "vehicle"), ("uncommanded_mode", "LAND", "vehicle")]),
     # link cuts fly at speedup 8: the vehicle's GCS failsafe also waits 2.25 s of wall time (18
     # vehicle seconds there), which the mission outlasts; the cut (3.75 s of wall time) is shorter
     # than the runner is told to wait before it calls the link lost, so what it sees is the
@@ -248,3 +252,16 @@ def test_battery_rtl_then_the_continuation_reflies_the_interrupted_leg(tmp_path)
     legs = {i + 1 for i, it in enumerate(mission.items) if it.bin_ids}
     assert legs - set(range(1, out.last_reached_seq + 1)) <= flown
 
+
+
+def test_a_sudden_voltage_drop_is_taken_for_sag_with_batt_fs_voltsrc_1(tmp_path):
+    """ArduPilot's sag compensation learns the drop as resistance (update_resistance_estimate): the
+    vehicle's own voltage failsafe never comes (as measured on SITL), and the runner's raw-voltage
+    watch is what brings it back."""
+    params = {**PROFILE.params, "BATT_FS_VOLTSRC": PROFILE.params["BATT_FS_VOLTSRC"].model_copy(update={"set": 1})}
+    out, veh, _, _ = _fly(Faults(battery_voltage_at_s=24.0, battery_voltage_v=10.0), tmp_path=tmp_path,
+                          options=RunnerOptions(failsafe=PROFILE.model_copy(update={"params": params})))
+    assert veh.params["BATT_FS_VOLTSRC"] == 1
+    assert not any(t.startswith("Battery 1 is low") for t in veh.statustexts)
+    assert out.status.value == "rtl_battery" and ("battery_low", "RTL", "runner") in _lines(out)
+    assert abs(veh.north_m - 5.0) < 0.6 and out.disarmed_on_ground
