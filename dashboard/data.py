@@ -118,29 +118,9 @@ def flight_path(flight_id: int) -> pd.DataFrame:
 
 def frame_with_detections(bundle_path: str, index: int):
     """(RGB image, caption) of a bundle frame with its detections drawn, or None."""
-    import cv2
+    from reconciliation.pipeline import annotated_frame
 
-    b = Path(bundle_path)
-    frames_csv = b / "frames.csv"
-    if not frames_csv.exists():
-        return None
-    frames = pd.read_csv(frames_csv)
-    if frames.empty:
-        return None
-    rec = frames.iloc[min(index, len(frames) - 1)]
-    img = cv2.imread(str(b / rec["file"]))
-    if img is None:
-        return None
-    caption = f"frame {rec['frame_idx']}"
-    det = b / "detections.parquet"
-    if det.exists():
-        d = pd.read_parquet(det)
-        d = d[(d.frame_idx == rec["frame_idx"]) & (d.get("row_kind", "box") == "box")]
-        for r in d.itertuples():
-            color = (0, 200, 0) if r.class_id == 0 else (0, 160, 255)
-            cv2.rectangle(img, (int(r.x1), int(r.y1)), (int(r.x2), int(r.y2)), color, 3)
-        caption += f", {len(d)} detections"
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB), caption
+    return annotated_frame(bundle_path, index)
 
 
 def import_erp_upload(name: str, raw: bytes, rid: int) -> tuple[int, list[str]]:

@@ -27,15 +27,35 @@ def _check(name: str, arr: np.ndarray, shape: tuple, dtype) -> np.ndarray:
     return a
 
 
+GS1_FIELDS = ("gtin", "serial", "sscc", "lot")
+
+
+def gs1_fields(text: str, symbology: str) -> tuple[str, str, str, str]:
+    """(GTIN-14, serial, SSCC, lot) of a read: from a GS1 element string, or the GTIN of an EAN-13 /
+    UPC-A; "" where the read has none (and for a GS1 string with a bad check digit)."""
+    from perception.gs1 import parse_element_string
+
+    f = (parse_element_string(text) or {}) if str(text).startswith(("(", "]C1", "]Q3", "]d2")) or "\x1d" in str(text) else {}
+    gtin = f.get("gtin", "")
+    if not gtin and symbology in ("ean13", "upca") and str(text).isdigit():
+        gtin = str(text).zfill(14)
+    return gtin, f.get("serial", ""), f.get("sscc", ""), f.get("lot", "")
+
+
 @dataclass(frozen=True)
 class Codes:
-    """Decoded barcodes/QR codes of one frame (struct of arrays, M entries)."""
+    """Decoded barcodes/QR codes of one frame (struct of arrays, M entries), with the GS1 fields
+    of each read (GTIN-14, serial, SSCC, lot; "" when none) parsed once, when the codes are made."""
 
     symbology: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))  # str
     text: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))  # str
     corners: np.ndarray = field(default_factory=lambda: np.zeros((0, 4, 2), np.float32))  # px
     decoder: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))  # zxing|pyzbar
     det_index: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # -1: whole frame
+    gtin: np.ndarray | None = None  # parsed from text when not given
+    serial: np.ndarray | None = None
+    sscc: np.ndarray | None = None
+    lot: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.text)
@@ -44,12 +64,27 @@ class Codes:
         object.__setattr__(self, "corners", _check("codes.corners", self.corners, (n, 4, 2), np.float32))
         object.__setattr__(self, "decoder", _check("codes.decoder", self.decoder, (n,), object))
         object.__setattr__(self, "det_index", _check("codes.det_index", self.det_index, (n,), np.int32))
+        if any(getattr(self, f) is None for f in GS1_FIELDS):
+            parsed = [gs1_fields(t, s) for t, s in zip(self.text, self.symbology)]
+            for k, f in enumerate(GS1_FIELDS):
+                if getattr(self, f) is None:
+                    object.__setattr__(self, f, np.array([p[k] for p in parsed], dtype=object))
+        for f in GS1_FIELDS:
+            object.__setattr__(self, f, _check(f"codes.{f}", getattr(self, f), (n,), object))
 
     def __len__(self) -> int:
         return len(self.text)
 
     def __getitem__(self, idx) -> "Codes":
-        return Codes(self.symbology[idx], self.text[idx], self.corners[idx], self.decoder[idx], self.det_index[idx])
+        return Codes(self.symbology[idx], self.text[idx], self.corners[idx], self.decoder[idx], self.det_index[idx],
+                     *(getattr(self, f)[idx] for f in GS1_FIELDS))
+
+    @property
+    def centers_xy(self) -> np.ndarray:
+        """(M, 2) centre of each read's bounding box, pixels."""
+        if not len(self):
+            return np.zeros((0, 2), np.float32)
+        return (self.corners.min(axis=1) + self.corners.max(axis=1)) / 2
 
     @classmethod
     def concat(cls, items: list["Codes"]) -> "Codes":
@@ -60,6 +95,7 @@ class Codes:
             np.concatenate([c.symbology for c in items]), np.concatenate([c.text for c in items]),
             np.concatenate([c.corners for c in items]), np.concatenate([c.decoder for c in items]),
             np.concatenate([c.det_index for c in items]),
+            *(np.concatenate([getattr(c, f) for c in items]) for f in GS1_FIELDS),
         )
 
 

@@ -13,14 +13,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from perception.detections import Codes, FrameDetections
+from perception.detections import GS1_FIELDS, Codes, FrameDetections
 from perception.errors import PerceptionError
-from perception.gs1 import parse_element_string
 from perception.quality import FrameQuality
 
 COLUMNS = ["frame_idx", "t_ns", "row_kind", "x1", "y1", "x2", "y2", "confidence", "class_id", "track_id",
-           "symbology", "text", "decoder", "gtin", "sscc", "corners", "det_index", "image_w", "image_h",
+           "symbology", "text", "decoder", "gtin", "sscc", "serial", "lot", "corners", "det_index", "image_w", "image_h",
            "img_brightness", "img_noise", "img_sharpness"]
+_NO_CODE = {"symbology": "", "text": "", "decoder": "", "gtin": "", "sscc": "", "serial": "", "lot": "", "corners": [],
+            "det_index": -1}
 QUALITY_COLUMNS = {"img_brightness": "brightness", "img_noise": "noise_sigma", "img_sharpness": "sharpness"}
 
 
@@ -33,24 +34,18 @@ def detections_to_frame(dets: list[FrameDetections]) -> pd.DataFrame:
             x1, y1, x2, y2 = (float(v) for v in d.xyxy[i])
             rows.append({**base, "row_kind": "box", "x1": x1, "y1": y1, "x2": x2, "y2": y2,
                          "confidence": float(d.confidence[i]), "class_id": int(d.class_id[i]),
-                         "track_id": int(d.track_id[i]), "symbology": "", "text": "", "decoder": "", "gtin": "",
-                         "sscc": "", "corners": [], "det_index": -1})
+                         "track_id": int(d.track_id[i]), **_NO_CODE})
         c = d.codes
         for j in range(len(c)):
-            gs1 = parse_element_string(c.text[j]) or {} if str(c.text[j]).startswith("(") else {}
-            gtin = gs1.get("gtin", "")
-            if not gtin and c.symbology[j] in ("ean13", "upca") and str(c.text[j]).isdigit():
-                gtin = str(c.text[j]).zfill(14)
             xs, ys = c.corners[j][:, 0], c.corners[j][:, 1]
             rows.append({**base, "row_kind": "code", "x1": float(xs.min()), "y1": float(ys.min()),
                          "x2": float(xs.max()), "y2": float(ys.max()), "confidence": 1.0, "class_id": -1,
                          "track_id": -1, "symbology": str(c.symbology[j]), "text": str(c.text[j]),
-                         "decoder": str(c.decoder[j]), "gtin": gtin, "sscc": gs1.get("sscc", ""),
+                         "decoder": str(c.decoder[j]), **{f: str(getattr(c, f)[j]) for f in GS1_FIELDS},
                          "corners": [float(v) for v in c.corners[j].reshape(-1)], "det_index": int(c.det_index[j])})
         if not len(d) and not len(c):
             rows.append({**base, "row_kind": "frame", "x1": 0.0, "y1": 0.0, "x2": 0.0, "y2": 0.0, "confidence": 0.0,
-                         "class_id": -1, "track_id": -1, "symbology": "", "text": "", "decoder": "", "gtin": "",
-                         "sscc": "", "corners": [], "det_index": -1})
+                         "class_id": -1, "track_id": -1, **_NO_CODE})
     df = pd.DataFrame(rows, columns=COLUMNS)
     return df.astype({"frame_idx": "int64", "t_ns": "int64", "class_id": "int32", "track_id": "int32",
                       "det_index": "int32", "image_w": "int32", "image_h": "int32", "x1": "float32", "y1": "float32",
@@ -86,6 +81,9 @@ def frames_from_table(df: pd.DataFrame, source: str = "detections") -> list[Fram
             symbology=codes.symbology.to_numpy(object), text=codes.text.to_numpy(object),
             corners=np.array([np.asarray(v, np.float32).reshape(4, 2) for v in codes.corners], np.float32).reshape(-1, 4, 2),
             decoder=codes.decoder.to_numpy(object), det_index=codes.det_index.to_numpy(np.int32),
+            # the GS1 fields as written (files from before serial and lot were kept: parsed again)
+            **({f: codes[f].fillna("").astype(str).to_numpy(object) for f in GS1_FIELDS}
+               if all(f in codes for f in GS1_FIELDS) else {}),
         )
         out.append(FrameDetections(
             frame_idx=int(fi), t_ns=int(g.t_ns.iloc[0]), xyxy=boxes[["x1", "y1", "x2", "y2"]].to_numpy(np.float32),

@@ -37,15 +37,15 @@ def fusion_bench(
         off_err = []
         for seed in range(seeds):
             true_off = clock_offset_s if name.startswith("clock") else 0.0
-            site, cam, traj, ft, rows, truth = sweep_scene(drift_m_per_min=drift, seed=seed, clock_offset_s=true_off)
-            res = fuse_detections(site=site, cam=cam, T_body_camera=np.eye(4), traj=traj, frame_t_ns=ft, rows=rows,
+            site, cam, traj, ft, dets, truth = sweep_scene(drift_m_per_min=drift, seed=seed, clock_offset_s=true_off)
+            res = fuse_detections(site=site, cam=cam, T_body_camera=np.eye(4), traj=traj, frame_t_ns=ft, detections=dets,
                                   clock_offset_s=off, drift_correction=corr)
             got = {o.bin_id: o for o in res.observations}
             for b, cnt in truth.items():
                 n += 1
                 o = got.get(b)
                 ok_c += o is not None and o.count == cnt
-                want = f"0{__import__('zlib').crc32(b.encode()) % 10**12:012d}" if cnt else ""
+                want = f"00{__import__('zlib').crc32(b.encode()) % 10**12:012d}" if cnt else ""  # its GTIN-14
                 ok_s += o is not None and o.sku == want
             if off is None:
                 off_err.append(abs(res.clock_offset_s - true_off) * 1000)

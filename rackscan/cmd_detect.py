@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from flight.bundle import Bundle
-        from perception.detections import CLASS_NAMES
+        from perception.annotate import annotate as draw_detections
         from perception.detector import Detector
         from perception.io import write_detections
         from perception.pipeline import run_perception
@@ -39,20 +39,10 @@ def register(app: typer.Typer) -> None:
         det = Detector(weights, backend=backend, device=device, batch=batch, conf=conf)
         if annotate:
             annotate.mkdir(parents=True, exist_ok=True)
-        colours = [(0, 200, 0), (255, 80, 0), (0, 0, 255)]
 
         def draw(d, img):
-            if not annotate:
-                return
-            im = img.copy()
-            for (x1, y1, x2, y2), c, t in zip(d.xyxy.astype(int), d.class_id, d.track_id):
-                cv2.rectangle(im, (x1, y1), (x2, y2), colours[int(c)], 2)
-                cv2.putText(im, f"{CLASS_NAMES[int(c)]} {t}", (x1, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
-                            colours[int(c)], 1, cv2.LINE_AA)
-            for txt, cs in zip(d.codes.text, d.codes.corners):
-                cv2.polylines(im, [cs.astype(int)], True, (0, 255, 255), 2)
-                cv2.putText(im, str(txt)[:28], tuple(cs[0].astype(int)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 255, 255), 1)
-            cv2.imwrite(str(annotate / f"{d.frame_idx:06d}.jpg"), im, [cv2.IMWRITE_JPEG_QUALITY, 85])
+            if annotate:
+                cv2.imwrite(str(annotate / f"{d.frame_idx:06d}.jpg"), draw_detections(img, d), [cv2.IMWRITE_JPEG_QUALITY, 85])
 
         console = Console()
         with progress_bar() as prog:

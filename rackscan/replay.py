@@ -13,7 +13,6 @@ import numpy as np
 
 from flight.errors import FlightError
 
-COLOURS = {0: (40, 200, 40), 1: (255, 120, 0), 2: (0, 0, 255)}  # BGR by class: tire, location, product
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,10 +44,14 @@ def _bin_polys(bundle, result, T_sc: np.ndarray, cam) -> list[tuple[str, np.ndar
     return out
 
 
-def annotate(img: np.ndarray, rows, polys, counts: dict[str, int], pose_text: str) -> np.ndarray:
+def annotate(img: np.ndarray, det, polys, counts: dict[str, int], pose_text: str) -> np.ndarray:
+    """The frame with its detections (``perception.annotate``), the bins' outlines with their fused
+    counts, and the pose."""
     import cv2
 
-    im = img.copy()
+    from perception.annotate import annotate as draw_detections
+
+    im = draw_detections(img, det, names=False) if det is not None else img.copy()
     for bin_id, uv in polys:
         cv2.polylines(im, [uv.astype(np.int32)], True, (0, 220, 255), 2)
         h, w = im.shape[:2]
@@ -57,16 +60,6 @@ def annotate(img: np.ndarray, rows, polys, counts: dict[str, int], pose_text: st
         cnt = counts.get(bin_id)
         cv2.putText(im, f"{bin_id} {'' if cnt is None else f'= {cnt}'}", (int(x) + 6, int(y) - 8),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 220, 255), 2, cv2.LINE_AA)
-    for r in rows:
-        x1, y1, x2, y2 = (int(r["x1"]), int(r["y1"]), int(r["x2"]), int(r["y2"]))
-        if r["row_kind"] == "box":
-            col = COLOURS.get(int(r["class_id"]), (200, 200, 200))
-            cv2.rectangle(im, (x1, y1), (x2, y2), col, 2)
-            if int(r.get("track_id", -1)) >= 0:
-                cv2.putText(im, f"#{int(r['track_id'])}", (x1 + 4, y1 + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.6, col, 2)
-        elif r["row_kind"] == "code":
-            cv2.rectangle(im, (x1, y1), (x2, y2), (255, 0, 255), 2)
-            cv2.putText(im, str(r["text"])[:30], (x1, max(14, y1 - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 0, 255), 2)
     cv2.rectangle(im, (0, 0), (im.shape[1], 34), (0, 0, 0), -1)
     cv2.putText(im, pose_text, (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 255), 2, cv2.LINE_AA)
     return im
@@ -75,8 +68,8 @@ def annotate(img: np.ndarray, rows, polys, counts: dict[str, int], pose_text: st
 def replay(bundle, out_dir: Path, *, detections: Path | None = None, video: bool = True, rerun: bool = True,
            every: int = 1, width_px: int = 960, on_frame: Callable[[int, int], None] | None = None) -> ReplayResult:
     import cv2
-    import pandas as pd
 
+    from perception.io import read_detections
     from slam_fusion.tools.io import fused
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -84,8 +77,7 @@ def replay(bundle, out_dir: Path, *, detections: Path | None = None, video: bool
     res = fused(bundle, detections=detections)  # the saved fusion result, unless the inputs changed since
     counts = {o.bin_id: o.count for o in res.observations}
     cam = bundle.camera_spec().model()
-    df = pd.read_parquet(det_path)
-    by_frame = {int(k): g.to_dict("records") for k, g in df.groupby("frame_idx")}
+    by_frame = {d.frame_idx: d for d in read_detections(det_path)}
     off = int(round(res.clock_offset_s * 1e9))
     frames = list(enumerate(bundle.frames))[::max(1, every)]
     T_all = res.trajectory.poses_at(np.array([fr.t_ns + off for _, fr in frames], dtype=np.int64)) @ bundle.T_body_camera
@@ -111,15 +103,15 @@ def replay(bundle, out_dir: Path, *, detections: Path | None = None, video: bool
         yaw = np.degrees(np.arctan2(T[1, 2], T[0, 2]))
         text = (f"frame {fr.frame_idx}  t {(fr.t_ns - t0) / 1e9:7.2f} s  camera x {T[0, 3]:.2f} y {T[1, 3]:.2f} "
                 f"z {T[2, 3]:.2f} m  heading {yaw:.0f} deg")
-        rows = by_frame.get(int(fr.frame_idx), [])
-        ann = annotate(img, rows, _bin_polys(bundle, res, T, cam), counts, text)
+        det = by_frame.get(int(fr.frame_idx))
+        ann = annotate(img, det, _bin_polys(bundle, res, T, cam), counts, text)
         small = cv2.resize(ann, (width_px, int(round(ann.shape[0] * scale))), interpolation=cv2.INTER_AREA)
         if video:
             if writer is None:
                 writer = cv2.VideoWriter(str(vpath), cv2.VideoWriter_fourcc(*"mp4v"), fps, (small.shape[1], small.shape[0]))
             writer.write(small)
         if rec is not None:
-            _rerun_frame(rec, fr, T, img, rows, cam, scale)
+            _rerun_frame(rec, fr, T, img, det, cam, scale)
         n_done += 1
         if on_frame:
             on_frame(k + 1, len(frames))
@@ -132,6 +124,14 @@ def replay(bundle, out_dir: Path, *, detections: Path | None = None, video: bool
 
 def _rerun_static(rec, bundle, res) -> None:
     import rerun as rr
+
+    from perception.annotate import CLASS_BGR
+    from perception.detections import CLASS_NAMES
+
+    # class ids mapped to names and colours once, for every box logged below (Rerun's annotation context)
+    rec.log("site/camera/image", rr.AnnotationContext([(i, n, CLASS_BGR[i][::-1]) for i, n in enumerate(CLASS_NAMES)]),
+            static=True)
+    rec.log("site", rr.ViewCoordinates.RIGHT_HAND_Z_UP, static=True)  # the site frame: ENU, z up
 
     site = bundle.site()
     counts = {o.bin_id: o.count for o in res.observations}
@@ -159,7 +159,7 @@ def _tire_boxes(site, res):
         yield c, half, counted
 
 
-def _rerun_frame(rec, fr, T, img, rows, cam, scale: float) -> None:
+def _rerun_frame(rec, fr, T, img, det, cam, scale: float) -> None:
     import cv2
     import rerun as rr
 
@@ -171,16 +171,14 @@ def _rerun_frame(rec, fr, T, img, rows, cam, scale: float) -> None:
     K[:2] *= scale
     rec.log("site/camera/image", rr.Pinhole(image_from_camera=K, resolution=[small.shape[1], small.shape[0]]))
     rec.log("site/camera/image", rr.EncodedImage(contents=jpg.tobytes(), media_type="image/jpeg"))
-    boxes = [r for r in rows if r["row_kind"] == "box"]
-    if boxes:
-        rec.log("site/camera/image/detections", rr.Boxes2D(
-            array=[[r["x1"] * scale, r["y1"] * scale, r["x2"] * scale, r["y2"] * scale] for r in boxes],
-            array_format=rr.Box2DFormat.XYXY, class_ids=[int(r["class_id"]) for r in boxes]))
-    codes = [r for r in rows if r["row_kind"] == "code"]
-    if codes:
-        rec.log("site/camera/image/codes", rr.Boxes2D(
-            array=[[r["x1"] * scale, r["y1"] * scale, r["x2"] * scale, r["y2"] * scale] for r in codes],
-            array_format=rr.Box2DFormat.XYXY, labels=[str(r["text"])[:40] for r in codes]))
+    if det is not None and len(det):
+        rec.log("site/camera/image/detections", rr.Boxes2D(array=det.xyxy * scale, array_format=rr.Box2DFormat.XYXY,
+                                                           class_ids=det.class_id.tolist()))
+    if det is not None and len(det.codes):
+        c = det.codes
+        box = np.concatenate([c.corners.min(axis=1), c.corners.max(axis=1)], axis=1) * scale
+        rec.log("site/camera/image/codes", rr.Boxes2D(array=box, array_format=rr.Box2DFormat.XYXY,
+                                                      labels=[str(t)[:40] for t in c.text]))
 
 
 def compare_counts(before, after) -> list[tuple[str, int, int]]:

@@ -12,6 +12,7 @@ from reconciliation.erp import ColumnMapping, load_erp, load_mapping
 from reconciliation.errors import ReconciliationError
 from reconciliation.report import write_reports
 from reconciliation.store import ResultsStore, default_url
+from slam_fusion.tools.io import annotated_frame  # noqa: F401 - the dashboard's frame viewer reaches it here
 
 OBS_COLUMNS = ["bin_id", "sku", "count", "confidence"]
 

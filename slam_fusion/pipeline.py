@@ -1,4 +1,4 @@
-"""From poses, frame times and per-frame detection rows to one observation per bin (pure)."""
+"""From poses, frame times and per-frame detections (``FrameDetections``) to one observation per bin (pure)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from perception.gs1 import parse_element_string
+from perception.detections import FrameDetections
 from slam_fusion.core.drift import correct_drift
 from slam_fusion.core.clock import estimate_offset_s, label_reprojection_cost
 from slam_fusion.core.confidence import ConfidenceModel, shipped_model
@@ -45,10 +45,6 @@ def _project_sites(cam, T_site_cams, p_site):
     return np.array(out_uv), np.array(out_ok)
 
 
-def _centre(r: dict) -> np.ndarray:
-    return np.array([(r["x1"] + r["x2"]) / 2, (r["y1"] + r["y2"]) / 2])
-
-
 def _sku_lookup(gtin_to_sku: dict[str, str] | None) -> dict[str, str]:
     """GTIN-13 and GTIN-14 spellings of every catalogue GTIN -> SKU."""
     out: dict[str, str] = {}
@@ -59,29 +55,27 @@ def _sku_lookup(gtin_to_sku: dict[str, str] | None) -> dict[str, str]:
     return out
 
 
-def _tire_sightings(cam, T_sc, frames, fidx, rows, faces, *, border_px: float,
+def _tire_sightings(cam, T_sc, fidx, dets: list[FrameDetections], faces, *, border_px: float,
                     sliver_m: float = 0.1) -> list[Sighting]:
     """Tire boxes projected onto the nearest face their centre hits, as box edges on the face with
     the edges on the image border marked unreal, and the product label read inside each box (the
     one nearest its centre)."""
-    by_frame: dict[int, list[dict]] = {}
-    for r in rows:
-        by_frame.setdefault(int(r["frame_idx"]), []).append(r)
     W, H = cam.width_px, cam.height_px
     face_of = {fc.face_id: fc for fc in faces}
     out: list[Sighting] = []
-    for f, rs in by_frame.items():
+    for d in dets:
+        f = d.frame_idx
         if f not in fidx:
             continue
-        boxes = [r for r in rs if r.get("row_kind") == "box" and _is_tire(r)]
-        if not boxes:
+        tires = d.of_class("tire")
+        if not len(tires):
             continue
-        dup = nested_boxes(np.array([[r["x1"], r["y1"], r["x2"], r["y2"]] for r in boxes]),
-                           np.array([float(r.get("confidence", 1.0)) for r in boxes]))
-        boxes = [r for r, d in zip(boxes, dup) if not d]
-        codes = [r for r in rs if r.get("row_kind") == "code" and r.get("gtin")]
+        tires = tires[~nested_boxes(tires.xyxy, tires.confidence)]
+        codes = d.codes[d.codes.gtin != ""] if len(d.codes) else d.codes
+        code_xy = codes.centers_xy
         T = T_sc[fidx[f]]
-        hits = project_to_faces(cam, T, np.array([_centre(r) for r in boxes]), faces)
+        centres = tires.centers_xy
+        hits = project_to_faces(cam, T, centres, faces)
         # midpoints of the left, right, top and bottom edges of every box, one ray cast per face
         mids_of: dict[str, list[int]] = {}
         for k, h in enumerate(hits):
@@ -91,17 +85,17 @@ def _tire_sightings(cam, T_sc, frames, fidx, rows, faces, *, border_px: float,
         for fid, ks in mids_of.items():
             pts = []
             for k in ks:
-                r = boxes[k]
-                xc, yc = _centre(r)
-                pts += [[r["x1"], yc], [r["x2"], yc], [xc, r["y1"]], [xc, r["y2"]]]
+                x1, y1, x2, y2 = tires.xyxy[k]
+                xc, yc = centres[k]
+                pts += [[x1, yc], [x2, yc], [xc, y1], [xc, y2]]
             _, m = pixels_to_face(cam, T, np.array(pts), face_of[fid])
             for n, k in enumerate(ks):
                 face_mids[k] = m[4 * n:4 * n + 4]
-        for k, (r, h) in enumerate(zip(boxes, hits)):
+        for k, h in enumerate(hits):
             if h is None or h.range_m > MAX_RANGE_M:
                 continue
-            xc, yc = _centre(r)
-            clip = [r["x1"] <= border_px, r["x2"] >= W - border_px, r["y1"] <= border_px, r["y2"] >= H - border_px]
+            x1, y1, x2, y2 = (float(v) for v in tires.xyxy[k])
+            clip = [x1 <= border_px, x2 >= W - border_px, y1 <= border_px, y2 >= H - border_px]
             m = face_mids[k]
             if not np.all(np.isfinite(m)):
                 continue
@@ -112,34 +106,32 @@ def _tire_sightings(cam, T_sc, frames, fidx, rows, faces, *, border_px: float,
             if ((clip[0] or clip[1]) and abs(m[1, 0] - m[0, 0]) < sliver_m) or \
                     ((clip[2] or clip[3]) and abs(m[3, 1] - m[2, 1]) < sliver_m):
                 continue
-            inside = [c for c in codes if r["x1"] <= _centre(c)[0] <= r["x2"] and r["y1"] <= _centre(c)[1] <= r["y2"]]
-            inside.sort(key=lambda c: (float(np.linalg.norm(_centre(c) - np.array([xc, yc]))), str(c["gtin"])))
+            inside = [j for j in range(len(codes)) if x1 <= code_xy[j, 0] <= x2 and y1 <= code_xy[j, 1] <= y2]
+            inside.sort(key=lambda j: (float(np.linalg.norm(code_xy[j] - centres[k])), str(codes.gtin[j])))
             out.append(Sighting(
                 frame_idx=int(f), face_id=h.face_id,
                 u0_m=float(m[lr[0], 0]), u1_m=float(m[lr[1], 0]), v0_m=float(m[tb[0], 1]), v1_m=float(m[tb[1], 1]),
                 edge_ok=(not clip[lr[0]], not clip[lr[1]], not clip[tb[0]], not clip[tb[1]]),
-                score=float(r.get("confidence", 1.0)), gtin=str(inside[0]["gtin"]) if inside else ""))
+                score=float(tires.confidence[k]), gtin=str(codes.gtin[inside[0]]) if inside else ""))
     return out
 
 
-def _label_reads(cam, T_sc, fidx, rows, faces) -> list[LabelRead]:
+def _label_reads(cam, T_sc, fidx, dets: list[FrameDetections], faces) -> list[LabelRead]:
     """Reads of serialised product labels (GS1 GTIN + serial), their centres projected onto the
     nearest face within range."""
-    by_frame: dict[int, list[tuple[dict, dict]]] = {}
-    for r in rows:
-        if r.get("row_kind") != "code" or int(r["frame_idx"]) not in fidx:
-            continue
-        f = parse_element_string(str(r.get("text") or ""))
-        if f and f.get("gtin") and f.get("serial"):
-            by_frame.setdefault(int(r["frame_idx"]), []).append((r, f))
     out = []
-    for fr, items in sorted(by_frame.items()):
-        hits = project_to_faces(cam, T_sc[fidx[fr]], np.array([_centre(r) for r, _ in items]), faces)
-        for (r, f), h in zip(items, hits):
+    for d in sorted(dets, key=lambda d: d.frame_idx):
+        if d.frame_idx not in fidx or not len(d.codes):
+            continue
+        c = d.codes[(d.codes.gtin != "") & (d.codes.serial != "")]
+        if not len(c):
+            continue
+        hits = project_to_faces(cam, T_sc[fidx[d.frame_idx]], c.centers_xy, faces)
+        for j, h in enumerate(hits):
             if h is None or h.range_m > MAX_RANGE_M:
                 continue
-            out.append(LabelRead(frame_idx=fr, face_id=h.face_id, gtin=str(r.get("gtin") or f["gtin"]),
-                                 serial=f["serial"], u_m=h.u_m, v_m=h.v_m))
+            out.append(LabelRead(frame_idx=d.frame_idx, face_id=h.face_id, gtin=str(c.gtin[j]), serial=str(c.serial[j]),
+                                 u_m=h.u_m, v_m=h.v_m))
     return out
 
 
@@ -215,18 +207,6 @@ def _occluded(origins: np.ndarray, points: np.ndarray, point_face: list[str], fa
     return occ
 
 
-def _is_tire(row: dict) -> bool:
-    """A box row is a tire when its class is 0 (perception.CLASS_NAMES) or it has no class."""
-    c = row.get("class_id", 0)
-    if c is None:
-        return True
-    try:
-        f = float(c)
-    except (TypeError, ValueError):
-        return False
-    return bool(np.isnan(f)) or int(f) == 0
-
-
 def fuse_detections(
     *,
     site,
@@ -234,7 +214,7 @@ def fuse_detections(
     T_body_camera: np.ndarray,
     traj: Trajectory,
     frame_t_ns: dict[int, int],
-    rows: list[dict],
+    detections: list[FrameDetections],
     max_gap_ns: int = 200_000_000,
     clock_offset_s: float | None = None,
     min_support: float = 0.5,
@@ -247,7 +227,7 @@ def fuse_detections(
     drift_solver=correct_drift,
     confidence_model: ConfidenceModel | None | str = "shipped",
 ) -> FusionResult:
-    """rows: detections.parquet rows (frame_idx, row_kind, x1..y2, text, gtin).
+    """``detections``: one ``FrameDetections`` per frame (``perception.io.read_detections``).
 
     ``drift_solver``: ``correct_drift`` or a drop-in with its signature (``rackscan bench drift``
     passes the Open3D pose graph); the clock offset is always profiled on ``correct_drift``.
@@ -263,13 +243,14 @@ def fuse_detections(
     faces = list({f.face_id: f for f in faces}.values())
     labels = {b.bin_id: site.face(b.face_id).face_to_site(np.array([[*b.label.center_uv_m, 0.0]]))[0]
               for b in site.bins}
-    lab_rows = [r for r in rows if r.get("row_kind") == "code" and r.get("text") in labels
-                and int(r["frame_idx"]) in frame_t_ns]
+    # location labels read: (frame, content, centre in the image)
+    lab_rows = [(d.frame_idx, str(d.codes.text[j]), d.codes.centers_xy[j]) for d in detections if d.frame_idx in frame_t_ns
+                for j in range(len(d.codes)) if d.codes.text[j] in labels]
     fidx = {f: i for i, f in enumerate(frames)}
 
-    lab_t = np.array([frame_t_ns[r["frame_idx"]] for r in lab_rows], dtype=np.int64)
-    lab_uv = np.array([_centre(r) for r in lab_rows]).reshape(-1, 2)
-    lab_p = np.array([labels[r["text"]] for r in lab_rows]).reshape(-1, 3)
+    lab_t = np.array([frame_t_ns[f] for f, _, _ in lab_rows], dtype=np.int64)
+    lab_uv = np.array([uv for _, _, uv in lab_rows], dtype=float).reshape(-1, 2)
+    lab_p = np.array([labels[text] for _, text, _ in lab_rows]).reshape(-1, 3)
 
     def project_at(t_ns, p_site):
         T_sc = traj.poses_at(t_ns) @ T_body_camera
@@ -331,8 +312,8 @@ def fuse_detections(
     residuals: dict[str, list[float]] = {}
     if len(lab_rows):
         uv = project_at(lab_t + off_ns, lab_p)
-        for r, e in zip(lab_rows, np.linalg.norm(uv - lab_uv, axis=1)):
-            residuals.setdefault(r["text"], []).append(float(e))
+        for (_, text, _), e in zip(lab_rows, np.linalg.norm(uv - lab_uv, axis=1)):
+            residuals.setdefault(text, []).append(float(e))
     # which frames saw each bin: its centre in view, on the face's front side, within range
     bins = list(site.bins)
     face_of = {f.face_id: f for f in faces}
@@ -342,15 +323,12 @@ def fuse_detections(
     facing = np.einsum("fnk,nk->fn", T_sc[:, None, :3, 3] - centres[None, :, :], normals) > 0.3
     vis &= facing & ~_occluded(T_sc[:, :3, 3], centres, [b.face_id for b in bins], faces)
     seeing = {b.bin_id: {frames[i] for i in np.nonzero(vis[:, j])[0]} for j, b in enumerate(bins)}
-    sightings = _tire_sightings(cam, T_sc, frames, fidx, rows, faces, border_px=border_px)
+    sightings = _tire_sightings(cam, T_sc, fidx, detections, faces, border_px=border_px)
     tracks = group_sightings(sightings, min_overlap=min_overlap)
     tracks = _with_expected_views(cam, T_sc, tracks, face_of, frames)
     pass_of = dict(zip(frames, pass_ids(t, T_sc[:, :3, 3]).tolist()))
-    quality = {}
-    for r in rows:  # per-frame image quality, repeated on each of a frame's rows (NaN in older files)
-        f = int(r["frame_idx"])
-        if f not in quality and r.get("img_noise") is not None and not np.isnan(r["img_noise"]):
-            quality[f] = (float(r["img_brightness"]), float(r["img_noise"]), float(r["img_sharpness"]))
+    quality = {d.frame_idx: (d.quality.brightness, d.quality.noise_sigma, d.quality.sharpness)
+               for d in detections if d.quality is not None}
     per_bin: dict[str, list[TireTrack]] = {}
     for tr in tracks:
         b = face_of[tr.face_id].point_to_bin(tr.u_m, tr.v_m)
@@ -358,7 +336,7 @@ def fuse_detections(
             per_bin.setdefault(b.bin_id, []).append(tr)
             seeing[b.bin_id].update(tr.frames)
     labels_in: dict[str, list[ItemLabel]] = {}
-    for lab in group_label_reads(_label_reads(cam, T_sc, fidx, rows, faces)):
+    for lab in group_label_reads(_label_reads(cam, T_sc, fidx, detections, faces)):
         b = face_of[lab.face_id].point_to_bin(lab.u_m, lab.v_m)
         if b is not None:
             labels_in.setdefault(b.bin_id, []).append(lab)
@@ -376,17 +354,17 @@ def fuse_detections(
                         tracks=_export_tracks(per_bin, labels_in, min_support), warnings=tuple(warnings))
 
 
-def _seen_both_ways(traj: Trajectory, t_ns: np.ndarray, lab_rows: list[dict], site, min_speed_m_s: float = 0.2) -> bool:
+def _seen_both_ways(traj: Trajectory, t_ns: np.ndarray, lab_rows: list[tuple], site, min_speed_m_s: float = 0.2) -> bool:
     """Whether some location label was read while the camera moved along its face one way and
     again while it moved the other way (the sightings at ``t_ns``, on ``traj``)."""
     h = 50_000_000
     v = (traj.poses_at(t_ns + h)[:, :3, 3] - traj.poses_at(t_ns - h)[:, :3, 3]) / (2 * h / 1e9)
     along = {b.bin_id: site.face(b.face_id).T_site_face[:3, 0] for b in site.bins}
     ways: dict[str, set[int]] = {}
-    for r, vel in zip(lab_rows, v):
-        s = float(np.dot(vel, along[r["text"]]))
+    for (_, text, _), vel in zip(lab_rows, v):
+        s = float(np.dot(vel, along[text]))
         if abs(s) >= min_speed_m_s:
-            ways.setdefault(r["text"], set()).add(1 if s > 0 else -1)
+            ways.setdefault(text, set()).add(1 if s > 0 else -1)
     return any(len(w) == 2 for w in ways.values())
 
 

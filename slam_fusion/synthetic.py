@@ -53,7 +53,8 @@ def sweep_scene(*, clock_offset_s: float = 0.0, n_frames: int = 60, standoff_m: 
                 tires_per_bin: dict | None = None, seed: int = 0, cam=None,
                 drift_m_per_min: float = 0.0, serpentine: bool = False):
     """A camera sweeping one face at 1 m/s; tire boxes, product codes and location-label codes
-    made by projecting known positions. Returns (site, cam, traj, frame_t_ns, rows, truth).
+    made by projecting known positions. Returns (site, cam, traj, frame_t_ns, detections, truth):
+    one ``FrameDetections`` per frame.
 
     ``serpentine``: every other pass is flown back (as the planner flies), so a camera clock error
     moves labels one way on one pass and the other way on the next."""
@@ -90,25 +91,36 @@ def sweep_scene(*, clock_offset_s: float = 0.0, n_frames: int = 60, standoff_m: 
     drift_dir = face.T_site_face[:3, 0] * 0.8 + face.T_site_face[:3, 1] * 0.6
     p_tel = np.array(pos) + drift_dir[None, :] * (drift_m_per_min * t / 1e9 / 60.0)[:, None]
     traj = Trajectory(t_ns=t, positions_site_m=p_tel, quat_wxyz=np.array(quats))
-    frame_t_ns, rows = {}, []
+    frame_t_ns, dets = {}, []
     for f in range(n_frames * len(pass_v)):
         j, ff = divmod(f, n_frames)
         k = j * per + ff + 10
         T = poses[k]
         frame_t_ns[f] = int(t[k] - round(clock_offset_s * 1e9))  # camera clock behind telemetry
+        boxes, codes = [], []  # codes: (symbology, text, x1, y1, x2, y2)
         for bin_id, u, v, gtin in tires:
             px, front = face_to_pixels(cam, T, np.array([[u, v]]), face)
             x, y = px[0]
             if not front[0] or not (40 <= x < cam.width_px - 40 and 40 <= y < cam.height_px - 40):
                 continue
-            rows.append(dict(frame_idx=f, row_kind="box", x1=x - 40, y1=y - 40, x2=x + 40, y2=y + 40,
-                             confidence=0.9, text="", gtin=""))
-            rows.append(dict(frame_idx=f, row_kind="code", x1=x - 5, y1=y - 5, x2=x + 5, y2=y + 5,
-                             confidence=1.0, text=gtin, gtin=gtin))
+            boxes.append((x - 40, y - 40, x + 40, y + 40))
+            codes.append(("ean13", gtin, x - 5, y - 5, x + 5, y + 5))  # the EAN-13 on the tire's label
         for b in face.bins:
             px, front = face_to_pixels(cam, T, np.array([b.label.center_uv_m]), face)
             x, y = px[0]
             if front[0] and 0 <= x < cam.width_px and 0 <= y < cam.height_px:
-                rows.append(dict(frame_idx=f, row_kind="code", x1=x - 20, y1=y - 8, x2=x + 20, y2=y + 8,
-                                 confidence=1.0, text=b.bin_id, gtin=""))
-    return site, cam, traj, frame_t_ns, rows, truth
+                codes.append(("qr", b.bin_id, x - 20, y - 8, x + 20, y + 8))
+        dets.append(_frame(f, frame_t_ns[f], boxes, codes, (cam.width_px, cam.height_px)))
+    return site, cam, traj, frame_t_ns, dets, truth
+
+
+def _frame(f: int, t_ns: int, boxes, codes, wh):
+    from perception.detections import Codes, FrameDetections
+
+    n = len(boxes)
+    corners = np.array([[[x1, y1], [x2, y1], [x2, y2], [x1, y2]] for _, _, x1, y1, x2, y2 in codes], np.float32)
+    c = Codes(symbology=np.array([k[0] for k in codes], object), text=np.array([k[1] for k in codes], object),
+              corners=corners.reshape(-1, 4, 2), decoder=np.array(["zxing"] * len(codes), object),
+              det_index=np.full(len(codes), -1, np.int32))
+    return FrameDetections(frame_idx=f, t_ns=t_ns, xyxy=np.array(boxes, np.float32).reshape(n, 4),
+                           confidence=np.full(n, 0.9, np.float32), class_id=np.zeros(n, np.int32), codes=c, image_wh=wh)

@@ -9,27 +9,6 @@ import numpy as np
 
 from slam_fusion.errors import FusionError
 
-NEED = ("frame_idx", "row_kind", "x1", "y1", "x2", "y2")
-
-
-def read_detection_rows(path: str | Path) -> list[dict]:
-    import pandas as pd
-
-    path = Path(path)
-    if not path.exists():
-        raise FusionError(f"{path}: missing; run `rackscan detect` first or pass --detections PATH")
-    df = pd.read_parquet(path)
-    miss = [c for c in NEED if c not in df.columns]
-    if miss:
-        raise FusionError(f"{path}: missing column(s) {', '.join(miss)}; expected the detections.parquet schema")
-    for c in ("text", "gtin"):
-        if c not in df.columns:
-            df[c] = ""
-    df["text"] = df["text"].fillna("").astype(str)
-    df["gtin"] = df["gtin"].fillna("").astype(str)
-    return df.to_dict("records")
-
-
 def read_catalogue(path: str | Path, *, required: bool = False) -> dict[str, str]:
     """catalogue.csv (columns sku, gtin; both read as text) -> {gtin: sku}; {} when absent and not required."""
     import pandas as pd
@@ -107,11 +86,20 @@ def fuse_bundle(bundle, opts: FusionOptions = FusionOptions(), *, detections: st
     if detections is not None and len(parts) > 1:
         raise FusionError(f"--detections {detections}: one file cannot hold a flight of {len(parts)} bundles; "
                           "each bundle's detections.parquet is read")
-    rows, trajs = [], []
+    from dataclasses import replace
+
+    from perception.errors import PerceptionError
+    from perception.io import read_detections
+
+    dets, trajs = [], []
     for b, off in parts:
-        for r in read_detection_rows(detections or Path(b.path) / "detections.parquet"):
-            r["frame_idx"] = int(r["frame_idx"]) + off
-            rows.append(r)
+        path = Path(detections or Path(b.path) / "detections.parquet")
+        if not path.exists():
+            raise FusionError(f"{path}: missing; run `rackscan detect` first or pass --detections PATH")
+        try:
+            dets += [replace(d, frame_idx=d.frame_idx + off) if off else d for d in read_detections(path)]
+        except PerceptionError as exc:
+            raise FusionError(str(exc)) from None
         trajs.append(trajectory_from_bundle(b, opts.poses))
     ft = {int(fr.frame_idx): int(fr.t_ns) for fr in bundle.frames}
     if not ft:
@@ -119,7 +107,7 @@ def fuse_bundle(bundle, opts: FusionOptions = FusionOptions(), *, detections: st
     cat = opts.catalogue
     g2s = read_catalogue(cat or Path(bundle.path) / "catalogue.csv", required=cat is not None)
     return fuse_detections(site=bundle.site(), cam=bundle.camera_spec().model(), T_body_camera=bundle.T_body_camera,
-                           traj=_joined(trajs), frame_t_ns=ft, rows=rows,
+                           traj=_joined(trajs), frame_t_ns=ft, detections=dets,
                            max_gap_ns=int(opts.max_gap_s * 1e9), clock_offset_s=opts.clock_offset_s,
                            min_overlap=opts.min_overlap, min_support=opts.min_support, smooth_s=opts.smooth_s,
                            drift_correction=opts.drift_correction, gtin_to_sku=g2s,
@@ -365,3 +353,34 @@ def write_ply(path: str | Path, site, result, *, tire_depth_m: float = 0.2) -> P
 def residual_stats(res: dict[str, float]) -> tuple[float, float]:
     v = np.array(list(res.values())) if res else np.zeros(1)
     return float(np.median(v)), float(np.max(v))
+
+
+def annotated_frame(bundle_dir: str | Path, index: int):
+    """(RGB image, caption) of frame ``index`` of a bundle with its detections drawn
+    (``perception.annotate``), or None when the bundle has no such frame or it does not decode."""
+    import cv2
+
+    from flight.bundle import Bundle
+    from flight.errors import FlightError
+    from perception.annotate import annotate
+    from perception.errors import PerceptionError
+    from perception.io import read_detections
+
+    try:
+        b = Bundle(bundle_dir)
+        if not len(b.frames):
+            return None
+        i = min(max(0, index), len(b.frames) - 1)
+        img = b.read_frame(i)
+    except FlightError:
+        return None
+    rec = b.frames[i]
+    caption = f"frame {rec.frame_idx}"
+    try:
+        det = next((d for d in read_detections(Path(bundle_dir) / "detections.parquet") if d.frame_idx == rec.frame_idx), None)
+    except PerceptionError:
+        det = None
+    if det is not None:
+        img = annotate(img, det, thickness=3)
+        caption += f", {len(det)} detections, {len(det.codes)} codes read"
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB), caption

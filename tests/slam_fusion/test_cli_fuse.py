@@ -10,6 +10,7 @@ os.environ.setdefault("MAVLINK20", "1")
 from pymavlink.dialects.v20 import ardupilotmega as mavlink2  # noqa: E402
 
 from flight.bundle import BundleWriter, FlightMeta  # noqa: E402
+from perception.io import write_detections  # noqa: E402
 from rackscan.cli import main  # noqa: E402
 from tests.slam_fusion.factories import sweep_scene  # noqa: E402
 from tests.warehouse.factories import site_dict  # noqa: E402
@@ -23,7 +24,7 @@ class _Sink:
 
 def _bundle(path, offset_s, drift_m_per_min=0.0):
     spec = CameraSpec(focal_mm=4.5)  # wide enough to see a level and its label from 2.5 m
-    site, cam, traj, ft, rows, truth = sweep_scene(clock_offset_s=offset_s, n_frames=30, cam=spec.model(),
+    site, cam, traj, ft, dets, truth = sweep_scene(clock_offset_s=offset_s, n_frames=30, cam=spec.model(),
                                                    drift_m_per_min=drift_m_per_min)
     mav = mavlink2.MAVLink(_Sink(), srcSystem=1, srcComponent=1)
     R_site_ned = site.origin.ned_to_site_rotation()
@@ -52,7 +53,7 @@ def _bundle(path, offset_s, drift_m_per_min=0.0):
         while fi < len(frames):
             w.write_frame(img, t0 + frames[fi][1])
             fi += 1
-    pd.DataFrame(rows).to_parquet(path / "detections.parquet", index=False)
+    write_detections(path / "detections.parquet", dets)
     return truth
 
 

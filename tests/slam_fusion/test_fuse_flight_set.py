@@ -28,9 +28,9 @@ class _Sink:
         pass
 
 
-def _write(path, site, spec, traj, samples, frames, rows, boot_ms0):
+def _write(path, site, spec, traj, samples, frames, dets, boot_ms0):
     """One bundle: telemetry at ``samples`` (trajectory times), frames (frame_idx, t_ns) renumbered
-    from 0, their detection rows; the vehicle clock (time_boot_ms) starts at ``boot_ms0``."""
+    from 0, their detections; the vehicle clock (time_boot_ms) starts at ``boot_ms0``."""
     mav = mavlink2.MAVLink(_Sink(), srcSystem=1, srcComponent=1)
     R_site_ned = site.origin.ned_to_site_rotation()
     meta = FlightMeta(flight_id=path.name, site_name="s", camera=spec.model_dump(), T_body_camera=np.eye(4).tolist())
@@ -57,24 +57,28 @@ def _write(path, site, spec, traj, samples, frames, rows, boot_ms0):
         while fi < len(frames):
             w.write_frame(img, T0 + frames[fi][1])
             fi += 1
-    mine = [dict(r, frame_idx=renum[r["frame_idx"]]) for r in rows if r["frame_idx"] in renum]
-    pd.DataFrame(mine).to_parquet(path / "detections.parquet", index=False)
+    from dataclasses import replace
+
+    from perception.io import write_detections
+
+    write_detections(path / "detections.parquet", [replace(d, frame_idx=renum[d.frame_idx]) for d in dets
+                                                   if d.frame_idx in renum])
 
 
 @pytest.fixture
 def flights(tmp_path):
     """(one bundle, the same flight split in two, truth): the split falls mid-pass."""
     spec = CameraSpec(focal_mm=4.5)
-    site, cam, traj, ft, rows, truth = sweep_scene(n_frames=30, cam=spec.model(), serpentine=True)
+    site, cam, traj, ft, dets, truth = sweep_scene(n_frames=30, cam=spec.model(), serpentine=True)
     frames = sorted(ft.items(), key=lambda kv: kv[1])
     samples = [int(t) for t in traj.t_ns]
-    _write(tmp_path / "whole", site, spec, traj, samples, frames, rows, boot_ms0=1000)
+    _write(tmp_path / "whole", site, spec, traj, samples, frames, dets, boot_ms0=1000)
     cut = samples[len(samples) // 2]
     first = [t for t in samples if t < cut]
     second = [t for t in samples if t >= cut]
-    _write(tmp_path / "split", site, spec, traj, first, [f for f in frames if f[1] < cut], rows, boot_ms0=1000)
+    _write(tmp_path / "split", site, spec, traj, first, [f for f in frames if f[1] < cut], dets, boot_ms0=1000)
     # the continuation's vehicle booted again: its clock starts near 0 while the log's goes on
-    _write(tmp_path / "split.resume1", site, spec, traj, second, [f for f in frames if f[1] >= cut], rows, boot_ms0=500)
+    _write(tmp_path / "split.resume1", site, spec, traj, second, [f for f in frames if f[1] >= cut], dets, boot_ms0=500)
     return tmp_path / "whole", tmp_path / "split", truth
 
 

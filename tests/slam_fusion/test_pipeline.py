@@ -7,8 +7,8 @@ from tests.slam_fusion.factories import sweep_scene
 
 @pytest.mark.parametrize("offset_s", [0.0, 0.37, -0.5])
 def test_counts_exact_and_clock_offset_estimated(offset_s):
-    site, cam, traj, ft, rows, truth = sweep_scene(clock_offset_s=offset_s)
-    res = fuse_detections(site=site, cam=cam, T_body_camera=np.eye(4), traj=traj, frame_t_ns=ft, rows=rows)
+    site, cam, traj, ft, dets, truth = sweep_scene(clock_offset_s=offset_s)
+    res = fuse_detections(site=site, cam=cam, T_body_camera=np.eye(4), traj=traj, frame_t_ns=ft, detections=dets)
     assert abs(res.clock_offset_s - offset_s) < 0.020
     got = {o.bin_id: o.count for o in res.observations}
     for bin_id, n in truth.items():
@@ -18,12 +18,12 @@ def test_counts_exact_and_clock_offset_estimated(offset_s):
         assert (o.sku != "") == (o.count > 0)
 
 
-def test_permuting_rows_does_not_change_observations():
-    site, cam, traj, ft, rows, _ = sweep_scene(seed=3)
+def test_permuting_frames_does_not_change_observations():
+    site, cam, traj, ft, dets, _ = sweep_scene(seed=3)
     kw = dict(site=site, cam=cam, T_body_camera=np.eye(4), traj=traj, frame_t_ns=ft, clock_offset_s=0.0)
-    a = fuse_detections(rows=rows, **kw)
-    perm = [rows[i] for i in np.random.default_rng(1).permutation(len(rows))]
-    b = fuse_detections(rows=perm, **kw)
+    a = fuse_detections(detections=dets, **kw)
+    perm = [dets[i] for i in np.random.default_rng(1).permutation(len(dets))]
+    b = fuse_detections(detections=perm, **kw)
     assert a.observations == b.observations
 
 
@@ -33,8 +33,8 @@ def _wrong_bins(res, truth):
 
 
 def test_label_drift_correction_keeps_bins_right():
-    site, cam, traj, ft, rows, truth = sweep_scene(drift_m_per_min=2.0, seed=5)
-    kw = dict(site=site, cam=cam, T_body_camera=np.eye(4), traj=traj, frame_t_ns=ft, rows=rows, clock_offset_s=0.0)
+    site, cam, traj, ft, dets, truth = sweep_scene(drift_m_per_min=2.0, seed=5)
+    kw = dict(site=site, cam=cam, T_body_camera=np.eye(4), traj=traj, frame_t_ns=ft, detections=dets, clock_offset_s=0.0)
     raw = fuse_detections(drift_correction=False, **kw)
     fixed = fuse_detections(drift_correction=True, **kw)
     assert _wrong_bins(raw, truth) > 0  # the drift is large enough to matter
@@ -46,9 +46,9 @@ def test_label_drift_correction_keeps_bins_right():
 def test_clock_offset_found_under_drift(offset_s):
     """Drift bends to absorb a clock error (the label residuals fit either way); the offset whose
     drift solve costs least is the true one."""
-    site, cam, traj, ft, rows, truth = sweep_scene(clock_offset_s=offset_s, drift_m_per_min=2.0, seed=5,
+    site, cam, traj, ft, dets, truth = sweep_scene(clock_offset_s=offset_s, drift_m_per_min=2.0, seed=5,
                                                    serpentine=True)
-    res = fuse_detections(site=site, cam=cam, T_body_camera=np.eye(4), traj=traj, frame_t_ns=ft, rows=rows)
+    res = fuse_detections(site=site, cam=cam, T_body_camera=np.eye(4), traj=traj, frame_t_ns=ft, detections=dets)
     assert abs(res.clock_offset_s - offset_s) < 0.020
     assert _wrong_bins(res, truth) == 0
     assert res.warnings == ()
@@ -56,8 +56,8 @@ def test_clock_offset_found_under_drift(offset_s):
 
 def test_a_clock_not_told_from_drift_is_said():
     """Every pass flown the same way: no label moves both ways, so the clock is not observable."""
-    site, cam, traj, ft, rows, _ = sweep_scene(clock_offset_s=0.25, drift_m_per_min=2.0, seed=5)
-    res = fuse_detections(site=site, cam=cam, T_body_camera=np.eye(4), traj=traj, frame_t_ns=ft, rows=rows)
+    site, cam, traj, ft, dets, _ = sweep_scene(clock_offset_s=0.25, drift_m_per_min=2.0, seed=5)
+    res = fuse_detections(site=site, cam=cam, T_body_camera=np.eye(4), traj=traj, frame_t_ns=ft, detections=dets)
     assert len(res.warnings) == 1 and "passes flown both ways" in res.warnings[0]
     assert "--clock-offset-s" in res.warnings[0]
 
@@ -78,8 +78,11 @@ def test_slivers_on_the_image_border_are_not_sightings(box, kept):
     cam = make_camera()
     T = camera_facing(face, 1.0, 1.0, 1.5)[None]
     x1, y1, x2, y2 = box
-    rows = [{"frame_idx": 0, "row_kind": "box", "class_id": 0, "x1": x1, "y1": y1, "x2": x2, "y2": y2}]
-    got = _tire_sightings(cam, T, [0], {0: 0}, rows, [face], border_px=20)
+    from perception.detections import FrameDetections
+
+    dets = [FrameDetections(frame_idx=0, t_ns=0, xyxy=np.array([[x1, y1, x2, y2]], np.float32),
+                            confidence=np.array([0.9], np.float32), class_id=np.array([0], np.int32))]
+    got = _tire_sightings(cam, T, {0: 0}, dets, [face], border_px=20)
     assert (len(got) == 1) == kept
     if kept:
         assert got[0].edge_ok[0] == (x1 > 20)

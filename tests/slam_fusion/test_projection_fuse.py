@@ -229,15 +229,18 @@ def test_only_serialised_gs1_reads_are_item_labels():
     px, _ = face_to_pixels(cam, T, np.array([[1.2, 0.9]]), face)
     x, y = px[0]
 
-    def code(text, gtin=""):
-        return {"frame_idx": 0, "row_kind": "code", "x1": x - 9, "y1": y - 9, "x2": x + 9, "y2": y + 9,
-                "text": text, "gtin": gtin}
+    from perception.detections import Codes, FrameDetections
 
-    rows = [code("(01)08930646216119(21)000112", "08930646216119"),  # GTIN + serial: one tire
-            code("8930646216119", "8930646216119"),  # EAN-13: a product, not an item
-            code("(01)08930646216118(21)000113"),  # bad GTIN check digit: never reported
-            code("A01-B02-L2-P2"),  # a location label
-            {"frame_idx": 0, "row_kind": "box", "class_id": 0, "x1": 0, "y1": 0, "x2": 9, "y2": 9}]
-    got = _label_reads(cam, T[None], {0: 0}, rows, [face])
+    reads = [("qr", "(01)08930646216119(21)000112"),  # GTIN + serial: one tire
+             ("ean13", "8930646216119"),  # EAN-13: a product, not an item
+             ("qr", "(01)08930646216118(21)000113"),  # bad GTIN check digit: never reported
+             ("qr", "A01-B02-L2-P2")]  # a location label
+    corners = np.array([[[x - 9, y - 9], [x + 9, y - 9], [x + 9, y + 9], [x - 9, y + 9]]] * len(reads), np.float32)
+    codes = Codes(symbology=np.array([r[0] for r in reads], object), text=np.array([r[1] for r in reads], object),
+                  corners=corners, decoder=np.array(["zxing"] * len(reads), object),
+                  det_index=np.full(len(reads), -1, np.int32))
+    dets = [FrameDetections(frame_idx=0, t_ns=0, xyxy=np.array([[0, 0, 9, 9]], np.float32),
+                            confidence=np.array([0.9], np.float32), class_id=np.array([0], np.int32), codes=codes)]
+    got = _label_reads(cam, T[None], {0: 0}, dets, [face])
     assert [(r.gtin, r.serial) for r in got] == [("08930646216119", "000112")]
     assert abs(got[0].u_m - 1.2) < 1e-6 and abs(got[0].v_m - 0.9) < 1e-6 and got[0].face_id == face.face_id
