@@ -1,19 +1,25 @@
-# make demo: set everything up and run the main job end to end on the synthetic warehouse.
-# make test: set everything up and run the whole test suite.
+# make demo: set up the core (no PyTorch) and run the main job end to end on the synthetic warehouse.
+# make test: set up everything and run the whole test suite; then the core's tests in a core-only
+#            environment (.venv-core), so a PyTorch import that creeps into the core fails here.
 SHELL := /bin/bash
 VENV := .venv
 RUN := source scripts/env.sh && $(VENV)/bin/
 
-.PHONY: setup demo test bench clean
+.PHONY: setup setup-core demo test bench clean
 
 setup:
-	@bash scripts/setup.sh
+	@bash scripts/setup.sh full $(VENV)
 
-demo: setup
+setup-core:
+	@bash scripts/setup.sh core $(VENV)
+
+demo: setup-core
 	@$(RUN)rackscan demo --out out/demo
 
 test: setup
+	@bash scripts/setup.sh core .venv-core
 	@$(RUN)python -m pytest -p no:dash -q tests
+	@source scripts/env.sh && RACKSCAN_CORE_ENV=1 .venv-core/bin/python -m pytest -p no:dash -q tests/test_core.py
 
 bench: setup
 	@$(RUN)rackscan bench render
@@ -26,6 +32,7 @@ bench: setup
 	@$(RUN)rackscan bench datasets/scenarios/indoor-drift.yaml
 	@$(RUN)rackscan bench drift runs/bench/indoor-drift/flight
 	@$(RUN)rackscan bench calibration runs/bench/default/flight runs/bench/indoor-drift/flight
+	@$(RUN)rackscan bench worlds datasets/families/tire-stores.yaml --worlds 20 --split test
 
 clean:
 	rm -rf out .pytest_cache

@@ -142,6 +142,9 @@ class Detector:
             self._input = self._sess.get_inputs()[0].name
             self.providers = self._sess.get_providers()
         else:
+            from warehouse.extras import require
+
+            require("ultralytics", "--backend torch", PerceptionError)
             from ultralytics import YOLO
 
             self._model = YOLO(str(w))

@@ -3,7 +3,6 @@ and on the whole frame for labels the detector missed, track boxes across frames
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Callable, Iterable
 
 import cv2
@@ -48,37 +47,29 @@ def read_codes(image: np.ndarray, det: FrameDetections, *, whole_frame: bool = T
 
 
 class Tracker:
-    """ByteTrack (Ultralytics' implementation) over FrameDetections; ids are per class stream."""
+    """ByteTrack over FrameDetections (Roboflow's ``trackers``, which needs no PyTorch); thresholds as
+    Ultralytics' ByteTrack defaults had them: 0.25 to start a track, IoU 0.2 to continue one, a track
+    kept 3 s unseen."""
 
     def __init__(self, frame_rate: float = 5.0) -> None:
-        from ultralytics.trackers.byte_tracker import BYTETracker
+        from trackers import ByteTrackTracker
 
-        args = SimpleNamespace(track_high_thresh=0.25, track_low_thresh=0.1, new_track_thresh=0.25,
-                               track_buffer=int(max(frame_rate, 1) * 3), match_thresh=0.8, fuse_score=True)
-        self._bt = BYTETracker(args)
+        fps = max(frame_rate, 1.0)
+        self._bt = ByteTrackTracker(lost_track_buffer=int(fps * 3), frame_rate=fps, track_activation_threshold=0.25,
+                                    high_conf_det_threshold=0.25, minimum_consecutive_frames=1, minimum_iou_threshold=0.2)
 
     def update(self, det: FrameDetections) -> FrameDetections:
-        xywh = np.stack([(det.xyxy[:, 0] + det.xyxy[:, 2]) / 2, (det.xyxy[:, 1] + det.xyxy[:, 3]) / 2,
-                         det.xyxy[:, 2] - det.xyxy[:, 0], det.xyxy[:, 3] - det.xyxy[:, 1]], axis=1) if len(det) else np.zeros((0, 4))
-        res = _Boxes(det.confidence.astype(np.float32), xywh.astype(np.float32), det.class_id.astype(np.float32))
-        out = self._bt.update(res)
-        tid = np.full(len(det), -1, np.int32)
-        for row in np.asarray(out).reshape(-1, 8):
-            tid[int(row[7])] = int(row[4])
+        import supervision as sv
         from dataclasses import replace
 
+        tid = np.full(len(det), -1, np.int32)
+        if len(det):
+            out = self._bt.update(sv.Detections(xyxy=det.xyxy.astype(float), confidence=det.confidence.astype(float),
+                                                class_id=det.class_id.astype(int), data={"index": np.arange(len(det))}))
+            tid[np.asarray(out.data["index"], int)] = np.asarray(out.tracker_id, np.int32)
+        else:
+            self._bt.update(sv.Detections.empty())
         return replace(det, track_id=tid)
-
-
-class _Boxes:
-    def __init__(self, conf, xywh, cls):
-        self.conf, self.xywh, self.cls = conf, xywh, cls
-
-    def __len__(self):
-        return len(self.conf)
-
-    def __getitem__(self, m):
-        return _Boxes(self.conf[m], self.xywh[m], self.cls[m])
 
 
 def run_perception(frames: Iterable[tuple[int, int, np.ndarray]], detector: Detector, *, track: bool = True,

@@ -55,7 +55,7 @@ def drift_bench(
 
             funcs["open3d"] = correct_drift_open3d
         except ImportError:
-            con.print("[yellow]open3d is not installed: `pip install open3d` to compare it; scipy only[/]")
+            con.print("[yellow]open3d is not installed: `pip install -e '.[slam]'` to compare it; scipy only[/]")
     unknown = [s for s in choice if s not in ("scipy", "open3d")]
     if unknown:
         con.print(f"[red]--solvers: unknown {', '.join(unknown)}; expected scipy and/or open3d[/]")

@@ -48,6 +48,9 @@ def perception_bench(
     skip: list[str] = typer.Option([], "--skip", help="parts to leave out: codes, detector, cpu, gpu"),
 ) -> None:
     """Read rate on zxing-blackbox, detector accuracy on held-out sets, CPU and GPU frames per second."""
+    from warehouse.extras import require
+
+    require("torch", "rackscan bench perception (it also measures the PyTorch path)")
     import torch
     from rich.console import Console
     from rich.table import Table

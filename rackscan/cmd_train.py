@@ -31,6 +31,9 @@ def register(app: typer.Typer) -> None:
         dest: Path = typer.Option(None, "--dest", help="where to ship (default perception/weights/)"),
     ) -> None:
         """Train the tire/label detector and ship it."""
+        from warehouse.extras import require
+
+        require("ultralytics", "rackscan train")
         from rich.console import Console
         from rich.table import Table
 

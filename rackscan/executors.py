@@ -51,6 +51,9 @@ class RayExecutor:
     def __init__(self, address: str | None = None, *, num_cpus: int | None = None,
                  num_gpus_per_task: float = 0.0) -> None:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        from warehouse.extras import require
+
+        require("ray", "--executor ray")
         import ray
 
         self._ray = ray

@@ -86,6 +86,9 @@ def replay(bundle, out_dir: Path, *, detections: Path | None = None, video: bool
     vpath = out_dir / "replay.mp4" if video else None
     rpath = out_dir / "replay.rrd" if rerun else None
     if rerun:
+        from warehouse.extras import require
+
+        require("rerun", "a Rerun recording of the replay (--no-rerun leaves it out)")
         import rerun as rr
 
         rec = rr.RecordingStream("rackscan-replay")

@@ -48,3 +48,23 @@ def test_a_failing_frame_source_stops_the_threads_and_raises():
 
     with pytest.raises(Boom):
         run_perception(items(), Detector(), decode_threads=2)
+
+
+def test_tracks_follow_a_box_across_frames_and_keep_apart_two():
+    from perception.detections import FrameDetections
+    from perception.pipeline import Tracker
+
+    t = Tracker(frame_rate=5.0)
+    ids = []
+    for k in range(6):  # two tires drifting right, a third seen once
+        boxes = [[100 + 8 * k, 100, 300 + 8 * k, 700], [400 + 8 * k, 100, 600 + 8 * k, 700]]
+        if k == 3:
+            boxes.append([1500, 500, 1600, 600])
+        d = t.update(FrameDetections(frame_idx=k, t_ns=k, xyxy=np.array(boxes, np.float32),
+                                     confidence=np.full(len(boxes), 0.9, np.float32), class_id=np.zeros(len(boxes), np.int32)))
+        ids.append(d.track_id.tolist())
+    # a track is confirmed on its second sighting; from then on one id per tire, two tires apart
+    assert len({i[0] for i in ids[1:]}) == 1 and len({i[1] for i in ids[1:]}) == 1 and ids[1][0] != ids[1][1]
+    assert ids[1][0] >= 0 and len(ids[3]) == 3 and ids[3][2] == -1
+    empty = t.update(FrameDetections(frame_idx=9, t_ns=9))
+    assert len(empty.track_id) == 0
