@@ -45,6 +45,26 @@ def _fly_sim(site, world, scenario_yaml: Path, aisles: list[str], bundle: Path, 
     return SimpleNamespace(bundle=bundle, n_frames=len(b), flight_time_s=(max(t) - min(t)) / 1e9 if t else 0.0)
 
 
+def _demo_account(out: Path) -> tuple[Path, str, str]:
+    """A controller account for the demo's dashboard, in the demo's own users file (kept across runs)."""
+    import secrets
+
+    import yaml
+
+    from dashboard.auth import add_user
+
+    users = (out / "users.yaml").resolve()
+    pw_file = out / "demo-password.txt"
+    if users.exists() and pw_file.exists() and "demo" in (yaml.safe_load(users.read_text()) or {}).get("users", {}):
+        return users, "demo", pw_file.read_text().strip()
+    words = ("tread", "rim", "bead", "ply", "lug", "sipe", "groove", "shoulder", "valve", "hub", "casing", "apex")
+    password = "-".join(secrets.SystemRandom().sample(words, 3)) + f"-{secrets.randbelow(900) + 100}"
+    add_user("demo", "controller", password, users)
+    pw_file.write_text(password + "\n")
+    pw_file.chmod(0o600)
+    return users, "demo", password
+
+
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
@@ -125,8 +145,10 @@ def register(app: typer.Typer) -> None:
                 console.print(summary_table(rep.reconciliation, "discrepancies against the ERP snapshot"))
             console.print(f"processing took {rep.processing_s:.0f} s for {rep.flight_time_s:.0f} s of flight; "
                           f"report {report / 'report.xlsx'}, evidence frames in {fr.bundle / 'evidence'}")
-            console.print("open the dashboard: [bold]rackscan dashboard --db sqlite:///"
-                          f"{(report / 'results.db').resolve()}[/] (add a user first: rackscan users add NAME --role controller)")
+            users, name, password = _demo_account(out)
+            console.print(f"open the dashboard: [bold]rackscan dashboard --db sqlite:///{(report / 'results.db').resolve()} "
+                          f"--users {users}[/]\n  then http://127.0.0.1:8501, sign in as [bold]{name}[/] with password "
+                          f"[bold]{password}[/] (a demo account in {users}; `rackscan users add` makes real ones)")
         if flight != "sim":
             console.print("this flight was the synthetic recorder; the default `--flight sim` flies the mission over "
                           "MAVLink against the simulated vehicle (real time, a few minutes)")
