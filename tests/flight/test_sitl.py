@@ -1,69 +1,429 @@
 """The runner against real ArduCopter SITL, when ``ARDUPILOT_SITL`` names its binary (e.g.
-``build/sitl/bin/arducopter`` of an ArduPilot checkout); skipped otherwise. SITL listens on TCP
-5760; ``ARDUPILOT_SITL_DEFAULTS`` may name its copter defaults file (Tools/autotest/default_params/copter.parm)."""
+``build/sitl/bin/arducopter`` of an ArduPilot checkout); skipped otherwise.
+``ARDUPILOT_SITL_DEFAULTS`` may name its copter defaults (Tools/autotest/default_params/copter.parm).
+
+Each test starts its own SITL in a fresh directory, so the vehicle starts from ArduCopter's
+defaults (FS_GCS_ENABLE 0, BATT_FS_LOW_ACT 0, FENCE_ENABLE 0, ...) and the runner must set the
+failsafe profile. Faults are injected as an operator's world would: through a second MAVLink link
+(SITL's SERIAL1, tcp 5762, as system 250, which ArduCopter's GCS failsafe does not count as its
+ground station) setting SITL's own parameters (SIM_BATT_VOLTAGE, SIM_GPS1_ENABLE), a TCP proxy
+between the runner and SITL that drops the link, and a mission that leaves its fence.
+"""
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import socket
 import subprocess
+import sys
 import threading
 import time
+from contextlib import contextmanager
+from pathlib import Path
 
+import numpy as np
 import pytest
 
-from flight.mission import FencePolygon, Mission, MissionItem, RallyPoint, mission_to_mavlink
-from flight.runner import MissionRunner, RunnerOptions
+os.environ.setdefault("MAVLINK20", "1")
+from pymavlink import mavutil  # noqa: E402
+
+from flight.mission import FencePolygon, Mission, MissionItem, RallyPoint, mission_to_mavlink  # noqa: E402
+from flight.runner import MissionRunner, RunnerOptions  # noqa: E402
 
 SITL = os.environ.get("ARDUPILOT_SITL")
-pytestmark = pytest.mark.skipif(not SITL or not os.path.exists(SITL),
-                                reason="ARDUPILOT_SITL does not name an ArduCopter SITL binary")
+pytestmark = [pytest.mark.sitl, pytest.mark.skipif(not SITL or not os.path.exists(SITL),
+                                                   reason="ARDUPILOT_SITL does not name an ArduCopter SITL binary")]
 HOME = (10.7769, 106.7009, 10.0)
+D = 1 / 111_000  # degrees of latitude per metre
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _wait_port(port: int, timeout_s: float = 60.0) -> None:
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"SITL did not open tcp {port}")
+
+
+@contextmanager
+def sitl(cwd: Path, home=HOME, instance: int = 0):
+    """ArduCopter SITL in ``cwd`` (a fresh directory: its parameters start at the defaults)."""
+    cwd.mkdir(parents=True, exist_ok=True)
+    cmd = [SITL, "--model", "+", "--speedup", "1", f"-I{instance}", "--home", f"{home[0]},{home[1]},{home[2]},0"]
+    if os.environ.get("ARDUPILOT_SITL_DEFAULTS"):
+        cmd += ["--defaults", os.environ["ARDUPILOT_SITL_DEFAULTS"]]
+    log = open(cwd / "sitl.log", "wb")
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_port(5760 + 10 * instance)
+        yield 5760 + 10 * instance
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+class Injector:
+    """The second link (SITL SERIAL1): sets SITL parameters and watches the vehicle."""
+
+    def __init__(self, port: int) -> None:
+        _wait_port(port)
+        self.conn = mavutil.mavlink_connection(f"tcp:127.0.0.1:{port}", source_system=250, source_component=1,
+                                               dialect="ardupilotmega")
+        self.conn.wait_heartbeat(timeout=30)
+        self.conn.mav.request_data_stream_send(1, 1, 0, 4, 1)
+
+    def set(self, name: str, value: float) -> None:
+        for _ in range(10):
+            self.conn.mav.param_set_send(1, 1, name.encode(), float(value), 9)
+            m = self.conn.recv_match(type="PARAM_VALUE", blocking=True, timeout=1.0)
+            while m is not None and m.param_id != name:
+                m = self.conn.recv_match(type="PARAM_VALUE", blocking=True, timeout=1.0)
+            if m is not None and abs(m.param_value - value) < 1e-3:
+                return
+        raise AssertionError(f"SITL did not take {name} = {value}")
+
+    def wait(self, pred, timeout_s: float) -> dict:
+        """Latest HEARTBEAT / GLOBAL_POSITION_INT / MISSION_CURRENT fields and the STATUSTEXTs until ``pred`` holds."""
+        st: dict = {"texts": []}
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            m = self.conn.recv_match(blocking=True, timeout=0.5)
+            if m is None:
+                continue
+            k = m.get_type()
+            if k == "HEARTBEAT" and m.get_srcSystem() == 1:
+                st["armed"] = bool(m.base_mode & 128)
+                st["mode"] = m.custom_mode
+            elif k == "GLOBAL_POSITION_INT":
+                st["north_m"] = (m.lat / 1e7 - HOME[0]) / D
+                st["east_m"] = (m.lon / 1e7 - HOME[1]) / D * math.cos(math.radians(HOME[0]))
+                st["rel_alt_m"] = m.relative_alt / 1000
+                st["landed"] = abs(st["rel_alt_m"]) < 0.5  # SITL sends no EXTENDED_SYS_STATE on a stream request
+            elif k == "MISSION_CURRENT":
+                st["seq"] = m.seq
+            elif k == "STATUSTEXT":
+                st["texts"].append(m.text)
+            if pred(st):
+                return st
+        raise AssertionError(f"SITL: condition not met within {timeout_s} s; last {st}")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class LinkProxy:
+    """The runner's radio: a TCP relay to SITL that can go silent (bytes dropped both ways)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target = target_port
+        self.srv = socket.socket()
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(1)
+        self.port = self.srv.getsockname()[1]
+        self.cut_until = 0.0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def cut(self, seconds: float | None) -> None:
+        self.cut_until = math.inf if seconds is None else time.monotonic() + seconds
+
+    def _serve(self) -> None:
+        a, _ = self.srv.accept()
+        b = socket.create_connection(("127.0.0.1", self.target))
+        for src, dst in ((a, b), (b, a)):
+            threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    def _pump(self, src, dst) -> None:
+        while True:
+            try:
+                data = src.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            if time.monotonic() >= self.cut_until:
+                try:
+                    dst.sendall(data)
+                except OSError:
+                    return
+
+
+def _mission(last_m: float = 40.0) -> Mission:
+    lat, lon = HOME[0], HOME[1]
+    box = ((lat - 50 * D, lon - 50 * D), (lat + 80 * D, lon - 50 * D), (lat + 80 * D, lon + 50 * D), (lat - 50 * D, lon + 50 * D))
+    return Mission(home=HOME, items=(MissionItem(kind="takeoff", rel_alt_m=3.0),
+                                     MissionItem(kind="set_yaw", yaw_deg=90.0),  # face east, as at a rack face
+                                     MissionItem(kind="waypoint", lat_deg=lat + 10 * D, lon_deg=lon, rel_alt_m=3.0,
+                                                 bin_ids=("B1",)),
+                                     MissionItem(kind="waypoint", lat_deg=lat + last_m * D, lon_deg=lon, rel_alt_m=3.0,
+                                                 bin_ids=("B2",)),
+                                     MissionItem(kind="land")),
+                   fence=(FencePolygon(inclusion=True, vertices_deg=box),),
+                   rally=(RallyPoint(lat_deg=lat + 5 * D, lon_deg=lon + 5 * D, rel_alt_m=3.0),))
+
+
+def _runner(port: int, **kw) -> MissionRunner:
+    opts = dict(required_fix=3, ready_timeout_s=180, heartbeat_timeout_s=60, mission_timeout_s=600)
+    return MissionRunner(f"tcp:127.0.0.1:{port}", RunnerOptions(**{**opts, **kw}), log=lambda t: print(t, flush=True))
+
+
+def _fly_async(r: MissionRunner, plan) -> dict:
+    box: dict = {}
+
+    def go():
+        try:
+            r.request_streams()
+            r.preflight()
+            r.upload_and_verify(plan)
+            box["out"] = r.fly(plan, takeoff_alt_m=3.0)
+        except Exception as exc:  # noqa: BLE001 - handed to the test thread
+            box["error"] = exc
+
+    box["thread"] = threading.Thread(target=go, daemon=True)
+    box["thread"].start()
+    return box
+
+
+def _done(box: dict, timeout_s: float):
+    box["thread"].join(timeout_s)
+    if "error" in box:
+        raise box["error"]
+    assert "out" in box, "the runner did not finish"
+    return box["out"]
 
 
 def test_runner_flies_a_short_mission_on_arducopter_sitl(tmp_path):
-    cmd = [SITL, "--model", "+", "--speedup", "1", "-I0", "--home", f"{HOME[0]},{HOME[1]},{HOME[2]},0"]
-    if os.environ.get("ARDUPILOT_SITL_DEFAULTS"):
-        cmd += ["--defaults", os.environ["ARDUPILOT_SITL_DEFAULTS"]]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        time.sleep(3)
-        d = 1 / 111_000
-        lat, lon = HOME[0], HOME[1]
-        box = ((lat - 50 * d, lon - 50 * d), (lat + 80 * d, lon - 50 * d), (lat + 80 * d, lon + 50 * d), (lat - 50 * d, lon + 50 * d))
-        m = Mission(home=HOME, items=(MissionItem(kind="takeoff", rel_alt_m=3.0),
-                                      MissionItem(kind="set_yaw", yaw_deg=90.0),  # face east, as at a rack face
-                                      MissionItem(kind="waypoint", lat_deg=lat + 10 * d, lon_deg=lon, rel_alt_m=3.0),
-                                      MissionItem(kind="waypoint", lat_deg=lat + 30 * d, lon_deg=lon, rel_alt_m=3.0),
-                                      MissionItem(kind="land")),
-                    fence=(FencePolygon(inclusion=True, vertices_deg=box),),
-                    rally=(RallyPoint(lat_deg=lat + 5 * d, lon_deg=lon + 5 * d, rel_alt_m=3.0),))
-        plan = mission_to_mavlink(m)
-        r = MissionRunner("tcp:127.0.0.1:5760", RunnerOptions(required_fix=3, ready_timeout_s=180,
-                                                             heartbeat_timeout_s=60, mission_timeout_s=300)).connect()
+    with sitl(tmp_path) as port:
+        r = _runner(port).connect()
         headings = []
         stop = threading.Event()
 
         def sample():  # the heading while flying north between the two waypoints
             while not stop.wait(0.1):
                 s = r.state
-                north_m = (s.lat_deg - lat) * 111_000
+                north_m = (s.lat_deg - HOME[0]) * 111_000
                 if r.state.mode == "AUTO" and 12.0 < north_m < 28.0:
                     headings.append(math.degrees(s.yaw_rad) % 360.0)
 
         threading.Thread(target=sample, daemon=True).start()
         try:
-            r.request_streams()
-            r.preflight()
-            r.upload_and_verify(plan)  # items as ArduCopter keeps them (no waypoint yaw, land param4 +1)
-            out = r.fly(plan, takeoff_alt_m=3.0)
+            out = _done(_fly_async(r, mission_to_mavlink(_mission(30.0))), 300)
         finally:
             stop.set()
             r.close()
-        assert out.status == "complete" and out.disarmed_on_ground
-        assert r.params.get("WP_YAW_BEHAVIOR") == 0
-        # CONDITION_YAW held through the waypoints: facing east while flying north
-        assert len(headings) > 5 and abs(sorted(headings)[len(headings) // 2] - 90.0) < 10.0, headings
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    assert out.status.value == "complete" and out.disarmed_on_ground and not out.failsafes
+    rec = {p.vehicle_name: (p.before, p.now) for p in r.failsafe_record.params}
+    # ArduCopter's own defaults, before the profile set them
+    assert rec["FS_GCS_ENABLE"] == (0, 1) and rec["BATT_FS_LOW_ACT"] == (0, 2) and rec["FENCE_ENABLE"] == (0, 1)
+    assert rec["WP_YAW_BEHAVIOR"] == (2, 0) and rec["RTL_ALT_M"] == (15, 3)
+    # CONDITION_YAW held through the waypoints: facing east while flying north
+    assert len(headings) > 5 and abs(sorted(headings)[len(headings) // 2] - 90.0) < 10.0, headings
+
+
+def _inject_when_flying(r: MissionRunner, inj: Injector, box: dict, action) -> float:
+    """Once the vehicle has reached the first leg's end (seq 3), run ``action``; its vehicle time."""
+    end = time.monotonic() + 180
+    while time.monotonic() < end and 3 not in r.state.reached:
+        if not box["thread"].is_alive():
+            _done(box, 0)
+        time.sleep(0.2)
+    assert 3 in r.state.reached, r.events
+    t = r.state.boot_s
+    action()
+    return t
+
+
+def _mode_after(r: MissionRunner, t_s: float, modes=("RTL", "LAND")) -> tuple[float, str]:
+    return next((t, m) for t, m in r.state.mode_log if t >= t_s and m in modes)
+
+
+def test_battery_voltage_fault_returns_within_5_s_of_arducopters_failsafe_message(tmp_path):
+    with sitl(tmp_path) as port:
+        r = _runner(port).connect()
+        inj = Injector(port + 2)
+        try:
+            box = _fly_async(r, mission_to_mavlink(_mission(60.0)))
+            t_fault = _inject_when_flying(r, inj, box, lambda: inj.set("SIM_BATT_VOLTAGE", 10.0))
+            out = _done(box, 300)
+        finally:
+            inj.close()
+            r.close()
+    texts = list(zip(r.state.statustext_boot_s, r.state.statustexts))
+    t_msg = next(t for t, x in texts if x.startswith("Battery 1 is low"))
+    t_rtl, mode = _mode_after(r, t_msg - 1.0)
+    print(f"SITL battery: SIM_BATT_VOLTAGE 10 at {t_fault:.1f} s; 'Battery 1 is low' {t_msg - t_fault:.1f} s later "
+          f"(BATT_LOW_TIMER 5 s); {mode} {t_rtl - t_msg:+.1f} s after the message")
+    assert mode == "RTL" and t_rtl - t_msg <= 5.0
+    assert out.status.value == "rtl_battery" and out.disarmed_on_ground and out.resume_seq is not None
+    assert ("battery_low", "RTL", "vehicle") in [(e.signal.value, e.action.value, e.by) for e in out.failsafes]
+
+
+def test_link_cut_for_good_the_vehicle_returns_and_lands_on_its_own(tmp_path):
+    with sitl(tmp_path) as port:
+        proxy = LinkProxy(port)
+        r = _runner(proxy.port, link_giveup_s=15.0).connect()
+        inj = Injector(port + 2)
+        try:
+            box = _fly_async(r, mission_to_mavlink(_mission(60.0)))
+            _inject_when_flying(r, inj, box, lambda: proxy.cut(None))
+            out = _done(box, 120)
+            # what the second link heard since the flight began: the vehicle's texts, its last position
+            st = inj.wait(lambda s: s.get("armed") is False and any(t.startswith("Disarming") for t in s["texts"]), 180)
+        finally:
+            inj.close()
+            r.close()
+    print(f"SITL link cut: runner {out.status.value}; vehicle {[t for t in st['texts'] if 'ailsafe' in t]}, landed at "
+          f"N {st['north_m']:.1f} E {st['east_m']:.1f}")
+    assert out.status.value == "link_lost" and out.resume_seq is not None
+    assert any(t.startswith("GCS Failsafe") for t in st["texts"])
+    assert math.hypot(st["north_m"] - 5.0, st["east_m"] - 5.0) < 2.0  # the rally point, nearer than home
+
+
+def test_gps_loss_lands_and_disarms(tmp_path):
+    with sitl(tmp_path) as port:
+        r = _runner(port).connect()
+        inj = Injector(port + 2)
+        try:
+            box = _fly_async(r, mission_to_mavlink(_mission(60.0)))
+            t_fault = _inject_when_flying(r, inj, box, lambda: inj.set("SIM_GPS1_ENABLE", 0))
+            out = _done(box, 300)
+        finally:
+            inj.close()
+            r.close()
+    t_mode, mode = _mode_after(r, t_fault, modes=("LAND", "RTL", "BRAKE", "ALT_HOLD"))
+    t_land, _ = _mode_after(r, t_fault, modes=("LAND",))
+    t_ekf = next((t for t, x in zip(r.state.statustext_boot_s, r.state.statustexts) if t >= t_fault and "EKF" in x
+                  and ("ailsafe" in x or "variance" in x)), float("nan"))
+    lines = [(e.signal.value, e.action.value, e.by) for e in out.failsafes]
+    print(f"SITL GPS loss: {mode} {t_mode - t_fault:.1f} s after the fault, EKF failsafe message {t_ekf - t_fault:.1f} s, "
+          f"LAND {t_land - t_fault:.1f} s; {out.status.value}; {lines}")
+    assert out.disarmed_on_ground and out.resume_seq is not None
+    assert out.status.value in ("land_ekf", "rtl_rtk", "land_sensor"), (out.status, lines)
+
+
+def test_a_mission_leaving_its_fence_returns(tmp_path):
+    with sitl(tmp_path) as port:
+        r = _runner(port).connect()
+        try:
+            out = _done(_fly_async(r, mission_to_mavlink(_mission(110.0))), 300)  # the fence ends 80 m north
+        finally:
+            r.close()
+    lines = [(e.signal.value, e.action.value, e.by) for e in out.failsafes]
+    print(f"SITL fence: {out.status.value}; {lines}; {[t for t in r.state.statustexts if 'ence' in t]}")
+    assert out.status.value == "rtl_fence" and out.disarmed_on_ground
+    assert ("fence_breach", "RTL", "vehicle") in lines
+    assert any("Polygon fence breached" in t for t in r.state.statustexts)
+
+
+def _rackscan(*args, timeout_s=1800):
+    return subprocess.run([sys.executable, "-m", "rackscan", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout_s, cwd=REPO)
+
+
+def _leg_telemetry(bundle: Path, seq: int) -> tuple[list[float], list[float]]:
+    from flight.bundle import Bundle
+
+    yaw, speed, cur = [], [], -1
+    for _, m in Bundle(bundle).iter_mavlink(["MISSION_CURRENT", "ATTITUDE", "VFR_HUD"]):
+        kind = m.get_type()
+        if kind == "MISSION_CURRENT":
+            cur = m.seq
+        elif cur == seq and kind == "ATTITUDE":
+            yaw.append(math.degrees(m.yaw) % 360.0)
+        elif cur == seq and kind == "VFR_HUD":
+            speed.append(m.groundspeed)
+    return yaw, speed
+
+
+@pytest.mark.timeout(3600)
+def test_aisle_a01_interrupted_by_battery_then_resumed_counts_48_of_48(tmp_path):
+    """Aisle A01 of the default scenario flown with the virtual camera; SIM_BATT_VOLTAGE 10 V in
+    its fifth pass; a fresh vehicle flies the continuation (rackscan fly --resume); rackscan process
+    counts both bundles as one flight against the scenario's ERP and its catalogue as product master."""
+    from datasets.world import build_world
+    from flight.bundle import Bundle
+    from flight.planfile import write_plan
+    from flight.planner import PlanOptions, plan
+    from rackscan.cmd_bench_scenario import score_counts
+    from reconciliation.master import apply_product_master, load_product_master
+
+    scenario = REPO / "datasets" / "scenarios" / "default.yaml"
+    world = build_world(scenario)
+    mission = plan(world.site, world.camera, PlanOptions(aisles=("A01",))).missions[0]
+    plan_file = write_plan(mission, tmp_path / "a01.plan")
+    legs = [i + 1 for i, it in enumerate(mission.items) if it.bin_ids]
+    rec = tmp_path / "flight"
+    fly = ["fly", plan_file, "--connect", "tcp:127.0.0.1:5760", "--record", rec, "--camera", "synthetic",
+           "--scenario", scenario, "--required-fix", "3", "--heartbeat-timeout-s", "60"]
+    with sitl(tmp_path / "sitl1", home=mission.home) as port:
+        proc = subprocess.Popen([sys.executable, "-m", "rackscan", *map(str, fly)], cwd=REPO,
+                                stdout=open(tmp_path / "fly1.log", "w"), stderr=subprocess.STDOUT)
+        inj = Injector(port + 2)
+        try:
+            inj.wait(lambda s: s.get("seq", 0) >= legs[4] and s.get("armed"), 900)  # the fifth pass is under way
+            inj.set("SIM_BATT_VOLTAGE", 10.0)
+            assert proc.wait(900) == 0, (tmp_path / "fly1.log").read_text()[-3000:]
+        finally:
+            inj.close()
+            proc.kill()
+    first = json.loads((rec / "flight_result.json").read_text())
+    assert first["status"] == "rtl_battery" and first["disarmed_on_ground"], first
+    with sitl(tmp_path / "sitl2", home=mission.home):  # a fresh vehicle and battery
+        r2 = _rackscan(*fly, "--resume", timeout_s=900)
+    assert r2.returncode == 0, r2.stdout[-3000:] + r2.stderr[-3000:]
+    cont = rec.parent / "flight.resume1"
+    rest = json.loads((cont / "flight_result.json").read_text())
+    assert rest["status"] == "complete" and rest["disarmed_on_ground"], rest
+    # the interrupted pass flown again facing the rack at its speed (the continuation's tlog)
+    extra = Bundle(cont).meta.extra
+    leg = next(i for i in range(first["last_reached_plan_seq"], len(mission.items)) if mission.items[i].bin_ids)
+    yaw, speed = _leg_telemetry(cont, extra["seq_map"].index(leg + 1))
+    want_yaw, want_speed = mission.items[leg - 5].yaw_deg, mission.items[leg - 1].speed_m_s
+    print(f"SITL resume: interrupted after plan item {first['last_reached_plan_seq']}; re-flown pass: heading median "
+          f"{np.median(yaw):.1f} deg (planned {want_yaw:.1f}), speed median {np.median(speed):.2f} m/s, max "
+          f"{max(speed):.2f} (planned {want_speed:.2f})")
+    assert abs((np.median(yaw) - want_yaw + 180) % 360 - 180) < 5.0
+    assert abs(np.median(speed) - want_speed) < 0.25 and max(speed) < want_speed + 0.5
+    # both bundles, one count
+    world.erp.to_csv(tmp_path / "erp.csv", index=False)
+    world.catalogue.to_csv(tmp_path / "catalogue.csv", index=False)
+    p = _rackscan("process", rec, "--erp", tmp_path / "erp.csv", "--product-master", tmp_path / "catalogue.csv")
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    score_joint_count(world, rec, tmp_path / "catalogue.csv")
+
+
+def score_joint_count(world, rec: Path, master_csv: Path) -> None:
+    """The flight's one count against the truth: every bin of A01 observed with its SKU (by the
+    product master), and no count the merge made wrong: a bin one bundle alone saw has the count
+    that bundle alone gives, a bin both saw (the interrupted pass) is right."""
+    import pandas as pd
+
+    from flight.bundle import Bundle
+    from flight.continuation import flight_bundles
+    from rackscan.cmd_bench_scenario import score_counts, truth_by_bin
+    from reconciliation.master import apply_product_master, load_product_master
+    from slam_fusion.tools.io import fuse_bundle
+
+    obs, _ = apply_product_master(pd.read_parquet(rec / "observations.parquet"), load_product_master(master_csv))
+    a01 = {b.bin_id for f in world.site.faces_of_aisle("A01") for b in f.bins}
+    n_obs, ok_count, ok_sku = score_counts(obs[obs.bin_id.isin(a01)], world.stock)
+    alone = [fuse_bundle(Bundle(p)) for p in flight_bundles(rec)]
+    seen_by = {b: [k for k, r in enumerate(alone) if r.coverage.get(b, 0) > 0] for b in a01}
+    truth = truth_by_bin(world.stock)["count"]
+    joint = dict(zip(obs.bin_id, obs["count"]))
+    wrong = {b: (joint.get(b), int(truth.get(b, 0)), seen_by[b]) for b in a01 if joint.get(b) != int(truth.get(b, 0))}
+    print(f"SITL A01 interrupted + resumed: {n_obs} bins observed of {len(a01)}, count right {ok_count}, SKU right "
+          f"{ok_sku}; {sum(len(v) > 1 for v in seen_by.values())} bins seen by both bundles; wrong: {wrong}")
+    assert n_obs == ok_sku == len(a01)
+    for b, ks in seen_by.items():
+        if len(ks) == 1:
+            alone_count = {o.bin_id: o.count for o in alone[ks[0]].observations}.get(b)
+            assert joint.get(b) == alone_count, (b, joint.get(b), alone_count)  # the merge changes no lone bin
+        else:
+            assert joint.get(b) == int(truth.get(b, 0)), (b, joint.get(b), int(truth.get(b, 0)))  # nor a shared one
