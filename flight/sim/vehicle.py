@@ -90,8 +90,13 @@ class SimVehicle:
         self.telemetry = Telemetry(self)
         from flight.sim.telemetry import SENSOR_BITS
 
+        from flight.sim.modes import FLOWN_MODES
+
         if self.cfg.faults.sensor_fail not in SENSOR_BITS:
             raise FlightError(f"Faults.sensor_fail: {self.cfg.faults.sensor_fail!r}; expected one of {sorted(SENSOR_BITS)}")
+        bad = [m for _, m in self.cfg.faults.pilot_modes if m not in FLOWN_MODES]
+        if bad:
+            raise FlightError(f"Faults.pilot_modes: {bad[0]!r}; expected one of {sorted(FLOWN_MODES)}")
         self.parts = (self.params, self.estimator, self.mission, self.modes, self.failsafes, self.telemetry)
 
     # -- lifecycle -----------------------------------------------------------------------------

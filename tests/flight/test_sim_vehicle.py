@@ -195,3 +195,39 @@ def test_a_condition_yaw_holds_through_waypoints_only_with_wp_yaw_behavior_0():
     assert default and held
     assert np.median(np.abs((np.array(default) + 180) % 360 - 180)) < 10  # faces north, the next waypoint
     assert np.median(np.abs(np.array(held) - 90)) < 10  # faces east, as commanded
+
+
+def test_the_vehicle_starts_from_arducopters_defaults_and_says_so_over_mavlink():
+    """PARAM_REQUEST_READ answers ArduCopter's own defaults; a name it does not have gets
+    PARAM_ERROR DOES_NOT_EXIST (as ArduCopter 4.7's GCS_Param); the BATT_ group hides while
+    BATT_MONITOR is 0."""
+    import pytest
+
+    from flight.errors import FlightError
+
+    gcs, veh = _gcs_and_vehicle(SimConfig(speedup=10))
+    try:
+        assert _recv(gcs, "HEARTBEAT") is not None
+        got = {}
+        for name in ("FS_GCS_ENABLE", "BATT_FS_LOW_ACT", "FENCE_ENABLE", "RTL_ALT_M", "WP_YAW_BEHAVIOR", "BATT_LOW_VOLT"):
+            gcs.mav.param_request_read_send(1, 1, name.encode(), -1)
+            m = _recv(gcs, "PARAM_VALUE", 3.0, lambda m, n=name: m.param_id == n)
+            got[name] = m.param_value
+        assert got == {"FS_GCS_ENABLE": 0, "BATT_FS_LOW_ACT": 0, "FENCE_ENABLE": 0, "RTL_ALT_M": 15,
+                       "WP_YAW_BEHAVIOR": 2, "BATT_LOW_VOLT": 10.5}
+        gcs.mav.param_request_read_send(1, 1, b"RTL_ALT", -1)
+        err = _recv(gcs, "PARAM_ERROR", 3.0)
+        assert err is not None and err.param_id == "RTL_ALT" and err.error == 1  # MAV_PARAM_ERROR_DOES_NOT_EXIST
+    finally:
+        veh.stop()
+        gcs.close()
+    gcs, veh = _gcs_and_vehicle(SimConfig(speedup=10, params={"BATT_MONITOR": 0}))
+    try:
+        assert _recv(gcs, "HEARTBEAT") is not None
+        gcs.mav.param_request_read_send(1, 1, b"BATT_LOW_VOLT", -1)
+        assert _recv(gcs, "PARAM_ERROR", 3.0) is not None
+    finally:
+        veh.stop()
+        gcs.close()
+    with pytest.raises(FlightError, match="SimConfig.params: 'NOT_A_PARAM' is not a parameter"):
+        SimVehicle("udpout:127.0.0.1:9", SimConfig(params={"NOT_A_PARAM": 1}))
