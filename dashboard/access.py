@@ -154,10 +154,12 @@ class SignInResult:
 
 
 def attempt_sign_in(store, settings: DashboardSettings, name: str, password: str, client: str, *,
-                    now: dt.datetime | None = None, policy: ThrottlePolicy = ThrottlePolicy()) -> SignInResult:
-    """Check a sign-in against the throttle, then the password; log the outcome either way."""
+                    now: dt.datetime | None = None, policy: ThrottlePolicy | None = None) -> SignInResult:
+    """Check a sign-in against the throttle (the server's delay setting unless ``policy`` says
+    otherwise), then the password; log the outcome either way."""
     now = now or utcnow()
     name = name.strip()[:100]
+    policy = policy or ThrottlePolicy(base_delay_s=settings.signin_delay_s)
     verdict = decide(user_failures(store, name, policy), client_failures(store, client, now, policy), now, policy)
     if not verdict.allowed:
         store.record_access("sign_in_refused", user=name, client=client, detail=verdict.reason, at=now)

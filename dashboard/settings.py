@@ -18,6 +18,7 @@ _ENV = {
     "idle_timeout_min": "RACKSCAN_SESSION_IDLE_MIN",
     "max_session_h": "RACKSCAN_SESSION_MAX_H",
     "max_upload_mb": "RACKSCAN_MAX_UPLOAD_MB",
+    "signin_delay_s": "RACKSCAN_SIGNIN_DELAY_S",
 }
 
 
@@ -28,9 +29,10 @@ class DashboardSettings:
     idle_timeout_min: float = 30.0  # a session unused this long ends
     max_session_h: float = 12.0  # and every session ends this long after its sign-in
     max_upload_mb: float = 10.0  # an ERP upload; a 100,000-bin CSV export is about 5 MB
+    signin_delay_s: float = 2.0  # the first delay after the free wrong passwords; it doubles with each more
 
     def __post_init__(self) -> None:
-        for name in ("idle_timeout_min", "max_session_h", "max_upload_mb"):
+        for name in ("idle_timeout_min", "max_session_h", "max_upload_mb", "signin_delay_s"):
             if not getattr(self, name) > 0:
                 raise DashboardError(f"{_ENV[name]}: {getattr(self, name)!r}; expected a number > 0")
 

@@ -25,6 +25,8 @@ def register(app: typer.Typer) -> None:
         max_upload_mb: float = typer.Option(10.0, "--max-upload-mb", help="largest ERP upload, MB"),
         session_idle_min: float = typer.Option(30.0, "--session-idle-min", help="sign out after this long unused, min"),
         session_max_h: float = typer.Option(12.0, "--session-max-h", help="sign out this long after signing in, h"),
+        signin_delay_s: float = typer.Option(2.0, "--signin-delay-s",
+                                             help="wait after the 4th wrong password for a name, s (doubles with each more)"),
     ) -> None:
         """Run the Streamlit dashboard over the results store (headless; open the printed URL)."""
         from dashboard.auth import load_users
@@ -33,7 +35,8 @@ def register(app: typer.Typer) -> None:
         from reconciliation.store import ResultsStore
 
         settings = DashboardSettings(db_url=db, users_path=users, idle_timeout_min=session_idle_min,
-                                     max_session_h=session_max_h, max_upload_mb=max_upload_mb)
+                                     max_session_h=session_max_h, max_upload_mb=max_upload_mb,
+                                     signin_delay_s=signin_delay_s)
         load_users(users)  # fail early with a one-line error
         ResultsStore(db)
         env = dict(os.environ, **settings.to_env(), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
