@@ -115,8 +115,11 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
         pa, pb = bin_positions[a], bin_positions[b]
         return sum((x - y) ** 2 for x, y in zip(pa, pb)) ** 0.5
 
-    pairs = sorted(((abs(u[2] - m[2]), dist(m[0], u[0]), m[0], u[0], mi, ui) for mi, m in enumerate(missing)
-                    for ui, u in enumerate(unexpected) if u[1] == m[1]))
+    unexpected_of: dict[str, list[int]] = {}
+    for ui, u in enumerate(unexpected):
+        unexpected_of.setdefault(u[1], []).append(ui)
+    pairs = sorted(((abs(unexpected[ui][2] - m[2]), dist(m[0], unexpected[ui][0]), m[0], unexpected[ui][0], mi, ui)
+                    for mi, m in enumerate(missing) for ui in unexpected_of.get(m[1], ())))
     used_miss: set[int] = set()
     used_unexp: set[int] = set()
     for *_, mi, ui in pairs:
@@ -126,10 +129,10 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
         used_unexp.add(ui)
         b, s, eq = missing[mi]
         add(b, s, "misplaced", eq, unexpected[ui][2], paired=unexpected[ui][0])
+    stocked = {k[0] for k in seen}
     for mi, (b, s, eq) in enumerate(missing):
         if mi not in used_miss:
-            bin_has_other = any(k[0] == b for k in seen)
-            add(b, s, "short" if bin_has_other else "ghost", eq, 0)
+            add(b, s, "short" if b in stocked else "ghost", eq, 0)
     for i, (b, s, cq) in enumerate(unexpected):
         if i not in used_unexp:
             add(b, s, "unexpected_sku", 0, cq)
@@ -137,9 +140,10 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
     n_site = len(site_bins) if site_bins is not None else len(scanned | {b for b, _ in erp_q})
     scanned_site = scanned if site_bins is None else scanned & set(site_bins)
     judged = df[~df.kind.isin(["not_scanned", "needs_recount"])]
-    bins_judged = set(judged["bin_id"])
-    bins_ok = {b for b in bins_judged if (judged.loc[judged.bin_id == b, "kind"] == "match").all()}
-    empty_ok = {b for b in scanned_site if b not in set(df["bin_id"])}  # scanned empty, ERP empty
+    all_match = (judged["kind"] == "match").groupby(judged["bin_id"]).all()
+    bins_ok = set(all_match.index[all_match.to_numpy(bool)])
+    listed = set(df["bin_id"])
+    empty_ok = scanned_site - listed  # scanned empty, ERP empty
     short = judged[(judged.delta < 0) & (judged.kind != "misplaced")]
     over = judged[(judged.delta > 0) & (judged.kind != "misplaced")]
     def priced(d: pd.DataFrame) -> pd.Series:
