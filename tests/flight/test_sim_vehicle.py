@@ -51,13 +51,18 @@ def test_heartbeat_streams_off_until_requested_and_refused_arm():
 
 
 def _upload(gcs, items, mission_type, timeout_s=20.0):
-    """A minimal GCS-side upload answering MISSION_REQUEST and MISSION_REQUEST_INT."""
+    """A minimal GCS-side upload answering MISSION_REQUEST and MISSION_REQUEST_INT; the count is
+    sent again until the vehicle asks (with packet loss it may never arrive)."""
     gcs.mav.mission_count_send(1, 1, len(items), mission_type)
     end = time.monotonic() + timeout_s
+    asked = False
     while time.monotonic() < end:
         m = gcs.recv_match(type=["MISSION_REQUEST", "MISSION_REQUEST_INT", "MISSION_ACK"], blocking=True, timeout=0.5)
         if m is None:
+            if not asked:
+                gcs.mav.mission_count_send(1, 1, len(items), mission_type)
             continue
+        asked = True
         if m.get_type() == "MISSION_ACK" and m.mission_type == mission_type:
             return m.type
         if m.get_type() != "MISSION_ACK" and m.mission_type == mission_type:
