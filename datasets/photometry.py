@@ -18,7 +18,7 @@ import math
 import cv2
 import numpy as np
 
-from warehouse.light import MIN_GAIN, noise_sigma_at_gain
+from warehouse.light import auto_gain, brightness, noise_sigma_at_gain
 
 FIXTURE_SPACING_M = 6.0  # high-bay lamps along an aisle
 NOISE_TILE_PAD = 64
@@ -73,10 +73,6 @@ class Photometry:
         ls = self.lighting
         return float(ls.lux * (1 + ls.lux_variation * math.cos(2 * math.pi * x_site_m / FIXTURE_SPACING_M)))
 
-    def ae_gain(self, lux: float, exposure_s: float) -> float:
-        """The gain auto-exposure sets for ``lux`` at the flight's exposure (within the camera's range)."""
-        need = self.camera.sensitivity_lux_s / max(lux * exposure_s, 1e-12)
-        return float(np.clip(need, MIN_GAIN, self.camera.max_gain))
 
     # -- a capture: expose (light), then the caller blurs the motion, then add_noise -------------
     def expose(self, frame: np.ndarray, rng: np.random.Generator, *, x_site_m: float = 0.0,
@@ -91,8 +87,8 @@ class Photometry:
         lux = self.lux_at(x_site_m)
         if ls.flicker > 0 and e < 0.01:  # a short exposure samples the 100 Hz ripple of the mains
             lux *= 1 + ls.flicker * 0.5 * (1 - e / 0.01) * math.sin(rng.uniform(0, 2 * math.pi))
-        gain = self.ae_gain(lux, e)
-        level = lux * e * gain / cam.sensitivity_lux_s  # 1: correct; < 1 under; > 1 clipped highlights
+        gain = auto_gain(cam, lux, e)  # auto-exposure at the flight's exposure
+        level = brightness(cam, lux, e, gain)
         mult = self._maps[int(rng.integers(len(self._maps)))].astype(np.float32) * (level / 200.0)
         mult = mult * self._colour(rng)
         if ls.flicker > 0 and e < 0.01:  # rolling-shutter banding

@@ -116,8 +116,7 @@ def _views(world, n: int, rng: np.random.Generator, exposure_s: float | None = N
         roll = np.radians(rng.normal(0, 3))
         Rz = np.array([[np.cos(roll), -np.sin(roll), 0], [np.sin(roll), np.cos(roll), 0], [0, 0, 1]])
         T[:3, :3] = T[:3, :3] @ Rz
-        speed = float(rng.uniform(0, 2.0) * world.camera.max_blur_px * world.camera.gsd_mm_px(d) / 1000
-                      / (exposure_s or world.camera.exposure_s))
+        speed = float(rng.uniform(0, 2.0) * world.camera.max_speed_m_s(d, exposure_s))
         T_prev = T.copy()
         T_prev[:3, 3] -= T[:3, 0] * speed * (exposure_s or world.camera.exposure_s) * rng.choice([-1, 1])
         yield T, T_prev

@@ -60,13 +60,16 @@ def describe_world(sc) -> str:
 
 def _flight_key(fam_path: Path, k: int, faces: str) -> str:
     """What the recorded flight depends on: the family file, the world, the faces, and the code that
-    draws, plans and renders worlds."""
+    draws and renders worlds (datasets, warehouse), plans them and writes bundles."""
     import hashlib
 
     from rackscan.stages import code_digest
 
-    parts = [Path(fam_path).read_bytes(), str(k).encode(), faces.encode()]
-    parts += [code_digest(p).encode() for p in ("datasets", "flight", "warehouse")]
+    import flight.bundle
+    import flight.planner
+
+    parts = [Path(fam_path).read_bytes(), str(k).encode(), faces.encode(), code_digest("datasets", "warehouse").encode()]
+    parts += [Path(m.__file__).read_bytes() for m in (flight.planner, flight.bundle)]  # the passes, the bundle's format
     return hashlib.sha256(b"|".join(parts)).hexdigest()[:16]
 
 

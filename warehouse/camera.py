@@ -74,9 +74,10 @@ class CameraSpec(BaseModel):
         gsd_needed_mm = module_mm / need_px
         return gsd_needed_mm * self.focal_mm * self.image_width_px / (self.sensor_width_mm * 1000.0)
 
-    def max_speed_m_s(self, distance_m: float) -> float:
-        """Fastest flight at ``distance_m`` that keeps motion blur under ``max_blur_px``."""
-        return self.max_blur_px * self.gsd_mm_px(distance_m) / 1000.0 / self.exposure_s
+    def max_speed_m_s(self, distance_m: float, exposure_s: float | None = None) -> float:
+        """Fastest flight at ``distance_m`` that keeps motion blur under ``max_blur_px`` with an
+        exposure of ``exposure_s`` (default: the camera's shortest)."""
+        return self.max_blur_px * self.gsd_mm_px(distance_m) / 1000.0 / (exposure_s or self.exposure_s)
 
     def fov_deg(self) -> tuple[float, float]:
         w = self.sensor_width_mm

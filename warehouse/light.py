@@ -40,6 +40,17 @@ def lux_at_face(camera: CameraSpec, lux: float, distance_m: float) -> float:
     return float(lux) + float(camera.light_lux_at_1m) / max(distance_m, 0.3) ** 2
 
 
+def auto_gain(camera: CameraSpec, lux: float, exposure_s: float) -> float:
+    """The gain that makes ``lux`` at ``exposure_s`` a correct picture, within the camera's range."""
+    need = camera.sensitivity_lux_s / max(lux * exposure_s, 1e-12)
+    return float(min(max(need, MIN_GAIN), camera.max_gain))
+
+
+def brightness(camera: CameraSpec, lux: float, exposure_s: float, gain: float) -> float:
+    """Picture level against a correct exposure: 1 right, < 1 under, > 1 clipped highlights."""
+    return float(lux * exposure_s * gain / camera.sensitivity_lux_s)
+
+
 def noise_sigma_at_gain(base_sigma: float, gain: float) -> float:
     g = max(float(gain), 0.0)
     return float(base_sigma * math.sqrt(0.5 * g * g + 0.5 * g))
@@ -70,13 +81,11 @@ def plan_exposure(camera: CameraSpec, lux: float, distance_m: float, *, min_spee
                   preferred_gain: float = PREFERRED_GAIN) -> ExposurePlan:
     """The exposure, gain and pass speed for ``lux`` at ``distance_m`` from the face (see the module)."""
     L = lux_at_face(camera, lux, distance_m)
-    gsd_m = camera.gsd_mm_px(distance_m) / 1000.0
-
     def speed_for(e: float) -> float:
-        return min(max_speed_m_s, camera.max_blur_px * gsd_m / e)
+        return min(max_speed_m_s, camera.max_speed_m_s(distance_m, e))
 
     def e_for(speed: float) -> float:  # the longest exposure that keeps the blur at that speed
-        return min(camera.max_exposure_s, max(camera.exposure_s, camera.max_blur_px * gsd_m / speed))
+        return min(camera.max_exposure_s, max(camera.exposure_s, camera.max_speed_m_s(distance_m, 1.0) / speed))
 
     need = camera.sensitivity_lux_s / max(L, 1e-9)  # exposure x gain for a correct picture
     cruise = max(min(cruise_speed_m_s, max_speed_m_s), min_speed_m_s)
@@ -89,17 +98,17 @@ def plan_exposure(camera: CameraSpec, lux: float, distance_m: float, *, min_spee
         e = need / preferred_gain
     else:  # 4. slowest, gain up to the camera's most (and under-exposed beyond it)
         e = e_slow
-    gain = min(max(need / e, MIN_GAIN), camera.max_gain)
-    brightness = min(1.0, L * e * gain / camera.sensitivity_lux_s)
+    gain = auto_gain(camera, L, e)
+    level = min(1.0, brightness(camera, L, e, gain))
     noise = noise_sigma_at_gain(camera.noise_sigma, gain)
-    under = -math.log2(max(brightness, 1e-6))
+    under = -math.log2(max(level, 1e-6))
     if under > MAX_UNDER_STOPS or noise > MAX_NOISE_SIGMA:
         verdict = "too_dark"
-    elif brightness < 0.99 or gain > preferred_gain + 1e-9:
+    elif level < 0.99 or gain > preferred_gain + 1e-9:
         verdict = "dark"
     else:
         verdict = "ok"
-    return ExposurePlan(lux=L, exposure_s=e, gain=gain, brightness=brightness, noise_sigma=noise,
+    return ExposurePlan(lux=L, exposure_s=e, gain=gain, brightness=level, noise_sigma=noise,
                         speed_m_s=speed_for(e), verdict=verdict)
 
 
