@@ -126,7 +126,7 @@ def export_video(bundle, path: str | Path, *, crf: int = 14, on_frame: Callable[
     return n
 
 
-def _with_exif(jpeg: bytes, t_ns: int, tz: dt.timezone, camera_name: str) -> bytes:
+def jpeg_with_exif(jpeg: bytes, t_ns: int, tz: dt.timezone, camera_name: str) -> bytes:
     """The JPEG with an EXIF APP1 segment (capture time, fraction, UTC offset) after its SOI,
     the image data untouched."""
     from PIL import Image
@@ -160,7 +160,7 @@ def export_photos(bundle, folder: str | Path, *, utc_offset: str = "+00:00",
     name = bundle.camera_spec().name
     for k, rec in enumerate(bundle.frames):
         data = (bundle.path / rec.file).read_bytes()
-        (d / f"IMG_{k + 1:05d}.JPG").write_bytes(_with_exif(data, int(rec.t_ns), tz, name))
+        (d / f"IMG_{k + 1:05d}.JPG").write_bytes(jpeg_with_exif(data, int(rec.t_ns), tz, name))
         if on_frame:
             on_frame(k + 1, len(bundle.frames))
     return len(bundle.frames)

@@ -41,6 +41,7 @@ class ImportOptions:
     video: Path | None = None
     images: Path | None = None
     poses_csv: Path | None = None  # an external SLAM's poses (t_ns,x_m,y_m,z_m,qw,qx,qy,qz: T_site_body)
+    catalogue: Path | None = None  # catalogue.csv (sku,gtin) copied into the bundle for fusion's SKUs
     system_id: int | None = None  # the vehicle in a tlog of several systems (default: most position packets)
     camera_utc_offset: str | None = None  # the photos' UTC offset when EXIF has no OffsetTimeOriginal
     video_start_utc: str | None = None  # the video's time 0 when the container has no creation_time
@@ -235,6 +236,8 @@ def import_flight(opts: ImportOptions, *, on_frame: Callable[[int, int], None] |
 
     site = load_site(opts.site)
     cam = load_camera(opts.camera)
+    if opts.catalogue is not None:
+        _check_catalogue(Path(opts.catalogue))
     boot_utc = iso_to_unix_ns(opts.log_boot_utc, where="--log-boot-utc") if opts.log_boot_utc else None
     tels = [read_log(p, system_id=opts.system_id, boot_utc_ns=boot_utc) for p in opts.logs]
     warnings: list[str] = [w for t in tels for w in t.source.warnings]
@@ -309,6 +312,7 @@ def import_flight(opts: ImportOptions, *, on_frame: Callable[[int, int], None] |
         "frames": {"from": Path(what_frames).name, "source": ft.source, "files": ft.files},
         "camera": {"file": Path(opts.camera).name, "sha256": sha256_of(opts.camera)},
         "site": {"file": Path(opts.site).name, "sha256": sha256_of(opts.site)},
+        **({"catalogue": {"file": Path(opts.catalogue).name, "sha256": sha256_of(opts.catalogue)}} if opts.catalogue else {}),
         "frame_timing": timing["source"], "poses": poses.what,
     }
     meta = FlightMeta(flight_id=flight_id, site_name=site.spec.name, camera=cam.model_dump(mode="json"),
@@ -333,6 +337,8 @@ def import_flight(opts: ImportOptions, *, on_frame: Callable[[int, int], None] |
                     on_frame(k, len(keep))
     if opts.poses_csv is not None:
         shutil.copyfile(opts.poses_csv, out / "poses.csv")
+    if opts.catalogue is not None:
+        shutil.copyfile(opts.catalogue, out / "catalogue.csv")
     span = (poses.t_ns[-1] - poses.t_ns[0]) / 1e9
     report = ImportReport(
         bundle=str(out), flight_id=flight_id, logs=[asdict(t.source) for t in tels_for_report],
@@ -349,6 +355,18 @@ def import_flight(opts: ImportOptions, *, on_frame: Callable[[int, int], None] |
 
     write_report(out / REPORT_DIR, report, poses, site, t_frames[keep])
     return report
+
+
+def _check_catalogue(path: Path) -> None:
+    import pandas as pd
+
+    try:
+        cols = pd.read_csv(path, dtype=str, nrows=5).columns
+    except Exception as exc:  # pandas raises several parser errors
+        raise ImportsError(f"{path}: not a readable CSV ({type(exc).__name__}); expected columns sku,gtin") from None
+    miss = [c for c in ("sku", "gtin") if c not in cols]
+    if miss:
+        raise ImportsError(f"{path}: missing column(s) {', '.join(miss)}; expected a catalogue with columns sku,gtin")
 
 
 def _no_overlap_message(what: str, t_frames: np.ndarray, poses: PoseStream) -> str:

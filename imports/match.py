@@ -16,7 +16,7 @@ import numpy as np
 @dataclass(frozen=True, kw_only=True)
 class TriggerMatch:
     offset_ns: int  # trigger (log clock) - frame (camera clock) at the first frame
-    drift_ppm: float  # camera clock rate error against the log's
+    drift_ppm: float  # how fast the camera's clock runs against the log's (parts per million; > 0: fast)
     pairs: np.ndarray  # (M,2) int: frame index, trigger index
     residual_ms_median: float
     residual_ms_max: float
@@ -26,7 +26,7 @@ class TriggerMatch:
 
     def to_log_clock(self, frame_t_ns: np.ndarray, t0_ns: int) -> np.ndarray:
         t = np.asarray(frame_t_ns, np.int64)
-        return t + self.offset_ns + np.round((t - t0_ns) * self.drift_ppm * 1e-6).astype(np.int64)
+        return t + self.offset_ns - np.round((t - t0_ns) * self.drift_ppm * 1e-6).astype(np.int64)
 
 
 def match_triggers(frame_t_ns: np.ndarray, trig_t_ns: np.ndarray, *, max_offset_s: float = 15 * 3600.0,
@@ -61,7 +61,7 @@ def match_triggers(frame_t_ns: np.ndarray, trig_t_ns: np.ndarray, *, max_offset_
         x = (f[pairs[:, 0]] - f[0]).astype(float)
         y = (g[pairs[:, 1]] - f[pairs[:, 0]]).astype(float)
         b, a = np.polyfit(x, y, 1)
-        off, drift = float(a), float(b * 1e6)
+        off, drift = float(a), float(-b * 1e6)
         pairs, resid = _pairs(f, g, off, drift, tol)
     r = np.abs(resid) / 1e6
     return TriggerMatch(offset_ns=int(round(off)), drift_ppm=drift, pairs=pairs, residual_ms_median=float(np.median(r)),
@@ -71,7 +71,7 @@ def match_triggers(frame_t_ns: np.ndarray, trig_t_ns: np.ndarray, *, max_offset_
 
 def _pairs(f: np.ndarray, g: np.ndarray, off: float, drift_ppm: float, tol: float) -> tuple[np.ndarray, np.ndarray]:
     """One-to-one nearest pairs within ``tol`` of frames moved onto the log clock."""
-    moved = f + off + (f - f[0]) * drift_ppm * 1e-6
+    moved = f + off - (f - f[0]) * drift_ppm * 1e-6
     j = np.clip(np.searchsorted(g, moved), 0, len(g) - 1)
     jm = np.clip(j - 1, 0, len(g) - 1)
     j = np.where(np.abs(g[jm] - moved) < np.abs(g[j] - moved), jm, j)

@@ -18,6 +18,7 @@ def register(app: typer.Typer) -> None:
         site: Path = typer.Option(..., "--site", help="site YAML the flight was flown on"),
         out: Path = typer.Option(..., "-o", "--out", help="new bundle directory"),
         poses_csv: Path = typer.Option(None, "--poses-csv", help="external SLAM poses (t_ns,x_m,y_m,z_m,qw,qx,qy,qz: T_site_body) instead of the log's"),
+        catalogue: Path = typer.Option(None, "--catalogue", help="catalogue.csv (sku,gtin) copied into the bundle so fusion names SKUs"),
         system_id: int = typer.Option(None, "--system-id", help="the vehicle's MAVLink system id in a tlog of several (default: most position packets)"),
         camera_utc_offset: str = typer.Option(None, "--camera-utc-offset", help="the photos' UTC offset (+HH:MM) when EXIF has no OffsetTimeOriginal"),
         video_start_utc: str = typer.Option(None, "--video-start-utc", help="UTC of the video's time 0 (ISO 8601) when the container has no creation_time"),
@@ -34,7 +35,7 @@ def register(app: typer.Typer) -> None:
         from rackscan.executors import progress_bar
 
         opts = ImportOptions(logs=tuple(log), video=video, images=images, camera=camera, site=site, out=out,
-                             poses_csv=poses_csv, system_id=system_id, camera_utc_offset=camera_utc_offset,
+                             poses_csv=poses_csv, catalogue=catalogue, system_id=system_id, camera_utc_offset=camera_utc_offset,
                              video_start_utc=video_start_utc, log_boot_utc=log_boot_utc, frame_step=frame_step,
                              use_triggers=triggers, max_gap_s=max_gap_s, flight_id=flight_id)
         with progress_bar(transient=True) as prog:

@@ -14,7 +14,7 @@ from tests.conftest import REPO
 
 pytestmark = pytest.mark.core
 HEAVY = ("torch", "ultralytics", "ray", "rerun", "open3d")
-PACKAGES = ("warehouse", "flight", "datasets", "perception", "slam_fusion", "reconciliation", "dashboard", "rackscan")
+PACKAGES = ("warehouse", "flight", "imports", "datasets", "perception", "slam_fusion", "reconciliation", "dashboard", "rackscan")
 SCRIPTS = ("dashboard.app", "dashboard.views", "reconciliation.migrations", "rackscan.__main__")  # scripts, not modules
 IN_CORE_ENV = os.environ.get("RACKSCAN_CORE_ENV") == "1"
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import tempfile
 from pathlib import Path
 
 from imports.errors import ImportsError
@@ -9,6 +13,32 @@ from imports.errors import ImportsError
 TLOG_EXT = (".tlog", ".mav")
 DATAFLASH_EXT = (".bin",)
 ULOG_EXT = (".ulg", ".ulog")
+
+
+@contextlib.contextmanager
+def quiet_fds():
+    """Silence what log libraries print, C extensions included (pymavlink's dfindexer writes
+    "bad header ..." to the process's stderr): fds 1 and 2 go to a scratch file meanwhile, whose
+    text is handed back in the yielded list."""
+    said: list[str] = []
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with tempfile.TemporaryFile(mode="w+b") as scratch:
+        try:
+            os.dup2(scratch.fileno(), 1)
+            os.dup2(scratch.fileno(), 2)
+            with contextlib.redirect_stdout(open(os.devnull, "w")) as a, contextlib.redirect_stderr(a):
+                yield said
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            scratch.seek(0)
+            said.extend(scratch.read(4096).decode("utf-8", "replace").splitlines())
 
 
 def sniff(path: Path, head: bytes) -> str:

@@ -9,13 +9,12 @@ time of week with the leap seconds of that date (pymavlink assumes 18 for every 
 
 from __future__ import annotations
 
-import contextlib
-import io
 from pathlib import Path
 
 import numpy as np
 
 from imports.errors import ImportsError
+from imports.logs import quiet_fds
 from imports.telemetry import LogSource, Telemetry, quat_from_euler, sha256_of, sorted_unique
 from imports.timebase import gps_to_unix_ns
 
@@ -51,9 +50,8 @@ def read_dataflash(path: str | Path, *, boot_utc_ns: int | None = None) -> Telem
 
     p = Path(path)
     n_bytes = p.stat().st_size
-    noise = io.StringIO()
     try:
-        with contextlib.redirect_stderr(noise), contextlib.redirect_stdout(noise):
+        with quiet_fds():
             dfr = DFReader.DFReader_binary(str(p), zero_time_base=True)
     except Exception as exc:  # DFReader raises struct/Index/Value errors on a broken header
         raise ImportsError(f"{p}: byte 0: not a readable DataFlash log ({type(exc).__name__}: {str(exc)[:80]}); "
@@ -65,7 +63,7 @@ def read_dataflash(path: str | Path, *, boot_utc_ns: int | None = None) -> Telem
     bad_values = 0
     last_end = dfr.offset
     try:
-        with contextlib.redirect_stderr(noise), contextlib.redirect_stdout(noise):
+        with quiet_fds():
             while True:
                 start = dfr.offset
                 m = dfr.recv_msg()

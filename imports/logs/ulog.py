@@ -9,13 +9,12 @@ from camera_capture or camera_trigger.
 
 from __future__ import annotations
 
-import contextlib
-import io
 from pathlib import Path
 
 import numpy as np
 
 from imports.errors import ImportsError
+from imports.logs import quiet_fds
 from imports.telemetry import LogSource, Telemetry, sha256_of, sorted_unique
 
 TOPICS = ["vehicle_global_position", "vehicle_gps_position", "sensor_gps", "vehicle_local_position",
@@ -38,9 +37,8 @@ def read_ulog(path: str | Path, *, boot_utc_ns: int | None = None) -> Telemetry:
         head = f.read(16)
     if head[:7] != b"ULog\x01\x12\x35":
         raise ImportsError(f"{p}: byte 0: no ULog header (starts {head[:7].hex(' ')}); expected 'ULog' 01 12 35")
-    noise = io.StringIO()
     try:
-        with contextlib.redirect_stdout(noise), contextlib.redirect_stderr(noise):
+        with quiet_fds() as said:
             u = ULog(str(p), TOPICS, parse_header_only=False)
     except Exception as exc:  # pyulog raises several types on a broken definition section
         raise ImportsError(f"{p}: ULog does not parse ({type(exc).__name__}: {str(exc)[:80]}); expected a PX4 .ulg "
@@ -48,7 +46,7 @@ def read_ulog(path: str | Path, *, boot_utc_ns: int | None = None) -> Telemetry:
     warnings = []
     if u.file_corruption:
         warnings.append(f"{p.name}: pyulog found corrupt data and skipped it (a message with a bad size or type)")
-    said = [ln for ln in noise.getvalue().splitlines() if ln.strip()]
+    said = [ln for ln in said if ln.strip()]
     if said:
         warnings.append(f"{p.name}: pyulog: {said[0][:120]}")
     topics = {}
