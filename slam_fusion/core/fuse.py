@@ -447,18 +447,40 @@ def is_counted(t: TireTrack, *, min_support: float = 0.5, min_side_m: float = 0.
     return len(t.frames) >= need and t.support >= min_support and not too_thin
 
 
+def is_fragment(t: TireTrack, counted: list[TireTrack], *, narrow: float = 0.6, covered: float = 0.8) -> bool:
+    """A track narrower than ``narrow`` of its row's typical tire, lying ``covered`` inside the
+    extents of the other counted tracks of its row: a piece of a neighbour detected on its own (a
+    box the detector put over the seam of two packed tires), not a tire. A tire behind a crowded row
+    shows in the open space between its neighbours, not over them."""
+    row = [c for c in counted if c is not t and _same_row(c, t)]
+    if len(row) < 2:
+        return False
+    if t.w_m >= narrow * float(np.median([c.w_m for c in row])):
+        return False
+    spans = sorted((max(c.u0_m, t.u0_m), min(c.u1_m, t.u1_m)) for c in row if c.u1_m > t.u0_m and c.u0_m < t.u1_m)
+    inside, end = 0.0, t.u0_m
+    for a, b in spans:  # length of t's extent under the union of the others'
+        a = max(a, end)
+        if b > a:
+            inside += b - a
+            end = b
+    return inside >= covered * t.w_m
+
+
 def select_tracks(tracks: list[TireTrack], *, min_support: float = 0.5, min_side_m: float = 0.1,
                   hidden_support: float = 0.15, labels: list[ItemLabel] = ()
                   ) -> tuple[list[TireTrack], list[TireTrack], list[TireTrack]]:
     """One bin's tracks (and its serialised labels) -> (counted, of those the ones hidden in a row,
     weak ones left out).
 
-    Counted: ``is_counted``, plus tracks seen in at least two frames and ``hidden_support`` of
+    Counted: ``is_counted`` and not a fragment of its neighbours (``is_fragment``), plus tracks
+    seen in at least two frames and ``hidden_support`` of
     those that had them in view, no thinner than ``min_side_m``, that fill a gap in a packed row
     (``hidden_in_row``), plus the tires whose label alone was read in such a gap still open
     (``labelled_in_row``). Weak: the rest with at least half of ``min_support``."""
     tracks = sorted(tracks, key=lambda t: (t.u_m, t.v_m, t.frames))
     good = [t for t in tracks if is_counted(t, min_support=min_support, min_side_m=min_side_m)]
+    good = [t for t in good if not is_fragment(t, good)]
     maybe = [t for t in tracks if t not in good and len(t.frames) >= 2 and t.support >= hidden_support
              and t.w_m >= min_side_m and t.h_m >= min_side_m]
     hidden = hidden_in_row(maybe, good)
