@@ -1,8 +1,9 @@
 """Recording a flight as it happens: every MAVLink message into the bundle's tlog, and frames
 from a pluggable camera at its frame rate while the vehicle is airborne.
 
-A camera is any ``capture(pose) -> image | None`` callable, given the latest vehicle pose
-(``VehiclePose``); the CLI wires a real camera (OpenCV) or the synthetic virtual camera that
+A camera is any ``capture(pose) -> image | TimedFrame | None`` callable, given the latest vehicle
+pose (``VehiclePose``); the CLI wires a real camera (OpenCV, or a stream or V4L2 device from
+``flight.livecam``, whose frames carry their capture time) or the synthetic virtual camera that
 renders the warehouse from that pose. Frames are stamped with the ground-station clock, as the
 tlog is, and the bundle is fsynced every few frames, so a killed recorder leaves a bundle that
 opens and replays up to the kill.
@@ -18,6 +19,7 @@ from typing import Callable
 import numpy as np
 
 from flight.bundle import BundleWriter
+from flight.livecam import TimedFrame
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,7 +34,7 @@ class VehiclePose:
     t_ns: int = 0  # when the position was received (ground-station clock); 0: unknown
 
 
-Camera = Callable[[VehiclePose], "np.ndarray | None"]
+Camera = Callable[[VehiclePose], "np.ndarray | TimedFrame | None"]
 
 
 class FlightRecorder:
@@ -71,6 +73,8 @@ class FlightRecorder:
                 except Exception as e:  # a camera hiccup loses a frame, not the flight
                     self.errors.append(f"{type(e).__name__}: {e}")
                     img = None
+                if isinstance(img, TimedFrame):  # a live camera's own capture time (flight.livecam)
+                    img, t_ns = img.image, img.t_ns
                 if img is not None and t_ns <= self._last_t_ns:
                     img = None  # the same pose again: no new frame
                 if img is not None:
