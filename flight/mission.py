@@ -5,14 +5,16 @@ the mission (type 0; item 0 is the home slot, as ArduPilot keeps it), the geofen
 5001/5002 polygon vertices, 5003/5004 circles) and the rally points (type 2: 5100);
 ``mavlink_to_mission`` is its inverse, used to verify a download.
 
-ArduCopter keeps only some fields of each item (``STORED_PARAMS``): a NAV_WAYPOINT keeps its
-delay (whole seconds) but not its yaw, so the heading along a pass is a CONDITION_YAW item
-(``set_yaw``) flown with WP_YAW_BEHAVIOR 0 (the runner sets it); a downloaded NAV_LAND has param4
-+-1 (its loiter direction) whatever was sent. A waypoint therefore carries no yaw here.
+ArduCopter keeps only some fields of each item; ``as_stored`` is that rule, used by the simulated
+vehicle to store items and by the runner to verify a download: a NAV_WAYPOINT keeps its delay
+(whole seconds) but not its yaw, so the heading along a pass is a CONDITION_YAW item (``set_yaw``)
+flown with WP_YAW_BEHAVIOR 0 (the runner sets it); a downloaded NAV_LAND has param4 +-1 (its
+loiter direction) whatever was sent. A waypoint therefore carries no yaw here.
 """
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass, field
 
@@ -20,11 +22,11 @@ from flight.errors import FlightError
 
 # MAV_CMD / MAV_FRAME numbers (common.xml)
 NAV_WAYPOINT, NAV_RETURN_TO_LAUNCH, NAV_LAND, NAV_TAKEOFF = 16, 20, 21, 22
-CONDITION_YAW, DO_CHANGE_SPEED, DO_MOUNT_CONTROL = 115, 178, 205
+CONDITION_YAW, DO_CHANGE_SPEED, DO_MOUNT_CONTROL, DO_GIMBAL_MANAGER_PITCHYAW = 115, 178, 205, 1000
 FENCE_POLYGON_INCLUSION, FENCE_POLYGON_EXCLUSION, FENCE_CIRCLE_INCLUSION, FENCE_CIRCLE_EXCLUSION = 5001, 5002, 5003, 5004
 RALLY_POINT = 5100
-FRAME_GLOBAL, FRAME_MISSION, FRAME_GLOBAL_RELATIVE_ALT_INT = 0, 2, 6
-FRAME_GLOBAL_INT = 5
+FRAME_GLOBAL, FRAME_MISSION, FRAME_GLOBAL_RELATIVE_ALT, FRAME_GLOBAL_INT, FRAME_GLOBAL_RELATIVE_ALT_INT = 0, 2, 3, 5, 6
+FRAME_GLOBAL_TERRAIN_ALT, FRAME_GLOBAL_TERRAIN_ALT_INT = 10, 11
 MISSION_TYPE_MISSION, MISSION_TYPE_FENCE, MISSION_TYPE_RALLY = 0, 1, 2
 KINDS = ("takeoff", "waypoint", "change_speed", "set_yaw", "gimbal", "land", "rtl")
 
@@ -96,6 +98,14 @@ class MavItem:
     z: float
     mission_type: int
 
+    @classmethod
+    def from_message(cls, m) -> "MavItem":
+        """A MISSION_ITEM_INT message (x, y in degE7) as a MavItem."""
+        return cls(seq=int(m.seq), frame=int(m.frame), command=int(m.command), current=int(m.current),
+                   autocontinue=int(m.autocontinue), param1=float(m.param1), param2=float(m.param2),
+                   param3=float(m.param3), param4=float(m.param4), x=int(m.x), y=int(m.y), z=float(m.z),
+                   mission_type=int(getattr(m, "mission_type", 0)))
+
 
 @dataclass(frozen=True, kw_only=True)
 class MavlinkPlan:
@@ -104,31 +114,141 @@ class MavlinkPlan:
     rally: tuple[MavItem, ...]
 
 
-# The params ArduCopter stores (and downloads back) per MAV_CMD; x, y, z are kept for NAV items.
-STORED_PARAMS: dict[int, tuple[int, ...]] = {
-    NAV_WAYPOINT: (1,), NAV_TAKEOFF: (1,), NAV_LAND: (1,), NAV_RETURN_TO_LAUNCH: (),
-    DO_CHANGE_SPEED: (1, 2, 3), CONDITION_YAW: (1, 2, 3, 4), DO_MOUNT_CONTROL: (1, 2, 3),
+# What AP_Mission keeps of each param, per MAV_CMD (AP_Mission::mavlink_int_to_mission_cmd and back):
+# "f" a float, "u16"/"u8"/"i8" an integer of that width (the float truncated, as C converts it),
+# "dir" a loiter direction (-1 when negative, else +1), None dropped (0 when downloaded).
+_PARAM_KINDS: dict[int, tuple[str | None, str | None, str | None, str | None]] = {
+    NAV_WAYPOINT: ("u16", None, None, None),  # Copter: the delay in whole seconds; no yaw, no radii
+    NAV_TAKEOFF: ("u16", None, None, None),
+    NAV_LAND: ("u16", None, None, "dir"),
+    NAV_RETURN_TO_LAUNCH: (None, None, None, None),
+    CONDITION_YAW: ("f", "f", "i8", "u8"),  # angle, rate, direction, relative
+    DO_CHANGE_SPEED: ("u8", "f", "f", None),  # speed type, m/s, throttle %
+    DO_MOUNT_CONTROL: ("f", "f", "f", None),  # pitch, roll, yaw; z comes back as mode 2 (MAVLINK_TARGETING)
+    DO_GIMBAL_MANAGER_PITCHYAW: ("i8", "i16", "i8", "i8"),  # whole degrees (and deg/s); flags in x, gimbal in z
 }
+# Commands AP_Mission keeps a location for (AP_Mission::stored_in_location, those rackscan uses)
+LOCATION_COMMANDS = frozenset({NAV_WAYPOINT, NAV_TAKEOFF, NAV_LAND})
 NAV_COMMANDS = {NAV_WAYPOINT, NAV_TAKEOFF, NAV_LAND, NAV_RETURN_TO_LAUNCH}
+# frames an item comes back in: ArduCopter keeps only "relative to home" or not (or terrain)
+_STORED_FRAME = {FRAME_GLOBAL: FRAME_GLOBAL, FRAME_GLOBAL_INT: FRAME_GLOBAL, FRAME_MISSION: FRAME_GLOBAL,
+                 FRAME_GLOBAL_RELATIVE_ALT: FRAME_GLOBAL_RELATIVE_ALT,
+                 FRAME_GLOBAL_RELATIVE_ALT_INT: FRAME_GLOBAL_RELATIVE_ALT,
+                 FRAME_GLOBAL_TERRAIN_ALT: FRAME_GLOBAL_TERRAIN_ALT, FRAME_GLOBAL_TERRAIN_ALT_INT: FRAME_GLOBAL_TERRAIN_ALT}
+_INT_RANGE = {"u16": (0, 65535), "u8": (0, 255), "i8": (-128, 127), "i16": (-32768, 32767),
+              "i32": (-2**31, 2**31 - 1), "u32": (0, 2**32 - 1)}
+FENCE_POLYGONS = (FENCE_POLYGON_INCLUSION, FENCE_POLYGON_EXCLUSION)
 
 
-def _f32(a: float, b: float) -> bool:
+def f32(x: float) -> float:
+    """``x`` as the float32 MAVLink carries and ArduPilot computes in (NaN stays NaN)."""
+    x = float(x)
+    if x != x:
+        return x
+    return struct.unpack("<f", struct.pack("<f", max(-3.4028234663852886e38, min(3.4028234663852886e38, x))))[0]
+
+
+def _int(x: float, kind: str) -> float:
+    """A float param kept in an integer field: truncated toward zero (C's conversion), clamped to the field."""
+    lo, hi = _INT_RANGE[kind]
+    x = float(x)
+    if x != x:
+        return 0.0
+    return float(max(lo, min(hi, math.trunc(f32(x)))))
+
+
+def _param(x: float, kind: str | None) -> float:
+    if kind is None:
+        return 0.0
+    if kind == "f":
+        return f32(x)
+    if kind == "dir":  # NaN leaves the default (clockwise): AP_Mission skips it
+        return -1.0 if x == x and f32(x) <= -1.1920929e-07 else 1.0
+    return _int(x, kind)
+
+
+def _stored_alt_m(z: float) -> float:
+    """AP_Mission's altitude: ``packet.z * 100.0f`` kept as int32 centimetres, sent back as ``alt * 0.01f``."""
+    cm = _int(f32(f32(z) * 100.0), "i32")
+    return f32(f32(cm) * f32(0.01))
+
+
+def as_stored(item: MavItem) -> MavItem:
+    """What ArduCopter keeps of ``item`` and gives back when the item is downloaded (MISSION_ITEM_INT),
+    the one storage rule of rackscan: the simulated vehicle stores items with it, and the runner's
+    verification (``same_stored``) compares a download with it.
+
+    Mission (AP_Mission): per command only some params survive (``_PARAM_KINDS``: a waypoint keeps its
+    delay in whole seconds and no yaw, a land's param4 comes back as its loiter direction +-1,
+    CONDITION_YAW's direction and relative flag are small integers); a location is kept for
+    NAV_WAYPOINT/TAKEOFF/LAND only, its altitude in whole centimetres (cut, in float32 arithmetic), in
+    the non-INT frame (relative to home or not); every other item comes back with frame 0 and no
+    x, y, z (DO_MOUNT_CONTROL: z 2). Fence (AC_PolyFence_loader): vertex count (uint8) or circle radius, lat/lon, frame 0, no z.
+    Rally (AP_Rally): lat/lon and a whole-metre altitude (int16) in the non-INT frame. ``current`` is
+    0 (the vehicle sets it for its current item), ``autocontinue`` 1 for mission items, 0 otherwise.
+    A command rackscan does not plan keeps its params (as float32) and location as sent."""
+    if item.mission_type == MISSION_TYPE_RALLY:
+        return MavItem(seq=item.seq, frame=_STORED_FRAME.get(item.frame, item.frame), command=item.command, current=0,
+                       autocontinue=0, param1=0.0, param2=0.0, param3=0.0, param4=0.0, x=item.x, y=item.y,
+                       z=_int(item.z, "i16"), mission_type=item.mission_type)
+    if item.mission_type == MISSION_TYPE_FENCE:
+        p1 = _int(item.param1, "u8") if item.command in FENCE_POLYGONS else f32(item.param1)
+        return MavItem(seq=item.seq, frame=FRAME_GLOBAL, command=item.command, current=0, autocontinue=0, param1=p1,
+                       param2=0.0, param3=0.0, param4=0.0, x=item.x, y=item.y, z=0.0, mission_type=item.mission_type)
+    kinds = _PARAM_KINDS.get(item.command)
+    raw = (item.param1, item.param2, item.param3, item.param4)
+    params = tuple(_param(v, k) for v, k in zip(raw, kinds)) if kinds else tuple(f32(v) for v in raw)
+    if item.command in LOCATION_COMMANDS or kinds is None:
+        frame, x, y, z = _STORED_FRAME.get(item.frame, item.frame), item.x, item.y, _stored_alt_m(item.z)
+    elif item.command == DO_GIMBAL_MANAGER_PITCHYAW:  # flags (uint8) in x, gimbal id (uint8) in z
+        frame, x, y, z = FRAME_GLOBAL, int(item.x) & 0xFF, 0, _int(item.z, "u8")
+    elif item.command == DO_MOUNT_CONTROL:
+        frame, x, y, z = FRAME_GLOBAL, 0, 0, 2.0
+    else:
+        frame, x, y, z = FRAME_GLOBAL, 0, 0, 0.0
+    return MavItem(seq=item.seq, frame=frame, command=item.command, current=0, autocontinue=1, param1=params[0],
+                   param2=params[1], param3=params[2], param4=params[3], x=x, y=y, z=z,
+                   mission_type=item.mission_type)
+
+
+def _same_f32(a: float, b: float) -> bool:
     """Equal as the float32 the wire carries (NaN equals NaN: 'unchanged' in a MAVLink param)."""
-    fa, fb = struct.unpack("<ff", struct.pack("<ff", float(a), float(b)))
+    fa, fb = f32(a), f32(b)
     return (fa != fa and fb != fb) or abs(fa - fb) <= 1e-6 * max(1.0, abs(fa))
 
 
-def same_stored(sent, back) -> bool:
-    """Whether a downloaded item (``MavItem`` or MISSION_ITEM_INT) holds what was sent, on the
-    fields ArduCopter keeps for its command (``STORED_PARAMS``; altitudes cut to the whole
-    centimetre it stores them in)."""
-    if sent.command != back.command:
-        return False
-    keep = STORED_PARAMS.get(sent.command, (1, 2, 3, 4))
-    if sent.command in NAV_COMMANDS or sent.command not in STORED_PARAMS:
-        if sent.x != back.x or sent.y != back.y or not -0.0001 <= float(sent.z) - float(back.z) < 0.0101:
-            return False
-    return all(_f32(getattr(sent, f"param{k}"), getattr(back, f"param{k}")) for k in keep)
+def _kinds(item: MavItem) -> tuple[str | None, ...]:
+    if item.mission_type == MISSION_TYPE_RALLY:
+        return (None, None, None, None)
+    if item.mission_type == MISSION_TYPE_FENCE:
+        return ("u8" if item.command in FENCE_POLYGONS else "f", None, None, None)
+    return _PARAM_KINDS.get(item.command, ("f", "f", "f", "f"))
+
+
+def stored_differences(sent: MavItem, back) -> list[str]:
+    """What makes the vehicle's copy ``back`` (a downloaded ``MavItem`` or MISSION_ITEM_INT) not hold
+    what was sent, one phrase each: a field that is not ``as_stored(sent)``, or a value ArduCopter keeps
+    but cannot keep exactly (a half-second delay in a whole-second field, an altitude finer than its
+    centimetre, a rally altitude that is not whole metres). Empty when the vehicle holds the item."""
+    want = as_stored(sent)
+    out = [f"{name} {int(getattr(back, name))}, expected {getattr(want, name)}" for name in ("command", "frame", "x", "y")
+           if int(getattr(back, name)) != getattr(want, name)]
+    out += [f"{name} {float(getattr(back, name)):g}, expected {getattr(want, name):g}"
+            for name in ("param1", "param2", "param3", "param4", "z") if not _same_f32(getattr(want, name), getattr(back, name))]
+    raw = (sent.param1, sent.param2, sent.param3, sent.param4)
+    for i, kind in enumerate(_kinds(sent)):
+        if kind in _INT_RANGE and not _same_f32(raw[i], getattr(want, f"param{i + 1}")):
+            out.append(f"param{i + 1} {raw[i]:g} is kept as {getattr(want, f'param{i + 1}'):g} (a whole number)")
+    keeps_z = sent.mission_type == MISSION_TYPE_RALLY or (sent.mission_type == MISSION_TYPE_MISSION and (
+        sent.command in LOCATION_COMMANDS or sent.command not in _PARAM_KINDS))
+    if keeps_z and not -0.0001 <= float(sent.z) - want.z < 0.0101:
+        out.append(f"z {sent.z:g} m is kept as {want.z:g} m")
+    return out
+
+
+def same_stored(sent: MavItem, back) -> bool:
+    """Whether the vehicle's copy ``back`` holds what was sent (``stored_differences`` is empty)."""
+    return not stored_differences(sent, back)
 
 
 def _e7(deg: float) -> int:

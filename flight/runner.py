@@ -28,7 +28,8 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink  # noqa: E402
 from flight.errors import FlightError  # noqa: E402
 from flight.failsafe import (RENAMED, FailsafeProfile, FailsafeRecord, ParamRecord, cells_from_voltage,  # noqa: E402
                              load_failsafe_profile, param_targets)
-from flight.mission import MavItem, MavlinkPlan, same_stored  # noqa: E402
+from flight.mission import MavItem, MavlinkPlan, stored_differences  # noqa: E402
+from flight.results import CommandError, CommandResult, MissionResult, ParamError  # noqa: E402
 from flight.sim_kinematics import COPTER_MODES  # noqa: E402
 from flight.watch import FlightOutcome, FlightStatus, watch_flight  # noqa: E402
 
@@ -107,9 +108,9 @@ class MissionRunner:
         self._cond = threading.Condition()
         self._send_lock = threading.Lock()
         self._mq: queue.Queue = queue.Queue()  # mission protocol messages
-        self._acks: dict[int, int] = {}
+        self._acks: dict[int, CommandResult] = {}  # the last COMMAND_ACK per MAV_CMD
         self.params: dict[str, float] = {}  # PARAM_VALUEs seen
-        self.param_errors: dict[str, int] = {}  # PARAM_ERRORs seen (MAV_PARAM_ERROR)
+        self.param_errors: dict[str, ParamError | None] = {}  # PARAM_ERRORs seen (None: a number MAVLink does not define)
         self.failsafe_record: FailsafeRecord | None = None
         self.commanded_mode = ""
         self._stop = threading.Event()
@@ -244,11 +245,14 @@ class MissionRunner:
                 s.statustext_boot_s.append(s.boot_s)
                 self._log(f"vehicle: {m.text}")
             elif kind == "COMMAND_ACK":
-                self._acks[int(m.command)] = int(m.result)
+                try:
+                    self._acks[int(m.command)] = CommandResult.of(m.result)
+                except FlightError as exc:
+                    self._log(f"vehicle: {exc}")
             elif kind == "PARAM_VALUE":
                 self.params[_param_name(m.param_id)] = float(m.param_value)
             elif kind == "PARAM_ERROR":
-                self.param_errors[_param_name(m.param_id)] = int(m.error)
+                self.param_errors[_param_name(m.param_id)] = ParamError.of(m.error)
             elif kind in ("MISSION_REQUEST", "MISSION_REQUEST_INT", "MISSION_ACK", "MISSION_COUNT", "MISSION_ITEM_INT"):
                 self._mq.put(m)
             self._cond.notify_all()
@@ -263,29 +267,35 @@ class MissionRunner:
 
     # -- commands ------------------------------------------------------------------------------
     def command(self, cmd: int, *params: float, until: Callable[[VehicleState], bool] | None = None,
-                what: str = "") -> None:
-        """COMMAND_LONG with retries until ``until`` holds (or an ACCEPTED ack when no ``until``)."""
+                what: str = "") -> CommandResult:
+        """COMMAND_LONG with retries until ``until`` holds (or an ACCEPTED ack when no ``until``);
+        ``CommandError`` (the command, its ``CommandResult`` and the vehicle's reason) when refused or
+        never confirmed."""
         p = list(params) + [0.0] * (7 - len(params))
         for attempt in range(self.opt.command_retries):
             self._acks.pop(cmd, None)
             self._send("command_long_send", self.target[0], self.target[1], cmd, attempt, *p)
-            ok = self.wait_until(lambda s: (until(s) if until else self._acks.get(cmd) == 0)
-                                 or self._acks.get(cmd) in (1, 2, 3, 4), self.opt.command_timeout_s)
+
+            def answered(s: VehicleState) -> bool:
+                res = self._acks.get(cmd)
+                return (until(s) if until else res is CommandResult.ACCEPTED) or (res is not None and res.refused)
+
+            ok = self.wait_until(answered, self.opt.command_timeout_s)
             res = self._acks.get(cmd)
             if until and until(self.state):
-                return
-            if res in (1, 2, 3, 4) and until and attempt > 0 and self.wait_until(until, 2 * self.opt.command_timeout_s):
-                return  # an earlier try took effect (its confirmation was lost); this repeat was refused for that
-            if res in (1, 2, 3, 4):  # temporarily rejected, denied, unsupported, failed
+                return res if res is not None else CommandResult.ACCEPTED
+            refused = res is not None and res.refused
+            if refused and until and attempt > 0 and self.wait_until(until, 2 * self.opt.command_timeout_s):
+                return CommandResult.ACCEPTED  # an earlier try took effect (its confirmation was lost); this repeat was refused for that
+            if refused:
                 why = next((t for t in reversed(self.state.statustexts) if t.startswith(("Arm:", "PreArm:"))), "")
                 st = self.state
-                raise FlightError(f"vehicle refused {what or f'command {cmd}'} (MAV_RESULT {res}, try {attempt + 1}; "
-                                  f"vehicle {st.mode}, {'armed' if st.armed else 'disarmed'}, landed state "
-                                  f"{st.landed_state}, {st.rel_alt_m:.1f} m)" + (f": {why}" if why else ""))
+                raise CommandError(command=cmd, result=res, what=what, attempt=attempt + 1, reason=why,
+                                   state=f"vehicle {st.mode}, {'armed' if st.armed else 'disarmed'}, landed state "
+                                         f"{st.landed_state}, {st.rel_alt_m:.1f} m")
             if ok and not until:
-                return
-        raise FlightError(f"vehicle did not confirm {what or f'command {cmd}'} after {self.opt.command_retries} tries; "
-                          "link lost?")
+                return CommandResult.ACCEPTED
+        raise CommandError(command=cmd, result=CommandResult.NO_ANSWER, what=what, attempt=self.opt.command_retries)
 
     def read_param(self, name: str) -> float | None:
         """PARAM_REQUEST_READ until a PARAM_VALUE answers; None when the vehicle says (PARAM_ERROR) or,
@@ -314,8 +324,8 @@ class MissionRunner:
                 self._event(f"parameter {name} = {value:g}")
                 return
         got = self.params.get(name)
-        why = {1: "the vehicle has no such parameter", 2: "value out of range", 3: "permission denied",
-               5: "read only"}.get(self.param_errors.get(name, -1))
+        err = self.param_errors.get(name)
+        why = err.why if err is not None else None
         raise FlightError(f"vehicle did not set parameter {name} to {value:g} after {self.opt.command_retries} tries"
                           + (f" ({why})" if why else f" (it reports {got:g})" if got is not None else "; link lost?"))
 
@@ -443,11 +453,13 @@ class MissionRunner:
                 continue
             kind = m.get_type()
             if kind == "MISSION_ACK":
-                if m.type == mavlink.MAV_MISSION_ACCEPTED and (asked == n - 1 or n == 0):
+                result = MissionResult.of(m.type)
+                if result is MissionResult.ACCEPTED and (asked == n - 1 or n == 0):
                     self._event(f"{name} uploaded ({n} items)")
                     return
-                if m.type != mavlink.MAV_MISSION_ACCEPTED:
-                    raise FlightError(f"{name} upload refused by the vehicle (MAV_MISSION_RESULT {m.type})")
+                if result is not MissionResult.ACCEPTED:
+                    at = " at its MISSION_COUNT" if asked < 0 else f" after item {asked} of {n}"
+                    raise FlightError(f"{name} upload refused by the vehicle{at}: MISSION_ACK {result.name}")
                 continue
             if kind in ("MISSION_REQUEST", "MISSION_REQUEST_INT") and 0 <= m.seq < n:
                 self._send_item(items[m.seq])
@@ -500,9 +512,10 @@ class MissionRunner:
             for a, b in zip(items, back):
                 if a.seq == 0 and mtype == 0:
                     continue  # the vehicle keeps its own home in slot 0
-                if not same_stored(a, b):
-                    raise FlightError(f"{TYPE_NAMES[mtype]} verify: item {a.seq} differs on the vehicle "
-                                      f"(command {b.command} at {b.x},{b.y},{b.z})")
+                diffs = stored_differences(a, b)
+                if diffs:
+                    raise FlightError(f"{TYPE_NAMES[mtype]} verify: item {a.seq} (command {a.command}) is not held as "
+                                      f"sent: {'; '.join(diffs)}")
         self._event("mission, fence and rally verified by download")
 
     # -- flying --------------------------------------------------------------------------------
@@ -522,7 +535,7 @@ class MissionRunner:
                              until=lambda s: s.landed_state != mavlink.MAV_LANDED_STATE_ON_GROUND or s.rel_alt_m > 0.3,
                              what="takeoff")
                 break
-            except FlightError:
+            except CommandError:
                 # Copter disarms itself ~10 s after arming on the ground: a takeoff lost on the link
                 # can find it disarmed. Arm again and repeat; anything else is a real refusal.
                 if self.state.armed or attempt == 2:
@@ -553,4 +566,5 @@ def _param_name(raw) -> str:
     return pid.rstrip("\x00")
 
 
-__all__ = ["MissionRunner", "RunnerOptions", "VehicleState", "FlightOutcome", "FlightStatus"]
+__all__ = ["MissionRunner", "RunnerOptions", "VehicleState", "FlightOutcome", "FlightStatus", "CommandError",
+           "CommandResult"]

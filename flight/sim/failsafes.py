@@ -235,16 +235,16 @@ def _outside_polygons(p, items, item_enu) -> bool:
     i = 0
     while i < len(items):
         it = items[i]
-        cmd = it[2]
+        cmd = it.command
         if cmd in (R.MAV_CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION, R.MAV_CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION):
-            n = max(1, int(it[5]))
+            n = max(1, int(it.param1))
             inside = _point_in_polygon(p, [item_enu(x)[:2] for x in items[i:i + n]])
             if (cmd == R.MAV_CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION) != inside:
                 return True
             i += n
         else:
             c = item_enu(it)
-            inside = math.hypot(p[0] - c[0], p[1] - c[1]) <= it[5]
+            inside = math.hypot(p[0] - c[0], p[1] - c[1]) <= it.param1
             if (cmd == R.MAV_CMD_NAV_FENCE_CIRCLE_INCLUSION) != inside:
                 return True
             i += 1

@@ -2,7 +2,8 @@
 
 As ArduCopter (DESIGN.md "Flight behaviour"): an upload is asked item by item with
 MISSION_REQUEST (or MISSION_REQUEST_INT), re-asked after ``mission_retry_s``; item 0 is home;
-items are kept as AP_Mission keeps them (``as_stored``) and downloaded in the non-INT frames.
+items are kept as typed ``MavItem``s by the one storage rule, ``flight.mission.as_stored`` (what
+AP_Mission, AP_Rally and the fence loader keep), so a download gives back exactly that.
 In AUTO, DO items run at once and the next NAV item starts; MISSION_CURRENT and
 MISSION_ITEM_REACHED report progress; at the end Copter holds position.
 """
@@ -11,47 +12,42 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
+from flight.mission import MavItem, as_stored, f32
 from flight.sim.config import LANDED_TAKEOFF
 
 if TYPE_CHECKING:
     from flight.sim.vehicle import SimVehicle
 
-# ArduCopter's download frames: the *_INT frames come back as their float twins (AP_Mission)
-DOWNLOAD_FRAME = {mavlink.MAV_FRAME_GLOBAL_INT: mavlink.MAV_FRAME_GLOBAL,
-                  mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT: mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT,
-                  mavlink.MAV_FRAME_GLOBAL_TERRAIN_ALT_INT: mavlink.MAV_FRAME_GLOBAL_TERRAIN_ALT}
 TYPE_NAMES = ("mission", "fence", "rally")
+# commands whose x and y are not a position (AP_Mission::convert_MISSION_ITEM_to_MISSION_ITEM_INT)
+_XY_NOT_POSITION = {mavlink.MAV_CMD_DO_DIGICAM_CONTROL, mavlink.MAV_CMD_DO_DIGICAM_CONFIGURE,
+                    mavlink.MAV_CMD_NAV_ATTITUDE_TIME, mavlink.MAV_CMD_DO_GIMBAL_MANAGER_PITCHYAW}
 
 
-def as_stored(item: list) -> list:
-    """A mission item as ArduCopter keeps it (AP_Mission's 15-byte command): a waypoint keeps its
-    delay in whole seconds and drops params 2-4 (no yaw), a takeoff keeps param1, a land keeps
-    param1 and its loiter direction (param4 back as -1 or +1); altitudes in centimetres. A rally
-    point keeps its altitude in whole metres."""
-    it = list(item)
-    if it[12] == mavlink.MAV_MISSION_TYPE_RALLY:
-        it[11] = float(int(it[11]))  # AP_Rally keeps whole metres (int16)
-    if it[12] != mavlink.MAV_MISSION_TYPE_MISSION:
-        return it
-    cmd = it[2]
-    if cmd in (mavlink.MAV_CMD_NAV_WAYPOINT, mavlink.MAV_CMD_NAV_TAKEOFF, mavlink.MAV_CMD_NAV_LAND):
-        p1 = float(max(0, min(65535, int(it[5])))) if cmd == mavlink.MAV_CMD_NAV_WAYPOINT else float(it[5])
-        p4 = (-1.0 if it[8] < 0 else 1.0) if cmd == mavlink.MAV_CMD_NAV_LAND else 0.0
-        it[5:9] = [p1, 0.0, 0.0, p4]
-        it[11] = math.floor(float(it[11]) * 100 + 1e-6) / 100  # int32 centimetres, cut
-    return it
+def received_item(msg, kind: str, mtype: int) -> MavItem:
+    """An uploaded MISSION_ITEM_INT or MISSION_ITEM as a MavItem; a MISSION_ITEM's lat/lon become
+    degE7 as ArduPilot converts them (``x * 1.0e7f`` in float32, truncated)."""
+    if kind == "MISSION_ITEM_INT":
+        return replace(MavItem.from_message(msg), mission_type=mtype)
+    if msg.command in _XY_NOT_POSITION:
+        x, y = int(msg.x), int(msg.y)
+    else:
+        x, y = (math.trunc(f32(f32(v) * f32(1.0e7))) for v in (msg.x, msg.y))
+    return MavItem(seq=int(msg.seq), frame=int(msg.frame), command=int(msg.command), current=int(msg.current),
+                   autocontinue=int(msg.autocontinue), param1=float(msg.param1), param2=float(msg.param2),
+                   param3=float(msg.param3), param4=float(msg.param4), x=x, y=y, z=float(msg.z), mission_type=mtype)
 
 
 @dataclass
 class _Upload:
     mission_type: int
     count: int
-    items: list
+    items: list[MavItem | None]
     next_seq: int = 0
     last_req_sim: float = 0.0
     last_req_wall: float = 0.0
@@ -61,7 +57,7 @@ class _Upload:
 class MissionStore:
     def __init__(self, v: "SimVehicle") -> None:
         self.v = v
-        self.items: dict[int, list] = {0: [], 1: [], 2: []}
+        self.items: dict[int, list[MavItem]] = {0: [], 1: [], 2: []}
         self.seq = 1
         self.state = mavlink.MISSION_STATE_NO_MISSION
         self.upload: _Upload | None = None
@@ -116,9 +112,7 @@ class MissionStore:
             return
         if msg.seq != up.next_seq:
             return  # a duplicate or out-of-order answer: the re-request timer asks again
-        x, y = (msg.x, msg.y) if kind == "MISSION_ITEM_INT" else (int(round(msg.x * 1e7)), int(round(msg.y * 1e7)))
-        up.items[msg.seq] = as_stored([msg.seq, msg.frame, msg.command, msg.current, msg.autocontinue, msg.param1,
-                                       msg.param2, msg.param3, msg.param4, x, y, msg.z, mtype])
+        up.items[msg.seq] = as_stored(received_item(msg, kind, mtype))
         up.next_seq += 1
         up.retries = 0
         if up.next_seq < up.count:
@@ -145,22 +139,26 @@ class MissionStore:
             return
         it = self.home_item() if mtype == 0 and msg.seq == 0 else items[msg.seq]
         cur = 1 if mtype == 0 and msg.seq == self.seq else 0
-        if mtype == 0:  # ArduCopter sends mission items back in the non-INT frames
-            it = [*it[:1], DOWNLOAD_FRAME.get(it[1], it[1]), *it[2:]]
         s, c = msg.get_srcSystem(), msg.get_srcComponent()
+        params = (it.param1, it.param2, it.param3, it.param4)
         if kind == "MISSION_REQUEST_INT":
-            out = v.conn.mav.mission_item_int_encode(s, c, it[0], it[1], it[2], cur, it[4], it[5], it[6], it[7], it[8],
-                                                     it[9], it[10], it[11], mtype)
-        else:
-            out = v.conn.mav.mission_item_encode(s, c, it[0], it[1], it[2], cur, it[4], it[5], it[6], it[7], it[8],
-                                                 it[9] / 1e7, it[10] / 1e7, it[11], mtype)
+            out = v.conn.mav.mission_item_int_encode(s, c, it.seq, it.frame, it.command, cur, it.autocontinue, *params,
+                                                     it.x, it.y, it.z, mtype)
+        else:  # AP_Mission::convert_MISSION_ITEM_INT_to_MISSION_ITEM: degE7 * 1.0e-7f
+            x, y = ((float(it.x), float(it.y)) if it.command in _XY_NOT_POSITION
+                    else (f32(f32(it.x) * f32(1.0e-7)), f32(f32(it.y) * f32(1.0e-7))))
+            out = v.conn.mav.mission_item_encode(s, c, it.seq, it.frame, it.command, cur, it.autocontinue, *params,
+                                                 x, y, it.z, mtype)
         v.send(out)
 
-    def home_item(self) -> list:
+    def home_item(self) -> MavItem:
+        """Slot 0: the vehicle's home (AMSL), as AP_Mission writes it from the AHRS."""
         v = self.v
         lat, lon, _ = v.geo(v.home_enu[0], v.home_enu[1], 0.0)
-        return [0, mavlink.MAV_FRAME_GLOBAL_INT, mavlink.MAV_CMD_NAV_WAYPOINT, 0, 1, 0.0, 0.0, 0.0, 0.0,
-                int(round(lat * 1e7)), int(round(lon * 1e7)), float(v.cfg.home_alt_m), 0]
+        return as_stored(MavItem(seq=0, frame=mavlink.MAV_FRAME_GLOBAL_INT, command=mavlink.MAV_CMD_NAV_WAYPOINT,
+                                 current=0, autocontinue=1, param1=0.0, param2=0.0, param3=0.0, param4=0.0,
+                                 x=int(round(lat * 1e7)), y=int(round(lon * 1e7)), z=float(v.cfg.home_alt_m),
+                                 mission_type=0))
 
     def _request_next(self) -> None:
         up = self.upload
@@ -206,7 +204,7 @@ class MissionStore:
         items = self.items[0]
         while self.seq < len(items):
             it = items[self.seq]
-            cmd, p1, p2, p4 = it[2], it[5], it[6], it[8]
+            cmd, p1, p2, p4 = it.command, it.param1, it.param2, it.param4
             if cmd == R.MAV_CMD_NAV_WAYPOINT:
                 # a waypoint's start resets the heading to WP_YAW_BEHAVIOR's default (face the next
                 # waypoint) unless a CONDITION_YAW heading holds and WP_YAW_BEHAVIOR is 0
@@ -219,7 +217,7 @@ class MissionStore:
             if cmd == R.MAV_CMD_NAV_TAKEOFF:
                 s = ph.state
                 ph.nav = {"kind": "takeoff", "seq": self.seq}
-                ph.target = (s.east_m, s.north_m, max(0.5, it[11]))
+                ph.target = (s.east_m, s.north_m, max(0.5, it.z))
                 if v.landed:
                     v.landed, v.landed_state = False, LANDED_TAKEOFF
                 v.telemetry.send_one("MISSION_CURRENT")

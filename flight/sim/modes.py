@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from flight.mission import NAV_COMMANDS
+from flight.results import CommandResult
 from flight.sim.config import LANDED_TAKEOFF
 from flight.sim_kinematics import COPTER_MODES
 
@@ -38,11 +39,11 @@ class Modes:
             v.text(f"Mode change to {name} failed: requires position", mavlink.MAV_SEVERITY_WARNING)
             return False
         if name == "AUTO":
-            nav = [it for it in v.mission.items[0][1:] if it[2] in NAV_COMMANDS]
+            nav = [it for it in v.mission.items[0][1:] if it.command in NAV_COMMANDS]
             if not nav:
                 v.text("Mode change to AUTO failed: no mission", mavlink.MAV_SEVERITY_WARNING)
                 return False
-            if v.armed and v.landed and nav[0][2] != mavlink.MAV_CMD_NAV_TAKEOFF:
+            if v.armed and v.landed and nav[0].command != mavlink.MAV_CMD_NAV_TAKEOFF:
                 v.text("Auto: Missing Takeoff Cmd", mavlink.MAV_SEVERITY_WARNING)
                 return False
         v.mode = name
@@ -75,20 +76,20 @@ class Modes:
             return "PreArm: Fence: vehicle outside fence"
         return None
 
-    def arm(self, force: bool) -> int:
+    def arm(self, force: bool) -> CommandResult:
         v, R = self.v, mavlink
         if v.armed:
-            return R.MAV_RESULT_ACCEPTED
+            return CommandResult.ACCEPTED
         if v.mode not in ARMABLE_MODES:
             v.text("Arm: Mode not armable", R.MAV_SEVERITY_CRITICAL)
-            return R.MAV_RESULT_FAILED
+            return CommandResult.FAILED
         if v.cfg.faults.refuse_arm_reason:
             v.text(f"Arm: {v.cfg.faults.refuse_arm_reason}", R.MAV_SEVERITY_CRITICAL)
-            return R.MAV_RESULT_FAILED
+            return CommandResult.FAILED
         failure = None if force else self.prearm_failure()
         if failure:
             v.text(failure, R.MAV_SEVERITY_CRITICAL)
-            return R.MAV_RESULT_FAILED
+            return CommandResult.FAILED
         v.armed = True
         v.arm_or_land_t = v.t
         if v.first_armed_t is None:
@@ -97,7 +98,7 @@ class Modes:
         v.failsafes.reset()
         v.text("Arming motors")
         v.telemetry.send_one("HOME_POSITION")
-        return R.MAV_RESULT_ACCEPTED
+        return CommandResult.ACCEPTED
 
     def disarm(self, why: str) -> None:
         v = self.v
@@ -113,7 +114,7 @@ class Modes:
         elif kind == "SET_MODE":
             name = MODE_NAMES.get(msg.custom_mode)
             ok = name is not None and self.set_mode(name)
-            self.v.ack(mavlink.MAVLINK_MSG_ID_SET_MODE, mavlink.MAV_RESULT_ACCEPTED if ok else mavlink.MAV_RESULT_FAILED)
+            self.v.ack(mavlink.MAVLINK_MSG_ID_SET_MODE, CommandResult.ACCEPTED if ok else CommandResult.FAILED)
 
     def _command(self, msg) -> None:
         v, R = self.v, mavlink
@@ -126,41 +127,41 @@ class Modes:
                 v.ack(c, self.arm(force))
             elif not v.landed and not force:
                 v.text("Disarm: vehicle is flying", R.MAV_SEVERITY_WARNING)
-                v.ack(c, R.MAV_RESULT_FAILED)
+                v.ack(c, CommandResult.FAILED)
             else:
                 self.disarm("GCS")
-                v.ack(c, R.MAV_RESULT_ACCEPTED)
+                v.ack(c, CommandResult.ACCEPTED)
         elif c == R.MAV_CMD_DO_SET_MODE:
             name = MODE_NAMES.get(int(p[1]))
-            v.ack(c, R.MAV_RESULT_ACCEPTED if name and self.set_mode(name) else R.MAV_RESULT_FAILED)
+            v.ack(c, CommandResult.ACCEPTED if name and self.set_mode(name) else CommandResult.FAILED)
         elif c == R.MAV_CMD_NAV_TAKEOFF:
             if v.mode != "GUIDED" or not v.armed or not v.landed:
-                v.ack(c, R.MAV_RESULT_FAILED)
+                v.ack(c, CommandResult.FAILED)
             else:
                 s = v.nav.state
                 v.nav.target = (s.east_m, s.north_m, max(0.5, p[6]))
                 v.landed, v.landed_state = False, LANDED_TAKEOFF
-                v.ack(c, R.MAV_RESULT_ACCEPTED)
+                v.ack(c, CommandResult.ACCEPTED)
         elif c == R.MAV_CMD_NAV_RETURN_TO_LAUNCH:
-            v.ack(c, R.MAV_RESULT_ACCEPTED if self.set_mode("RTL") else R.MAV_RESULT_FAILED)
+            v.ack(c, CommandResult.ACCEPTED if self.set_mode("RTL") else CommandResult.FAILED)
         elif c == R.MAV_CMD_NAV_LAND:
-            v.ack(c, R.MAV_RESULT_ACCEPTED if self.set_mode("LAND") else R.MAV_RESULT_FAILED)
+            v.ack(c, CommandResult.ACCEPTED if self.set_mode("LAND") else CommandResult.FAILED)
         elif c == R.MAV_CMD_SET_MESSAGE_INTERVAL:
-            v.ack(c, R.MAV_RESULT_ACCEPTED if v.telemetry.set_interval(int(p[0]), p[1]) else R.MAV_RESULT_DENIED)
+            v.ack(c, CommandResult.ACCEPTED if v.telemetry.set_interval(int(p[0]), p[1]) else CommandResult.DENIED)
         elif c in (R.MAV_CMD_REQUEST_MESSAGE, R.MAV_CMD_GET_HOME_POSITION, R.MAV_CMD_REQUEST_AUTOPILOT_CAPABILITIES):
             name = {R.MAV_CMD_GET_HOME_POSITION: "HOME_POSITION",
                     R.MAV_CMD_REQUEST_AUTOPILOT_CAPABILITIES: "AUTOPILOT_VERSION"}.get(c) or v.telemetry.name_of(int(p[0]))
             if name is None:
-                v.ack(c, R.MAV_RESULT_DENIED)
+                v.ack(c, CommandResult.DENIED)
                 return
-            v.ack(c, R.MAV_RESULT_ACCEPTED)
+            v.ack(c, CommandResult.ACCEPTED)
             v.telemetry.send_one(name)
         elif c == R.MAV_CMD_DO_SET_MISSION_CURRENT:
             v.mission.set_current(int(p[0]))
-            v.ack(c, R.MAV_RESULT_ACCEPTED)
+            v.ack(c, CommandResult.ACCEPTED)
         elif c == R.MAV_CMD_DO_CHANGE_SPEED:
             if p[1] > 0:
                 v.nav.speed_m_s = float(p[1])
-            v.ack(c, R.MAV_RESULT_ACCEPTED)
+            v.ack(c, CommandResult.ACCEPTED)
         else:
-            v.ack(c, R.MAV_RESULT_UNSUPPORTED)
+            v.ack(c, CommandResult.UNSUPPORTED)

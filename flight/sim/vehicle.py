@@ -29,6 +29,8 @@ from pymavlink import mavutil  # noqa: E402
 from pymavlink.dialects.v20 import ardupilotmega as mavlink  # noqa: E402
 
 from flight.errors import FlightError  # noqa: E402
+from flight.mission import MavItem  # noqa: E402
+from flight.results import CommandResult  # noqa: E402
 from flight.sim.battery import Battery  # noqa: E402
 from flight.sim.config import LANDED_ON_GROUND, SimConfig, VehicleSnapshot  # noqa: E402
 from flight.sim.estimator import Estimator  # noqa: E402
@@ -166,9 +168,9 @@ class SimVehicle:
         lat, lon, alt = self.origin.site_to_geodetic(np.array([e, n, u]))
         return float(lat), float(lon), float(alt)
 
-    def item_enu(self, it) -> tuple[float, float, float]:
-        """Target of a MISSION_ITEM_INT-shaped item in ENU (current position when lat/lon are 0)."""
-        frame, x, y, z = it[1], it[9], it[10], it[11]
+    def item_enu(self, it: "MavItem") -> tuple[float, float, float]:
+        """Target of a stored item in ENU (current position when lat/lon are 0)."""
+        frame, x, y, z = it.frame, it.x, it.y, it.z
         up = z - self.cfg.home_alt_m if frame in (mavlink.MAV_FRAME_GLOBAL, mavlink.MAV_FRAME_GLOBAL_INT) else z
         if x == 0 and y == 0:
             return self.nav.state.east_m, self.nav.state.north_m, up
@@ -180,7 +182,7 @@ class SimVehicle:
         self.statustexts.append(text)
         self.send(self.conn.mav.statustext_encode(severity, text.encode()[:50]))
 
-    def ack(self, command: int, result: int) -> None:
+    def ack(self, command: int, result: CommandResult) -> None:
         self.send(self.conn.mav.command_ack_encode(command, result))
 
     @property

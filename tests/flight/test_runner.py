@@ -14,6 +14,7 @@ from flight.errors import FlightError
 from flight.failsafe import load_failsafe_profile
 from flight.mission import FencePolygon, Mission, MissionItem, RallyPoint, mission_to_mavlink, resume_from
 from flight.recorder import FlightRecorder, VehiclePose
+from flight.results import CommandError, CommandResult
 from flight.runner import MissionRunner, RunnerOptions
 from flight.sim import Faults, SimConfig, SimVehicle, free_udp_port
 
@@ -182,8 +183,12 @@ def test_link_cut_for_good_the_vehicle_returns_and_lands_by_itself(tmp_path):
 
 
 def test_refused_arm_is_one_clear_error(tmp_path):
-    with pytest.raises(FlightError, match="vehicle refused arming .*: Arm: Throttle too high"):
+    """A typed outcome (as MAVSDK's ActionError): the command, the MAV_RESULT and the vehicle's reason."""
+    with pytest.raises(CommandError, match=r"vehicle refused arming \(COMPONENT_ARM_DISARM: FAILED, try 1; "
+                                           r"vehicle GUIDED, disarmed, .*\): Arm: Throttle too high") as err:
         _fly(Faults(refuse_arm_reason="Throttle too high"), tmp_path=tmp_path)
+    assert err.value.command == 400 and err.value.result is CommandResult.FAILED and err.value.result.refused
+    assert err.value.reason == "Arm: Throttle too high" and "\n" not in str(err.value)
 
 
 @pytest.mark.parametrize("sim_params, message", [

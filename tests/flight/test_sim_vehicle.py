@@ -51,24 +51,29 @@ def test_heartbeat_streams_off_until_requested_and_refused_arm():
 
 
 def _upload(gcs, items, mission_type, timeout_s=20.0):
-    """A minimal GCS-side upload answering MISSION_REQUEST and MISSION_REQUEST_INT; the count is
-    sent again until the vehicle asks (with packet loss it may never arrive)."""
+    """A minimal GCS-side upload answering MISSION_REQUEST and MISSION_REQUEST_INT; with packet
+    loss, the count is sent again until the vehicle asks, and the last item again until the vehicle
+    asks for the next or acknowledges (its MISSION_ACK may be the packet that was lost)."""
+    def send(it):
+        gcs.mav.mission_item_int_send(1, 1, it.seq, it.frame, it.command, it.current, it.autocontinue, it.param1,
+                                      it.param2, it.param3, it.param4, it.x, it.y, it.z, it.mission_type)
+
     gcs.mav.mission_count_send(1, 1, len(items), mission_type)
     end = time.monotonic() + timeout_s
-    asked = False
+    last = None
     while time.monotonic() < end:
         m = gcs.recv_match(type=["MISSION_REQUEST", "MISSION_REQUEST_INT", "MISSION_ACK"], blocking=True, timeout=0.5)
         if m is None:
-            if not asked:
+            if last is None:
                 gcs.mav.mission_count_send(1, 1, len(items), mission_type)
+            else:
+                send(last)
             continue
-        asked = True
         if m.get_type() == "MISSION_ACK" and m.mission_type == mission_type:
             return m.type
         if m.get_type() != "MISSION_ACK" and m.mission_type == mission_type:
-            it = items[m.seq]
-            gcs.mav.mission_item_int_send(1, 1, it.seq, it.frame, it.command, it.current, it.autocontinue, it.param1,
-                                          it.param2, it.param3, it.param4, it.x, it.y, it.z, it.mission_type)
+            last = items[m.seq]
+            send(last)
     raise AssertionError("upload timed out")
 
 
