@@ -131,3 +131,133 @@ access_events = Table(
     Index("ix_access_events_user_id", "user", "id"),
     Index("ix_access_events_client_at", "client", "at"),
 )
+
+# -- operations (operations/ reads and writes these; reconciliation only appends to the audit chain) --
+# The fleet registry: every airframe, battery and camera by its serial. Hours, cycles and what is due
+# are computed from the flight log and the maintenance records, not stored.
+airframes = Table(
+    "airframes", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("serial", String(64), nullable=False, unique=True),
+    Column("model", String(200), nullable=False, default=""),
+    Column("autopilot_id", String(64), nullable=False, default=""),  # AUTOPILOT_VERSION uid as logged
+    Column("hours_before_h", Float, nullable=False, default=0.0),  # flown before it was registered
+    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("retired_at", DateTime(timezone=True), nullable=True),
+    Column("notes", Text, nullable=False, default=""),
+)
+
+batteries = Table(
+    "batteries", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("serial", String(64), nullable=False, unique=True),
+    Column("model", String(200), nullable=False, default=""),
+    Column("cells", Integer, nullable=False),
+    Column("capacity_mah", Float, nullable=False),  # rated
+    Column("cycles_before", Float, nullable=False, default=0.0),  # cycled before it was registered
+    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("retired_at", DateTime(timezone=True), nullable=True),
+    Column("notes", Text, nullable=False, default=""),
+)
+
+cameras = Table(
+    "cameras", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("serial", String(64), nullable=False, unique=True),
+    Column("model", String(200), nullable=False, default=""),
+    Column("camera_file", Text, nullable=False, default=""),  # its calibration YAML (rackscan calibrate)
+    Column("calibrated_at", DateTime(timezone=True), nullable=True),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("retired_at", DateTime(timezone=True), nullable=True),
+    Column("notes", Text, nullable=False, default=""),
+)
+
+# one row per flight: which airframe, battery and camera flew, who flew it, how it ended, and the
+# figures from its telemetry (BATTERY_STATUS / SYS_STATUS, or DataFlash BAT)
+flight_log = Table(
+    "flight_log", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("flight_key", String(200), nullable=False, unique=True),  # flights.flight_key once reconciled
+    Column("bundle_path", Text, nullable=False, default=""),
+    Column("airframe_id", Integer, ForeignKey("airframes.id"), nullable=False, index=True),
+    Column("battery_id", Integer, ForeignKey("batteries.id"), nullable=False, index=True),
+    Column("camera_id", Integer, ForeignKey("cameras.id"), nullable=True),
+    Column("operator", String(100), nullable=False),
+    Column("started_utc", String(40), nullable=False, default=""),
+    Column("status", String(32), nullable=False, default=""),  # flight_result.json status
+    Column("failsafes", Text, nullable=False, default=""),  # "signal->action by who; ..."
+    Column("armed_s", Float, nullable=False, default=0.0),
+    Column("airborne_s", Float, nullable=False, default=0.0),
+    Column("energy_wh", Float, nullable=True),
+    Column("consumed_mah", Float, nullable=True),
+    Column("min_voltage_v", Float, nullable=True),
+    Column("peak_current_a", Float, nullable=True),
+    Column("resting_v_start", Float, nullable=True),
+    Column("resting_v_end", Float, nullable=True),
+    Column("sag_v", Float, nullable=True),  # resting voltage before arming - lowest voltage in flight
+    Column("resistance_mohm", Float, nullable=True),
+    Column("cycles", Float, nullable=False, default=0.0),  # consumed / rated capacity
+    Column("autopilot_id", String(64), nullable=False, default=""),
+    Column("source", String(32), nullable=False, default="tlog"),  # tlog | dataflash
+    Column("checklist_id", Integer, ForeignKey("checklist_confirmations.id"), nullable=True),
+    Column("override_id", Integer, ForeignKey("overrides.id"), nullable=True),
+    Column("logged_at", DateTime(timezone=True), nullable=False),
+)
+
+maintenance_events = Table(
+    "maintenance_events", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("item_kind", String(16), nullable=False),  # airframe | battery | camera
+    Column("item_id", Integer, nullable=False),
+    Column("task", String(64), nullable=False),  # a maintenance rule's id
+    Column("done_at", DateTime(timezone=True), nullable=False),
+    Column("by", String(100), nullable=False),
+    Column("notes", Text, nullable=False, default=""),
+    Index("ix_maintenance_item", "item_kind", "item_id", "task"),
+)
+
+checklist_confirmations = Table(
+    "checklist_confirmations", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("checklist", String(100), nullable=False),
+    Column("operator", String(100), nullable=False),
+    Column("airframe_id", Integer, ForeignKey("airframes.id"), nullable=False),
+    Column("battery_id", Integer, ForeignKey("batteries.id"), nullable=False),
+    Column("confirmed_at", DateTime(timezone=True), nullable=False),
+    Column("valid_until", DateTime(timezone=True), nullable=False),
+    Column("items", JSON, nullable=False),  # [{id, text, kind, result}]
+)
+
+overrides = Table(
+    "overrides", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("operator", String(100), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("problems", JSON, nullable=False),  # what was overridden, one line each
+    Column("flight_key", String(200), nullable=False, default=""),
+    Column("airframe_id", Integer, ForeignKey("airframes.id"), nullable=True),
+    Column("battery_id", Integer, ForeignKey("batteries.id"), nullable=True),
+)
+
+# The tamper-evident audit chain: append-only (triggers refuse UPDATE and DELETE), each record
+# carrying the hash of the one before (reconciliation.audit); audit_head is its newest link.
+audit_records = Table(
+    "audit_records", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", String(40), nullable=False),  # ISO 8601 UTC, hashed as written
+    Column("kind", String(32), nullable=False),
+    Column("subject", String(200), nullable=False, default=""),
+    Column("actor", String(100), nullable=False, default=""),
+    Column("payload", Text, nullable=False),  # canonical JSON, hashed as written
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+    Index("ix_audit_kind_subject", "kind", "subject"),
+)
+
+audit_head = Table(
+    "audit_head", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # always 1
+    Column("seq", Integer, nullable=False),
+    Column("hash", String(64), nullable=False),
+)

@@ -2,7 +2,10 @@
 
 Opening a store runs the Alembic migrations. Re-running a reconciliation of the same flight
 against the same ERP snapshot replaces it (idempotent); review actions are keyed by
-bin+SKU+kind so they stay attached and re-apply their status.
+bin+SKU+kind so they stay attached and re-apply their status. Every count, reconciliation, review
+and access event stored also appends a record to the audit chain in the same transaction
+(``reconciliation.audit``; ``operations.audit`` verifies it), so what is replaced here stays on
+record there.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import pandas as pd
 from sqlalchemy import create_engine, delete, func, insert, select, update
 from sqlalchemy.engine import Engine
 
+from reconciliation import audit
 from reconciliation import schema as S
 from reconciliation.diff import ReconciliationResult
 from reconciliation.errors import ReconciliationError
@@ -28,6 +32,16 @@ ACCESS_EVENTS = ("sign_in", "sign_in_failed", "sign_in_refused", "locked", "unlo
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+def counts_rows(recs: list[dict]) -> list[list]:
+    """What the audit chain keeps of a flight's observations: [bin, sku, count, confidence] sorted."""
+    return sorted([r["bin_id"], r["sku"], int(r["count"]), round(float(r["confidence"]), 6)] for r in recs)
+
+
+def discrepancy_rows(recs: list[dict]) -> list[list]:
+    """What a reconciliation record vouches for (its status changes with reviews, so it is left out)."""
+    return [[r["bin_id"], r["sku"], r["kind"], int(r["erp_qty"]), int(r["counted_qty"]), int(r["delta"])] for r in recs]
 
 
 def default_url(path: str | Path = "results.db") -> str:
@@ -76,7 +90,8 @@ class ResultsStore:
             return c.execute(insert(S.sites).values(name=name, site_sha256=h, site_yaml=site_yaml, created_at=_now())).inserted_primary_key[0]
 
     def upsert_flight(self, flight_key: str, *, site_id: int | None, bundle_path: str = "", started_utc: str = "",
-                      n_frames: int = 0, flight_time_s: float | None = None, observations: pd.DataFrame | None = None) -> int:
+                      n_frames: int = 0, flight_time_s: float | None = None, observations: pd.DataFrame | None = None,
+                      actor: str = "") -> int:
         with self.engine.begin() as c:
             row = c.execute(select(S.flights.c.id).where(S.flights.c.flight_key == flight_key)).first()
             vals = dict(site_id=site_id, bundle_path=str(bundle_path), started_utc=started_utc, n_frames=n_frames,
@@ -96,6 +111,9 @@ class ResultsStore:
                         for r in observations.itertuples(index=False)]
                 if recs:
                     c.execute(insert(S.observations), recs)
+                audit.append(c, "counts", subject=flight_key, actor=actor, payload={
+                    "flight_key": flight_key, "bundle_path": str(bundle_path), "n_frames": n_frames,
+                    "flight_time_s": flight_time_s, "counts": counts_rows(recs)})
         return fid
 
     def import_erp_snapshot(self, snap) -> int:
@@ -134,7 +152,7 @@ class ResultsStore:
                         .order_by(t.c.t_s))
 
     def save_reconciliation(self, flight_id: int, snapshot_id: int, result: ReconciliationResult, params: dict,
-                            aisle_of: dict[str, str] | None = None) -> int:
+                            aisle_of: dict[str, str] | None = None, actor: str = "") -> int:
         """Insert or replace the reconciliation of (flight, snapshot); re-apply review statuses.
         ``aisle_of``: bin id -> aisle, from the site (bin naming is the site's own)."""
         with self.engine.begin() as c:
@@ -160,6 +178,12 @@ class ResultsStore:
                              "status": status})
             if recs:
                 c.execute(insert(S.discrepancies), recs)
+            key = c.execute(select(S.flights.c.flight_key).where(S.flights.c.id == flight_id)).scalar_one()
+            sha = c.execute(select(S.erp_snapshots.c.sha256).where(S.erp_snapshots.c.id == snapshot_id)).scalar_one()
+            audit.append(c, "reconciliation", subject=f"{key}|{sha[:12]}", actor=actor, payload={
+                "reconciliation_id": rid, "flight_key": key, "erp_sha256": sha, "params": params,
+                "summary": result.summary.as_dict(), "n_discrepancies": len(recs),
+                "discrepancies_sha256": audit.rows_digest(discrepancy_rows(recs))})
         return rid
 
     @staticmethod
@@ -188,11 +212,15 @@ class ResultsStore:
                 found = {r["id"] for r in rows}
                 raise ReconciliationError(f"unknown discrepancy id(s) {sorted(set(ids) - found)}")
             now = _now()
+            written = []
             for r in rows:
-                c.execute(insert(S.review_actions).values(
-                    reconciliation_id=r["reconciliation_id"], discrepancy_key=f"{r['bin_id']}|{r['sku']}|{r['kind']}",
-                    action=action, adjusted_qty=adjusted_qty, comment=comment, user=user, role=role, at=now))
+                vals = dict(reconciliation_id=r["reconciliation_id"], discrepancy_key=f"{r['bin_id']}|{r['sku']}|{r['kind']}",
+                            action=action, adjusted_qty=adjusted_qty, comment=comment, user=user, role=role)
+                rid = c.execute(insert(S.review_actions).values(**vals, at=now)).inserted_primary_key[0]
+                written.append({"id": int(rid), **vals})
             c.execute(update(S.discrepancies).where(S.discrepancies.c.id.in_(ids)).values(status=REVIEW_ACTIONS[action]))
+            audit.append(c, "review", subject=",".join(sorted({str(r["reconciliation_id"]) for r in rows})), actor=user,
+                         payload={"rows": written})
         return len(rows)
 
     def record_access(self, event: str, *, user: str = "", client: str = "", detail: str = "",
@@ -200,9 +228,12 @@ class ResultsStore:
         """Append one access event (sign-in, failure, lockout, unlock, denied action)."""
         if event not in ACCESS_EVENTS:
             raise ReconciliationError(f"access event {event!r}; expected one of {list(ACCESS_EVENTS)}")
+        at = at or _now()
         with self.engine.begin() as c:
-            c.execute(insert(S.access_events).values(at=at or _now(), event=event, user=user[:100], client=client[:100],
+            c.execute(insert(S.access_events).values(at=at, event=event, user=user[:100], client=client[:100],
                                                      detail=detail))
+            audit.append(c, "access", subject=event, actor=user[:100], payload={"client": client[:100], "detail": detail,
+                                                                              "at": at})
 
     def access_events(self, *, user: str | None = None, client: str | None = None, since: dt.datetime | None = None,
                       events: tuple[str, ...] | None = None, limit: int | None = None) -> pd.DataFrame:
