@@ -29,6 +29,13 @@ def register(app: typer.Typer) -> None:
         require_signing: bool = typer.Option(False, "--require-signing", help="refuse a vehicle that does not sign"),
         heartbeat_timeout_s: float = typer.Option(None, "--heartbeat-timeout-s", help="wait this long for the vehicle (default 10)"),
         link_giveup_s: float = typer.Option(None, "--link-giveup-s", help="stop watching after the link is lost this long (default 60)"),
+        airframe: str = typer.Option(None, "--airframe", help="airframe serial (rackscan fleet): with --battery and --operator, refuse while maintenance is overdue or the checklist is not confirmed, and log the flight"),
+        battery: str = typer.Option(None, "--battery", help="battery serial (rackscan fleet)"),
+        camera_serial: str = typer.Option(None, "--camera-serial", help="camera serial (rackscan fleet), logged with the flight"),
+        operator: str = typer.Option(None, "--operator", help="who flies (recorded in the flight log)"),
+        override: str = typer.Option(None, "--override", help="fly although the fleet checks refuse; the reason is recorded"),
+        rules: Path = typer.Option(None, "--maintenance-rules", help="maintenance rules YAML (default: the shipped one)"),
+        db: str = typer.Option("sqlite:///results.db", "--db", help="results store with the fleet (with --airframe)"),
     ) -> None:
         """Fly the mission, record the bundle, print how the flight ended."""
         from dataclasses import replace
@@ -56,6 +63,10 @@ def register(app: typer.Typer) -> None:
         opts = replace(RunnerOptions(), signing_key=key, require_signing=require_signing,
                        failsafe=load_failsafe_profile(failsafe_profile), **{k: v for k, v in given.items() if v is not None})
         con = Console()
+        fleet = None
+        if airframe or battery or camera_serial or operator or override:
+            fleet = _fleet_gate(con, db, rules, airframe, battery, camera_serial, operator, override,
+                                record.name if not (resume or resume_from) else "")
         cam = camera_source(camera, scenario_yaml=scenario_yaml, camera_file=camera_yaml)
         req = FlyRequest(plan_file=plan_file, record=record, connect=connect, camera=cam, site_yaml=site_yaml,
                          resume=resume, resume_from=resume_from, options=opts)
@@ -74,5 +85,33 @@ def register(app: typer.Typer) -> None:
         con.print(f"flight {out.status}: last item reached {o.last_reached_seq}, vehicle "
                   f"{'disarmed on the ground' if o.disarmed_on_ground else 'not confirmed landed'} ({o.mode}); "
                   f"{out.frames} frames recorded in {out.record}")
+        if fleet is not None:
+            from operations.fleet import log_flight
+            from rackscan.cmd_fleet import flight_line
+
+            store, gate = fleet
+            row = log_flight(store, out.record, airframe=airframe, battery=battery, camera=camera_serial,
+                             operator=operator, gate=gate)
+            con.print(flight_line(row))
         if out.resumable:
             con.print(f"resume with: rackscan fly {plan_file} --connect {connect} --record {out.requested} --resume")
+
+
+def _fleet_gate(con, db, rules, airframe, battery, camera_serial, operator, override, flight_key):
+    """The fleet's pre-flight gate (operations.fleet.preflight): refuses in one line, or warns."""
+    from operations.errors import OperationsError
+    from operations.fleet import preflight
+    from operations.rules import load_rules
+    from reconciliation.store import ResultsStore
+
+    if not (airframe and battery and operator):
+        raise OperationsError("--airframe, --battery and --operator: give all three to fly with the fleet's checks "
+                              "(or none of them)")
+    store = ResultsStore(db)
+    gate = preflight(store, load_rules(rules), airframe=airframe, battery=battery, camera=camera_serial,
+                     operator=operator, override=override, flight_key=flight_key)
+    for w in gate.warnings:
+        con.print(f"warning: {w}", markup=False, highlight=False)
+    for p in gate.problems:
+        con.print(f"overridden ({override.strip()}): {p}", markup=False, highlight=False)
+    return store, gate
