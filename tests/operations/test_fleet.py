@@ -159,3 +159,32 @@ def test_sim_flight_logged_with_hours_and_cycles_from_its_telemetry_and_the_over
     rep = verify(store)
     kinds = [e.kind for e in __import__("operations.audit", fromlist=["entries"]).entries(store)]
     assert {"fleet", "checklist", "override", "flight"} <= set(kinds) and rep.n_records == len(kinds)
+
+
+from tests.reconciliation.conftest import postgres_url  # noqa: E402,F401 - the throwaway server fixture
+
+
+@pytest.mark.postgres
+def test_fleet_on_postgresql(postgres_url, tmp_path):  # noqa: F811
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    name = f"fleet_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    db = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    _fleet(db, battery_cycles_before=310)
+    store = ResultsStore(db)
+    assert main(["fleet", "checklist", "--airframe", "AF-1", "--battery", "B-1", "--operator", "minh", "--all-confirmed",
+                 "--db", db]) == 0
+    with pytest.raises(OperationsError, match="refusing to fly: overdue: battery B-1: battery_retire_cycles"):
+        preflight(store, load_rules(), airframe="AF-1", battery="B-1", camera=None, operator="minh")
+    gate = preflight(store, load_rules(), airframe="AF-1", battery="B-1", camera=None, operator="minh", override="test")
+    assert gate.override_id and gate.checklist_id
+    record_service(store, "airframe", "AF-1", "propellers", by="tech")
+    assert {d.rule for d in due(store, load_rules()) if d.status == "overdue"} == {"battery_retire_cycles", "camera_calibration"}
+    assert verify(store).n_records >= 6
+    store.engine.dispose()
