@@ -183,10 +183,12 @@ def cells_from_voltage(volts: float) -> int:
 
 def mission_top_m(plan) -> float:
     """The highest altitude (relative to home) a MavlinkPlan's mission flies: its transit altitude."""
-    from flight.mission import NAV_COMMANDS, NAV_LAND, NAV_RETURN_TO_LAUNCH
+    from flight.mission import FRAME_GLOBAL, FRAME_GLOBAL_INT, LOCATION_COMMANDS, NAV_COMMANDS, NAV_LAND
 
-    alts = [float(it.z) for it in plan.mission[1:]
-            if it.command in NAV_COMMANDS and it.command not in (NAV_LAND, NAV_RETURN_TO_LAUNCH)]
+    home_amsl_m = float(plan.mission[0].z) if plan.mission else 0.0
+    alts = [float(it.z) - (home_amsl_m if it.frame in (FRAME_GLOBAL, FRAME_GLOBAL_INT) else 0.0)
+            for it in plan.mission[1:] if it.command in NAV_COMMANDS and it.command in LOCATION_COMMANDS
+            and it.command != NAV_LAND]
     if not alts:
         raise FlightError("the mission has no waypoint; nothing to set an RTL altitude from")
     return max(alts)

@@ -145,7 +145,7 @@ def fly(req: FlyRequest, *, log: Callable[[str], None] = lambda s: None,
     recorded, and for a vehicle that refuses (the bundle is closed with status "failed")."""
     from flight.bundle import BundleWriter, FlightMeta, sha256_file
     from flight.continuation import RESULT_FILE, plan_continuation, result_json
-    from flight.mission import mission_to_mavlink
+    from flight.mission import FRAME_GLOBAL_RELATIVE_ALT_INT, NAV_TAKEOFF, mission_to_mavlink
     from flight.planfile import read_plan
     from flight.recorder import FlightRecorder, VehiclePose
     from flight.runner import MissionRunner
@@ -169,7 +169,8 @@ def fly(req: FlyRequest, *, log: Callable[[str], None] = lambda s: None,
         log(f"continuing {cont.interrupted} after plan item {cont.after_plan_seq}: {len(mission.items)} items, "
             f"recorded in {record}")
     plan = mission_to_mavlink(mission)
-    takeoff_m = next((it.rel_alt_m for it in mission.items if it.kind == "takeoff"), 2.0)
+    takeoff_m = next((it.rel_alt_m if it.kind == "takeoff" else it.alt_m for it in mission.items  # a QGC takeoff too
+                      if it.kind == "takeoff" or (it.command == NAV_TAKEOFF and it.frame == FRAME_GLOBAL_RELATIVE_ALT_INT)), 2.0)
     cam = req.camera
     site_text = Path(req.site_yaml).read_text(encoding="utf-8") if req.site_yaml else cam.site_yaml_text
     meta = FlightMeta(flight_id=record.name, site_name=mission.meta.get("site_name", mission.meta.get("site", "")),

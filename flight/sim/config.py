@@ -97,3 +97,4 @@ class VehicleSnapshot:
     yaw_deg: float = 0.0
     speed_m_s: float = 0.0
     params: dict = field(default_factory=dict)
+    mission_log: tuple[tuple[int, int], ...] = ()  # (seq, command) of each item AUTO ran, in order

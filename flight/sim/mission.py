@@ -5,7 +5,13 @@ MISSION_REQUEST (or MISSION_REQUEST_INT), re-asked after ``mission_retry_s``; it
 items are kept as typed ``MavItem``s by the one storage rule, ``flight.mission.as_stored`` (what
 AP_Mission, AP_Rally and the fence loader keep), so a download gives back exactly that.
 In AUTO, DO items run at once and the next NAV item starts; MISSION_CURRENT and
-MISSION_ITEM_REACHED report progress; at the end Copter holds position.
+MISSION_ITEM_REACHED report progress; at the end Copter holds position. NAV items: a waypoint or
+spline waypoint (flown straight), takeoff, land, RTL, NAV_LOITER_TIME (there, then wait),
+NAV_LOITER_TURNS (there, then the time the turns take at the waypoint speed; the circle is not flown),
+NAV_LOITER_UNLIM (there, for ever), NAV_DELAY (wait where it is; a time of day counts as no wait).
+DO_JUMP jumps as AP_Mission does (its count per item, -1 for ever). ROI, camera and video commands
+and CONDITION_DELAY are kept and run (``log``) but move nothing: the sim has no camera or ROI yaw,
+and DO items do not wait for a CONDITION_DELAY.
 """
 
 from __future__ import annotations
@@ -63,6 +69,8 @@ class MissionStore:
         self.upload: _Upload | None = None
         self.last_upload_done: tuple[int, int] | None = None
         self.gimbal_pitch_deg = 0.0
+        self.jumps: dict[int, int] = {}  # DO_JUMP seq -> times jumped
+        self.log: list[tuple[int, int]] = []  # (seq, command) of each item AUTO ran
 
     def rally_enu(self) -> list[tuple[float, float, float]]:
         return [self.v.item_enu(it) for it in self.items[2]]
@@ -122,6 +130,7 @@ class MissionStore:
         if mtype == R.MAV_MISSION_TYPE_MISSION:
             items[0] = self.home_item()
             self.seq = 1
+            self.jumps = {}
             self.state = R.MISSION_STATE_NOT_STARTED
         self.items[mtype] = items
         self.upload = None
@@ -202,16 +211,31 @@ class MissionStore:
         R, v = mavlink, self.v
         ph = v.nav
         items = self.items[0]
-        while self.seq < len(items):
+        for _ in range(256):  # AP_Mission gives up after 255 jumps without a NAV item
+            if self.seq >= len(items):
+                break
             it = items[self.seq]
             cmd, p1, p2, p4 = it.command, it.param1, it.param2, it.param4
-            if cmd == R.MAV_CMD_NAV_WAYPOINT:
+            self.log.append((self.seq, cmd))
+            if cmd in (R.MAV_CMD_NAV_WAYPOINT, R.MAV_CMD_NAV_SPLINE_WAYPOINT, R.MAV_CMD_NAV_LOITER_TIME,
+                       R.MAV_CMD_NAV_LOITER_TURNS, R.MAV_CMD_NAV_LOITER_UNLIM):
                 # a waypoint's start resets the heading to WP_YAW_BEHAVIOR's default (face the next
                 # waypoint) unless a CONDITION_YAW heading holds and WP_YAW_BEHAVIOR is 0
                 if not (ph.yaw_fixed and v.params["WP_YAW_BEHAVIOR"] == 0):
                     ph.yaw_target, ph.yaw_fixed = None, False
-                ph.nav = {"kind": "wp", "seq": self.seq, "hold": p1, "arrived": None}
+                if cmd == R.MAV_CMD_NAV_LOITER_UNLIM:
+                    hold = math.inf
+                elif cmd == R.MAV_CMD_NAV_LOITER_TURNS:
+                    hold = p1 * 2 * math.pi * max(abs(it.param3), 1.0) / max(ph.speed_m_s, 0.1)
+                else:
+                    hold = p1
+                ph.nav = {"kind": "wp", "seq": self.seq, "hold": hold, "arrived": None}
                 ph.target = v.item_enu(it)
+                v.telemetry.send_one("MISSION_CURRENT")
+                return
+            if cmd == R.MAV_CMD_NAV_DELAY:
+                ph.nav = {"kind": "wp", "seq": self.seq, "hold": max(0.0, p1), "arrived": None}
+                ph.target = ph.pos
                 v.telemetry.send_one("MISSION_CURRENT")
                 return
             if cmd == R.MAV_CMD_NAV_TAKEOFF:
@@ -231,7 +255,13 @@ class MissionStore:
                 ph.start_rtl(seq=self.seq)
                 v.telemetry.send_one("MISSION_CURRENT")
                 return
-            if cmd == R.MAV_CMD_DO_CHANGE_SPEED and p2 > 0:
+            if cmd == R.MAV_CMD_DO_JUMP:
+                done = self.jumps.get(self.seq, 0)
+                if 0 < p1 < len(items) and (p2 < 0 or done < p2):
+                    self.jumps[self.seq] = done + 1
+                    self.seq = int(p1)
+                    continue
+            elif cmd == R.MAV_CMD_DO_CHANGE_SPEED and p2 > 0:
                 ph.speed_m_s = float(p2)
             elif cmd == R.MAV_CMD_CONDITION_YAW:
                 ph.yaw_target = (ph.state.yaw_deg + p1 * (1 if p2 >= 0 else -1)) % 360.0 if p4 else p1 % 360.0

@@ -151,7 +151,8 @@ class SimVehicle:
                 fence_count=len(self.mission.items[1]), rally_count=len(self.mission.items[2]),
                 gimbal_pitch_deg=self.mission.gimbal_pitch_deg, statustexts=tuple(self.statustexts),
                 unsigned_rejected=self.unsigned_rejected, link_up=self.link_up, yaw_deg=s.yaw_deg,
-                speed_m_s=math.hypot(s.v_east_m_s, s.v_north_m_s), params=dict(self.params.values))
+                speed_m_s=math.hypot(s.v_east_m_s, s.v_north_m_s), params=dict(self.params.values),
+                mission_log=tuple(self.mission.log))
 
     def wait_for(self, predicate, timeout_wall_s: float = 30.0) -> VehicleSnapshot:
         """Block until ``predicate(snapshot)`` holds (tests); FlightError after the timeout."""

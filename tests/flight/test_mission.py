@@ -115,10 +115,10 @@ def test_reads_a_plan_written_by_qgroundcontrol(tmp_path):
         (lambda d: d.update(fileType="Mission"), 'fileType: expected "Plan"'),
         (lambda d: d["mission"].pop("items"), "mission.items: required field is missing"),
         (lambda d: d["mission"]["items"][1].update(params=[1, 2]), "mission.items[1].params: expected 7 numbers"),
-        (lambda d: d["mission"]["items"][0].update(type="ComplexItem"), "mission.items[0].type: 'ComplexItem' is not supported"),
+        (lambda d: d["mission"]["items"][0].update(type="ComplexItem"), "mission.items[0]: a ComplexItem (unknown) cannot be flown"),
         (lambda d: d["mission"].update(plannedHomePosition=[1]), "mission.plannedHomePosition: expected [lat, lon, alt]"),
         (lambda d: d["geoFence"]["polygons"][0].update(polygon=[[1, 2]]), "geoFence.polygons[0].polygon: expected at least 3"),
-        (lambda d: d["mission"]["items"][1].update(command=183), "mission item 2: command 183 is not one rackscan plans"),
+        (lambda d: d["mission"]["items"][1].update(command=183), "mission.items[1].command: 183 (DO_SET_SERVO) is not a command rackscan flies"),
     ],
 )
 def test_bad_plan_files(tmp_path, mutate, fragment):

@@ -50,6 +50,18 @@ def _cm(alt_m: float) -> float:
     (_it(205, (-30.5, 1.5, 0, 9.0), frame=2, z=0.0), dict(frame=0, x=0, y=0, param4=0.0, z=2.0)),
     (_it(1000, (-20.7, 135.9, 5.5, -3.2), frame=2, x=0x1FF, z=1.9),
      dict(frame=0, param1=-20.0, param2=135.0, param3=5.0, param4=-3.0, x=0xFF, y=0, z=1.0)),
+    # what a QGroundControl plan may add (measured on SITL by test_sitl.py's probe): loiter radii and
+    # directions packed, turns in 256ths below one, delays and jump counts as integers, ROI locations kept
+    (_it(17, (0, 0, -12.7, 0), z=4.0), dict(frame=3, param3=-12.0, z=4.0)),
+    (_it(18, (2.6, 0, -300.0, 0.5), z=4.0), dict(frame=3, param1=2.0, param3=-300.0, param4=1.0, z=4.0)),
+    (_it(18, (0.5, 0, 3.7, 0), z=4.0), dict(frame=3, param1=0.5, param3=3.0, z=4.0)),
+    (_it(19, (5.9, 1.0, -0.2, 0), z=4.0), dict(frame=3, param1=5.0, param2=0.0, param3=-1.0, param4=0.0, z=4.0)),
+    (_it(82, (1.9, 0, 0, 0), z=4.0), dict(frame=3, param1=1.0, z=4.0)),
+    (_it(93, (2.5, -1.0, -1.7, 30.9), frame=2), dict(frame=0, x=0, y=0, param3=-1.0, param4=30.0)),
+    (_it(177, (3.7, -1.0, 5, 5), frame=2), dict(frame=0, x=0, y=0, param1=3.0, param3=0.0, param4=0.0)),
+    (_it(195, (1.6, 2, 3, 4), z=1.234), dict(frame=3, param1=1.0, param2=0.0, param3=0.0, param4=0.0, z=_cm(1.23))),
+    (_it(203, (1.0, 2.9, -1.0, 1.0), frame=2, x=1, y=300), dict(frame=0, param2=2.0, x=1, y=44)),
+    (_it(2000, (0.0, 1.5, 10.9, 3.0), frame=2), dict(frame=0, x=0, y=0, param3=10.0)),
     # fence: vertex count (uint8) or radius, frame 0, no z, autocontinue 0
     (_it(5001, (4.7, 1, 1, 1), frame=5, z=3.0, mtype=1),
      dict(frame=0, param1=4.0, param2=0.0, param3=0.0, param4=0.0, z=0.0, autocontinue=0)),
