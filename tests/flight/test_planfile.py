@@ -120,3 +120,22 @@ def test_ground_station_and_optional_objects_are_not_required(tmp_path):
     p = tmp_path / "bare.plan"
     p.write_text(json.dumps(d))
     assert len(read_plan(p).items) == 22
+
+
+def test_fly_takes_the_qgroundcontrol_file_as_rackscan_fly_does(tmp_path):
+    """The path of ``rackscan fly PLAN``: flight.session.fly reads the file, uploads, verifies and records."""
+    from flight.session import FlyRequest, fly
+    from flight.sim import SimConfig, SimVehicle, free_udp_port
+
+    port = free_udp_port()
+    veh = SimVehicle(f"udpout:127.0.0.1:{port}", SimConfig(speedup=20, ekf_ready_s=2.0)).start()
+    try:
+        out = fly(FlyRequest(plan_file=ALL_COMMANDS, record=tmp_path / "bundle", connect=f"udpin:127.0.0.1:{port}"))
+        snap = veh.snapshot()
+    finally:
+        veh.stop()
+    assert out.status == "complete" and out.outcome.disarmed_on_ground, out.events
+    assert (3, 206) in snap.mission_log and (14, 2000) in snap.mission_log
+    rtl_alt = {p.name: p.now for p in out.failsafe.params}["RTL_ALT_M"]
+    assert rtl_alt == pytest.approx(3.0)  # the plan's highest NAV item, relative to home
+    assert json.loads((tmp_path / "bundle" / "flight_result.json").read_text())["status"] == "complete"
