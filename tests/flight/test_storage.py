@@ -101,7 +101,9 @@ def test_an_item_the_vehicle_keeps_verifies(sent):
 # -- the simulated vehicle stores random items by the rule ---------------------------------------
 _F32 = st.floats(-1e5, 1e5, width=32, allow_nan=False)
 _TENTH = f32(0.1)
-_MISSION_CMDS = (16, 20, 21, 22, 115, 178, 205, 1000)
+_MISSION_CMDS = (16, 20, 21, 22, 115, 178, 205, 1000,
+                 # what a QGroundControl plan may add: loiters, spline, delays, jump, ROI, camera, video
+                 17, 18, 19, 82, 93, 112, 177, 195, 197, 201, 203, 206, 2000, 2001, 2500, 2501)
 
 
 @st.composite
@@ -111,8 +113,9 @@ def _mission_item(draw, seq: int) -> MavItem:
     if cmd in (16, 21, 22) and draw(st.booleans()):
         p[3] = NAN  # ArduCopter accepts NaN ("unchanged") in param4 of these
     return _it(cmd, tuple(p), frame=draw(st.sampled_from((0, 2, 3, 5, 6))), seq=seq,
-               x=LAT + draw(st.integers(-10**6, 10**6)) if cmd != 1000 else draw(st.integers(0, 2**31 - 1)),
-               y=LON + draw(st.integers(-10**6, 10**6)), z=draw(st.floats(-500, 5000, width=32)))
+               x=LAT + draw(st.integers(-10**6, 10**6)) if cmd not in (203, 1000) else draw(st.integers(0, 2**31 - 1)),
+               y=LON + draw(st.integers(-10**6, 10**6)) if cmd != 203 else draw(st.integers(0, 2**31 - 1)),
+               z=draw(st.floats(-500, 5000, width=32)))
 
 
 @st.composite
