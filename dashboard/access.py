@@ -26,6 +26,7 @@ ALL = ROLES
 REVIEWERS = ("controller", "engineer")
 PERMISSIONS: dict[str, tuple[str, ...]] = {
     "view_summary": ALL,  # overview, flights
+    "view_operations": ALL,  # fleet, operations log (operators keep the fleet)
     "view_stock": REVIEWERS,  # rack view, discrepancy list, evidence
     "review": REVIEWERS,  # accept / order recount / adjust
     "export": REVIEWERS,  # CSV / XLSX of discrepancies
@@ -48,6 +49,8 @@ PAGES = (
     PageSpec("rack_view", "views/rack_view.py", "Rack view", ":material/grid_view:", "view_stock"),
     PageSpec("discrepancies", "views/discrepancies.py", "Discrepancies", ":material/report:", "view_stock"),
     PageSpec("flights", "views/flights.py", "Flights", ":material/flight:", "view_summary"),
+    PageSpec("fleet", "views/fleet.py", "Fleet", ":material/build:", "view_operations"),
+    PageSpec("operations_log", "views/operations_log.py", "Operations log", ":material/list_alt:", "view_operations"),
     PageSpec("export", "views/export.py", "Export", ":material/download:", "export"),
     PageSpec("erp_upload", "views/erp_upload.py", "ERP upload", ":material/upload_file:", "upload_erp"),
     PageSpec("users", "views/users.py", "Users", ":material/manage_accounts:", "manage_users"),

@@ -19,6 +19,8 @@ _ENV = {
     "max_session_h": "RACKSCAN_SESSION_MAX_H",
     "max_upload_mb": "RACKSCAN_MAX_UPLOAD_MB",
     "signin_delay_s": "RACKSCAN_SIGNIN_DELAY_S",
+    "maintenance_rules": "RACKSCAN_MAINTENANCE_RULES",
+    "savings_baseline": "RACKSCAN_SAVINGS_BASELINE",
 }
 
 
@@ -30,6 +32,8 @@ class DashboardSettings:
     max_session_h: float = 12.0  # and every session ends this long after its sign-in
     max_upload_mb: float = 10.0  # an ERP upload; a 100,000-bin CSV export is about 5 MB
     signin_delay_s: float = 2.0  # the first delay after the free wrong passwords; it doubles with each more
+    maintenance_rules: Path | None = None  # None: operations' shipped maintenance.yaml
+    savings_baseline: Path | None = None  # None: operations' shipped savings_baseline.yaml
 
     def __post_init__(self) -> None:
         for name in ("idle_timeout_min", "max_session_h", "max_upload_mb", "signin_delay_s"):
@@ -44,7 +48,7 @@ class DashboardSettings:
             raw = env.get(_ENV[f.name])
             if raw in (None, ""):
                 continue
-            if f.name == "users_path":
+            if f.name in ("users_path", "maintenance_rules", "savings_baseline"):
                 kw[f.name] = Path(raw)
             elif f.name == "db_url":
                 kw[f.name] = raw

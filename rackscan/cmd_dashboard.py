@@ -27,6 +27,8 @@ def register(app: typer.Typer) -> None:
         session_max_h: float = typer.Option(12.0, "--session-max-h", help="sign out this long after signing in, h"),
         signin_delay_s: float = typer.Option(2.0, "--signin-delay-s",
                                              help="wait after the 4th wrong password for a name, s (doubles with each more)"),
+        maintenance_rules: Path = typer.Option(None, "--maintenance-rules", help="maintenance rules YAML for the Fleet page (default: the shipped one)"),
+        savings_baseline: Path = typer.Option(None, "--savings-baseline", help="manual-count baseline YAML for the Overview's savings report (default: the shipped one)"),
     ) -> None:
         """Run the Streamlit dashboard over the results store (headless; open the printed URL)."""
         from dashboard.auth import load_users
@@ -36,7 +38,11 @@ def register(app: typer.Typer) -> None:
 
         settings = DashboardSettings(db_url=db, users_path=users, idle_timeout_min=session_idle_min,
                                      max_session_h=session_max_h, max_upload_mb=max_upload_mb,
-                                     signin_delay_s=signin_delay_s)
+                                     signin_delay_s=signin_delay_s, maintenance_rules=maintenance_rules,
+                                     savings_baseline=savings_baseline)
+        from operations.rules import load_rules
+
+        load_rules(maintenance_rules)  # fail early with a one-line error
         load_users(users)  # fail early with a one-line error
         ResultsStore(db)
         env = dict(os.environ, **settings.to_env(), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")

@@ -1,7 +1,7 @@
 import plotly.express as px
 import streamlit as st
 
-from dashboard import data
+from dashboard import data, ops_data
 from dashboard.widgets import pick_reconciliation
 
 st.title("Overview")
@@ -30,3 +30,21 @@ if rid is not None:
         fig.update_layout(height=320, margin=dict(t=10, b=10), yaxis_tickformat=".0%")
         st.plotly_chart(fig, width="stretch")
     st.dataframe(data.trend(), hide_index=True, width="stretch")
+    sv = ops_data.savings()
+    mine = sv[sv.reconciliation_id == rid]
+    if len(mine):
+        r = mine.iloc[0]
+        st.subheader("Savings against a manual count")
+        c = st.columns(4)
+        c[0].metric("Counting time", f"{r.drone_time_h:.2f} h", f"{-r.time_reduction:.0%} vs {r.manual_time_h:.2f} h by hand",
+                    delta_color="inverse")
+        c[1].metric("Labour", f"{r.drone_labour_h:.2f} person-h",
+                    f"{-r.labour_reduction:.0%} vs {r.manual_labour_h:.2f} by hand", delta_color="inverse")
+        c[2].metric("Time reduction (promised)", f"{r.time_reduction:.0%}", f"{r.time_reduction - r.claimed_time_reduction:+.0%} vs "
+                    f"{r.claimed_time_reduction:.0%} promised")
+        c[3].metric("Labour reduction (promised)", f"{r.labour_reduction:.0%}",
+                    f"{r.labour_reduction - r.claimed_labour_reduction:+.0%} vs {r.claimed_labour_reduction:.0%} promised")
+        st.caption(f"{int(r.locations)} locations; {r.flight_h * 60:.1f} min in the air plus setup; the manual baseline "
+                   "(people, locations per person-hour) and the drone's setup and review times are set in the savings "
+                   "baseline file (`rackscan dashboard --savings-baseline`).")
+        st.dataframe(sv, hide_index=True, width="stretch", key="savings_table")

@@ -23,7 +23,7 @@ def s(seconds):
 
 
 ROLE_ACTIONS = [
-    ("operator", "view_summary", True), ("operator", "view_stock", False), ("operator", "review", False),
+    ("operator", "view_summary", True), ("operator", "view_operations", True), ("operator", "view_stock", False), ("operator", "review", False),
     ("operator", "export", False), ("operator", "upload_erp", False), ("operator", "manage_users", False),
     ("controller", "view_stock", True), ("controller", "review", True), ("controller", "export", True),
     ("controller", "upload_erp", True), ("controller", "manage_users", False),
@@ -48,8 +48,8 @@ def test_every_action_is_covered_and_nobody_signed_in_is_refused():
     for action in PERMISSIONS:
         with pytest.raises(AccessDenied, match="not signed in"):
             authorize(None, action)
-    assert [p.key for p in pages_for("operator")] == ["overview", "flights"]
-    assert [p.key for p in pages_for("admin")] == ["overview", "flights", "users"]
+    assert [p.key for p in pages_for("operator")] == ["overview", "flights", "fleet", "operations_log"]
+    assert [p.key for p in pages_for("admin")] == ["overview", "flights", "fleet", "operations_log", "users"]
     assert {p.key for p in pages_for("controller")} == {p.key for p in PAGES} - {"users"}
 
 
