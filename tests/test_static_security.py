@@ -5,7 +5,7 @@ import subprocess
 
 from tests.conftest import REPO
 
-PACKAGES = ["warehouse", "flight", "datasets", "perception", "slam_fusion", "reconciliation", "dashboard", "rackscan"]
+PACKAGES = ["warehouse", "flight", "datasets", "perception", "slam_fusion", "reconciliation", "operations", "dashboard", "rackscan"]
 
 
 def test_bandit_finds_nothing_unjustified():
