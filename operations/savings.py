@@ -1,11 +1,13 @@
 """The savings report: counting time and labour of the actual flights against a configurable manual
 baseline (``operations/defaults/savings_baseline.yaml``).
 
-Manual: the same locations counted by ``people`` at ``locations_per_person_hour`` each, so labour
-= locations / rate and time = labour / people. Drone: time = flight time (the flight log's airborne
-time, else the fused trajectory's span) + setup per flight; labour = operators x time + the stock
-controller's review of each discrepancy. Reductions are 1 - drone / manual; the proposal's claims
-sit beside them.
+Manual: every location of the count (those scanned and those the flight missed) counted by
+``people`` at ``locations_per_person_hour`` each, so labour = locations / rate and time = labour /
+people. Drone: time = flight time (the flight log's airborne time, else the fused trajectory's
+span) + setup per flight; labour = operators x time + the stock controller's review of each
+discrepancy found; and the locations the flight did not scan still have to be counted by hand, at
+the manual rate (time and labour). Reductions are 1 - drone / manual; the proposal's claims sit
+beside them.
 """
 
 from __future__ import annotations
@@ -76,13 +78,18 @@ class Savings:
         return asdict(self)
 
 
-def savings(locations: int, flight_s: float, flights: int, discrepancies: int, b: Baseline) -> Savings:
-    """The pure step: one count (or a sum of counts) against the baseline."""
-    man_labour = locations / b.manual.locations_per_person_hour
+def savings(locations: int, flight_s: float, flights: int, discrepancies: int, b: Baseline,
+            not_scanned: int = 0) -> Savings:
+    """The pure step: one count (or a sum of counts) against the baseline. ``locations``: all the
+    count covers; ``not_scanned``: those of them the flights missed (counted by hand after)."""
+    rate = b.manual.locations_per_person_hour
+    man_labour = locations / rate
     man_time = man_labour / b.manual.people
     fl_h = flight_s / 3600.0
-    d_time = fl_h + flights * b.drone.setup_min_per_flight / 60.0
-    d_labour = b.drone.operators * d_time + discrepancies * b.drone.review_min_per_discrepancy / 60.0
+    flying = fl_h + flights * b.drone.setup_min_per_flight / 60.0
+    by_hand = not_scanned / rate
+    d_time = flying + by_hand / b.manual.people
+    d_labour = b.drone.operators * flying + discrepancies * b.drone.review_min_per_discrepancy / 60.0 + by_hand
 
     def red(d: float, m: float) -> float:
         return float("nan") if m <= 0 else 1.0 - d / m
@@ -93,12 +100,18 @@ def savings(locations: int, flight_s: float, flights: int, discrepancies: int, b
 
 def savings_table(trend: pd.DataFrame, flight_s: dict[str, float], b: Baseline) -> pd.DataFrame:
     """One row per reconciliation (``ResultsStore.trend()``): its savings; ``flight_s``: flight key ->
-    seconds flown (the flight log's airborne time, else the flights table's)."""
+    seconds flown (the flight log's airborne time, else the flights table's). The count's locations:
+    the bins scanned plus the ERP's bins the flight did not scan (``not_scanned``)."""
     rows = []
     for r in trend.itertuples(index=False):
-        n_disc = sum(int(getattr(r, c) or 0) for c in trend.columns
-                     if c.startswith("n_") and c not in ("n_match",) and pd.notna(getattr(r, c)))
-        s = savings(int(r.bins_scanned), float(flight_s.get(r.flight_key) or 0.0), 1, n_disc, b)
+        def n(kind: str) -> int:
+            v = getattr(r, f"n_{kind}", 0)
+            return int(v) if pd.notna(v) else 0
+
+        missed = n("not_scanned")
+        n_disc = sum(n(c[2:]) for c in trend.columns if c.startswith("n_") and c not in ("n_match", "n_not_scanned"))
+        s = savings(int(r.bins_scanned) + missed, float(flight_s.get(r.flight_key) or 0.0), 1, n_disc, b,
+                    not_scanned=missed)
         rows.append({"reconciliation_id": r.reconciliation_id, "flight_key": r.flight_key, **s.as_dict()})
     return pd.DataFrame(rows)
 

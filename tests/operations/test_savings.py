@@ -19,6 +19,11 @@ def test_savings_against_the_baseline():
                           "n_short": [10], "n_ghost": [5]})
     t = savings_table(trend, {"f": 1800.0}, b)
     assert t.drone_labour_h.iloc[0] == pytest.approx(s.drone_labour_h)
+    # 60 locations the flight missed are counted by hand: in both the baseline and the drone's figures
+    t = savings_table(trend.assign(n_not_scanned=[60]), {"f": 1800.0}, b)
+    assert t.locations.iloc[0] == 300 and t.manual_labour_h.iloc[0] == pytest.approx(5.0)
+    assert t.drone_labour_h.iloc[0] == pytest.approx(s.drone_labour_h + 1.0)
+    assert t.drone_time_h.iloc[0] == pytest.approx(s.drone_time_h + 0.5)
 
 
 def test_bad_baseline_names_the_field(tmp_path):
