@@ -11,8 +11,8 @@ Time is the vehicle's own clock (``time_boot_ms`` / ``TimeUS``): a simulated fli
 than real time drains its battery by that clock, and so does a real one. Sample gaps longer than
 ``MAX_GAP_S`` (a lost link) are not integrated.
 
-The pack's resistance is (V idle - V load) / (I load - I idle) from the last seconds before arming
-and the first seconds in the air; the capacity estimate divides the charge drawn by the drop in
+The pack's resistance is fitted (V = V0 + slope t - R I) over the last seconds before arming and
+the first seconds in the air; the capacity estimate divides the charge drawn by the drop in
 state of charge read from the resting voltage with a linear cell curve (3.5 V empty, 4.2 V full,
 as the simulated pack). A real LiPo's curve is flatter in the middle, so the estimate is a trend to
 watch over cycles, not a measurement of one flight.
@@ -128,14 +128,21 @@ def figures(s: Samples, source: str) -> FlightFigures:
     after = [i for i in range(n) if last_disarm is not None and s.t_s[i] > last_disarm]
     v_start = median(s.volts[i] for i in idle) if idle else None
     v_end = median(s.volts[i] for i in after) if after else None
-    load = [i for i in range(n) if air and air[0][0] + 2.0 <= s.t_s[i] <= air[0][0] + LOAD_WINDOW_S]
     res = None
-    if idle and load and have_amps:
-        i_idle = median(s.amps[i] or 0.0 for i in idle)
-        i_load = median(s.amps[i] or 0.0 for i in load)
-        v_load = median(s.volts[i] for i in load)
-        if i_load - i_idle >= 1.0:
-            res = 1000.0 * (v_start - v_load) / (i_load - i_idle)
+    if idle and air and have_amps:
+        # V = V0 + slope * t - R * I over the idle seconds and the first seconds in the air: the time
+        # term takes up the resting voltage falling as charge is drawn, which a plain
+        # (V idle - V load) / (I load - I idle) counts as resistance (+2 mOhm on a 3.3 Ah 3S pack)
+        span = [i for i in range(n) if s.amps[i] is not None
+                and first_arm - IDLE_WINDOW_S <= s.t_s[i] <= air[0][0] + LOAD_WINDOW_S]
+        amps = [s.amps[i] for i in span]
+        if len(span) >= 5 and max(amps) - min(amps) >= 1.0:
+            import numpy as np
+
+            t0 = s.t_s[span[0]]
+            a = np.array([[1.0, s.t_s[i] - t0, -s.amps[i]] for i in span])
+            coef = np.linalg.lstsq(a, np.array([s.volts[i] for i in span]), rcond=None)[0]
+            res = 1000.0 * float(coef[2])
     return FlightFigures(source=source, started_utc=s.started_utc, armed_s=armed_s, airborne_s=air_s,
                          energy_wh=energy_j / 3600.0 if have_amps else None, consumed_mah=consumed,
                          min_voltage_v=vmin, peak_current_a=imax, resting_v_start=v_start, resting_v_end=v_end,
