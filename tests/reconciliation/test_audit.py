@@ -3,6 +3,7 @@ an edit made with SQL behind the store's back is named by ``rackscan audit verif
 PostgreSQL), and the auditor's export carries the head hash."""
 
 import uuid
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -115,3 +116,42 @@ def test_postgresql_edits(postgres_url):
     _chain_and_edits(store, "ALTER TABLE audit_records DISABLE TRIGGER audit_records_append_only",
                      "ALTER TABLE audit_records ENABLE TRIGGER audit_records_append_only")
     store.engine.dispose()
+
+
+def test_a_store_from_before_the_chain_upgrades_and_vouches_from_then_on(tmp_path):
+    import datetime as dt
+
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import insert
+
+    from reconciliation import schema as S
+    from reconciliation.store import migrate
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(migrate.__code__.co_filename).parent / "migrations"))
+    with engine.begin() as c:
+        cfg.attributes["connection"] = c
+        command.upgrade(cfg, "0003")
+        now = dt.datetime.now(dt.timezone.utc)
+        fid = c.execute(insert(S.flights).values(flight_key="old-flight", bundle_path="", started_utc="", n_frames=0,
+                                                 imported_at=now)).inserted_primary_key[0]
+        c.execute(insert(S.observations).values(flight_id=fid, bin_id="A01-B01-L1-P1", sku="1", count=3, confidence=0.9))
+        heads = c.execute(text("SELECT count(*) FROM audit_head")).scalar()  # 0001 creates today's tables, empty
+    engine.dispose()
+    assert heads == 0
+    store = ResultsStore(url)  # migrates to 0004: the chain starts, naming what was there before
+    rep = verify(store)
+    first = __import__("operations.audit", fromlist=["entries"]).entries(store)[0]
+    assert rep.n_records == 1 and first.kind == "chain_started" and first.data()["flights_before"] == ["old-flight"]
+    with store.engine.begin() as c:  # rows from before the chain are not vouched for
+        c.execute(text("UPDATE observations SET count = 4"))
+    verify(store)
+    # from now on they are: the flight stored again is on the chain
+    store.upsert_flight("old-flight", site_id=None, observations=_obs())
+    with store.engine.begin() as c:
+        c.execute(text("UPDATE observations SET count = 7 WHERE bin_id = 'A01-B01-L1-P1'"))
+    with pytest.raises(OperationsError, match="observations of flight 'old-flight'"):
+        verify(store)
