@@ -188,3 +188,21 @@ def test_fleet_on_postgresql(postgres_url, tmp_path):  # noqa: F811
     assert {d.rule for d in due(store, load_rules()) if d.status == "overdue"} == {"battery_retire_cycles", "camera_calibration"}
     assert verify(store).n_records >= 6
     store.engine.dispose()
+
+
+def test_checklist_asks_each_item_and_a_no_records_nothing(tmp_path):
+    from typer.testing import CliRunner
+
+    from rackscan.cli import app
+
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    _fleet(db)
+    n = len(load_checklist().to_confirm)
+    args = ["fleet", "checklist", "--airframe", "AF-1", "--battery", "B-1", "--operator", "minh", "--db", db]
+    r = CliRunner().invoke(app, args, input="y\ny\nn\n")
+    assert r.exit_code != 0 and "not confirmed" in str(r.exception)
+    with ResultsStore(db).engine.connect() as c:
+        assert c.execute(select(S.checklist_confirmations)).first() is None
+    r = CliRunner().invoke(app, args, input="y\n" * n)
+    assert r.exit_code == 0, r.output
+    assert r.output.count("[y/N]") == n and "confirmed by minh" in r.output
