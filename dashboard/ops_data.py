@@ -116,3 +116,16 @@ def chain_status() -> tuple[bool, str]:
     except OperationsError as exc:
         return False, str(exc)
     return True, f"{rep.n_records} records, head seq {rep.head_seq} {rep.head_hash[:16]}..."
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _history(url: str, bin_id: str) -> pd.DataFrame:
+    from operations.audit import count_history
+
+    return count_history(gate._store(url), bin_id)
+
+
+def bin_history(bin_id: str) -> pd.DataFrame:
+    """A bin's counts across flights as the audit chain recorded them (stock data: view_stock only)."""
+    gate.require("view_stock")
+    return _history(_url(), bin_id.strip())

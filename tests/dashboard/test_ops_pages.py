@@ -79,3 +79,13 @@ def test_overview_shows_the_savings(app_env):
     assert "Counting time" in labels and "Labour reduction (promised)" in labels
     sv = at.dataframe[-1].value
     assert (sv.manual_labour_h > 0).all() and sv.claimed_time_reduction.iloc[0] == 0.5
+
+
+def test_operations_log_shows_a_bins_count_history_to_reviewers_only(fleet_env):
+    at = _open(_app("lan"), "operations_log")
+    at.text_input(key="history_bin").input("A01-B01-L1-P1").run()
+    assert not at.exception, at.exception
+    h = at.dataframe[-1].value
+    assert list(h.columns) == ["seq", "at", "flight_key", "sku", "count", "confidence"] and len(h) >= 1
+    at = _open(_app("minh"), "operations_log")  # an operator sees the fleet, not the stock
+    assert "history_bin" not in [t.key for t in at.text_input]
