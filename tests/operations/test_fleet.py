@@ -206,3 +206,40 @@ def test_checklist_asks_each_item_and_a_no_records_nothing(tmp_path):
     r = CliRunner().invoke(app, args, input="y\n" * n)
     assert r.exit_code == 0, r.output
     assert r.output.count("[y/N]") == n and "confirmed by minh" in r.output
+
+
+def _sim_fly(mission, plan_file, record, db, battery, *extra, faults=None):
+    from flight.sim import Faults
+
+    home, port = mission.home, free_udp_port()
+    cfg = SimConfig(speedup=25, ekf_ready_s=2.0, home_lat_deg=home[0], home_lon_deg=home[1], home_alt_m=home[2],
+                    faults=faults or Faults())
+    veh = SimVehicle(f"udpout:127.0.0.1:{port}", cfg).start()
+    try:
+        return subprocess.run([RACKSCAN, "fly", str(plan_file), "--connect", f"udpin:127.0.0.1:{port}", "--record",
+                               str(record), "--airframe", "AF-1", "--battery", battery, "--operator", "minh", "--db", db,
+                               *extra], capture_output=True, text=True, timeout=600)
+    finally:
+        veh.stop()
+
+
+def test_a_flight_cut_short_by_its_battery_and_resumed_on_another_is_logged_per_battery(tmp_path, a01):
+    from flight.sim import Faults
+    from operations.savings import flight_seconds
+
+    mission, plan_file = a01
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    _fleet(db)
+    assert main(["fleet", "add", "battery", "B-2", "--cells", "3", "--capacity-mah", "3300", "--db", db]) == 0
+    for b in ("B-1", "B-2"):
+        assert main(["fleet", "checklist", "--airframe", "AF-1", "--battery", b, "--operator", "minh", "--all-confirmed",
+                     "--db", db]) == 0
+    r = _sim_fly(mission, plan_file, tmp_path / "r1", db, "B-1", faults=Faults(battery_voltage_at_s=60.0, battery_voltage_v=10.0))
+    assert r.returncode == 0 and "--resume" in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]
+    r = _sim_fly(mission, plan_file, tmp_path / "r1", db, "B-2", "--resume")
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    log = flight_log(ResultsStore(db)).set_index("flight_key")
+    first, rest = log.loc["r1"], log.loc["r1.resume1"]
+    assert (first.battery, first.status, rest.battery, rest.status) == ("B-1", "rtl_battery", "B-2", "complete")
+    assert first.failsafes.startswith("battery_low->RTL by vehicle") and first.min_voltage_v == pytest.approx(10.0, abs=0.01)
+    assert flight_seconds(ResultsStore(db))["r1"] == pytest.approx(first.airborne_s + rest.airborne_s)
