@@ -56,7 +56,8 @@ def register(app: typer.Typer) -> None:
         for k, fs in per_kind.items():
             for name, v in fs.items():
                 if v is not None and k != kind:
-                    raise OperationsError(f"--{name.replace('_', '-')}: applies to a {k}, not a {kind}")
+                    opt = "--" + name.replace("_", "-")
+                    raise OperationsError(f"{opt}: applies to {k}s only; expected no {opt} for a {kind}")
         fields.update({k: v for k, v in per_kind[kind].items() if v is not None})
         add_item(ResultsStore(db), kind, serial, by=by, **fields)
         typer.echo(f"registered {kind} {serial}")
