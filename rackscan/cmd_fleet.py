@@ -57,7 +57,8 @@ def register(app: typer.Typer) -> None:
             for name, v in fs.items():
                 if v is not None and k != kind:
                     opt = "--" + name.replace("_", "-")
-                    raise OperationsError(f"{opt}: applies to {k}s only; expected no {opt} for a {kind}")
+                    plural = {"battery": "batteries", "airframe": "airframes", "camera": "cameras"}[k]
+                    raise OperationsError(f"{opt}: applies to {plural} only; expected no {opt} when adding {kind} {serial}")
         fields.update({k: v for k, v in per_kind[kind].items() if v is not None})
         add_item(ResultsStore(db), kind, serial, by=by, **fields)
         typer.echo(f"registered {kind} {serial}")
