@@ -222,6 +222,9 @@ class _Watch:
     last_cause: tuple[float, Detected] | None = None  # the latest signal and when it came
     mode_change_at: float | None = None  # an uncommanded mode seen, its cause not yet known
     decisive: FailsafeEvent | None = None  # the strongest action taken: how the flight ended
+    # the furthest item seen under way: ArduCopter sets MISSION_CURRENT back to item 1 when it disarms
+    # after the final LAND, and a DO item just before that LAND is never reported reached
+    done_max: int = 0
 
     def accept_vehicle(self, d: Detected, action: Action, done: int) -> None:
         """The vehicle switched to ``action``'s mode itself: record it and stop treating its mode as foreign."""
@@ -260,6 +263,7 @@ def watch_flight(r: "MissionRunner", n_items: int, *, should_abort: Callable[[],
         r.wait_until(lambda s: False, 0.2)
         s, wall, now = r.state, time.monotonic(), _clock(r.state)
         done = max(max(s.reached, default=0), s.mission_current - 1)  # a REACHED lost on the link still moved MISSION_CURRENT
+        w.done_max = max(w.done_max, done)
         if r._on_progress and done != last_progress:
             r._on_progress(done, n_items - 1)
             last_progress = done
@@ -396,7 +400,7 @@ def _finish(r: "MissionRunner", w: _Watch, n_items: int) -> FlightOutcome:
     # wait for the vehicle to land and disarm itself (RTL / LAND / mission end)
     r.wait_until(lambda s: not s.armed and s.landed_state in (LANDED_ON_GROUND, 0), r.opt.mission_timeout_s)
     s = r.state
-    done = max(max(s.reached, default=0), s.mission_current - 1)  # a REACHED lost on the link still moved MISSION_CURRENT
+    done = max(max(s.reached, default=0), s.mission_current - 1, w.done_max)  # a REACHED lost on the link still moved MISSION_CURRENT
     last_nav = n_items - 2  # the final LAND / RTL item is not reported as reached
     if w.status == FlightStatus.COMPLETE and n_items and done < last_nav:
         w.status, w.resume = FlightStatus.INCOMPLETE, done + 1
