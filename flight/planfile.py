@@ -80,16 +80,16 @@ def _req(d, key, where, kind):
 
 
 def _check_versions(data: dict, where: str) -> None:
-    """The version fields as QGroundControl checks them; an optional object (geoFence, rallyPoints)
-    is checked when present."""
+    """The version fields as QGroundControl checks them; geoFence and rallyPoints when present."""
     for name, want in VERSIONS:
-        obj, key = (data, name) if "." not in name else (data.get(name.split(".")[0]), name.split(".")[1])
-        if obj is None and "." in name and name.split(".")[0] != "mission":
+        part, _, key = name.rpartition(".")
+        obj = data.get(part) if part else data
+        if obj is None and part in ("geoFence", "rallyPoints"):
             continue
         got = obj.get(key) if isinstance(obj, dict) else None
         if got != want or isinstance(got, bool):
             old = " (QGroundControl's old fence format, which it ignores)" if name == "geoFence.version" and got == 1 else ""
-            raise FlightError(f"{where}: {name}: {got if got is not None else 'missing'}{old}; expected {want} "
+            raise FlightError(f"{where}: {name}: {'missing' if got is None else got}{old}; expected {want} "
                               "(a QGroundControl plan of this format)")
 
 
