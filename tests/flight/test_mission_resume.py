@@ -58,3 +58,11 @@ def test_a_planned_pass_is_resumed_from_its_condition_yaw_at_the_slow_speed(a01)
     assert items[2].rel_alt_m == max(it.rel_alt_m for it in items if it.kind == "waypoint")
     # every bin leg from the interrupted one on, none before it
     assert [r.meta["seq_map"][k + 1] - 1 for k, it in enumerate(r.items) if it.bin_ids] == passes[3:]
+
+
+def test_a_plan_with_a_do_jump_is_not_resumed():
+    m = _mission()
+    jump = MissionItem(kind="command", command=177, frame=2, params=(4.0, 1.0, 0.0, 0.0))
+    m = Mission(home=m.home, items=m.items[:-1] + (jump, m.items[-1]))
+    with pytest.raises(FlightError, match="the plan has a DO_JUMP"):
+        resume_from(m, 5)
