@@ -31,8 +31,7 @@ def fingerprint(*parts: Any, files: Iterable[Path] = ()) -> str:
 
 
 def code_digest(*packages: str) -> str:
-    """A hash of the Python sources and shipped data (``*.json``, ``*.yaml``: a fitted confidence model,
-    a profile) of packages: a stage's fingerprint changes with its code and what the code loads, so an
+    """A hash of the Python sources of packages: a stage's fingerprint changes with its code, so an
     upgraded rackscan does not reuse outputs its older code computed."""
     import importlib.util
 
@@ -43,7 +42,7 @@ def code_digest(*packages: str) -> str:
             h.update(f"{name}:missing".encode())
             continue
         root = Path(next(iter(spec.submodule_search_locations)))
-        for f in sorted(p for p in root.rglob("*") if p.suffix in (".py", ".json", ".yaml") and p.is_file()):
+        for f in sorted(root.rglob("*.py")):
             h.update(str(f.relative_to(root)).encode())
             h.update(f.read_bytes())
     return h.hexdigest()[:16]
