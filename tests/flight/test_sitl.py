@@ -31,6 +31,7 @@ from pymavlink import mavutil  # noqa: E402
 
 from flight.mission import FencePolygon, Mission, MissionItem, RallyPoint, mission_to_mavlink  # noqa: E402
 from flight.runner import MissionRunner, RunnerOptions  # noqa: E402
+from tests.helpers import leg_telemetry  # noqa: E402
 
 SITL = os.environ.get("ARDUPILOT_SITL")
 pytestmark = [pytest.mark.sitl, pytest.mark.skipif(not SITL or not os.path.exists(SITL),
@@ -391,20 +392,6 @@ def _rackscan(*args, timeout_s=1800):
                           timeout=timeout_s, cwd=REPO)
 
 
-def _leg_telemetry(bundle: Path, seq: int) -> tuple[list[float], list[float]]:
-    from flight.bundle import Bundle
-
-    yaw, speed, cur = [], [], -1
-    for _, m in Bundle(bundle).iter_mavlink(["MISSION_CURRENT", "ATTITUDE", "VFR_HUD"]):
-        kind = m.get_type()
-        if kind == "MISSION_CURRENT":
-            cur = m.seq
-        elif cur == seq and kind == "ATTITUDE":
-            yaw.append(math.degrees(m.yaw) % 360.0)
-        elif cur == seq and kind == "VFR_HUD":
-            speed.append(m.groundspeed)
-    return yaw, speed
-
 
 @pytest.mark.timeout(3600)
 def test_aisle_a01_interrupted_by_battery_then_resumed_counts_48_of_48(tmp_path):
@@ -448,7 +435,7 @@ def test_aisle_a01_interrupted_by_battery_then_resumed_counts_48_of_48(tmp_path)
     # the interrupted pass flown again facing the rack at its speed (the continuation's tlog)
     extra = Bundle(cont).meta.extra
     leg = next(i for i in range(first["last_reached_plan_seq"], len(mission.items)) if mission.items[i].bin_ids)
-    yaw, speed = _leg_telemetry(cont, extra["seq_map"].index(leg + 1))
+    yaw, speed = leg_telemetry(cont, extra["seq_map"].index(leg + 1))
     want_yaw, want_speed = mission.items[leg - 5].yaw_deg, mission.items[leg - 1].speed_m_s
     print(f"SITL resume: interrupted after plan item {first['last_reached_plan_seq']}; re-flown pass: heading median "
           f"{np.median(yaw):.1f} deg (planned {want_yaw:.1f}), speed median {np.median(speed):.2f} m/s, max "

@@ -6,7 +6,6 @@ the one-line errors."""
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from flight.bundle import Bundle
 from flight.planfile import write_plan
 from flight.planner import PlanOptions, plan
 from flight.sim import Faults, SimConfig, SimVehicle, free_udp_port
+from tests.helpers import leg_telemetry
 
 REPO = Path(__file__).resolve().parents[2]
 RACKSCAN = str(REPO / ".venv/bin/rackscan")
@@ -91,19 +91,6 @@ def test_a_vehicle_without_a_battery_monitor_is_refused_before_arming(tmp_path, 
     assert "\n" not in err and not snap.armed and snap.sim_time_s > 0
 
 
-def _leg_telemetry(bundle: Path, seq: int) -> tuple[list[float], list[float]]:
-    """Headings (deg) and ground speeds (m/s) while MISSION_CURRENT was ``seq``."""
-    yaw, speed, cur = [], [], -1
-    for _, m in Bundle(bundle).iter_mavlink(["MISSION_CURRENT", "ATTITUDE", "VFR_HUD"]):
-        kind = m.get_type()
-        if kind == "MISSION_CURRENT":
-            cur = m.seq
-        elif cur == seq and kind == "ATTITUDE":
-            yaw.append(math.degrees(m.yaw) % 360.0)
-        elif cur == seq and kind == "VFR_HUD":
-            speed.append(m.groundspeed)
-    return yaw, speed
-
 
 def test_low_battery_rtl_then_fly_resume_reflies_the_pass_facing_the_rack_at_its_speed(tmp_path, a01):
     _, mission, plan_file = a01
@@ -126,7 +113,7 @@ def test_low_battery_rtl_then_fly_resume_reflies_the_pass_facing_the_rack_at_its
     items = mission.items
     leg = next(i for i in range(first["last_reached_plan_seq"], len(items)) if items[i].bin_ids)  # plan index
     k = seq_map.index(leg + 1)  # its seq in the continuation
-    yaw, speed = _leg_telemetry(tmp_path / "bundle.resume1", k)
+    yaw, speed = leg_telemetry(tmp_path / "bundle.resume1", k)
     want_yaw, want_speed = items[leg - 5].yaw_deg, items[leg - 1].speed_m_s
     assert len(yaw) > 10 and abs((np.median(yaw) - want_yaw + 180) % 360 - 180) < 5.0, (np.median(yaw), want_yaw)
     assert len(speed) > 10 and abs(np.median(speed) - want_speed) < 0.2 and max(speed) < want_speed + 0.3, \
