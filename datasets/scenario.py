@@ -8,14 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from datasets.errors import DatasetError
 from datasets.tires import parse_size
 from warehouse.camera import CameraSpec
 from warehouse.errors import SiteError
 from warehouse.site import Site, load_site, site_from_dict
-from warehouse.validation import format_validation_error, load_yaml_mapping
+from warehouse.validation import load_yaml_model
 
 
 class _Strict(BaseModel):
@@ -217,11 +217,7 @@ def _site_dict(name: str, racks: list, aisles: list, top: float) -> dict:
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario YAML and its site; one-line errors with the file and field."""
     p = Path(path)
-    data = load_yaml_mapping(p, what="scenario file", error=DatasetError)
-    try:
-        spec = ScenarioSpec.model_validate(data)
-    except ValidationError as exc:
-        raise DatasetError(format_validation_error(p, exc)) from None
+    spec = load_yaml_model(p, ScenarioSpec, what="scenario file", error=DatasetError)
     try:
         if spec.site is not None:
             site_path = (p.parent / spec.site) if not Path(spec.site).is_absolute() else Path(spec.site)

@@ -21,7 +21,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from flight.errors import FlightError
 
@@ -120,14 +120,10 @@ class FailsafeProfile(_Strict):
 
 def load_failsafe_profile(path: str | Path | None = None) -> FailsafeProfile:
     """The profile in ``path`` (the shipped warehouse profile when None); one-line errors."""
-    from warehouse.validation import format_validation_error, load_yaml_mapping
+    from warehouse.validation import load_yaml_model
 
     p = Path(path) if path is not None else DEFAULT_PROFILE
-    data = load_yaml_mapping(p, what="failsafe profile", error=FlightError)
-    try:
-        prof = FailsafeProfile.model_validate(data)
-    except ValidationError as exc:
-        raise FlightError(format_validation_error(p, exc)) from None
+    prof = load_yaml_model(p, FailsafeProfile, what="failsafe profile", error=FlightError)
     for name, rule in prof.params.items():
         if rule.set is None:
             raise FlightError(f"{p}: params.{name}.set: missing; expected the value to set (checks go under require:)")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from operations.errors import OperationsError
 
@@ -85,13 +85,9 @@ class Checklist(_Strict):
 
 
 def _load(path: Path, model, what: str):
-    from warehouse.validation import format_validation_error, load_yaml_mapping
+    from warehouse.validation import load_yaml_model
 
-    data = load_yaml_mapping(path, what=what, error=OperationsError)
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise OperationsError(format_validation_error(path, exc)) from None
+    return load_yaml_model(path, model, what=what, error=OperationsError)
 
 
 def load_rules(path: str | Path | None = None) -> MaintenanceRules:

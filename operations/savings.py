@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, PositiveFloat, ValidationError
+from pydantic import BaseModel, ConfigDict, PositiveFloat
 
 from operations.errors import OperationsError
 
@@ -50,14 +50,9 @@ class Baseline(_Strict):
 
 
 def load_baseline(path: str | Path | None = None) -> Baseline:
-    from warehouse.validation import format_validation_error, load_yaml_mapping
+    from warehouse.validation import load_yaml_model
 
-    p = Path(path) if path else DEFAULT_BASELINE
-    data = load_yaml_mapping(p, what="savings baseline", error=OperationsError)
-    try:
-        return Baseline.model_validate(data)
-    except ValidationError as exc:
-        raise OperationsError(format_validation_error(p, exc)) from None
+    return load_yaml_model(Path(path) if path else DEFAULT_BASELINE, Baseline, what="savings baseline", error=OperationsError)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from reconciliation.errors import ReconciliationError
 
@@ -46,13 +46,9 @@ class ColumnMapping(BaseModel):
 
 
 def load_mapping(path: str | Path) -> ColumnMapping:
-    from warehouse.validation import format_validation_error, load_yaml_mapping
+    from warehouse.validation import load_yaml_model
 
-    data = load_yaml_mapping(path, what="ERP column mapping", error=ReconciliationError)
-    try:
-        return ColumnMapping.model_validate(data)
-    except ValidationError as exc:
-        raise ReconciliationError(format_validation_error(path, exc)) from None
+    return load_yaml_model(path, ColumnMapping, what="ERP column mapping", error=ReconciliationError)
 
 
 @dataclass

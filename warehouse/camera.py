@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from warehouse.errors import SiteError
-from warehouse.validation import format_validation_error, load_yaml_mapping
+from warehouse.validation import load_yaml_model
 
 # Minimum sampling for a decoder to read a symbol (DESIGN.md "Physics").
 MIN_BAR_PX_1D = 2.0
@@ -90,11 +90,7 @@ class CameraSpec(BaseModel):
 
 def load_camera(path: str | Path) -> CameraSpec:
     """Read and validate a camera YAML file; errors name the file and the field."""
-    data = load_yaml_mapping(path, what="camera file")
-    try:
-        return CameraSpec.model_validate(data)
-    except ValidationError as exc:
-        raise SiteError(format_validation_error(path, exc)) from None
+    return load_yaml_model(path, CameraSpec, what="camera file")
 
 
 @dataclass(frozen=True)

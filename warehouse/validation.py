@@ -91,3 +91,13 @@ def format_validation_error(path: str | Path, exc: ValidationError) -> str:
         msg = "required field is missing"
     more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
     return f"{where}: {format_loc(loc)}: {msg}{more}"
+
+
+def load_yaml_model(path: str | Path, model, *, what: str, error=SiteError):
+    """A YAML file validated into the pydantic ``model``; every failure one line naming the file,
+    the field and, where known, the line (``error`` is the caller's package error)."""
+    data = load_yaml_mapping(path, what=what, error=error)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise error(format_validation_error(path, exc)) from None
