@@ -25,7 +25,7 @@ from dashboard.settings import DashboardSettings
 ALL = ROLES
 REVIEWERS = ("controller", "engineer")
 PERMISSIONS: dict[str, tuple[str, ...]] = {
-    "view_summary": ALL,  # overview, flights
+    "view_summary": ALL,  # overview, flights, campaigns
     "view_operations": ALL,  # fleet, operations log (operators keep the fleet)
     "view_stock": REVIEWERS,  # rack view, discrepancy list, evidence
     "review": REVIEWERS,  # accept / order recount / adjust
@@ -49,6 +49,7 @@ PAGES = (
     PageSpec("rack_view", "views/rack_view.py", "Rack view", ":material/grid_view:", "view_stock"),
     PageSpec("discrepancies", "views/discrepancies.py", "Discrepancies", ":material/report:", "view_stock"),
     PageSpec("flights", "views/flights.py", "Flights", ":material/flight:", "view_summary"),
+    PageSpec("campaigns", "views/campaigns.py", "Campaigns", ":material/event_repeat:", "view_summary"),
     PageSpec("fleet", "views/fleet.py", "Fleet", ":material/build:", "view_operations"),
     PageSpec("operations_log", "views/operations_log.py", "Operations log", ":material/list_alt:", "view_operations"),
     PageSpec("export", "views/export.py", "Export", ":material/download:", "export"),

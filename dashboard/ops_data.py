@@ -135,3 +135,37 @@ def bin_history(bin_id: str) -> pd.DataFrame:
     """A bin's counts across flights as the audit chain recorded them (stock data: view_stock only)."""
     gate.require("view_stock")
     return _history(_url(), bin_id.strip())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _campaigns(url: str) -> pd.DataFrame:
+    from reconciliation.campaign import list_campaigns
+
+    return list_campaigns(gate._store(url))
+
+
+def campaigns() -> pd.DataFrame:
+    return _campaigns(_url())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _campaign_progress(url: str, name: str) -> dict:
+    from reconciliation.campaign import load_campaign
+
+    camp = load_campaign(gate._store(url), name)
+    p = camp.progress()
+    return {"bins": p.bins_on_site, "counted": p.counted, "stale": p.stale, "recount": p.recount, "left": p.left,
+            "done": p.done, "by_aisle": p.by_aisle, "over_time": p.over_time, "flights": len(camp.flights),
+            "stale_after_days": camp.stale_after_days, "closed_at": camp.closed_at,
+            "reconciliation_id": camp.reconciliation_id}
+
+
+def campaign_progress(name: str) -> dict:
+    return _campaign_progress(_url(), name)
+
+
+@st.cache_data(show_spinner=False)
+def aisle_states(by_aisle: pd.DataFrame) -> pd.DataFrame:
+    """The per-aisle table in long form (aisle, state, bins) for a stacked bar chart."""
+    return by_aisle.drop(columns="bins").melt(id_vars=["aisle"], value_vars=["counted", "stale", "recount", "left"],
+                                              var_name="state", value_name="bins")

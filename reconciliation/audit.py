@@ -26,7 +26,7 @@ from reconciliation.errors import ReconciliationError
 
 GENESIS_HASH = "0" * 64
 KINDS = ("chain_started", "counts", "reconciliation", "review", "access", "fleet", "maintenance", "checklist",
-         "override", "flight")
+         "override", "flight", "campaign")
 
 
 @dataclass(frozen=True)

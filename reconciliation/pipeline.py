@@ -65,13 +65,31 @@ def flight_path(bundle: Path, *, hz: float = 2.0) -> pd.DataFrame | None:
                          "speed_m_s": np.r_[step[:1] if len(step) else [0.0], step]})
 
 
+def match_products(obs: pd.DataFrame, snap, erp_path, product_master_path=None, *, label: str) -> tuple[pd.DataFrame, list[str]]:
+    """Observations whose SKUs are GTINs mapped to the ERP's materials: through the product master
+    when given, else the ERP export's own EAN column when it has one; ``label`` names the
+    observations in a warning."""
+    from reconciliation.master import apply_product_master, gtin14, load_product_master, master_from_table
+
+    master = None
+    if product_master_path:
+        master = load_product_master(product_master_path)
+    elif "gtin" in snap.rows.columns and (snap.rows["gtin"].astype(str).str.strip() != "").any():
+        master = master_from_table(f"{erp_path} (its EAN column)", snap.rows[["sku", "gtin"]])
+    if master is not None:
+        return apply_product_master(obs, master, erp_materials=snap.rows["sku"])
+    if any(gtin14(s) for s in obs["sku"] if s) and not set(obs["sku"]) & set(snap.rows["sku"]):
+        return obs, [f"{label}: the SKUs are GTINs (the flight had no catalogue) and the ERP counts materials; give "
+                     "the product master (--product-master, e.g. SAP MEAN: MATNR, EAN11)"]
+    return obs, []
+
+
 def reconcile_flight(bundle: str | Path, erp_path: str | Path, *, mapping_path=None, site_path=None, db_url=None,
                      out_dir=None, min_confidence=0.8, tolerance=0, duplicates="sum",
                      product_master_path=None, flight=None) -> FlightReconciliation:
     """``product_master_path``: material <-> GTIN/EAN (SAP MEAN, a material master, catalogue.csv);
     without it the ERP export's own EAN column serves when it has one. ``flight``: the bundle's
     ``FlightInfo`` (``slam_fusion.tools.io.flight_info``; read from the bundle when not given)."""
-    from reconciliation.master import apply_product_master, gtin14, load_product_master, master_from_table
     from warehouse.site import load_site
 
     bundle = Path(bundle)
@@ -84,18 +102,8 @@ def reconcile_flight(bundle: str | Path, erp_path: str | Path, *, mapping_path=N
     mapping = load_mapping(mapping_path) if mapping_path else ColumnMapping()
     snap = load_erp(erp_path, mapping, site=site, duplicates=duplicates)
     obs, scanned = read_observations(bundle)
-    warns = list(snap.warnings)
-    master = None
-    if product_master_path:
-        master = load_product_master(product_master_path)
-    elif "gtin" in snap.rows.columns and (snap.rows["gtin"].astype(str).str.strip() != "").any():
-        master = master_from_table(f"{erp_path} (its EAN column)", snap.rows[["sku", "gtin"]])
-    if master is not None:
-        obs, more = apply_product_master(obs, master, erp_materials=snap.rows["sku"])
-        warns += more
-    elif any(gtin14(s) for s in obs["sku"] if s) and not set(obs["sku"]) & set(snap.rows["sku"]):
-        warns.append(f"{bundle / 'observations.parquet'}: the SKUs are GTINs (the flight had no catalogue) and the "
-                     "ERP counts materials; give the product master (--product-master, e.g. SAP MEAN: MATNR, EAN11)")
+    obs, more = match_products(obs, snap, erp_path, product_master_path, label=str(bundle / "observations.parquet"))
+    warns = list(snap.warnings) + more
     result = reconcile(snap.rows, obs, site_bins=[b.bin_id for b in site.bins], scanned_bins=scanned,
                        min_confidence=min_confidence, tolerance=tolerance, bin_positions=site.bin_centres_site())
     out = Path(out_dir) if out_dir else bundle / "report"

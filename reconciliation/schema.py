@@ -261,3 +261,28 @@ audit_head = Table(
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+# A campaign: one site count made of many flights (nights, drones, recount flights). Each bin's
+# latest trusted observation among its flights wins (reconciliation.campaign).
+campaigns = Table(
+    "campaigns", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(100), nullable=False, default=""),
+    Column("min_confidence", Float, nullable=False),  # an observation under it is not trusted
+    Column("stale_after_days", Float, nullable=False),  # a trusted count older than this is stale
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("reconciliation_id", Integer, ForeignKey("reconciliations.id", ondelete="SET NULL"), nullable=True),
+)
+
+campaign_flights = Table(
+    "campaign_flights", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("campaign_id", Integer, ForeignKey("campaigns.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("flight_id", Integer, ForeignKey("flights.id", ondelete="CASCADE"), nullable=False),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("added_by", String(100), nullable=False, default=""),
+    UniqueConstraint("campaign_id", "flight_id", name="uq_campaign_flight"),
+)

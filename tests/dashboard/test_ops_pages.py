@@ -89,3 +89,21 @@ def test_operations_log_shows_a_bins_count_history_to_reviewers_only(fleet_env):
     assert list(h.columns) == ["seq", "at", "flight_key", "sku", "count", "confidence"] and len(h) >= 1
     at = _open(_app("minh"), "operations_log")  # an operator sees the fleet, not the stock
     assert "history_bin" not in [t.key for t in at.text_input]
+
+
+def test_campaigns_page(app_env):
+    from reconciliation.campaign import add_flight, create_campaign, list_campaigns, load_campaign
+
+    store = ResultsStore(app_env["url"])
+    if "night counts" not in set(list_campaigns(store)["name"]):
+        create_campaign(store, "night counts", app_env["bundle"] / "site.yaml")
+        add_flight(store, "night counts", app_env["bundle"])
+    st.cache_data.clear()
+    p = load_campaign(store, "night counts").progress()
+    at = _open(_app("minh"), "campaigns")
+    assert at.title[0].value == "Campaigns" and not at.exception
+    m = {x.label: x.value for x in at.metric}
+    assert m["Counted"] == f"{p.counted} / {p.bins_on_site}" and m["Left"] == str(p.left) and m["Stale"] == str(p.stale)
+    assert p.counted + p.stale > 0  # the demo flight is dated 2026-01-01: its counts are stale by now
+    assert len(at.get("plotly_chart")) == 2  # aisles, coverage over time
+    assert at.dataframe[0].value["bins"].sum() == p.bins_on_site
