@@ -337,6 +337,19 @@ class ResultsStore:
                         .select_from(S.reconciliations.join(S.flights).join(S.erp_snapshots))
                         .order_by(S.reconciliations.c.id.desc()))
 
+    def recount_queue(self, reconciliation_id: int | None = None) -> list[str]:
+        """Bins of a reconciliation (default: the latest) still to recount: a reviewer ordered a
+        recount, or the count was too doubtful to judge and nobody has settled it."""
+        rid = reconciliation_id if reconciliation_id is not None else self.latest_reconciliation()
+        if rid is None:
+            return []
+        t = S.discrepancies
+        stmt = (select(t.c.bin_id).distinct().where(t.c.reconciliation_id == rid)
+                .where((t.c.status == "recount_ordered") | ((t.c.kind == "needs_recount") & (t.c.status == "open")))
+                .order_by(t.c.bin_id))
+        with self.engine.connect() as c:
+            return [r[0] for r in c.execute(stmt)]
+
     def list_reviews(self, reconciliation_id: int | None = None) -> pd.DataFrame:
         stmt = select(S.review_actions).order_by(S.review_actions.c.id)
         if reconciliation_id is not None:
