@@ -35,11 +35,35 @@ def observations_from_truth(stock: pd.DataFrame, confidence: float = 0.99) -> pd
 
 
 def score(discrepancies: pd.DataFrame, truth: pd.DataFrame) -> list[KindScore]:
-    """Match predicted (bin, kind[, paired bin]) against the injected list, per kind."""
+    """Match predicted (bin, kind[, paired bin]) against the injected list, per kind.
+
+    Counting cannot tell apart bins that lost the same goods (same SKU and quantity): which of
+    them was moved to the bin where those goods turned up, and which lost them for good (ghost),
+    is a guess. Within such a group the score counts kinds (ghosts, and moves to one of the
+    group's destinations), not which bin of the group got which."""
     pred = discrepancies[~discrepancies.kind.isin(["match", "not_scanned", "needs_recount"])]
-    pred_set = {(r.bin_id, r.kind, r.paired_bin_id if r.kind == "misplaced" else "") for r in pred.itertuples()}
-    truth_set = {(r.bin_id, TRUTH_TO_DIFF[r.kind], r.other_bin_id if r.kind == "misplaced" else "")
-                 for r in truth.fillna("").itertuples()}
+    truth = truth.fillna("")
+    lost = truth[truth.kind.isin(["ghost", "misplaced"])] if "erp_qty" in truth.columns else truth.iloc[:0]
+    goods_of = {r.bin_id: (str(r.sku), int(r.erp_qty)) for r in lost.itertuples()}
+    dests: dict[tuple, set[str]] = {}
+    for r in lost[lost.kind == "misplaced"].itertuples():
+        dests.setdefault(goods_of[r.bin_id], set()).add(r.other_bin_id)
+
+    def canon(rows) -> set[tuple[str, str, str]]:
+        seen: dict[tuple, int] = {}
+        out = set()
+        for b, kind, other, sku, qty in sorted(rows):
+            g = goods_of.get(b)
+            if g is not None and (sku, qty) == g and (kind == "ghost" or kind == "misplaced" and other in dests.get(g, ())):
+                i = seen[(g, kind)] = seen.get((g, kind), -1) + 1
+                out.add((f"{g}#{i}", kind, str(g) if kind == "misplaced" else ""))
+            else:
+                out.add((b, kind, other if kind == "misplaced" else ""))
+        return out
+
+    pred_set = canon((r.bin_id, r.kind, r.paired_bin_id, str(r.sku), int(r.erp_qty)) for r in pred.itertuples())
+    truth_set = canon((r.bin_id, TRUTH_TO_DIFF[r.kind], r.other_bin_id, str(getattr(r, "sku", "")),
+                       int(getattr(r, "erp_qty", 0) or 0)) for r in truth.itertuples())
     out = []
     for kind in TRUTH_TO_DIFF.values():
         t = {x for x in truth_set if x[1] == kind}
