@@ -61,22 +61,36 @@ def site_of(rid: int) -> Site | None:
     return _site_from_yaml(text) if text else None
 
 
+BIN_STATUS_COLUMNS = ["bin_id", "face_id", "aisle", "bay", "level", "position", "status", "erp_qty", "counted_qty", "sku"]
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _bin_status(url: str, rid: int, version: str) -> pd.DataFrame:
+    """``version``: the reconciliation's creation time, so a re-run reconciliation is read again."""
+    s = gate._store(url)
+    text = s.flight_site_yaml(s.reconciliation_flight(rid)["id"])
+    if not text:
+        return pd.DataFrame(columns=BIN_STATUS_COLUMNS)
+    site = _site_from_yaml(text)
+    bins = pd.DataFrame([(b.bin_id, b.face_id, b.aisle_id, b.bay, b.level, b.position) for b in site.bins],
+                        columns=BIN_STATUS_COLUMNS[:6])
+    d = s.list_discrepancies(rid, include_matches=True)
+    if d.empty:
+        return bins.assign(status="empty", erp_qty=0, counted_qty=0, sku="")
+    d = d.assign(rank=d["kind"].map(STATUS_ORDER.index))
+    worst = d.sort_values("rank").drop_duplicates("bin_id").set_index("bin_id")["kind"].rename("status")
+    per = d.groupby("bin_id").agg(erp_qty=("erp_qty", "sum"), counted_qty=("counted_qty", "sum"),
+                                  sku=("sku", lambda x: ", ".join(sorted(set(x) - {""}))))
+    out = bins.join(per.join(worst), on="bin_id")
+    out["status"] = out["status"].fillna("empty")
+    out["sku"] = out["sku"].fillna("")
+    out[["erp_qty", "counted_qty"]] = out[["erp_qty", "counted_qty"]].fillna(0).astype(int)
+    return out[BIN_STATUS_COLUMNS]
+
+
 def bin_status(rid: int) -> pd.DataFrame:
     """One row per bin of the site: status (worst discrepancy kind, match, or empty), counts."""
-    site = site_of(rid)
-    d = store().list_discrepancies(rid, include_matches=True)
-    rows = []
-    for b in site.bins if site else []:
-        part = d[d.bin_id == b.bin_id]
-        if part.empty:
-            status = "empty"
-        else:
-            status = min(part["kind"], key=STATUS_ORDER.index)
-        rows.append({"bin_id": b.bin_id, "face_id": b.face_id, "aisle": b.aisle_id, "bay": b.bay, "level": b.level,
-                     "position": b.position, "status": status, "erp_qty": int(part["erp_qty"].sum()) if len(part) else 0,
-                     "counted_qty": int(part["counted_qty"].sum()) if len(part) else 0,
-                     "sku": ", ".join(sorted(set(part["sku"]) - {""})) if len(part) else ""})
-    return pd.DataFrame(rows)
+    return _bin_status(gate.settings().db_url, rid, str(summary(rid)["created_at"]))
 
 
 def bin_detail(rid: int, bin_id: str) -> dict:
@@ -114,6 +128,36 @@ def export_bytes(df: pd.DataFrame, fmt: str) -> bytes:
 def flight_path(flight_id: int) -> pd.DataFrame:
     """The corrected path fusion counted with, as the results store keeps it (t_s, x_m, y_m, z_m, speed_m_s)."""
     return store().flight_path(flight_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _flight_plan_png(url: str, flight_id: int, imported_at: str) -> bytes | None:
+    """The site plan with the flight's path, drawn once per flight import (a big site takes seconds)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from warehouse.plan_view import plot_site
+
+    s = gate._store(url)
+    text = s.flight_site_yaml(flight_id)
+    if not text:
+        return None
+    traj = s.flight_path(flight_id)
+    fig, ax = plt.subplots(figsize=(7, 5), dpi=100)
+    plot_site(_site_from_yaml(text), ax)
+    if len(traj):
+        ax.plot(traj.x_m, traj.y_m, color="#1f77b4", lw=1.2)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def flight_plan_png(flight: dict) -> bytes | None:
+    """``flight``: a row of the flights table (``ResultsStore.reconciliation_flight``)."""
+    return _flight_plan_png(gate.settings().db_url, int(flight["id"]), str(flight["imported_at"]))
 
 
 def frame_with_detections(bundle_path: str, index: int):

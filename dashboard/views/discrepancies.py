@@ -24,8 +24,9 @@ if rid is not None:
         st.info(f"Your role ({user.role}) can view discrepancies; reviews need a controller or engineer.")
     else:
         with st.form("review"):
+            label = {int(i): f"#{i} {b} {k}" for i, b, k in zip(view["id"], view["bin_id"], view["kind"])}
             ids = st.multiselect("Discrepancies to review", view["id"].tolist(), default=default_ids, key="review_ids",
-                                 format_func=lambda i: f"#{i} {view.set_index('id').loc[i, 'bin_id']} {view.set_index('id').loc[i, 'kind']}")
+                                 format_func=lambda i: label[int(i)])
             action = st.radio("Action", ["accepted", "recount_ordered", "adjusted"], horizontal=True, key="review_action",
                               format_func=lambda a: {"accepted": "Accept", "recount_ordered": "Order recount", "adjusted": "Adjust"}[a])
             qty = st.number_input("Adjusted quantity (for Adjust)", min_value=0, value=0, key="review_qty")

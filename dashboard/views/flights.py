@@ -13,19 +13,11 @@ if rid is not None:
     traj = data.flight_path(fl["id"])
     left, right = st.columns(2)
     with left:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        from warehouse.plan_view import plot_site
-
-        site = data.site_of(rid)
-        fig, ax = plt.subplots(figsize=(7, 5), dpi=100)
-        plot_site(site, ax)
-        if traj is not None and len(traj):
-            ax.plot(traj.x_m, traj.y_m, color="#1f77b4", lw=1.2)
-        st.pyplot(fig)
+        png = data.flight_plan_png(fl)
+        if png:
+            st.image(png, caption="the site plan and the flight's corrected path", width="stretch")
+        else:
+            st.info("No site plan stored with this flight.")
     with right:
         if traj is not None and len(traj):
             st.plotly_chart(px.line(traj, x="t_s", y=["z_m", "speed_m_s"], labels={"value": "", "t_s": "time (s)",
