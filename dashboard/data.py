@@ -88,6 +88,37 @@ def _bin_status(url: str, rid: int, version: str) -> pd.DataFrame:
     return out[BIN_STATUS_COLUMNS]
 
 
+ISSUE_KINDS = ["short", "ghost", "misplaced", "over", "unexpected_sku"]
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _site_views(url: str, rid: int, version: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(bays, aisles): per rack bay, its centre on the site plan and its bins' discrepancies; per
+    aisle, bins by status and the matching rate. One pass over the bins, cached per reconciliation."""
+    b = _bin_status(url, rid, version)
+    s = gate._store(url)
+    text = s.flight_site_yaml(s.reconciliation_flight(rid)["id"])
+    if b.empty or not text:
+        return pd.DataFrame(), pd.DataFrame()
+    centres = _site_from_yaml(text).bin_centres_site()
+    b = b.assign(x_m=[centres[i][0] for i in b.bin_id], y_m=[centres[i][1] for i in b.bin_id],
+                 issue=b.status.isin(ISSUE_KINDS), recount=b.status.eq("needs_recount"))
+    bays = (b.groupby(["aisle", "face_id", "bay"], as_index=False)
+            .agg(x_m=("x_m", "mean"), y_m=("y_m", "mean"), bins=("bin_id", "size"), discrepancies=("issue", "sum"),
+                 recount=("recount", "sum")))
+    aisles = pd.crosstab(b.aisle, b.status).reindex(columns=[k for k in STATUS_ORDER if k in set(b.status)], fill_value=0)
+    judged = b[~b.status.isin(["not_scanned", "needs_recount"])]
+    ok = judged.status.isin(["match", "empty"]).groupby(judged.aisle).mean()
+    aisles.insert(0, "bins", aisles.sum(axis=1))
+    aisles["matching_rate"] = ok.reindex(aisles.index)
+    aisles.columns.name = None
+    return bays, aisles.reset_index()
+
+
+def site_views(rid: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return _site_views(gate.settings().db_url, rid, str(summary(rid)["created_at"]))
+
+
 def bin_status(rid: int) -> pd.DataFrame:
     """One row per bin of the site: status (worst discrepancy kind, match, or empty), counts."""
     return _bin_status(gate.settings().db_url, rid, str(summary(rid)["created_at"]))

@@ -30,6 +30,21 @@ if rid is not None:
         fig.update_layout(height=320, margin=dict(t=10, b=10), yaxis_tickformat=".0%")
         st.plotly_chart(fig, width="stretch")
     st.dataframe(data.trend(), hide_index=True, width="stretch")
+    bays, aisles = data.site_views(rid)
+    if len(bays):
+        st.subheader("Discrepancies over the site")
+        fig = px.scatter(bays, x="x_m", y="y_m", color="discrepancies", size="bins", size_max=9, render_mode="webgl",
+                         color_continuous_scale=["#e8f5e9", "#ffb300", "#c62828"], hover_data=["aisle", "face_id", "bay",
+                                                                                                 "recount"],
+                         labels={"x_m": "x (m)", "y_m": "y (m)", "discrepancies": "per bay"}, height=420)
+        fig.update_yaxes(scaleanchor="x", scaleratio=1)
+        fig.update_layout(margin=dict(t=10, b=10), plot_bgcolor="#fafafa")
+        st.plotly_chart(fig, width="stretch", key="site_heat")
+        st.caption("Each dot is a rack bay on the site plan, coloured by its bins' discrepancies (short, ghost, misplaced, "
+                   "over, unexpected SKU); hover for the bins still to recount.")
+        st.subheader("Aisles")
+        st.dataframe(aisles, hide_index=True, width="stretch", key="aisle_summary",
+                     column_config={"matching_rate": st.column_config.ProgressColumn(min_value=0, max_value=1)})
     sv = ops_data.savings()
     mine = sv[sv.reconciliation_id == rid]
     if len(mine):

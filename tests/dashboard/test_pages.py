@@ -71,6 +71,15 @@ def test_overview(app_env):
     s = ResultsStore(app_env["url"]).reconciliation_summary(ResultsStore(app_env["url"]).latest_reconciliation())
     assert labels["Bins scanned"] == f"{s['bins_scanned']} / 96"
     assert labels["Matching rate"] == f"{s['matching_rate']:.1%}"
+    # the site heat map (one dot per bay) and the aisle summary agree with the discrepancy list
+    rid = ResultsStore(app_env["url"]).latest_reconciliation()
+    d = ResultsStore(app_env["url"]).list_discrepancies(rid)
+    issues = d[d.kind.isin(["short", "ghost", "misplaced", "over", "unexpected_sku"])].bin_id.nunique()
+    heat = [c for c in at.get("plotly_chart") if "site_heat" in str(c.proto.id)]
+    assert len(heat) == 1
+    aisles = next(df.value for df in at.dataframe if "aisle" in df.value.columns)
+    assert set(aisles.aisle) == {"A01", "A02"} and aisles["bins"].sum() == 96
+    assert sum(aisles.get(k, 0).sum() for k in ["short", "ghost", "misplaced", "over", "unexpected_sku"]) == issues
 
 
 def test_rack_view_opens_a_bin(app_env):
