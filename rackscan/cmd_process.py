@@ -11,7 +11,7 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("process")
     def process(
-        bundle_dir: Path = typer.Argument(..., help="flight bundle directory (with its continuations BUNDLE.resume1, ... when the flight was resumed: one count)"),
+        bundle_dirs: list[Path] = typer.Argument(..., help="flight bundle directories, one count each (a bundle's continuations BUNDLE.resume1, ... when the flight was resumed belong to its count); several share one executor: on Ray, each bundle's frame chunks are spread over the cluster's workers"),
         erp: Path = typer.Option(None, "--erp", help="ERP stock export (.csv/.xlsx); without it the run stops after fusion"),
         executor: str = typer.Option("local", "--executor", help="local or ray"),
         ray_address: str = typer.Option(None, "--ray-address", help="existing Ray cluster (default: a local one on loopback)"),
@@ -25,11 +25,11 @@ def register(app: typer.Typer) -> None:
         min_support: float = typer.Option(0.5, "--min-support", help="fusion: share of in-view frames that must see a tire"),
         drift_correction: bool = typer.Option(True, "--drift-correction/--no-drift-correction"),
         db: str = typer.Option(None, "--db", help="results store URL (default: sqlite in the report folder)"),
-        out: Path = typer.Option(None, "--out", help="report folder (default BUNDLE/report)"),
+        out: Path = typer.Option(None, "--out", help="report folder (default BUNDLE/report; with several bundles, OUT/<bundle name>)"),
         min_confidence: float = typer.Option(0.8, "--min-confidence", help="reconcile: below this a count asks for a recount"),
         product_master: Path = typer.Option(None, "--product-master", help="reconcile: material <-> GTIN/EAN from the ERP (SAP MEAN: MATNR, EAN11; catalogue.csv)"),
     ) -> None:
-        """Run the offline pipeline on a recorded flight; stages already done are skipped."""
+        """Run the offline pipeline on recorded flights; stages already done are skipped."""
         from rich.console import Console
 
         from rackscan.cmd_reconcile import summary_table
@@ -38,21 +38,33 @@ def register(app: typer.Typer) -> None:
         from slam_fusion.tools.io import FusionOptions
 
         con = Console()
+        names = [b.name for b in bundle_dirs]
+        if len(set(names)) < len(names) and out is not None:
+            from warehouse.errors import RackscanError
+
+            raise RackscanError(f"--out {out}: bundles {names} share a folder name; expected distinct names (their "
+                                "reports go to OUT/<bundle name>)")
         ex = make_executor(executor, address=ray_address, num_gpus_per_task=gpus_per_task)
         try:
-            rep = process_bundle(bundle_dir, erp=erp, executor=ex, weights=weights, backend=backend, device=device,
-                                 conf=conf, batch=batch, chunk_frames=chunk_frames,
-                                 fuse_options=FusionOptions(min_support=min_support, drift_correction=drift_correction),
-                                 reconcile_options={"db_url": db, "out_dir": out, "min_confidence": min_confidence,
-                                                    "product_master_path": product_master},
-                                 log=con.print)
+            for bundle_dir in bundle_dirs:
+                if len(bundle_dirs) > 1:
+                    con.rule(f"{bundle_dir}")
+                rep = process_bundle(bundle_dir, erp=erp, executor=ex, weights=weights, backend=backend, device=device,
+                                     conf=conf, batch=batch, chunk_frames=chunk_frames,
+                                     fuse_options=FusionOptions(min_support=min_support, drift_correction=drift_correction),
+                                     reconcile_options={"db_url": db, "min_confidence": min_confidence,
+                                                        "out_dir": out / bundle_dir.name if out and len(bundle_dirs) > 1 else out,
+                                                        "product_master_path": product_master},
+                                     log=con.print)
+                if rep.reconciliation is not None:
+                    con.print(summary_table(rep.reconciliation, f"reconciliation of {bundle_dir.name} against {erp.name}"))
+                    for w in rep.reconciliation.warnings:
+                        con.print(f"[yellow]warning:[/] {w}")
+                ran = ", ".join(f"{k} {rep.seconds[k]:.1f} s ({v})" for k, v in rep.stages.items())
+                ratio = rep.processing_s / rep.flight_time_s if rep.flight_time_s else float("nan")
+                con.print(f"{rep.frames} frames, {rep.flight_time_s:.0f} s of flight; {ran}; "
+                          f"processing / flight time = {ratio:.2f}")
+            if getattr(ex, "nodes_used", None):
+                con.print(f"ray: perception ran on {len(ex.nodes_used)} of the cluster's {ex.n_nodes} nodes")
         finally:
             ex.shutdown()
-        if rep.reconciliation is not None:
-            con.print(summary_table(rep.reconciliation, f"reconciliation of {bundle_dir.name} against {erp.name}"))
-            for w in rep.reconciliation.warnings:
-                con.print(f"[yellow]warning:[/] {w}")
-        ran = ", ".join(f"{k} {rep.seconds[k]:.1f} s ({v})" for k, v in rep.stages.items())
-        ratio = rep.processing_s / rep.flight_time_s if rep.flight_time_s else float("nan")
-        con.print(f"{rep.frames} frames, {rep.flight_time_s:.0f} s of flight; {ran}; "
-                  f"processing / flight time = {ratio:.2f}")

@@ -43,6 +43,13 @@ class LocalExecutor:
         pass
 
 
+def _on_node(fn: Callable[[Any], Any], item: Any) -> tuple[str, Any]:
+    """A Ray task: ``fn(item)`` and the id of the node that ran it."""
+    import ray
+
+    return ray.get_runtime_context().get_node_id(), fn(item)
+
+
 class RayExecutor:
     """Runs tasks as Ray remote functions; ``num_gpus`` per task when perception wants a GPU."""
 
@@ -51,6 +58,10 @@ class RayExecutor:
     def __init__(self, address: str | None = None, *, num_cpus: int | None = None,
                  num_gpus_per_task: float = 0.0) -> None:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        if address is None or address.split(":")[0] in ("127.0.0.1", "localhost"):
+            # a cluster on this machine stays on loopback: Ray would otherwise swap 127.0.0.1 for the
+            # machine's outward address, which a sandbox or a firewall may not let it reach
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
         from warehouse.extras import require
 
         require("ray", "--executor ray")
@@ -66,12 +77,18 @@ class RayExecutor:
                          log_to_driver=False, configure_logging=False)
                 self._owns = True
         self.num_gpus_per_task = num_gpus_per_task
+        self.nodes_used: set[str] = set()  # the cluster nodes that ran this executor's tasks
+
+    @property
+    def n_nodes(self) -> int:
+        return sum(1 for n in self._ray.nodes() if n.get("Alive"))
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any], *, description: str = "work",
             on_result: Callable[[int, Any], None] | None = None) -> list[Any]:
         ray = self._ray
-        remote = ray.remote(num_gpus=self.num_gpus_per_task)(fn) if self.num_gpus_per_task else ray.remote(fn)
-        refs = [remote.remote(it) for it in items]
+        remote = ray.remote(num_gpus=self.num_gpus_per_task)(_on_node) if self.num_gpus_per_task else ray.remote(_on_node)
+        fn_ref = ray.put(fn)
+        refs = [remote.remote(fn_ref, it) for it in items]
         index = {r: i for i, r in enumerate(refs)}
         out: list[Any] = [None] * len(items)
         pending = list(refs)
@@ -81,7 +98,8 @@ class RayExecutor:
                 done, pending = ray.wait(pending, num_returns=1)
                 for ref in done:
                     i = index[ref]
-                    out[i] = ray.get(ref)
+                    node, out[i] = ray.get(ref)
+                    self.nodes_used.add(node)
                     if on_result is not None:
                         on_result(i, out[i])
                     prog.advance(task)
