@@ -26,6 +26,7 @@ bench: setup
 	@$(RUN)rackscan bench codes
 	@$(RUN)rackscan bench plan
 	@$(RUN)rackscan bench reconcile
+	@$(RUN)rackscan bench scale
 	@$(RUN)rackscan bench fusion
 	@$(RUN)rackscan bench perception
 	@$(RUN)rackscan bench datasets/scenarios/default.yaml
