@@ -4,7 +4,7 @@ reads, the reports, every dashboard page, peak memory) on generated sites of N b
 A site of N bins: aisles of two facing racks (6 levels, 2 positions per bay, 2.7 m bays, 30 bays
 or fewer per rack); stock drawn with a seed (60% of bins hold one of 200 SKUs, 1-8 tires); the
 observations are that stock with 3% of bins made short, over, ghost, or moved to an empty bin
-(misplaced). Each size runs in a fresh process, so its peak resident memory is its own.
+(misplaced). Each size runs in a fresh Python process, so its peak resident memory is its own.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def scale_data(site, seed: int = 0):
     other_bin_id)."""
     import pandas as pd
 
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # nosec B311: a benchmark's seeded draw of stock, not security
     skus = [f"40{i:07d}" for i in range(200)]
     ids = [b.bin_id for b in site.bins]
     stock = {b: (rng.choice(skus), rng.randint(1, 8)) for b in ids if rng.random() < 0.6}
@@ -193,15 +193,30 @@ def _render_pages(url: str, tmp: Path) -> dict[str, tuple[float, float]]:
 
 
 def bench_scale(sizes: list[int], *, pages_up_to: int, on_row=None) -> list[ScaleRow]:
-    """Each size in a fresh process (spawned), one after the other."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    """Each size in a fresh Python process (``python -m rackscan.scale_bench N PAGES``), one after the other."""
+    import json
+    import subprocess  # nosec B404: runs this module in a fresh interpreter
+    import sys
+
+    from reconciliation.errors import ReconciliationError
 
     rows = []
     for n in sizes:
-        with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as ex:
-            row = ScaleRow(**ex.submit(run_size, n, n <= pages_up_to).result())
+        r = subprocess.run([sys.executable, "-m", "rackscan.scale_bench", str(n), str(int(n <= pages_up_to))],  # nosec B603
+                           capture_output=True, text=True)
+        lines = r.stdout.strip().splitlines()
+        if r.returncode != 0 or not lines:
+            last = (r.stderr.strip().splitlines() or ["no output"])[-1]
+            raise ReconciliationError(f"bench scale at {n} bins: the measuring process failed ({last})")
+        row = ScaleRow(**json.loads(lines[-1]))
         rows.append(row)
         if on_row:
             on_row(row)
     return rows
+
+
+if __name__ == "__main__":  # one size, measured in this fresh process: prints its ScaleRow as JSON
+    import json
+    import sys
+
+    print(json.dumps(run_size(int(sys.argv[1]), pages=sys.argv[2] == "1")))
