@@ -55,10 +55,14 @@ def _site_from_yaml(text: str) -> Site:
     return site_from_dict(yaml.safe_load(text), source="results store")
 
 
-def site_of(rid: int) -> Site | None:
-    fl = store().reconciliation_flight(rid)
-    text = store().flight_site_yaml(fl["id"])
+def _site(s: ResultsStore, rid: int) -> Site | None:
+    """The site a reconciliation's flight counted (None when the store has no site file for it)."""
+    text = s.flight_site_yaml(s.reconciliation_flight(rid)["id"])
     return _site_from_yaml(text) if text else None
+
+
+def site_of(rid: int) -> Site | None:
+    return _site(store(), rid)
 
 
 BIN_STATUS_COLUMNS = ["bin_id", "face_id", "aisle", "bay", "level", "position", "status", "erp_qty", "counted_qty", "sku"]
@@ -68,10 +72,9 @@ BIN_STATUS_COLUMNS = ["bin_id", "face_id", "aisle", "bay", "level", "position", 
 def _bin_status(url: str, rid: int, version: str) -> pd.DataFrame:
     """``version``: the reconciliation's creation time, so a re-run reconciliation is read again."""
     s = gate._store(url)
-    text = s.flight_site_yaml(s.reconciliation_flight(rid)["id"])
-    if not text:
+    site = _site(s, rid)
+    if site is None:
         return pd.DataFrame(columns=BIN_STATUS_COLUMNS)
-    site = _site_from_yaml(text)
     bins = pd.DataFrame([(b.bin_id, b.face_id, b.aisle_id, b.bay, b.level, b.position) for b in site.bins],
                         columns=BIN_STATUS_COLUMNS[:6])
     d = s.list_discrepancies(rid, include_matches=True)
@@ -96,11 +99,10 @@ def _site_views(url: str, rid: int, version: str) -> tuple[pd.DataFrame, pd.Data
     """(bays, aisles): per rack bay, its centre on the site plan and its bins' discrepancies; per
     aisle, bins by status and the matching rate. One pass over the bins, cached per reconciliation."""
     b = _bin_status(url, rid, version)
-    s = gate._store(url)
-    text = s.flight_site_yaml(s.reconciliation_flight(rid)["id"])
-    if b.empty or not text:
+    site = _site(gate._store(url), rid)
+    if b.empty or site is None:
         return pd.DataFrame(), pd.DataFrame()
-    centres = _site_from_yaml(text).bin_centres_site()
+    centres = site.bin_centres_site()
     b = b.assign(x_m=[centres[i][0] for i in b.bin_id], y_m=[centres[i][1] for i in b.bin_id],
                  issue=b.status.isin(ISSUE_KINDS), recount=b.status.eq("needs_recount"))
     bays = (b.groupby(["aisle", "face_id", "bay"], as_index=False)

@@ -52,7 +52,8 @@ def register(app: typer.Typer) -> None:
             from reconciliation.store import ResultsStore
 
             targets = ResultsStore(recount_queue).recount_queue()
-            unknown = [b for b in targets if b not in {x.bin_id for x in site.bins}]
+            on_site = {x.bin_id for x in site.bins}
+            unknown = [b for b in targets if b not in on_site]
             if unknown:
                 raise FlightError(f"--recount-queue {recount_queue}: bin {unknown[0]!r} is not on site {site.spec.name!r}; "
                                   "expected the store of this site's counts")

@@ -114,7 +114,8 @@ def run_size(n_bins: int, pages: bool = True, seed: int = 0) -> dict:
 
     import yaml
 
-    site = site_from_dict(scale_site_dict(n_bins), source=f"generated site of {n_bins} bins")
+    site_dict = scale_site_dict(n_bins)
+    site = site_from_dict(site_dict, source=f"generated site of {n_bins} bins")
     erp, obs, injected = scale_data(site, seed)
     positions = site.bin_centres_site()
     site_bins = [b.bin_id for b in site.bins]
@@ -125,7 +126,7 @@ def run_size(n_bins: int, pages: bool = True, seed: int = 0) -> dict:
         url = f"sqlite:///{tmp / 'scale.db'}"
         store = ResultsStore(url)
         aisle_of = {b.bin_id: b.aisle_id for b in site.bins}
-        site_yaml = yaml.safe_dump(scale_site_dict(n_bins), sort_keys=False)
+        site_yaml = yaml.safe_dump(site_dict, sort_keys=False)
 
         def write():
             sid = store.upsert_site(site.spec.name, site_yaml)

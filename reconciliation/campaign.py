@@ -139,6 +139,7 @@ def campaign_progress(site_bins: dict[str, str], flights: list[FlightObservation
 class Campaign:
     id: int
     name: str
+    site_id: int
     site_yaml: str
     min_confidence: float
     stale_after_days: float
@@ -248,7 +249,7 @@ def load_campaign(store, name: str) -> Campaign:
         flights.append(FlightObservations(f["flight_key"], flown_at.to_pydatetime(),
                                           obs[obs["flight_id"] == f["id"]].drop(columns="flight_id").reset_index(drop=True),
                                           bundle_path=f["bundle_path"] or ""))
-    return Campaign(row["id"], row["name"], row["site_yaml"], row["min_confidence"], row["stale_after_days"],
+    return Campaign(row["id"], row["name"], row["site_id"], row["site_yaml"], row["min_confidence"], row["stale_after_days"],
                     row["created_at"], row["closed_at"], row["reconciliation_id"], flights)
 
 
@@ -279,12 +280,11 @@ def add_flight(store, name: str, flight: str | Path, *, by: str = "") -> str:
                                       f"{obs['bin_id'].nunique()} bins) is not on campaign {name!r}'s site; expected a "
                                       "flight of the same site")
         with store.engine.connect() as c:
-            site_id = c.execute(select(S.campaigns.c.site_id).where(S.campaigns.c.id == camp.id)).scalar_one()
             other = c.execute(select(S.flights.c.bundle_path).where(S.flights.c.flight_key == key)).scalar()
         if other and Path(other).resolve() != Path(info.bundle_path).resolve():
             raise ReconciliationError(f"{path / 'flight.json'}: flight_id {key!r} is already in the store from {other}; "
                                       "expected each flight to have its own id")
-        store.upsert_flight(key, site_id=site_id, bundle_path=info.bundle_path, started_utc=info.started_utc,
+        store.upsert_flight(key, site_id=camp.site_id, bundle_path=info.bundle_path, started_utc=info.started_utc,
                             n_frames=info.n_frames, flight_time_s=info.flight_time_s, observations=obs, actor=by)
     else:
         key = str(flight)
@@ -342,10 +342,8 @@ def close_campaign(store, name: str, erp_path: str | Path, *, out_dir: str | Pat
     warns = list(snap.warnings) + warns
     result = reconcile(snap.rows, obs, site_bins=[b.bin_id for b in site.bins], scanned_bins=set(obs["bin_id"]),
                        min_confidence=camp.min_confidence, tolerance=tolerance, bin_positions=site.bin_centres_site())
-    with store.engine.connect() as c:
-        site_id = c.execute(S.campaigns.select().where(S.campaigns.c.id == camp.id)).mappings().one()["site_id"]
     key = f"campaign:{name}"
-    fid = store.upsert_flight(key, site_id=site_id, bundle_path="", started_utc=str(max(f.flown_at for f in camp.flights)),
+    fid = store.upsert_flight(key, site_id=camp.site_id, bundle_path="", started_utc=str(max(f.flown_at for f in camp.flights)),
                               n_frames=0, flight_time_s=None, observations=obs, actor=by)
     sid = store.import_erp_snapshot(snap)
     aisle_of = {b.bin_id: b.aisle_id for b in site.bins}
