@@ -1,5 +1,6 @@
 """``rackscan bench scale``: how the costs grow with the site (reconcile, the store's writes and
-reads, the reports, every dashboard page, peak memory) on generated sites of N bins.
+reads, the reports, every dashboard page, peak memory) on generated sites of N bins, and with the
+flight (fusion over a flight of N frames: ``slam_fusion.synthetic.long_flight``).
 
 A site of N bins: aisles of two facing racks (6 levels, 2 positions per bay, 2.7 m bays, 30 bays
 or fewer per rack); stock drawn with a seed (60% of bins hold one of 200 SKUs, 1-8 tires); the
@@ -24,21 +25,13 @@ PAGES = ("overview", "rack_view", "discrepancies", "flights", "campaigns", "expo
 
 
 def scale_site_dict(n_bins: int) -> dict:
+    from warehouse.site import grid_site_dict
+
     per_bay = len(LEVELS_M) * POSITIONS
     n_aisles = max(1, math.ceil(n_bins / (2 * BAYS_PER_RACK * per_bay)))
     bays = max(1, round(n_bins / (2 * n_aisles * per_bay)))
-    racks, aisles = [], []
-    for k in range(n_aisles):
-        y0 = k * 5.2  # rack, 3 m aisle, rack, 0.2 m to the next pair's back
-        a, b = f"R{2 * k + 1:03d}", f"R{2 * k + 2:03d}"
-        for rid, y in ((a, y0), (b, y0 + 4.0)):
-            racks.append({"id": rid, "start_m": [0.0, y], "yaw_deg": 0.0, "depth_m": 1.0, "bays_m": [2.7] * bays,
-                          "levels_m": list(LEVELS_M), "top_m": 7.2, "positions_per_bay": POSITIONS})
-        aisles.append({"id": f"A{k + 1:03d}", "faces": [{"rack": a, "side": "back", "bay_start": 1, "bay_step": 2},
-                                                       {"rack": b, "side": "front", "bay_start": 2, "bay_step": 2}]})
-    return {"name": f"generated site of {n_bins} bins", "ceiling_m": 9.0,
-            "origin": {"lat_deg": 10.8, "lon_deg": 106.6, "alt_m": 5.0, "heading_deg": 0.0},
-            "racks": racks, "aisles": aisles}
+    return grid_site_dict(n_aisles, bays, levels_m=LEVELS_M, positions=POSITIONS, bay_m=2.7,
+                          name=f"generated site of {n_bins} bins")
 
 
 def scale_data(site, seed: int = 0):
@@ -193,31 +186,80 @@ def _render_pages(url: str, tmp: Path) -> dict[str, tuple[float, float]]:
     return out
 
 
-def bench_scale(sizes: list[int], *, pages_up_to: int, on_row=None) -> list[ScaleRow]:
-    """Each size in a fresh Python process (``python -m rackscan.scale_bench N PAGES``), one after the other."""
+@dataclass(frozen=True)
+class FramesRow:
+    frames: int
+    bins: int
+    flight_min: float
+    fuse_s: float
+    ms_per_frame: float
+    peak_rss_mb: float
+    count_accuracy: float  # bins whose fused count is the truth's
+
+
+def run_frames(n_frames: int, seed: int = 0) -> dict:
+    """Fusion (clock offset, drift correction, tracks, bins) over one flight of about ``n_frames``
+    frames at 5 fps, in this process; detections projected from the truth (perception not timed)."""
+    import resource
+
+    import numpy as np
+
+    from slam_fusion.pipeline import fuse_detections
+    from slam_fusion.synthetic import long_flight
+
+    site, cam, traj, frame_t_ns, dets, truth = long_flight(n_frames, seed=seed)
+    res, t_fuse = _time(lambda: fuse_detections(site=site, cam=cam, T_body_camera=np.eye(4), traj=traj,
+                                                frame_t_ns=frame_t_ns, detections=dets))
+    got = {o.bin_id: o.count for o in res.observations}
+    right = sum(got.get(b) == n for b, n in truth.items())
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return asdict(FramesRow(len(dets), len(site.bins), (traj.t_ns[-1] - traj.t_ns[0]) / 60e9, t_fuse,
+                            1000 * t_fuse / max(len(dets), 1), peak_kb / 1024, right / max(len(truth), 1)))
+
+
+def _fresh(args: list[str], what: str) -> dict:
+    """``python -m rackscan.scale_bench ARGS`` in a fresh interpreter; its last line, as JSON."""
     import json
     import subprocess  # nosec B404: runs this module in a fresh interpreter
     import sys
 
     from reconciliation.errors import ReconciliationError
 
+    r = subprocess.run([sys.executable, "-m", "rackscan.scale_bench", *args], capture_output=True, text=True)  # nosec B603
+    lines = r.stdout.strip().splitlines()
+    if r.returncode != 0 or not lines:
+        last = (r.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ReconciliationError(f"bench scale at {what}: the measuring process failed ({last})")
+    return json.loads(lines[-1])
+
+
+def bench_scale(sizes: list[int], *, pages_up_to: int, on_row=None) -> list[ScaleRow]:
+    """Each size in a fresh Python process (``python -m rackscan.scale_bench N PAGES``), one after the other."""
     rows = []
     for n in sizes:
-        r = subprocess.run([sys.executable, "-m", "rackscan.scale_bench", str(n), str(int(n <= pages_up_to))],  # nosec B603
-                           capture_output=True, text=True)
-        lines = r.stdout.strip().splitlines()
-        if r.returncode != 0 or not lines:
-            last = (r.stderr.strip().splitlines() or ["no output"])[-1]
-            raise ReconciliationError(f"bench scale at {n} bins: the measuring process failed ({last})")
-        row = ScaleRow(**json.loads(lines[-1]))
+        row = ScaleRow(**_fresh([str(n), str(int(n <= pages_up_to))], f"{n} bins"))
         rows.append(row)
         if on_row:
             on_row(row)
     return rows
 
 
-if __name__ == "__main__":  # one size, measured in this fresh process: prints its ScaleRow as JSON
+def bench_frames(counts: list[int], *, on_row=None) -> list[FramesRow]:
+    """Fusion over flights of each length, each in a fresh Python process (``... frames N``)."""
+    rows = []
+    for n in counts:
+        row = FramesRow(**_fresh(["frames", str(n)], f"{n} frames"))
+        rows.append(row)
+        if on_row:
+            on_row(row)
+    return rows
+
+
+if __name__ == "__main__":  # one size (or flight length), measured in this fresh process: its row as JSON
     import json
     import sys
 
-    print(json.dumps(run_size(int(sys.argv[1]), pages=sys.argv[2] == "1")))
+    if sys.argv[1] == "frames":
+        print(json.dumps(run_frames(int(sys.argv[2]))))
+    else:
+        print(json.dumps(run_size(int(sys.argv[1]), pages=sys.argv[2] == "1")))

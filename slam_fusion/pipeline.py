@@ -45,6 +45,43 @@ def _project_sites(cam, T_site_cams, p_site):
     return np.array(out_uv), np.array(out_ok)
 
 
+def view_radius_m(cam) -> float:
+    """How far from the camera a point can be and still be in the image within ``MAX_RANGE_M`` of
+    depth: MAX_RANGE_M over the cosine of the widest angle off the optical axis (sampled along the
+    image border). A bound that lets fusion look only at the faces and frames near each other."""
+    W, H = cam.width_px, cam.height_px
+    s = np.linspace(0.0, 1.0, 33)
+    border = np.concatenate([np.stack([s * W, np.zeros_like(s)], 1), np.stack([s * W, np.full_like(s, H)], 1),
+                             np.stack([np.zeros_like(s), s * H], 1), np.stack([np.full_like(s, W), s * H], 1)])
+    cos_min = float(np.min(cam.pixel_rays(border)[:, 2]))
+    return MAX_RANGE_M / cos_min if cos_min > 0.05 else float("inf")
+
+
+def face_distance_m(face, p_site: np.ndarray, *, margin_m: float = 0.0) -> np.ndarray:
+    """(N,) distance from each site point to the face's rectangle (grown by ``margin_m``)."""
+    q = face.site_to_face(p_site)
+    du = q[:, 0] - np.clip(q[:, 0], -margin_m, face.length_m + margin_m)
+    dv = q[:, 1] - np.clip(q[:, 1], -margin_m, face.height_m + margin_m)
+    return np.sqrt(du * du + dv * dv + q[:, 2] * q[:, 2])
+
+
+def _faces_near(faces, face, r_m: float) -> list:
+    """The faces whose corners' bounding box comes within ``r_m`` of ``face``'s (a superset of the
+    faces that can stand between a camera within ``r_m`` of a point of ``face`` and that point)."""
+    def box(fc):
+        c = fc.face_to_site(np.array([[0, 0, 0], [fc.length_m, 0, 0], [0, fc.height_m, 0], [fc.length_m, fc.height_m, 0]], float))
+        return c.min(0), c.max(0)
+
+    lo, hi = box(face)
+    out = []
+    for fc in faces:
+        a, b = box(fc)
+        gap = np.maximum(0.0, np.maximum(a - hi, lo - b))
+        if float(np.linalg.norm(gap)) <= r_m:
+            out.append(fc)
+    return out
+
+
 def _sku_lookup(gtin_to_sku: dict[str, str] | None) -> dict[str, str]:
     """GTIN-13 and GTIN-14 spellings of every catalogue GTIN -> SKU."""
     out: dict[str, str] = {}
@@ -62,6 +99,7 @@ def _tire_sightings(cam, T_sc, fidx, dets: list[FrameDetections], faces, *, bord
     one nearest its centre)."""
     W, H = cam.width_px, cam.height_px
     face_of = {fc.face_id: fc for fc in faces}
+    near = faces_near_cameras(faces, T_sc[:, :3, 3])
     out: list[Sighting] = []
     for d in dets:
         f = d.frame_idx
@@ -75,7 +113,7 @@ def _tire_sightings(cam, T_sc, fidx, dets: list[FrameDetections], faces, *, bord
         code_xy = codes.centers_xy
         T = T_sc[fidx[f]]
         centres = tires.centers_xy
-        hits = project_to_faces(cam, T, centres, faces)
+        hits = project_to_faces(cam, T, centres, near[fidx[f]])
         # midpoints of the left, right, top and bottom edges of every box, one ray cast per face
         mids_of: dict[str, list[int]] = {}
         for k, h in enumerate(hits):
@@ -116,17 +154,27 @@ def _tire_sightings(cam, T_sc, fidx, dets: list[FrameDetections], faces, *, bord
     return out
 
 
+def faces_near_cameras(faces, cams_site_m: np.ndarray, r_m: float = MAX_RANGE_M) -> list[list]:
+    """For each camera position, the faces whose rectangle is within ``r_m`` of it (a ray's hit on
+    any other face is farther than ``r_m``): one vectorised pass over the faces, not one per frame."""
+    if not len(faces):
+        return [[] for _ in range(len(cams_site_m))]
+    near = np.stack([face_distance_m(fc, cams_site_m) <= r_m + 1e-9 for fc in faces], axis=1)
+    return [[faces[j] for j in np.nonzero(row)[0]] for row in near]
+
+
 def _label_reads(cam, T_sc, fidx, dets: list[FrameDetections], faces) -> list[LabelRead]:
     """Reads of serialised product labels (GS1 GTIN + serial), their centres projected onto the
     nearest face within range."""
     out = []
+    near = faces_near_cameras(faces, T_sc[:, :3, 3])
     for d in sorted(dets, key=lambda d: d.frame_idx):
         if d.frame_idx not in fidx or not len(d.codes):
             continue
         c = d.codes[(d.codes.gtin != "") & (d.codes.serial != "")]
         if not len(c):
             continue
-        hits = project_to_faces(cam, T_sc[fidx[d.frame_idx]], c.centers_xy, faces)
+        hits = project_to_faces(cam, T_sc[fidx[d.frame_idx]], c.centers_xy, near[fidx[d.frame_idx]])
         for j, h in enumerate(hits):
             if h is None or h.range_m > MAX_RANGE_M:
                 continue
@@ -140,31 +188,52 @@ def _with_expected_views(cam, T_sc, tracks, face_of, frames: list[int], *, min_i
     """Set each track's n_expected: frames that had at least ``min_in_view`` of the tire's box in
     view, in front of the camera, within range, from the face's side and not behind another rack;
     and its expected_frames: those that had ``whole`` of it in view (a pass that had the tire
-    whole and did not see it disagrees with the passes that did)."""
+    whole and did not see it disagrees with the passes that did).
+
+    Only the frames whose camera was within ``view_radius_m`` of the box are looked at (no other
+    can have any of it in view within range), and only the faces near the track's face can hide
+    it: the cost grows with the flight, not with the flight times the site."""
     from dataclasses import replace
 
-    out = []
     inv = np.array([invert_transform(T) for T in T_sc])
-    for tr in tracks:
-        face = face_of[tr.face_id]
-        uv = np.array([[tr.u0_m, tr.v0_m, 0], [tr.u1_m, tr.v0_m, 0], [tr.u0_m, tr.v1_m, 0], [tr.u1_m, tr.v1_m, 0]])
-        p = face.face_to_site(uv)
-        pcs = [np.einsum("fij,j->fi", inv[:, :3, :3], q) + inv[:, :3, 3] for q in p]
-        pxs, fronts = zip(*(cam.project(pc) for pc in pcs))
-        px = np.stack(pxs, axis=1)  # (F,4,2)
-        front = np.all(np.stack(fronts, axis=1), axis=1) & np.all(np.stack([pc[:, 2] for pc in pcs], 1) < MAX_RANGE_M, axis=1)
-        x0, x1 = px[:, :, 0].min(1), px[:, :, 0].max(1)
-        y0, y1 = px[:, :, 1].min(1), px[:, :, 1].max(1)
-        area = np.maximum(1e-9, (x1 - x0) * (y1 - y0))
-        ix = np.clip(np.minimum(x1, cam.width_px) - np.maximum(x0, 0), 0, None)
-        iy = np.clip(np.minimum(y1, cam.height_px) - np.maximum(y0, 0), 0, None)
-        centre = face.face_to_site(np.array([[tr.u_m, tr.v_m, 0.0]]))
-        facing = (T_sc[:, :3, 3] - centre) @ face.T_site_face[:3, 2] > 0.3
-        hidden = _occluded(T_sc[:, :3, 3], centre, [tr.face_id], list(face_of.values()))[:, 0]
-        seen = front & facing & ~hidden
-        ok = seen & (ix * iy / area >= min_in_view)
-        full = seen & (ix * iy / area >= whole)
-        out.append(replace(tr, n_expected=int(ok.sum()), expected_frames=tuple(int(f) for f in np.asarray(frames)[full])))
+    cams = T_sc[:, :3, 3]
+    frames_arr = np.asarray(frames)
+    r_view = view_radius_m(cam)
+    all_faces = list(face_of.values())
+    by_face: dict[str, list[int]] = {}
+    for k, tr in enumerate(tracks):
+        by_face.setdefault(tr.face_id, []).append(k)
+    out: list[TireTrack | None] = [None] * len(tracks)
+    for fid, ks in by_face.items():
+        face = face_of[fid]
+        grow = max(0.0, *(max(-tracks[k].u0_m, tracks[k].u1_m - face.length_m, -tracks[k].v0_m,
+                              tracks[k].v1_m - face.height_m) for k in ks))
+        rows_face = np.nonzero(face_distance_m(face, cams, margin_m=grow) <= r_view + 1e-9)[0]
+        q_face = face.site_to_face(cams[rows_face])
+        occluders = _faces_near(all_faces, face, r_view)
+        for k in ks:
+            tr = tracks[k]
+            du = q_face[:, 0] - np.clip(q_face[:, 0], tr.u0_m, tr.u1_m)
+            dv = q_face[:, 1] - np.clip(q_face[:, 1], tr.v0_m, tr.v1_m)
+            rows = rows_face[np.sqrt(du * du + dv * dv + q_face[:, 2] ** 2) <= r_view + 1e-9]
+            uv = np.array([[tr.u0_m, tr.v0_m, 0], [tr.u1_m, tr.v0_m, 0], [tr.u0_m, tr.v1_m, 0], [tr.u1_m, tr.v1_m, 0]])
+            p = face.face_to_site(uv)
+            pcs = [np.einsum("fij,j->fi", inv[rows, :3, :3], q) + inv[rows, :3, 3] for q in p]
+            pxs, fronts = zip(*(cam.project(pc) for pc in pcs))
+            px = np.stack(pxs, axis=1)  # (F,4,2)
+            front = np.all(np.stack(fronts, axis=1), axis=1) & np.all(np.stack([pc[:, 2] for pc in pcs], 1) < MAX_RANGE_M, axis=1)
+            x0, x1 = px[:, :, 0].min(1), px[:, :, 0].max(1)
+            y0, y1 = px[:, :, 1].min(1), px[:, :, 1].max(1)
+            area = np.maximum(1e-9, (x1 - x0) * (y1 - y0))
+            ix = np.clip(np.minimum(x1, cam.width_px) - np.maximum(x0, 0), 0, None)
+            iy = np.clip(np.minimum(y1, cam.height_px) - np.maximum(y0, 0), 0, None)
+            centre = face.face_to_site(np.array([[tr.u_m, tr.v_m, 0.0]]))
+            facing = (cams[rows] - centre) @ face.T_site_face[:3, 2] > 0.3
+            hidden = _occluded(cams[rows], centre, [tr.face_id], occluders)[:, 0]
+            seen = front & facing & ~hidden
+            ok = seen & (ix * iy / area >= min_in_view)
+            full = seen & (ix * iy / area >= whole)
+            out[k] = replace(tr, n_expected=int(ok.sum()), expected_frames=tuple(int(f) for f in frames_arr[rows][full]))
     return out
 
 
@@ -188,6 +257,32 @@ def pass_ids(t_ns: np.ndarray, positions_m: np.ndarray, *, gap_s: float = 1.0, c
             direction = d
         out[i] = k
     return out
+
+
+def _bins_seen(cam, T_sc, frames: list[int], bins, face_of) -> dict[str, set[int]]:
+    """Which frames saw each bin: its centre in view, on the face's front side, within range, not
+    behind another rack. Face by face, over the frames whose camera was within ``view_radius_m``
+    of the face and against the faces near it (no other frame or face can matter)."""
+    cams = T_sc[:, :3, 3]
+    r_view = view_radius_m(cam)
+    all_faces = list(face_of.values())
+    bins_of: dict[str, list] = {}
+    for b in bins:
+        bins_of.setdefault(b.face_id, []).append(b)
+    seeing: dict[str, set[int]] = {b.bin_id: set() for b in bins}
+    for fid, fbins in bins_of.items():
+        face = face_of[fid]
+        rows = np.nonzero(face_distance_m(face, cams) <= r_view + 1e-9)[0]
+        if not len(rows):
+            continue
+        centres = np.array([face.face_to_site(np.array([[*b.center_uv_m, 0.0]]))[0] for b in fbins])
+        normals = np.repeat(face.T_site_face[None, :3, 2], len(fbins), axis=0)
+        _, vis = _project_sites(cam, T_sc[rows], centres)
+        facing = np.einsum("fnk,nk->fn", cams[rows][:, None, :] - centres[None, :, :], normals) > 0.3
+        vis &= facing & ~_occluded(cams[rows], centres, [fid] * len(fbins), _faces_near(all_faces, face, r_view))
+        for j, b in enumerate(fbins):
+            seeing[b.bin_id] = {frames[i] for i in rows[np.nonzero(vis[:, j])[0]]}
+    return seeing
 
 
 def _occluded(origins: np.ndarray, points: np.ndarray, point_face: list[str], faces) -> np.ndarray:
@@ -317,12 +412,7 @@ def fuse_detections(
     # which frames saw each bin: its centre in view, on the face's front side, within range
     bins = list(site.bins)
     face_of = {f.face_id: f for f in faces}
-    centres = np.array([site.face(b.face_id).face_to_site(np.array([[*b.center_uv_m, 0.0]]))[0] for b in bins])
-    normals = np.array([site.face(b.face_id).T_site_face[:3, 2] for b in bins])
-    _, vis = _project_sites(cam, T_sc, centres)
-    facing = np.einsum("fnk,nk->fn", T_sc[:, None, :3, 3] - centres[None, :, :], normals) > 0.3
-    vis &= facing & ~_occluded(T_sc[:, :3, 3], centres, [b.face_id for b in bins], faces)
-    seeing = {b.bin_id: {frames[i] for i in np.nonzero(vis[:, j])[0]} for j, b in enumerate(bins)}
+    seeing = _bins_seen(cam, T_sc, frames, bins, face_of)
     sightings = _tire_sightings(cam, T_sc, fidx, detections, faces, border_px=border_px)
     tracks = group_sightings(sightings, min_overlap=min_overlap)
     tracks = _with_expected_views(cam, T_sc, tracks, face_of, frames)

@@ -124,3 +124,73 @@ def _frame(f: int, t_ns: int, boxes, codes, wh):
               det_index=np.full(len(codes), -1, np.int32))
     return FrameDetections(frame_idx=f, t_ns=t_ns, xyxy=np.array(boxes, np.float32).reshape(n, 4),
                            confidence=np.full(n, 0.9, np.float32), class_id=np.zeros(n, np.int32), codes=c, image_wh=wh)
+
+
+def long_flight(n_frames: int, *, seed: int = 0, fps: float = 5.0, speed_m_s: float = 1.0, standoff_m: float = 2.5):
+    """A flight of about ``n_frames`` frames over a generated site (``warehouse.site.grid_site_dict``:
+    aisles of two 6-level racks, two positions per bay), sized so its passes take that many frames:
+    one serpentine pass per level along each face at ``speed_m_s``, transits between passes and
+    faces, telemetry at 10 Hz; tire boxes and codes projected as in ``sweep_scene``. The fusion
+    input of ``rackscan bench scale --frames``. Returns (site, cam, traj, frame_t_ns, detections,
+    truth)."""
+    from slam_fusion.core.projection import face_to_pixels
+    from warehouse.site import grid_site_dict
+
+    levels = (0.0, 1.2, 2.4, 3.6, 4.8, 6.0)
+    lead_m = 1.5  # flown past each end of a face, frames recorded
+    per_bay = len(levels) * 2.7 / speed_m_s * fps  # frames a bay of one face costs
+    faces_needed = max(1.0, n_frames / (per_bay * 30))
+    n_aisles = max(1, int(np.ceil(faces_needed / 2)))
+    bays = max(1, int(round((n_frames / (2 * n_aisles) - len(levels) * 2 * lead_m / speed_m_s * fps) / per_bay)))
+    site = site_from_dict(grid_site_dict(n_aisles, bays, levels_m=levels))
+    cam = make_camera()
+    rng = np.random.default_rng(seed)
+    truth = {b.bin_id: int(rng.integers(0, 4)) for b in site.bins}
+    dt_tel_ns, dt_frame_ns = 100_000_000, int(round(1e9 / fps))
+    tel_t, tel_T, frame_t_ns, dets = [], [], {}, []
+    t_ns = 0
+
+    def gtin(bin_id: str) -> str:
+        return f"0{zlib.crc32(bin_id.encode()) % 10**12:012d}"
+
+    faces = [f for a in site.aisle_ids for f in site.faces_of_aisle(a)]
+    for face in faces:
+        tires = [(b.bin_id, b.u0_m + (k + 0.5) * b.width_m / truth[b.bin_id], b.v0_m + 0.35 * b.height_m)
+                 for b in face.bins for k in range(truth[b.bin_id])]
+        tire_uv = np.array([(u, v) for _, u, v in tires], float).reshape(-1, 2)
+        label_uv = np.array([b.label.center_uv_m for b in face.bins], float)
+        for j, lv in enumerate(levels):
+            v = lv + 0.6
+            u0, u1 = (-lead_m, face.length_m + lead_m) if j % 2 == 0 else (face.length_m + lead_m, -lead_m)
+            T0 = camera_facing(face, u0, v, standoff_m)
+            if tel_T:  # transit to the pass's start: 3 s, attitude turned halfway
+                p_prev, R_prev = tel_T[-1][:3, 3], tel_T[-1][:3, :3]
+                for s in np.arange(1, 31) / 30:
+                    T = T0.copy() if s >= 0.5 else tel_T[-1].copy()
+                    T[:3, 3] = (1 - s) * p_prev + s * T0[:3, 3]
+                    t_ns += dt_tel_ns
+                    tel_t.append(t_ns)
+                    tel_T.append(T)
+                t_ns += dt_tel_ns
+            dur_s = abs(u1 - u0) / speed_m_s
+            for s_t in np.arange(0.0, dur_s, dt_tel_ns / 1e9):
+                T = camera_facing(face, u0 + np.sign(u1 - u0) * speed_m_s * s_t, v, standoff_m)
+                tel_t.append(t_ns + int(round(s_t * 1e9)))
+                tel_T.append(T)
+            for s_t in np.arange(0.0, dur_s, dt_frame_ns / 1e9):
+                T = camera_facing(face, u0 + np.sign(u1 - u0) * speed_m_s * s_t, v, standoff_m)
+                f = len(dets)
+                frame_t_ns[f] = t_ns + int(round(s_t * 1e9))
+                px, front = face_to_pixels(cam, T, tire_uv, face)
+                keep = front & (px[:, 0] >= 40) & (px[:, 0] < cam.width_px - 40) & (px[:, 1] >= 40) & (px[:, 1] < cam.height_px - 40)
+                boxes = [(x - 40, y - 40, x + 40, y + 40) for x, y in px[keep]]
+                codes = [("ean13", gtin(tires[i][0]), x - 5, y - 5, x + 5, y + 5)
+                         for i, (x, y) in zip(np.nonzero(keep)[0], px[keep])]
+                lpx, lfront = face_to_pixels(cam, T, label_uv, face)
+                lin = lfront & (lpx[:, 0] >= 0) & (lpx[:, 0] < cam.width_px) & (lpx[:, 1] >= 0) & (lpx[:, 1] < cam.height_px)
+                codes += [("qr", face.bins[i].bin_id, x - 20, y - 8, x + 20, y + 8) for i, (x, y) in zip(np.nonzero(lin)[0], lpx[lin])]
+                dets.append(_frame(f, frame_t_ns[f], boxes, codes, (cam.width_px, cam.height_px)))
+            t_ns = tel_t[-1]
+    traj = Trajectory(t_ns=np.array(tel_t, np.int64), positions_site_m=np.array([T[:3, 3] for T in tel_T]),
+                      quat_wxyz=np.array([matrix_to_quat(T[:3, :3]) for T in tel_T]))
+    return site, cam, traj, frame_t_ns, dets, truth

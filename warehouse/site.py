@@ -526,6 +526,27 @@ def site_from_dict(data: dict, *, source: str = "<site>") -> Site:
     return Site(spec, source=source)
 
 
+def grid_site_dict(n_aisles: int, bays: int, *, levels_m: tuple[float, ...] = (0.0, 1.2, 2.4, 3.6, 4.8, 6.0),
+                   positions: int = 2, bay_m: float = 2.7, name: str | None = None) -> dict:
+    """A generated site as plain data: ``n_aisles`` aisles, each between two racks of ``bays`` bays
+    facing each other across 3 m (rack, aisle, rack, 0.2 m to the next pair's back); the scale
+    bench's sites and the long synthetic flights."""
+    top_m = levels_m[-1] + (levels_m[-1] - levels_m[-2] if len(levels_m) > 1 else 1.2)
+    racks, aisles = [], []
+    for k in range(n_aisles):
+        y0 = k * 5.2
+        a, b = f"R{2 * k + 1:03d}", f"R{2 * k + 2:03d}"
+        for rid, y in ((a, y0), (b, y0 + 4.0)):
+            racks.append({"id": rid, "start_m": [0.0, y], "yaw_deg": 0.0, "depth_m": 1.0, "bays_m": [bay_m] * bays,
+                          "levels_m": list(levels_m), "top_m": top_m, "positions_per_bay": positions})
+        aisles.append({"id": f"A{k + 1:03d}", "faces": [{"rack": a, "side": "back", "bay_start": 1, "bay_step": 2},
+                                                       {"rack": b, "side": "front", "bay_start": 2, "bay_step": 2}]})
+    n_bins = 2 * n_aisles * bays * len(levels_m) * positions
+    return {"name": name or f"generated site of {n_bins} bins", "ceiling_m": top_m + 1.8,
+            "origin": {"lat_deg": 10.8, "lon_deg": 106.6, "alt_m": 5.0, "heading_deg": 0.0},
+            "racks": racks, "aisles": aisles}
+
+
 def two_rack_site_dict() -> dict:
     """A small valid site (two racks facing each other across aisle A01) as plain data: the
     starting point for tests and synthetic scenes."""

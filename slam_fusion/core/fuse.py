@@ -256,14 +256,25 @@ def _merge_tracks(tracks: list[_Track], min_overlap: float) -> list[_Track]:
     overlapping by ``min_overlap``. Best pair first; pairs touching a merged track are re-scored."""
     alive = list(tracks)
     pairs = []
-    for i in range(len(alive)):
-        for j in range(i + 1, len(alive)):
-            a, b = alive[i], alive[j]
-            if a.face_id != b.face_id or not _near(a.edges()[0], b.edges()[0]):
-                continue
-            sim = _similarity(*a.edges(), *b.edges())
-            if sim >= min_overlap:
-                pairs.append((-sim, i, j))
+    # candidate pairs by a sweep along u per face (a pair farther apart on u than _near's margin
+    # never joins): the same pairs as every pair against every other, in n log n
+    by_face: dict[str, list[int]] = {}
+    for i, t in enumerate(alive):
+        by_face.setdefault(t.face_id, []).append(i)
+    for ks in by_face.values():
+        ks = sorted(ks, key=lambda k: alive[k].edges()[0][0])
+        for n, i in enumerate(ks):
+            ea = alive[i].edges()[0]
+            for j in ks[n + 1:]:
+                eb = alive[j].edges()[0]
+                if eb[0] > ea[1] + 0.05 + 1e-9:
+                    break
+                if not _near(ea, eb):
+                    continue
+                a, b = (alive[i], alive[j]) if i < j else (alive[j], alive[i])
+                sim = _similarity(*a.edges(), *b.edges())
+                if sim >= min_overlap:
+                    pairs.append((-sim, min(i, j), max(i, j)))
     pairs.sort()
     gone: set[int] = set()
     changed: set[int] = set()
@@ -291,6 +302,8 @@ def group_sightings(sightings: list[Sighting], *, min_overlap: float = 0.35) -> 
     from scipy.optimize import linear_sum_assignment
 
     tracks: list[_Track] = []
+    on_face: dict[str, tuple[list[int], list, set[int]]] = {}
+    slot: dict[int, int] = {}  # track index -> its row on its face
     s = _canonical(sightings)
     i = 0
     while i < len(s):
@@ -303,13 +316,16 @@ def group_sightings(sightings: list[Sighting], *, min_overlap: float = 0.35) -> 
         hi_u = max(x.u1_m for x in batch) + 0.05
         lo_v = min(x.v0_m for x in batch) - 0.05
         hi_v = max(x.v1_m for x in batch) + 0.05
-        live = []
-        for k, t in enumerate(tracks):
-            if t.face_id != batch[0].face_id:
-                continue
-            e = t.edges()[0]
-            if e[1] >= lo_u and e[0] <= hi_u and e[3] >= lo_v and e[2] <= hi_v:
-                live.append(k)
+        # this face's tracks (indices into ``tracks``) and their edges, refreshed where they changed
+        ks, edges, dirty = on_face.setdefault(batch[0].face_id, ([], [], set()))
+        for n in dirty:
+            edges[n] = tracks[ks[n]].edges()[0]
+        dirty.clear()
+        if ks:
+            e = np.array(edges)
+            live = [ks[n] for n in np.nonzero((e[:, 1] >= lo_u) & (e[:, 0] <= hi_u) & (e[:, 3] >= lo_v) & (e[:, 2] <= hi_v))[0]]
+        else:
+            live = []
         matched: dict[int, int] = {}
         if live:
             cost = np.full((len(batch), len(live)), 1e6)
@@ -325,7 +341,11 @@ def group_sightings(sightings: list[Sighting], *, min_overlap: float = 0.35) -> 
             if k is None:
                 tracks.append(_Track(x.face_id))
                 k = len(tracks) - 1
+                slot[k] = len(ks)
+                ks.append(k)
+                edges.append(None)
             tracks[k].add(x)
+            dirty.add(slot[k])
     tracks = _merge_tracks(tracks, min_overlap)
     out = []
     for t in tracks:

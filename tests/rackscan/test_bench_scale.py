@@ -39,9 +39,10 @@ def test_two_moves_of_the_same_goods_either_way_round_score_right():
 
 
 def test_bench_scale_prints_every_figure(capsys):
-    assert main(["bench", "scale", "--sizes", "300,1200", "--pages-up-to", "300"]) == 0
+    assert main(["bench", "scale", "--sizes", "300,1200", "--pages-up-to", "300", "--frames", "400"]) == 0
     out = capsys.readouterr().out
     assert "rackscan bench scale" in out and "goals:" in out
+    assert "fusion over one flight" in out and "count accuracy 100.0%" in out
     assert "1.000 / 1.000" in out and "not rendered" in out  # 1200 bins: pages skipped as asked
     row = run_size(300, pages=False)
     assert row["bins"] >= 288 and row["reconcile_s"] > 0 and row["peak_rss_mb"] > 0 and row["slowest_page_s"] is None
@@ -50,3 +51,5 @@ def test_bench_scale_prints_every_figure(capsys):
 def test_bench_scale_bad_sizes_is_one_line(capsys):
     assert main(["bench", "scale", "--sizes", "1k"]) == 1
     assert "expected comma-separated whole numbers of bins" in capsys.readouterr().err
+    assert main(["bench", "scale", "--sizes", "300", "--frames", "10k"]) == 1
+    assert "--frames '10k': expected comma-separated whole numbers of frames" in capsys.readouterr().err
