@@ -13,15 +13,15 @@ from warehouse.site import Site
 def plot_site(site: Site, ax=None, *, show_bays: bool = True):
     """Draw the site's plan view on a matplotlib axis (made when None); returns the axis."""
     import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.collections import LineCollection
     from matplotlib.patches import Polygon
 
     if ax is None:
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
         _, ax = plt.subplots(figsize=(10, 7), dpi=110)
-    colors = plt.get_cmap("tab10")
+    colors = matplotlib.colormaps["tab10"]
     aisle_color = {a: colors(i % 10) for i, a in enumerate(site.aisle_ids)}
     for rid, fp in site.footprints().items():
         ax.add_patch(Polygon(fp, closed=True, facecolor="#d9d9d9", edgecolor="#555", lw=0.8))
