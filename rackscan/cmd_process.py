@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
 
         from rackscan.cmd_reconcile import summary_table
         from rackscan.executors import make_executor
-        from rackscan.process import process_bundle
+        from rackscan.process import process_bundles
         from slam_fusion.tools.io import FusionOptions
 
         con = Console()
@@ -46,16 +46,16 @@ def register(app: typer.Typer) -> None:
                                 "reports go to OUT/<bundle name>)")
         ex = make_executor(executor, address=ray_address, num_gpus_per_task=gpus_per_task)
         try:
-            for bundle_dir in bundle_dirs:
+            reps = process_bundles(bundle_dirs, erp=erp, executor=ex, weights=weights, backend=backend, device=device,
+                                   conf=conf, batch=batch, chunk_frames=chunk_frames,
+                                   fuse_options=FusionOptions(min_support=min_support, drift_correction=drift_correction),
+                                   reconcile_options=lambda root: {
+                                       "db_url": db, "min_confidence": min_confidence, "product_master_path": product_master,
+                                       "out_dir": out / root.name if out and len(bundle_dirs) > 1 else out},
+                                   log=con.print)
+            for bundle_dir, rep in zip(bundle_dirs, reps):
                 if len(bundle_dirs) > 1:
                     con.rule(f"{bundle_dir}")
-                rep = process_bundle(bundle_dir, erp=erp, executor=ex, weights=weights, backend=backend, device=device,
-                                     conf=conf, batch=batch, chunk_frames=chunk_frames,
-                                     fuse_options=FusionOptions(min_support=min_support, drift_correction=drift_correction),
-                                     reconcile_options={"db_url": db, "min_confidence": min_confidence,
-                                                        "out_dir": out / bundle_dir.name if out and len(bundle_dirs) > 1 else out,
-                                                        "product_master_path": product_master},
-                                     log=con.print)
                 if rep.reconciliation is not None:
                     con.print(summary_table(rep.reconciliation, f"reconciliation of {bundle_dir.name} against {erp.name}"))
                     for w in rep.reconciliation.warnings:
@@ -64,6 +64,12 @@ def register(app: typer.Typer) -> None:
                 ratio = rep.processing_s / rep.flight_time_s if rep.flight_time_s else float("nan")
                 con.print(f"{rep.frames} frames, {rep.flight_time_s:.0f} s of flight; {ran}; "
                           f"processing / flight time = {ratio:.2f}")
+            if len(reps) > 1:
+                flight_s = sum(r.flight_time_s for r in reps)
+                wall_s = max(r.seconds.get("detect", 0) for r in reps) + max(r.seconds.get("fuse", 0) for r in reps) + \
+                    sum(r.seconds.get("reconcile", 0) for r in reps)
+                con.print(f"{len(reps)} flights side by side: {flight_s:.0f} s of flight processed in {wall_s:.1f} s "
+                          f"(detect and fuse shared by all; processing / flight time = {wall_s / flight_s if flight_s else float('nan'):.2f})")
             if getattr(ex, "nodes_used", None):
                 con.print(f"ray: perception ran on {len(ex.nodes_used)} of the cluster's {ex.n_nodes} nodes")
         finally:

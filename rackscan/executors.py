@@ -27,7 +27,7 @@ class LocalExecutor:
     name: str = "local"
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any], *, description: str = "work",
-            on_result: Callable[[int, Any], None] | None = None) -> list[Any]:
+            on_result: Callable[[int, Any], None] | None = None, uses_gpu: bool = True) -> list[Any]:
         out = []
         with progress_bar(transient=False) as prog:
             task = prog.add_task(description, total=len(items))
@@ -84,9 +84,12 @@ class RayExecutor:
         return sum(1 for n in self._ray.nodes() if n.get("Alive"))
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any], *, description: str = "work",
-            on_result: Callable[[int, Any], None] | None = None) -> list[Any]:
+            on_result: Callable[[int, Any], None] | None = None, uses_gpu: bool = True) -> list[Any]:
+        """``fn`` over ``items`` as Ray tasks, all submitted at once; ``uses_gpu``: each task asks
+        for ``num_gpus_per_task`` (perception), else for none (fusion)."""
         ray = self._ray
-        remote = ray.remote(num_gpus=self.num_gpus_per_task)(_on_node) if self.num_gpus_per_task else ray.remote(_on_node)
+        gpus = self.num_gpus_per_task if uses_gpu else 0.0
+        remote = ray.remote(num_gpus=gpus)(_on_node) if gpus else ray.remote(_on_node)
         fn_ref = ray.put(fn)
         refs = [remote.remote(fn_ref, it) for it in items]
         index = {r: i for i, r in enumerate(refs)}

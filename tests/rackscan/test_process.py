@@ -126,3 +126,42 @@ def test_process_reruns_exactly_the_stages_whose_inputs_changed(processed, tmp_p
         _edit(erp if changed == "erp.csv" else b / changed)
     rep = process_bundle(b, erp=erp, log=lambda s: None)
     assert rep.stages == expected
+
+
+class _Batches:
+    """The local executor, noting each batch it was given (the work still runs)."""
+
+    name = "local"
+
+    def __init__(self):
+        from rackscan.executors import LocalExecutor
+
+        self._local, self.batches = LocalExecutor(), []
+
+    def map(self, fn, items, **kw):
+        self.batches.append((fn.__name__, [getattr(it, "bundle", getattr(it, "flight", None)) for it in items]))
+        return self._local.map(fn, items, **kw)
+
+
+def test_several_flights_go_to_the_executor_side_by_side(flight, tmp_path):
+    from rackscan.process import process_bundle, process_bundles
+
+    for name in ("one", "two", "alone"):
+        shutil.copytree(flight / "bundle", tmp_path / name)
+    ex = _Batches()
+    reps = process_bundles([tmp_path / "one", tmp_path / "two"], erp=flight / "erp.csv", executor=ex, chunk_frames=16,
+                           reconcile_options=lambda root: {"out_dir": tmp_path / "reports" / root.name},
+                           log=lambda s: None)
+    # one perception batch holding both flights' chunks, one fusion batch of both flights
+    assert [fn for fn, _ in ex.batches] == ["detect_chunk", "fuse_flight"]
+    assert {Path(b).name for b in ex.batches[0][1]} == {"one", "two"}
+    assert sorted(Path(b).name for b in ex.batches[1][1]) == ["one", "two"]
+    assert [r.stages for r in reps] == [{"detect": "ran", "fuse": "ran", "reconcile": "ran"}] * 2
+    alone = process_bundle(tmp_path / "alone", erp=flight / "erp.csv", chunk_frames=16, log=lambda s: None)
+    for name in ("one", "two"):
+        pd.testing.assert_frame_equal(_dets(tmp_path / name), _dets(tmp_path / "alone"))
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / name / "observations.parquet").drop(columns=["flight_id"]),
+                                      pd.read_parquet(tmp_path / "alone" / "observations.parquet").drop(columns=["flight_id"]))
+        assert (tmp_path / "reports" / name / "discrepancies.csv").read_text() == \
+            (tmp_path / "alone" / "report" / "discrepancies.csv").read_text()
+    assert alone.fusion.bins == reps[0].fusion.bins > 0

@@ -1,5 +1,6 @@
-"""Four flights processed in one `rackscan process` on a three-node Ray cluster started on loopback
-give exactly what the local executor gives, bundle by bundle, and the work reaches every node."""
+"""Four flights processed side by side in one `rackscan process` on a three-node Ray cluster started
+on loopback give exactly what the local executor gives, bundle by bundle, and the work reaches
+every node."""
 
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ def test_four_flights_on_a_three_node_cluster_match_the_local_executor(flights, 
     out = _process([flights / "ray" / n for n in names], "--erp", flights / "erp.csv", "--executor", "ray",
                    "--ray-address", cluster.address)
     assert "ray: perception ran on 3 of the cluster's 3 nodes" in out
+    assert "4 flights side by side" in out  # every flight's chunks in one batch over the cluster, not flight after flight
     _process([flights / "local" / n for n in names], "--erp", flights / "erp.csv")
     for n in names:
         local, ray = flights / "local" / n, flights / "ray" / n
