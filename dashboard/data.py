@@ -50,7 +50,6 @@ def discrepancies(rid: int, kinds=None, statuses=None, aisle=None) -> pd.DataFra
     return store().list_discrepancies(rid, kinds=kinds or None, statuses=statuses or None, aisle=aisle or None)
 
 
-@st.cache_data(show_spinner=False)
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _site_from_yaml(text: str) -> Site:
     """The site a stored site file describes, parsed once per file (immutable: shared, not copied;

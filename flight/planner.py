@@ -259,7 +259,11 @@ def _exposure(site: Site, camera: CameraSpec, opts: PlanOptions, d_m: float, war
 
 
 def _build_missions(site, camera, opts, passes, d_by_aisle, speed, per_face, min_frames, warnings,
-                    exposure: ExposurePlan | None) -> PlanResult:
+                    exposure: ExposurePlan | None, *, chain_at_face: bool = False) -> PlanResult:
+    """Missions flying ``passes`` in order, split into battery sorties. Each pass is reached from the
+    transit altitude and left to it; ``chain_at_face``: the next pass on the same face is reached
+    straight along the face at the standoff (the aisle between the racks is clear: a recount's
+    short passes, one above another, would otherwise spend most of their time climbing)."""
     transit = round(opts.transit_alt_m or min(site.spec.ceiling_m - 1.0, max(f.height_m for f in site.faces) + 1.0), 2)
     x0, y0, x1, y1 = site.bounds_xy_m(margin_m=1.5)
     home_xy = np.array(opts.home_m if opts.home_m else (x0 + 0.5, y0 + 0.5))
@@ -274,48 +278,57 @@ def _build_missions(site, camera, opts, passes, d_by_aisle, speed, per_face, min
     total = 0.0
     path_xy: list[np.ndarray] = []
     pos = home_xy.copy()
+    prev = None  # the pass flown last in this sortie, and where it ended (site xyz)
     for p in passes:
         f = site.face(p.face_id)
         d = d_by_aisle[p.aisle_id]
         a = f.face_to_site([[p.u_from_m, p.v_m, d]])[0]
         b = f.face_to_site([[p.u_to_m, p.v_m, d]])[0]
         length = float(np.linalg.norm(b - a))
-        reach = float(np.linalg.norm(a[:2] - pos)) / opts.max_speed_m_s + abs(transit - p.v_m) / opts.climb_m_s * 2
+        chained = chain_at_face and prev is not None and prev[0].face_id == p.face_id
+        if chained:  # along the face from the last pass's end: across at cruise, up or down at the climb rate
+            reach = float(np.linalg.norm(a[:2] - prev[1][:2])) / opts.max_speed_m_s + abs(a[2] - prev[1][2]) / opts.climb_m_s + 2.0
+        else:
+            reach = float(np.linalg.norm(a[:2] - pos)) / opts.max_speed_m_s + abs(transit - p.v_m) / opts.climb_m_s * 2
         t_pass = length / speed + 2 * speed / opts.accel_m_s2 + 3.0
         back = float(np.linalg.norm(b[:2] - home_xy)) / opts.max_speed_m_s + transit / opts.climb_m_s + 15.0
         if sorties[-1] and t_sortie + reach + t_pass + back > usable:
             sorties.append([])
             t_sortie = 0.0
             pos = home_xy.copy()
+            chained = False
             reach = float(np.linalg.norm(a[:2] - pos)) / opts.max_speed_m_s + abs(transit - p.v_m) / opts.climb_m_s * 2
         if reach + t_pass + back > usable:
             raise FlightError(f"pass along {p.face_id} at {p.v_m:.2f} m takes {reach + t_pass + back:.0f} s with the "
                               f"return; the battery gives {usable:.0f} s usable (--endurance-s, --reserve-frac)")
-        sorties[-1].append((p, a, b, d))
+        sorties[-1].append((p, a, b, d, chained))
         t_sortie += reach + t_pass
         total += reach + t_pass
         pos = b[:2]
+        prev = (p, b)
         path_xy.append(np.array([a[:2], b[:2]]))
     missions = []
     for si, group in enumerate(sorties):
         items = [MissionItem(kind="takeoff", lat_deg=geo(home_xy)[0], lon_deg=geo(home_xy)[1], rel_alt_m=1.0),
                  MissionItem(kind="change_speed", speed_m_s=opts.max_speed_m_s),
                  MissionItem(kind="waypoint", lat_deg=geo(home_xy)[0], lon_deg=geo(home_xy)[1], rel_alt_m=transit)]
-        t_group = 0.0
-        for p, a, b, d in group:
+        for n, (p, a, b, d, chained) in enumerate(group):
             f = site.face(p.face_id)
             yaw = _heading_deg(site, -f.normal_site)
-            aisle_entry = f.face_to_site([[p.u_from_m, transit, d]])[0]
-            # the heading at the face: CONDITION_YAW, held through the pass's waypoints (the runner
-            # sets WP_YAW_BEHAVIOR 0; ArduCopter keeps no yaw on a waypoint)
-            items += [MissionItem(kind="set_yaw", yaw_deg=yaw),
-                      MissionItem(kind="waypoint", lat_deg=geo(aisle_entry)[0], lon_deg=geo(aisle_entry)[1], rel_alt_m=transit),
-                      MissionItem(kind="waypoint", lat_deg=geo(a)[0], lon_deg=geo(a)[1], rel_alt_m=round(p.v_m, 2)),
+            if not chained:
+                aisle_entry = f.face_to_site([[p.u_from_m, transit, d]])[0]
+                # the heading at the face: CONDITION_YAW, held through the pass's waypoints (the runner
+                # sets WP_YAW_BEHAVIOR 0; ArduCopter keeps no yaw on a waypoint)
+                items += [MissionItem(kind="set_yaw", yaw_deg=yaw),
+                          MissionItem(kind="waypoint", lat_deg=geo(aisle_entry)[0], lon_deg=geo(aisle_entry)[1], rel_alt_m=transit)]
+            items += [MissionItem(kind="waypoint", lat_deg=geo(a)[0], lon_deg=geo(a)[1], rel_alt_m=round(p.v_m, 2)),
                       MissionItem(kind="gimbal", gimbal_pitch_deg=0.0),
                       MissionItem(kind="change_speed", speed_m_s=round(speed, 3)),
                       MissionItem(kind="waypoint", lat_deg=geo(b)[0], lon_deg=geo(b)[1], rel_alt_m=round(p.v_m, 2),
                                   bin_ids=p.bin_ids),
                       MissionItem(kind="change_speed", speed_m_s=opts.max_speed_m_s)]
+            if n + 1 < len(group) and group[n + 1][4]:
+                continue  # the next pass is reached along the face
             aisle_exit = f.face_to_site([[p.u_to_m, transit, d]])[0]
             items.append(MissionItem(kind="waypoint", lat_deg=geo(aisle_exit)[0], lon_deg=geo(aisle_exit)[1], rel_alt_m=transit))
         items.append(MissionItem(kind="rtl"))

@@ -3,7 +3,8 @@
 The full plan of the bins' aisles gives the standoff, speed, exposure and pass heights (so a
 recounted bin is seen exactly as a full flight sees it); of its passes only those whose view
 reaches a listed bin are kept, each cut to the listed bins' span along the face plus the camera's
-half view and a run-up on either side, and flown face by face in alternating directions.
+half view and a run-up on either side, and flown face by face in alternating directions, one
+pass after the next straight along the face (no climb to the transit altitude between them).
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def plan_recount(site: Site, camera: CameraSpec, bin_ids: list[str], opts: PlanO
         passes.append(replace(p, u_from_m=u0, u_to_m=u1, bin_ids=in_span or tuple(t.bin_id for t in seen)))
         per_face[p.face_id] = k + 1
     res = _build_missions(site, camera, o, passes, d_by_aisle, full.speed_m_s, per_face, full.min_frames_per_bin,
-                          warnings, full.exposure)
+                          warnings, full.exposure, chain_at_face=True)
     res.bins_planned = len(targets)
     for m in res.missions:
         m.meta.update(recount_bins=len(targets))

@@ -101,3 +101,22 @@ def test_plan_cli_recounts_listed_bins_and_the_review_queue(tmp_path, capsys):
     assert "bins to recount" in capsys.readouterr().out
     assert main(["plan", str(DEFAULT_SITE), "--bins", str(tmp_path / "bins.txt"), "--recount-queue", db]) == 1
     assert "expected one of them" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seed", [0, 4, 9])
+def test_a_faces_passes_are_chained_at_the_face(seed):
+    """Between two recount passes on one face the vehicle stays at the face (no waypoint at the
+    transit altitude, no new heading), and the estimate is shorter than climbing out between them."""
+    from flight.planner import PlanOptions, _build_missions
+
+    r = plan_recount(SITE, CAM, random.Random(seed).sample([b.bin_id for b in SITE.bins], 10))
+    faces = [p.face_id for p in r.passes]
+    runs = 1 + sum(a != b for a, b in zip(faces, faces[1:]))  # runs of passes on one face
+    assert len(r.missions) == 1 and runs < len(r.passes)
+    items = r.missions[0].items
+    transit = max(it.rel_alt_m for it in items if it.kind == "waypoint")
+    assert sum(it.kind == "waypoint" and it.rel_alt_m == transit for it in items) == 1 + 2 * runs  # home; in, out per run
+    assert sum(it.kind == "set_yaw" for it in items) == runs
+    climbing = _build_missions(SITE, CAM, PlanOptions(), r.passes, {p.aisle_id: r.standoff_m for p in r.passes},
+                               r.speed_m_s, r.passes_per_face, r.min_frames_per_bin, [], r.exposure)
+    assert r.est_flight_time_s < 0.9 * climbing.est_flight_time_s

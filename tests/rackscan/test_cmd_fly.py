@@ -122,3 +122,32 @@ def test_low_battery_rtl_then_fly_resume_reflies_the_pass_facing_the_rack_at_its
     r3 = subprocess.run([RACKSCAN, "fly", str(plan_file), "--record", str(tmp_path / "bundle"), "--resume"],
                         capture_output=True, text=True, timeout=60)
     assert r3.returncode == 1 and "nothing to resume" in r3.stderr and "\n" not in r3.stderr.strip(), r3.stderr
+
+
+def test_a_recount_is_flown_pass_after_pass_at_the_face(tmp_path):
+    """`rackscan plan --bins` chains a face's passes at the face (no climb to transit between them):
+    the simulated vehicle flies such a mission to the end, and between the first pass and the last
+    its recorded height stays at the face's pass heights, never back up at the transit altitude."""
+    from flight.recount import plan_recount
+
+    world = build_world(SCENARIO)
+    face = world.site.faces_of_aisle("A01")[0]
+    ids = [b.bin_id for b in face.bins if b.level == 1][:3]
+    rp = plan_recount(world.site, world.camera, ids)
+    mission = rp.missions[0]
+    transit = max(it.rel_alt_m for it in mission.items if it.kind == "waypoint")
+    assert len(rp.passes) >= 3 and {p.face_id for p in rp.passes} == {face.face_id}
+    assert sum(1 for it in mission.items if it.kind == "waypoint" and it.rel_alt_m == transit) == 3  # home, in, out
+    plan_file = write_plan(mission, tmp_path / "recount.plan")
+    r, snap = _fly(mission, plan_file, tmp_path / "bundle", {})
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert json.loads((tmp_path / "bundle" / "flight_result.json").read_text())["status"] == "complete"
+    assert not snap.armed and snap.landed
+    alt = np.array([m.relative_alt / 1000 for _, m in Bundle(tmp_path / "bundle").iter_mavlink(["GLOBAL_POSITION_INT"])])
+    lo, hi = min(p.v_m for p in rp.passes), max(p.v_m for p in rp.passes)
+    first = int(np.argmax(np.abs(alt - lo) < 0.15))  # down at the face, at the first (lowest) pass
+    leave = first + int(np.argmax(alt[first:] > hi + 0.5))  # above the highest pass: climbing out
+    out = leave + int(np.argmax(alt[leave:] > transit - 0.3))  # at transit, leaving the aisle
+    assert alt[first] == pytest.approx(lo, abs=0.15) and first < leave < out
+    assert alt[first:leave].max() > hi - 0.15  # every pass height flown before climbing out, once
+    assert alt[leave:out + 1].min() > hi + 0.3 and hi + 0.5 < transit - 0.5
