@@ -41,6 +41,7 @@ observations = Table(
     Column("evidence_path", Text, nullable=False, default=""),
     Column("evidence_crop_path", Text, nullable=False, default=""),  # the bin cut out of that frame
     Column("reason", Text, nullable=False, default=""),
+    Index("ix_observations_flight_bin", "flight_id", "bin_id"),  # a bin's observations (the rack view, campaigns)
 )
 
 # the corrected path fusion counted with (a few samples a second), for the Flights page
@@ -74,6 +75,7 @@ erp_rows = Table(
     Column("description", Text, nullable=False, default=""),
     Column("lot", String(64), nullable=False, default=""),
     Column("unit_price", Float, nullable=True),
+    Index("ix_erp_rows_snapshot_bin", "snapshot_id", "bin_id"),
 )
 
 reconciliations = Table(
@@ -104,6 +106,8 @@ discrepancies = Table(
     Column("reason", Text, nullable=False, default=""),
     Column("unit_price", Float, nullable=True),
     Column("status", String(32), nullable=False, default="open"),
+    Index("ix_discrepancies_rec_bin", "reconciliation_id", "bin_id"),  # a bin's detail
+    Index("ix_discrepancies_rec_aisle_kind", "reconciliation_id", "aisle", "kind"),  # the Discrepancies page's filters
 )
 
 review_actions = Table(

@@ -74,3 +74,34 @@ def test_postgresql_store(postgres_url):
 def test_unreachable_database_is_one_line():
     with pytest.raises(ReconciliationError, match=r"--db postgresql\+psycopg://x@127.0.0.1:1/none: cannot open the results store"):
         ResultsStore("postgresql+psycopg://x@127.0.0.1:1/none")
+
+
+LOOKUP_INDICES = {"ix_observations_flight_bin", "ix_erp_rows_snapshot_bin", "ix_discrepancies_rec_bin",
+                  "ix_discrepancies_rec_aisle_kind"}
+
+
+def _index_names(engine) -> set[str]:
+    ins = inspect(engine)
+    return {ix["name"] for t in ("observations", "erp_rows", "discrepancies") for ix in ins.get_indexes(t)}
+
+
+def test_a_store_from_before_the_lookup_indices_gets_them_and_sqlite_uses_them(tmp_path):
+    from sqlalchemy import text
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    store = ResultsStore(url)
+    assert LOOKUP_INDICES <= _index_names(store.engine)
+    with store.engine.begin() as c:  # the store as revision 0005 left it
+        for name in LOOKUP_INDICES:
+            c.execute(text(f"DROP INDEX {name}"))
+        c.execute(text("UPDATE alembic_version SET version_num = '0005'"))
+    assert not LOOKUP_INDICES & _index_names(store.engine)
+    store = ResultsStore(url)  # opening upgrades it
+    assert LOOKUP_INDICES <= _index_names(store.engine)
+    with store.engine.connect() as c:
+        plan = " ".join(str(r[-1]) for r in c.execute(text(
+            "EXPLAIN QUERY PLAN SELECT * FROM discrepancies WHERE reconciliation_id = 1 AND aisle = 'A01' AND kind != 'match'")))
+        assert "ix_discrepancies_rec_aisle_kind" in plan
+        plan = " ".join(str(r[-1]) for r in c.execute(text(
+            "EXPLAIN QUERY PLAN SELECT * FROM observations WHERE flight_id = 1 AND bin_id = 'A01-B01-L1-P1'")))
+        assert "ix_observations_flight_bin" in plan
