@@ -25,7 +25,7 @@ from dashboard.settings import DashboardSettings
 ALL = ROLES
 REVIEWERS = ("controller", "engineer")
 PERMISSIONS: dict[str, tuple[str, ...]] = {
-    "view_summary": ALL,  # overview, flights, campaigns
+    "view_summary": ALL,  # overview, live, flights, campaigns
     "view_operations": ALL,  # fleet, operations log (operators keep the fleet)
     "view_stock": REVIEWERS,  # rack view, discrepancy list, evidence
     "review": REVIEWERS,  # accept / order recount / adjust
@@ -48,6 +48,7 @@ PAGES = (
     PageSpec("overview", "views/overview.py", "Overview", ":material/dashboard:", "view_summary"),
     PageSpec("rack_view", "views/rack_view.py", "Rack view", ":material/grid_view:", "view_stock"),
     PageSpec("discrepancies", "views/discrepancies.py", "Discrepancies", ":material/report:", "view_stock"),
+    PageSpec("live", "views/live.py", "Live", ":material/flight_takeoff:", "view_summary"),
     PageSpec("flights", "views/flights.py", "Flights", ":material/flight:", "view_summary"),
     PageSpec("campaigns", "views/campaigns.py", "Campaigns", ":material/event_repeat:", "view_summary"),
     PageSpec("fleet", "views/fleet.py", "Fleet", ":material/build:", "view_operations"),

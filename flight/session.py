@@ -27,6 +27,7 @@ from flight.errors import FlightError
 if TYPE_CHECKING:
     from flight.continuation import Continuation
     from flight.failsafe import FailsafeRecord
+    from flight.live import LiveSink
     from flight.recorder import Camera
     from flight.runner import RunnerOptions
     from flight.watch import FlightOutcome
@@ -97,6 +98,7 @@ class FlyRequest:
     resume: bool = False  # continue the flight recorded in ``record`` (into RECORD.resumeN)
     resume_from: Path | None = None  # continue the flight of this bundle, recording into ``record``
     options: "RunnerOptions" = field(default_factory=_default_options)
+    live: "LiveSink | None" = None  # who watches the flight as it happens (flight.live; the results store)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -180,6 +182,7 @@ def fly(req: FlyRequest, *, log: Callable[[str], None] = lambda s: None,
     writer = BundleWriter(record, meta, site_yaml_text=site_text, fsync_every=5)
     runner: MissionRunner | None = None
     rec: FlightRecorder | None = None
+    feed = None
     abort = threading.Event()
     status = "failed"
     n_items = len(plan.mission)
@@ -198,6 +201,8 @@ def fly(req: FlyRequest, *, log: Callable[[str], None] = lambda s: None,
 
         rec = FlightRecorder(writer, camera=cam.capture, fps=cam.fps, pose=pose, airborne=airborne)
         runner = MissionRunner(req.connect, opts, tlog=rec.tlog, log=log, on_progress=on_progress).connect()
+        if req.live is not None:
+            feed = _start_live(req.live, runner, mission, record.name, site_text, log)
         rec.start()
         runner.request_streams()
         runner.preflight()
@@ -214,6 +219,12 @@ def fly(req: FlyRequest, *, log: Callable[[str], None] = lambda s: None,
                                                      resumed_after=extra.get("resumed_after_seq", 0),
                                                      failsafe_record=fs))
     finally:
+        if feed is not None:
+            feed.stop()
+            try:
+                req.live.end(status)
+            except Exception as exc:  # the watchers miss the ending; the flight is recorded all the same
+                log(f"live feed: cannot record the end ({type(exc).__name__}: {exc})")
         if rec is not None:
             rec.stop(status)
         else:
@@ -224,6 +235,30 @@ def fly(req: FlyRequest, *, log: Callable[[str], None] = lambda s: None,
                          result_file=record / RESULT_FILE,
                          failsafe_file=record / FAILSAFE_FILE, failsafe=fs, frames=rec.frames,
                          camera=cam.name, camera_errors=tuple(rec.errors), events=tuple(runner.events))
+
+
+def _start_live(sink, runner, mission, flight_key: str, site_text: str | None, log):
+    """Tell ``sink`` the flight began (its site and the bins each pass covers) and start feeding it
+    the vehicle's state; a sink that cannot begin is reported and the flight flies unwatched."""
+    from flight.live import LiveFeed, pass_bins
+    from warehouse.geodetic import GeoOrigin
+
+    try:
+        origin = None
+        if site_text:
+            import yaml
+
+            from warehouse.site import site_from_dict
+
+            origin = site_from_dict(yaml.safe_load(site_text), source="the flight's site").origin
+        origin = origin or GeoOrigin(lat_deg=mission.home[0], lon_deg=mission.home[1], alt_m=mission.home[2])
+        sink.begin(flight_key=flight_key, site_name=mission.meta.get("site_name", ""), site_yaml=site_text or "",
+                   plan=pass_bins(mission.items), n_items=len(mission.items) + 1)
+    except Exception as exc:  # the watchers lose the flight; the flight itself goes on
+        log(f"live feed: cannot start ({type(exc).__name__}: {exc}); the flight is not shown live")
+        return None
+    return LiveFeed(lambda: runner.state, sink, to_site=origin.geodetic_to_site, site_heading_deg=origin.heading_deg,
+                    log=log).start()
 
 
 __all__ = ["CameraSource", "FlyRequest", "FlightSession", "fly", "opencv_camera", "parse_camera", "write_json",

@@ -36,6 +36,7 @@ def register(app: typer.Typer) -> None:
         override: str = typer.Option(None, "--override", help="fly although the fleet checks refuse; the reason is recorded"),
         rules: Path = typer.Option(None, "--maintenance-rules", help="maintenance rules YAML (default: the shipped one)"),
         db: str = typer.Option("sqlite:///results.db", "--db", help="results store with the fleet (with --airframe)"),
+        live_db: str = typer.Option(None, "--live-db", help="results store to write the flight to as it happens (position, battery, mode, link, progress: the dashboard's Live page), e.g. sqlite:///results.db"),
     ) -> None:
         """Fly the mission, record the bundle, print how the flight ended."""
         from dataclasses import replace
@@ -68,8 +69,13 @@ def register(app: typer.Typer) -> None:
             fleet = _fleet_gate(con, db, rules, airframe, battery, camera_serial, operator, override,
                                 record.name if not (resume or resume_from) else "")
         cam = camera_source(camera, scenario_yaml=scenario_yaml, camera_file=camera_yaml)
+        live = None
+        if live_db:
+            from reconciliation.live import StoreLiveSink
+
+            live = StoreLiveSink(live_db)  # opening it checks the URL before anything flies
         req = FlyRequest(plan_file=plan_file, record=record, connect=connect, camera=cam, site_yaml=site_yaml,
-                         resume=resume, resume_from=resume_from, options=opts)
+                         resume=resume, resume_from=resume_from, options=opts, live=live)
         with progress_bar() as prog:
             task = prog.add_task("connecting", total=None)
 
@@ -93,6 +99,8 @@ def register(app: typer.Typer) -> None:
             row = log_flight(store, out.record, airframe=airframe, battery=battery, camera=camera_serial,
                              operator=operator, gate=gate)
             con.print(flight_line(row))
+        if live is not None and live.live_id is not None:
+            con.print(f"live: flight shown on the dashboard's Live page (live flight {live.live_id} in {live_db})")
         if out.resumable:
             con.print(f"resume with: rackscan fly {plan_file} --connect {connect} --record {out.requested} --resume")
 

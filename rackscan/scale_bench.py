@@ -21,7 +21,7 @@ from pathlib import Path
 BAYS_PER_RACK = 30
 LEVELS_M = (0.0, 1.2, 2.4, 3.6, 4.8, 6.0)
 POSITIONS = 2
-PAGES = ("overview", "rack_view", "discrepancies", "flights", "campaigns", "export", "fleet", "operations_log")
+PAGES = ("overview", "live", "rack_view", "discrepancies", "flights", "campaigns", "export", "fleet", "operations_log")
 
 
 def scale_site_dict(n_bins: int) -> dict:

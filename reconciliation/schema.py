@@ -290,3 +290,37 @@ campaign_flights = Table(
     Column("added_by", String(100), nullable=False, default=""),
     UniqueConstraint("campaign_id", "flight_id", name="uq_campaign_flight"),
 )
+
+# A flight as it happens (`rackscan fly --live-db`; flight.live): what the Live page draws. The
+# store is the only channel between the flight and the dashboard.
+live_flights = Table(
+    "live_flights", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("flight_key", String(200), nullable=False, index=True),
+    Column("site_id", Integer, ForeignKey("sites.id"), nullable=True),
+    Column("plan", JSON, nullable=False),  # [[mission seq, [bin ids]], ...]: the items that end a pass
+    Column("n_items", Integer, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Column("status", String(32), nullable=False),  # flying, then how the flight ended (complete, rtl_battery, ...)
+)
+
+live_samples = Table(
+    "live_samples", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("live_flight_id", Integer, ForeignKey("live_flights.id", ondelete="CASCADE"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),  # when the store received it
+    Column("t_s", Float, nullable=False),  # since the feed started
+    Column("x_m", Float, nullable=True),
+    Column("y_m", Float, nullable=True),
+    Column("alt_m", Float, nullable=False),
+    Column("yaw_deg", Float, nullable=False),
+    Column("battery_pct", Float, nullable=False),
+    Column("voltage_v", Float, nullable=False),
+    Column("mode", String(32), nullable=False),
+    Column("armed", Integer, nullable=False),
+    Column("fix_type", Integer, nullable=False),
+    Column("mission_seq", Integer, nullable=False),
+    Column("link_age_s", Float, nullable=False),
+    Index("ix_live_samples_flight_id", "live_flight_id", "id"),
+)

@@ -48,8 +48,8 @@ def test_every_action_is_covered_and_nobody_signed_in_is_refused():
     for action in PERMISSIONS:
         with pytest.raises(AccessDenied, match="not signed in"):
             authorize(None, action)
-    assert [p.key for p in pages_for("operator")] == ["overview", "flights", "campaigns", "fleet", "operations_log"]
-    assert [p.key for p in pages_for("admin")] == ["overview", "flights", "campaigns", "fleet", "operations_log", "users"]
+    assert [p.key for p in pages_for("operator")] == ["overview", "live", "flights", "campaigns", "fleet", "operations_log"]
+    assert [p.key for p in pages_for("admin")] == ["overview", "live", "flights", "campaigns", "fleet", "operations_log", "users"]
     assert {p.key for p in pages_for("controller")} == {p.key for p in PAGES} - {"users"}
 
 

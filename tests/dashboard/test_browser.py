@@ -119,7 +119,7 @@ def test_an_operator_gets_no_controller_action_even_by_url(server):
             expect(page.get_by_role("heading", name="Overview")).to_be_visible()
             _idle(page)
             nav = page.locator("[data-testid='stSidebarNav'] a").all_inner_texts()
-            assert [n.split("\n")[-1].strip() for n in nav] == ["Overview", "Flights", "Campaigns", "Fleet", "Operations log"], (path, nav)  # after the icon name
+            assert [n.split("\n")[-1].strip() for n in nav] == ["Overview", "Live", "Flights", "Campaigns", "Fleet", "Operations log"], (path, nav)  # after the icon name
             assert page.locator("input[type=file]").count() == 0
             assert page.locator("[data-testid='stDownloadButton']").count() == 0
             assert page.get_by_role("button", name="Record review").count() == 0

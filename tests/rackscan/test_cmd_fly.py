@@ -151,3 +151,60 @@ def test_a_recount_is_flown_pass_after_pass_at_the_face(tmp_path):
     assert alt[first] == pytest.approx(lo, abs=0.15) and first < leave < out
     assert alt[first:leave].max() > hi - 0.15  # every pass height flown before climbing out, once
     assert alt[leave:out + 1].min() > hi + 0.3 and hi + 0.5 < transit - 0.5
+
+
+def test_a_flight_is_in_the_store_while_it_flies(tmp_path, a01):
+    """`rackscan fly --live-db`: while the vehicle flies, the store holds the flight as it happens
+    (asserted before the process ends: position on the site plan, passes and bins done growing),
+    and its ending once it has landed."""
+    import time
+
+    import pandas as pd
+
+    from reconciliation.live import live_flight, live_flights, live_progress, live_samples
+    from reconciliation.store import ResultsStore
+
+    world, mission, plan_file = a01
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    home = mission.home
+    port = free_udp_port()
+    veh = SimVehicle(f"udpout:127.0.0.1:{port}", SimConfig(speedup=10, ekf_ready_s=2.0, home_lat_deg=home[0],
+                                                          home_lon_deg=home[1], home_alt_m=home[2])).start()
+    seen = []  # (samples, bins done, status) while the process was still running
+    try:
+        proc = subprocess.Popen([RACKSCAN, "fly", str(plan_file), "--connect", f"udpin:127.0.0.1:{port}", "--record",
+                                 str(tmp_path / "bundle"), "--live-db", url, "--site", str(SCENARIO.parent / "default_site.yaml")],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        store = None
+        deadline = time.monotonic() + 600
+        while proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+            if store is None and (tmp_path / "live.db").exists():
+                store = ResultsStore(url)
+            if store is None or live_flights(store).empty:
+                continue
+            lid = int(live_flights(store).id.iloc[0])
+            fl, sm = live_flight(store, lid), live_samples(store, lid)
+            if proc.poll() is None and len(sm):
+                seen.append((len(sm), live_progress(fl, sm).bins_done, fl["status"], sm))
+        out, err = proc.communicate(timeout=60)
+    finally:
+        veh.stop()
+    assert proc.returncode == 0, out[-3000:] + err[-3000:]
+    assert "live: flight shown on the dashboard's Live page" in out
+    flying = [s for s in seen if s[2] == "flying"]
+    assert len(flying) >= 5 and flying[-1][0] > flying[0][0]  # samples kept coming in during the flight
+    total = len({b for _, bs in [(q, b) for q, b in live_flight(store, 1)["plan"]] for b in bs})
+    assert total == len({b for it in mission.items for b in it.bin_ids}) > 0
+    assert any(0 < s[1] < total for s in flying)  # part of the bins done while it flew
+    sm = flying[-1][3]
+    x0, y0, x1, y1 = world.site.bounds_xy_m(margin_m=3.0)
+    xy = sm.dropna(subset=["x_m"])
+    assert len(xy) and xy.x_m.between(x0, x1).all() and xy.y_m.between(y0, y1).all()
+    assert (sm.link_age_s < 3.0).all() and set(sm["mode"]) & {"AUTO", "GUIDED"}
+    fl = live_flight(store, 1)
+    done = live_progress(fl, live_samples(store, 1))
+    assert fl["status"] == "complete" and fl["ended_at"] is not None
+    assert (done.bins_done, done.bins_total, done.link) == (total, total, "ok")
+    assert isinstance(sm, pd.DataFrame)

@@ -1,0 +1,71 @@
+"""The Live page's data: a live flight's state read fresh from the store on every refresh (the
+store is the only channel from the flight), the site plan's faces drawn once per site, and the
+pure steps between (progress, faces coloured by how much of them has been flown)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import gate
+
+REFRESH_S = 2.0  # the page reads the store this often while it is open
+
+
+def _url() -> str:
+    return gate.settings().db_url
+
+
+def flights() -> pd.DataFrame:
+    from reconciliation.live import live_flights
+
+    return live_flights(gate._store(_url()))
+
+
+def state(live_id: int) -> tuple[dict, pd.DataFrame]:
+    """The flight's row and all its samples (a flight at 2 samples a second: a few thousand rows)."""
+    from reconciliation.live import live_flight, live_samples
+
+    s = gate._store(_url())
+    return live_flight(s, live_id), live_samples(s, live_id)
+
+
+def progress(flight: dict, samples: pd.DataFrame):
+    from reconciliation.live import live_progress
+
+    return live_progress(flight, samples)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def face_segments(site_yaml: str) -> pd.DataFrame:
+    """Each rack face's foot on the site plan (x0, y0, x1, y1) with its bins."""
+    from dashboard.data import _site_from_yaml
+
+    site = _site_from_yaml(site_yaml)
+    rows = []
+    for f in site.faces:
+        a, b = f.face_to_site([[0.0, 0.0, 0.0], [f.length_m, 0.0, 0.0]])
+        rows.append((f.face_id, float(a[0]), float(a[1]), float(b[0]), float(b[1]), [x.bin_id for x in f.bins]))
+    return pd.DataFrame(rows, columns=["face_id", "x0", "y0", "x1", "y1", "bins"])
+
+
+def faces_flown(faces: pd.DataFrame, flight: dict, done_bins: set[str]) -> pd.DataFrame:
+    """Each face in this flight's plan: the share of its planned bins whose passes are all flown."""
+    planned = {b for _, bs in flight["plan"] for b in bs}
+    out = faces.assign(planned=[len(planned.intersection(bs)) for bs in faces["bins"]],
+                       done=[len(done_bins.intersection(bs)) for bs in faces["bins"]])
+    out["state"] = "not in this flight"
+    inplan = out["planned"] > 0
+    out.loc[inplan, "state"] = "to fly"
+    out.loc[inplan & (out["done"] > 0), "state"] = "flying"
+    out.loc[inplan & (out["done"] == out["planned"]), "state"] = "flown"
+    return out
+
+
+def done_bins(flight: dict, seq: int, complete: bool) -> set[str]:
+    """Bins whose every pass is behind the vehicle (the item it flies to is past the pass's end)."""
+    last: dict[str, int] = {}
+    for q, bs in flight["plan"]:
+        for b in bs:
+            last[b] = max(last.get(b, 0), int(q))
+    return set(last) if complete else {b for b, q in last.items() if q < seq}

@@ -1,0 +1,62 @@
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard import live_data
+
+st.title("Live")
+flights = live_data.flights()
+if flights.empty:
+    st.info("No flight to watch yet. Fly with `rackscan fly PLAN --record BUNDLE --live-db URL` (this dashboard's "
+            "store) and it shows here as it flies.")
+    st.stop()
+labels = {int(r.id): f"{r.flight_key} — {r.status} (started {r.started_at:%Y-%m-%d %H:%M})" for r in flights.itertuples()}
+lid = st.selectbox("Flight", list(labels), format_func=labels.get, key="live_flight")
+FACE_COLOURS = {"flown": "#2e7d32", "flying": "#f9a825", "to fly": "#1565c0", "not in this flight": "#bdbdbd"}
+
+
+@st.fragment(run_every=live_data.REFRESH_S)
+def show(live_id: int) -> None:
+    fl, sm = live_data.state(live_id)
+    p = live_data.progress(fl, sm)
+    last = sm.iloc[-1] if len(sm) else None
+    ended = fl["ended_at"] is not None
+    if p.link == "lost":
+        st.error(f"Link lost: no word from the vehicle for {p.silent_s:.0f} s (last position shown).")
+    elif p.link == "no word":
+        st.warning(f"Nothing new from the flight for {p.silent_s:.0f} s (the ground station stopped writing).")
+    c = st.columns(6)
+    c[0].metric("Status", fl["status"] if ended else (str(last["mode"]) if last is not None else "connecting"))
+    c[1].metric("Passes", f"{p.passes_done} / {p.passes_total}")
+    c[2].metric("Bins flown", f"{p.bins_done} / {p.bins_total}")
+    c[3].metric("Battery", f"{last['battery_pct']:.0f}%" if last is not None and last["battery_pct"] >= 0 else "-")
+    c[4].metric("Link", {"ok": "ok", "lost": "lost", "no word": "silent"}[p.link])
+    c[5].metric("ETA", f"{p.eta_s / 60:.1f} min" if p.eta_s is not None else ("landed" if ended else "-"))
+    st.progress(p.bins_done / p.bins_total if p.bins_total else 0.0)
+    fig = go.Figure()
+    if fl.get("site_yaml"):
+        faces = live_data.faces_flown(live_data.face_segments(fl["site_yaml"]), fl,
+                                      live_data.done_bins(fl, p.seq, ended and fl["status"] == "complete"))
+        for state, part in faces.groupby("state"):
+            xs, ys = [], []
+            for r in part.itertuples():
+                xs += [r.x0, r.x1, None]
+                ys += [r.y0, r.y1, None]
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=f"faces {state}",
+                                     line=dict(color=FACE_COLOURS[state], width=4), hoverinfo="skip"))
+    xy = sm.dropna(subset=["x_m"])
+    if len(xy):
+        fig.add_trace(go.Scatter(x=xy["x_m"], y=xy["y_m"], mode="lines", name="path", line=dict(color="#555", width=1)))
+        here = xy.iloc[-1]
+        fig.add_trace(go.Scatter(x=[here["x_m"]], y=[here["y_m"]], mode="markers", name="drone",
+                                 marker=dict(symbol="arrow", angle=90 - float(here["yaw_deg"]), size=18,
+                                             color="#c62828" if p.link != "ok" else "#000")))
+    fig.update_layout(height=460, margin=dict(t=10, b=10), legend=dict(orientation="h"),
+                      yaxis=dict(scaleanchor="x", scaleratio=1, title="y (m)"), xaxis=dict(title="x (m)"))
+    st.plotly_chart(fig, width="stretch", key=f"live_plan_{live_id}")
+    if last is not None:
+        st.caption(f"Item {p.seq} of {p.n_items - 1}; height {last['alt_m']:.1f} m; fix type {int(last['fix_type'])}; "
+                   f"{len(sm)} samples, the last {last['t_s']:.0f} s into the flight. Refreshes every "
+                   f"{live_data.REFRESH_S:.0f} s.")
+
+
+show(int(lid))

@@ -1,0 +1,126 @@
+"""The flight as it happens, for whoever watches (the dashboard's Live page, through the results
+store): a few samples a second of where the vehicle is, its heading, battery, mode, fix, the
+mission item it flies to and how long since the link last said anything.
+
+The feed runs on its own thread beside the runner and never holds it up: it reads the runner's
+state, batches samples, and hands each batch to a sink (``LiveSink``; ``rackscan fly --live-db``
+gives the results store's). A sink that fails or is slow loses batches, counted in ``dropped``;
+the flight goes on. A lost link is written as a growing ``link_age_s``, so a viewer sees the link
+lost, not a drone frozen in place.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable, Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class LiveSample:
+    t_s: float  # since the feed started
+    x_m: float | None  # site frame; None before the first position
+    y_m: float | None
+    alt_m: float  # above home
+    yaw_deg: float  # site frame, counter-clockwise from +x
+    battery_pct: float  # -1: not reported
+    voltage_v: float
+    mode: str
+    armed: bool
+    fix_type: int
+    mission_seq: int  # the item flown to (MISSION_CURRENT)
+    link_age_s: float  # since the vehicle's last message
+
+
+class LiveSink(Protocol):
+    def begin(self, *, flight_key: str, site_name: str, site_yaml: str, plan: list[tuple[int, list[str]]],
+              n_items: int) -> None: ...
+
+    def add(self, samples: list[LiveSample]) -> None: ...
+
+    def end(self, status: str) -> None: ...
+
+
+def pass_bins(items) -> list[tuple[int, list[str]]]:
+    """(MAVLink mission seq, bin ids) of each mission item that ends a pass: seq is the item's
+    index + 1 (slot 0 is home), as ``mission_to_mavlink`` numbers them."""
+    return [(i + 1, list(it.bin_ids)) for i, it in enumerate(items) if getattr(it, "bin_ids", ())]
+
+
+class LiveFeed:
+    """Samples ``state()`` (the runner's ``VehicleState``) at ``rate_hz``; every ``batch_s`` hands the
+    new samples to ``sink.add``. ``to_site(lat, lon, alt)``: site-frame metres; ``yaw_offset_deg``:
+    the site's +x heading, to turn a compass yaw into the site frame."""
+
+    def __init__(self, state: Callable[[], object], sink: LiveSink, *, to_site: Callable[[float, float, float], np.ndarray],
+                 site_heading_deg: float = 0.0, rate_hz: float = 2.0, batch_s: float = 1.0,
+                 log: Callable[[str], None] = lambda s: None) -> None:
+        self._state, self._sink, self._to_site = state, sink, to_site
+        self._heading = site_heading_deg
+        self._period = 1.0 / rate_hz
+        self._batch_s = batch_s
+        self._log = log
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._t0 = time.monotonic()
+        self.sent = 0
+        self.dropped = 0
+
+    def sample(self) -> LiveSample:
+        s = self._state()
+        now = time.monotonic()
+        x = y = None
+        if getattr(s, "lat_deg", 0.0):
+            p = self._to_site(s.lat_deg, s.lon_deg, s.alt_amsl_m)
+            x, y = float(p[0]), float(p[1])
+        # compass yaw (clockwise from north) -> site yaw (counter-clockwise from the site's +x)
+        yaw_site = (self._heading - np.degrees(s.yaw_rad)) % 360.0
+        last = getattr(s, "last_msg_wall", 0.0)
+        return LiveSample(t_s=round(now - self._t0, 3), x_m=x, y_m=y, alt_m=float(s.rel_alt_m), yaw_deg=float(yaw_site),
+                          battery_pct=float(s.battery_pct), voltage_v=float(s.voltage_v), mode=str(s.mode),
+                          armed=bool(s.armed), fix_type=int(s.fix_type), mission_seq=int(s.mission_current),
+                          link_age_s=round(now - last, 2) if last else -1.0)
+
+    def _flush(self, batch: list[LiveSample]) -> None:
+        if not batch:
+            return
+        try:
+            self._sink.add(batch)
+            self.sent += len(batch)
+        except Exception as exc:  # the watchers lose a second of the flight; the flight goes on
+            self.dropped += len(batch)
+            if self.dropped == len(batch):
+                self._log(f"live feed: cannot write ({type(exc).__name__}: {exc}); the flight goes on")
+
+    def _run(self) -> None:
+        batch: list[LiveSample] = []
+        last_flush = time.monotonic()
+        while not self._stop.wait(self._period):
+            try:
+                batch.append(self.sample())
+            except Exception:  # a state read mid-update: skip this tick
+                continue
+            if time.monotonic() - last_flush >= self._batch_s:
+                self._flush(batch)
+                batch, last_flush = [], time.monotonic()
+        self._flush(batch)
+
+    def start(self) -> "LiveFeed":
+        self._thread = threading.Thread(target=self._run, name="live-feed", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10.0)
+
+
+def as_row(s: LiveSample) -> dict:
+    return asdict(s)
+
+
+__all__ = ["LiveFeed", "LiveSample", "LiveSink", "pass_bins", "as_row"]

@@ -1,0 +1,94 @@
+"""The live feed: samples the runner's state on its own thread, hands batches to the sink, never
+holds the flight up (a failing sink loses batches, counted), and writes positions and headings in
+the site frame."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flight.live import LiveFeed, pass_bins
+from flight.mission import MissionItem
+from flight.runner import VehicleState
+from warehouse.geodetic import GeoOrigin
+
+
+class _Sink:
+    def __init__(self, fail=False):
+        self.batches, self.fail = [], fail
+
+    def begin(self, **kw):
+        pass
+
+    def add(self, samples):
+        if self.fail:
+            raise OSError("disk full")
+        self.batches.append(samples)
+
+    def end(self, status):
+        pass
+
+
+def _state(**kw):
+    s = VehicleState(mode="AUTO", armed=True, fix_type=6, battery_pct=70.0, voltage_v=11.9, lat_deg=10.8, lon_deg=106.6,
+                     alt_amsl_m=7.0, rel_alt_m=2.0, mission_current=4, last_msg_wall=time.monotonic())
+    for k, v in kw.items():
+        setattr(s, k, v)
+    return s
+
+
+def test_feed_batches_samples_and_stops():
+    origin = GeoOrigin(lat_deg=10.8, lon_deg=106.6, alt_m=5.0, heading_deg=0.0)
+    sink = _Sink()
+    feed = LiveFeed(lambda: _state(), sink, to_site=origin.geodetic_to_site, rate_hz=20.0, batch_s=0.1).start()
+    time.sleep(0.6)
+    feed.stop()
+    got = [s for b in sink.batches for s in b]
+    assert len(sink.batches) >= 2 and feed.sent == len(got) >= 6 and feed.dropped == 0
+    s = got[-1]
+    assert (s.mode, s.armed, s.fix_type, s.mission_seq, s.battery_pct) == ("AUTO", True, 6, 4, 70.0)
+    assert abs(s.x_m) < 1e-6 and abs(s.y_m) < 1e-6 and s.alt_m == 2.0 and 0 <= s.link_age_s < 1.0
+    assert [x.t_s for x in got] == sorted(x.t_s for x in got)
+
+
+def test_a_failing_sink_never_stops_the_flight():
+    logged = []
+    feed = LiveFeed(lambda: _state(), _Sink(fail=True), to_site=lambda *a: np.zeros(3), rate_hz=20.0, batch_s=0.1,
+                    log=logged.append).start()
+    time.sleep(0.4)
+    feed.stop()
+    assert feed.dropped > 0 and feed.sent == 0
+    assert len(logged) == 1 and "live feed: cannot write (OSError: disk full); the flight goes on" in logged[0]
+
+
+def test_no_position_yet_and_a_silent_link():
+    s = LiveFeed(lambda: _state(lat_deg=0.0, last_msg_wall=time.monotonic() - 7.0), _Sink(),
+                 to_site=lambda *a: np.zeros(3)).sample()
+    assert s.x_m is None and s.y_m is None and s.link_age_s >= 7.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(heading=st.floats(0, 359.9), compass=st.floats(0, 359.9))
+def test_heading_in_the_site_frame(heading, compass):
+    """A vehicle heading along the site's +x reads 0; the site yaw turns counter-clockwise."""
+    origin = GeoOrigin(lat_deg=10.8, lon_deg=106.6, alt_m=5.0, heading_deg=heading)
+    feed = LiveFeed(lambda: _state(yaw_rad=math.radians(compass)), _Sink(), to_site=origin.geodetic_to_site,
+                    site_heading_deg=heading)
+    yaw = feed.sample().yaw_deg
+    # one metre along the vehicle's nose, in the site frame, points at the site yaw
+    east, north = math.sin(math.radians(compass)), math.cos(math.radians(compass))
+    lat = 10.8 + north / 111_320.0
+    lon = 106.6 + east / (111_320.0 * math.cos(math.radians(10.8)))
+    d = origin.geodetic_to_site(lat, lon, 5.0)
+    want = math.degrees(math.atan2(d[1], d[0])) % 360
+    assert min(abs(yaw - want), 360 - abs(yaw - want)) < 0.5
+
+
+def test_pass_bins_numbers_items_as_uploaded():
+    items = [MissionItem(kind="takeoff", rel_alt_m=2.0), MissionItem(kind="waypoint", lat_deg=1, lon_deg=1, rel_alt_m=2),
+             MissionItem(kind="waypoint", lat_deg=1, lon_deg=1, rel_alt_m=2, bin_ids=("A", "B")), MissionItem(kind="rtl")]
+    assert pass_bins(items) == [(3, ["A", "B"])]  # slot 0 is home
