@@ -9,9 +9,10 @@ import typer
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[1] / "datasets" / "scenarios" / "default.yaml"
 
 
-def _fly_sim(site, world, scenario_yaml: Path, aisles: list[str], bundle: Path, console):
+def _fly_sim(site, world, scenario_yaml: Path, aisles: list[str], bundle: Path, console, live_db: str | None = None):
     """Plan the aisles, start the simulated vehicle at the mission's home and fly it with
-    ``rackscan fly`` (a separate process, as an operator would) recording the virtual camera."""
+    ``rackscan fly`` (a separate process, as an operator would) recording the virtual camera;
+    with ``live_db``, the flight is written there as it flies (the dashboard's Live page)."""
     # runs our own CLI with a fixed argv, no shell (bandit B404)
     import subprocess  # nosec B404
     import sys
@@ -32,6 +33,7 @@ def _fly_sim(site, world, scenario_yaml: Path, aisles: list[str], bundle: Path, 
     console.print(f"simulated ArduCopter on udp 127.0.0.1:{port}; flying {plan_file} in real time")
     argv = [sys.executable, "-m", "rackscan", "fly", str(plan_file), "--connect", f"udpin:127.0.0.1:{port}",
             "--record", str(bundle), "--camera", "synthetic", "--scenario", str(scenario_yaml)]
+    argv += ["--live-db", live_db] if live_db else []
     try:
         # our interpreter and CLI, arguments we built (bandit B603)
         r = subprocess.run(argv)  # nosec B603
@@ -65,6 +67,47 @@ def _demo_account(out: Path) -> tuple[Path, str, str]:
     return users, "demo", password
 
 
+def _start_dashboard(out: Path, db_url: str, users: Path, console) -> str:
+    """The demo's dashboard, started in the background before the flight (so the flight can be
+    watched live) and left running after the demo ends; a second demo run reuses it. Returns its URL."""
+    import os
+    import socket
+    import subprocess  # nosec B404: our own CLI, a fixed argv, no shell
+    import sys
+    import time
+
+    pid_file = out / "dashboard.pid"
+    if pid_file.exists():
+        try:
+            pid, port = (int(x) for x in pid_file.read_text().split())
+            os.kill(pid, 0)
+            with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+                return f"http://127.0.0.1:{port}"
+        except (ValueError, OSError):
+            pid_file.unlink(missing_ok=True)
+    with socket.socket() as probe:
+        port = 8501 if probe.connect_ex(("127.0.0.1", 8501)) != 0 else 0
+    if port == 0:  # 8501 taken (another dashboard): any free port
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+    log = open(out / "dashboard.log", "ab")  # noqa: SIM115 - the server outlives this function
+    proc = subprocess.Popen([sys.executable, "-m", "rackscan", "dashboard", "--db", db_url, "--users", str(users),  # nosec B603
+                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            console.print(f"warning: the dashboard did not start (exit {proc.returncode}; {out / 'dashboard.log'})")
+            return ""
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+                break
+        except OSError:
+            time.sleep(0.5)
+    pid_file.write_text(f"{proc.pid} {port}\n")
+    return f"http://127.0.0.1:{port}"
+
+
 def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
@@ -75,6 +118,8 @@ def register(app: typer.Typer) -> None:
         flight: str = typer.Option("sim", "--flight", help="sim (the planned mission flown over MAVLink against the "
                                    "simulated vehicle, virtual camera recording, real time) or synthetic (the recorder: "
                                    "rendered frames along the passes, faster)"),
+        dashboard: bool = typer.Option(True, "--dashboard/--no-dashboard", help="start the dashboard before the flight "
+                                       "(left running: its Live page shows the sim flight as it flies, then the count)"),
     ) -> None:
         """Synthesise the warehouse, plan the mission, record a synthetic scan flight, then detect,
         fuse and reconcile it against the ERP snapshot."""
@@ -122,8 +167,17 @@ def register(app: typer.Typer) -> None:
 
             shutil.rmtree(out / "flight", ignore_errors=True)  # the demo owns its output folder: a re-run starts clean
             faces = [f.face_id for a in aisles for f in site.faces_of_aisle(a)]
+            report = out / "report"
+            report.mkdir(parents=True, exist_ok=True)
+            db_url = f"sqlite:///{(report / 'results.db').resolve()}"
+            users, name, password = _demo_account(out)
+            url = _start_dashboard(out, db_url, users, console) if dashboard else ""
+            if url:
+                console.print(f"dashboard: [bold]{url}[/], sign in as [bold]{name}[/] with password [bold]{password}[/] "
+                              f"(a demo account in {users}; `rackscan users add` makes real ones)"
+                              + ("; the Live page shows the flight as it flies" if flight == "sim" else ""))
             if flight == "sim":
-                fr = _fly_sim(site, world, scenario_yaml, aisles, out / "flight", console)
+                fr = _fly_sim(site, world, scenario_yaml, aisles, out / "flight", console, live_db=db_url)
             else:
                 with progress_bar() as prog:
                     task = prog.add_task(f"synthetic flight over {','.join(aisles)}", total=None)
@@ -137,18 +191,22 @@ def register(app: typer.Typer) -> None:
             from rackscan.process import process_bundle
 
             console.rule("[bold]offline pipeline on the recorded flight: detect, fuse, reconcile")
-            report = out / "report"
             rep = process_bundle(fr.bundle, erp=out / "synth" / "erp_stock.xlsx", executor=LocalExecutor(),
-                                 reconcile_options={"out_dir": report, "db_url": None, "min_confidence": 0.8},
+                                 reconcile_options={"out_dir": report, "db_url": db_url, "min_confidence": 0.8},
                                  log=console.print)
             if rep.reconciliation is not None:
                 console.print(summary_table(rep.reconciliation, "discrepancies against the ERP snapshot"))
             console.print(f"processing took {rep.processing_s:.0f} s for {rep.flight_time_s:.0f} s of flight; "
                           f"report {report / 'report.xlsx'}, evidence frames in {fr.bundle / 'evidence'}")
-            users, name, password = _demo_account(out)
-            console.print(f"open the dashboard: [bold]rackscan dashboard --db sqlite:///{(report / 'results.db').resolve()} "
-                          f"--users {users}[/]\n  then http://127.0.0.1:8501, sign in as [bold]{name}[/] with password "
-                          f"[bold]{password}[/] (a demo account in {users}; `rackscan users add` makes real ones)")
+            if url:
+                pid = (out / "dashboard.pid").read_text().split()[0]
+                console.print(f"the dashboard keeps running at [bold]{url}[/] (sign in as [bold]{name}[/], password "
+                              f"[bold]{password}[/]): the count and its evidence are on the Overview, Rack view and "
+                              f"Discrepancies pages; stop it with `kill {pid}`")
+            else:
+                console.print(f"open the dashboard: [bold]rackscan dashboard --db {db_url} --users {users}[/]\n  then "
+                              f"http://127.0.0.1:8501, sign in as [bold]{name}[/] with password [bold]{password}[/] (a "
+                              f"demo account in {users}; `rackscan users add` makes real ones)")
         if flight != "sim":
             console.print("this flight was the synthetic recorder; the default `--flight sim` flies the mission over "
                           "MAVLink against the simulated vehicle (real time, a few minutes)")

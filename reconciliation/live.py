@@ -86,7 +86,7 @@ def live_samples(store: ResultsStore, live_id: int, *, after_id: int = 0) -> pd.
 
 @dataclass(frozen=True)
 class LiveProgress:
-    passes_done: int
+    passes_done: int  # passes that count bins (the plan's items with bins), flown
     passes_total: int
     bins_done: int  # bins of the passes flown (a bin seen by several passes is done after its last)
     bins_total: int

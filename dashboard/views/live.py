@@ -26,7 +26,7 @@ def show(live_id: int) -> None:
         st.warning(f"Nothing new from the flight for {p.silent_s:.0f} s (the ground station stopped writing).")
     c = st.columns(6)
     c[0].metric("Status", fl["status"] if ended else (str(last["mode"]) if last is not None else "connecting"))
-    c[1].metric("Passes", f"{p.passes_done} / {p.passes_total}")
+    c[1].metric("Counting passes", f"{p.passes_done} / {p.passes_total}")
     c[2].metric("Bins flown", f"{p.bins_done} / {p.bins_total}")
     c[3].metric("Battery", f"{last['battery_pct']:.0f}%" if last is not None and last["battery_pct"] >= 0 else "-")
     c[4].metric("Link", {"ok": "ok", "lost": "lost", "no word": "silent"}[p.link])

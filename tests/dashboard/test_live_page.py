@@ -53,7 +53,7 @@ def test_a_flight_half_flown(live_env):
     at = _open(_app("minh"), "live")
     m = {x.label: x.value for x in at.metric}
     assert m["Status"] == "AUTO" and m["Link"] == "ok" and m["Battery"] == "80%"
-    assert m["Passes"] == f"{len(PLAN) // 2} / {len(PLAN)}"
+    assert m["Counting passes"] == f"{len(PLAN) // 2} / {len(PLAN)}"
     done, total = (int(v) for v in m["Bins flown"].split(" / "))
     assert total == len({b for _, bs in PLAN for b in bs}) and 0 < done < total
     assert m["ETA"].endswith("min")
