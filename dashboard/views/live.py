@@ -5,6 +5,17 @@ from dashboard import live_data
 
 st.title("Live")
 flights = live_data.flights()
+
+
+@st.fragment(run_every=live_data.REFRESH_S)
+def watch_for_new_flights(newest: int | None) -> None:
+    """A page opened before the flight (or left on an earlier one) picks up a new flight by itself."""
+    f = live_data.flights()
+    if (int(f.id.iloc[0]) if len(f) else None) != newest:
+        st.rerun()
+
+
+watch_for_new_flights(int(flights.id.iloc[0]) if len(flights) else None)
 if flights.empty:
     st.info("No flight to watch yet. Fly with `rackscan fly PLAN --record BUNDLE --live-db URL` (this dashboard's "
             "store) and it shows here as it flies.")

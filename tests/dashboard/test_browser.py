@@ -264,3 +264,63 @@ def test_login_filter_open_bin_accept(server, demo):
     assert row["status"] == "accepted"
     log = store.list_reviews(rid)
     assert log.iloc[-1][["user", "action", "comment"]].tolist() == ["lan", "accepted", "checked on the floor"]
+
+
+def _bins_flown(page) -> tuple[int, int] | None:
+    import re
+
+    m = re.search(r"Bins flown\s+(\d+) / (\d+)", page.locator("body").inner_text())
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def test_the_live_page_follows_a_flight_as_it_flies(server, demo, tmp_path):
+    """The simulated vehicle flies aisle A01 with `rackscan fly --live-db` writing to the dashboard's
+    store; an operator's browser, left on the Live page without reloading, sees the bins flown grow
+    during the flight and the flight end complete."""
+    from flight.planfile import write_plan
+    from flight.planner import PlanOptions, plan
+    from flight.sim import SimConfig, SimVehicle, free_udp_port
+    from tests.conftest import DEFAULT_SITE
+    from warehouse.camera import CameraSpec
+    from warehouse.site import load_site
+
+    mission = plan(load_site(DEFAULT_SITE), CameraSpec(), PlanOptions(aisles=("A01",))).missions[0]
+    plan_file = write_plan(mission, tmp_path / "A01.plan")
+    port = free_udp_port()
+    home = mission.home
+    veh = SimVehicle(f"udpout:127.0.0.1:{port}", SimConfig(speedup=6, ekf_ready_s=2.0, home_lat_deg=home[0],
+                                                          home_lon_deg=home[1], home_alt_m=home[2])).start()
+    seen: list[tuple[int, int]] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(60_000)
+        page.goto(server)
+        _sign_in(page, "minh", "minh-secret-1")
+        expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+        fly = subprocess.Popen([str(REPO / ".venv" / "bin" / "rackscan"), "fly", str(plan_file), "--connect",
+                                f"udpin:127.0.0.1:{port}", "--record", str(tmp_path / "bundle"), "--live-db", demo["url"],
+                                "--site", str(DEFAULT_SITE)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            page.get_by_role("link", name="Live").click()
+            expect(page.get_by_role("heading", name="Live")).to_be_visible()
+            deadline = time.monotonic() + 300
+            while fly.poll() is None and time.monotonic() < deadline:
+                got = _bins_flown(page)  # the page refreshes itself: no reload, no click
+                if got and (not seen or got != seen[-1]):
+                    seen.append(got)
+                    if len(seen) == 3:
+                        page.screenshot(path=str(SHOTS / "live.png"), full_page=True)
+                page.wait_for_timeout(500)
+            out = fly.communicate(timeout=120)[0]
+        finally:
+            if fly.poll() is None:
+                fly.kill()
+            veh.stop()
+        assert fly.returncode == 0, out[-3000:]
+        expect(page.get_by_text("complete", exact=True)).to_be_visible(timeout=30_000)
+        final = _bins_flown(page)
+        browser.close()
+    during = [d for d, t in seen if 0 < d < t]
+    assert len(during) >= 2 and during == sorted(during), seen  # it grew while the drone flew
+    assert final is not None and final[0] == final[1] > 0
