@@ -39,6 +39,7 @@ class PlanOptions:
     lux: float | None = None  # light on the faces; default: the site file's light_lux (None: fixed exposure)
     min_speed_m_s: float = 0.3  # the exposure program slows down no further (warehouse.light)
     allow_dark: bool = False  # fly a store too dark to count anyway (its counts will go to recount)
+    battery_swap_s: float = 180.0  # on the ground between sorties: land, swap the pack, checklist, take off
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ class PlanResult:
     warnings: list[str] = field(default_factory=list)
     path_xy_m: list[np.ndarray] = field(default_factory=list)
     exposure: ExposurePlan | None = None  # the exposure program's choice, when the light is known
+    time_s: dict[str, float] = field(default_factory=dict)  # where the flight time goes (sums to est_flight_time_s)
+    battery_swaps_s: float = 0.0  # on the ground between sorties (wall clock, not flight time)
 
     @property
     def exposure_s(self) -> float | None:
@@ -279,6 +282,7 @@ def _build_missions(site, camera, opts, passes, d_by_aisle, speed, per_face, min
     path_xy: list[np.ndarray] = []
     pos = home_xy.copy()
     prev = None  # the pass flown last in this sortie, and where it ended (site xyz)
+    split = {"takeoff and landing": 0.0, "transit and climbs": 0.0, "passes (scanning)": 0.0, "turns and settling": 0.0}
     for p in passes:
         f = site.face(p.face_id)
         d = d_by_aisle[p.aisle_id]
@@ -304,6 +308,9 @@ def _build_missions(site, camera, opts, passes, d_by_aisle, speed, per_face, min
         sorties[-1].append((p, a, b, d, chained))
         t_sortie += reach + t_pass
         total += reach + t_pass
+        split["transit and climbs"] += reach
+        split["passes (scanning)"] += length / speed
+        split["turns and settling"] += t_pass - length / speed
         pos = b[:2]
         prev = (p, b)
         path_xy.append(np.array([a[:2], b[:2]]))
@@ -352,8 +359,10 @@ def _build_missions(site, camera, opts, passes, d_by_aisle, speed, per_face, min
         missions.append(Mission(home=(*geo(home_xy), site.origin.alt_m), items=tuple(items), fence=tuple(fence),
                                 rally=tuple(sorted(rally, key=lambda r: (r.lat_deg, r.lon_deg))), meta=meta))
     bins_planned = len({b.bin_id for a in d_by_aisle for f in site.faces_of_aisle(a) for b in f.bins})
+    split["takeoff and landing"] = 60.0 * len(sorties)
     return PlanResult(missions, passes, min(d_by_aisle.values()), speed, per_face, min_frames, total + 60.0 * len(sorties),
-                      bins_planned, warnings, path_xy, exposure)
+                      bins_planned, warnings, path_xy, exposure, time_s=split,
+                      battery_swaps_s=opts.battery_swap_s * (len(sorties) - 1))
 
 
 __all__ = ["PlanOptions", "PlanResult", "plan", "pass_heights", "FenceCircle"]

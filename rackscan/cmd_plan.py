@@ -18,6 +18,7 @@ def register(app: typer.Typer) -> None:
         max_speed_m_s: float = typer.Option(1.5, "--max-speed-m-s", help="vehicle speed limit"),
         endurance_s: float = typer.Option(1200.0, "--endurance-s", help="flight time on one battery"),
         reserve_frac: float = typer.Option(0.25, "--reserve-frac", help="battery share kept in reserve"),
+        battery_swap_s: float = typer.Option(180.0, "--battery-swap-s", min=0.0, help="on the ground between sorties (land, swap, checklist, take off), s"),
         lux: float = typer.Option(None, "--lux", help="light on the rack faces (default: the site file's light_lux)"),
         allow_dark: bool = typer.Option(False, "--allow-dark", help="plan a store too dark to count anyway"),
         bins: Path = typer.Option(None, "--bins", help="recount only these bins: a text file (one bin id per line) or a CSV with a bin_id column (discrepancies.csv)"),
@@ -42,7 +43,8 @@ def register(app: typer.Typer) -> None:
         for a in ids:
             site.faces_of_aisle(a)
         opts = PlanOptions(aisles=ids, product_module_mm=product_module_mm, max_speed_m_s=max_speed_m_s,
-                           endurance_s=endurance_s, reserve_frac=reserve_frac, lux=lux, allow_dark=allow_dark)
+                           endurance_s=endurance_s, reserve_frac=reserve_frac, lux=lux, allow_dark=allow_dark,
+                           battery_swap_s=battery_swap_s)
         if bins is not None and recount_queue is not None:
             raise FlightError("--bins and --recount-queue: expected one of them")
         targets = None
@@ -73,8 +75,15 @@ def register(app: typer.Typer) -> None:
                      ("passes per face", ", ".join(f"{f}: {n}" for f, n in res.passes_per_face.items())),
                      ("min frames per bin", res.min_frames_per_bin),
                      ("bins" if targets is None else "bins to recount", res.bins_planned),
-                     ("estimated flight time (min)", f"{res.est_flight_time_s / 60:.1f}"), ("sorties", len(res.missions)),
-                     ("bins per flight hour", f"{res.bins_per_flight_hour:.0f}")]:
+                     ("estimated flight time (min)", f"{res.est_flight_time_s / 60:.1f}"),
+                     ("where the flight time goes", ", ".join(f"{k} {v / 60:.1f} min ({v / res.est_flight_time_s:.0%})"
+                                                              for k, v in res.time_s.items())),
+                     ("sorties", len(res.missions)),
+                     ("battery changes (ground)", f"{len(res.missions) - 1} x {opts.battery_swap_s / 60:.0f} min = "
+                                                  f"{res.battery_swaps_s / 60:.1f} min"),
+                     ("bins per flight hour", f"{res.bins_per_flight_hour:.0f}"),
+                     ("bins per wall-clock hour", f"{res.bins_planned / ((res.est_flight_time_s + res.battery_swaps_s) / 3600):.0f}"
+                                                  " (with the battery changes)")]:
             t.add_row(k, str(v))
         con = Console()
         con.print(t)

@@ -161,3 +161,25 @@ def test_plan_cli_prints_the_exposure_and_refuses_the_dark(tmp_path, capsys):
     assert "40 lux: exposure" in out and "pass speed" in out
     assert main(["plan", str(DEFAULT_SITE), "--lux", "4", "-o", str(tmp_path / "m.plan")]) == 1
     assert capsys.readouterr().err.startswith("error: light: 4 lux on the faces is too dark to count")
+
+
+@pytest.mark.parametrize("opts, sorties", [
+    (PlanOptions(), 1),
+    (PlanOptions(endurance_s=600.0), 2),
+    (PlanOptions(endurance_s=400.0, battery_swap_s=60.0), 3),
+    (PlanOptions(aisles=("A02",), max_speed_m_s=1.0), 1),
+])
+def test_where_the_flight_time_goes_adds_up(opts, sorties):
+    res = plan(load_site(DEFAULT_SITE), CameraSpec(), opts)
+    assert len(res.missions) == sorties
+    assert sum(res.time_s.values()) == pytest.approx(res.est_flight_time_s)
+    assert res.time_s["takeoff and landing"] == 60.0 * sorties and min(res.time_s.values()) > 0
+    assert res.battery_swaps_s == opts.battery_swap_s * (sorties - 1)
+
+
+def test_plan_prints_where_the_time_goes(tmp_path, capsys):
+    assert main(["plan", str(DEFAULT_SITE), "--endurance-s", "600", "--battery-swap-s", "240",
+                 "-o", str(tmp_path / "m.plan")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "where the flight time goes" in out and "passes (scanning)" in out and "turns and settling" in out
+    assert "1 x 4 min = 4.0 min" in out and "bins per wall-clock hour" in out
