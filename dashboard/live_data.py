@@ -69,3 +69,30 @@ def done_bins(flight: dict, seq: int, complete: bool) -> set[str]:
         for b in bs:
             last[b] = max(last.get(b, 0), int(q))
     return set(last) if complete else {b for b, q in last.items() if q < seq}
+
+
+def bins(live_id: int) -> pd.DataFrame:
+    """The bins live counting has written so far (provisional)."""
+    from reconciliation.live import live_bins
+
+    return live_bins(gate._store(_url()), live_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def face_bins(site_yaml: str) -> pd.DataFrame:
+    """Every bin's place on its face's grid (face, column, level)."""
+    from dashboard.data import _site_from_yaml
+
+    site = _site_from_yaml(site_yaml)
+    per = {f.face_id: max((b.position for b in f.bins), default=1) for f in site.faces}
+    return pd.DataFrame([(b.bin_id, b.face_id, (b.bay - 1) * per[b.face_id] + b.position, b.level) for b in site.bins],
+                        columns=["bin_id", "face_id", "col", "level"])
+
+
+def face_grid(grid: pd.DataFrame, counted: pd.DataFrame, planned: set[str]) -> pd.DataFrame:
+    """The planned faces' bins with their live state: the provisional kind once written, "to count"
+    while their passes are not all flown."""
+    g = grid[grid["face_id"].isin(set(grid.loc[grid["bin_id"].isin(planned), "face_id"]))].copy()
+    kinds = counted.set_index("bin_id")["kind"] if len(counted) else pd.Series(dtype=str)
+    g["state"] = [kinds.get(b, "to count" if b in planned else "not in this flight") for b in g["bin_id"]]
+    return g

@@ -50,6 +50,52 @@ def pass_bins(items) -> list[tuple[int, list[str]]]:
     return [(i + 1, list(it.bin_ids)) for i, it in enumerate(items) if getattr(it, "bin_ids", ())]
 
 
+def pass_views(items, site, camera, *, tol_m: float = 0.15) -> list[tuple[int, list[str]]]:
+    """(MAVLink mission seq, bin ids) of each pass of a rackscan mission with every bin its camera
+    sees, not only those the plan gave it: a bin is done once every pass that sees it is flown.
+
+    A pass is a waypoint flown at the scan speed (``change_speed`` then the waypoint, after the
+    pass's start waypoint); its face is the one both ends stand off in front of, at the same
+    distance; what it sees is the view (``camera``'s field of view at that standoff) swept along
+    the pass. A mission not in that shape (or without a site or camera) falls back to
+    ``pass_bins``."""
+    import math
+
+    if site is None or camera is None:
+        return pass_bins(items)
+    hfov, vfov = (math.radians(x) / 2 for x in camera.fov_deg())
+    alt0 = site.origin.alt_m
+    out = []
+    for i, it in enumerate(items):
+        if not (it.kind == "waypoint" and i >= 3 and items[i - 1].kind == "change_speed"
+                and items[i - 3].kind == "waypoint"):
+            continue
+        start = items[i - 3]
+        ends = [(float(w.lat_deg), float(w.lon_deg), float(w.rel_alt_m)) for w in (start, it)]
+        if abs(ends[0][2] - ends[1][2]) > tol_m:
+            continue  # not level: a climb, not a pass
+        pts = [site.origin.geodetic_to_site(lat, lon, alt0) * np.array([1.0, 1.0, 0.0]) + np.array([0.0, 0.0, z])
+               for lat, lon, z in ends]
+        best = None
+        for f in site.faces:
+            qa, qb = f.site_to_face(np.array(pts))
+            if qa[2] > 0 and abs(qa[2] - qb[2]) < tol_m and (best is None or qa[2] < best[1][0][2]):
+                best = (f, (qa, qb))
+        if best is None:
+            continue
+        f, (qa, qb) = best
+        d = float((qa[2] + qb[2]) / 2)
+        half_u, half_v = d * math.tan(hfov), d * math.tan(vfov)
+        u_lo, u_hi = min(qa[0], qb[0]) - half_u, max(qa[0], qb[0]) + half_u
+        v = float((qa[1] + qb[1]) / 2)
+        seen = [b.bin_id for b in f.bins if b.v0_m < v + half_v and b.v1_m > v - half_v and b.u0_m < u_hi and b.u1_m > u_lo]
+        out.append((i + 1, seen))
+    planned = {b for _, bs in pass_bins(items) for b in bs}
+    if not out or not planned <= {b for _, bs in out for b in bs}:
+        return pass_bins(items)  # not a mission of ours: the plan's own word
+    return out
+
+
 class LiveFeed:
     """Samples ``state()`` (the runner's ``VehicleState``) at ``rate_hz``; every ``batch_s`` hands the
     new samples to ``sink.add``. ``to_site(lat, lon, alt)``: site-frame metres; ``yaw_offset_deg``:
@@ -123,4 +169,4 @@ def as_row(s: LiveSample) -> dict:
     return asdict(s)
 
 
-__all__ = ["LiveFeed", "LiveSample", "LiveSink", "pass_bins", "as_row"]
+__all__ = ["LiveFeed", "LiveSample", "LiveSink", "pass_bins", "pass_views", "as_row"]

@@ -202,7 +202,7 @@ def fly(req: FlyRequest, *, log: Callable[[str], None] = lambda s: None,
         rec = FlightRecorder(writer, camera=cam.capture, fps=cam.fps, pose=pose, airborne=airborne)
         runner = MissionRunner(req.connect, opts, tlog=rec.tlog, log=log, on_progress=on_progress).connect()
         if req.live is not None:
-            feed = _start_live(req.live, runner, mission, record.name, site_text, log)
+            feed = _start_live(req.live, runner, mission, record.name, site_text, cam.spec, log)
         rec.start()
         runner.request_streams()
         runner.preflight()
@@ -237,23 +237,23 @@ def fly(req: FlyRequest, *, log: Callable[[str], None] = lambda s: None,
                          camera=cam.name, camera_errors=tuple(rec.errors), events=tuple(runner.events))
 
 
-def _start_live(sink, runner, mission, flight_key: str, site_text: str | None, log):
+def _start_live(sink, runner, mission, flight_key: str, site_text: str | None, camera, log):
     """Tell ``sink`` the flight began (its site and the bins each pass covers) and start feeding it
     the vehicle's state; a sink that cannot begin is reported and the flight flies unwatched."""
-    from flight.live import LiveFeed, pass_bins
+    from flight.live import LiveFeed, pass_views
     from warehouse.geodetic import GeoOrigin
 
     try:
-        origin = None
+        site = None
         if site_text:
             import yaml
 
             from warehouse.site import site_from_dict
 
-            origin = site_from_dict(yaml.safe_load(site_text), source="the flight's site").origin
-        origin = origin or GeoOrigin(lat_deg=mission.home[0], lon_deg=mission.home[1], alt_m=mission.home[2])
+            site = site_from_dict(yaml.safe_load(site_text), source="the flight's site")
+        origin = site.origin if site else GeoOrigin(lat_deg=mission.home[0], lon_deg=mission.home[1], alt_m=mission.home[2])
         sink.begin(flight_key=flight_key, site_name=mission.meta.get("site_name", ""), site_yaml=site_text or "",
-                   plan=pass_bins(mission.items), n_items=len(mission.items) + 1)
+                   plan=pass_views(mission.items, site, camera), n_items=len(mission.items) + 1)
     except Exception as exc:  # the watchers lose the flight; the flight itself goes on
         log(f"live feed: cannot start ({type(exc).__name__}: {exc}); the flight is not shown live")
         return None

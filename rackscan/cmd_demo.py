@@ -9,10 +9,12 @@ import typer
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[1] / "datasets" / "scenarios" / "default.yaml"
 
 
-def _fly_sim(site, world, scenario_yaml: Path, aisles: list[str], bundle: Path, console, live_db: str | None = None):
+def _fly_sim(site, world, scenario_yaml: Path, aisles: list[str], bundle: Path, console, live_db: str | None = None,
+             erp: Path | None = None, catalogue: Path | None = None):
     """Plan the aisles, start the simulated vehicle at the mission's home and fly it with
     ``rackscan fly`` (a separate process, as an operator would) recording the virtual camera;
-    with ``live_db``, the flight is written there as it flies (the dashboard's Live page)."""
+    with ``live_db``, the flight is written there as it flies and counted as it flies against
+    ``erp`` (the dashboard's Live page)."""
     # runs our own CLI with a fixed argv, no shell (bandit B404)
     import subprocess  # nosec B404
     import sys
@@ -33,7 +35,9 @@ def _fly_sim(site, world, scenario_yaml: Path, aisles: list[str], bundle: Path, 
     console.print(f"simulated ArduCopter on udp 127.0.0.1:{port}; flying {plan_file} in real time")
     argv = [sys.executable, "-m", "rackscan", "fly", str(plan_file), "--connect", f"udpin:127.0.0.1:{port}",
             "--record", str(bundle), "--camera", "synthetic", "--scenario", str(scenario_yaml)]
-    argv += ["--live-db", live_db] if live_db else []
+    argv += ["--live-db", live_db, "--live"] if live_db else []
+    argv += ["--erp", str(erp)] if live_db and erp else []
+    argv += ["--catalogue", str(catalogue)] if live_db and catalogue else []
     try:
         # our interpreter and CLI, arguments we built (bandit B603)
         r = subprocess.run(argv)  # nosec B603
@@ -45,6 +49,23 @@ def _fly_sim(site, world, scenario_yaml: Path, aisles: list[str], bundle: Path, 
     b = Bundle(bundle)
     t = [f.t_ns for f in b.frames]
     return SimpleNamespace(bundle=bundle, n_frames=len(b), flight_time_s=(max(t) - min(t)) / 1e9 if t else 0.0)
+
+
+def _live_vs_final(db_url: str, bundle: Path, console) -> None:
+    """How the counts made while flying compare with the offline pass's."""
+    import pandas as pd
+
+    from rackscan.live_count import compare_with_final
+    from reconciliation.live import find_live_flight
+    from reconciliation.store import ResultsStore
+
+    store = ResultsStore(db_url)
+    lid = find_live_flight(store, bundle.name)
+    if lid is None or not (bundle / "observations.parquet").exists():
+        return
+    same, n, changed = compare_with_final(store, lid, pd.read_parquet(bundle / "observations.parquet"))
+    console.print(f"counted while flying: {same} of {n} bins as the offline pass counts them"
+                  + (f"; changed after landing: {', '.join(changed)}" if changed else ""))
 
 
 def _demo_account(out: Path) -> tuple[Path, str, str]:
@@ -177,7 +198,8 @@ def register(app: typer.Typer) -> None:
                               f"(a demo account in {users}; `rackscan users add` makes real ones)"
                               + ("; the Live page shows the flight as it flies" if flight == "sim" else ""))
             if flight == "sim":
-                fr = _fly_sim(site, world, scenario_yaml, aisles, out / "flight", console, live_db=db_url)
+                fr = _fly_sim(site, world, scenario_yaml, aisles, out / "flight", console, live_db=db_url,
+                              erp=out / "synth" / "erp_stock.xlsx", catalogue=out / "synth" / "catalogue.csv")
             else:
                 with progress_bar() as prog:
                     task = prog.add_task(f"synthetic flight over {','.join(aisles)}", total=None)
@@ -196,6 +218,8 @@ def register(app: typer.Typer) -> None:
                                  log=console.print)
             if rep.reconciliation is not None:
                 console.print(summary_table(rep.reconciliation, "discrepancies against the ERP snapshot"))
+            if flight == "sim":
+                _live_vs_final(db_url, fr.bundle, console)
             console.print(f"processing took {rep.processing_s:.0f} s for {rep.flight_time_s:.0f} s of flight; "
                           f"report {report / 'report.xlsx'}, evidence frames in {fr.bundle / 'evidence'}")
             if url:

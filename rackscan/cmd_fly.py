@@ -37,6 +37,9 @@ def register(app: typer.Typer) -> None:
         rules: Path = typer.Option(None, "--maintenance-rules", help="maintenance rules YAML (default: the shipped one)"),
         db: str = typer.Option("sqlite:///results.db", "--db", help="results store with the fleet (with --airframe)"),
         live_db: str = typer.Option(None, "--live-db", help="results store to write the flight to as it happens (position, battery, mode, link, progress: the dashboard's Live page), e.g. sqlite:///results.db"),
+        live_count: bool = typer.Option(False, "--live", help="with --live-db: count while flying (a worker process detects and fuses the frames as they are recorded and writes each bin, once its passes are flown, as provisional)"),
+        live_erp: Path = typer.Option(None, "--erp", help="with --live: the ERP export the provisional bins are compared with"),
+        catalogue: Path = typer.Option(None, "--catalogue", help="with --live: GTIN -> SKU catalogue (catalogue.csv)"),
     ) -> None:
         """Fly the mission, record the bundle, print how the flight ended."""
         from dataclasses import replace
@@ -70,6 +73,14 @@ def register(app: typer.Typer) -> None:
                                 record.name if not (resume or resume_from) else "")
         cam = camera_source(camera, scenario_yaml=scenario_yaml, camera_file=camera_yaml)
         live = None
+        if live_count and not live_db:
+            raise FlightError("--live: expected --live-db URL too (the store is where the live count goes)")
+        if live_count and (resume or resume_from):
+            raise FlightError("--live with --resume: a continued flight is counted offline (rackscan process); "
+                              "expected --live on a new flight only")
+        for opt, path in (("--erp", live_erp), ("--catalogue", catalogue)):
+            if path is not None and not Path(path).is_file():
+                raise FlightError(f"{opt} {path}: not a file; expected the ERP export / catalogue.csv")
         if live_db:
             from reconciliation.live import StoreLiveSink
 
@@ -83,7 +94,15 @@ def register(app: typer.Typer) -> None:
                 prog.update(task, completed=done, total=total,
                             description=f"flying, item {done}/{total}" if done else "connecting")
 
-            out = fly_session(req, log=prog.console.print, on_progress=progress)
+            worker = _start_live_count(record, live_db, live_erp, catalogue) if live_count else None
+            try:
+                out = fly_session(req, log=prog.console.print, on_progress=progress)
+            except BaseException:
+                if worker is not None:
+                    worker.terminate()
+                raise
+        if worker is not None:
+            _finish_live_count(con, worker, record)
         for e in out.outcome.failsafes:
             con.print(f"failsafe at {e.t_s:.0f} s (item {e.mission_seq}): {e.signal.value}: {e.detail} -> "
                       f"{e.action.value} by the {e.by}")
@@ -103,6 +122,45 @@ def register(app: typer.Typer) -> None:
             con.print(f"live: flight shown on the dashboard's Live page (live flight {live.live_id} in {live_db})")
         if out.resumable:
             con.print(f"resume with: rackscan fly {plan_file} --connect {connect} --record {out.requested} --resume")
+
+
+def _live_log(record: Path) -> Path:
+    return record.with_name(record.name + ".live.log")
+
+
+def _start_live_count(record: Path, db: str, erp: Path | None, catalogue: Path | None):
+    """The live counter in a process of its own: the recorder never waits for perception."""
+    import subprocess  # nosec B404: our own module, a fixed argv, no shell
+    import sys
+
+    argv = [sys.executable, "-m", "rackscan.live_count", str(record), "--db", db]
+    argv += ["--erp", str(erp)] if erp else []
+    argv += ["--catalogue", str(catalogue)] if catalogue else []
+    record.parent.mkdir(parents=True, exist_ok=True)
+    log = open(_live_log(record), "w")  # noqa: SIM115 - the worker writes it while the flight runs
+    return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)  # nosec B603
+
+
+def _finish_live_count(con, worker, record: Path) -> None:
+    """After landing: wait for the live counter to catch up; say how long that took."""
+    import time
+
+    t0 = time.monotonic()
+    try:
+        with con.status("live count: processing the frames still queued after landing"):
+            rc = worker.wait()
+    except KeyboardInterrupt:
+        worker.terminate()
+        con.print(f"live count stopped; the flight is recorded, count it with `rackscan process {record}`",
+                  markup=False, highlight=False)
+        return
+    lines = _live_log(record).read_text(errors="replace").strip().splitlines()
+    if rc != 0:
+        con.print(f"live count failed (exit {rc}): {lines[-1] if lines else 'no output'}; the flight is recorded, "
+                  f"count it with `rackscan process {record}`", markup=False, highlight=False)
+        return
+    con.print(f"live count: every bin written as provisional; processing left after landing {time.monotonic() - t0:.1f} s "
+              f"({_live_log(record)}); `rackscan process` replaces the provisional counts", markup=False, highlight=False)
 
 
 def _fleet_gate(con, db, rules, airframe, battery, camera_serial, operator, override, flight_key):

@@ -86,7 +86,7 @@ def live_samples(store: ResultsStore, live_id: int, *, after_id: int = 0) -> pd.
 
 @dataclass(frozen=True)
 class LiveProgress:
-    passes_done: int  # passes that count bins (the plan's items with bins), flown
+    passes_done: int  # passes flown (of those the live plan lists: each with the bins its camera sees)
     passes_total: int
     bins_done: int  # bins of the passes flown (a bin seen by several passes is done after its last)
     bins_total: int
@@ -130,6 +130,38 @@ def live_progress(flight: dict, samples: pd.DataFrame, *, now: dt.datetime | Non
     return LiveProgress(passes_done, len(plan), bins_done, len(total_bins), seq, int(flight["n_items"]), link, silent, eta)
 
 
+LIVE_BIN_COLUMNS = ["bin_id", "count", "sku", "confidence", "erp_qty", "kind", "written_at", "latency_s"]
+
+
+def find_live_flight(store: ResultsStore, flight_key: str) -> int | None:
+    """The newest live flight recorded under ``flight_key`` (the bundle's folder name)."""
+    t = S.live_flights
+    with store.engine.connect() as c:
+        return c.execute(select(t.c.id).where(t.c.flight_key == flight_key).order_by(t.c.id.desc())).scalar()
+
+
+def write_live_bins(store: ResultsStore, live_id: int, rows: list[dict]) -> None:
+    """Provisional bins (``LIVE_BIN_COLUMNS`` less written_at), written once each."""
+    at = _now()
+    if rows:
+        with store.engine.begin() as c:
+            c.execute(insert(S.live_bins), [{"live_flight_id": live_id, "written_at": at, **r} for r in rows])
+
+
+def live_bins(store: ResultsStore, live_id: int) -> pd.DataFrame:
+    t = S.live_bins
+    stmt = select(*[t.c[k] for k in LIVE_BIN_COLUMNS]).where(t.c.live_flight_id == live_id).order_by(t.c.id)
+    with store.engine.connect() as c:
+        return pd.DataFrame(c.execute(stmt).mappings().all(), columns=LIVE_BIN_COLUMNS)
+
+
+def pass_end_at(samples: pd.DataFrame, seq: int):
+    """When the vehicle was first seen flying to an item after ``seq`` (the pass ending at ``seq``
+    done), or None."""
+    after = samples.loc[samples["mission_seq"] > seq, "at"]
+    return after.iloc[0] if len(after) else None
+
+
 class StoreLiveSink:
     """``flight.live.LiveSink`` on the results store: one live flight per ``begin``."""
 
@@ -150,5 +182,5 @@ class StoreLiveSink:
             end_live(self.store, self.live_id, status)
 
 
-__all__ = ["begin_live", "add_samples", "end_live", "live_flights", "live_flight", "live_samples", "live_progress",
+__all__ = ["find_live_flight", "write_live_bins", "live_bins", "pass_end_at", "LIVE_BIN_COLUMNS", "begin_live", "add_samples", "end_live", "live_flights", "live_flight", "live_samples", "live_progress",
            "LiveProgress", "StoreLiveSink", "LINK_LOST_S"]

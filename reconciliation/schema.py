@@ -324,3 +324,19 @@ live_samples = Table(
     Column("link_age_s", Float, nullable=False),
     Index("ix_live_samples_flight_id", "live_flight_id", "id"),
 )
+
+# What live counting (`rackscan fly --live`) made of each bin once every pass that sees it was flown:
+# provisional, until the offline pass over the landed flight replaces it.
+live_bins = Table(
+    "live_bins", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("live_flight_id", Integer, ForeignKey("live_flights.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("bin_id", String(64), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("sku", String(200), nullable=False, default=""),
+    Column("confidence", Float, nullable=False),
+    Column("erp_qty", Integer, nullable=True),  # None: no ERP given
+    Column("kind", String(32), nullable=False),  # the worst discrepancy kind, match, or counted (no ERP)
+    Column("written_at", DateTime(timezone=True), nullable=False),
+    Column("latency_s", Float, nullable=True),  # from the end of the bin's last pass to this row
+)

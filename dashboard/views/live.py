@@ -1,7 +1,7 @@
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard import live_data
+from dashboard import data, live_data
 
 st.title("Live")
 flights = live_data.flights()
@@ -23,6 +23,7 @@ if flights.empty:
 labels = {int(r.id): f"{r.flight_key} — {r.status} (started {r.started_at:%Y-%m-%d %H:%M})" for r in flights.itertuples()}
 lid = st.selectbox("Flight", list(labels), format_func=labels.get, key="live_flight")
 FACE_COLOURS = {"flown": "#2e7d32", "flying": "#f9a825", "to fly": "#1565c0", "not in this flight": "#bdbdbd"}
+BIN_COLOURS = {**data.STATUS_COLORS, "counted": "#00838f", "to count": "#eceff1", "not in this flight": "#fafafa"}
 
 
 @st.fragment(run_every=live_data.REFRESH_S)
@@ -37,7 +38,7 @@ def show(live_id: int) -> None:
         st.warning(f"Nothing new from the flight for {p.silent_s:.0f} s (the ground station stopped writing).")
     c = st.columns(6)
     c[0].metric("Status", fl["status"] if ended else (str(last["mode"]) if last is not None else "connecting"))
-    c[1].metric("Counting passes", f"{p.passes_done} / {p.passes_total}")
+    c[1].metric("Passes", f"{p.passes_done} / {p.passes_total}")
     c[2].metric("Bins flown", f"{p.bins_done} / {p.bins_total}")
     c[3].metric("Battery", f"{last['battery_pct']:.0f}%" if last is not None and last["battery_pct"] >= 0 else "-")
     c[4].metric("Link", {"ok": "ok", "lost": "lost", "no word": "silent"}[p.link])
@@ -64,6 +65,28 @@ def show(live_id: int) -> None:
     fig.update_layout(height=460, margin=dict(t=10, b=10), legend=dict(orientation="h"),
                       yaxis=dict(scaleanchor="x", scaleratio=1, title="y (m)"), xaxis=dict(title="x (m)"))
     st.plotly_chart(fig, width="stretch", key=f"live_plan_{live_id}")
+    counted = live_data.bins(live_id)
+    if fl.get("site_yaml") and len(counted):
+        st.subheader("Counted so far (provisional)")
+        planned = {b for _, bs in fl["plan"] for b in bs}
+        issues = counted[~counted["kind"].isin(["match", "counted"])]
+        lat = counted["latency_s"].dropna()
+        st.caption(f"{len(counted)} of {len(planned)} bins counted while flying, {len(issues)} disagreeing with the ERP"
+                   + (f"; each within {lat.max():.0f} s of its last pass (median {lat.median():.1f} s)" if len(lat) else "")
+                   + ". The offline pass after landing replaces these counts.")
+        grid = live_data.face_grid(live_data.face_bins(fl["site_yaml"]), counted, planned)
+        cols = st.columns(min(2, grid["face_id"].nunique()) or 1)
+        for k, (face, g) in enumerate(grid.groupby("face_id")):
+            gf = go.Figure(go.Scatter(x=g["col"], y=g["level"], mode="markers", text=g["bin_id"],
+                                      marker=dict(symbol="square", size=22, color=[BIN_COLOURS.get(x, "#9e9e9e") for x in g["state"]],
+                                                  line=dict(color="#9e9e9e", width=1)),
+                                      customdata=g["state"], hovertemplate="%{text}: %{customdata}<extra></extra>"))
+            gf.update_layout(title=face, height=80 + 45 * int(g["level"].max()), margin=dict(t=30, b=5, l=5, r=5),
+                             xaxis=dict(visible=False), yaxis=dict(title="level", dtick=1), plot_bgcolor="#fff")
+            cols[k % len(cols)].plotly_chart(gf, width="stretch", key=f"live_face_{live_id}_{face}")
+        if len(issues):
+            st.dataframe(issues[["bin_id", "kind", "erp_qty", "count", "sku", "confidence", "latency_s"]], hide_index=True,
+                         width="stretch", key=f"live_issues_{live_id}")
     if last is not None:
         st.caption(f"Item {p.seq} of {p.n_items - 1}; height {last['alt_m']:.1f} m; fix type {int(last['fix_type'])}; "
                    f"{len(sm)} samples, the last {last['t_s']:.0f} s into the flight. Refreshes every "

@@ -79,7 +79,6 @@ def fuse_bundle(bundle, opts: FusionOptions = FusionOptions(), *, detections: st
     (from its own tlog: each vehicle boot has its own clock) are joined into one flight, so a
     bin seen on passes flown in two bundles is fused from all its views. What it reads is
     ``fusion_inputs``."""
-    from slam_fusion.pipeline import fuse_detections
     from slam_fusion.tools.tlog import trajectory_from_bundle
 
     parts = list(zip(bundle.bundles, bundle.offsets)) if hasattr(bundle, "bundles") else [(bundle, 0)]
@@ -104,14 +103,33 @@ def fuse_bundle(bundle, opts: FusionOptions = FusionOptions(), *, detections: st
     ft = {int(fr.frame_idx): int(fr.t_ns) for fr in bundle.frames}
     if not ft:
         raise FusionError(f"{Path(bundle.path) / 'frames.csv'}: no frames; nothing to fuse")
+    return _fuse(bundle, _joined(trajs), ft, dets, opts, drift_solver)
+
+
+def _fuse(bundle, traj, frame_t_ns: dict[int, int], dets: list, opts: FusionOptions, drift_solver=None):
+    """``fuse_detections`` with the bundle's site, camera and catalogue and ``opts``'s settings."""
+    from slam_fusion.pipeline import fuse_detections
+
     cat = opts.catalogue
     g2s = read_catalogue(cat or Path(bundle.path) / "catalogue.csv", required=cat is not None)
     return fuse_detections(site=bundle.site(), cam=bundle.camera_spec().model(), T_body_camera=bundle.T_body_camera,
-                           traj=_joined(trajs), frame_t_ns=ft, detections=dets,
+                           traj=traj, frame_t_ns=frame_t_ns, detections=dets,
                            max_gap_ns=int(opts.max_gap_s * 1e9), clock_offset_s=opts.clock_offset_s,
                            min_overlap=opts.min_overlap, min_support=opts.min_support, smooth_s=opts.smooth_s,
                            drift_correction=opts.drift_correction, gtin_to_sku=g2s,
                            **({"drift_solver": drift_solver} if drift_solver else {}))
+
+
+def fuse_frames_so_far(bundle, detections: list, opts: FusionOptions = FusionOptions()):
+    """Fuse the frames of ``detections`` only (one bundle, as ``fuse_bundle`` does): a flight still
+    being recorded, whose later frames are not processed yet, counts the views it has
+    (``rackscan fly --live``); the telemetry is read as far as it has been written."""
+    from slam_fusion.tools.tlog import trajectory_from_bundle
+
+    if not detections:
+        raise FusionError(f"{Path(bundle.path)}: no frames processed yet; nothing to fuse")
+    ft = {int(d.frame_idx): int(d.t_ns) for d in detections}
+    return _fuse(bundle, trajectory_from_bundle(bundle, opts.poses), ft, detections, opts)
 
 
 def _joined(trajs):

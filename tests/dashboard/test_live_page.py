@@ -53,7 +53,7 @@ def test_a_flight_half_flown(live_env):
     at = _open(_app("minh"), "live")
     m = {x.label: x.value for x in at.metric}
     assert m["Status"] == "AUTO" and m["Link"] == "ok" and m["Battery"] == "80%"
-    assert m["Counting passes"] == f"{len(PLAN) // 2} / {len(PLAN)}"
+    assert m["Passes"] == f"{len(PLAN) // 2} / {len(PLAN)}"
     done, total = (int(v) for v in m["Bins flown"].split(" / "))
     assert total == len({b for _, bs in PLAN for b in bs}) and 0 < done < total
     assert m["ETA"].endswith("min")
@@ -77,3 +77,21 @@ def test_a_landed_flight_shows_every_bin_flown(live_env):
     m = {x.label: x.value for x in at.metric}
     total = len({b for _, bs in PLAN for b in bs})
     assert m["Status"] == "complete" and m["Bins flown"] == f"{total} / {total}" and m["ETA"] == "landed"
+
+
+def test_bins_counted_while_flying_fill_in_their_faces(live_env):
+    from reconciliation.live import write_live_bins
+
+    lid = _flight(live_env, upto_pass=2)
+    first = PLAN[0][1]
+    write_live_bins(live_env, lid, [
+        {"bin_id": first[0], "count": 4, "sku": "000401003", "confidence": 0.97, "erp_qty": 4, "kind": "match", "latency_s": 1.7},
+        {"bin_id": first[1], "count": 3, "sku": "000401005", "confidence": 0.82, "erp_qty": 5, "kind": "short", "latency_s": 2.9}])
+    at = _open(_app("minh"), "live")
+    assert "Counted so far (provisional)" in [h.value for h in at.subheader]
+    cap = " ".join(c.value for c in at.caption)
+    assert "2 of" in cap and "1 disagreeing with the ERP" in cap and "each within 3 s of its last pass" in cap
+    issues = at.dataframe[0].value
+    assert issues[["bin_id", "kind", "erp_qty", "count"]].values.tolist() == [[first[1], "short", 5, 3]]
+    faces = [c.proto.spec for c in at.get("plotly_chart")[1:]]
+    assert faces and any('"short"' in f and '"match"' in f and '"to count"' in f for f in faces)

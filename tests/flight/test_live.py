@@ -11,7 +11,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flight.live import LiveFeed, pass_bins
+from flight.live import LiveFeed, pass_bins, pass_views
 from flight.mission import MissionItem
 from flight.runner import VehicleState
 from warehouse.geodetic import GeoOrigin
@@ -92,3 +92,23 @@ def test_pass_bins_numbers_items_as_uploaded():
     items = [MissionItem(kind="takeoff", rel_alt_m=2.0), MissionItem(kind="waypoint", lat_deg=1, lon_deg=1, rel_alt_m=2),
              MissionItem(kind="waypoint", lat_deg=1, lon_deg=1, rel_alt_m=2, bin_ids=("A", "B")), MissionItem(kind="rtl")]
     assert pass_bins(items) == [(3, ["A", "B"])]  # slot 0 is home
+
+
+def test_pass_views_list_every_bin_each_pass_sees():
+    """A bin is done after the last pass that sees it, which is later than the pass the plan gave it:
+    the views of the default site's A01 mission cover the plan's bins, each pass's bins are on one
+    face at that pass's height, and a mission of another shape falls back to the plan's word."""
+    from datasets.world import build_world
+    from flight.planner import PlanOptions, plan
+    from tests.conftest import REPO
+
+    w = build_world(REPO / "datasets" / "scenarios" / "default.yaml")
+    m = plan(w.site, w.camera, PlanOptions(aisles=("A01",))).missions[0]
+    views, given = pass_views(m.items, w.site, w.camera), pass_bins(m.items)
+    assert len(views) == 16 and len(given) == 8  # 8 passes per face; half of them carry the plan's bins
+    last = lambda plan: {b: max(q for q, bs in plan if b in bs) for _, bs in plan for b in bs}  # noqa: E731
+    lv, lg = last(views), last(given)
+    assert set(lv) == set(lg) and all(lv[b] >= lg[b] for b in lg) and any(lv[b] > lg[b] for b in lg)
+    for _, bs in views:
+        assert len({w.site.bin(b).face_id for b in bs}) == 1
+    assert pass_views(m.items, None, w.camera) == given and pass_views(items=[], site=w.site, camera=w.camera) == []

@@ -6,6 +6,7 @@ the one-line errors."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -81,6 +82,13 @@ def test_fly_errors_are_one_line(tmp_path, a01):
     r = subprocess.run([RACKSCAN, "fly", str(plan_file), "--connect", f"udpin:127.0.0.1:{free_udp_port()}", "--record",
                         str(tmp_path / "b3"), "--heartbeat-timeout-s", "1"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "no vehicle heartbeat within 1 s" in r.stderr
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    for args, msg in ((["--live"], "--live: expected --live-db URL too"),
+                      (["--live-db", url, "--live", "--resume"], "--live with --resume: a continued flight is counted offline"),
+                      (["--live-db", url, "--live", "--erp", str(tmp_path / "none.csv")], "none.csv: not a file")):
+        r = subprocess.run([RACKSCAN, "fly", str(plan_file), "--record", str(tmp_path / "b5"), *args], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 1 and msg in r.stderr and "\n" not in r.stderr.strip(), r.stderr
 
 
 def test_a_vehicle_without_a_battery_monitor_is_refused_before_arming(tmp_path, a01):
@@ -153,58 +161,81 @@ def test_a_recount_is_flown_pass_after_pass_at_the_face(tmp_path):
     assert alt[leave:out + 1].min() > hi + 0.3 and hi + 0.5 < transit - 0.5
 
 
-def test_a_flight_is_in_the_store_while_it_flies(tmp_path, a01):
-    """`rackscan fly --live-db`: while the vehicle flies, the store holds the flight as it happens
-    (asserted before the process ends: position on the site plan, passes and bins done growing),
-    and its ending once it has landed."""
+def test_a_flight_counted_while_it_flies(tmp_path):
+    """`rackscan fly --live-db URL --live`: a short mission flown in real time against the simulated
+    vehicle with the virtual camera. While it flies (asserted before the process ends) the store
+    holds the flight as it happens (position on the site plan, the passes and bins flown growing)
+    and the live counter's provisional bins, written before the vehicle has landed; after landing
+    they equal what the offline pass over the landed flight counts."""
     import time
 
-    import pandas as pd
-
-    from reconciliation.live import live_flight, live_flights, live_progress, live_samples
+    from flight.recount import plan_recount
+    from rackscan.live_count import compare_with_final
+    from rackscan.process import process_bundle
+    from reconciliation.live import find_live_flight, live_bins, live_flight, live_progress, live_samples
     from reconciliation.store import ResultsStore
 
-    world, mission, plan_file = a01
+    world = build_world(SCENARIO)
+    ids = ["A01-B01-L1-P2", "A01-B01-L3-P1"]  # seen by different passes: final at different times
+    rp = plan_recount(world.site, world.camera, ids)
+    plan_file = write_plan(rp.missions[0], tmp_path / "recount.plan")
+    world.erp.to_csv(tmp_path / "erp.csv", index=False)
+    world.catalogue.to_csv(tmp_path / "catalogue.csv", index=False)
     url = f"sqlite:///{tmp_path / 'live.db'}"
-    home = mission.home
+    home = rp.missions[0].home
     port = free_udp_port()
-    veh = SimVehicle(f"udpout:127.0.0.1:{port}", SimConfig(speedup=10, ekf_ready_s=2.0, home_lat_deg=home[0],
+    veh = SimVehicle(f"udpout:127.0.0.1:{port}", SimConfig(speedup=1, ekf_ready_s=2.0, home_lat_deg=home[0],
                                                           home_lon_deg=home[1], home_alt_m=home[2])).start()
-    seen = []  # (samples, bins done, status) while the process was still running
+    before_landing = None
+    seen = []  # (samples, bins flown, samples) while the flight was on
     try:
         proc = subprocess.Popen([RACKSCAN, "fly", str(plan_file), "--connect", f"udpin:127.0.0.1:{port}", "--record",
-                                 str(tmp_path / "bundle"), "--live-db", url, "--site", str(SCENARIO.parent / "default_site.yaml")],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True)
+                                 str(tmp_path / "bundle"), "--camera", "synthetic", "--scenario", str(SCENARIO),
+                                 "--live-db", url, "--live", "--erp", str(tmp_path / "erp.csv"),
+                                 "--catalogue", str(tmp_path / "catalogue.csv")],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         store = None
         deadline = time.monotonic() + 600
         while proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.5)
+            time.sleep(1.0)
             if store is None and (tmp_path / "live.db").exists():
                 store = ResultsStore(url)
-            if store is None or live_flights(store).empty:
+            lid = find_live_flight(store, "bundle") if store is not None else None
+            if lid is None or proc.poll() is not None:
                 continue
-            lid = int(live_flights(store).id.iloc[0])
             fl, sm = live_flight(store, lid), live_samples(store, lid)
-            if proc.poll() is None and len(sm):
-                seen.append((len(sm), live_progress(fl, sm).bins_done, fl["status"], sm))
-        out, err = proc.communicate(timeout=60)
+            if fl["status"] == "flying" and len(sm):
+                seen.append((len(sm), live_progress(fl, sm).bins_done, sm))
+            if before_landing is None and fl["status"] == "flying" and veh.snapshot().armed and len(live_bins(store, lid)):
+                before_landing = live_bins(store, lid)
+        out, err = proc.communicate(timeout=300)
     finally:
         veh.stop()
     assert proc.returncode == 0, out[-3000:] + err[-3000:]
+    assert "live count: every bin written as provisional; processing left after landing" in out
     assert "live: flight shown on the dashboard's Live page" in out
-    flying = [s for s in seen if s[2] == "flying"]
-    assert len(flying) >= 5 and flying[-1][0] > flying[0][0]  # samples kept coming in during the flight
-    total = len({b for _, bs in [(q, b) for q, b in live_flight(store, 1)["plan"]] for b in bs})
-    assert total == len({b for it in mission.items for b in it.bin_ids}) > 0
-    assert any(0 < s[1] < total for s in flying)  # part of the bins done while it flew
-    sm = flying[-1][3]
+    # the flight as it happened: samples kept coming, part of the bins flown mid-flight, on the site plan
+    assert len(seen) >= 5 and seen[-1][0] > seen[0][0]
+    lid = find_live_flight(store, "bundle")
+    total = len({b for _, bs in live_flight(store, lid)["plan"] for b in bs})
+    assert any(0 < s[1] < total for s in seen)
+    sm = seen[-1][2].dropna(subset=["x_m"])
     x0, y0, x1, y1 = world.site.bounds_xy_m(margin_m=3.0)
-    xy = sm.dropna(subset=["x_m"])
-    assert len(xy) and xy.x_m.between(x0, x1).all() and xy.y_m.between(y0, y1).all()
-    assert (sm.link_age_s < 3.0).all() and set(sm["mode"]) & {"AUTO", "GUIDED"}
-    fl = live_flight(store, 1)
-    done = live_progress(fl, live_samples(store, 1))
-    assert fl["status"] == "complete" and fl["ended_at"] is not None
-    assert (done.bins_done, done.bins_total, done.link) == (total, total, "ok")
-    assert isinstance(sm, pd.DataFrame)
+    assert len(sm) and sm.x_m.between(x0, x1).all() and sm.y_m.between(y0, y1).all()
+    assert (sm.link_age_s < 3.0).all() and "AUTO" in set(sm["mode"])
+    done = live_progress(live_flight(store, lid), live_samples(store, lid))
+    assert live_flight(store, lid)["status"] == "complete" and (done.bins_done, done.link) == (total, "ok")
+    # the live count
+    assert before_landing is not None and len(before_landing)  # written while the drone was still in the air
+    prov = live_bins(store, lid).set_index("bin_id")
+    truth = world.stock.set_index("bin_id")["count"]
+    assert set(ids) <= set(prov.index)
+    assert {b: int(prov.loc[b, "count"]) for b in ids} == {b: int(truth[b]) for b in ids}
+    assert set(prov.loc[ids, "kind"]) <= {"match", "short", "over", "ghost", "misplaced", "unexpected_sku"}
+    assert prov["latency_s"].notna().any() and (prov["latency_s"].dropna() < 120).all()
+    shutil.copy(tmp_path / "catalogue.csv", tmp_path / "bundle" / "catalogue.csv")
+    process_bundle(tmp_path / "bundle", log=lambda s: None)
+    import pandas as pd
+
+    same, n, changed = compare_with_final(store, lid, pd.read_parquet(tmp_path / "bundle" / "observations.parquet"))
+    assert n == len(prov) and not [b for b in changed if b in ids], changed

@@ -1,0 +1,106 @@
+"""``rackscan bench live SCENARIO.yaml``: the scenario flown in real time against the simulated
+vehicle with ``rackscan fly --live`` (the virtual camera recording, the live counter counting as
+it flies), then the offline pass over the landed flight; prints how late and how right the live
+count was."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from rackscan.bench_app import bench_app
+
+
+@bench_app.command("live")
+def live_bench(
+    scenario_yaml: Path = typer.Argument(..., help="scenario YAML (datasets/scenarios/default.yaml)"),
+    aisles: str = typer.Option("", "--aisles", help="comma-separated aisles to fly (default: all)"),
+    out: Path = typer.Option(Path("runs/bench/live"), "--out", help="work folder (replaced)"),
+) -> None:
+    """Latency from the end of a bin's last pass to its row in the store (p50, p95, max), frames
+    queued at most, frames lost, provisional = final (share of bins), processing left after landing."""
+    import re
+    import shutil
+    import subprocess  # nosec B404: our own CLI, fixed argv, no shell
+    import sys
+    import time
+
+    import numpy as np
+    import pandas as pd
+    from rich.console import Console
+    from rich.table import Table
+
+    from datasets.world import build_world
+    from flight.bundle import Bundle
+    from flight.planfile import write_plan
+    from flight.planner import PlanOptions, plan
+    from flight.sim import SimConfig, SimVehicle, free_udp_port
+    from rackscan.live_count import compare_with_final
+    from rackscan.process import process_bundle
+    from reconciliation.live import find_live_flight, live_bins
+    from reconciliation.store import ResultsStore
+
+    con = Console()
+    world = build_world(scenario_yaml)
+    ids = tuple(a.strip() for a in aisles.split(",") if a.strip())
+    p = plan(world.site, world.camera, PlanOptions(aisles=ids))
+    if len(p.missions) > 1:
+        from flight.errors import FlightError
+
+        raise FlightError(f"{scenario_yaml}: the plan needs {len(p.missions)} sorties; expected one (pass --aisles)")
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    plan_file = write_plan(p.missions[0], out / "mission.plan")
+    world.erp.to_csv(out / "erp.csv", index=False)
+    world.catalogue.to_csv(out / "catalogue.csv", index=False)
+    url = f"sqlite:///{(out / 'results.db').resolve()}"
+    home = p.missions[0].home
+    port = free_udp_port()
+    veh = SimVehicle(f"udpout:127.0.0.1:{port}", SimConfig(home_lat_deg=home[0], home_lon_deg=home[1], home_alt_m=home[2],
+                                                            ekf_ready_s=3.0)).start()
+    con.print(f"flying {plan_file} in real time ({p.est_flight_time_s / 60:.1f} min planned) with --live")
+    t0 = time.monotonic()
+    try:
+        r = subprocess.run([sys.executable, "-m", "rackscan", "fly", str(plan_file), "--connect", f"udpin:127.0.0.1:{port}",  # nosec B603
+                            "--record", str(out / "flight"), "--camera", "synthetic", "--scenario", str(scenario_yaml),
+                            "--live-db", url, "--live", "--erp", str(out / "erp.csv"), "--catalogue", str(out / "catalogue.csv")],
+                           capture_output=True, text=True)
+    finally:
+        veh.stop()
+    if r.returncode != 0:
+        from flight.errors import FlightError
+
+        raise FlightError(f"bench live: the flight failed (rackscan fly exit {r.returncode}): "
+                          f"{(r.stderr.strip().splitlines() or r.stdout.strip().splitlines() or ['no output'])[-1]}")
+    wall = time.monotonic() - t0
+    text = " ".join(r.stdout.split())
+    left = re.search(r"processing left after landing ([0-9.]+) s", text)
+    log = (out / "flight.live.log").read_text()
+    done = re.search(r"live: done: (\d+) of (\d+) frames processed, (\d+) queued at most", log)
+    store = ResultsStore(url)
+    lid = find_live_flight(store, "flight")
+    lb = live_bins(store, lid)
+    shutil.copy(out / "catalogue.csv", out / "flight" / "catalogue.csv")
+    process_bundle(out / "flight", log=lambda s: None)
+    same, n, changed = compare_with_final(store, lid, pd.read_parquet(out / "flight" / "observations.parquet"))
+    lat = lb["latency_s"].dropna().to_numpy()
+    b = Bundle(out / "flight")
+    t = Table(title=f"rackscan bench live: {scenario_yaml.name}{' ' + ','.join(ids) if ids else ''}, "
+                    f"{len(b.frames)} frames, {wall / 60:.1f} min wall clock")
+    for c in ("figure", "value", "goal"):
+        t.add_column(c)
+    pct = (lambda q: f"{np.percentile(lat, q):.1f} s") if len(lat) else (lambda q: "-")
+    t.add_row("latency, end of a bin's last pass -> its row (p50 / p95 / max)",
+              f"{pct(50)} / {pct(95)} / {f'{lat.max():.1f} s' if len(lat) else '-'}", "p95 <= 10 s")
+    t.add_row("frames queued at most", done.group(3) if done else "?", "")
+    t.add_row("frames lost", str(int(done.group(2)) - int(done.group(1))) if done else "?", "0")
+    t.add_row("provisional = final", f"{same} of {n} bins ({same / n:.1%})" if n else "-", ">= 99%")
+    t.add_row("processing left after landing", f"{float(left.group(1)):.1f} s" if left else "?", "<= 30 s (demo aisle)")
+    con.print(t)
+    if changed:
+        con.print(f"changed after landing: {', '.join(changed)}")
+
+
+def register(app: typer.Typer) -> None:
+    pass
