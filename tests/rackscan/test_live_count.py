@@ -24,7 +24,7 @@ SCENARIO = REPO / "datasets" / "scenarios" / "default.yaml"
 def recorded(tmp_path_factory):
     root = tmp_path_factory.mktemp("livecount")
     world = build_world(SCENARIO)
-    record_synthetic_flight(world, root / "flight", face_ids=["R02/front"], max_passes_per_face=2)
+    record_synthetic_flight(world, root / "flight", face_ids=["R02/front"], max_passes_per_face=1)
     world.erp.to_csv(root / "erp.csv", index=False)
     return world, root
 
