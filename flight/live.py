@@ -130,6 +130,12 @@ class LiveFeed:
                           armed=bool(s.armed), fix_type=int(s.fix_type), mission_seq=int(s.mission_current),
                           link_age_s=round(now - last, 2) if last else -1.0)
 
+    def _try_sample(self) -> LiveSample | None:
+        try:
+            return self.sample()
+        except Exception:  # a state read mid-update: this tick is skipped, the next one reads it
+            return None
+
     def _flush(self, batch: list[LiveSample]) -> None:
         if not batch:
             return
@@ -145,10 +151,9 @@ class LiveFeed:
         batch: list[LiveSample] = []
         last_flush = time.monotonic()
         while not self._stop.wait(self._period):
-            try:
-                batch.append(self.sample())
-            except Exception:  # a state read mid-update: skip this tick
-                continue
+            s = self._try_sample()
+            if s is not None:
+                batch.append(s)
             if time.monotonic() - last_flush >= self._batch_s:
                 self._flush(batch)
                 batch, last_flush = [], time.monotonic()

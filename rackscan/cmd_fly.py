@@ -81,6 +81,10 @@ def register(app: typer.Typer) -> None:
         for opt, path in (("--erp", live_erp), ("--catalogue", catalogue)):
             if path is not None and not Path(path).is_file():
                 raise FlightError(f"{opt} {path}: not a file; expected the ERP export / catalogue.csv")
+        if live_erp is not None:
+            from reconciliation.erp import load_erp
+
+            load_erp(live_erp)  # a bad export is refused now, in one line, not found out mid-flight
         if live_db:
             from reconciliation.live import StoreLiveSink
 

@@ -85,7 +85,8 @@ def test_fly_errors_are_one_line(tmp_path, a01):
     url = f"sqlite:///{tmp_path / 'l.db'}"
     for args, msg in ((["--live"], "--live: expected --live-db URL too"),
                       (["--live-db", url, "--live", "--resume"], "--live with --resume: a continued flight is counted offline"),
-                      (["--live-db", url, "--live", "--erp", str(tmp_path / "none.csv")], "none.csv: not a file")):
+                      (["--live-db", url, "--live", "--erp", str(tmp_path / "none.csv")], "none.csv: not a file"),
+                      (["--live-db", url, "--live", "--erp", str(bad)], "bad.plan")):
         r = subprocess.run([RACKSCAN, "fly", str(plan_file), "--record", str(tmp_path / "b5"), *args], capture_output=True,
                            text=True, timeout=60)
         assert r.returncode == 1 and msg in r.stderr and "\n" not in r.stderr.strip(), r.stderr
