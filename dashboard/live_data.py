@@ -64,10 +64,9 @@ def faces_flown(faces: pd.DataFrame, flight: dict, done_bins: set[str]) -> pd.Da
 
 def done_bins(flight: dict, seq: int, complete: bool) -> set[str]:
     """Bins whose every pass is behind the vehicle (the item it flies to is past the pass's end)."""
-    last: dict[str, int] = {}
-    for q, bs in flight["plan"]:
-        for b in bs:
-            last[b] = max(last.get(b, 0), int(q))
+    from reconciliation.live import last_pass_of
+
+    last = last_pass_of(flight["plan"])
     return set(last) if complete else {b for b, q in last.items() if q < seq}
 
 

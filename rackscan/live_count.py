@@ -93,7 +93,7 @@ class LiveCounter:
         the flight is over and every bin is written."""
         from flight.errors import FlightError
         from perception.pipeline import run_perception
-        from reconciliation.live import find_live_flight, live_flight, live_samples
+        from reconciliation.live import find_live_flight, last_pass_of, live_flight, live_samples
 
         b = self._bundle()
         if b is None:
@@ -122,10 +122,7 @@ class LiveCounter:
         fl = live_flight(self.store, self.live_id)
         sm = live_samples(self.store, self.live_id)
         seq = int(sm["mission_seq"].iloc[-1]) if len(sm) else 0
-        last_of: dict[str, int] = {}
-        for q, bs in fl["plan"]:
-            for x in bs:
-                last_of[x] = max(last_of.get(x, 0), int(q))
+        last_of = last_pass_of(fl["plan"])
         all_in = self.n_done == len(b.frames)
         final = {x for x, q in last_of.items() if q < seq} if not closed else set(last_of)
         for x in final - self.written:  # the frames recorded when it became final must all be processed

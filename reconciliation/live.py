@@ -97,14 +97,20 @@ class LiveProgress:
     eta_s: float | None  # at the pace so far, when the last pass will be done
 
 
+def last_pass_of(plan) -> dict[str, int]:
+    """Each bin's last pass (the mission seq of the last pass that sees it): it is flown once the
+    vehicle flies to an item after that one."""
+    last: dict[str, int] = {}
+    for q, bs in plan:
+        for b in bs:
+            last[b] = max(last.get(b, 0), int(q))
+    return last
+
+
 def live_progress(flight: dict, samples: pd.DataFrame, *, now: dt.datetime | None = None) -> LiveProgress:
     """Where a live flight stands from its plan and samples (pure)."""
     plan = [(int(q), list(b)) for q, b in flight["plan"]]
-    total_bins = {b for _, bs in plan for b in bs}
-    last_of: dict[str, int] = {}
-    for q, bs in plan:
-        for b in bs:
-            last_of[b] = max(last_of.get(b, 0), q)
+    last_of = last_pass_of(plan)
     seq = int(samples["mission_seq"].iloc[-1]) if len(samples) else 0
     ended = flight.get("ended_at") is not None
     done_seq = (lambda q: True) if ended and flight.get("status") == "complete" else (lambda q: q < seq)
@@ -127,7 +133,7 @@ def live_progress(flight: dict, samples: pd.DataFrame, *, now: dt.datetime | Non
         first_pass_t = samples.loc[samples["mission_seq"] >= min(q for q, _ in plan), "t_s"]
         t0 = float(first_pass_t.iloc[0]) if len(first_pass_t) else 0.0
         eta = (t - t0) / passes_done * (len(plan) - passes_done)
-    return LiveProgress(passes_done, len(plan), bins_done, len(total_bins), seq, int(flight["n_items"]), link, silent, eta)
+    return LiveProgress(passes_done, len(plan), bins_done, len(last_of), seq, int(flight["n_items"]), link, silent, eta)
 
 
 LIVE_BIN_COLUMNS = ["bin_id", "count", "sku", "confidence", "erp_qty", "kind", "written_at", "latency_s"]
@@ -182,5 +188,5 @@ class StoreLiveSink:
             end_live(self.store, self.live_id, status)
 
 
-__all__ = ["find_live_flight", "write_live_bins", "live_bins", "pass_end_at", "LIVE_BIN_COLUMNS", "begin_live", "add_samples", "end_live", "live_flights", "live_flight", "live_samples", "live_progress",
+__all__ = ["last_pass_of", "find_live_flight", "write_live_bins", "live_bins", "pass_end_at", "LIVE_BIN_COLUMNS", "begin_live", "add_samples", "end_live", "live_flights", "live_flight", "live_samples", "live_progress",
            "LiveProgress", "StoreLiveSink", "LINK_LOST_S"]
