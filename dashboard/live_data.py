@@ -95,3 +95,19 @@ def face_grid(grid: pd.DataFrame, counted: pd.DataFrame, planned: set[str]) -> p
     kinds = counted.set_index("bin_id")["kind"] if len(counted) else pd.Series(dtype=str)
     g["state"] = [kinds.get(b, "to count" if b in planned else "not in this flight") for b in g["bin_id"]]
     return g
+
+
+def offline(live_id: int):
+    """The offline pass over the landed flight (``reconciliation.live.OfflinePass``), or None yet."""
+    from reconciliation.live import offline_pass
+
+    return offline_pass(gate._store(_url()), live_id)
+
+
+def mark_replaced(grid: pd.DataFrame, changed: set[str] | None) -> pd.DataFrame:
+    """The grid with each bin's provisional count marked as the offline pass left it: "stood",
+    "changed", or "" (not counted live; every bin while there is no offline pass: ``changed`` None)."""
+    counted = grid["state"].ne("to count") & grid["state"].ne("not in this flight") & (changed is not None)
+    changed = changed or set()
+    return grid.assign(offline=[("changed" if b in changed else "stood") if c else ""
+                                for b, c in zip(grid["bin_id"], counted)])

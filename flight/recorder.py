@@ -32,6 +32,10 @@ class VehiclePose:
     pitch_rad: float
     yaw_rad: float
     t_ns: int = 0  # when the position was received (ground-station clock); 0: unknown
+    # where a simulated vehicle really is (SITL's SIMSTATE; None from a real one): a camera that
+    # renders the simulated world renders it from there, not from the (drifting) estimate
+    true_lat_deg: float | None = None
+    true_lon_deg: float | None = None
 
 
 Camera = Callable[[VehiclePose], "np.ndarray | TimedFrame | None"]

@@ -82,6 +82,8 @@ class VehicleState:
     rel_alt_m: float = 0.0
     alt_amsl_m: float = 0.0
     position_t_ns: int = 0
+    sim_lat_deg: float | None = None  # a simulator's true position (SITL's SIMSTATE); None from a real vehicle
+    sim_lon_deg: float | None = None
     roll_rad: float = 0.0
     pitch_rad: float = 0.0
     yaw_rad: float = 0.0
@@ -230,6 +232,8 @@ class MissionRunner:
                 s.alt_amsl_m = m.alt / 1000.0
                 s.position_t_ns = time.time_ns()
                 s.boot_s = max(s.boot_s, m.time_boot_ms / 1000.0)
+            elif kind == "SIMSTATE":
+                s.sim_lat_deg, s.sim_lon_deg = m.lat / 1e7, m.lng / 1e7
             elif kind == "ATTITUDE":
                 s.roll_rad, s.pitch_rad, s.yaw_rad = float(m.roll), float(m.pitch), float(m.yaw)
                 s.boot_s = max(s.boot_s, m.time_boot_ms / 1000.0)

@@ -10,11 +10,18 @@ from flight.session import CameraSource, opencv_camera, parse_camera
 
 
 def virtual_camera(scenario_yaml: Path) -> CameraSource:
-    """The synthetic warehouse rendered from the vehicle's pose (the scenario's camera and site)."""
+    """The synthetic warehouse rendered from the vehicle's pose (the scenario's camera and site).
+
+    From where a simulated vehicle really is when it says so (SIMSTATE, as ArduPilot SITL's and
+    ``flight.sim``'s): an estimate that drifts (``SimConfig.drift_m_per_min``) then shows in the
+    telemetry and not in the pictures, and fusion has to solve it from the location labels. The
+    frames carry the camera's clock, the scenario's ``telemetry.clock_offset_s`` ahead of the
+    telemetry's."""
     import numpy as np
 
     from datasets.render import Renderer
     from datasets.world import build_world
+    from flight.livecam import TimedFrame
     from warehouse.camera import R_ned_body_from_euler, T_body_camera
 
     world = build_world(scenario_yaml)
@@ -22,12 +29,16 @@ def virtual_camera(scenario_yaml: Path) -> CameraSource:
     origin = world.site.origin
     R_site_ned = origin.ned_to_site_rotation()
     T_bc = T_body_camera(world.camera)
+    offset_ns = int(round(world.scenario.spec.telemetry.clock_offset_s * 1e9))
 
     def capture(pose):
         T_sb = np.eye(4)
         T_sb[:3, :3] = R_site_ned @ R_ned_body_from_euler(pose.roll_rad, pose.pitch_rad, pose.yaw_rad)
-        T_sb[:3, 3] = origin.geodetic_to_site(pose.lat_deg, pose.lon_deg, pose.alt_amsl_m)
-        return renderer.render(T_sb @ T_bc).image_bgr
+        true = pose.true_lat_deg is not None and pose.true_lon_deg is not None
+        T_sb[:3, 3] = origin.geodetic_to_site(pose.true_lat_deg if true else pose.lat_deg,
+                                              pose.true_lon_deg if true else pose.lon_deg, pose.alt_amsl_m)
+        img = renderer.render(T_sb @ T_bc).image_bgr
+        return TimedFrame(img, int(pose.t_ns) + offset_ns) if offset_ns else img
 
     capture.renders_pose = True  # the recorder stamps its frames with the pose's time
     return CameraSource(name="synthetic", capture=capture, spec=world.camera, site_yaml_text=world.site.to_yaml())

@@ -57,9 +57,12 @@ def live_bench(
     url = f"sqlite:///{(out / 'results.db').resolve()}"
     home = p.missions[0].home
     port = free_udp_port()
+    drift = world.scenario.spec.telemetry.drift_m_per_min  # the vehicle's estimate drifts as the scenario says
     veh = SimVehicle(f"udpout:127.0.0.1:{port}", SimConfig(home_lat_deg=home[0], home_lon_deg=home[1], home_alt_m=home[2],
-                                                            ekf_ready_s=3.0)).start()
-    con.print(f"flying {plan_file} in real time ({p.est_flight_time_s / 60:.1f} min planned) with --live")
+                                                            ekf_ready_s=3.0, drift_m_per_min=drift,
+                                                            seed=world.scenario.spec.seed)).start()
+    con.print(f"flying {plan_file} in real time ({p.est_flight_time_s / 60:.1f} min planned) with --live"
+              + (f"; the vehicle's position drifts {drift:.2f} m/min" if drift else ""))
     t0 = time.monotonic()
     try:
         r = subprocess.run([sys.executable, "-m", "rackscan", "fly", str(plan_file), "--connect", f"udpin:127.0.0.1:{port}",  # nosec B603

@@ -52,6 +52,7 @@ class LiveCounter:
         self._needs: dict[str, int] = {}  # bin -> frames recorded when it became final
         self.max_queued = 0
         self._det = None
+        self._tracker = None
         self._erp = None
         self._last_fuse = 0.0
         self.live_id: int | None = None
@@ -108,7 +109,12 @@ class LiveCounter:
                         yield rec.frame_idx, rec.t_ns, b.read_frame(i)
                     except FlightError:  # a frame the recorder could not write: skipped, as offline
                         continue
-            self.dets += run_perception(frames(), self._detector(), track=False, decode_threads=0)
+            if self._tracker is None:  # over every frame, in order, as offline (kept across rounds)
+                from perception.pipeline import Tracker
+
+                self._tracker = Tracker(float(b.camera_spec().fps or 5.0))
+            self.dets += [self._tracker.update(d)
+                          for d in run_perception(frames(), self._detector(), track=False, decode_threads=0)]
             self.n_done = todo[-1] + 1
         closed = b.meta.status != "recording"
         if self.live_id is None:
@@ -143,13 +149,17 @@ class LiveCounter:
                 return False
         return closed and all_in and not (set(last_of) - self.written)
 
-    def _fuse(self, b):
-        from perception.pipeline import Tracker
+    def _fuse(self, b, bins: list[str]):
+        """The flight so far fused for the faces of ``bins`` only: the clock offset and the drift
+        are solved on every frame processed, the counting done on the frames near those faces (a
+        face's bins count as the whole flight's fusion counts them), so a fusion costs what the
+        faces cost, not what the flight so far does."""
         from slam_fusion.tools.io import FusionOptions, fuse_frames_so_far
 
-        tracker = Tracker(float(b.camera_spec().fps or 5.0))  # over every frame so far, in order, as offline
-        dets = [tracker.update(d) for d in sorted(self.dets, key=lambda d: d.frame_idx)]
-        return fuse_frames_so_far(b, dets, FusionOptions(catalogue=self.opts.catalogue))  # default: BUNDLE/catalogue.csv
+        site = b.site()
+        faces = {site.bin(x).face_id for x in bins}
+        return fuse_frames_so_far(b, self.dets, FusionOptions(catalogue=self.opts.catalogue),  # default: BUNDLE/catalogue.csv
+                                  only_faces=faces)
 
     def _write(self, b, bins: list[str], fl: dict, sm, last_of: dict[str, int]) -> None:
         import pandas as pd
@@ -158,7 +168,7 @@ class LiveCounter:
         from reconciliation.live import pass_end_at, write_live_bins
 
         t0 = time.monotonic()
-        res = self._fuse(b)
+        res = self._fuse(b, bins)
         self._last_fuse = time.monotonic()
         want = set(bins)
         obs = pd.DataFrame([(o.bin_id, o.sku, o.count, o.confidence, o.n_views, "", o.reason) for o in res.observations

@@ -9,6 +9,7 @@ how many of the flight's bins they covered, and how stale the last word from the
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import PurePath
 from dataclasses import asdict, dataclass, is_dataclass
 
 import pandas as pd
@@ -21,6 +22,11 @@ from reconciliation.store import ResultsStore
 SAMPLE_FIELDS = ("t_s", "x_m", "y_m", "alt_m", "yaw_deg", "battery_pct", "voltage_v", "mode", "armed", "fix_type",
                  "mission_seq", "link_age_s")
 LINK_LOST_S = 3.0  # no word from the vehicle (or from the ground station) for longer: the link is shown lost
+
+
+def _utc(t) -> pd.Timestamp:
+    t = pd.Timestamp(t)
+    return t.tz_localize("UTC") if t.tzinfo is None else t
 
 
 def _now() -> dt.datetime:
@@ -168,6 +174,41 @@ def pass_end_at(samples: pd.DataFrame, seq: int):
     return after.iloc[0] if len(after) else None
 
 
+@dataclass(frozen=True)
+class OfflinePass:
+    """The offline pass over a landed live flight: the flight it was stored as and, per bin the
+    live count wrote, the provisional and the final count."""
+
+    flight_id: int
+    flight_key: str
+    imported_at: dt.datetime
+    bins: pd.DataFrame  # bin_id, provisional, final, changed
+
+
+def offline_pass(store: ResultsStore, live_id: int) -> OfflinePass | None:
+    """The newest flight stored by ``rackscan process`` from this live flight's bundle (a bundle
+    folder of the live flight's name, imported after the live flight started), with each
+    provisional bin's final count beside it; None until that pass has run."""
+    fl = live_flight(store, live_id)
+    key = str(fl["flight_key"])
+    t = S.flights
+    started = _utc(fl["started_at"])
+    with store.engine.connect() as c:
+        rows = c.execute(select(t.c.id, t.c.flight_key, t.c.bundle_path, t.c.imported_at)
+                         .where(t.c.bundle_path.like(f"%{key}")).order_by(t.c.id.desc())).all()
+        hit = next((r for r in rows if PurePath(r.bundle_path).name == key and _utc(r.imported_at) >= started), None)
+        if hit is None:
+            return None
+        o = S.observations
+        final = pd.DataFrame(c.execute(select(o.c.bin_id, func.sum(o.c.count).label("final"))
+                                       .where(o.c.flight_id == hit.id).group_by(o.c.bin_id)).all(), columns=["bin_id", "final"])
+    prov = live_bins(store, live_id)[["bin_id", "count"]].rename(columns={"count": "provisional"})
+    out = prov.merge(final, on="bin_id", how="left")
+    out["final"] = out["final"].fillna(0).astype(int)
+    out["changed"] = out["final"] != out["provisional"].astype(int)
+    return OfflinePass(int(hit.id), str(hit.flight_key), hit.imported_at, out)
+
+
 class StoreLiveSink:
     """``flight.live.LiveSink`` on the results store: one live flight per ``begin``."""
 
@@ -188,5 +229,5 @@ class StoreLiveSink:
             end_live(self.store, self.live_id, status)
 
 
-__all__ = ["last_pass_of", "find_live_flight", "write_live_bins", "live_bins", "pass_end_at", "LIVE_BIN_COLUMNS", "begin_live", "add_samples", "end_live", "live_flights", "live_flight", "live_samples", "live_progress",
+__all__ = ["OfflinePass", "offline_pass", "last_pass_of", "find_live_flight", "write_live_bins", "live_bins", "pass_end_at", "LIVE_BIN_COLUMNS", "begin_live", "add_samples", "end_live", "live_flights", "live_flight", "live_samples", "live_progress",
            "LiveProgress", "StoreLiveSink", "LINK_LOST_S"]

@@ -321,13 +321,19 @@ def fuse_detections(
     drift_correction: bool = True,
     drift_solver=correct_drift,
     confidence_model: ConfidenceModel | None | str = "shipped",
+    only_faces: frozenset[str] | set[str] | None = None,
 ) -> FusionResult:
     """``detections``: one ``FrameDetections`` per frame (``perception.io.read_detections``).
 
     ``drift_solver``: ``correct_drift`` or a drop-in with its signature (``rackscan bench drift``
     passes the Open3D pose graph); the clock offset is always profiled on ``correct_drift``.
     ``confidence_model``: the shipped ``confidence_model.json`` by default, None for the
-    hand-made score (both capped by the confidence rules: ``slam_fusion.core.confidence``)."""
+    hand-made score (both capped by the confidence rules: ``slam_fusion.core.confidence``).
+    ``only_faces``: count only these faces' bins (the clock offset and the drift are still solved
+    on every frame given). Their observations are those the whole fusion gives them: tire boxes are
+    still cast against every face, and only frames whose camera was farther than ``MAX_RANGE_M``
+    from all of these faces, which cannot see them, are left out of the counting (live counting
+    fuses the faces whose last pass was just flown, not the whole flight so far)."""
     if isinstance(confidence_model, str):
         confidence_model = shipped_model()
     traj_unsmoothed = traj
@@ -412,8 +418,22 @@ def fuse_detections(
     # which frames saw each bin: its centre in view, on the face's front side, within range
     bins = list(site.bins)
     face_of = {f.face_id: f for f in faces}
+    counted_dets = detections
+    if only_faces is not None:
+        unknown = set(only_faces) - set(face_of)
+        if unknown:
+            raise ValueError(f"only_faces: {sorted(unknown)} not faces of the site")
+        bins = [b for b in bins if b.face_id in only_faces]
+        cams = T_sc[:, :3, 3]
+        near = np.zeros(len(frames), dtype=bool)
+        for fid in only_faces:
+            near |= face_distance_m(face_of[fid], cams) <= MAX_RANGE_M + 1e-9
+        close = {frames[i] for i in np.nonzero(near)[0]}
+        counted_dets = [d for d in detections if d.frame_idx in close]
     seeing = _bins_seen(cam, T_sc, frames, bins, face_of)
-    sightings = _tire_sightings(cam, T_sc, fidx, detections, faces, border_px=border_px)
+    sightings = _tire_sightings(cam, T_sc, fidx, counted_dets, faces, border_px=border_px)
+    if only_faces is not None:
+        sightings = [s for s in sightings if s.face_id in only_faces]
     tracks = group_sightings(sightings, min_overlap=min_overlap)
     tracks = _with_expected_views(cam, T_sc, tracks, face_of, frames)
     pass_of = dict(zip(frames, pass_ids(t, T_sc[:, :3, 3]).tolist()))
@@ -426,7 +446,10 @@ def fuse_detections(
             per_bin.setdefault(b.bin_id, []).append(tr)
             seeing[b.bin_id].update(tr.frames)
     labels_in: dict[str, list[ItemLabel]] = {}
-    for lab in group_label_reads(_label_reads(cam, T_sc, fidx, detections, faces)):
+    reads = _label_reads(cam, T_sc, fidx, counted_dets, faces)
+    if only_faces is not None:
+        reads = [r for r in reads if r.face_id in only_faces]
+    for lab in group_label_reads(reads):
         b = face_of[lab.face_id].point_to_bin(lab.u_m, lab.v_m)
         if b is not None:
             labels_in.setdefault(b.bin_id, []).append(lab)

@@ -67,23 +67,40 @@ def show(live_id: int) -> None:
     st.plotly_chart(fig, width="stretch", key=f"live_plan_{live_id}")
     counted = live_data.bins(live_id)
     if fl.get("site_yaml") and len(counted):
-        st.subheader("Counted so far (provisional)")
+        off = live_data.offline(live_id) if ended else None
         planned = {b for _, bs in fl["plan"] for b in bs}
         issues = counted[~counted["kind"].isin(["match", "counted"])]
         lat = counted["latency_s"].dropna()
+        if off is None:
+            st.subheader("Counted so far (provisional)")
+            tail = ". The offline pass after landing replaces these counts."
+        else:
+            changed = off.bins[off.bins["changed"]]
+            st.subheader("Counted while flying, replaced by the offline pass")
+            tail = (f". The offline pass (flight {off.flight_key}, {off.imported_at:%H:%M}) replaced them: "
+                    f"{len(off.bins) - len(changed)} of {len(off.bins)} stood, {len(changed)} changed"
+                    + (" (outlined in red)" if len(changed) else "") + "; the other pages show the final counts.")
         st.caption(f"{len(counted)} of {len(planned)} bins counted while flying, {len(issues)} disagreeing with the ERP"
                    + (f"; each within {lat.max():.0f} s of its last pass (median {lat.median():.1f} s)" if len(lat) else "")
-                   + ". The offline pass after landing replaces these counts.")
+                   + tail)
         grid = live_data.face_grid(live_data.face_bins(fl["site_yaml"]), counted, planned)
+        grid = live_data.mark_replaced(grid, set(off.bins.loc[off.bins["changed"], "bin_id"]) if off else None)
         cols = st.columns(min(2, grid["face_id"].nunique()) or 1)
         for k, (face, g) in enumerate(grid.groupby("face_id")):
+            red = g["offline"].eq("changed")
             gf = go.Figure(go.Scatter(x=g["col"], y=g["level"], mode="markers", text=g["bin_id"],
                                       marker=dict(symbol="square", size=22, color=[BIN_COLOURS.get(x, "#9e9e9e") for x in g["state"]],
-                                                  line=dict(color="#9e9e9e", width=1)),
-                                      customdata=g["state"], hovertemplate="%{text}: %{customdata}<extra></extra>"))
+                                                  line=dict(color=["#c62828" if r else "#9e9e9e" for r in red],
+                                                            width=[3 if r else 1 for r in red])),
+                                      customdata=[f"{s}, {o} offline" if o else s for s, o in zip(g["state"], g["offline"])],
+                                      hovertemplate="%{text}: %{customdata}<extra></extra>"))
             gf.update_layout(title=face, height=80 + 45 * int(g["level"].max()), margin=dict(t=30, b=5, l=5, r=5),
                              xaxis=dict(visible=False), yaxis=dict(title="level", dtick=1), plot_bgcolor="#fff")
             cols[k % len(cols)].plotly_chart(gf, width="stretch", key=f"live_face_{live_id}_{face}")
+        if off is not None and off.bins["changed"].any():
+            st.markdown("**Counts the offline pass changed**")
+            st.dataframe(off.bins[off.bins["changed"]][["bin_id", "provisional", "final"]], hide_index=True,
+                         width="stretch", key=f"live_changed_{live_id}")
         if len(issues):
             st.dataframe(issues[["bin_id", "kind", "erp_qty", "count", "sku", "confidence", "latency_s"]], hide_index=True,
                          width="stretch", key=f"live_issues_{live_id}")

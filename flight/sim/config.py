@@ -58,6 +58,10 @@ class SimConfig:
     battery_resistance_ohm: float = 0.015
     hover_current_a: float = 18.0
     gps_loss_ekf_s: float = 4.0  # GPS gone: the EKF's position variance passes FS_EKF_THRESH this long after
+    # indoor odometry's drift: while armed the reported position walks away from the true one at
+    # this rate, along a direction the seed draws (the vehicle flies the true path; SIMSTATE, as
+    # SITL's, reports where it really is)
+    drift_m_per_min: float = 0.0
     params: dict[str, float] = field(default_factory=dict)  # start values over ArduCopter's defaults
     mission_request_int: bool = False  # ask uploads with MISSION_REQUEST_INT instead of MISSION_REQUEST
     signing_key: bytes | None = None

@@ -24,7 +24,10 @@ class Estimator:
         self.fix = v.cfg.gps_fix if not v.cfg.indoor else 1
         self.gps_enabled = True
         self.gps_lost_at: float | None = None
-        self.err = np.zeros(2)
+        self.err = np.zeros(2)  # the estimate's noise (east, north), m
+        self.drift = np.zeros(2)  # odometry drift accumulated while armed (east, north), m
+        d = np.random.default_rng([v.cfg.seed, 7]).normal(size=2)
+        self.drift_dir = d / np.linalg.norm(d)
         self.origin_set = False
         self.vision_times: list[float] = []
         v.params.on_set["SIM_GPS1_ENABLE"] = self._gps_enable
@@ -71,3 +74,9 @@ class Estimator:
         a = math.exp(-dt / 5.0)
         rng = self.v.rng
         self.err = a * self.err + sigma * math.sqrt(1 - a * a) * np.array([rng.gauss(0, 1), rng.gauss(0, 1)])
+        if self.v.armed and self.v.cfg.drift_m_per_min:
+            self.drift = self.drift + self.drift_dir * self.v.cfg.drift_m_per_min * dt / 60.0
+
+    def position_error_m(self) -> np.ndarray:
+        """Reported minus true position (east, north): the noise and the drift."""
+        return self.err + self.drift

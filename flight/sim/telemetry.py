@@ -26,7 +26,7 @@ STREAM_GROUPS = {
     R.MAV_DATA_STREAM_EXTENDED_STATUS: ("SYS_STATUS", "GPS_RAW_INT", "MISSION_CURRENT", "EXTENDED_SYS_STATE",
                                         "FENCE_STATUS"),
     R.MAV_DATA_STREAM_POSITION: ("GLOBAL_POSITION_INT", "LOCAL_POSITION_NED"),
-    R.MAV_DATA_STREAM_EXTRA1: ("ATTITUDE",),
+    R.MAV_DATA_STREAM_EXTRA1: ("ATTITUDE", "SIMSTATE"),  # SITL sends its true state with the attitude
     R.MAV_DATA_STREAM_EXTRA2: ("VFR_HUD",),
     R.MAV_DATA_STREAM_EXTRA3: ("SYSTEM_TIME", "BATTERY_STATUS", "EKF_STATUS_REPORT", "MOUNT_STATUS"),
 }
@@ -88,7 +88,8 @@ class Telemetry:
         s = v.nav.state
         est, batt, fs = v.estimator, v.battery, v.failsafes
         boot_ms = int(v.t * 1000) & 0xFFFFFFFF
-        lat, lon, alt = v.geo(s.east_m + est.err[0], s.north_m + est.err[1], s.up_m)
+        e_err, n_err = est.position_error_m()
+        lat, lon, alt = v.geo(s.east_m + e_err, s.north_m + n_err, s.up_m)
         yaw_rad = math.radians(((s.yaw_deg + 180.0) % 360.0) - 180.0)
         if name == "HEARTBEAT":
             base = R.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED | R.MAV_MODE_FLAG_STABILIZE_ENABLED
@@ -139,6 +140,10 @@ class Telemetry:
             c, sn = math.cos(yaw_rad), math.sin(yaw_rad)
             a_fwd, a_right = an * c + ae * sn, -an * sn + ae * c
             return m.attitude_encode(boot_ms, math.atan2(a_right, 9.81), -math.atan2(a_fwd, 9.81), yaw_rad, 0.0, 0.0, 0.0)
+        if name == "SIMSTATE":  # where the simulated vehicle really is (ArduPilot SITL's SIMSTATE)
+            tlat, tlon, _ = v.geo(s.east_m, s.north_m, s.up_m)
+            return m.simstate_encode(0.0, 0.0, yaw_rad, 0.0, 0.0, -9.81, 0.0, 0.0, 0.0,
+                                     int(round(tlat * 1e7)), int(round(tlon * 1e7)))
         if name == "VFR_HUD":
             speed = math.hypot(s.v_east_m_s, s.v_north_m_s)
             return m.vfr_hud_encode(speed, speed, int(s.yaw_deg) % 360, 50 if v.armed and not v.landed else 0, alt, s.v_up_m_s)

@@ -106,7 +106,8 @@ def fuse_bundle(bundle, opts: FusionOptions = FusionOptions(), *, detections: st
     return _fuse(bundle, _joined(trajs), ft, dets, opts, drift_solver)
 
 
-def _fuse(bundle, traj, frame_t_ns: dict[int, int], dets: list, opts: FusionOptions, drift_solver=None):
+def _fuse(bundle, traj, frame_t_ns: dict[int, int], dets: list, opts: FusionOptions, drift_solver=None, *,
+          only_faces: set[str] | None = None):
     """``fuse_detections`` with the bundle's site, camera and catalogue and ``opts``'s settings."""
     from slam_fusion.pipeline import fuse_detections
 
@@ -116,20 +117,22 @@ def _fuse(bundle, traj, frame_t_ns: dict[int, int], dets: list, opts: FusionOpti
                            traj=traj, frame_t_ns=frame_t_ns, detections=dets,
                            max_gap_ns=int(opts.max_gap_s * 1e9), clock_offset_s=opts.clock_offset_s,
                            min_overlap=opts.min_overlap, min_support=opts.min_support, smooth_s=opts.smooth_s,
-                           drift_correction=opts.drift_correction, gtin_to_sku=g2s,
+                           drift_correction=opts.drift_correction, gtin_to_sku=g2s, only_faces=only_faces,
                            **({"drift_solver": drift_solver} if drift_solver else {}))
 
 
-def fuse_frames_so_far(bundle, detections: list, opts: FusionOptions = FusionOptions()):
+def fuse_frames_so_far(bundle, detections: list, opts: FusionOptions = FusionOptions(), *,
+                       only_faces: set[str] | None = None):
     """Fuse the frames of ``detections`` only (one bundle, as ``fuse_bundle`` does): a flight still
     being recorded, whose later frames are not processed yet, counts the views it has
-    (``rackscan fly --live``); the telemetry is read as far as it has been written."""
+    (``rackscan fly --live``); the telemetry is read as far as it has been written. ``only_faces``:
+    count only these faces' bins (clock and drift still solved on every frame so far)."""
     from slam_fusion.tools.tlog import trajectory_from_bundle
 
     if not detections:
         raise FusionError(f"{Path(bundle.path)}: no frames processed yet; nothing to fuse")
     ft = {int(d.frame_idx): int(d.t_ns) for d in detections}
-    return _fuse(bundle, trajectory_from_bundle(bundle, opts.poses), ft, detections, opts)
+    return _fuse(bundle, trajectory_from_bundle(bundle, opts.poses), ft, detections, opts, only_faces=only_faces)
 
 
 def _joined(trajs):

@@ -95,3 +95,36 @@ def test_bins_counted_while_flying_fill_in_their_faces(live_env):
     assert issues[["bin_id", "kind", "erp_qty", "count"]].values.tolist() == [[first[1], "short", 5, 3]]
     faces = [c.proto.spec for c in at.get("plotly_chart")[1:]]
     assert faces and any('"short"' in f and '"match"' in f and '"to count"' in f for f in faces)
+
+
+def test_the_offline_pass_replaces_the_provisional_counts(live_env, tmp_path):
+    """After landing, once ``rackscan process`` has stored the flight from the same bundle, the
+    page says how many provisional counts stood, outlines the changed bins and lists them."""
+    import pandas as pd
+
+    from reconciliation.live import offline_pass, write_live_bins
+
+    lid = _flight(live_env, upto_pass=len(PLAN))
+    first = PLAN[0][1]
+    write_live_bins(live_env, lid, [
+        {"bin_id": first[0], "count": 4, "sku": "000401003", "confidence": 0.97, "erp_qty": 4, "kind": "match", "latency_s": 1.7},
+        {"bin_id": first[1], "count": 3, "sku": "000401005", "confidence": 0.82, "erp_qty": 5, "kind": "short", "latency_s": 2.9}])
+    end_live(live_env, lid, "complete")
+    assert offline_pass(live_env, lid) is None
+    live_env.upsert_flight("other", site_id=None, bundle_path=str(tmp_path / "elsewhere" / "night-8"),
+                           observations=pd.DataFrame({"bin_id": [first[0]], "sku": ["x"], "count": [9], "confidence": [1.0]}))
+    assert offline_pass(live_env, lid) is None  # another bundle's flight is not this one's offline pass
+    live_env.upsert_flight("night-7-offline", site_id=None, bundle_path=str(tmp_path / "runs" / "night-7"),
+                           observations=pd.DataFrame({"bin_id": [first[0], first[1]], "sku": ["000401003", "000401005"],
+                                                      "count": [4, 5], "confidence": [0.99, 0.95]}))
+    off = offline_pass(live_env, lid)
+    assert off.flight_key == "night-7-offline"
+    assert off.bins.values.tolist() == [[first[0], 4, 4, False], [first[1], 3, 5, True]]
+    at = _open(_app("minh"), "live")
+    assert "Counted while flying, replaced by the offline pass" in [h.value for h in at.subheader]
+    cap = " ".join(c.value for c in at.caption)
+    assert "1 of 2 stood, 1 changed (outlined in red)" in cap
+    assert at.dataframe[0].value.values.tolist() == [[first[1], 3, 5]]
+    faces = [c.proto.spec for c in at.get("plotly_chart")[1:]]
+    assert any("changed offline" in f and "#c62828" in f for f in faces)
+    assert not at.error

@@ -3,6 +3,8 @@
 import os
 import time
 
+import pytest
+
 os.environ.setdefault("MAVLINK20", "1")
 from pymavlink import mavutil  # noqa: E402
 
@@ -241,3 +243,37 @@ def test_the_vehicle_starts_from_arducopters_defaults_and_says_so_over_mavlink()
         gcs.close()
     with pytest.raises(FlightError, match="SimConfig.params: 'NOT_A_PARAM' is not a parameter"):
         SimVehicle("udpout:127.0.0.1:9", SimConfig(params={"NOT_A_PARAM": 1}))
+
+
+def test_an_estimate_that_drifts_indoors_and_simstate_says_where_the_vehicle_is():
+    """drift_m_per_min: while armed the reported position (GLOBAL_POSITION_INT) walks away from
+    the true one at that rate, as odometry's does; SIMSTATE, as SITL's, carries the true one."""
+    import math
+
+    cfg = SimConfig(speedup=20, ekf_ready_s=1.0, seed=5, drift_m_per_min=3.0)
+    gcs, veh = _gcs_and_vehicle(cfg)
+    try:
+        assert _recv(gcs, "HEARTBEAT") is not None
+        for stream in (mavutil.mavlink.MAV_DATA_STREAM_POSITION, mavutil.mavlink.MAV_DATA_STREAM_EXTRA1):
+            gcs.mav.request_data_stream_send(1, 1, stream, 10, 1)
+        veh.wait_for(lambda s: s.ekf_ok, 20)
+
+        def gap_m():  # reported minus true, in metres (the newest GLOBAL_POSITION_INT and SIMSTATE)
+            while gcs.recv_match(blocking=False) is not None:  # what queued up while we waited is old
+                pass
+            g = _recv(gcs, "GLOBAL_POSITION_INT")
+            t = _recv(gcs, "SIMSTATE")
+            dn = (g.lat - t.lat) / 1e7 * 111_320.0
+            de = (g.lon - t.lng) / 1e7 * 111_320.0 * math.cos(math.radians(cfg.home_lat_deg))
+            return math.hypot(dn, de), veh.snapshot().sim_time_s
+
+        on_ground, _ = gap_m()
+        assert on_ground < 0.1  # no drift before arming (the estimate's noise only)
+        _guided_arm_takeoff_auto(gcs, veh)
+        gap0, t0 = gap_m()
+        time.sleep(1.5)  # 30 s of vehicle time at speedup 20
+        gap1, t1 = gap_m()
+        assert t1 - t0 > 20 and gap1 - gap0 == pytest.approx(3.0 * (t1 - t0) / 60.0, abs=0.3)
+    finally:
+        veh.stop()
+        gcs.close()

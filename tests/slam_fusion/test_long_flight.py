@@ -72,3 +72,21 @@ def test_view_radius_bounds_the_widest_ray(dist, expected):
     if expected is not None:
         assert r == pytest.approx(expected, rel=1e-6)
     assert r > MAX_RANGE_M
+
+
+def test_fusing_some_faces_counts_them_as_the_whole_fusion_does(flight):
+    """Live counting fuses only the faces whose last pass was just flown: their bins' observations
+    are exactly those the fusion of every face gives them (the clock and the drift still solved
+    on every frame), and the frames far from those faces are not counted at all."""
+    site, cam, traj, frame_t_ns, dets, _ = flight
+    kw = dict(site=site, cam=cam, T_body_camera=np.eye(4), traj=traj, frame_t_ns=frame_t_ns, detections=dets)
+    full = {o.bin_id: o for o in fuse_detections(**kw).observations}
+    face_ids = sorted({b.face_id for b in site.bins})
+    for faces in ({face_ids[0]}, {face_ids[1], face_ids[-1]}):
+        part = fuse_detections(**kw, only_faces=faces)
+        want = {b.bin_id for b in site.bins if b.face_id in faces}
+        got = {o.bin_id: o for o in part.observations}
+        assert set(got) <= want and got == {b: o for b, o in full.items() if b in want}
+        assert len(got) > 0 and set(part.coverage) == want
+    with pytest.raises(ValueError, match="not faces of the site"):
+        fuse_detections(**kw, only_faces={"nowhere"})
