@@ -23,6 +23,8 @@ def register(app: typer.Typer) -> None:
         allow_dark: bool = typer.Option(False, "--allow-dark", help="plan a store too dark to count anyway"),
         bins: Path = typer.Option(None, "--bins", help="recount only these bins: a text file (one bin id per line) or a CSV with a bin_id column (discrepancies.csv)"),
         recount_queue: str = typer.Option(None, "--recount-queue", help="recount the bins of a results store's latest reconciliation that reviewers sent to recount or that the count left for a recount (store URL)"),
+        drones: int = typer.Option(1, "--drones", min=1, help="split the aisles between this many vehicles (a mission per vehicle and a fleet.yaml beside them)"),
+        min_separation_m: float = typer.Option(3.0, "--min-separation-m", min=0.0, help="with --drones: closest two vehicles may come"),
     ) -> None:
         """Plan passes along each rack face (standoff, speed and passes from the camera physics);
         with --bins or --recount-queue, the shortest mission over only those bins."""
@@ -62,6 +64,11 @@ def register(app: typer.Typer) -> None:
             if not targets:
                 typer.echo(f"nothing to recount in {recount_queue}: no open recount orders")
                 return
+        if drones > 1:
+            if targets:
+                raise FlightError("--drones with --bins or --recount-queue: a recount flies one vehicle; expected one of them")
+            _fleet(site, cam, opts, drones, min_separation_m, out)
+            return
         res = plan_recount(site, cam, targets, opts) if targets else plan(site, cam, opts)
         paths = []
         for i, m in enumerate(res.missions):
@@ -90,3 +97,51 @@ def register(app: typer.Typer) -> None:
         for w in res.warnings:
             con.print(f"[yellow]warning:[/] {w}")
         con.print("mission: " + ", ".join(str(p) for p in paths) + f"\npath picture: {png}")
+
+
+def _fleet(site, cam, opts, drones: int, min_separation_m: float, out: Path) -> None:
+    """``plan --drones N``: each vehicle's missions (OUT.v1.plan, OUT.v1.s2.plan, ...), fleet.yaml
+    beside them (what each vehicle flies, from where, when), the time table and the picture."""
+    import yaml
+    from rich.console import Console
+    from rich.table import Table
+
+    from flight.fleet import FleetOptions, plan_fleet
+    from flight.planfile import write_plan
+    from warehouse.plan_view import save_plan_view
+
+    fp = plan_fleet(site, cam, opts, FleetOptions(drones=drones, min_separation_m=min_separation_m))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"site": site.spec.name, "min_separation_m": round(fp.min_separation_m, 2) if fp.closest else None,
+           "wall_clock_s": round(fp.wall_clock_s, 1), "bins_planned": fp.bins_planned, "vehicles": []}
+    t = Table(title=f"fleet plan for {site.spec.name}: {len(fp.vehicles)} vehicles")
+    for c in ("vehicle", "aisles", "bins", "flight min", "sorties", "alt m", "start s", "done min"):
+        t.add_column(c)
+    paths_xy = []
+    for v in fp.vehicles:
+        files = []
+        for i, m in enumerate(v.plan.missions):
+            p = out.with_suffix(f".v{v.vehicle}.plan" if i == 0 else f".v{v.vehicle}.s{i + 1}.plan")
+            write_plan(m, p)
+            files.append(p)
+        paths_xy += v.plan.path_xy_m
+        doc["vehicles"].append({"vehicle": v.vehicle, "sysid": v.vehicle, "aisles": list(v.aisles),
+                                "missions": [str(f.name) for f in files], "home_m": [round(x, 2) for x in v.home_m],
+                                "transit_alt_m": v.transit_alt_m, "start_s": v.start_s,
+                                "flight_s": round(v.plan.est_flight_time_s, 1), "battery_swaps_s": round(v.plan.battery_swaps_s, 1)})
+        t.add_row(str(v.vehicle), ", ".join(v.aisles), str(v.plan.bins_planned), f"{v.plan.est_flight_time_s / 60:.1f}",
+                  str(len(v.plan.missions)), f"{v.transit_alt_m:g}", f"{v.start_s:.0f}", f"{(v.start_s + v.busy_s) / 60:.1f}")
+    fleet_yaml = out.with_name("fleet.yaml")
+    fleet_yaml.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    png = save_plan_view(site, out.with_suffix(".png"), paths_xy_m=paths_xy)
+    con = Console()
+    con.print(t)
+    sep = (f"{fp.min_separation_m:.1f} m (vehicles {fp.closest[0]} and {fp.closest[1]}, {fp.closest[2]:.0f} s in)"
+           if fp.closest else "one vehicle in the air")
+    con.print(f"site counted in {fp.wall_clock_s / 60:.1f} min wall clock (battery changes and holds included): "
+              f"{fp.bins_per_wall_clock_hour:.0f} bins per wall-clock hour, {fp.bins_planned} bins; "
+              f"{fp.flight_time_s / 60:.1f} min of flight in all; closest approach on the plans {sep}")
+    for w in fp.warnings:
+        con.print(f"[yellow]warning:[/] {w}")
+    con.print(f"fleet: {fleet_yaml} (missions: {', '.join(v['missions'][0] for v in doc['vehicles'])}, ...)\n"
+              f"path picture: {png}")

@@ -1,0 +1,230 @@
+"""A site's aisles split between several vehicles (``rackscan plan --drones N``), pure.
+
+Each vehicle gets whole aisles, so no two vehicles are ever in one aisle; the aisles are dealt
+longest first to the vehicle with the least work so far (LPT), counting each aisle's flight time
+and its share of battery changes, so the vehicles finish together. Each vehicle has its own
+launch pad along the site's near edge (``pad_spacing_m`` apart, nearest pad to its own aisles)
+and, where the ceiling leaves room, its own transit altitude. Every vehicle's missions are flown
+out on a time line (``mission_timeline``: straight legs at the mission's speeds and the climb
+rate, battery changes on its pad); where two vehicles would come closer than
+``min_separation_m`` at the same time, the later vehicle's start is held back a slot at a time
+until they do not. ``FleetPlan.min_separation_m`` is the closest approach left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from flight.errors import FlightError
+from flight.mission import Mission
+from flight.planner import PlanOptions, PlanResult, plan
+from warehouse.camera import CameraSpec
+from warehouse.site import Site
+
+
+@dataclass(frozen=True, kw_only=True)
+class FleetOptions:
+    drones: int = 2
+    pad_spacing_m: float = 4.0  # launch pads along the site's near edge
+    min_separation_m: float = 3.0  # closest two vehicles may come (checked on the time lines)
+    altitude_step_m: float = 1.0  # transit altitudes this far apart, where the ceiling has room
+    slot_s: float = 10.0  # a vehicle's start is held back by whole slots to keep its distance
+    max_hold_s: float = 1800.0
+    sample_s: float = 0.25  # time-line resolution
+
+    def __post_init__(self) -> None:
+        if self.drones < 1:
+            raise FlightError(f"--drones {self.drones}: expected 1 or more")
+        if self.min_separation_m < 0 or self.pad_spacing_m <= 0 or self.slot_s <= 0:
+            raise FlightError("fleet options: expected min separation >= 0, pad spacing and slot > 0")
+
+
+@dataclass(frozen=True)
+class VehiclePlan:
+    vehicle: int  # 1..N (its MAVLink system id)
+    aisles: tuple[str, ...]
+    plan: PlanResult
+    home_m: tuple[float, float]
+    transit_alt_m: float
+    start_s: float  # held back this long after the first vehicle takes off
+
+    @property
+    def busy_s(self) -> float:
+        """Flight time plus battery changes: how long it takes to count its aisles."""
+        return self.plan.est_flight_time_s + self.plan.battery_swaps_s
+
+
+@dataclass
+class FleetPlan:
+    vehicles: list[VehiclePlan]
+    bins_planned: int
+    wall_clock_s: float  # first take-off to last landing, battery changes and holds included
+    min_separation_m: float  # closest approach of two vehicles on the time lines (inf with one)
+    closest: tuple[int, int, float] | None  # (vehicle, vehicle, time s) of that approach
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def bins_per_wall_clock_hour(self) -> float:
+        return self.bins_planned / (self.wall_clock_s / 3600.0) if self.wall_clock_s > 0 else 0.0
+
+    @property
+    def flight_time_s(self) -> float:
+        return sum(v.plan.est_flight_time_s for v in self.vehicles)
+
+
+def split_aisles(cost_s: dict[str, float], n: int) -> list[list[str]]:
+    """Aisles dealt to ``n`` vehicles, longest first to the least loaded (ties: the lower
+    vehicle); each vehicle's aisles in site order. Vehicles past the number of aisles get none."""
+    order = list(cost_s)
+    load = [0.0] * n
+    out: list[list[str]] = [[] for _ in range(n)]
+    for a in sorted(order, key=lambda a: (-cost_s[a], order.index(a))):
+        k = min(range(n), key=lambda i: (load[i], i))
+        out[k].append(a)
+        load[k] += cost_s[a]
+    return [sorted(x, key=order.index) for x in out]
+
+
+def mission_timeline(site: Site, mission: Mission, *, climb_m_s: float = 1.0, land_m_s: float = 0.5,
+                     sample_s: float = 0.25, settle_s: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """(T,) seconds and (T,3) site positions of a mission flown as straight legs: horizontal at
+    the mission's speed (``change_speed``), vertical at ``climb_m_s``, each leg as long as the
+    slower of the two, ``settle_s`` at each waypoint; RTL climbs to the mission's top, flies home
+    and lands at ``land_m_s``."""
+    home = site.origin.geodetic_to_site(mission.home[0], mission.home[1], mission.home[2])
+    pos = np.array([home[0], home[1], 0.0])
+    speed = 1.0
+    top = max((it.rel_alt_m for it in mission.items if it.kind in ("waypoint", "takeoff")), default=1.0)
+    legs: list[tuple[np.ndarray, float]] = []  # (target, horizontal speed)
+
+    def to(target: np.ndarray, v: float, vz: float = climb_m_s) -> None:
+        nonlocal pos
+        legs.append((target, max(float(np.linalg.norm(target[:2] - pos[:2])) / max(v, 1e-6),
+                                 abs(float(target[2] - pos[2])) / vz)))
+        legs.append((target, settle_s))
+        pos = target
+
+    for it in mission.items:
+        if it.kind == "change_speed" and it.speed_m_s:
+            speed = float(it.speed_m_s)
+        elif it.kind == "takeoff":
+            to(np.array([pos[0], pos[1], float(it.rel_alt_m or 1.0)]), speed)
+        elif it.kind == "waypoint":
+            p = site.origin.geodetic_to_site(it.lat_deg, it.lon_deg, site.origin.alt_m)
+            to(np.array([p[0], p[1], float(it.rel_alt_m)]), speed)
+        elif it.kind in ("rtl", "land"):
+            if it.kind == "rtl":
+                to(np.array([pos[0], pos[1], max(top, pos[2])]), speed)
+                to(np.array([home[0], home[1], pos[2]]), speed)
+            to(np.array([pos[0], pos[1], 0.0]), speed, land_m_s)
+    t_end = [0.0]
+    for _, d in legs:
+        t_end.append(t_end[-1] + d)
+    pts = [np.array([home[0], home[1], 0.0])] + [p for p, _ in legs]
+    t = np.arange(0.0, t_end[-1] + sample_s, sample_s)
+    xyz = np.stack([np.interp(t, t_end, [p[i] for p in pts]) for i in range(3)], axis=1)
+    return t, xyz
+
+
+def vehicle_timeline(site: Site, missions: list[Mission], swap_s: float, *, sample_s: float = 0.25):
+    """A vehicle's sorties one after another, each battery change spent on its pad."""
+    ts, ps = [], []
+    t0 = 0.0
+    for k, m in enumerate(missions):
+        t, p = mission_timeline(site, m, sample_s=sample_s)
+        ts.append(t + t0)
+        ps.append(p)
+        t0 += float(t[-1]) + (swap_s if k + 1 < len(missions) else 0.0)
+    return np.concatenate(ts), np.concatenate(ps)
+
+
+def closest_approach(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], *,
+                     sample_s: float = 0.25) -> tuple[float, float]:
+    """(distance m, time s) of the closest approach of two time lines while both are airborne
+    (or one is: a vehicle on its pad is a vehicle in the way). A vehicle whose time line has ended
+    is on its pad, landed, and is left out."""
+    ta, pa = a
+    tb, pb = b
+    lo, hi = max(ta[0], tb[0]), min(ta[-1], tb[-1])
+    if hi < lo:
+        return float("inf"), float("nan")
+    t = np.arange(lo, hi + 1e-9, sample_s)
+    qa = np.stack([np.interp(t, ta, pa[:, i]) for i in range(3)], axis=1)
+    qb = np.stack([np.interp(t, tb, pb[:, i]) for i in range(3)], axis=1)
+    up = (qa[:, 2] > 0.05) | (qb[:, 2] > 0.05)
+    if not up.any():
+        return float("inf"), float("nan")
+    d = np.linalg.norm(qa - qb, axis=1)
+    d[~up] = np.inf
+    k = int(np.argmin(d))
+    return float(d[k]), float(t[k])
+
+
+def plan_fleet(site: Site, camera: CameraSpec, opts: PlanOptions = PlanOptions(),
+               fleet: FleetOptions = FleetOptions()) -> FleetPlan:
+    aisles = list(opts.aisles) or list(site.aisle_ids)
+    n = fleet.drones
+    warnings: list[str] = []
+    if n > len(aisles):
+        warnings.append(f"{n} vehicles for {len(aisles)} aisle(s): one vehicle per aisle at a time, "
+                        f"so {n - len(aisles)} stay on the ground")
+    cost = {}
+    for a in aisles:
+        r = plan(site, camera, replace(opts, aisles=(a,)))
+        cost[a] = r.est_flight_time_s + r.battery_swaps_s
+    parts = [p for p in split_aisles(cost, n) if p]
+    x0, y0, x1, y1 = site.bounds_xy_m(margin_m=1.5)
+    pads = [(x0 + 0.5 + k * fleet.pad_spacing_m, y0 + 0.5) for k in range(len(parts))]
+    if pads and pads[-1][0] > x1 - 0.5:
+        raise FlightError(f"{len(parts)} launch pads {fleet.pad_spacing_m:g} m apart do not fit along the site's "
+                          f"{x1 - x0:.1f} m near edge; expected fewer --drones")
+    # the pad nearest a vehicle's aisles goes to it: vehicles ordered by where their aisles are along x
+
+    def centre_x(part):
+        return float(np.mean([f.face_to_site([[f.length_m / 2, 0.0, 0.0]])[0][0]
+                              for a in part for f in site.faces_of_aisle(a)]))
+
+    parts.sort(key=centre_x)
+    base = round(opts.transit_alt_m or min(site.spec.ceiling_m - 1.0, max(f.height_m for f in site.faces) + 1.0), 2)
+    top_room = site.spec.ceiling_m - 0.5
+    stacked = base + (len(parts) - 1) * fleet.altitude_step_m <= top_room
+    if len(parts) > 1 and not stacked:
+        warnings.append(f"the ceiling ({site.spec.ceiling_m:g} m) leaves no room for {len(parts)} transit altitudes "
+                        f"{fleet.altitude_step_m:g} m apart over {base:g} m: the vehicles share one, kept apart in time")
+    vehicles: list[VehiclePlan] = []
+    lines = []
+    closest: tuple[int, int, float] | None = None
+    min_sep = float("inf")
+    for k, part in enumerate(parts):
+        alt = round(base + k * fleet.altitude_step_m, 2) if stacked else base
+        r = plan(site, camera, replace(opts, aisles=tuple(part), home_m=pads[k], transit_alt_m=alt))
+        t, p = vehicle_timeline(site, r.missions, opts.battery_swap_s, sample_s=fleet.sample_s)
+        start = 0.0
+        while True:
+            worst = min(((closest_approach((t + start, p), lines[j], sample_s=fleet.sample_s), j) for j in range(len(lines))),
+                        default=((float("inf"), float("nan")), -1), key=lambda x: x[0][0])
+            if worst[0][0] >= fleet.min_separation_m or start >= fleet.max_hold_s:
+                break
+            start += fleet.slot_s
+        if worst[0][0] < fleet.min_separation_m:
+            warnings.append(f"vehicle {k + 1} comes within {worst[0][0]:.1f} m of vehicle {worst[1] + 1} even held back "
+                            f"{start:.0f} s; expected at least {fleet.min_separation_m:g} m")
+        if worst[0][0] < min_sep:
+            min_sep, closest = worst[0][0], (worst[1] + 1, k + 1, worst[0][1])
+        lines.append((t + start, p))
+        vehicles.append(VehiclePlan(k + 1, tuple(part), r, pads[k], alt, start))
+    # pairs checked as each vehicle was placed; the closest approach over every pair at the end
+    for i in range(len(lines)):
+        for j in range(i + 1, len(lines)):
+            d, at = closest_approach(lines[i], lines[j], sample_s=fleet.sample_s)
+            if d < min_sep:
+                min_sep, closest = d, (i + 1, j + 1, at)
+    bins = len({b for v in vehicles for m in v.plan.missions for it in m.items for b in it.bin_ids})
+    wall = max((v.start_s + v.busy_s for v in vehicles), default=0.0)
+    return FleetPlan(vehicles, bins, wall, min_sep, closest, warnings)
+
+
+__all__ = ["FleetOptions", "FleetPlan", "VehiclePlan", "plan_fleet", "split_aisles", "mission_timeline",
+           "vehicle_timeline", "closest_approach"]

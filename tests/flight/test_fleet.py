@@ -1,0 +1,108 @@
+"""The fleet planner (``rackscan plan --drones N``): aisles dealt so the vehicles finish
+together, one launch pad and transit altitude each, and a closest approach on the time lines of
+at least the minimum separation (a vehicle held back when it would come closer)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flight.fleet import FleetOptions, closest_approach, mission_timeline, plan_fleet, split_aisles
+from flight.mission import Mission, MissionItem
+from flight.planner import PlanOptions, plan
+from tests.conftest import DEFAULT_SITE
+from warehouse.camera import CameraSpec
+from warehouse.site import grid_site_dict, load_site, site_from_dict
+
+SITE = load_site(DEFAULT_SITE)
+
+
+@given(st.lists(st.floats(1.0, 5000.0), min_size=1, max_size=12), st.integers(1, 6))
+@settings(max_examples=60, deadline=None)
+def test_every_aisle_goes_to_one_vehicle_and_the_loads_stay_within_one_aisle(costs, n):
+    cost = {f"A{k:02d}": c for k, c in enumerate(costs)}
+    parts = split_aisles(cost, n)
+    assert len(parts) == n and sorted(a for p in parts for a in p) == sorted(cost)
+    loads = [sum(cost[a] for a in p) for p in parts]
+    assert max(loads) - min(loads) <= max(costs) + 1e-6  # LPT: the last aisle dealt to the busiest came to the least busy
+
+
+def test_a_time_line_flies_the_legs_at_the_missions_speeds():
+    lat, lon, alt = SITE.origin.site_to_geodetic(np.array([0.0, 10.0, 0.0]))
+    home = SITE.origin.site_to_geodetic(np.array([0.0, 0.0, 0.0]))
+    m = Mission(home=(home[0], home[1], SITE.origin.alt_m), items=(
+        MissionItem(kind="takeoff", rel_alt_m=1.0), MissionItem(kind="change_speed", speed_m_s=2.0),
+        MissionItem(kind="waypoint", lat_deg=lat, lon_deg=lon, rel_alt_m=3.0), MissionItem(kind="rtl")))
+    t, p = mission_timeline(SITE, m, sample_s=0.25, settle_s=0.0)
+    # up 1 m (1 s), 10 m across at 2 m/s while climbing 2 m (5 s), back 10 m (5 s), down 3 m at 0.5 m/s (6 s)
+    assert t[-1] == pytest.approx(17.0, abs=0.25)
+    assert np.allclose(p[0], [0, 0, 0], atol=1e-6) and np.allclose(p[-1], [0, 0, 0], atol=1e-6)
+    assert np.allclose(p[np.searchsorted(t, 6.0)], [0, 10, 3], atol=1e-6)
+
+
+def test_two_vehicles_on_the_default_site():
+    one = plan(SITE, CameraSpec(), PlanOptions())
+    fp = plan_fleet(SITE, CameraSpec(), PlanOptions(), FleetOptions(drones=2))
+    assert [v.vehicle for v in fp.vehicles] == [1, 2]
+    assert sorted(a for v in fp.vehicles for a in v.aisles) == sorted(SITE.aisle_ids)  # one vehicle per aisle
+    assert fp.bins_planned == one.bins_planned == len(SITE.bins)
+    assert fp.min_separation_m >= 3.0 and not fp.warnings
+    assert len({v.home_m for v in fp.vehicles}) == 2 and len({v.transit_alt_m for v in fp.vehicles}) == 2
+    assert fp.wall_clock_s < 0.65 * (one.est_flight_time_s + one.battery_swaps_s)
+    # the missions fly from each vehicle's own pad at its own transit altitude
+    for v in fp.vehicles:
+        items = v.plan.missions[0].items
+        assert max(it.rel_alt_m for it in items if it.kind == "waypoint") == v.transit_alt_m
+
+
+def test_a_vehicle_that_would_come_too_close_is_held_back():
+    fp = plan_fleet(SITE, CameraSpec(), PlanOptions(), FleetOptions(drones=2, min_separation_m=6.0, pad_spacing_m=4.0))
+    held = [v for v in fp.vehicles if v.start_s > 0]
+    assert held and fp.min_separation_m >= 6.0
+    # and the separation is the time lines' own: no vehicle was placed closer
+    from flight.fleet import vehicle_timeline
+
+    lines = [vehicle_timeline(SITE, v.plan.missions, 180.0) for v in fp.vehicles]
+    lines = [(t + v.start_s, p) for (t, p), v in zip(lines, fp.vehicles)]
+    assert closest_approach(*lines)[0] == pytest.approx(fp.min_separation_m)
+
+
+def test_four_vehicles_on_a_site_of_over_a_thousand_bins():
+    site = site_from_dict(grid_site_dict(8, 8), source="grid")
+    assert len(site.bins) >= 1000
+    one = plan(site, CameraSpec(), PlanOptions())
+    fp = plan_fleet(site, CameraSpec(), PlanOptions(), FleetOptions(drones=4))
+    assert len(fp.vehicles) == 4 and sorted(len(v.aisles) for v in fp.vehicles) == [2, 2, 2, 2]
+    assert fp.min_separation_m >= 3.0 and fp.bins_planned == len(site.bins)
+    # the ceiling leaves one transit altitude: the planner says so and keeps them apart in time
+    assert any("no room for 4 transit altitudes" in w for w in fp.warnings)
+    assert fp.bins_per_wall_clock_hour > 3.0 * one.bins_planned / ((one.est_flight_time_s + one.battery_swaps_s) / 3600)
+
+
+def test_more_vehicles_than_aisles_leaves_some_on_the_ground():
+    fp = plan_fleet(SITE, CameraSpec(), PlanOptions(), FleetOptions(drones=3))
+    assert len(fp.vehicles) == 2 and "3 vehicles for 2 aisle(s)" in fp.warnings[0]
+
+
+def test_plan_cli_writes_a_mission_per_vehicle_and_the_fleet_file(tmp_path, capsys):
+    import yaml
+
+    from flight.planfile import read_plan
+    from rackscan.cli import main
+
+    assert main(["plan", str(DEFAULT_SITE), "--drones", "2", "-o", str(tmp_path / "m.plan")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "fleet plan for" in out and "bins per wall-clock hour" in out and "closest approach on the plans" in out
+    doc = yaml.safe_load((tmp_path / "fleet.yaml").read_text())
+    assert [v["sysid"] for v in doc["vehicles"]] == [1, 2] and doc["min_separation_m"] >= 3.0
+    bins = set()
+    for v in doc["vehicles"]:
+        for name in v["missions"]:
+            m = read_plan(tmp_path / name)
+            bins |= {b for it in m.items for b in it.bin_ids}
+    assert bins == {b.bin_id for b in SITE.bins} and (tmp_path / "m.png").exists()
+    (tmp_path / "bins.txt").write_text(SITE.bins[0].bin_id + "\n")
+    assert main(["plan", str(DEFAULT_SITE), "--drones", "2", "--bins", str(tmp_path / "bins.txt")]) == 1
+    assert "a recount flies one vehicle" in capsys.readouterr().err
