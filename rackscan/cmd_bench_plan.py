@@ -17,6 +17,7 @@ def plan_bench(
     manual_locations_per_hour: float = typer.Option(100.0, "--manual-locations-per-hour", help="a person counting by hand"),
     recount_bins: int = typer.Option(10, "--recount-bins", help="targeted recounts: how many random bins each"),
     recount_draws: int = typer.Option(20, "--recount-draws", help="targeted recounts: how many random draws"),
+    fleet: str = typer.Option("1,2,4", "--fleet", help="fleets to plan (vehicles, comma-separated; '' for none): on the site and on a generated site of 1,536 bins"),
 ) -> None:
     """Bins per flight hour of the planned mission vs a manual count; targeted recounts of random
     bins against the full mission's flight time."""
@@ -52,6 +53,23 @@ def plan_bench(
         con.print(f"targeted recount of {n} random bins ({recount_draws} draws, seeds 0-{recount_draws - 1}): planned "
                   f"flight time {np.median(share):.1%} of the full mission's (median; best {share.min():.1%}, worst "
                   f"{share.max():.1%})")
+    sizes = [int(x) for x in fleet.split(",") if x.strip()]
+    if sizes:
+        from flight.fleet import FleetOptions, plan_fleet
+        from flight.planner import PlanOptions
+        from warehouse.site import grid_site_dict, site_from_dict
+
+        for s in (site, site_from_dict(grid_site_dict(8, 8), source="generated site")):
+            ft = Table(title=f"fleets over {s.spec.name if s is not site else f'{len(s.bins)} bins of ' + s.spec.name} (planned time lines, not flown)")
+            for c in ("vehicles", "flying", "wall clock (min)", "flight (min, all)", "bins per wall-clock hour",
+                      "closest approach (m)", "held back (s)"):
+                ft.add_column(c)
+            for n in sizes:
+                fp = plan_fleet(s, CameraSpec(), PlanOptions(), FleetOptions(drones=n))
+                ft.add_row(str(n), str(len(fp.vehicles)), f"{fp.wall_clock_s / 60:.1f}", f"{fp.flight_time_s / 60:.1f}",
+                           f"{fp.bins_per_wall_clock_hour:.0f}", "-" if fp.closest is None else f"{fp.min_separation_m:.1f}",
+                           ", ".join(f"{v.start_s:.0f}" for v in fp.vehicles))
+            con.print(ft)
 
 
 def register(app: typer.Typer) -> None:
