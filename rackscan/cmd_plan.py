@@ -108,7 +108,6 @@ def _fleet(site, cam, opts, drones: int, min_separation_m: float, out: Path) -> 
 
     from flight.fleet import FleetOptions, plan_fleet
     from flight.planfile import write_plan
-    from warehouse.plan_view import save_plan_view
 
     fp = plan_fleet(site, cam, opts, FleetOptions(drones=drones, min_separation_m=min_separation_m))
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -117,14 +116,12 @@ def _fleet(site, cam, opts, drones: int, min_separation_m: float, out: Path) -> 
     t = Table(title=f"fleet plan for {site.spec.name}: {len(fp.vehicles)} vehicles")
     for c in ("vehicle", "aisles", "bins", "flight min", "sorties", "alt m", "start s", "done min"):
         t.add_column(c)
-    paths_xy = []
     for v in fp.vehicles:
         files = []
         for i, m in enumerate(v.plan.missions):
             p = out.with_suffix(f".v{v.vehicle}.plan" if i == 0 else f".v{v.vehicle}.s{i + 1}.plan")
             write_plan(m, p)
             files.append(p)
-        paths_xy += v.plan.path_xy_m
         doc["vehicles"].append({"vehicle": v.vehicle, "sysid": v.vehicle, "aisles": list(v.aisles),
                                 "missions": [str(f.name) for f in files], "home_m": [round(x, 2) for x in v.home_m],
                                 "transit_alt_m": v.transit_alt_m, "start_s": v.start_s,
@@ -133,7 +130,7 @@ def _fleet(site, cam, opts, drones: int, min_separation_m: float, out: Path) -> 
                   str(len(v.plan.missions)), f"{v.transit_alt_m:g}", f"{v.start_s:.0f}", f"{(v.start_s + v.busy_s) / 60:.1f}")
     fleet_yaml = out.with_name("fleet.yaml")
     fleet_yaml.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
-    png = save_plan_view(site, out.with_suffix(".png"), paths_xy_m=paths_xy)
+    png = _fleet_picture(site, fp, out.with_suffix(".png"))
     con = Console()
     con.print(t)
     sep = (f"{fp.min_separation_m:.1f} m (vehicles {fp.closest[0]} and {fp.closest[1]}, {fp.closest[2]:.0f} s in)"
@@ -145,3 +142,28 @@ def _fleet(site, cam, opts, drones: int, min_separation_m: float, out: Path) -> 
         con.print(f"[yellow]warning:[/] {w}")
     con.print(f"fleet: {fleet_yaml} (missions: {', '.join(v['missions'][0] for v in doc['vehicles'])}, ...)\n"
               f"path picture: {png}")
+
+
+def _fleet_picture(site, fp, path: Path) -> Path:
+    """The site plan with each vehicle's passes and launch pad in its own colour."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from warehouse.plan_view import plot_site
+
+    ax = plot_site(site)
+    colours = plt.get_cmap("tab10")
+    for v in fp.vehicles:
+        c = colours((v.vehicle + 1) % 10)  # past the two colours the site plan gives its aisles
+        for k, xy in enumerate(v.plan.path_xy_m):
+            ax.plot(xy[:, 0], xy[:, 1], "-", color=c, lw=2.0, alpha=0.8, label=f"vehicle {v.vehicle}" if k == 0 else None)
+        ax.plot(*v.home_m, marker="s", ms=9, color=c, mec="black")
+        ax.annotate(f"{v.vehicle}", v.home_m, textcoords="offset points", xytext=(0, -14), ha="center", fontsize=8)
+    ax.legend(loc="upper right", fontsize=8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ax.figure.tight_layout()
+    ax.figure.savefig(path)
+    plt.close(ax.figure)
+    return path

@@ -9,8 +9,8 @@ how many of the flight's bins they covered, and how stale the last word from the
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import PurePath
 from dataclasses import asdict, dataclass, is_dataclass
+from pathlib import PurePath
 
 import pandas as pd
 from sqlalchemy import func, insert, select, update
