@@ -17,6 +17,7 @@ def live_bench(
     scenario_yaml: Path = typer.Argument(..., help="scenario YAML (datasets/scenarios/default.yaml)"),
     aisles: str = typer.Option("", "--aisles", help="comma-separated aisles to fly (default: all)"),
     out: Path = typer.Option(Path("runs/bench/live"), "--out", help="work folder (replaced)"),
+    bins: Path = typer.Option(None, "--bins", help="fly a recount of only these bins (a text file, one bin id per line, or a CSV with a bin_id column) instead of whole aisles"),
 ) -> None:
     """Latency from the end of a bin's last pass to its row in the store (p50, p95, max), frames
     queued at most, frames lost, provisional = final (share of bins), processing left after landing."""
@@ -44,7 +45,16 @@ def live_bench(
     con = Console()
     world = build_world(scenario_yaml)
     ids = tuple(a.strip() for a in aisles.split(",") if a.strip())
-    p = plan(world.site, world.camera, PlanOptions(aisles=ids))
+    if bins is not None:
+        from flight.recount import plan_recount, read_bin_list
+
+        if ids:
+            from flight.errors import FlightError
+
+            raise FlightError("--bins and --aisles: expected one of them")
+        p = plan_recount(world.site, world.camera, read_bin_list(bins, world.site))
+    else:
+        p = plan(world.site, world.camera, PlanOptions(aisles=ids))
     if len(p.missions) > 1:
         from flight.errors import FlightError
 
@@ -89,7 +99,8 @@ def live_bench(
     same, n, changed = compare_with_final(store, lid, pd.read_parquet(out / "flight" / "observations.parquet"))
     lat = lb["latency_s"].dropna().to_numpy()
     b = Bundle(out / "flight")
-    t = Table(title=f"rackscan bench live: {scenario_yaml.name}{' ' + ','.join(ids) if ids else ''}, "
+    what = f" {','.join(ids)}" if ids else (f" recount of {p.bins_planned} bins" if bins is not None else "")
+    t = Table(title=f"rackscan bench live: {scenario_yaml.name}{what}, "
                     f"{len(b.frames)} frames, {wall / 60:.1f} min wall clock")
     for c in ("figure", "value", "goal"):
         t.add_column(c)
