@@ -97,7 +97,7 @@ def mission_timeline(site: Site, mission: Mission, *, climb_m_s: float = 1.0, la
     pos = np.array([home[0], home[1], 0.0])
     speed = 1.0
     top = max((it.rel_alt_m for it in mission.items if it.kind in ("waypoint", "takeoff")), default=1.0)
-    legs: list[tuple[np.ndarray, float]] = []  # (target, horizontal speed)
+    legs: list[tuple[np.ndarray, float]] = []  # (target, seconds to reach it)
 
     def to(target: np.ndarray, v: float, vz: float = climb_m_s) -> None:
         nonlocal pos
@@ -211,16 +211,10 @@ def plan_fleet(site: Site, camera: CameraSpec, opts: PlanOptions = PlanOptions()
         if worst[0][0] < fleet.min_separation_m:
             warnings.append(f"vehicle {k + 1} comes within {worst[0][0]:.1f} m of vehicle {worst[1] + 1} even held back "
                             f"{start:.0f} s; expected at least {fleet.min_separation_m:g} m")
-        if worst[0][0] < min_sep:
+        if worst[0][0] < min_sep:  # every pair is checked once, as its later vehicle is placed
             min_sep, closest = worst[0][0], (worst[1] + 1, k + 1, worst[0][1])
         lines.append((t + start, p))
         vehicles.append(VehiclePlan(k + 1, tuple(part), r, pads[k], alt, start))
-    # pairs checked as each vehicle was placed; the closest approach over every pair at the end
-    for i in range(len(lines)):
-        for j in range(i + 1, len(lines)):
-            d, at = closest_approach(lines[i], lines[j], sample_s=fleet.sample_s)
-            if d < min_sep:
-                min_sep, closest = d, (i + 1, j + 1, at)
     bins = len({b for v in vehicles for m in v.plan.missions for it in m.items for b in it.bin_ids})
     wall = max((v.start_s + v.busy_s for v in vehicles), default=0.0)
     return FleetPlan(vehicles, bins, wall, min_sep, closest, warnings)

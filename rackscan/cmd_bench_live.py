@@ -34,6 +34,7 @@ def live_bench(
 
     from datasets.world import build_world
     from flight.bundle import Bundle
+    from flight.errors import FlightError
     from flight.planfile import write_plan
     from flight.planner import PlanOptions, plan
     from flight.sim import SimConfig, SimVehicle, free_udp_port
@@ -49,15 +50,11 @@ def live_bench(
         from flight.recount import plan_recount, read_bin_list
 
         if ids:
-            from flight.errors import FlightError
-
             raise FlightError("--bins and --aisles: expected one of them")
         p = plan_recount(world.site, world.camera, read_bin_list(bins, world.site))
     else:
         p = plan(world.site, world.camera, PlanOptions(aisles=ids))
     if len(p.missions) > 1:
-        from flight.errors import FlightError
-
         raise FlightError(f"{scenario_yaml}: the plan needs {len(p.missions)} sorties; expected one (pass --aisles)")
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
@@ -82,8 +79,6 @@ def live_bench(
     finally:
         veh.stop()
     if r.returncode != 0:
-        from flight.errors import FlightError
-
         raise FlightError(f"bench live: the flight failed (rackscan fly exit {r.returncode}): "
                           f"{(r.stderr.strip().splitlines() or r.stdout.strip().splitlines() or ['no output'])[-1]}")
     wall = time.monotonic() - t0

@@ -59,8 +59,8 @@ def plan_bench(
         from flight.planner import PlanOptions
         from warehouse.site import grid_site_dict, site_from_dict
 
-        for s in (site, site_from_dict(grid_site_dict(8, 8), source="generated site")):
-            ft = Table(title=f"fleets over {s.spec.name if s is not site else f'{len(s.bins)} bins of ' + s.spec.name} (planned time lines, not flown)")
+        for s in (site, site_from_dict(grid_site_dict(8, 8, name="a generated site"), source="generated site")):
+            ft = Table(title=f"fleets over {len(s.bins)} bins of {s.spec.name} (planned time lines, not flown)")
             for c in ("vehicles", "flying", "wall clock (min)", "flight (min, all)", "bins per wall-clock hour",
                       "closest approach (m)", "held back (s)"):
                 ft.add_column(c)

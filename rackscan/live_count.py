@@ -165,7 +165,7 @@ class LiveCounter:
         import pandas as pd
 
         from reconciliation.diff import reconcile
-        from reconciliation.live import pass_end_at, write_live_bins
+        from reconciliation.live import as_utc, pass_end_at, write_live_bins
 
         t0 = time.monotonic()
         res = self._fuse(b, bins)
@@ -195,7 +195,7 @@ class LiveCounter:
                         "confidence": float(o["confidence"].min()) if len(o) else 0.0,
                         "erp_qty": (int(erp_qty.get(x, 0)) if erp is not None else None),
                         "kind": kinds.get(x, "counted"),
-                        "latency_s": None if ended is None else max(0.0, (pd.Timestamp.now(tz="UTC") - _utc(ended)).total_seconds())})
+                        "latency_s": None if ended is None else max(0.0, (pd.Timestamp.now(tz="UTC") - as_utc(ended)).total_seconds())})
         write_live_bins(self.store, self.live_id, out)
         self.written |= want
         self.log(f"live: {len(bins)} bins final ({len(self.written)} of {len(last_of)}), fused {len(self.dets)} frames "
@@ -215,13 +215,6 @@ class LiveCounter:
                 time.sleep(self.opts.poll_s)
             if self._bundle() is None and time.monotonic() - start > self.opts.wait_for_bundle_s:
                 raise TimeoutError(f"{self.path}: no flight bundle after {self.opts.wait_for_bundle_s:.0f} s")
-
-
-def _utc(t):
-    import pandas as pd
-
-    t = pd.Timestamp(t)
-    return t.tz_localize("UTC") if t.tzinfo is None else t
 
 
 def compare_with_final(store, live_id: int, observations) -> tuple[int, int, list[str]]:

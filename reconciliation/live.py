@@ -24,7 +24,8 @@ SAMPLE_FIELDS = ("t_s", "x_m", "y_m", "alt_m", "yaw_deg", "battery_pct", "voltag
 LINK_LOST_S = 3.0  # no word from the vehicle (or from the ground station) for longer: the link is shown lost
 
 
-def _utc(t) -> pd.Timestamp:
+def as_utc(t) -> pd.Timestamp:
+    """A store time as a UTC timestamp (SQLite hands datetimes back without their zone)."""
     t = pd.Timestamp(t)
     return t.tz_localize("UTC") if t.tzinfo is None else t
 
@@ -126,8 +127,7 @@ def live_progress(flight: dict, samples: pd.DataFrame, *, now: dt.datetime | Non
     link, silent = "ok", 0.0
     if len(samples):
         last = samples.iloc[-1]
-        at = pd.Timestamp(last["at"])
-        at = at.tz_localize("UTC") if at.tzinfo is None else at
+        at = as_utc(last["at"])
         since_write = max(0.0, (pd.Timestamp(now) - at).total_seconds())
         if not ended and since_write > LINK_LOST_S:
             link, silent = "no word", since_write
@@ -192,11 +192,11 @@ def offline_pass(store: ResultsStore, live_id: int) -> OfflinePass | None:
     fl = live_flight(store, live_id)
     key = str(fl["flight_key"])
     t = S.flights
-    started = _utc(fl["started_at"])
+    started = as_utc(fl["started_at"])
     with store.engine.connect() as c:
         rows = c.execute(select(t.c.id, t.c.flight_key, t.c.bundle_path, t.c.imported_at)
                          .where(t.c.bundle_path.like(f"%{key}")).order_by(t.c.id.desc())).all()
-        hit = next((r for r in rows if PurePath(r.bundle_path).name == key and _utc(r.imported_at) >= started), None)
+        hit = next((r for r in rows if PurePath(r.bundle_path).name == key and as_utc(r.imported_at) >= started), None)
         if hit is None:
             return None
         o = S.observations
@@ -229,5 +229,5 @@ class StoreLiveSink:
             end_live(self.store, self.live_id, status)
 
 
-__all__ = ["OfflinePass", "offline_pass", "last_pass_of", "find_live_flight", "write_live_bins", "live_bins", "pass_end_at", "LIVE_BIN_COLUMNS", "begin_live", "add_samples", "end_live", "live_flights", "live_flight", "live_samples", "live_progress",
+__all__ = ["as_utc", "OfflinePass", "offline_pass", "last_pass_of", "find_live_flight", "write_live_bins", "live_bins", "pass_end_at", "LIVE_BIN_COLUMNS", "begin_live", "add_samples", "end_live", "live_flights", "live_flight", "live_samples", "live_progress",
            "LiveProgress", "StoreLiveSink", "LINK_LOST_S"]

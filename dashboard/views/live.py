@@ -68,6 +68,7 @@ def show(live_id: int) -> None:
     counted = live_data.bins(live_id)
     if fl.get("site_yaml") and len(counted):
         off = live_data.offline(live_id) if ended else None
+        changed = off.bins[off.bins["changed"]] if off is not None else None
         planned = {b for _, bs in fl["plan"] for b in bs}
         issues = counted[~counted["kind"].isin(["match", "counted"])]
         lat = counted["latency_s"].dropna()
@@ -75,7 +76,6 @@ def show(live_id: int) -> None:
             st.subheader("Counted so far (provisional)")
             tail = ". The offline pass after landing replaces these counts."
         else:
-            changed = off.bins[off.bins["changed"]]
             st.subheader("Counted while flying, replaced by the offline pass")
             tail = (f". The offline pass (flight {off.flight_key}, {off.imported_at:%H:%M}) replaced them: "
                     f"{len(off.bins) - len(changed)} of {len(off.bins)} stood, {len(changed)} changed"
@@ -84,7 +84,7 @@ def show(live_id: int) -> None:
                    + (f"; each within {lat.max():.0f} s of its last pass (median {lat.median():.1f} s)" if len(lat) else "")
                    + tail)
         grid = live_data.face_grid(live_data.face_bins(fl["site_yaml"]), counted, planned)
-        grid = live_data.mark_replaced(grid, set(off.bins.loc[off.bins["changed"], "bin_id"]) if off else None)
+        grid = live_data.mark_replaced(grid, set(changed["bin_id"]) if changed is not None else None)
         cols = st.columns(min(2, grid["face_id"].nunique()) or 1)
         for k, (face, g) in enumerate(grid.groupby("face_id")):
             red = g["offline"].eq("changed")
@@ -97,9 +97,9 @@ def show(live_id: int) -> None:
             gf.update_layout(title=face, height=80 + 45 * int(g["level"].max()), margin=dict(t=30, b=5, l=5, r=5),
                              xaxis=dict(visible=False), yaxis=dict(title="level", dtick=1), plot_bgcolor="#fff")
             cols[k % len(cols)].plotly_chart(gf, width="stretch", key=f"live_face_{live_id}_{face}")
-        if off is not None and off.bins["changed"].any():
+        if changed is not None and len(changed):
             st.markdown("**Counts the offline pass changed**")
-            st.dataframe(off.bins[off.bins["changed"]][["bin_id", "provisional", "final"]], hide_index=True,
+            st.dataframe(changed[["bin_id", "provisional", "final"]], hide_index=True,
                          width="stretch", key=f"live_changed_{live_id}")
         if len(issues):
             st.dataframe(issues[["bin_id", "kind", "erp_qty", "count", "sku", "confidence", "latency_s"]], hide_index=True,
