@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -48,13 +49,39 @@ def default_url(path: str | Path = "results.db") -> str:
     return f"sqlite:///{Path(path).resolve()}"
 
 
+MIGRATION_LOCK_KEY = 0x7261636B  # PostgreSQL advisory lock held while a process migrates the store
+
+
+@contextmanager
+def _migration_lock(engine: Engine):
+    """One process at a time brings a store up to date: two that open a new store together (the
+    flight and its live counter, or a viewer) would otherwise both create its tables. A SQLite
+    file is guarded by an exclusive lock on a file beside it (``results.db.lock``; SQLite's own
+    locks do not cover pysqlite's DDL, which runs outside a transaction); PostgreSQL by an advisory
+    lock taken in the migration's transaction (``migrate``)."""
+    db = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not db or db == ":memory:" or db.startswith("file:"):
+        yield
+        return
+    import fcntl
+
+    with open(f"{db}.lock", "a", encoding="utf-8") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def migrate(engine: Engine) -> None:
     from alembic import command
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    with engine.begin() as conn:
+    with _migration_lock(engine), engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 

@@ -71,6 +71,32 @@ def test_postgresql_store(postgres_url):
     _exercise(ResultsStore(postgres_url))
 
 
+def _open_at_once(url: str, n: int = 4) -> list:
+    """``n`` processes opening the store together (a flight, its live counter and viewers)."""
+    import subprocess  # nosec B404: our own interpreter, fixed argv
+    import sys
+
+    code = "import sys; from reconciliation.store import ResultsStore; ResultsStore(sys.argv[1])"
+    procs = [subprocess.Popen([sys.executable, "-c", code, url], stdout=subprocess.PIPE, stderr=subprocess.PIPE,  # nosec B603
+                              text=True) for _ in range(n)]
+    return [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+
+
+def test_processes_opening_a_new_sqlite_store_together_all_get_it(tmp_path):
+    url = f"sqlite:///{tmp_path / 'results.db'}"
+    for _ in range(3):  # a race: a few rounds, each on a new store
+        (tmp_path / "results.db").unlink(missing_ok=True)
+        results = _open_at_once(url)
+        assert [rc for rc, _ in results] == [0] * 4, [err for _, err in results]
+        assert len(ResultsStore(url).list_flights()) == 0
+
+
+@pytest.mark.postgres
+def test_processes_opening_a_postgresql_store_together_all_get_it(postgres_url):
+    results = _open_at_once(postgres_url)
+    assert [rc for rc, _ in results] == [0] * 4, [err for _, err in results]
+
+
 def test_unreachable_database_is_one_line():
     with pytest.raises(ReconciliationError, match=r"--db postgresql\+psycopg://x@127.0.0.1:1/none: cannot open the results store"):
         ResultsStore("postgresql+psycopg://x@127.0.0.1:1/none")
