@@ -58,6 +58,7 @@ class RunnerOptions:
     mission_timeout_s: float = 3600.0
     signing_key: bytes | None = None
     require_signing: bool = False
+    expect_sysid: int | None = None  # refuse a vehicle with another MAVLink system id (a fleet's links crossed)
     failsafe: FailsafeProfile = field(default_factory=load_failsafe_profile)  # the shipped warehouse profile
 
 
@@ -144,6 +145,11 @@ class MissionRunner:
             self.close()
             raise FlightError(f"--connect {self.address}: the vehicle sends unsigned MAVLink and signing is "
                               "required; set the same key on the vehicle")
+        if self.opt.expect_sysid is not None and self.target[0] != self.opt.expect_sysid:
+            self.close()
+            raise FlightError(f"--connect {self.address}: the vehicle there is system {self.target[0]}; expected system "
+                              f"{self.opt.expect_sysid} (its SYSID_THISMAV): a fleet's links are crossed or two vehicles "
+                              "share an id")
         threading.Thread(target=self._heartbeats, daemon=True, name="gcs-heartbeat").start()
         self._event(f"connected to system {self.target[0]} in {self.state.mode}")
         return self

@@ -99,6 +99,7 @@ class FlyRequest:
     resume_from: Path | None = None  # continue the flight of this bundle, recording into ``record``
     options: "RunnerOptions" = field(default_factory=_default_options)
     live: "LiveSink | None" = None  # who watches the flight as it happens (flight.live; the results store)
+    abort: threading.Event | None = None  # set from another thread (a fleet's Ctrl-C): the abort mode, then down
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -183,7 +184,7 @@ def fly(req: FlyRequest, *, log: Callable[[str], None] = lambda s: None,
     runner: MissionRunner | None = None
     rec: FlightRecorder | None = None
     feed = None
-    abort = threading.Event()
+    abort = req.abort if req.abort is not None else threading.Event()
     status = "failed"
     n_items = len(plan.mission)
     if on_progress is not None:
@@ -209,6 +210,8 @@ def fly(req: FlyRequest, *, log: Callable[[str], None] = lambda s: None,
         runner.upload_and_verify(plan)
         fs = runner.configure_failsafes(plan)  # refuses the flight when one cannot be set
         write_json(record / FAILSAFE_FILE, fs.to_json())
+        if abort.is_set():  # stopped (a fleet's Ctrl-C) while this vehicle was still on the ground
+            raise FlightError(f"{record.name}: stopped before take-off; the vehicle stays disarmed on the ground")
         try:
             out = runner.fly(plan, takeoff_alt_m=takeoff_m, should_abort=abort.is_set)
         except KeyboardInterrupt:  # the operator's Ctrl-C: the abort mode, then watch it down
