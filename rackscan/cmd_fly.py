@@ -13,7 +13,10 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("fly")
     def fly(
-        plan_file: Path = typer.Argument(..., help="QGroundControl .plan made by rackscan plan"),
+        plan_file: Path = typer.Argument(None, help="QGroundControl .plan made by rackscan plan (or --fleet)"),
+        fleet_yaml: Path = typer.Option(None, "--fleet", help="fly a fleet at once: the fleet.yaml `rackscan plan --drones N` wrote (one link per vehicle, --link); --record is the folder of its bundles (NAME-vK, NAME-vK-s2, ...) and fleet_timeline.json"),
+        links: list[str] = typer.Option([], "--link", help="with --fleet: VEHICLE=ADDRESS, once per vehicle (default: vehicle K listens on udpin:0.0.0.0:14550+10*(K-1), as SITL's -I instances)"),
+        battery_wait_s: float = typer.Option(900.0, "--battery-wait-s", help="with --fleet: how long a vehicle waits for its charged battery between sorties"),
         connect: str = typer.Option("udpin:0.0.0.0:14550", "--connect", help="mavutil address of the vehicle link"),
         record: Path = typer.Option(..., "--record", help="new flight bundle directory"),
         site_yaml: Path = typer.Option(None, "--site", help="site file recorded into the bundle (default: the scenario's)"),
@@ -67,6 +70,17 @@ def register(app: typer.Typer) -> None:
         opts = replace(RunnerOptions(), signing_key=key, require_signing=require_signing,
                        failsafe=load_failsafe_profile(failsafe_profile), **{k: v for k, v in given.items() if v is not None})
         con = Console()
+        if fleet_yaml is not None:
+            mixed = [o for o, v in (("PLAN_FILE", plan_file), ("--resume", resume), ("--resume-from", resume_from),
+                                    ("--live-db", live_db), ("--live", live_count), ("--airframe", airframe),
+                                    ("--battery", battery), ("--operator", operator)) if v]
+            if mixed:
+                raise FlightError(f"--fleet with {', '.join(mixed)}: a fleet flies the missions its fleet.yaml names, "
+                                  "counted offline; expected --fleet with --record, --link, --camera and the link options")
+            return _fly_fleet(con, fleet_yaml, record, links, opts, camera, scenario_yaml, camera_yaml, site_yaml,
+                              battery_wait_s)
+        if plan_file is None:
+            raise FlightError("PLAN_FILE: missing; expected a .plan made by rackscan plan (or --fleet fleet.yaml)")
         fleet = None
         if airframe or battery or camera_serial or operator or override:
             fleet = _fleet_gate(con, db, rules, airframe, battery, camera_serial, operator, override,
@@ -126,6 +140,66 @@ def register(app: typer.Typer) -> None:
             con.print(f"live: flight shown on the dashboard's Live page (live flight {live.live_id} in {live_db})")
         if out.resumable:
             con.print(f"resume with: rackscan fly {plan_file} --connect {connect} --record {out.requested} --resume")
+
+
+def _fly_fleet(con, fleet_yaml: Path, record: Path, links: list[str], opts, camera: str, scenario_yaml, camera_yaml,
+               site_yaml, battery_wait_s: float) -> None:
+    """``fly --fleet``: every vehicle at once, a progress bar each; the sorties, battery changes and
+    the closest approach in the telemetry printed after landing."""
+    from flight.fleet_fly import fly_fleet, load_fleet, parse_links, wait_for_charged_battery
+    from rackscan.cameras import camera_source
+    from rackscan.executors import progress_bar
+
+    man = load_fleet(fleet_yaml)
+    addr = parse_links(links, man)
+    camera_source(camera, scenario_yaml=scenario_yaml, camera_file=camera_yaml)  # a bad camera refused before anything flies
+
+    with progress_bar() as prog:
+        tasks = {v.vehicle: prog.add_task(f"vehicle {v.vehicle}: waiting {v.start_s:.0f} s" if v.start_s else
+                                          f"vehicle {v.vehicle}: connecting", total=None) for v in man.vehicles}
+
+        def progress(vehicle: int, sortie: int, done: int, total: int) -> None:
+            prog.update(tasks[vehicle], completed=done, total=total,
+                        description=f"vehicle {vehicle} sortie {sortie}: item {done}/{total}")
+
+        def swap(v, sortie: int) -> None:
+            prog.console.print(f"vehicle {v.vehicle}: land done; change its battery for sortie {sortie} "
+                               f"(planned {man.battery_swap_s:.0f} s)", markup=False, highlight=False)
+            wait_for_charged_battery(addr[v.vehicle], _with_sysid(opts, v.sysid), timeout_s=battery_wait_s,
+                                     log=lambda t: prog.console.print(f"vehicle {v.vehicle}: {t}", markup=False,
+                                                                      highlight=False))
+
+        ff = fly_fleet(man, record=record, links=addr, options=opts, swap=swap, site_yaml=site_yaml,
+                       camera_for=lambda v: camera_source(camera, scenario_yaml=scenario_yaml, camera_file=camera_yaml),
+                       log=lambda t: prog.console.print(t, markup=False, highlight=False), on_progress=progress)
+    from rich.table import Table
+
+    t = Table(title=f"fleet flight {record}: {len(man.vehicles)} vehicles")
+    for c in ("vehicle", "sysid", "sortie", "status", "frames", "bundle", "detail"):
+        t.add_column(c)
+    for s in ff.sorties:
+        t.add_row(str(s.vehicle), str(s.sysid), str(s.sortie), s.status, str(s.frames), s.record, s.detail)
+    con.print(t)
+    sep = (f"{ff.min_separation_m:.2f} m (vehicles {ff.closest[0]} and {ff.closest[1]}, {ff.closest[2]:.0f} s in)"
+           if ff.min_separation_m is not None else "fewer than two vehicles flew")
+    con.print(f"fleet {'stopped by the operator' if ff.stopped else ('complete' if ff.ok else 'not complete')}: "
+              f"{ff.wall_clock_s / 60:.1f} min wall clock, {len(ff.swaps)} battery change(s); closest approach in the "
+              f"telemetry {sep}; time line {ff.timeline_file}", markup=False, highlight=False)
+    for w in ff.warnings:
+        con.print(f"warning: {w}", markup=False, highlight=False)
+    if ff.bundles:
+        bs = " ".join(str(b) for b in ff.bundles)
+        con.print(f"count it as one: rackscan process {bs}; rackscan campaign new {record.name} --site SITE.yaml; "
+                  f"rackscan campaign add {record.name} {bs}; rackscan campaign close {record.name} --erp ERP.csv",
+                  markup=False, highlight=False)
+    if not ff.ok:
+        raise typer.Exit(1)
+
+
+def _with_sysid(opts, sysid: int):
+    from dataclasses import replace
+
+    return replace(opts, expect_sysid=sysid)
 
 
 def _live_log(record: Path) -> Path:

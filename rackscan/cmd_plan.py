@@ -102,34 +102,21 @@ def register(app: typer.Typer) -> None:
 def _fleet(site, cam, opts, drones: int, min_separation_m: float, out: Path) -> None:
     """``plan --drones N``: each vehicle's missions (OUT.v1.plan, OUT.v1.s2.plan, ...), fleet.yaml
     beside them (what each vehicle flies, from where, when), the time table and the picture."""
-    import yaml
     from rich.console import Console
     from rich.table import Table
 
     from flight.fleet import FleetOptions, plan_fleet
-    from flight.planfile import write_plan
+    from flight.fleet_fly import write_fleet
 
     fp = plan_fleet(site, cam, opts, FleetOptions(drones=drones, min_separation_m=min_separation_m))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"site": site.spec.name, "min_separation_m": round(fp.min_separation_m, 2) if fp.closest else None,
-           "wall_clock_s": round(fp.wall_clock_s, 1), "bins_planned": fp.bins_planned, "vehicles": []}
+    fleet_yaml, doc = write_fleet(fp, out, site_name=site.spec.name, battery_swap_s=opts.battery_swap_s,
+                                  required_separation_m=min_separation_m)
     t = Table(title=f"fleet plan for {site.spec.name}: {len(fp.vehicles)} vehicles")
     for c in ("vehicle", "aisles", "bins", "flight min", "sorties", "alt m", "start s", "done min"):
         t.add_column(c)
     for v in fp.vehicles:
-        files = []
-        for i, m in enumerate(v.plan.missions):
-            p = out.with_suffix(f".v{v.vehicle}.plan" if i == 0 else f".v{v.vehicle}.s{i + 1}.plan")
-            write_plan(m, p)
-            files.append(p)
-        doc["vehicles"].append({"vehicle": v.vehicle, "sysid": v.vehicle, "aisles": list(v.aisles),
-                                "missions": [str(f.name) for f in files], "home_m": [round(x, 2) for x in v.home_m],
-                                "transit_alt_m": v.transit_alt_m, "start_s": v.start_s,
-                                "flight_s": round(v.plan.est_flight_time_s, 1), "battery_swaps_s": round(v.plan.battery_swaps_s, 1)})
         t.add_row(str(v.vehicle), ", ".join(v.aisles), str(v.plan.bins_planned), f"{v.plan.est_flight_time_s / 60:.1f}",
                   str(len(v.plan.missions)), f"{v.transit_alt_m:g}", f"{v.start_s:.0f}", f"{(v.start_s + v.busy_s) / 60:.1f}")
-    fleet_yaml = out.with_name("fleet.yaml")
-    fleet_yaml.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     png = _fleet_picture(site, fp, out.with_suffix(".png"))
     con = Console()
     con.print(t)
@@ -141,7 +128,8 @@ def _fleet(site, cam, opts, drones: int, min_separation_m: float, out: Path) -> 
     for w in fp.warnings:
         con.print(f"[yellow]warning:[/] {w}")
     con.print(f"fleet: {fleet_yaml} (missions: {', '.join(v['missions'][0] for v in doc['vehicles'])}, ...)\n"
-              f"path picture: {png}")
+              f"path picture: {png}\n"
+              f"fly them at once: rackscan fly --fleet {fleet_yaml} --record FLEET_DIR --link 1=ADDRESS --link 2=ADDRESS ...")
 
 
 def _fleet_picture(site, fp, path: Path) -> Path:

@@ -1,0 +1,442 @@
+"""A fleet flown at once (``rackscan fly --fleet fleet.yaml``): one link, one thread and one
+bundle per vehicle sortie, and the fleet's time line.
+
+``load_fleet`` reads the ``fleet.yaml`` that ``rackscan plan --drones N`` writes (what each vehicle
+flies, from which pad, when it may start) and refuses a bad one in one line. ``fly_fleet`` flies
+every vehicle on its own link (``flight.session.fly`` per sortie, the vehicle's MAVLink system id
+checked so crossed links never command the wrong vehicle): each vehicle waits its planned start,
+flies its sorties one after another with a battery change on its pad between them (``swap``: the
+operator's, or a simulator's), and records ``RECORD/NAME-vK`` (``RECORD/NAME-vK-s2``, ...). One stop event
+reaches every vehicle: an operator's Ctrl-C sends each airborne vehicle its abort mode, keeps the
+ones on the ground there, and waits for all of them to be down. ``fleet_timeline.json`` holds
+every sortie's take-off and landing (ground-station clock), every battery change, and the closest
+approach of two vehicles in the recorded telemetry (``telemetry_separation``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+from flight.errors import FlightError
+
+if TYPE_CHECKING:
+    from flight.fleet import FleetPlan
+    from flight.runner import RunnerOptions
+    from flight.session import CameraSource
+    from warehouse.geodetic import GeoOrigin
+
+TIMELINE_FILE = "fleet_timeline.json"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FleetVehicle:
+    vehicle: int
+    sysid: int
+    aisles: tuple[str, ...]
+    missions: tuple[Path, ...]  # one .plan per sortie, in order
+    start_s: float  # held back this long after the fleet starts (the plan's deconfliction)
+    flight_s: float  # planned
+
+
+@dataclass(frozen=True, kw_only=True)
+class FleetManifest:
+    path: Path
+    site: str
+    vehicles: tuple[FleetVehicle, ...]
+    battery_swap_s: float  # planned time on the pad between two sorties
+    required_separation_m: float  # the closest two vehicles may come (the plan's --min-separation-m)
+    bins_planned: int
+    wall_clock_s: float  # planned
+
+
+def _field(doc: dict, key: str, where: str, kind: type, expect: str):
+    if key not in doc:
+        raise FlightError(f"{where}.{key}: missing; expected {expect}")
+    v = doc[key]
+    if kind is float and isinstance(v, int) and not isinstance(v, bool):
+        v = float(v)
+    if not isinstance(v, kind) or isinstance(v, bool):
+        raise FlightError(f"{where}.{key}: {v!r}; expected {expect}")
+    return v
+
+
+def write_fleet(fp: "FleetPlan", out: Path, *, site_name: str, battery_swap_s: float,
+                required_separation_m: float = 3.0) -> tuple[Path, dict]:
+    """Each vehicle's missions (OUT.v1.plan, OUT.v1.s2.plan, ...) and ``fleet.yaml`` beside them
+    (what each vehicle flies, from where, when); the fleet file and what it says."""
+    import yaml
+
+    from flight.planfile import write_plan
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"site": site_name, "min_separation_m": round(fp.min_separation_m, 2) if fp.closest else None,
+           "wall_clock_s": round(fp.wall_clock_s, 1), "bins_planned": fp.bins_planned,
+           "required_separation_m": required_separation_m, "battery_swap_s": battery_swap_s, "vehicles": []}
+    for v in fp.vehicles:
+        files = []
+        for i, m in enumerate(v.plan.missions):
+            p = out.with_suffix(f".v{v.vehicle}.plan" if i == 0 else f".v{v.vehicle}.s{i + 1}.plan")
+            write_plan(m, p)
+            files.append(p)
+        doc["vehicles"].append({"vehicle": v.vehicle, "sysid": v.vehicle, "aisles": list(v.aisles),
+                                "missions": [str(f.name) for f in files], "home_m": [round(x, 2) for x in v.home_m],
+                                "transit_alt_m": v.transit_alt_m, "start_s": v.start_s,
+                                "flight_s": round(v.plan.est_flight_time_s, 1), "battery_swaps_s": round(v.plan.battery_swaps_s, 1)})
+    fleet_yaml = out.with_name("fleet.yaml")
+    fleet_yaml.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return fleet_yaml, doc
+
+
+def load_fleet(path: str | Path) -> FleetManifest:
+    """``fleet.yaml`` (``rackscan plan --drones N``) with its mission files checked to exist."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise FlightError(f"{p}: fleet file not found; expected the fleet.yaml `rackscan plan --drones N` writes")
+    try:
+        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f":{mark.line + 1}" if mark is not None else ""
+        raise FlightError(f"{p}{at}: not YAML ({getattr(e, 'problem', e)}); expected a fleet.yaml") from None
+    if not isinstance(doc, dict):
+        raise FlightError(f"{p}: expected a mapping with site, vehicles, ... (a fleet.yaml)")
+    vs = doc.get("vehicles")
+    if not isinstance(vs, list) or not vs:
+        raise FlightError(f"{p}: vehicles: {vs!r}; expected a list of one or more vehicles")
+    out, sysids = [], set()
+    for i, v in enumerate(vs):
+        where = f"{p}: vehicles[{i}]"
+        if not isinstance(v, dict):
+            raise FlightError(f"{where}: {v!r}; expected a mapping (vehicle, sysid, missions, start_s)")
+        sysid = _field(v, "sysid", where, int, "a MAVLink system id 1-255")
+        if not 1 <= sysid <= 255:
+            raise FlightError(f"{where}.sysid: {sysid}; expected 1-255")
+        if sysid in sysids:
+            raise FlightError(f"{where}.sysid: {sysid} again; expected one system id per vehicle")
+        sysids.add(sysid)
+        missions = _field(v, "missions", where, list, "a list of .plan files (beside the fleet.yaml)")
+        if not missions or not all(isinstance(m, str) for m in missions):
+            raise FlightError(f"{where}.missions: {missions!r}; expected one or more .plan file names")
+        files = tuple((p.parent / m) for m in missions)
+        for j, f in enumerate(files):
+            if not f.is_file():
+                raise FlightError(f"{where}.missions[{j}]: {f} not found; expected the mission beside {p.name}")
+        start_s = _field(v, "start_s", where, float, "seconds (>= 0) the vehicle waits after the fleet starts")
+        if start_s < 0:
+            raise FlightError(f"{where}.start_s: {start_s}; expected >= 0")
+        out.append(FleetVehicle(vehicle=_field(v, "vehicle", where, int, "the vehicle's number"), sysid=sysid,
+                                aisles=tuple(str(a) for a in v.get("aisles") or ()), missions=files, start_s=start_s,
+                                flight_s=float(v.get("flight_s") or 0.0)))
+    swap = doc.get("battery_swap_s", 180.0)
+    if not isinstance(swap, (int, float)) or isinstance(swap, bool) or swap < 0:
+        raise FlightError(f"{p}: battery_swap_s: {swap!r}; expected seconds >= 0")
+    sep = doc.get("required_separation_m", 3.0)
+    if not isinstance(sep, (int, float)) or isinstance(sep, bool) or sep < 0:
+        raise FlightError(f"{p}: required_separation_m: {sep!r}; expected metres >= 0")
+    return FleetManifest(path=p, site=str(doc.get("site") or ""), vehicles=tuple(out), battery_swap_s=float(swap),
+                         required_separation_m=float(sep),
+                         bins_planned=int(doc.get("bins_planned") or 0), wall_clock_s=float(doc.get("wall_clock_s") or 0.0))
+
+
+def parse_links(texts: list[str], manifest: FleetManifest, *, base_port: int = 14550) -> dict[int, str]:
+    """``--link VEHICLE=ADDRESS`` per vehicle; a vehicle not named listens on
+    ``udpin:0.0.0.0:{base_port + 10 * (vehicle - 1)}`` (SITL's ``-I`` instances are 10 ports apart)."""
+    known = {v.vehicle for v in manifest.vehicles}
+    links = {v.vehicle: f"udpin:0.0.0.0:{base_port + 10 * (v.vehicle - 1)}" for v in manifest.vehicles}
+    for t in texts:
+        k, sep, addr = t.partition("=")
+        if not sep or not k.strip().isdigit() or not addr.strip():
+            raise FlightError(f"--link {t!r}: expected VEHICLE=ADDRESS, e.g. 2=udpin:0.0.0.0:14560")
+        if int(k) not in known:
+            raise FlightError(f"--link {t!r}: no vehicle {k} in {manifest.path}; expected one of {sorted(known)}")
+        links[int(k)] = addr.strip()
+    if len(set(links.values())) < len(links):
+        raise FlightError(f"--link: two vehicles on one address ({sorted(links.values())}); expected one link per vehicle")
+    return links
+
+
+@dataclass(frozen=True, kw_only=True)
+class SortieRecord:
+    vehicle: int
+    sysid: int
+    sortie: int  # 1, 2, ...
+    plan: str
+    record: str  # the bundle
+    status: str  # complete, aborted, failed, not flown, ...
+    start_ns: int  # when the ground station began it (connect)
+    end_ns: int
+    frames: int = 0
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SwapRecord:
+    vehicle: int
+    before_sortie: int
+    start_ns: int
+    end_ns: int
+
+
+@dataclass
+class FleetFlight:
+    """How the fleet's flight went: every sortie, every battery change, the wall clock and the
+    closest approach in the recorded telemetry."""
+
+    record: Path
+    sorties: list[SortieRecord]
+    swaps: list[SwapRecord]
+    wall_clock_s: float  # the fleet's start to the last vehicle down
+    min_separation_m: float | None = None  # in the recorded telemetry (None: fewer than two vehicles flew)
+    closest: tuple[int, int, float] | None = None  # (vehicle, vehicle, seconds after the fleet's start)
+    stopped: bool = False  # the operator stopped it
+    timeline_file: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.sorties) and all(s.status == "complete" for s in self.sorties)
+
+    @property
+    def bundles(self) -> list[Path]:
+        return [Path(s.record) for s in self.sorties if s.status != "not flown" and Path(s.record).exists()]
+
+    def to_json(self) -> dict:
+        return {"record": str(self.record), "wall_clock_s": round(self.wall_clock_s, 2),
+                "min_separation_m": None if self.min_separation_m is None else round(self.min_separation_m, 3),
+                "closest": list(self.closest) if self.closest else None, "stopped": self.stopped,
+                "sorties": [asdict(s) for s in self.sorties], "swaps": [asdict(s) for s in self.swaps],
+                "warnings": self.warnings}
+
+
+def sortie_record_dir(record: Path, vehicle: int, sortie: int) -> Path:
+    """RECORD/NAME-vK for a vehicle's first sortie, RECORD/NAME-vK-sS after a battery change (a
+    bundle's folder name is its flight's key in the results store: unique per fleet flight)."""
+    return record / (f"{record.name}-v{vehicle}" if sortie == 1 else f"{record.name}-v{vehicle}-s{sortie}")
+
+
+def telemetry_track(bundle_dir: Path, origin: "GeoOrigin") -> tuple[np.ndarray, np.ndarray]:
+    """(T,) ground-station seconds and (T,3) site positions of a bundle's GLOBAL_POSITION_INT
+    (what the vehicle reported; height above home)."""
+    from flight.bundle import Bundle
+
+    t, xyz = [], []
+    for t_ns, m in Bundle(bundle_dir).iter_mavlink(["GLOBAL_POSITION_INT"]):
+        if m.lat == 0 and m.lon == 0:
+            continue
+        e = origin.geodetic_to_site(m.lat * 1e-7, m.lon * 1e-7, origin.alt_m)
+        t.append(t_ns * 1e-9)
+        xyz.append((e[0], e[1], m.relative_alt * 1e-3))
+    return np.asarray(t, float), np.asarray(xyz, float).reshape(-1, 3)
+
+
+def telemetry_separation(tracks: dict[int, tuple[np.ndarray, np.ndarray]], *, sample_s: float = 0.1
+                         ) -> tuple[float | None, tuple[int, int, float] | None]:
+    """Closest approach of any two vehicles' recorded tracks while one of them is airborne
+    (``flight.fleet.closest_approach`` on the telemetry): (metres, (vehicle, vehicle, time s))."""
+    from flight.fleet import closest_approach
+
+    best: tuple[float, tuple[int, int, float]] | None = None
+    ks = sorted(k for k, (t, _) in tracks.items() if len(t) > 1)
+    for i, a in enumerate(ks):
+        for b in ks[i + 1:]:
+            d, t = closest_approach(tracks[a], tracks[b], sample_s=sample_s)
+            if np.isfinite(d) and (best is None or d < best[0]):
+                best = (d, (a, b, t))
+    return (best[0], best[1]) if best else (None, None)
+
+
+def _vehicle_tracks(sorties: list[SortieRecord], origin: "GeoOrigin", t0_s: float) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    tracks: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+    for s in sorties:
+        if s.status == "not flown" or not (Path(s.record) / "telemetry.tlog").exists():
+            continue
+        t, p = telemetry_track(Path(s.record), origin)
+        if len(t):
+            tracks.setdefault(s.vehicle, []).append((t - t0_s, p))
+    out = {}
+    for k, parts in tracks.items():
+        t = np.concatenate([x[0] for x in parts])
+        p = np.concatenate([x[1] for x in parts])
+        order = np.argsort(t, kind="stable")
+        out[k] = (t[order], p[order])
+    return out
+
+
+def wait_for_charged_battery(address: str, options: "RunnerOptions", *, timeout_s: float = 900.0,
+                             stop: threading.Event | None = None, log: Callable[[str], None] = lambda s: None) -> float:
+    """A battery change by a person: wait until the vehicle on ``address`` (its system id as
+    ``options.expect_sysid``) reports a pack at or over ``options.min_battery_pct``; the pack's
+    charge (%). Reconnects while the autopilot reboots on its new pack."""
+    from dataclasses import replace
+
+    from flight.runner import MissionRunner
+
+    stop = stop or threading.Event()
+    deadline = time.monotonic() + timeout_s
+    last = "no vehicle yet"
+    while not stop.is_set() and time.monotonic() < deadline:
+        r = None
+        try:
+            r = MissionRunner(address, replace(options, heartbeat_timeout_s=5.0)).connect()
+            r.request_streams()
+            if r.wait_until(lambda s: s.battery_pct >= options.min_battery_pct, 5.0):
+                return r.state.battery_pct
+            last = f"battery {r.state.battery_pct:.0f}%"
+        except FlightError as e:
+            last = str(e)
+        finally:
+            if r is not None:
+                r.close()
+        log(f"waiting for a charged battery ({last}); expected >= {options.min_battery_pct:.0f}%")
+        stop.wait(5.0)
+    raise FlightError(f"{address}: no charged battery within {timeout_s:.0f} s ({last}); expected "
+                      f">= {options.min_battery_pct:.0f}%")
+
+
+def fly_fleet(manifest: FleetManifest, *, record: Path, links: dict[int, str],
+              camera_for: Callable[[FleetVehicle], "CameraSource"], options: "RunnerOptions",
+              site_yaml: Path | None = None, time_scale: float = 1.0,
+              swap: Callable[[FleetVehicle, int], None] | None = None, stop: threading.Event | None = None,
+              log: Callable[[str], None] = lambda s: None,
+              on_progress: Callable[[int, int, int, int], None] | None = None) -> FleetFlight:
+    """Fly every vehicle of ``manifest`` at once; return (and write to RECORD/fleet_timeline.json)
+    how it went. ``time_scale``: vehicle seconds per wall second (a simulator's speedup), applied to
+    the planned holds and battery changes. ``swap(vehicle, next_sortie)`` changes the battery (it
+    returns once the vehicle can fly again); the planned change time is waited out in any case.
+    ``on_progress(vehicle, sortie, item, items)`` as each vehicle flies."""
+    from dataclasses import replace
+
+    from flight.session import FlyRequest, fly, write_json
+
+    record = Path(record)
+    if record.exists() and any(record.iterdir()):
+        raise FlightError(f"--record {record}: exists and is not empty; expected a new folder for the fleet's bundles")
+    if time_scale <= 0:
+        raise FlightError(f"time scale {time_scale}: expected > 0")
+    missing = [v.vehicle for v in manifest.vehicles if v.vehicle not in links]
+    if missing:
+        raise FlightError(f"fleet: no link for vehicle(s) {missing}; expected --link VEHICLE=ADDRESS for each")
+    record.mkdir(parents=True, exist_ok=True)
+    stop = stop or threading.Event()
+    cameras = {v.vehicle: camera_for(v) for v in manifest.vehicles}  # built before any vehicle moves
+    sorties: list[SortieRecord] = []
+    swaps: list[SwapRecord] = []
+    lock = threading.Lock()
+    t0 = time.monotonic()
+    t0_ns = time.time_ns()
+
+    def note(s: SortieRecord) -> None:
+        with lock:
+            sorties.append(s)
+
+    def not_flown(v: FleetVehicle, first: int, detail: str) -> None:
+        """Sorties ``first``.. of ``v`` stay on the ground, with the reason."""
+        for k in range(first, len(v.missions) + 1):
+            note(SortieRecord(vehicle=v.vehicle, sysid=v.sysid, sortie=k, plan=str(v.missions[k - 1]),
+                              record=str(sortie_record_dir(record, v.vehicle, k)), status="not flown",
+                              start_ns=0, end_ns=0, detail=detail))
+
+    def fly_vehicle(v: FleetVehicle) -> None:
+        opts = replace(options, expect_sysid=v.sysid)
+        if stop.wait(v.start_s / time_scale):
+            return not_flown(v, 1, "stopped before its start")
+        for j, m in enumerate(v.missions, 1):
+            if j > 1 and not stop.is_set():
+                s0, w0 = time.time_ns(), time.monotonic()
+                log(f"vehicle {v.vehicle}: battery change before sortie {j}")
+                failed = ""
+                try:
+                    if swap is not None:
+                        swap(v, j)
+                except Exception as e:  # the vehicle cannot fly again: its remaining sorties are not flown
+                    log(f"vehicle {v.vehicle}: battery change failed ({e})")
+                    failed = f"battery change failed: {e}"
+                else:
+                    stop.wait(max(0.0, manifest.battery_swap_s / time_scale - (time.monotonic() - w0)))
+                with lock:
+                    swaps.append(SwapRecord(vehicle=v.vehicle, before_sortie=j, start_ns=s0, end_ns=time.time_ns()))
+                if failed:
+                    return not_flown(v, j, failed)
+            if stop.is_set():
+                return not_flown(v, j, "stopped")
+            a_ns = time.time_ns()
+            prog = (lambda done, total, j=j: on_progress(v.vehicle, j, done, total)) if on_progress else None
+            try:
+                s = fly(FlyRequest(plan_file=m, record=sortie_record_dir(record, v.vehicle, j), connect=links[v.vehicle],
+                                   camera=cameras[v.vehicle], site_yaml=site_yaml, options=opts, abort=stop),
+                        log=lambda t: log(f"vehicle {v.vehicle}: {t}"), on_progress=prog)
+            except Exception as e:  # this vehicle is out; the others fly on
+                note(SortieRecord(vehicle=v.vehicle, sysid=v.sysid, sortie=j, plan=str(m), status="failed",
+                                  record=str(sortie_record_dir(record, v.vehicle, j)), start_ns=a_ns,
+                                  end_ns=time.time_ns(), detail=str(e)))
+                log(f"vehicle {v.vehicle}: sortie {j} failed: {e}")
+                return not_flown(v, j + 1, f"sortie {j} failed")
+            note(SortieRecord(vehicle=v.vehicle, sysid=v.sysid, sortie=j, plan=str(m), record=str(s.record),
+                              status=s.status, start_ns=a_ns, end_ns=time.time_ns(), frames=s.frames,
+                              detail="" if s.status == "complete" else "; ".join(s.events[-2:])))
+            if s.status != "complete":  # a vehicle that came down early does not take off again
+                log(f"vehicle {v.vehicle}: sortie {j} {s.status}; its later sorties are not flown")
+                return not_flown(v, j + 1, f"sortie {j} {s.status}")
+
+    # each vehicle says it is done with an event: a Thread.join interrupted by Ctrl-C can mark a
+    # running thread stopped (CPython before 3.13), and the fleet must wait for every vehicle
+    done = {v.vehicle: threading.Event() for v in manifest.vehicles}
+
+    def run(v: FleetVehicle) -> None:
+        try:
+            fly_vehicle(v)
+        finally:
+            done[v.vehicle].set()
+
+    for v in manifest.vehicles:
+        threading.Thread(target=run, args=(v,), name=f"vehicle-{v.vehicle}", daemon=True).start()
+    stopped = False
+    while not all(e.is_set() for e in done.values()):
+        try:
+            for e in done.values():
+                e.wait(0.2)
+        except KeyboardInterrupt:  # the operator's Ctrl-C: every vehicle to its abort mode, then wait for all
+            if not stopped:
+                log(f"stopping the fleet: {options.abort_mode} for every airborne vehicle, the rest stay on the ground")
+            else:
+                log("waiting for every vehicle to be down before stopping")
+            stopped = True
+            stop.set()
+    wall = time.monotonic() - t0
+    sorties.sort(key=lambda s: (s.vehicle, s.sortie))
+    swaps.sort(key=lambda s: (s.vehicle, s.before_sortie))
+    ff = FleetFlight(record=record, sorties=sorties, swaps=swaps, wall_clock_s=wall * time_scale, stopped=stopped)
+    if sum(1 for s in sorties if s.status != "not flown") > 1:
+        from flight.planfile import read_plan
+        from warehouse.geodetic import GeoOrigin
+
+        home = read_plan(manifest.vehicles[0].missions[0]).home  # any common origin: distances do not depend on it
+        try:
+            sep, closest = telemetry_separation(_vehicle_tracks(sorties, GeoOrigin(lat_deg=home[0], lon_deg=home[1],
+                                                                                    alt_m=home[2]), t0_ns * 1e-9))
+        except FlightError as e:
+            ff.warnings.append(f"separation not measured: {e}")
+        else:
+            ff.min_separation_m = sep
+            ff.closest = (closest[0], closest[1], round(closest[2] * time_scale, 1)) if closest else None
+            if sep is not None and sep < manifest.required_separation_m:
+                ff.warnings.append(f"vehicles {ff.closest[0]} and {ff.closest[1]} came within {sep:.2f} m of each other "
+                                   f"{ff.closest[2]:.0f} s in; the plan asks for at least "
+                                   f"{manifest.required_separation_m:g} m (its time slots assume the planned speeds)")
+    ff.timeline_file = record / TIMELINE_FILE
+    write_json(ff.timeline_file, {"fleet": str(manifest.path), "site": manifest.site, "time_scale": time_scale,
+                                  "start_unix_ns": t0_ns, **ff.to_json()})
+    return ff
+
+
+__all__ = ["write_fleet", "FleetManifest", "FleetVehicle", "FleetFlight", "SortieRecord", "SwapRecord", "load_fleet", "parse_links",
+           "fly_fleet", "wait_for_charged_battery", "telemetry_track", "telemetry_separation", "sortie_record_dir", "TIMELINE_FILE"]
