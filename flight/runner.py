@@ -28,7 +28,8 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink  # noqa: E402
 from flight.errors import FlightError  # noqa: E402
 from flight.failsafe import (RENAMED, FailsafeProfile, FailsafeRecord, ParamRecord, cells_from_voltage,  # noqa: E402
                              load_failsafe_profile, param_targets)
-from flight.mission import MavItem, MavlinkPlan, stored_differences  # noqa: E402
+from flight.mission import (DO_CHANGE_SPEED, NAV_SPLINE_WAYPOINT, NAV_WAYPOINT, MavItem, MavlinkPlan,  # noqa: E402
+                            stored_differences)
 from flight.results import CommandError, CommandResult, MissionResult, ParamError  # noqa: E402
 from flight.sim_kinematics import COPTER_MODES  # noqa: E402
 from flight.watch import FlightOutcome, FlightStatus, watch_flight  # noqa: E402
@@ -116,6 +117,9 @@ class MissionRunner:
         self.param_errors: dict[str, ParamError | None] = {}  # PARAM_ERRORs seen (None: a number MAVLink does not define)
         self.failsafe_record: FailsafeRecord | None = None
         self.commanded_mode = ""
+        self._mode_lock = threading.RLock()  # one mode decision at a time (the watch, a fleet's guard)
+        self._guard_held = False
+        self.plan: MavlinkPlan | None = None  # the mission being flown (``fly``)
         self._stop = threading.Event()
         self.conn = None
         self.target = (1, 1)
@@ -340,9 +344,75 @@ class MissionRunner:
                           + (f" ({why})" if why else f" (it reports {got:g})" if got is not None else "; link lost?"))
 
     def set_mode(self, name: str) -> None:
-        self.commanded_mode = name
-        self.command(mavlink.MAV_CMD_DO_SET_MODE, mavlink.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, COPTER_MODES[name],
-                     until=lambda s: s.mode == name, what=f"mode {name}")
+        with self._mode_lock:
+            self.commanded_mode = name
+            self.command(mavlink.MAV_CMD_DO_SET_MODE, mavlink.MAV_MODE_FLAG_CUSTOM_MODE_ENABLED, COPTER_MODES[name],
+                         until=lambda s: s.mode == name, what=f"mode {name}")
+
+    # -- a fleet's separation guard (flight.fleet_fly.SeparationGuard) ---------------------------
+    def guard_hold(self, why: str) -> bool:
+        """BRAKE where it is, if it is flying its mission in AUTO (a failsafe's or the operator's
+        mode is never interrupted); False when it was not held."""
+        with self._mode_lock:
+            if self._guard_held or self.commanded_mode != "AUTO" or self.state.mode != "AUTO":
+                return False
+            self._event(why)
+            try:
+                self.set_mode("BRAKE")
+            except FlightError as e:
+                self._event(f"could not hold: {e}")
+                self.commanded_mode = self.state.mode
+                return False
+            self._guard_held = True
+            return True
+
+    def guard_release(self, why: str) -> bool:
+        """Back to AUTO after ``guard_hold``: the mission goes on at its current item, and the speed
+        in force there is sent again (ArduCopter's AUTO starts again at WPNAV_SPEED). Nothing is done
+        when something else has taken the vehicle since (a failsafe, the operator's abort)."""
+        with self._mode_lock:
+            if not self._guard_held:
+                return False
+            self._guard_held = False
+            if self.commanded_mode != "BRAKE" or self.state.mode != "BRAKE":
+                return False
+            self._event(why)
+            try:
+                self.set_mode("AUTO")
+                v = self.speed_in_force()
+                if v:
+                    self.command(mavlink.MAV_CMD_DO_CHANGE_SPEED, 1, v, -1, what="speed")
+            except FlightError as e:
+                self._event(f"could not continue the mission after a hold: {e}")
+                return False
+            return True
+
+    @property
+    def guard_held(self) -> bool:
+        return self._guard_held
+
+    @property
+    def mode_lock(self) -> threading.RLock:
+        """Held while a mode is commanded and confirmed: the watch judges modes only outside it."""
+        return self._mode_lock
+
+    def speed_in_force(self) -> float | None:
+        """The last DO_CHANGE_SPEED of the mission before its current item (None: none)."""
+        if self.plan is None:
+            return None
+        cur = self.state.mission_current
+        speeds = [it.param2 for it in self.plan.mission if it.seq < cur and it.command == DO_CHANGE_SPEED and it.param2 > 0]
+        return float(speeds[-1]) if speeds else None
+
+    def next_waypoint(self) -> tuple[float, float, float] | None:
+        """(lat, lon, height above home m) of the navigation item the vehicle is flying to."""
+        if self.plan is None:
+            return None
+        cur = self.state.mission_current
+        for it in self.plan.mission:
+            if it.seq >= cur and it.command in (NAV_WAYPOINT, NAV_SPLINE_WAYPOINT) and (it.x or it.y):
+                return it.x * 1e-7, it.y * 1e-7, float(it.z)
+        return None
 
     # -- streams and checks --------------------------------------------------------------------
     def request_streams(self) -> None:
@@ -535,6 +605,7 @@ class MissionRunner:
         is its own mission (``flight.mission.resume_from``), flown from its start."""
         if self.failsafe_record is None:
             self.configure_failsafes(plan)
+        self.plan = plan
         n_items = len(plan.mission)
         self.set_mode("GUIDED")
         for attempt in range(3):

@@ -26,6 +26,7 @@ from flight.errors import FlightError
 
 if TYPE_CHECKING:
     from flight.continuation import Continuation
+    from flight.runner import MissionRunner
     from flight.failsafe import FailsafeRecord
     from flight.live import LiveSink
     from flight.recorder import Camera
@@ -100,6 +101,7 @@ class FlyRequest:
     options: "RunnerOptions" = field(default_factory=_default_options)
     live: "LiveSink | None" = None  # who watches the flight as it happens (flight.live; the results store)
     abort: threading.Event | None = None  # set from another thread (a fleet's Ctrl-C): the abort mode, then down
+    on_runner: "Callable[[MissionRunner | None], None] | None" = None  # told the runner once connected, None at the end
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -202,6 +204,8 @@ def fly(req: FlyRequest, *, log: Callable[[str], None] = lambda s: None,
 
         rec = FlightRecorder(writer, camera=cam.capture, fps=cam.fps, pose=pose, airborne=airborne)
         runner = MissionRunner(req.connect, opts, tlog=rec.tlog, log=log, on_progress=on_progress).connect()
+        if req.on_runner is not None:
+            req.on_runner(runner)
         if req.live is not None:
             feed = _start_live(req.live, runner, mission, record.name, site_text, cam.spec, log)
         rec.start()
@@ -232,6 +236,8 @@ def fly(req: FlyRequest, *, log: Callable[[str], None] = lambda s: None,
             rec.stop(status)
         else:
             writer.close(status)
+        if req.on_runner is not None:
+            req.on_runner(None)
         if runner is not None:
             runner.close()
     return FlightSession(outcome=out, record=record, requested=Path(req.record), continuation=cont,

@@ -292,10 +292,12 @@ def watch_flight(r: "MissionRunner", n_items: int, *, should_abort: Callable[[],
                                               "the vehicle's GCS failsafe", from_vehicle=True))
             lost_since = None
         flying = s.armed and s.landed_state != LANDED_ON_GROUND
-        for d in mon.update(s, now, flying=flying):
-            _react(r, w, d, policy, done, now)
-        _follow_vehicle(r, w, policy, done, now)
-        _hold(r, w, s, done, now)
+        with r.mode_lock:  # a mode another thread is commanding (a fleet's guard) is not a foreign one
+            s, now = r.state, _clock(r.state)
+            for d in mon.update(s, now, flying=flying):
+                _react(r, w, d, policy, done, now)
+            _follow_vehicle(r, w, policy, done, now)
+            _hold(r, w, s, done, now)
     else:
         raise FlightError(f"mission did not finish within {r.opt.mission_timeout_s:.0f} s")
     return _finish(r, w, n_items)
