@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from warehouse.geodetic import GeoOrigin
 
 TIMELINE_FILE = "fleet_timeline.json"
+TimedPath = tuple[np.ndarray, np.ndarray]  # (T,) seconds, (T,3) site metres
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -198,6 +199,7 @@ class FleetFlight:
     min_separation_m: float | None = None  # in the recorded telemetry (None: fewer than two vehicles flew)
     closest: tuple[int, int, float] | None = None  # (vehicle, vehicle, seconds after the fleet's start)
     stopped: bool = False  # the operator stopped it
+    holds: list[tuple[int, float]] = field(default_factory=list)  # the separation guard's: (vehicle, seconds held)
     timeline_file: Path | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -214,6 +216,7 @@ class FleetFlight:
                 "min_separation_m": None if self.min_separation_m is None else round(self.min_separation_m, 3),
                 "closest": list(self.closest) if self.closest else None, "stopped": self.stopped,
                 "sorties": [asdict(s) for s in self.sorties], "swaps": [asdict(s) for s in self.swaps],
+                "holds": [{"vehicle": k, "held_s": round(t, 2)} for k, t in self.holds],
                 "warnings": self.warnings}
 
 
@@ -238,36 +241,37 @@ def telemetry_track(bundle_dir: Path, origin: "GeoOrigin") -> tuple[np.ndarray, 
     return np.asarray(t, float), np.asarray(xyz, float).reshape(-1, 3)
 
 
-def telemetry_separation(tracks: dict[int, tuple[np.ndarray, np.ndarray]], *, sample_s: float = 0.1
+def telemetry_separation(tracks: "dict[int, TimedPath] | list[tuple[int, TimedPath]]", *, sample_s: float = 0.1
                          ) -> tuple[float | None, tuple[int, int, float] | None]:
-    """Closest approach of any two vehicles' recorded tracks while one of them is airborne
-    (``flight.fleet.closest_approach`` on the telemetry): (metres, (vehicle, vehicle, time s))."""
+    """Closest approach of two vehicles' recorded tracks while one of them is airborne
+    (``flight.fleet.closest_approach`` on the telemetry): (metres, (vehicle, vehicle, time s)).
+    ``tracks``: a track per vehicle, or (vehicle, track) per sortie: sorties are never joined, so
+    a vehicle is not drawn across the gap of a battery change (it may land away from its pad, at
+    the rally point its RTL chose, and be carried back)."""
     from flight.fleet import closest_approach
 
+    items = sorted(tracks.items()) if isinstance(tracks, dict) else list(tracks)
+    items = [(k, tr) for k, tr in items if len(tr[0]) > 1]
     best: tuple[float, tuple[int, int, float]] | None = None
-    ks = sorted(k for k, (t, _) in tracks.items() if len(t) > 1)
-    for i, a in enumerate(ks):
-        for b in ks[i + 1:]:
-            d, t = closest_approach(tracks[a], tracks[b], sample_s=sample_s)
+    for i, (a, ta) in enumerate(items):
+        for b, tb in items[i + 1:]:
+            if a == b:
+                continue
+            d, t = closest_approach(ta, tb, sample_s=sample_s)
             if np.isfinite(d) and (best is None or d < best[0]):
-                best = (d, (a, b, t))
+                best = (d, (min(a, b), max(a, b), t))
     return (best[0], best[1]) if best else (None, None)
 
 
-def _vehicle_tracks(sorties: list[SortieRecord], origin: "GeoOrigin", t0_s: float) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    tracks: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+def _sortie_tracks(sorties: list[SortieRecord], origin: "GeoOrigin", t0_s: float) -> list[tuple[int, "TimedPath"]]:
+    """(vehicle, (seconds since ``t0_s``, site positions)) of every sortie flown."""
+    out = []
     for s in sorties:
         if s.status == "not flown" or not (Path(s.record) / "telemetry.tlog").exists():
             continue
         t, p = telemetry_track(Path(s.record), origin)
         if len(t):
-            tracks.setdefault(s.vehicle, []).append((t - t0_s, p))
-    out = {}
-    for k, parts in tracks.items():
-        t = np.concatenate([x[0] for x in parts])
-        p = np.concatenate([x[1] for x in parts])
-        order = np.argsort(t, kind="stable")
-        out[k] = (t[order], p[order])
+            out.append((s.vehicle, (t - t0_s, p)))
     return out
 
 
@@ -302,17 +306,214 @@ def wait_for_charged_battery(address: str, options: "RunnerOptions", *, timeout_
                       f">= {options.min_battery_pct:.0f}%")
 
 
+@dataclass(frozen=True, kw_only=True)
+class GuardOptions:
+    """``SeparationGuard``'s settings (vehicle seconds, metres)."""
+
+    keep_m: float = 3.0  # the closest two vehicles may come (the plan's required separation)
+    margin_m: float = 1.5  # hold when the next ``lookahead_s`` would bring them within keep + margin
+    lookahead_s: float = 5.0
+    release_margin_m: float = 0.5  # released only when clear by this much more
+    min_closing_m_s: float = 0.1  # slower than this is not closing (two vehicles climbing side by side)
+    min_hold_s: float = 1.0
+    period_s: float = 0.05  # wall seconds between looks
+
+
+@dataclass(frozen=True)
+class Track:
+    """A vehicle as the guard sees it: site position and velocity (m, m/s), where it would fly if
+    let go (``intent``: its velocity toward its next waypoint), and whether it can be held."""
+
+    p: np.ndarray
+    v: np.ndarray
+    intent: np.ndarray
+    airborne: bool
+    can_hold: bool  # flying its mission in AUTO
+
+
+def predicted_min(pa: np.ndarray, va: np.ndarray, pb: np.ndarray, vb: np.ndarray, horizon_s: float) -> float:
+    """Closest distance of two vehicles flying straight on at their velocities for ``horizon_s``."""
+    r, v = np.asarray(pb, float) - pa, np.asarray(vb, float) - va
+    vv = float(v @ v)
+    t = 0.0 if vv < 1e-12 else min(max(-float(r @ v) / vv, 0.0), horizon_s)
+    return float(np.linalg.norm(r + v * t))
+
+
+def guard_decisions(tracks: dict[int, Track], held: set[int], opts: GuardOptions) -> tuple[set[int], set[int]]:
+    """Which vehicles to hold now and which held ones to let go, pure.
+
+    A pair closing to within keep + margin in the next ``lookahead_s`` holds the vehicle flying
+    into the other (the larger speed toward it; the higher number on a tie) when it can be held,
+    else the other one. A held vehicle is let go when, flying toward its next waypoint, it would
+    stay keep + margin + release margin from every vehicle (or move away from it); when held
+    vehicles only wait for each other, the lowest number goes first if its way keeps ``keep_m``."""
+    hold: set[int] = set()
+    ks = sorted(tracks)
+    near = opts.keep_m + opts.margin_m
+
+    def closing(pa, va, pb, vb) -> bool:
+        r = pb - pa
+        return -float(r @ (vb - va)) / max(float(np.linalg.norm(r)), 1e-9) > opts.min_closing_m_s
+
+    for i, a in enumerate(ks):
+        for b in ks[i + 1:]:
+            ta, tb = tracks[a], tracks[b]
+            if not (ta.airborne or tb.airborne):
+                continue
+            if not closing(ta.p, ta.v, tb.p, tb.v) or predicted_min(ta.p, ta.v, tb.p, tb.v, opts.lookahead_s) >= near:
+                continue
+            u = (tb.p - ta.p) / max(float(np.linalg.norm(tb.p - ta.p)), 1e-9)
+            toward = {a: float(ta.v @ u), b: float(-(tb.v @ u))}
+            order = sorted((a, b), key=lambda k: (-toward[k], -k))
+            pick = next((k for k in order if k not in held and tracks[k].airborne and tracks[k].can_hold), None)
+            if pick is not None:
+                hold.add(pick)
+
+    def blockers(h: int, keep: float) -> set[int]:
+        """Who stops held ``h`` flying on toward its next waypoint, keeping ``keep``."""
+        th, out = tracks[h], set()
+        for o, to in tracks.items():
+            if o == h:
+                continue
+            vo = np.zeros(3) if o in held else to.v
+            if closing(th.p, th.intent, to.p, vo) and predicted_min(th.p, th.intent, to.p, vo, opts.lookahead_s) < keep:
+                out.add(o)
+        return out
+
+    let_go: set[int] = {h for h in held - hold if h not in tracks}
+    stuck = []
+    for h in sorted((held - hold) & set(tracks)):
+        b = blockers(h, near + opts.release_margin_m)
+        if not b:
+            let_go.add(h)
+        elif b <= held:
+            stuck.append(h)
+    # held vehicles only blocked by held ones would wait for each other for ever: the lowest number
+    # goes first when its way keeps the hard limit (keep_m) from every vehicle
+    if stuck and not (let_go & set(tracks)):
+        first = next((h for h in stuck if not blockers(h, opts.keep_m)), None)
+        if first is not None:
+            let_go.add(first)
+    return hold, let_go
+
+
+class SeparationGuard:
+    """Keeps a fleet's vehicles apart in flight, whatever their timing: every ``period_s`` it looks at
+    every connected vehicle's reported position, and a vehicle about to come too close to another
+    is held (BRAKE, ``MissionRunner.guard_hold``) until its way is clear, then continues its mission
+    (``guard_release``). The plan's time slots assume the planned speeds; this does not."""
+
+    def __init__(self, to_site: Callable[[float, float, float], np.ndarray], opts: GuardOptions = GuardOptions(), *,
+                 time_scale: float = 1.0, log: Callable[[str], None] = lambda s: None) -> None:
+        self.to_site, self.opts, self.time_scale, self.log = to_site, opts, time_scale, log
+        self._runners: dict[int, object] = {}
+        self._prev: dict[int, tuple[float, np.ndarray]] = {}
+        self._vel: dict[int, np.ndarray] = {}
+        self._held_at: dict[int, float] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.holds: list[tuple[int, float]] = []  # (vehicle, wall seconds held)
+
+    def attach(self, vehicle: int, runner) -> None:
+        """The vehicle's runner once connected; None when its sortie is over."""
+        with self._lock:
+            if runner is None:
+                self._runners.pop(vehicle, None)
+                self._prev.pop(vehicle, None)
+                self._vel.pop(vehicle, None)
+                self._end_hold(vehicle)
+            else:
+                self._runners[vehicle] = runner
+
+    def start(self) -> "SeparationGuard":
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="separation-guard")
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def _end_hold(self, vehicle: int) -> None:
+        t = self._held_at.pop(vehicle, None)
+        if t is not None:
+            self.holds.append((vehicle, time.monotonic() - t))
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.opts.period_s):
+            try:
+                self.step()
+            except Exception as e:  # the guard must not die quietly: say so, and keep looking
+                self.log(f"separation guard: {type(e).__name__}: {e}")
+
+    def _track(self, k: int, r, now: float) -> Track | None:
+        s = r.state
+        if not s.lat_deg and not s.lon_deg:
+            return None
+        p = np.asarray(self.to_site(s.lat_deg, s.lon_deg, 0.0), float).copy()
+        p[2] = s.rel_alt_m
+        t_prev = self._prev.get(k)
+        if t_prev is not None and now - t_prev[0] > 1e-3 and not np.array_equal(t_prev[1], p):
+            self._vel[k] = (p - t_prev[1]) / ((now - t_prev[0]) * self.time_scale)
+            self._prev[k] = (now, p)
+        elif t_prev is None:
+            self._prev[k] = (now, p)
+        v = self._vel.get(k, np.zeros(3))
+        intent = v
+        if k in self._held_at:
+            wp = r.next_waypoint()
+            speed = r.speed_in_force() or 1.0
+            intent = np.zeros(3)
+            if wp is not None:
+                q = np.asarray(self.to_site(wp[0], wp[1], 0.0), float).copy()
+                q[2] = wp[2]
+                d = q - p
+                n = float(np.linalg.norm(d))
+                intent = d / n * speed if n > 0.2 else np.zeros(3)
+        airborne = bool(s.armed and s.rel_alt_m > 0.3)
+        return Track(p=p, v=v, intent=intent, airborne=airborne,
+                     can_hold=airborne and s.mode == "AUTO" and r.commanded_mode == "AUTO")
+
+    def step(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            runners = dict(self._runners)
+            tracks = {k: t for k, r in runners.items() if (t := self._track(k, r, now)) is not None}
+            held = set(self._held_at)
+        hold, let_go = guard_decisions(tracks, held, self.opts)
+        for k in sorted(let_go):
+            if now - self._held_at.get(k, now) < self.opts.min_hold_s / self.time_scale:
+                continue
+            r = runners.get(k)
+            if r is not None:
+                r.guard_release(f"separation guard: the way is clear; continuing the mission")
+            with self._lock:
+                self._end_hold(k)
+        for k in sorted(hold):
+            others = [o for o in tracks if o != k]
+            near = min(others, key=lambda o: float(np.linalg.norm(tracks[o].p - tracks[k].p)))
+            d = float(np.linalg.norm(tracks[near].p - tracks[k].p))
+            if runners[k].guard_hold(f"separation guard: vehicle {near} {d:.1f} m away and closing; holding"):
+                with self._lock:
+                    self._held_at[k] = now
+                self.log(f"separation guard: holding vehicle {k} ({d:.1f} m from vehicle {near})")
+
+
 def fly_fleet(manifest: FleetManifest, *, record: Path, links: dict[int, str],
               camera_for: Callable[[FleetVehicle], "CameraSource"], options: "RunnerOptions",
               site_yaml: Path | None = None, time_scale: float = 1.0,
               swap: Callable[[FleetVehicle, int], None] | None = None, stop: threading.Event | None = None,
+              guard: bool = True,
               log: Callable[[str], None] = lambda s: None,
               on_progress: Callable[[int, int, int, int], None] | None = None) -> FleetFlight:
     """Fly every vehicle of ``manifest`` at once; return (and write to RECORD/fleet_timeline.json)
     how it went. ``time_scale``: vehicle seconds per wall second (a simulator's speedup), applied to
     the planned holds and battery changes. ``swap(vehicle, next_sortie)`` changes the battery (it
     returns once the vehicle can fly again); the planned change time is waited out in any case.
-    ``on_progress(vehicle, sortie, item, items)`` as each vehicle flies."""
+    ``on_progress(vehicle, sortie, item, items)`` as each vehicle flies. ``guard``: a
+    ``SeparationGuard`` keeps the vehicles ``required_separation_m`` apart in flight."""
     from dataclasses import replace
 
     from flight.session import FlyRequest, fly, write_json
@@ -328,6 +529,13 @@ def fly_fleet(manifest: FleetManifest, *, record: Path, links: dict[int, str],
     record.mkdir(parents=True, exist_ok=True)
     stop = stop or threading.Event()
     cameras = {v.vehicle: camera_for(v) for v in manifest.vehicles}  # built before any vehicle moves
+    from flight.planfile import read_plan
+    from warehouse.geodetic import GeoOrigin
+
+    home = read_plan(manifest.vehicles[0].missions[0]).home  # any common origin: distances do not depend on it
+    origin = GeoOrigin(lat_deg=home[0], lon_deg=home[1], alt_m=home[2])
+    sep_guard = (SeparationGuard(origin.geodetic_to_site, GuardOptions(keep_m=manifest.required_separation_m),
+                                 time_scale=time_scale, log=log).start() if guard else None)
     sorties: list[SortieRecord] = []
     swaps: list[SwapRecord] = []
     lock = threading.Lock()
@@ -372,7 +580,8 @@ def fly_fleet(manifest: FleetManifest, *, record: Path, links: dict[int, str],
             prog = (lambda done, total, j=j: on_progress(v.vehicle, j, done, total)) if on_progress else None
             try:
                 s = fly(FlyRequest(plan_file=m, record=sortie_record_dir(record, v.vehicle, j), connect=links[v.vehicle],
-                                   camera=cameras[v.vehicle], site_yaml=site_yaml, options=opts, abort=stop),
+                                   camera=cameras[v.vehicle], site_yaml=site_yaml, options=opts, abort=stop,
+                                   on_runner=(lambda r, k=v.vehicle: sep_guard.attach(k, r)) if sep_guard else None),
                         log=lambda t: log(f"vehicle {v.vehicle}: {t}"), on_progress=prog)
             except Exception as e:  # this vehicle is out; the others fly on
                 note(SortieRecord(vehicle=v.vehicle, sysid=v.sysid, sortie=j, plan=str(m), status="failed",
@@ -412,17 +621,15 @@ def fly_fleet(manifest: FleetManifest, *, record: Path, links: dict[int, str],
             stopped = True
             stop.set()
     wall = time.monotonic() - t0
+    if sep_guard is not None:
+        sep_guard.stop()
     sorties.sort(key=lambda s: (s.vehicle, s.sortie))
     swaps.sort(key=lambda s: (s.vehicle, s.before_sortie))
-    ff = FleetFlight(record=record, sorties=sorties, swaps=swaps, wall_clock_s=wall * time_scale, stopped=stopped)
+    ff = FleetFlight(record=record, sorties=sorties, swaps=swaps, wall_clock_s=wall * time_scale, stopped=stopped,
+                     holds=list(sep_guard.holds) if sep_guard else [])
     if sum(1 for s in sorties if s.status != "not flown") > 1:
-        from flight.planfile import read_plan
-        from warehouse.geodetic import GeoOrigin
-
-        home = read_plan(manifest.vehicles[0].missions[0]).home  # any common origin: distances do not depend on it
         try:
-            sep, closest = telemetry_separation(_vehicle_tracks(sorties, GeoOrigin(lat_deg=home[0], lon_deg=home[1],
-                                                                                    alt_m=home[2]), t0_ns * 1e-9))
+            sep, closest = telemetry_separation(_sortie_tracks(sorties, origin, t0_ns * 1e-9))
         except FlightError as e:
             ff.warnings.append(f"separation not measured: {e}")
         else:
@@ -439,4 +646,5 @@ def fly_fleet(manifest: FleetManifest, *, record: Path, links: dict[int, str],
 
 
 __all__ = ["write_fleet", "FleetManifest", "FleetVehicle", "FleetFlight", "SortieRecord", "SwapRecord", "load_fleet", "parse_links",
-           "fly_fleet", "wait_for_charged_battery", "telemetry_track", "telemetry_separation", "sortie_record_dir", "TIMELINE_FILE"]
+           "fly_fleet", "wait_for_charged_battery", "GuardOptions", "Track", "SeparationGuard",
+           "guard_decisions", "predicted_min", "telemetry_track", "telemetry_separation", "sortie_record_dir", "TIMELINE_FILE"]

@@ -1,6 +1,7 @@
 """``rackscan bench fleet SCENARIO.yaml --drones N``: the scenario's site split between N vehicles
 (``rackscan plan --drones N``) and flown at once against N simulated vehicles over MAVLink (one
-link and system id each; a battery change starts the vehicle again on a fresh pack), then each
+link and system id each; a battery change starts the vehicle again on its pad on a fresh pack; the
+separation guard holds a vehicle about to come too close), then each
 sortie processed and the sorties merged into one count (a campaign). Prints bins per hour (flight
 and wall clock), the closest approach of two vehicles in the recorded telemetry and the merged
 count's accuracy against the scenario's truth."""
@@ -24,6 +25,7 @@ def fleet_bench(
     aisles: str = typer.Option("", "--aisles", help="only these aisles, comma separated (default: all)"),
     endurance_s: float = typer.Option(None, "--endurance-s", help="flight time a battery gives, to empty (default: the simulated pack's, 660 s); the plan keeps 35% of it in reserve"),
     out: Path = typer.Option(Path("runs/bench/fleet"), "--out", help="work folder (replaced)"),
+    guard: bool = typer.Option(True, "--guard/--no-guard", help="the separation guard (--no-guard: the plan's time slots alone)"),
 ) -> None:
     """Bins per flight hour and per wall-clock hour, the closest approach in the telemetry, count accuracy of the merged result."""
     import shutil
@@ -107,7 +109,7 @@ def fleet_bench(
             ff = fly_fleet(man, record=out / "fleet", links={k: f"udpin:127.0.0.1:{p}" for k, p in ports.items()},
                            camera_for=lambda v: virtual_camera(scenario_yaml) if camera == "synthetic" else CameraSource(),
                            options=RunnerOptions(), site_yaml=site_file,
-                           time_scale=speedup, swap=swap, on_progress=progress)
+                           time_scale=speedup, swap=swap, on_progress=progress, guard=guard)
     finally:
         for s in sims.values():
             s.stop()
@@ -137,6 +139,8 @@ def fleet_bench(
     t.add_row("bins per wall-clock hour", f"{fp.bins_planned / (span_s / 3600):.0f}" if span_s else "-",
               ">= 5,000 (4 drones, >= 1,000 bins)")
     t.add_row("battery changes", str(len(ff.swaps)), "")
+    t.add_row("separation guard holds", "off" if not guard else
+              f"{len(ff.holds)} ({sum(h for _, h in ff.holds) * speedup:.0f} s held in all)", "")
     t.add_row("closest approach in the telemetry", "-" if ff.min_separation_m is None else
               f"{ff.min_separation_m:.2f} m (vehicles {ff.closest[0]} and {ff.closest[1]}, {ff.closest[2]:.0f} s in)", ">= 3 m")
     if acc is not None:

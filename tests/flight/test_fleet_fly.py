@@ -1,5 +1,6 @@
 """``flight.fleet_fly``: the fleet file read and refused in one line, the links per vehicle, the
-sortie folders, and the closest approach measured on recorded tracks."""
+sortie folders, the closest approach measured on recorded tracks, and the separation guard (its
+decisions, and two simulated vehicles whose legs cross flown with and without it)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from flight.errors import FlightError
-from flight.fleet_fly import load_fleet, parse_links, sortie_record_dir, telemetry_separation
+from flight.fleet_fly import (GuardOptions, Track, fly_fleet, guard_decisions, load_fleet, parse_links, predicted_min,
+                              sortie_record_dir, telemetry_separation)
 
 
 def _fleet(tmp_path: Path, **over) -> Path:
@@ -94,3 +96,150 @@ def test_separation_leaves_out_vehicles_on_the_ground_and_needs_two():
     ground = np.zeros((len(t), 3))
     assert telemetry_separation({1: (t, ground), 2: (t, ground + [1.0, 0.0, 0.0])}) == (None, None)
     assert telemetry_separation({1: (t, ground)}) == (None, None)
+
+
+# -- the separation guard ------------------------------------------------------------------------
+
+def _t(p, v, *, intent=None, airborne=True, can_hold=True) -> Track:
+    p, v = np.asarray(p, float), np.asarray(v, float)
+    return Track(p=p, v=v, intent=v if intent is None else np.asarray(intent, float), airborne=airborne,
+                 can_hold=can_hold)
+
+
+@pytest.mark.parametrize("pa, va, pb, vb, want", [
+    ((0, 0, 5), (1, 0, 0), (10, 0, 5), (-1, 0, 0), 0.0),  # head on
+    ((0, 0, 5), (1, 0, 0), (0, 4, 5), (1, 0, 0), 4.0),  # side by side, same way
+    ((0, 0, 5), (-1, 0, 0), (10, 0, 5), (1, 0, 0), 10.0),  # apart: now is the closest
+    ((0, 0, 5), (1, 0, 0), (100, 0, 5), (-1, 0, 0), 90.0),  # head on, but past the horizon
+])
+def test_predicted_min(pa, va, pb, vb, want):
+    assert predicted_min(np.array(pa, float), np.array(va, float), np.array(pb, float), np.array(vb, float), 5.0) == \
+        pytest.approx(want, abs=1e-9)
+
+
+G = GuardOptions(keep_m=3.0, margin_m=1.5, lookahead_s=5.0)
+
+
+@pytest.mark.parametrize("tracks, held, hold, let_go", [
+    # one vehicle flies at a hovering one: the one flying in is held
+    ({1: _t((0, 0, 5), (1.5, 0, 0)), 2: _t((6, 0, 5), (0, 0, 0))}, set(), {1}, set()),
+    ({1: _t((0, 0, 5), (0, 0, 0)), 2: _t((6, 0, 5), (-1.5, 0, 0))}, set(), {2}, set()),
+    # head on at the same speed: the higher number yields
+    ({1: _t((0, 0, 5), (1, 0, 0)), 2: _t((8, 0, 5), (-1, 0, 0))}, set(), {2}, set()),
+    # the one flying in cannot be held (taking off, or in RTL): the other is
+    ({1: _t((0, 0, 5), (1.5, 0, 0), can_hold=False), 2: _t((6, 0, 5), (0, 0, 0))}, set(), {2}, set()),
+    # close but moving apart, or far: nothing
+    ({1: _t((0, 0, 5), (-1, 0, 0)), 2: _t((3.5, 0, 5), (1, 0, 0))}, set(), set(), set()),
+    ({1: _t((0, 0, 5), (1, 0, 0)), 2: _t((30, 0, 5), (-1, 0, 0))}, set(), set(), set()),
+    # both on the ground (pads 4 m apart): nothing
+    ({1: _t((0, 0, 0), (0, 0, 0), airborne=False), 2: _t((4, 0, 0), (0, 0, 0), airborne=False)}, set(), set(), set()),
+    # held: let go when its way leads away, kept while it leads into the other
+    ({1: _t((0, 0, 5), (0, 0, 0), intent=(-1.5, 0, 0)), 2: _t((5, 0, 5), (0, 0, 0))}, {1}, set(), {1}),
+    ({1: _t((0, 0, 5), (0, 0, 0), intent=(1.5, 0, 0)), 2: _t((5, 0, 5), (0, 0, 0))}, {1}, set(), set()),
+    # held, and the other one still comes at it: the other is held too
+    ({1: _t((0, 0, 5), (0, 0, 0), intent=(1.5, 0, 0)), 2: _t((6, 0, 5), (-1.5, 0, 0))}, {1}, {2}, set()),
+    # a vehicle whose sortie is over is let go
+    ({1: _t((0, 0, 5), (0, 0, 0))}, {3}, set(), {3}),
+])
+def test_guard_decisions(tracks, held, hold, let_go):
+    assert guard_decisions(tracks, held, G) == (hold, let_go)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(-20, 20), min_size=4, max_size=4), st.lists(st.floats(-2, 2), min_size=4, max_size=4))
+def test_a_closing_pair_always_holds_one_of_them(xy, vxy):
+    a = _t((xy[0], xy[1], 5.0), (vxy[0], vxy[1], 0.0))
+    b = _t((xy[2], xy[3], 5.0), (vxy[2], vxy[3], 0.0))
+    r = b.p - a.p
+    assume(float(np.linalg.norm(r)) > 0.1)
+    closing = -float(r @ (b.v - a.v)) / float(np.linalg.norm(r)) > G.min_closing_m_s
+    hold, _ = guard_decisions({1: a, 2: b}, set(), G)
+    if closing and predicted_min(a.p, a.v, b.p, b.v, G.lookahead_s) < G.keep_m + G.margin_m:
+        assert len(hold) == 1
+    else:
+        assert hold == set()
+
+
+def _crossing_fleet(tmp_path: Path) -> Path:
+    """Two vehicles whose straight legs cross at one point at the same time: vehicle 1 west to east,
+    vehicle 2 south to north, both at 4 m, both landing at the far end."""
+    from flight.mission import Mission, MissionItem
+    from flight.planfile import write_plan
+    from warehouse.geodetic import GeoOrigin
+
+    o = GeoOrigin(lat_deg=10.7769, lon_deg=106.7009, alt_m=10.0)
+
+    def geo(x, y):
+        lat, lon, _ = o.site_to_geodetic([x, y, 0.0])
+        return float(lat), float(lon)
+
+    doc = {"site": "crossing", "required_separation_m": 3.0, "battery_swap_s": 0, "vehicles": []}
+    for k, (start, end) in ((1, ((-14, 0), (14, 0))), (2, ((0, -14), (0, 14)))):
+        home = (*geo(*start), 10.0)
+        m = Mission(home=home, items=(MissionItem(kind="takeoff", lat_deg=home[0], lon_deg=home[1], rel_alt_m=4.0),
+                                      MissionItem(kind="waypoint", lat_deg=home[0], lon_deg=home[1], rel_alt_m=4.0),
+                                      MissionItem(kind="waypoint", lat_deg=geo(*end)[0], lon_deg=geo(*end)[1], rel_alt_m=4.0),
+                                      MissionItem(kind="land", lat_deg=geo(*end)[0], lon_deg=geo(*end)[1])),
+                    meta={"site_name": "crossing"})
+        write_plan(m, tmp_path / f"x.v{k}.plan")
+        doc["vehicles"].append({"vehicle": k, "sysid": k, "missions": [f"x.v{k}.plan"], "start_s": 0.0})
+    (tmp_path / "fleet.yaml").write_text(yaml.safe_dump(doc))
+    return tmp_path / "fleet.yaml"
+
+
+@pytest.mark.parametrize("guard", [False, True])
+def test_the_guard_keeps_two_crossing_vehicles_apart(tmp_path, guard):
+    """Without the guard the two meet in the middle; with it one holds until the other has passed."""
+    from flight.planfile import read_plan
+    from flight.runner import RunnerOptions
+    from flight.session import CameraSource
+    from flight.sim import SimConfig, SimVehicle, free_udp_port
+
+    man = load_fleet(_crossing_fleet(tmp_path))
+    speedup = 5.0
+    sims, links = [], {}
+    for v in man.vehicles:
+        home = read_plan(v.missions[0]).home
+        port = free_udp_port()
+        sims.append(SimVehicle(f"udpout:127.0.0.1:{port}", SimConfig(
+            speedup=speedup, ekf_ready_s=2.0, home_lat_deg=home[0], home_lon_deg=home[1], home_alt_m=home[2],
+            sysid=v.sysid)).start())
+        links[v.vehicle] = f"udpin:127.0.0.1:{port}"
+    try:
+        ff = fly_fleet(man, record=tmp_path / "run", links=links, camera_for=lambda v: CameraSource(),
+                       options=RunnerOptions(), time_scale=speedup, guard=guard)
+    finally:
+        for s in sims:
+            s.stop()
+    assert ff.ok, ff.sorties
+    if guard:
+        assert ff.min_separation_m >= 3.0 and ff.holds and not ff.warnings, (ff.min_separation_m, ff.holds)
+    else:
+        assert ff.min_separation_m < 1.5 and not ff.holds and "came within" in ff.warnings[0]
+
+
+def test_separation_never_draws_a_vehicle_across_a_battery_change():
+    """Vehicle 1 lands away from its pad (at a rally point) and is carried back for its second
+    sortie; vehicle 2 flies between the two places meanwhile: no approach, nothing in the air together."""
+    t = np.arange(0.0, 10.0, 0.5)
+    s1 = (t, np.tile([0.0, 14.0, 0.0], (len(t), 1)) + np.outer(np.r_[np.ones(len(t) - 4), np.zeros(4)], [0, 0, 3.0]))
+    s2 = (t + 20.0, np.tile([4.0, 0.0, 2.0], (len(t), 1)))
+    v2 = (t[:16] + 11.0, np.tile([2.0, 7.0, 2.0], (16, 1)))  # 11-18.5 s, between the sorties
+    assert telemetry_separation([(1, s1), (1, s2), (2, v2)]) == (None, None)
+    joined = (np.r_[s1[0], s2[0]], np.r_[s1[1], s2[1]])
+    d, _ = telemetry_separation({1: joined, 2: v2})  # drawn across the gap, vehicle 1 would pass vehicle 2
+    assert d is not None and d < 3.0
+
+
+@pytest.mark.parametrize("tracks, held, hold, let_go", [
+    # side by side on pads 4 m apart, climbing: not closing, nothing held
+    ({1: _t((0, 0, 1), (0, 0, 1.0)), 2: _t((4, 0, 1.5), (0.02, 0, 1.0))}, set(), set(), set()),
+    # held side by side, each waiting for the other: the lower number goes first (its way keeps 3 m)
+    ({1: _t((0, 0, 5), (0, 0, 0), intent=(0.3, 1.5, 0)), 2: _t((4, 0, 5), (0, 0, 0), intent=(-0.3, 1.5, 0))},
+     {1, 2}, set(), {1}),
+    # ... unless its way leads straight into the other: both wait (the operator decides)
+    ({1: _t((0, 0, 5), (0, 0, 0), intent=(1.5, 0, 0)), 2: _t((4, 0, 5), (0, 0, 0), intent=(-1.5, 0, 0))},
+     {1, 2}, set(), set()),
+])
+def test_guard_decisions_never_wait_for_each_other_for_ever(tracks, held, hold, let_go):
+    assert guard_decisions(tracks, held, G) == (hold, let_go)
