@@ -28,7 +28,7 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink  # noqa: E402
 from flight.errors import FlightError  # noqa: E402
 from flight.failsafe import (RENAMED, FailsafeProfile, FailsafeRecord, ParamRecord, cells_from_voltage,  # noqa: E402
                              load_failsafe_profile, param_targets)
-from flight.mission import (DO_CHANGE_SPEED, NAV_SPLINE_WAYPOINT, NAV_WAYPOINT, MavItem, MavlinkPlan,  # noqa: E402
+from flight.mission import (CONDITION_YAW, DO_CHANGE_SPEED, NAV_SPLINE_WAYPOINT, NAV_WAYPOINT, MavItem, MavlinkPlan,  # noqa: E402
                             stored_differences)
 from flight.results import CommandError, CommandResult, MissionResult, ParamError  # noqa: E402
 from flight.sim_kinematics import COPTER_MODES  # noqa: E402
@@ -369,7 +369,8 @@ class MissionRunner:
     def guard_release(self, why: str) -> bool:
         """Back to AUTO after ``guard_hold``: the mission goes on at its current item, and the speed
         in force there is sent again (ArduCopter's AUTO starts again at WPNAV_SPEED). Nothing is done
-        when something else has taken the vehicle since (a failsafe, the operator's abort)."""
+        when something else has taken the vehicle since (a failsafe, the operator's abort). The
+        heading in force is sent again too: BRAKE drops a CONDITION_YAW, as ArduCopter's does."""
         with self._mode_lock:
             if not self._guard_held:
                 return False
@@ -382,6 +383,9 @@ class MissionRunner:
                 v = self.speed_in_force()
                 if v:
                     self.command(mavlink.MAV_CMD_DO_CHANGE_SPEED, 1, v, -1, what="speed")
+                yaw = self.heading_in_force()
+                if yaw is not None:  # BRAKE dropped the mission's CONDITION_YAW: the camera must face the rack again
+                    self.command(mavlink.MAV_CMD_CONDITION_YAW, *yaw, what="heading")
             except FlightError as e:
                 self._event(f"could not continue the mission after a hold: {e}")
                 return False
@@ -403,6 +407,14 @@ class MissionRunner:
         cur = self.state.mission_current
         speeds = [it.param2 for it in self.plan.mission if it.seq < cur and it.command == DO_CHANGE_SPEED and it.param2 > 0]
         return float(speeds[-1]) if speeds else None
+
+    def heading_in_force(self) -> tuple[float, float, float, float] | None:
+        """The params of the mission's last CONDITION_YAW before its current item (None: none)."""
+        if self.plan is None:
+            return None
+        cur = self.state.mission_current
+        yaws = [it for it in self.plan.mission if it.seq < cur and it.command == CONDITION_YAW]
+        return (yaws[-1].param1, yaws[-1].param2, yaws[-1].param3, yaws[-1].param4) if yaws else None
 
     def next_waypoint(self) -> tuple[float, float, float] | None:
         """(lat, lon, height above home m) of the navigation item the vehicle is flying to."""

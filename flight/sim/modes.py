@@ -163,5 +163,13 @@ class Modes:
             if p[1] > 0:
                 v.nav.speed_m_s = float(p[1])
             v.ack(c, CommandResult.ACCEPTED)
+        elif c == R.MAV_CMD_CONDITION_YAW:  # ArduCopter: a fixed heading, in the modes that steer it (AUTO, GUIDED)
+            if not v.armed or v.mode not in ("AUTO", "GUIDED"):
+                v.ack(c, CommandResult.FAILED)
+                return
+            ph = v.nav
+            ph.yaw_target = (ph.state.yaw_deg + p[0] * (1 if p[2] >= 0 else -1)) % 360.0 if p[3] else p[0] % 360.0
+            ph.yaw_fixed = True
+            v.ack(c, CommandResult.ACCEPTED)
         else:
             v.ack(c, CommandResult.UNSUPPORTED)

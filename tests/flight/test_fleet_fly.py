@@ -160,6 +160,9 @@ def test_a_closing_pair_always_holds_one_of_them(xy, vxy):
         assert hold == set()
 
 
+HEADING = {1: 180.0, 2: 270.0}  # each vehicle turns to look across its way (as at a rack face)
+
+
 def _crossing_fleet(tmp_path: Path) -> Path:
     """Two vehicles whose straight legs cross at one point at the same time: vehicle 1 west to east,
     vehicle 2 south to north, both at 4 m, both landing at the far end."""
@@ -178,6 +181,7 @@ def _crossing_fleet(tmp_path: Path) -> Path:
         home = (*geo(*start), 10.0)
         m = Mission(home=home, items=(MissionItem(kind="takeoff", lat_deg=home[0], lon_deg=home[1], rel_alt_m=4.0),
                                       MissionItem(kind="waypoint", lat_deg=home[0], lon_deg=home[1], rel_alt_m=4.0),
+                                      MissionItem(kind="set_yaw", yaw_deg=HEADING[k]),  # the holds must not lose it
                                       MissionItem(kind="waypoint", lat_deg=geo(*end)[0], lon_deg=geo(*end)[1], rel_alt_m=4.0),
                                       MissionItem(kind="land", lat_deg=geo(*end)[0], lon_deg=geo(*end)[1])),
                     meta={"site_name": "crossing"})
@@ -214,6 +218,11 @@ def test_the_guard_keeps_two_crossing_vehicles_apart(tmp_path, guard):
     assert ff.ok, ff.sorties
     if guard:
         assert ff.min_separation_m >= 3.0 and ff.holds and not ff.warnings, (ff.min_separation_m, ff.holds)
+        from flight.bundle import Bundle
+
+        for s in ff.sorties:  # the heading the mission set is back after the holds (BRAKE drops it)
+            yaws = [np.degrees(m.yaw) % 360 for _, m in Bundle(s.record).iter_mavlink(["ATTITUDE"])]
+            assert yaws and abs(((yaws[-1] - HEADING[s.vehicle]) + 180) % 360 - 180) < 15, (s.vehicle, yaws[-20:])
     else:
         assert ff.min_separation_m < 1.5 and not ff.holds and "came within" in ff.warnings[0]
 
@@ -243,3 +252,26 @@ def test_separation_never_draws_a_vehicle_across_a_battery_change():
 ])
 def test_guard_decisions_never_wait_for_each_other_for_ever(tracks, held, hold, let_go):
     assert guard_decisions(tracks, held, G) == (hold, let_go)
+
+
+def test_what_is_in_force_at_the_current_item_is_read_from_the_plan():
+    """After a hold the runner sends again the speed and heading the mission set before its current
+    item (BRAKE drops a CONDITION_YAW) and knows the waypoint it flies to."""
+    from flight.mission import Mission, MissionItem, mission_to_mavlink
+    from flight.runner import MissionRunner
+
+    m = Mission(home=(10.0, 106.0, 5.0), items=(
+        MissionItem(kind="takeoff", lat_deg=10.0, lon_deg=106.0, rel_alt_m=2.0),
+        MissionItem(kind="change_speed", speed_m_s=1.5),
+        MissionItem(kind="set_yaw", yaw_deg=180.0),
+        MissionItem(kind="waypoint", lat_deg=10.0001, lon_deg=106.0, rel_alt_m=3.0),
+        MissionItem(kind="change_speed", speed_m_s=0.6),
+        MissionItem(kind="waypoint", lat_deg=10.0002, lon_deg=106.0, rel_alt_m=3.0)))
+    r = MissionRunner("udpin:127.0.0.1:0")  # never connected: only the plan and the state are read
+    assert r.speed_in_force() is None and r.heading_in_force() is None and r.next_waypoint() is None
+    r.plan = mission_to_mavlink(m)
+    r.state.mission_current = 4  # flying to the first waypoint
+    assert r.speed_in_force() == 1.5 and r.heading_in_force()[0] == 180.0
+    assert r.next_waypoint() == pytest.approx((10.0001, 106.0, 3.0))
+    r.state.mission_current = 6  # the pass at 0.6 m/s
+    assert r.speed_in_force() == pytest.approx(0.6) and r.next_waypoint() == pytest.approx((10.0002, 106.0, 3.0))
