@@ -488,7 +488,7 @@ class SeparationGuard:
                 continue
             r = runners.get(k)
             if r is not None:
-                r.guard_release(f"separation guard: the way is clear; continuing the mission")
+                r.guard_release("separation guard: the way is clear; continuing the mission")
             with self._lock:
                 self._end_hold(k)
         for k in sorted(hold):

@@ -31,14 +31,13 @@ def fleet_bench(
     import shutil
     import time
 
-    import numpy as np
     from rich.console import Console
     from rich.table import Table
 
     from datasets.world import build_world
     from flight.errors import FlightError
     from flight.fleet import FleetOptions, plan_fleet
-    from flight.fleet_fly import fly_fleet, load_fleet, telemetry_track, write_fleet
+    from flight.fleet_fly import fly_fleet, load_fleet, write_fleet
     from flight.planfile import read_plan
     from flight.planner import PlanOptions
     from flight.runner import RunnerOptions
@@ -117,14 +116,8 @@ def fleet_bench(
     if not ff.ok:
         bad = [f"vehicle {s.vehicle} sortie {s.sortie}: {s.status} ({s.detail})" for s in ff.sorties if s.status != "complete"]
         raise FlightError(f"bench fleet: not every sortie completed: {'; '.join(bad)}")
-    # flight time: the vehicles' airborne time in the telemetry, in vehicle seconds
-    airborne_s = 0.0
-    for b in ff.bundles:
-        t, p = telemetry_track(b, site.origin)
-        up = p[:, 2] > 0.2 if len(t) else np.zeros(0, bool)
-        if len(t) > 1:
-            airborne_s += float(np.sum(np.diff(t)[up[:-1] & up[1:]])) * speedup
-    first_up, last_down = _span(ff.bundles, site.origin)
+    air_s, first_up, last_down = _airborne(ff.bundles, site.origin)
+    airborne_s = air_s * speedup  # the vehicles' airborne time in the telemetry, in vehicle seconds
     span_s = (last_down - first_up) * speedup if first_up is not None else 0.0
     acc = _merged_accuracy(world, ff.bundles, out, con) if camera == "synthetic" else None
     t = Table(title=f"rackscan bench fleet: {scenario_yaml.name if not grid else site.spec.name}, {len(man.vehicles)} "
@@ -154,18 +147,24 @@ def fleet_bench(
     con.print(f"time line: {ff.timeline_file}")
 
 
-def _span(bundles, origin) -> tuple[float | None, float]:
-    """Ground-station seconds of the fleet's first take-off and last landing (telemetry)."""
+def _airborne(bundles, origin) -> tuple[float, float | None, float]:
+    """From each bundle's telemetry, read once: ground-station seconds airborne (all vehicles
+    together), and the fleet's first take-off and last landing."""
+    import numpy as np
+
     from flight.fleet_fly import telemetry_track
 
-    lo, hi = None, 0.0
+    air, lo, hi = 0.0, None, 0.0
     for b in bundles:
         t, p = telemetry_track(b, origin)
-        up = t[p[:, 2] > 0.2] if len(t) else t
-        if len(up):
-            lo = float(up[0]) if lo is None else min(lo, float(up[0]))
-            hi = max(hi, float(up[-1]))
-    return lo, hi
+        if not len(t):
+            continue
+        up = p[:, 2] > 0.2
+        air += float(np.sum(np.diff(t)[up[:-1] & up[1:]]))
+        if up.any():
+            lo = float(t[up][0]) if lo is None else min(lo, float(t[up][0]))
+            hi = max(hi, float(t[up][-1]))
+    return air, lo, hi
 
 
 def _merged_accuracy(world, bundles, out: Path, con) -> tuple[int, int, int, int]:
