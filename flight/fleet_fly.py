@@ -199,7 +199,7 @@ class FleetFlight:
     min_separation_m: float | None = None  # in the recorded telemetry (None: fewer than two vehicles flew)
     closest: tuple[int, int, float] | None = None  # (vehicle, vehicle, seconds after the fleet's start)
     stopped: bool = False  # the operator stopped it
-    holds: list[tuple[int, float]] = field(default_factory=list)  # the separation guard's: (vehicle, seconds held)
+    holds: list["HoldRecord"] = field(default_factory=list)  # the separation guard's
     timeline_file: Path | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -216,7 +216,7 @@ class FleetFlight:
                 "min_separation_m": None if self.min_separation_m is None else round(self.min_separation_m, 3),
                 "closest": list(self.closest) if self.closest else None, "stopped": self.stopped,
                 "sorties": [asdict(s) for s in self.sorties], "swaps": [asdict(s) for s in self.swaps],
-                "holds": [{"vehicle": k, "held_s": round(t, 2)} for k, t in self.holds],
+                "holds": [h.to_json() for h in self.holds],
                 "warnings": self.warnings}
 
 
@@ -397,6 +397,25 @@ def guard_decisions(tracks: dict[int, Track], held: set[int], opts: GuardOptions
     return hold, let_go
 
 
+@dataclass(frozen=True)
+class HoldRecord:
+    """One hold of the separation guard: which vehicle, for how long (wall seconds), when (wall
+    seconds after the guard started), where (its reported position) and at which mission item."""
+
+    vehicle: int
+    held_s: float
+    at_s: float
+    lat_deg: float
+    lon_deg: float
+    rel_alt_m: float
+    mission_seq: int
+
+    def to_json(self) -> dict:
+        return {"vehicle": self.vehicle, "held_s": round(self.held_s, 2), "at_s": round(self.at_s, 2),
+                "lat_deg": round(self.lat_deg, 7), "lon_deg": round(self.lon_deg, 7), "rel_alt_m": round(self.rel_alt_m, 2),
+                "mission_seq": self.mission_seq}
+
+
 class SeparationGuard:
     """Keeps a fleet's vehicles apart in flight, whatever their timing: every ``period_s`` it looks at
     every connected vehicle's reported position, and a vehicle about to come too close to another
@@ -404,16 +423,24 @@ class SeparationGuard:
     (``guard_release``). The plan's time slots assume the planned speeds; this does not."""
 
     def __init__(self, to_site: Callable[[float, float, float], np.ndarray], opts: GuardOptions = GuardOptions(), *,
+                 R_site_ned: np.ndarray | None = None,
                  time_scale: float = 1.0, log: Callable[[str], None] = lambda s: None) -> None:
+        """``R_site_ned``: the site frame's rotation from NED; with it each vehicle's velocity is the
+        one it reports (GLOBAL_POSITION_INT), else it is differenced from its reported positions
+        (noisy: a centimetre of position noise between two looks 0.05 s apart is 0.2 m/s, enough to
+        see two vehicles on parallel passes in neighbouring aisles as closing)."""
         self.to_site, self.opts, self.time_scale, self.log = to_site, opts, time_scale, log
+        self.R_site_ned = None if R_site_ned is None else np.asarray(R_site_ned, float)
         self._runners: dict[int, object] = {}
         self._prev: dict[int, tuple[float, np.ndarray]] = {}
         self._vel: dict[int, np.ndarray] = {}
         self._held_at: dict[int, float] = {}
+        self._held_where: dict[int, tuple[float, float, float, int]] = {}
+        self._t0 = time.monotonic()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.holds: list[tuple[int, float]] = []  # (vehicle, wall seconds held)
+        self.holds: list[HoldRecord] = []
 
     def attach(self, vehicle: int, runner) -> None:
         """The vehicle's runner once connected; None when its sortie is over."""
@@ -438,8 +465,9 @@ class SeparationGuard:
 
     def _end_hold(self, vehicle: int) -> None:
         t = self._held_at.pop(vehicle, None)
+        where = self._held_where.pop(vehicle, (0.0, 0.0, 0.0, 0))
         if t is not None:
-            self.holds.append((vehicle, time.monotonic() - t))
+            self.holds.append(HoldRecord(vehicle, time.monotonic() - t, t - self._t0, *where))
 
     def _loop(self) -> None:
         while not self._stop.wait(self.opts.period_s):
@@ -461,6 +489,8 @@ class SeparationGuard:
         elif t_prev is None:
             self._prev[k] = (now, p)
         v = self._vel.get(k, np.zeros(3))
+        if self.R_site_ned is not None and s.position_t_ns:
+            v = self.R_site_ned @ np.asarray(s.vel_ned_m_s, float)
         intent = v
         if k in self._held_at:
             wp = r.next_waypoint()
@@ -496,8 +526,10 @@ class SeparationGuard:
             near = min(others, key=lambda o: float(np.linalg.norm(tracks[o].p - tracks[k].p)))
             d = float(np.linalg.norm(tracks[near].p - tracks[k].p))
             if runners[k].guard_hold(f"separation guard: vehicle {near} {d:.1f} m away and closing; holding"):
+                st = runners[k].state
                 with self._lock:
                     self._held_at[k] = now
+                    self._held_where[k] = (st.lat_deg, st.lon_deg, st.rel_alt_m, int(getattr(st, "mission_current", 0)))
                 self.log(f"separation guard: holding vehicle {k} ({d:.1f} m from vehicle {near})")
 
 
@@ -535,7 +567,8 @@ def fly_fleet(manifest: FleetManifest, *, record: Path, links: dict[int, str],
     home = read_plan(manifest.vehicles[0].missions[0]).home  # any common origin: distances do not depend on it
     origin = GeoOrigin(lat_deg=home[0], lon_deg=home[1], alt_m=home[2])
     sep_guard = (SeparationGuard(origin.geodetic_to_site, GuardOptions(keep_m=manifest.required_separation_m),
-                                 time_scale=time_scale, log=log).start() if guard else None)
+                                 R_site_ned=origin.ned_to_site_rotation(), time_scale=time_scale, log=log).start()
+                 if guard else None)
     sorties: list[SortieRecord] = []
     swaps: list[SwapRecord] = []
     lock = threading.Lock()

@@ -84,8 +84,10 @@ class VehicleState:
     rel_alt_m: float = 0.0
     alt_amsl_m: float = 0.0
     position_t_ns: int = 0
+    vel_ned_m_s: tuple[float, float, float] = (0.0, 0.0, 0.0)  # GLOBAL_POSITION_INT vx, vy, vz: the estimate's velocity (NED)
     sim_lat_deg: float | None = None  # a simulator's true position (SITL's SIMSTATE); None from a real vehicle
     sim_lon_deg: float | None = None
+    sim_t_ns: int = 0  # when the SIMSTATE was received (ground-station clock)
     roll_rad: float = 0.0
     pitch_rad: float = 0.0
     yaw_rad: float = 0.0
@@ -240,10 +242,11 @@ class MissionRunner:
             elif kind == "GLOBAL_POSITION_INT":
                 s.lat_deg, s.lon_deg, s.rel_alt_m = m.lat / 1e7, m.lon / 1e7, m.relative_alt / 1000.0
                 s.alt_amsl_m = m.alt / 1000.0
+                s.vel_ned_m_s = (m.vx / 100.0, m.vy / 100.0, m.vz / 100.0)
                 s.position_t_ns = time.time_ns()
                 s.boot_s = max(s.boot_s, m.time_boot_ms / 1000.0)
             elif kind == "SIMSTATE":
-                s.sim_lat_deg, s.sim_lon_deg = m.lat / 1e7, m.lng / 1e7
+                s.sim_lat_deg, s.sim_lon_deg, s.sim_t_ns = m.lat / 1e7, m.lng / 1e7, time.time_ns()
             elif kind == "ATTITUDE":
                 s.roll_rad, s.pitch_rad, s.yaw_rad = float(m.roll), float(m.pitch), float(m.yaw)
                 s.boot_s = max(s.boot_s, m.time_boot_ms / 1000.0)

@@ -133,7 +133,7 @@ def fleet_bench(
               ">= 5,000 (4 drones, >= 1,000 bins)")
     t.add_row("battery changes", str(len(ff.swaps)), "")
     t.add_row("separation guard holds", "off" if not guard else
-              f"{len(ff.holds)} ({sum(h for _, h in ff.holds) * speedup:.0f} s held in all)", "")
+              f"{len(ff.holds)} ({sum(h.held_s for h in ff.holds) * speedup:.0f} s held in all)", "")
     t.add_row("closest approach in the telemetry", "-" if ff.min_separation_m is None else
               f"{ff.min_separation_m:.2f} m (vehicles {ff.closest[0]} and {ff.closest[1]}, {ff.closest[2]:.0f} s in)", ">= 3 m")
     if acc is not None:
@@ -172,7 +172,7 @@ def _merged_accuracy(world, bundles, out: Path, con) -> tuple[int, int, int, int
     latest trusted observation), scored against the truth: (bins, count right, SKU right, wrong at >= 0.9)."""
     import pandas as pd
 
-    from rackscan.cmd_bench_scenario import score_counts, truth_by_bin
+    from rackscan.cmd_bench_scenario import confidently_wrong, score_counts
     from rackscan.process import process_bundle
     from reconciliation.campaign import add_flight, create_campaign, load_campaign
     from reconciliation.store import ResultsStore
@@ -190,9 +190,7 @@ def _merged_accuracy(world, bundles, out: Path, con) -> tuple[int, int, int, int
     per_bin = merged.groupby("bin_id").agg(count=("count", "sum"), sku=("sku", "first"), confidence=("confidence", "min"))
     per_bin = per_bin.reset_index()
     n, ok_c, ok_s = score_counts(per_bin, world.stock)
-    truth = truth_by_bin(world.stock)
-    wrong_hi = int(sum(1 for r in per_bin.itertuples()
-                       if int(r.count) != int(truth["count"].get(r.bin_id, 0)) and float(r.confidence) >= 0.9))
+    wrong_hi = confidently_wrong(per_bin, world.stock)
     pd.DataFrame(per_bin).to_csv(out / "merged_count.csv", index=False)
     return n, ok_c, ok_s, wrong_hi
 

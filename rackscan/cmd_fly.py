@@ -184,7 +184,8 @@ def _fly_fleet(con, fleet_yaml: Path, record: Path, links: list[str], opts, came
            if ff.min_separation_m is not None else "fewer than two vehicles flew")
     con.print(f"fleet {'stopped by the operator' if ff.stopped else ('complete' if ff.ok else 'not complete')}: "
               f"{ff.wall_clock_s / 60:.1f} min wall clock, {len(ff.swaps)} battery change(s); closest approach in the "
-              f"telemetry {sep}; time line {ff.timeline_file}", markup=False, highlight=False)
+              f"telemetry {sep}; separation guard: {len(ff.holds)} hold(s), {sum(h.held_s for h in ff.holds):.0f} s "
+              f"held (each in the time line); time line {ff.timeline_file}", markup=False, highlight=False)
     for w in ff.warnings:
         con.print(f"warning: {w}", markup=False, highlight=False)
     if ff.bundles:
