@@ -36,6 +36,10 @@ class VehiclePose:
     # renders the simulated world renders it from there, not from the (drifting) estimate
     true_lat_deg: float | None = None
     true_lon_deg: float | None = None
+    # when the true position was received: a picture rendered from it shows that moment (the
+    # estimate of the same tick comes a moment before it, and reading both between the two would
+    # put the picture one telemetry period, 0.1 s or 15 cm along a pass, away from its stamp)
+    true_t_ns: int = 0
 
 
 Camera = Callable[[VehiclePose], "np.ndarray | TimedFrame | None"]

@@ -196,7 +196,8 @@ def fly(req: FlyRequest, *, log: Callable[[str], None] = lambda s: None,
             s = runner.state
             return VehiclePose(lat_deg=s.lat_deg, lon_deg=s.lon_deg, alt_amsl_m=s.alt_amsl_m, rel_alt_m=s.rel_alt_m,
                                roll_rad=s.roll_rad, pitch_rad=s.pitch_rad, yaw_rad=s.yaw_rad,
-                               t_ns=s.position_t_ns, true_lat_deg=s.sim_lat_deg, true_lon_deg=s.sim_lon_deg) if s.lat_deg else None
+                               t_ns=s.position_t_ns, true_lat_deg=s.sim_lat_deg, true_lon_deg=s.sim_lon_deg,
+                               true_t_ns=s.sim_t_ns) if s.lat_deg else None
 
         def airborne() -> bool:
             s = runner.state

@@ -14,8 +14,9 @@ def virtual_camera(scenario_yaml: Path) -> CameraSource:
 
     From where a simulated vehicle really is when it says so (SIMSTATE, as ArduPilot SITL's and
     ``flight.sim``'s): an estimate that drifts (``SimConfig.drift_m_per_min``) then shows in the
-    telemetry and not in the pictures, and fusion has to solve it from the location labels. The
-    frames carry the camera's clock, the scenario's ``telemetry.clock_offset_s`` ahead of the
+    telemetry and not in the pictures, and fusion has to solve it from the location labels. A
+    frame is stamped with the moment of the position it was rendered from (the SIMSTATE's
+    arrival), on the camera's clock: the scenario's ``telemetry.clock_offset_s`` ahead of the
     telemetry's."""
     import numpy as np
 
@@ -38,7 +39,9 @@ def virtual_camera(scenario_yaml: Path) -> CameraSource:
         T_sb[:3, 3] = origin.geodetic_to_site(pose.true_lat_deg if true else pose.lat_deg,
                                               pose.true_lon_deg if true else pose.lon_deg, pose.alt_amsl_m)
         img = renderer.render(T_sb @ T_bc).image_bgr
-        return TimedFrame(img, int(pose.t_ns) + offset_ns) if offset_ns else img
+        # the picture shows the moment of the position it was rendered from: the true one's when it has it
+        t_ns = int(pose.true_t_ns) if true and pose.true_t_ns else int(pose.t_ns)
+        return TimedFrame(img, t_ns + offset_ns) if offset_ns or t_ns != pose.t_ns else img
 
     capture.renders_pose = True  # the recorder stamps its frames with the pose's time
     return CameraSource(name="synthetic", capture=capture, spec=world.camera, site_yaml_text=world.site.to_yaml())

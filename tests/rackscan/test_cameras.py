@@ -53,3 +53,20 @@ def test_the_default_scenario_stamps_plain_frames():
     cam, site = virtual_camera(scenario), build_world(scenario).site
     a = cam.capture(_pose_facing(site, 5_000_000_000))
     assert isinstance(a, np.ndarray) and a.shape[:2] == (1080, 1920)  # no clock offset: the recorder stamps it
+
+
+def test_a_frame_is_stamped_with_the_moment_of_the_true_position_it_shows():
+    """The estimate (GLOBAL_POSITION_INT) of a telemetry tick arrives a moment before the true
+    position (SIMSTATE): a frame read between the two shows the previous tick's true position, and
+    is stamped with that one's time, not the estimate's (0.1 s, 15 cm along a pass, apart)."""
+    scenario = SCENARIOS / "default.yaml"
+    cam, site = virtual_camera(scenario), build_world(scenario).site
+    here = _pose_facing(site, 7_100_000_000)
+    f = cam.capture(replace(here, true_lat_deg=here.lat_deg, true_lon_deg=here.lon_deg, true_t_ns=7_000_000_000))
+    assert isinstance(f, TimedFrame) and f.t_ns == 7_000_000_000
+    # the same moment for both: a plain frame the recorder stamps with the pose's time
+    same = cam.capture(replace(here, true_lat_deg=here.lat_deg, true_lon_deg=here.lon_deg, true_t_ns=here.t_ns))
+    assert isinstance(same, np.ndarray)
+    indoor = virtual_camera(SCENARIOS / "indoor-drift.yaml")  # and on the camera's clock, 0.25 s ahead
+    g = indoor.capture(replace(here, true_lat_deg=here.lat_deg, true_lon_deg=here.lon_deg, true_t_ns=7_000_000_000))
+    assert g.t_ns == 7_250_000_000
