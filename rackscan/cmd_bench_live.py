@@ -38,6 +38,7 @@ def live_bench(
     from flight.planfile import write_plan
     from flight.planner import PlanOptions, plan
     from flight.sim import SimConfig, SimVehicle, free_udp_port
+    from rackscan.cmd_bench_scenario import confidently_wrong, score_counts
     from rackscan.live_count import compare_with_final
     from rackscan.process import process_bundle
     from reconciliation.live import find_live_flight, live_bins
@@ -91,7 +92,12 @@ def live_bench(
     lb = live_bins(store, lid)
     shutil.copy(out / "catalogue.csv", out / "flight" / "catalogue.csv")
     process_bundle(out / "flight", log=lambda s: None)
-    same, n, changed = compare_with_final(store, lid, pd.read_parquet(out / "flight" / "observations.parquet"))
+    obs = pd.read_parquet(out / "flight" / "observations.parquet")
+    same, n, changed = compare_with_final(store, lid, obs)
+    final = obs.groupby("bin_id").agg(count=("count", "sum"), sku=("sku", "first"), confidence=("confidence", "min")).reset_index()
+    scored = {name: (*score_counts(rows, world.stock), confidently_wrong(rows, world.stock))
+              for name, rows in (("provisional", lb), ("final", final))}
+    off_m = _vehicle_off_m(out / "flight", world.site.origin)
     lat = lb["latency_s"].dropna().to_numpy()
     b = Bundle(out / "flight")
     what = f" {','.join(ids)}" if ids else (f" recount of {p.bins_planned} bins" if bins is not None else "")
@@ -106,9 +112,33 @@ def live_bench(
     t.add_row("frames lost", str(int(done.group(2)) - int(done.group(1))) if done else "?", "0")
     t.add_row("provisional = final", f"{same} of {n} bins ({same / n:.1%})" if n else "-", ">= 99%")
     t.add_row("processing left after landing", f"{float(left.group(1)):.1f} s" if left else "?", "<= 30 s (demo aisle)")
+    for name, (nb, ok_c, ok_s, wrong_hi) in scored.items():
+        t.add_row(f"{name} counts against the truth: bins right, SKU right, wrong at >= 0.9",
+                  f"{ok_c} of {nb}, {ok_s} of {nb}, {wrong_hi}" if nb else "-", "")
+    t.add_row("vehicle off its reported position (the simulator's true one), at most",
+              "-" if off_m is None else f"{off_m:.2f} m", "")
     con.print(t)
     if changed:
         con.print(f"changed after landing: {', '.join(changed)}")
+
+
+def _vehicle_off_m(bundle_dir: Path, origin) -> float | None:
+    """Largest horizontal distance between where the vehicle said it was (GLOBAL_POSITION_INT)
+    and where the simulator had it (SIMSTATE, as SITL sends it), each report against the newest
+    true position; None without SIMSTATE (a real vehicle)."""
+    import numpy as np
+
+    from flight.bundle import Bundle
+
+    true_m, worst = None, None
+    for _t_ns, m in Bundle(bundle_dir).iter_mavlink(["SIMSTATE", "GLOBAL_POSITION_INT"]):
+        if m.get_type() == "SIMSTATE":
+            if m.lat or m.lng:
+                true_m = origin.geodetic_to_site(m.lat * 1e-7, m.lng * 1e-7, origin.alt_m)[:2]
+        elif true_m is not None and (m.lat or m.lon):
+            d = float(np.hypot(*(origin.geodetic_to_site(m.lat * 1e-7, m.lon * 1e-7, origin.alt_m)[:2] - true_m)))
+            worst = d if worst is None else max(worst, d)
+    return worst
 
 
 def register(app: typer.Typer) -> None:

@@ -41,6 +41,14 @@ def score_counts(observations, stock) -> tuple[int, int, int]:
     return n, ok_c, ok_s
 
 
+def confidently_wrong(per_bin, stock, *, min_confidence: float = 0.9) -> int:
+    """Bins whose count is wrong against the truth stock at confidence >= ``min_confidence``
+    (per_bin: bin_id, count, confidence; one row per bin)."""
+    truth = truth_by_bin(stock)
+    return int(sum(1 for r in per_bin.itertuples()
+                   if int(r.count) != int(truth["count"].get(r.bin_id, 0)) and float(r.confidence) >= min_confidence))
+
+
 @bench_app.command("scenario")
 def scenario_bench(
     scenario_yaml: Path = typer.Argument(..., help="scenario YAML (the synthetic warehouse's schema)"),

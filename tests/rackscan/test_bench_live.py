@@ -24,5 +24,10 @@ def test_bench_live_prints_latency_queue_losses_agreement_and_what_is_left(tmp_p
     agree = re.search(r"provisional = final │ (\d+) of (\d+) bins", out)  # every bin a pass of the flight sees
     assert agree and int(agree.group(1)) == int(agree.group(2)) >= 2
     assert re.search(r"processing left after landing │ [0-9.]+ s", out)
+    for name in ("provisional", "final"):  # scored against the world's truth
+        row = re.search(name + r" counts against the truth: bins right, SKU right, wrong at >= 0.9 │ (\d+) of (\d+), (\d+) of (\d+), (\d+)", out)
+        assert row and int(row.group(2)) == int(row.group(4)) >= 2 and int(row.group(1)) <= int(row.group(2))
+    off = re.search(r"vehicle off its reported position \(the simulator's true one\), at most │ ([0-9.]+) m", out)
+    assert off and float(off.group(1)) < 0.5  # no drift in the default scenario: the estimate's noise only
     assert main(["bench", "live", str(SCENARIO), "--bins", str(tmp_path / "bins.txt"), "--aisles", "A01"]) == 1
     assert "--bins and --aisles: expected one of them" in capsys.readouterr().err
