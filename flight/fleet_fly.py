@@ -476,21 +476,26 @@ class SeparationGuard:
             except Exception as e:  # the guard must not die quietly: say so, and keep looking
                 self.log(f"separation guard: {type(e).__name__}: {e}")
 
-    def _track(self, k: int, r, now: float) -> Track | None:
-        s = r.state
-        if not s.lat_deg and not s.lon_deg:
-            return None
-        p = np.asarray(self.to_site(s.lat_deg, s.lon_deg, 0.0), float).copy()
-        p[2] = s.rel_alt_m
+    def _differenced_velocity(self, k: int, p: np.ndarray, now: float) -> np.ndarray:
+        """Vehicle k's velocity from its last two different reported positions (vehicle m/s)."""
         t_prev = self._prev.get(k)
         if t_prev is not None and now - t_prev[0] > 1e-3 and not np.array_equal(t_prev[1], p):
             self._vel[k] = (p - t_prev[1]) / ((now - t_prev[0]) * self.time_scale)
             self._prev[k] = (now, p)
         elif t_prev is None:
             self._prev[k] = (now, p)
-        v = self._vel.get(k, np.zeros(3))
+        return self._vel.get(k, np.zeros(3))
+
+    def _track(self, k: int, r, now: float) -> Track | None:
+        s = r.state
+        if not s.lat_deg and not s.lon_deg:
+            return None
+        p = np.asarray(self.to_site(s.lat_deg, s.lon_deg, 0.0), float).copy()
+        p[2] = s.rel_alt_m
         if self.R_site_ned is not None and s.position_t_ns:
             v = self.R_site_ned @ np.asarray(s.vel_ned_m_s, float)
+        else:
+            v = self._differenced_velocity(k, p, now)
         intent = v
         if k in self._held_at:
             wp = r.next_waypoint()

@@ -170,9 +170,7 @@ def _airborne(bundles, origin) -> tuple[float, float | None, float]:
 def _merged_accuracy(world, bundles, out: Path, con) -> tuple[int, int, int, int]:
     """Each sortie processed (detect, fuse), all of them merged as one campaign's count (each bin's
     latest trusted observation), scored against the truth: (bins, count right, SKU right, wrong at >= 0.9)."""
-    import pandas as pd
-
-    from rackscan.cmd_bench_scenario import confidently_wrong, score_counts
+    from rackscan.cmd_bench_scenario import confidently_wrong, per_bin, score_counts
     from rackscan.process import process_bundle
     from reconciliation.campaign import add_flight, create_campaign, load_campaign
     from reconciliation.store import ResultsStore
@@ -187,11 +185,10 @@ def _merged_accuracy(world, bundles, out: Path, con) -> tuple[int, int, int, int
     for b in bundles:
         add_flight(store, "bench-fleet", b)
     merged = load_campaign(store, "bench-fleet").merged().observations
-    per_bin = merged.groupby("bin_id").agg(count=("count", "sum"), sku=("sku", "first"), confidence=("confidence", "min"))
-    per_bin = per_bin.reset_index()
-    n, ok_c, ok_s = score_counts(per_bin, world.stock)
-    wrong_hi = confidently_wrong(per_bin, world.stock)
-    pd.DataFrame(per_bin).to_csv(out / "merged_count.csv", index=False)
+    bins = per_bin(merged)
+    n, ok_c, ok_s = score_counts(bins, world.stock)
+    wrong_hi = confidently_wrong(bins, world.stock)
+    bins.to_csv(out / "merged_count.csv", index=False)
     return n, ok_c, ok_s, wrong_hi
 
 

@@ -38,7 +38,7 @@ def live_bench(
     from flight.planfile import write_plan
     from flight.planner import PlanOptions, plan
     from flight.sim import SimConfig, SimVehicle, free_udp_port
-    from rackscan.cmd_bench_scenario import confidently_wrong, score_counts
+    from rackscan.cmd_bench_scenario import confidently_wrong, per_bin, score_counts
     from rackscan.live_count import compare_with_final
     from rackscan.process import process_bundle
     from reconciliation.live import find_live_flight, live_bins
@@ -94,7 +94,7 @@ def live_bench(
     process_bundle(out / "flight", log=lambda s: None)
     obs = pd.read_parquet(out / "flight" / "observations.parquet")
     same, n, changed = compare_with_final(store, lid, obs)
-    final = obs.groupby("bin_id").agg(count=("count", "sum"), sku=("sku", "first"), confidence=("confidence", "min")).reset_index()
+    final = per_bin(obs)
     scored = {name: (*score_counts(rows, world.stock), confidently_wrong(rows, world.stock))
               for name, rows in (("provisional", lb), ("final", final))}
     off_m = _vehicle_off_m(out / "flight", world.site.origin)

@@ -41,6 +41,13 @@ def score_counts(observations, stock) -> tuple[int, int, int]:
     return n, ok_c, ok_s
 
 
+def per_bin(observations):
+    """Observations -> one row per bin (bin_id, count summed, first SKU, lowest confidence), as
+    ``score_counts`` and ``confidently_wrong`` score them."""
+    return (observations.groupby("bin_id")
+            .agg(count=("count", "sum"), sku=("sku", "first"), confidence=("confidence", "min")).reset_index())
+
+
 def confidently_wrong(per_bin, stock, *, min_confidence: float = 0.9) -> int:
     """Bins whose count is wrong against the truth stock at confidence >= ``min_confidence``
     (per_bin: bin_id, count, confidence; one row per bin)."""
