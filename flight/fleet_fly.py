@@ -434,8 +434,8 @@ class SeparationGuard:
         self._runners: dict[int, object] = {}
         self._prev: dict[int, tuple[float, np.ndarray]] = {}
         self._vel: dict[int, np.ndarray] = {}
-        self._held_at: dict[int, float] = {}
-        self._held_where: dict[int, tuple[float, float, float, int]] = {}
+        # a hold in progress: when it began (monotonic s) and where (lat, lon, rel alt, mission item)
+        self._held: dict[int, tuple[float, tuple[float, float, float, int]]] = {}
         self._t0 = time.monotonic()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -464,9 +464,9 @@ class SeparationGuard:
             self._thread.join(timeout=5)
 
     def _end_hold(self, vehicle: int) -> None:
-        t = self._held_at.pop(vehicle, None)
-        where = self._held_where.pop(vehicle, (0.0, 0.0, 0.0, 0))
-        if t is not None:
+        began = self._held.pop(vehicle, None)
+        if began is not None:
+            t, where = began
             self.holds.append(HoldRecord(vehicle, time.monotonic() - t, t - self._t0, *where))
 
     def _loop(self) -> None:
@@ -497,7 +497,7 @@ class SeparationGuard:
         else:
             v = self._differenced_velocity(k, p, now)
         intent = v
-        if k in self._held_at:
+        if k in self._held:
             wp = r.next_waypoint()
             speed = r.speed_in_force() or 1.0
             intent = np.zeros(3)
@@ -516,10 +516,10 @@ class SeparationGuard:
         with self._lock:
             runners = dict(self._runners)
             tracks = {k: t for k, r in runners.items() if (t := self._track(k, r, now)) is not None}
-            held = set(self._held_at)
+            held = set(self._held)
         hold, let_go = guard_decisions(tracks, held, self.opts)
         for k in sorted(let_go):
-            if now - self._held_at.get(k, now) < self.opts.min_hold_s / self.time_scale:
+            if now - self._held.get(k, (now,))[0] < self.opts.min_hold_s / self.time_scale:
                 continue
             r = runners.get(k)
             if r is not None:
@@ -533,8 +533,7 @@ class SeparationGuard:
             if runners[k].guard_hold(f"separation guard: vehicle {near} {d:.1f} m away and closing; holding"):
                 st = runners[k].state
                 with self._lock:
-                    self._held_at[k] = now
-                    self._held_where[k] = (st.lat_deg, st.lon_deg, st.rel_alt_m, int(getattr(st, "mission_current", 0)))
+                    self._held[k] = (now, (st.lat_deg, st.lon_deg, st.rel_alt_m, int(getattr(st, "mission_current", 0))))
                 self.log(f"separation guard: holding vehicle {k} ({d:.1f} m from vehicle {near})")
 
 

@@ -31,3 +31,48 @@ def leg_telemetry(bundle, seq: int) -> tuple[list[float], list[float]]:
         elif cur == seq and kind == "VFR_HUD":
             speed.append(m.groundspeed)
     return yaw, speed
+
+
+CROSSING_HEADING = {1: 180.0, 2: 270.0}  # each vehicle turns to look across its way (as at a rack face)
+
+
+def crossing_fleet(folder, *, speed_m_s: float | None = None, wait_at_crossing_s: float = 0.0,
+                   start_s: dict | None = None):
+    """A fleet.yaml in ``folder`` for two vehicles whose straight legs cross at one point at the same
+    time: vehicle 1 west to east, vehicle 2 south to north, 14 m either side, both at 4 m, both
+    landing at the far end. ``speed_m_s`` sets both speeds (DO_CHANGE_SPEED); with
+    ``wait_at_crossing_s`` vehicle 2 stops over the crossing that long (a waypoint's delay), so
+    vehicle 1 meets it there whatever their start times; ``start_s`` holds a vehicle back."""
+    from pathlib import Path
+
+    import yaml
+
+    from flight.mission import Mission, MissionItem
+    from flight.planfile import write_plan
+    from warehouse.geodetic import GeoOrigin
+
+    folder = Path(folder)
+    o = GeoOrigin(lat_deg=10.7769, lon_deg=106.7009, alt_m=10.0)
+
+    def geo(x, y):
+        lat, lon, _ = o.site_to_geodetic([x, y, 0.0])
+        return float(lat), float(lon)
+
+    doc = {"site": "crossing", "required_separation_m": 3.0, "battery_swap_s": 0, "vehicles": []}
+    for k, (start, end) in ((1, ((-14, 0), (14, 0))), (2, ((0, -14), (0, 14)))):
+        home = (*geo(*start), 10.0)
+        items = [MissionItem(kind="takeoff", lat_deg=home[0], lon_deg=home[1], rel_alt_m=4.0),
+                 MissionItem(kind="waypoint", lat_deg=home[0], lon_deg=home[1], rel_alt_m=4.0)]
+        if speed_m_s:
+            items.append(MissionItem(kind="change_speed", speed_m_s=speed_m_s))
+        items.append(MissionItem(kind="set_yaw", yaw_deg=CROSSING_HEADING[k]))  # the holds must not lose it
+        if k == 2 and wait_at_crossing_s:
+            items.append(MissionItem(kind="waypoint", lat_deg=geo(0, 0)[0], lon_deg=geo(0, 0)[1], rel_alt_m=4.0,
+                                     hold_s=wait_at_crossing_s))
+        items += [MissionItem(kind="waypoint", lat_deg=geo(*end)[0], lon_deg=geo(*end)[1], rel_alt_m=4.0),
+                  MissionItem(kind="land", lat_deg=geo(*end)[0], lon_deg=geo(*end)[1])]
+        write_plan(Mission(home=home, items=tuple(items), meta={"site_name": "crossing"}), folder / f"x.v{k}.plan")
+        doc["vehicles"].append({"vehicle": k, "sysid": k, "missions": [f"x.v{k}.plan"],
+                                "start_s": float((start_s or {}).get(k, 0.0))})
+    (folder / "fleet.yaml").write_text(yaml.safe_dump(doc))
+    return folder / "fleet.yaml"

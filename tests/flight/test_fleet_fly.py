@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from flight.errors import FlightError
 from flight.fleet_fly import (GuardOptions, Track, fly_fleet, guard_decisions, load_fleet, parse_links, predicted_min,
                               sortie_record_dir, telemetry_separation)
+from tests.helpers import CROSSING_HEADING as HEADING
+from tests.helpers import crossing_fleet
 
 
 def _fleet(tmp_path: Path, **over) -> Path:
@@ -160,37 +162,6 @@ def test_a_closing_pair_always_holds_one_of_them(xy, vxy):
         assert hold == set()
 
 
-HEADING = {1: 180.0, 2: 270.0}  # each vehicle turns to look across its way (as at a rack face)
-
-
-def _crossing_fleet(tmp_path: Path) -> Path:
-    """Two vehicles whose straight legs cross at one point at the same time: vehicle 1 west to east,
-    vehicle 2 south to north, both at 4 m, both landing at the far end."""
-    from flight.mission import Mission, MissionItem
-    from flight.planfile import write_plan
-    from warehouse.geodetic import GeoOrigin
-
-    o = GeoOrigin(lat_deg=10.7769, lon_deg=106.7009, alt_m=10.0)
-
-    def geo(x, y):
-        lat, lon, _ = o.site_to_geodetic([x, y, 0.0])
-        return float(lat), float(lon)
-
-    doc = {"site": "crossing", "required_separation_m": 3.0, "battery_swap_s": 0, "vehicles": []}
-    for k, (start, end) in ((1, ((-14, 0), (14, 0))), (2, ((0, -14), (0, 14)))):
-        home = (*geo(*start), 10.0)
-        m = Mission(home=home, items=(MissionItem(kind="takeoff", lat_deg=home[0], lon_deg=home[1], rel_alt_m=4.0),
-                                      MissionItem(kind="waypoint", lat_deg=home[0], lon_deg=home[1], rel_alt_m=4.0),
-                                      MissionItem(kind="set_yaw", yaw_deg=HEADING[k]),  # the holds must not lose it
-                                      MissionItem(kind="waypoint", lat_deg=geo(*end)[0], lon_deg=geo(*end)[1], rel_alt_m=4.0),
-                                      MissionItem(kind="land", lat_deg=geo(*end)[0], lon_deg=geo(*end)[1])),
-                    meta={"site_name": "crossing"})
-        write_plan(m, tmp_path / f"x.v{k}.plan")
-        doc["vehicles"].append({"vehicle": k, "sysid": k, "missions": [f"x.v{k}.plan"], "start_s": 0.0})
-    (tmp_path / "fleet.yaml").write_text(yaml.safe_dump(doc))
-    return tmp_path / "fleet.yaml"
-
-
 @pytest.mark.parametrize("guard", [False, True])
 def test_the_guard_keeps_two_crossing_vehicles_apart(tmp_path, guard):
     """Without the guard the two meet in the middle; with it one holds until the other has passed."""
@@ -199,7 +170,7 @@ def test_the_guard_keeps_two_crossing_vehicles_apart(tmp_path, guard):
     from flight.session import CameraSource
     from flight.sim import SimConfig, SimVehicle, free_udp_port
 
-    man = load_fleet(_crossing_fleet(tmp_path))
+    man = load_fleet(crossing_fleet(tmp_path))
     speedup = 5.0
     sims, links = [], {}
     for v in man.vehicles:

@@ -52,10 +52,13 @@ def _wait_port(port: int, timeout_s: float = 60.0) -> None:
 
 
 @contextmanager
-def sitl(cwd: Path, home=HOME, instance: int = 0):
-    """ArduCopter SITL in ``cwd`` (a fresh directory: its parameters start at the defaults)."""
+def sitl(cwd: Path, home=HOME, instance: int = 0, sysid: int = 1):
+    """ArduCopter SITL in ``cwd`` (a fresh directory: its parameters start at the defaults);
+    instance K serves tcp 5760 + 10 K, as system ``sysid`` (MAV_SYSID)."""
     cwd.mkdir(parents=True, exist_ok=True)
     cmd = [SITL, "--model", "+", "--speedup", "1", f"-I{instance}", "--home", f"{home[0]},{home[1]},{home[2]},0"]
+    if sysid != 1:
+        cmd += ["--sysid", str(sysid)]
     if os.environ.get("ARDUPILOT_SITL_DEFAULTS"):
         cmd += ["--defaults", os.environ["ARDUPILOT_SITL_DEFAULTS"]]
     log = open(cwd / "sitl.log", "wb")
@@ -497,3 +500,51 @@ def test_a_qgroundcontrol_plan_with_every_command_flies_on_arducopter_sitl(tmp_p
     # MISSION_CURRENT went to the final LAND. (Which items MISSION_ITEM_REACHED names is no measure: ArduCopter
     # reports DO items too, and one deferred message carries only the latest, so a waypoint can be overwritten.)
     assert out.last_reached_seq >= 21 and 15 in r.state.reached, (r.state.reached, out.last_reached_seq)
+
+
+def test_two_arducopter_sitl_instances_fly_a_fleet_and_the_guard_keeps_them_apart(tmp_path):
+    """Two SITL instances at once (-I0 as system 1, -I1 as system 2), flown by ``fly --fleet``'s
+    machinery over one TCP link each: vehicle 2 stops 30 s over the point where the two legs cross,
+    vehicle 1 flies into it. The guard holds vehicle 1 in BRAKE and sends it on in AUTO once the way
+    is clear; ArduCopter must take both, keep the heading the mission set (BRAKE drops it; the guard
+    sends CONDITION_YAW again), and the recorded telemetry must keep the fleet's 3 m."""
+    from contextlib import ExitStack
+
+    from flight.bundle import Bundle
+    from flight.fleet_fly import fly_fleet, load_fleet
+    from flight.planfile import read_plan
+    from flight.runner import RunnerOptions
+    from flight.session import CameraSource
+    from tests.helpers import CROSSING_HEADING, crossing_fleet
+
+    man = load_fleet(crossing_fleet(tmp_path, speed_m_s=3.0, wait_at_crossing_s=30, start_s={1: 5.0}))
+    opts = RunnerOptions(required_fix=3, ready_timeout_s=180, heartbeat_timeout_s=60, mission_timeout_s=600)
+    with ExitStack() as stack:
+        links = {}
+        for i, v in enumerate(man.vehicles):
+            port = stack.enter_context(sitl(tmp_path / f"sitl{i}", home=read_plan(v.missions[0]).home, instance=i,
+                                            sysid=v.sysid))
+            links[v.vehicle] = f"tcp:127.0.0.1:{port}"
+        t0 = time.monotonic()
+        ff = fly_fleet(man, record=tmp_path / "run", links=links, camera_for=lambda v: CameraSource(), options=opts,
+                       log=lambda t: print(t, flush=True))
+    print(f"fleet of 2 SITL instances: {time.monotonic() - t0:.0f} s, closest {ff.min_separation_m:.2f} m, "
+          f"holds {[(h.vehicle, round(h.held_s, 1)) for h in ff.holds]}")
+    assert ff.ok, ff.sorties
+    assert ff.min_separation_m >= 3.0 and not ff.warnings, (ff.min_separation_m, ff.warnings)
+    assert any(h.vehicle == 1 for h in ff.holds), ff.holds  # vehicle 1 was held, not flown into vehicle 2
+    for s in ff.sorties:
+        beats = Bundle(s.record).iter_mavlink(["HEARTBEAT"])
+        sysids = {m.get_srcSystem() for _, m in beats if m.get_srcComponent() == 1}
+        assert sysids == {s.sysid}, (s.vehicle, sysids)  # each link carried its own vehicle
+        yaw, _ = leg_telemetry(s.record, max(_leg_seqs(s.record)))  # the last leg, after any hold
+        off = abs(((np.median(yaw[-10:]) - CROSSING_HEADING[s.vehicle]) + 180) % 360 - 180) if yaw else 180
+        assert off < 15, (s.vehicle, yaw[-10:])
+
+
+def _leg_seqs(bundle) -> list[int]:
+    """The mission items a recorded flight flew (MISSION_CURRENT), the landing's excluded."""
+    from flight.bundle import Bundle
+
+    seqs = sorted({m.seq for _, m in Bundle(bundle).iter_mavlink(["MISSION_CURRENT"])})
+    return seqs[:-1] or seqs
