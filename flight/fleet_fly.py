@@ -15,6 +15,7 @@ approach of two vehicles in the recorded telemetry (``telemetry_separation``).
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -645,18 +646,35 @@ def fly_fleet(manifest: FleetManifest, *, record: Path, links: dict[int, str],
 
     for v in manifest.vehicles:
         threading.Thread(target=run, args=(v,), name=f"vehicle-{v.vehicle}", daemon=True).start()
-    stopped = False
-    while not all(e.is_set() for e in done.values()):
-        try:
-            for e in done.values():
-                e.wait(0.2)
-        except KeyboardInterrupt:  # the operator's Ctrl-C: every vehicle to its abort mode, then wait for all
-            if not stopped:
-                log(f"stopping the fleet: {options.abort_mode} for every airborne vehicle, the rest stay on the ground")
-            else:
-                log("waiting for every vehicle to be down before stopping")
-            stopped = True
-            stop.set()
+    # The operator's Ctrl-C: every vehicle to its abort mode, then wait for all of them. Our own
+    # SIGINT handler only sets the stop, so it takes effect wherever the main thread happens to be
+    # (a KeyboardInterrupt raised in a finaliser, or between two waits, could be lost while the
+    # fleet flies on); off the main thread the KeyboardInterrupt path is kept.
+    presses: list[float] = []
+
+    def on_sigint(_signum, _frame) -> None:
+        presses.append(time.monotonic())
+        stop.set()
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    told = 0
+    try:
+        while not all(e.is_set() for e in done.values()):
+            try:
+                for e in done.values():
+                    e.wait(0.2)
+            except KeyboardInterrupt:
+                on_sigint(signal.SIGINT, None)
+            while told < len(presses):
+                log(f"stopping the fleet: {options.abort_mode} for every airborne vehicle, the rest stay on the ground"
+                    if told == 0 else "waiting for every vehicle to be down before stopping")
+                told += 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    stopped = bool(presses)
     wall = time.monotonic() - t0
     if sep_guard is not None:
         sep_guard.stop()
