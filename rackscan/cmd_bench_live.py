@@ -14,13 +14,15 @@ from rackscan.bench_app import bench_app
 
 @bench_app.command("live")
 def live_bench(
-    scenario_yaml: Path = typer.Argument(..., help="scenario YAML (datasets/scenarios/default.yaml)"),
+    scenario_yaml: Path = typer.Argument(..., help="scenario YAML (datasets/scenarios/default.yaml); with --replay, the one the run flew (not read)"),
     aisles: str = typer.Option("", "--aisles", help="comma-separated aisles to fly (default: all)"),
-    out: Path = typer.Option(Path("runs/bench/live"), "--out", help="work folder (replaced)"),
+    out: Path = typer.Option(Path("runs/bench/live"), "--out", help="work folder (replaced; with --replay, the run replayed)"),
     bins: Path = typer.Option(None, "--bins", help="fly a recount of only these bins (a text file, one bin id per line, or a CSV with a bin_id column) instead of whole aisles"),
+    replay: bool = typer.Option(False, "--replay", help="fly nothing: fuse the live counter's fusions of the run already in --out again with today's code (each bin from the frames it was fused from), and the offline pass; prints how many provisional counts that reproduces and how many equal the final"),
 ) -> None:
     """Latency from the end of a bin's last pass to its row in the store (p50, p95, max), frames
-    queued at most, frames lost, provisional = final (share of bins), processing left after landing."""
+    queued at most, frames lost, provisional = final (share of bins), processing left after landing,
+    and the live fusions replayed offline (today's code against what the live counter wrote)."""
     import re
     import shutil
     import subprocess  # nosec B404: our own CLI, fixed argv, no shell
@@ -39,12 +41,17 @@ def live_bench(
     from flight.planner import PlanOptions, plan
     from flight.sim import SimConfig, SimVehicle, free_udp_port
     from rackscan.cmd_bench_scenario import confidently_wrong, per_bin, score_counts
-    from rackscan.live_count import compare_with_final
+    from rackscan.live_count import compare_with_final, replay_live_fusions
     from rackscan.process import process_bundle
     from reconciliation.live import find_live_flight, live_bins
     from reconciliation.store import ResultsStore
 
     con = Console()
+    if replay:
+        if bins is not None or aisles:
+            raise FlightError("--replay with --bins or --aisles: a replay fuses the run in --out as it was flown; "
+                              "expected --replay with --out only")
+        return _replay(con, out)
     world = build_world(scenario_yaml)
     ids = tuple(a.strip() for a in aisles.split(",") if a.strip())
     if bins is not None:
@@ -94,6 +101,7 @@ def live_bench(
     process_bundle(out / "flight", log=lambda s: None)
     obs = pd.read_parquet(out / "flight" / "observations.parquet")
     same, n, changed = compare_with_final(store, lid, obs)
+    rep = replay_live_fusions(out / "flight", store, lid)
     final = per_bin(obs)
     scored = {name: (*score_counts(rows, world.stock), confidently_wrong(rows, world.stock))
               for name, rows in (("provisional", lb), ("final", final))}
@@ -112,6 +120,8 @@ def live_bench(
     t.add_row("frames lost", str(int(done.group(2)) - int(done.group(1))) if done else "?", "0")
     t.add_row("provisional = final", f"{same} of {n} bins ({same / n:.1%})" if n else "-", ">= 99%")
     t.add_row("processing left after landing", f"{float(left.group(1)):.1f} s" if left else "?", "<= 30 s (demo aisle)")
+    t.add_row(f"live fusions replayed offline ({rep.frames_fused.nunique()}): provisional reproduced",
+              f"{int((rep.replayed == rep.provisional).sum())} of {len(rep)} bins", "all")
     for name, (nb, ok_c, ok_s, wrong_hi) in scored.items():
         t.add_row(f"{name} counts against the truth: bins right, SKU right, wrong at >= 0.9",
                   f"{ok_c} of {nb}, {ok_s} of {nb}, {wrong_hi}" if nb else "-", "")
@@ -120,6 +130,43 @@ def live_bench(
     con.print(t)
     if changed:
         con.print(f"changed after landing: {', '.join(changed)}")
+
+
+def _replay(con, out: Path) -> None:
+    """``bench live --replay``: the run in OUT fused again, live and offline, with today's code."""
+    import pandas as pd
+    from rich.table import Table
+
+    from flight.errors import FlightError
+    from rackscan.live_count import replay_live_fusions, replayable_live_bins
+    from rackscan.process import process_bundle
+    from reconciliation.live import find_live_flight
+    from reconciliation.store import ResultsStore
+
+    if not (out / "flight" / "flight.json").exists() or not (out / "results.db").exists():
+        raise FlightError(f"--replay: {out} holds no bench live run (flight/ and results.db); expected the --out of "
+                          "an earlier `rackscan bench live`")
+    store = ResultsStore(f"sqlite:///{(out / 'results.db').resolve()}")
+    lid = find_live_flight(store, "flight")
+    if lid is None:
+        raise FlightError(f"--replay: {out / 'results.db'} has no live flight 'flight'; expected a bench live run's store")
+    replayable_live_bins(out / "flight", store, lid)  # refused before any work
+    process_bundle(out / "flight", log=lambda s: None)  # today's offline pass (its detections are kept)
+    final = pd.read_parquet(out / "flight" / "observations.parquet").groupby("bin_id")["count"].sum()
+    rep = replay_live_fusions(out / "flight", store, lid)
+    rep["final"] = [int(final.get(b, 0)) for b in rep["bin_id"]]
+    t = Table(title=f"rackscan bench live --replay: {out}, {rep.frames_fused.nunique()} live fusions, {len(rep)} bins")
+    for c in ("figure", "value"):
+        t.add_column(c)
+    n = len(rep)
+    t.add_row("replayed = provisional (what the live counter wrote)", f"{int((rep.replayed == rep.provisional).sum())} of {n}")
+    t.add_row("replayed = final (today's offline pass)", f"{int((rep.replayed == rep.final).sum())} of {n}")
+    t.add_row("provisional = final", f"{int((rep.provisional == rep.final).sum())} of {n}")
+    con.print(t)
+    diff = rep[(rep.replayed != rep.provisional) | (rep.replayed != rep.final)]
+    for r in diff.itertuples():
+        con.print(f"{r.bin_id}: provisional {r.provisional}, replayed {r.replayed} (from {r.frames_fused} frames), "
+                  f"final {r.final}", markup=False, highlight=False)
 
 
 def _vehicle_off_m(bundle_dir: Path, origin) -> float | None:

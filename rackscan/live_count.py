@@ -195,7 +195,8 @@ class LiveCounter:
                         "confidence": float(o["confidence"].min()) if len(o) else 0.0,
                         "erp_qty": (int(erp_qty.get(x, 0)) if erp is not None else None),
                         "kind": kinds.get(x, "counted"),
-                        "latency_s": None if ended is None else max(0.0, (pd.Timestamp.now(tz="UTC") - as_utc(ended)).total_seconds())})
+                        "latency_s": None if ended is None else max(0.0, (pd.Timestamp.now(tz="UTC") - as_utc(ended)).total_seconds()),
+                        "frames_fused": len(self.dets)})
         write_live_bins(self.store, self.live_id, out)
         self.written |= want
         self.log(f"live: {len(bins)} bins final ({len(self.written)} of {len(last_of)}), fused {len(self.dets)} frames "
@@ -226,6 +227,59 @@ def compare_with_final(store, live_id: int, observations) -> tuple[int, int, lis
     final = observations.groupby("bin_id")["count"].sum() if len(observations) else {}
     changed = [b for b, c in prov.items() if int(final.get(b, 0)) != int(c)]
     return len(prov) - len(changed), len(prov), changed
+
+
+def replayable_live_bins(bundle_dir: str | Path, store, live_id: int):
+    """The live flight's provisional rows, refused in one line when they cannot be replayed."""
+    from flight.errors import FlightError
+    from reconciliation.live import live_bins
+
+    lb = live_bins(store, live_id)
+    if not len(lb):
+        raise FlightError(f"{bundle_dir}: the live count wrote no bins; nothing to replay")
+    if lb["frames_fused"].isna().any():
+        raise FlightError(f"{bundle_dir}: the store's live bins do not say how many frames each was fused from "
+                          "(written before rackscan kept it); expected a live flight flown with this version")
+    return lb
+
+
+def replay_live_fusions(bundle_dir: str | Path, store, live_id: int, *, catalogue: str | None = None):
+    """The live counter's fusions of a landed flight done again offline, with today's code: each
+    bin the live count wrote is fused from the frames it had fused then (``frames_fused``: the
+    first K frames' detections, as the offline pass's detections.parquet holds them), for that
+    bin's face, as ``LiveCounter`` does. Returns one row per bin (bin_id, frames_fused, provisional,
+    replayed). Replaying a run whose counts changed tells a change of fusion from a flight that
+    went otherwise, without flying it again."""
+    from flight.bundle import Bundle
+    from flight.errors import FlightError
+    from perception.errors import PerceptionError
+    from perception.io import read_detections
+    from slam_fusion.tools.io import FusionOptions, fuse_frames_so_far
+
+    b = Bundle(bundle_dir)
+    lb = replayable_live_bins(bundle_dir, store, live_id)
+    path = Path(bundle_dir) / "detections.parquet"
+    if not path.exists():
+        raise FlightError(f"{path}: missing; run `rackscan process {bundle_dir}` first (the replay reuses its detections)")
+    try:
+        dets = sorted(read_detections(path), key=lambda d: d.frame_idx)
+    except PerceptionError as exc:
+        raise FlightError(str(exc)) from None
+    site = b.site()
+    replayed: dict[str, int] = {}
+    for k, group in lb.groupby("frames_fused", sort=True):
+        bins = set(group["bin_id"])
+        res = fuse_frames_so_far(b, dets[:int(k)], FusionOptions(catalogue=catalogue),
+                                 only_faces={site.bin(x).face_id for x in bins})
+        for x in bins:
+            replayed[x] = 0
+        for o in res.observations:
+            if o.bin_id in bins:
+                replayed[o.bin_id] += int(o.count)
+    out = lb[["bin_id", "frames_fused", "count"]].rename(columns={"count": "provisional"}).copy()
+    out["frames_fused"] = out["frames_fused"].astype(int)
+    out["replayed"] = [replayed[x] for x in out["bin_id"]]
+    return out.reset_index(drop=True)
 
 
 if __name__ == "__main__":  # the worker `rackscan fly --live` starts

@@ -142,7 +142,8 @@ def live_progress(flight: dict, samples: pd.DataFrame, *, now: dt.datetime | Non
     return LiveProgress(passes_done, len(plan), bins_done, len(last_of), seq, int(flight["n_items"]), link, silent, eta)
 
 
-LIVE_BIN_COLUMNS = ["bin_id", "count", "sku", "confidence", "erp_qty", "kind", "written_at", "latency_s"]
+LIVE_BIN_COLUMNS = ["bin_id", "count", "sku", "confidence", "erp_qty", "kind", "written_at", "latency_s",
+                    "frames_fused"]
 
 
 def find_live_flight(store: ResultsStore, flight_key: str) -> int | None:

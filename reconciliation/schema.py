@@ -339,4 +339,7 @@ live_bins = Table(
     Column("kind", String(32), nullable=False),  # the worst discrepancy kind, match, or counted (no ERP)
     Column("written_at", DateTime(timezone=True), nullable=False),
     Column("latency_s", Float, nullable=True),  # from the end of the bin's last pass to this row
+    # frames processed when the bin was fused (its count came from the flight's first K frames):
+    # what `rackscan bench live --replay` fuses again; None in rows from before revision 0008
+    Column("frames_fused", Integer, nullable=True),
 )

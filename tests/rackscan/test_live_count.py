@@ -11,9 +11,10 @@ import pytest
 
 from datasets.synthflight import record_synthetic_flight
 from datasets.world import build_world
-from rackscan.live_count import LiveCounter, LiveCountOptions, compare_with_final
+from flight.errors import FlightError
+from rackscan.live_count import LiveCounter, LiveCountOptions, compare_with_final, replay_live_fusions
 from rackscan.process import process_bundle
-from reconciliation.live import begin_live, live_bins
+from reconciliation.live import begin_live, live_bins, write_live_bins
 from reconciliation.store import ResultsStore
 from tests.conftest import REPO
 
@@ -47,6 +48,22 @@ def test_a_closed_flight_is_counted_as_the_offline_pass_counts_it(recorded, tmp_
     process_bundle(tmp_path / "flight", log=lambda s: None)
     same, n, changed = compare_with_final(store, lid, pd.read_parquet(tmp_path / "flight" / "observations.parquet"))
     assert (same, n, changed) == (len(bins), len(bins), [])  # the same frames, the same fusion
+    assert (prov.frames_fused == c.n_done).all()  # one fusion, of every frame (the flight was closed)
+    rep = replay_live_fusions(tmp_path / "flight", store, lid)  # fused again offline from what the store says
+    assert sorted(rep.bin_id) == sorted(bins) and (rep.replayed == rep.provisional).all(), rep
+
+
+def test_a_replay_needs_the_frames_each_bin_was_fused_from(recorded, tmp_path):
+    world, root = recorded
+    shutil.copytree(root / "flight", tmp_path / "flight")
+    store = ResultsStore(f"sqlite:///{tmp_path / 'r.db'}")
+    lid = begin_live(store, "flight", site_name="s", site_yaml="", plan=[(5, ["A01-B01-L1-P1"])], n_items=9)
+    with pytest.raises(FlightError, match="the live count wrote no bins; nothing to replay"):
+        replay_live_fusions(tmp_path / "flight", store, lid)
+    write_live_bins(store, lid, [{"bin_id": "A01-B01-L1-P1", "count": 1, "sku": "", "confidence": 1.0, "erp_qty": None,
+                                  "kind": "counted", "latency_s": None}])  # a row from before frames_fused was kept
+    with pytest.raises(FlightError, match="do not say how many frames each was fused from"):
+        replay_live_fusions(tmp_path / "flight", store, lid)
 
 
 def test_nothing_to_count_ends_quietly(recorded, tmp_path):

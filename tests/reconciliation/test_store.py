@@ -131,3 +131,23 @@ def test_a_store_from_before_the_lookup_indices_gets_them_and_sqlite_uses_them(t
         plan = " ".join(str(r[-1]) for r in c.execute(text(
             "EXPLAIN QUERY PLAN SELECT * FROM observations WHERE flight_id = 1 AND bin_id = 'A01-B01-L1-P1'")))
         assert "ix_observations_flight_bin" in plan
+
+
+def test_a_store_from_before_frames_fused_gets_the_column_and_keeps_its_live_bins(tmp_path):
+    from sqlalchemy import text
+
+    from reconciliation.live import begin_live, live_bins, write_live_bins
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    store = ResultsStore(url)
+    lid = begin_live(store, "f", site_name="s", site_yaml="", plan=[(5, ["A01-B01-L1-P1"])], n_items=9)
+    write_live_bins(store, lid, [{"bin_id": "A01-B01-L1-P1", "count": 3, "sku": "X", "confidence": 0.95, "erp_qty": 3,
+                                  "kind": "match", "latency_s": 1.5}])
+    with store.engine.begin() as c:  # the store as revision 0007 left it
+        c.execute(text("ALTER TABLE live_bins DROP COLUMN frames_fused"))
+        c.execute(text("UPDATE alembic_version SET version_num = '0007'"))
+    assert "frames_fused" not in {c["name"] for c in inspect(store.engine).get_columns("live_bins")}
+    store = ResultsStore(url)  # opening upgrades it
+    assert "frames_fused" in {c["name"] for c in inspect(store.engine).get_columns("live_bins")}
+    rows = live_bins(store, lid)
+    assert rows[["bin_id", "count"]].values.tolist() == [["A01-B01-L1-P1", 3]] and rows.frames_fused.isna().all()
