@@ -473,7 +473,8 @@ def resume_from(m: Mission, last_done_seq: int) -> Mission:
     ``last_done_seq`` is the last item reached (MAVLink seq; seq 1 = ``items[0]``). The first leg
     that covers bins and was not finished is flown again from its start, and from the CONDITION_YAW
     that opens its pass when no other bin leg lies between; before it come the takeoff, the climb
-    to the transit altitude over home, and the speed, gimbal and heading in force at that point.
+    to the transit altitude over home, and the speed, gimbal and heading in force at that point; a
+    pass with no aisle entry of its own (chained at the face) is reached from straight above its start.
     ``meta["seq_map"][k]`` is the seq in ``m`` of the continuation's item k (0: home)."""
     items = m.items
     if any(it.kind == "command" and it.command == DO_JUMP for it in items):
@@ -497,6 +498,16 @@ def resume_from(m: Mission, last_done_seq: int) -> Mission:
             last[items[i].kind] = i
     order = head + sorted(last.values()) + ([climb] if climb is not None else []) + list(range(start, len(items)))
     order = [i for i in order if i not in head[1:]]
-    meta = {**m.meta, "resumed_after_seq": int(last_done_seq), "resume_start_seq": start + 1,
-            "seq_map": [0] + [i + 1 for i in order]}
-    return Mission(home=m.home, items=tuple(items[i] for i in order), fence=m.fence, rally=m.rally, meta=meta)
+    out = [items[i] for i in order]
+    seq_map = [0] + [i + 1 for i in order]
+    s = items[start]
+    if (climb is not None and s.kind == "waypoint" and s.rel_alt_m is not None and items[climb].rel_alt_m is not None
+            and s.rel_alt_m < items[climb].rel_alt_m - 0.05):
+        # a pass chained at the face (reached along it from the last one, with no aisle entry of its
+        # own): come down to its start from straight above at the transit altitude; a straight line
+        # from the climb over home would slant down through the racks
+        k = order.index(start)
+        out.insert(k, MissionItem(kind="waypoint", lat_deg=s.lat_deg, lon_deg=s.lon_deg, rel_alt_m=items[climb].rel_alt_m))
+        seq_map.insert(k + 1, start)  # the plan's item before the start
+    meta = {**m.meta, "resumed_after_seq": int(last_done_seq), "resume_start_seq": start + 1, "seq_map": seq_map}
+    return Mission(home=m.home, items=tuple(out), fence=m.fence, rally=m.rally, meta=meta)

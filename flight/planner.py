@@ -239,7 +239,8 @@ def plan(site: Site, camera: CameraSpec, opts: PlanOptions = PlanOptions()) -> P
         speed *= min_frames / MIN_FRAMES_PER_BIN if min_frames else 0.5
         warnings.append(f"speed lowered to {speed:.2f} m/s so every bin is seen in {MIN_FRAMES_PER_BIN} frames")
         min_frames = MIN_FRAMES_PER_BIN
-    return _build_missions(site, camera, opts, passes, d_by_aisle, speed, per_face, min_frames, warnings, exposure)
+    return _build_missions(site, camera, opts, passes, d_by_aisle, speed, per_face, min_frames, warnings, exposure,
+                           chain_at_face=True)
 
 
 def _exposure(site: Site, camera: CameraSpec, opts: PlanOptions, d_m: float, warnings: list[str]) -> ExposurePlan | None:
@@ -265,8 +266,10 @@ def _build_missions(site, camera, opts, passes, d_by_aisle, speed, per_face, min
                     exposure: ExposurePlan | None, *, chain_at_face: bool = False) -> PlanResult:
     """Missions flying ``passes`` in order, split into battery sorties. Each pass is reached from the
     transit altitude and left to it; ``chain_at_face``: the next pass on the same face is reached
-    straight along the face at the standoff (the aisle between the racks is clear: a recount's
-    short passes, one above another, would otherwise spend most of their time climbing)."""
+    straight along the face at the standoff (the aisle between the racks is clear: passes one above
+    another would otherwise spend much of their time climbing to the transit altitude and back; the
+    full mission and the recounts both chain). A chained pass has no aisle entry of its own, so
+    ``flight.mission.resume_from`` reaches it from straight above its start."""
     transit = round(opts.transit_alt_m or min(site.spec.ceiling_m - 1.0, max(f.height_m for f in site.faces) + 1.0), 2)
     x0, y0, x1, y1 = site.bounds_xy_m(margin_m=1.5)
     home_xy = np.array(opts.home_m if opts.home_m else (x0 + 0.5, y0 + 0.5))
@@ -291,7 +294,7 @@ def _build_missions(site, camera, opts, passes, d_by_aisle, speed, per_face, min
         length = float(np.linalg.norm(b - a))
         chained = chain_at_face and prev is not None and prev[0].face_id == p.face_id
         if chained:  # along the face from the last pass's end: across at cruise, up or down at the climb rate
-            reach = float(np.linalg.norm(a[:2] - prev[1][:2])) / opts.max_speed_m_s + abs(a[2] - prev[1][2]) / opts.climb_m_s + 2.0
+            reach = float(np.linalg.norm(a[:2] - prev[1][:2])) / opts.max_speed_m_s + float(abs(a[2] - prev[1][2])) / opts.climb_m_s + 2.0
         else:
             reach = float(np.linalg.norm(a[:2] - pos)) / opts.max_speed_m_s + abs(transit - p.v_m) / opts.climb_m_s * 2
         t_pass = length / speed + 2 * speed / opts.accel_m_s2 + 3.0

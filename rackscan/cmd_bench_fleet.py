@@ -94,7 +94,9 @@ def fleet_bench(
         homes[v.vehicle] = read_plan(v.missions[0]).home
         start_sim(v)
     sorties = sum(len(v.missions) for v in man.vehicles)
-    con.print(f"flying {len(man.vehicles)} vehicles over {fp.bins_planned} bins of {site.spec.name} ({sorties} sorties, "
+    nv = len(man.vehicles)
+    con.print(f"flying {nv} vehicle{'s' if nv != 1 else ''} over {fp.bins_planned} bins of {site.spec.name} "
+              f"({sorties} sortie{'s' if sorties != 1 else ''}, "
               f"{fp.wall_clock_s / 60:.1f} min planned wall clock) at {speedup:g}x, camera {camera}")
     t0 = time.monotonic()
     try:

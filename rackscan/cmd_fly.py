@@ -17,6 +17,7 @@ def register(app: typer.Typer) -> None:
         fleet_yaml: Path = typer.Option(None, "--fleet", help="fly a fleet at once: the fleet.yaml `rackscan plan --drones N` wrote (one link per vehicle, --link); --record is the folder of its bundles (NAME-vK, NAME-vK-s2, ...) and fleet_timeline.json"),
         links: list[str] = typer.Option([], "--link", help="with --fleet: VEHICLE=ADDRESS, once per vehicle (default: vehicle K listens on udpin:0.0.0.0:14550+10*(K-1), as SITL's -I instances)"),
         battery_wait_s: float = typer.Option(900.0, "--battery-wait-s", help="with --fleet: how long a vehicle waits for its charged battery between sorties"),
+        time_scale: float = typer.Option(1.0, "--time-scale", help="with --fleet against simulators faster than real time (SITL --speedup, rackscan sim --speedup): vehicle seconds per wall second, so the plan's start holds, the battery changes and the guard's holds keep their length in vehicle time"),
         connect: str = typer.Option("udpin:0.0.0.0:14550", "--connect", help="mavutil address of the vehicle link"),
         record: Path = typer.Option(..., "--record", help="new flight bundle directory"),
         site_yaml: Path = typer.Option(None, "--site", help="site file recorded into the bundle (default: the scenario's)"),
@@ -78,7 +79,9 @@ def register(app: typer.Typer) -> None:
                 raise FlightError(f"--fleet with {', '.join(mixed)}: a fleet flies the missions its fleet.yaml names, "
                                   "counted offline; expected --fleet with --record, --link, --camera and the link options")
             return _fly_fleet(con, fleet_yaml, record, links, opts, camera, scenario_yaml, camera_yaml, site_yaml,
-                              battery_wait_s)
+                              battery_wait_s, time_scale)
+        if time_scale != 1.0:
+            raise FlightError(f"--time-scale {time_scale:g}: only with --fleet (one vehicle's flight keeps no clock of its own)")
         if plan_file is None:
             raise FlightError("PLAN_FILE: missing; expected a .plan made by rackscan plan (or --fleet fleet.yaml)")
         fleet = None
@@ -143,7 +146,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _fly_fleet(con, fleet_yaml: Path, record: Path, links: list[str], opts, camera: str, scenario_yaml, camera_yaml,
-               site_yaml, battery_wait_s: float) -> None:
+               site_yaml, battery_wait_s: float, time_scale: float = 1.0) -> None:
     """``fly --fleet``: every vehicle at once, a progress bar each; the sorties, battery changes and
     the closest approach in the telemetry printed after landing."""
     from flight.fleet_fly import fly_fleet, load_fleet, parse_links, wait_for_charged_battery
@@ -171,7 +174,8 @@ def _fly_fleet(con, fleet_yaml: Path, record: Path, links: list[str], opts, came
 
         ff = fly_fleet(man, record=record, links=addr, options=opts, swap=swap, site_yaml=site_yaml,
                        camera_for=lambda v: camera_source(camera, scenario_yaml=scenario_yaml, camera_file=camera_yaml),
-                       log=lambda t: prog.console.print(t, markup=False, highlight=False), on_progress=progress)
+                       log=lambda t: prog.console.print(t, markup=False, highlight=False), on_progress=progress,
+                       time_scale=time_scale)
     from rich.table import Table
 
     t = Table(title=f"fleet flight {record}: {len(man.vehicles)} vehicles")

@@ -33,6 +33,32 @@ def leg_telemetry(bundle, seq: int) -> tuple[list[float], list[float]]:
     return yaw, speed
 
 
+def low_fixes_away_from(bundle, seq: int, below_rel_alt_m: float, home_deg: tuple[float, float],
+                        target_deg: tuple[float, float], *, clear_m: float = 3.0) -> list[tuple[float, float]]:
+    """Fixes of a recorded flight before MISSION_CURRENT reached ``seq``, lower than
+    ``below_rel_alt_m`` and more than ``clear_m`` from both home and ``target_deg``: (metres from
+    the target, relative altitude). Empty when every descent below that height was over home or
+    straight down onto the target."""
+    from flight.bundle import Bundle
+
+    out, cur = [], -1
+    k = 111_320.0 * math.cos(math.radians(target_deg[0]))
+
+    def dist(lat, lon, ref):
+        return math.hypot((lat - ref[0]) * 111_320.0, (lon - ref[1]) * k)
+
+    for _, m in Bundle(bundle).iter_mavlink(["MISSION_CURRENT", "GLOBAL_POSITION_INT"]):
+        if m.get_type() == "MISSION_CURRENT":
+            cur = m.seq
+            if cur >= seq:
+                break
+        elif m.relative_alt / 1000 < below_rel_alt_m:
+            lat, lon = m.lat / 1e7, m.lon / 1e7
+            if dist(lat, lon, home_deg) > clear_m and dist(lat, lon, target_deg) > clear_m:
+                out.append((round(dist(lat, lon, target_deg), 2), m.relative_alt / 1000))
+    return out
+
+
 CROSSING_HEADING = {1: 180.0, 2: 270.0}  # each vehicle turns to look across its way (as at a rack face)
 
 

@@ -42,10 +42,18 @@ def a01():
     return plan(world.site, world.camera, PlanOptions(aisles=("A01",))).missions[0]
 
 
+def _face_first_passes(items):
+    """Item indexes of the bin legs that open a face (after a CONDITION_YAW and an aisle entry), and of the others."""
+    passes = [i for i, it in enumerate(items) if it.kind == "waypoint" and it.bin_ids]
+    first = [p for p in passes if items[p - 5].kind == "set_yaw"]
+    return passes, first, [p for p in passes if p not in first]
+
+
 def test_a_planned_pass_is_resumed_from_its_condition_yaw_at_the_slow_speed(a01):
     items = a01.items
-    passes = [i for i, it in enumerate(items) if it.kind == "waypoint" and it.bin_ids]
-    p = passes[3]
+    passes, first, _ = _face_first_passes(items)
+    assert len(first) == 2  # A01's two faces; the passes after the first on a face are reached along it
+    p = first[1]
     r = resume_from(a01, p)  # seq p = items[p - 1], the pass's start, was reached: its bin leg was under way
     kinds = [it.kind for it in r.items]
     j = r.meta["seq_map"].index(p + 1) - 1  # the interrupted leg in the continuation
@@ -57,7 +65,32 @@ def test_a_planned_pass_is_resumed_from_its_condition_yaw_at_the_slow_speed(a01)
     assert r.items[kinds.index("waypoint")] is items[2]
     assert items[2].rel_alt_m == max(it.rel_alt_m for it in items if it.kind == "waypoint")
     # every bin leg from the interrupted one on, none before it
-    assert [r.meta["seq_map"][k + 1] - 1 for k, it in enumerate(r.items) if it.bin_ids] == passes[3:]
+    k = passes.index(p)
+    assert [r.meta["seq_map"][k + 1] - 1 for k, it in enumerate(r.items) if it.bin_ids] == passes[k:]
+
+
+def test_a_pass_chained_at_the_face_is_reached_from_straight_above_its_start(a01):
+    """A pass reached along the face from the one before has no aisle entry of its own: its
+    continuation comes down to the pass's start from the transit altitude right above it, never on a
+    slant from the climb over home (that line would cut through the racks)."""
+    items = a01.items
+    passes, _, chained = _face_first_passes(items)
+    transit = items[2].rel_alt_m
+    for p in chained[1:4]:
+        r = resume_from(a01, p)  # the pass's start was reached: its bin leg was under way
+        j = r.meta["seq_map"].index(p + 1) - 1
+        start = j - 3  # start waypoint, gimbal, slow speed, bin leg
+        assert [it.kind for it in r.items[start:j + 1]] == ["waypoint", "gimbal", "change_speed", "waypoint"]
+        above = r.items[start - 1]
+        assert above.kind == "waypoint" and above.rel_alt_m == transit > r.items[start].rel_alt_m + 0.5
+        assert (above.lat_deg, above.lon_deg) == (r.items[start].lat_deg, r.items[start].lon_deg)
+        before = [it for it in r.items[:start - 1] if it.kind == "waypoint"]
+        assert before == [items[2]]  # only the climb over home comes before it
+        assert [it.yaw_deg for it in r.items[:start] if it.kind == "set_yaw"] == \
+            [next(it.yaw_deg for it in reversed(items[:p]) if it.kind == "set_yaw")]
+        # in the plan's numbering, the approach counts as the item before the start
+        assert r.meta["seq_map"][start] == r.meta["seq_map"][start + 1] - 1
+        assert [r.meta["seq_map"][k + 1] - 1 for k, it in enumerate(r.items) if it.bin_ids] == passes[passes.index(p):]
 
 
 def test_a_plan_with_a_do_jump_is_not_resumed():

@@ -183,3 +183,39 @@ def test_plan_prints_where_the_time_goes(tmp_path, capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "where the flight time goes" in out and "passes (scanning)" in out and "turns and settling" in out
     assert "1 x 4 min = 4.0 min" in out and "bins per wall-clock hour" in out
+
+
+def test_a_faces_passes_are_chained_at_the_face(site, result):
+    """The full mission reaches the next pass on a face straight up or down at the standoff: the
+    transit altitude only over home and at each face's entry and exit, and the chained plan is
+    shorter than one that climbs out between the passes."""
+    from flight.planner import _build_missions
+
+    (m,) = result.missions
+    wps = [it for it in m.items if it.kind == "waypoint"]
+    transit = max(it.rel_alt_m for it in wps)
+    faces = {p.face_id for p in result.passes}
+    assert sum(it.rel_alt_m == transit for it in wps) == 1 + 2 * len(faces)  # home; in, out per face
+    assert sum(it.kind == "set_yaw" for it in m.items) == len(faces)
+    for a, b in zip(wps, wps[1:]):  # every descent below the transit altitude is a vertical one
+        if a.rel_alt_m == transit and b.rel_alt_m < transit:
+            assert (a.lat_deg, a.lon_deg) == (b.lat_deg, b.lon_deg)
+    climbing = _build_missions(site, CameraSpec(), PlanOptions(), result.passes, {a: result.standoff_m for a in site.aisle_ids},
+                               result.speed_m_s, result.passes_per_face, result.min_frames_per_bin, [], None)
+    assert result.est_flight_time_s < climbing.est_flight_time_s - 60
+    assert result.time_s["passes (scanning)"] == pytest.approx(climbing.time_s["passes (scanning)"])
+
+
+def test_the_shipped_4k_camera_flies_half_the_passes_further_away(site, result):
+    """flight/cameras/inspection-4k-wide.yaml: labels resolve further away, where the view is twice
+    as tall, so each face needs half the passes and the site takes less flight."""
+    from pathlib import Path
+
+    from warehouse.camera import load_camera
+
+    cam = load_camera(Path(__file__).resolve().parents[2] / "flight" / "cameras" / "inspection-4k-wide.yaml")
+    r4 = plan(site, cam)
+    assert 3.0 / cam.gsd_mm_px(r4.standoff_m) == pytest.approx(3.75)  # the same 80% of the label limit
+    assert r4.standoff_m > 1.4 * result.standoff_m
+    assert all(2 * n4 <= n for n4, n in zip(r4.passes_per_face.values(), result.passes_per_face.values()))
+    assert r4.bins_per_flight_hour > 1.5 * result.bins_per_flight_hour

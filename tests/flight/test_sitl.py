@@ -31,7 +31,7 @@ from pymavlink import mavutil  # noqa: E402
 
 from flight.mission import FencePolygon, Mission, MissionItem, RallyPoint, mission_to_mavlink  # noqa: E402
 from flight.runner import MissionRunner, RunnerOptions  # noqa: E402
-from tests.helpers import leg_telemetry  # noqa: E402
+from tests.helpers import leg_telemetry, low_fixes_away_from  # noqa: E402
 
 SITL = os.environ.get("ARDUPILOT_SITL")
 pytestmark = [pytest.mark.sitl, pytest.mark.skipif(not SITL or not os.path.exists(SITL),
@@ -439,7 +439,14 @@ def test_aisle_a01_interrupted_by_battery_then_resumed_counts_48_of_48(tmp_path)
     extra = Bundle(cont).meta.extra
     leg = next(i for i in range(first["last_reached_plan_seq"], len(mission.items)) if mission.items[i].bin_ids)
     yaw, speed = leg_telemetry(cont, extra["seq_map"].index(leg + 1))
-    want_yaw, want_speed = mission.items[leg - 5].yaw_deg, mission.items[leg - 1].speed_m_s
+    # the face's heading (a pass after a face's first is chained at the face: no CONDITION_YAW of its own)
+    want_yaw = next(it.yaw_deg for it in reversed(mission.items[:leg]) if it.kind == "set_yaw")
+    want_speed = mission.items[leg - 1].speed_m_s
+    start = mission.items[leg - 3]  # down to the pass's start from straight above it, not on a slant
+    transit = max(it.rel_alt_m for it in mission.items if it.kind == "waypoint")
+    slant = low_fixes_away_from(cont, extra["seq_map"].index(leg + 1), transit - 1.0, mission.home[:2],
+                                (start.lat_deg, start.lon_deg))
+    assert start.kind == "waypoint" and slant == [], slant[:5]
     print(f"SITL resume: interrupted after plan item {first['last_reached_plan_seq']}; re-flown pass: heading median "
           f"{np.median(yaw):.1f} deg (planned {want_yaw:.1f}), speed median {np.median(speed):.2f} m/s, max "
           f"{max(speed):.2f} (planned {want_speed:.2f})")

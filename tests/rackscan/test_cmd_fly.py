@@ -18,7 +18,7 @@ from flight.bundle import Bundle
 from flight.planfile import write_plan
 from flight.planner import PlanOptions, plan
 from flight.sim import Faults, SimConfig, SimVehicle, free_udp_port
-from tests.helpers import leg_telemetry
+from tests.helpers import leg_telemetry, low_fixes_away_from
 
 REPO = Path(__file__).resolve().parents[2]
 RACKSCAN = str(REPO / ".venv/bin/rackscan")
@@ -123,7 +123,15 @@ def test_low_battery_rtl_then_fly_resume_reflies_the_pass_facing_the_rack_at_its
     leg = next(i for i in range(first["last_reached_plan_seq"], len(items)) if items[i].bin_ids)  # plan index
     k = seq_map.index(leg + 1)  # its seq in the continuation
     yaw, speed = leg_telemetry(tmp_path / "bundle.resume1", k)
-    want_yaw, want_speed = items[leg - 5].yaw_deg, items[leg - 1].speed_m_s
+    # the face's heading (a pass after a face's first is chained at the face: no CONDITION_YAW of its own)
+    want_yaw = next(it.yaw_deg for it in reversed(items[:leg]) if it.kind == "set_yaw")
+    want_speed = items[leg - 1].speed_m_s
+    # down to the pass's start from straight above it at the transit altitude, never on a slant through the racks
+    start = items[leg - 3]
+    transit = max(it.rel_alt_m for it in items if it.kind == "waypoint")
+    assert start.kind == "waypoint" and start.rel_alt_m < transit - 1.0
+    assert low_fixes_away_from(tmp_path / "bundle.resume1", k, transit - 1.0, mission.home[:2],
+                               (start.lat_deg, start.lon_deg)) == []
     assert len(yaw) > 10 and abs((np.median(yaw) - want_yaw + 180) % 360 - 180) < 5.0, (np.median(yaw), want_yaw)
     assert len(speed) > 10 and abs(np.median(speed) - want_speed) < 0.2 and max(speed) < want_speed + 0.3, \
         (np.median(speed), max(speed), want_speed)

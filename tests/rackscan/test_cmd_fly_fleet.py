@@ -54,7 +54,8 @@ def _sims(fleet_yaml: Path, sysids: dict[int, int], speedup: float = 25):
 def test_fly_fleet_flies_both_vehicles_at_once_and_records_a_bundle_each(tmp_path, fleet_yaml):
     sims, links = _sims(fleet_yaml, {1: 1, 2: 2})
     try:
-        r = subprocess.run([RACKSCAN, "fly", "--fleet", str(fleet_yaml), "--record", str(tmp_path / "night1"), *links],
+        r = subprocess.run([RACKSCAN, "fly", "--fleet", str(fleet_yaml), "--record", str(tmp_path / "night1"), *links,
+                            "--time-scale", "25"],  # the plan's start hold in vehicle seconds, as the simulators run
                            capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "200"})
     finally:
         for s in sims:
@@ -77,6 +78,18 @@ def test_fly_fleet_flies_both_vehicles_at_once_and_records_a_bundle_each(tmp_pat
                      r"[0-9.]+ m \(vehicles 1 and 2", out)
 
 
+@pytest.mark.parametrize("args,fragment", [
+    (["--fleet", "FLEET", "m.plan"], "--fleet with PLAN_FILE: a fleet flies the missions its fleet.yaml names"),
+    (["m.plan", "--time-scale", "10"], "--time-scale 10: only with --fleet"),
+])
+def test_fly_options_that_do_not_go_together_are_one_line(tmp_path, capsys, fleet_yaml, args, fragment):
+    args = [str(fleet_yaml) if a == "FLEET" else a for a in args]
+    assert main(["fly", *args, "--record", str(tmp_path / "r")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and fragment in err and err.count("\n") == 1, err
+    assert not (tmp_path / "r").exists()
+
+
 def test_crossed_links_are_refused_before_anything_arms(tmp_path, fleet_yaml):
     sims, links = _sims(fleet_yaml, {1: 2, 2: 1})  # vehicle 1's link reaches the vehicle with system id 2
     try:
@@ -96,7 +109,8 @@ def test_crossed_links_are_refused_before_anything_arms(tmp_path, fleet_yaml):
 def test_ctrl_c_brings_every_airborne_vehicle_down(tmp_path, fleet_yaml):
     sims, links = _sims(fleet_yaml, {1: 1, 2: 2}, speedup=10)
     try:
-        p = subprocess.Popen([RACKSCAN, "fly", "--fleet", str(fleet_yaml), "--record", str(tmp_path / "y"), *links],
+        p = subprocess.Popen([RACKSCAN, "fly", "--fleet", str(fleet_yaml), "--record", str(tmp_path / "y"), *links,
+                              "--time-scale", "10"],
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not all(s.snapshot().up_m > 2.0 for s in sims):
