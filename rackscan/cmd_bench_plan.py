@@ -14,6 +14,7 @@ DEFAULT_SITE = Path(__file__).resolve().parents[1] / "datasets" / "scenarios" / 
 @bench_app.command("plan")
 def plan_bench(
     site_yaml: Path = typer.Argument(DEFAULT_SITE, help="site YAML"),
+    camera_yaml: Path = typer.Option(None, "--camera", help="camera YAML (default: the built-in 1080p inspection camera)"),
     manual_locations_per_hour: float = typer.Option(100.0, "--manual-locations-per-hour", help="a person counting by hand"),
     recount_bins: int = typer.Option(10, "--recount-bins", help="targeted recounts: how many random bins each"),
     recount_draws: int = typer.Option(20, "--recount-draws", help="targeted recounts: how many random draws"),
@@ -25,12 +26,13 @@ def plan_bench(
     from rich.table import Table
 
     from flight.planner import plan
-    from warehouse.camera import CameraSpec
+    from warehouse.camera import CameraSpec, load_camera
     from warehouse.site import load_site
 
     site = load_site(site_yaml)
-    res = plan(site, CameraSpec())
-    t = Table(title=f"counting {res.bins_planned} bins of {site.spec.name}")
+    cam = load_camera(camera_yaml) if camera_yaml else CameraSpec()
+    res = plan(site, cam)
+    t = Table(title=f"counting {res.bins_planned} bins of {site.spec.name} with camera {cam.name}")
     for c in ("method", "bins per hour", "hours for the site"):
         t.add_column(c)
     t.add_row("drone (planned)", f"{res.bins_per_flight_hour:.0f}", f"{res.est_flight_time_s / 3600:.2f}")
@@ -48,7 +50,7 @@ def plan_bench(
         ids = [b.bin_id for b in site.bins]
         n = min(recount_bins, len(ids))
         draws = [random.Random(seed).sample(ids, n) for seed in range(recount_draws)]  # nosec B311: a benchmark's seeded draw
-        share = np.array([plan_recount(site, CameraSpec(), bins).est_flight_time_s
+        share = np.array([plan_recount(site, cam, bins).est_flight_time_s
                           for bins in draws]) / res.est_flight_time_s
         con.print(f"targeted recount of {n} random bins ({recount_draws} draws, seeds 0-{recount_draws - 1}): planned "
                   f"flight time {np.median(share):.1%} of the full mission's (median; best {share.min():.1%}, worst "
@@ -65,7 +67,7 @@ def plan_bench(
                       "closest approach (m)", "held back (s)"):
                 ft.add_column(c)
             for n in sizes:
-                fp = plan_fleet(s, CameraSpec(), PlanOptions(), FleetOptions(drones=n))
+                fp = plan_fleet(s, cam, PlanOptions(), FleetOptions(drones=n))
                 ft.add_row(str(n), str(len(fp.vehicles)), f"{fp.wall_clock_s / 60:.1f}", f"{fp.flight_time_s / 60:.1f}",
                            f"{fp.bins_per_wall_clock_hour:.0f}", "-" if fp.closest is None else f"{fp.min_separation_m:.1f}",
                            ", ".join(f"{v.start_s:.0f}" for v in fp.vehicles))
