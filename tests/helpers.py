@@ -52,7 +52,7 @@ def low_fixes_away_from(bundle, seq: int, below_rel_alt_m: float, home_deg: tupl
             cur = m.seq
             if cur >= seq:
                 break
-        elif m.relative_alt / 1000 < below_rel_alt_m:
+        elif (m.lat or m.lon) and m.relative_alt / 1000 < below_rel_alt_m:  # 0, 0: no position yet
             lat, lon = m.lat / 1e7, m.lon / 1e7
             if dist(lat, lon, home_deg) > clear_m and dist(lat, lon, target_deg) > clear_m:
                 out.append((round(dist(lat, lon, target_deg), 2), m.relative_alt / 1000))

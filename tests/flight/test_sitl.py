@@ -399,7 +399,9 @@ def _rackscan(*args, timeout_s=1800):
 @pytest.mark.timeout(3600)
 def test_aisle_a01_interrupted_by_battery_then_resumed_counts_48_of_48(tmp_path):
     """Aisle A01 of the default scenario flown with the virtual camera; SIM_BATT_VOLTAGE 10 V in
-    its fifth pass; a fresh vehicle flies the continuation (rackscan fly --resume); rackscan process
+    its second pass, so the vehicle is home a few passes later, in the middle of the first face, whose
+    passes after the first are chained at the face; a fresh vehicle flies the continuation (rackscan
+    fly --resume), down to the interrupted pass from straight above its start; rackscan process
     counts both bundles as one flight against the scenario's ERP and its catalogue as product master."""
     from datasets.world import build_world
     from flight.bundle import Bundle
@@ -421,7 +423,7 @@ def test_aisle_a01_interrupted_by_battery_then_resumed_counts_48_of_48(tmp_path)
                                 stdout=open(tmp_path / "fly1.log", "w"), stderr=subprocess.STDOUT)
         inj = Injector(port + 2)
         try:
-            inj.wait(lambda s: s.get("seq", 0) >= legs[4] and s.get("armed"), 900)  # the fifth pass is under way
+            inj.wait(lambda s: s.get("seq", 0) >= legs[1] and s.get("armed"), 900)  # the second pass is under way
             inj.set("SIM_BATT_VOLTAGE", 10.0)
             assert proc.wait(900) == 0, (tmp_path / "fly1.log").read_text()[-3000:]
         finally:
@@ -446,6 +448,10 @@ def test_aisle_a01_interrupted_by_battery_then_resumed_counts_48_of_48(tmp_path)
     transit = max(it.rel_alt_m for it in mission.items if it.kind == "waypoint")
     slant = low_fixes_away_from(cont, extra["seq_map"].index(leg + 1), transit - 1.0, mission.home[:2],
                                 (start.lat_deg, start.lon_deg))
+    chained = not any(it.kind == "set_yaw" for it in mission.items[leg - 6:leg])
+    print(f"SITL resume: the interrupted pass (plan item {leg + 1}) {'is' if chained else 'is not'} chained at the face; "
+          f"fixes below {transit - 1.0:.1f} m away from home and from its start before it: {len(slant)}")
+    assert chained and leg + 1 in legs[1:8], (leg, legs)  # on the first face (8 passes), after its first pass
     assert start.kind == "waypoint" and slant == [], slant[:5]
     print(f"SITL resume: interrupted after plan item {first['last_reached_plan_seq']}; re-flown pass: heading median "
           f"{np.median(yaw):.1f} deg (planned {want_yaw:.1f}), speed median {np.median(speed):.2f} m/s, max "
