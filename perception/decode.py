@@ -54,11 +54,12 @@ def _valid(symbology: str, text: str) -> bool:
     return bool(text)
 
 
-def _zxing(gray: np.ndarray, scale: float, dx: float = 0, dy: float = 0) -> list[CodeRead]:
+def _zxing(gray: np.ndarray, scale: float, dx: float = 0, dy: float = 0, *, upright: bool = False) -> list[CodeRead]:
     import zxingcpp
 
     out = []
-    for r in zxingcpp.read_barcodes(gray, text_mode=zxingcpp.TextMode.Plain):
+    kw = {"try_rotate": False, "try_invert": False} if upright else {}
+    for r in zxingcpp.read_barcodes(gray, text_mode=zxingcpp.TextMode.Plain, **kw):
         sym = ZX_NAMES.get(r.format.name, r.format.name.lower())
         text = r.text
         if not r.valid or not _valid(sym, text):
@@ -118,8 +119,13 @@ def _variants(gray: np.ndarray):
 TWO_D = {"qr", "datamatrix", "aztec", "pdf417"}
 
 
-def decode(image: np.ndarray, *, second_opinion: bool = True, enhance: bool = True) -> list[CodeRead]:
+def decode(image: np.ndarray, *, second_opinion: bool = True, enhance: bool = True,
+           upright: bool = False) -> list[CodeRead]:
     """All codes in an image (grey/BGR/BGRA/16-bit).
+
+    ``upright``: zxing-cpp does not also search the image turned 90 degrees or inverted: a 1-D
+    code's bars must stand upright and every code must be dark on light (a QR code still reads at
+    any angle). Half the time on a whole frame; for a quick look over a frame, not a label's crop.
 
     1. zxing-cpp on the image as given: what it reads is reported.
     2. Only if that read nothing: zxing-cpp on enhanced versions (upscaled + sharpened when
@@ -129,7 +135,7 @@ def decode(image: np.ndarray, *, second_opinion: bool = True, enhance: bool = Tr
        outnumber the other texts read at its place (`agreed_reads`).
     """
     gray = to_gray(image)
-    reads = _zxing(gray, 1.0)
+    reads = _zxing(gray, 1.0, upright=upright)
     if reads or not (enhance or second_opinion):
         return _dedupe(reads)
     variants = list(_variants(gray)) if enhance else []

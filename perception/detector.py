@@ -187,6 +187,12 @@ class Detector:
 
         return torch.cuda.is_available()
 
+    @property
+    def takes_grey(self) -> bool:
+        """Whether 8-bit grey frames go in as they are: grey weights on the host path. A caller
+        reading JPEG frames can then decode the grey plane only (half the time at 4K)."""
+        return self.gray and not self.on_gpu
+
     def _forward(self, m, x):
         """``m(x)``'s raw output; on CUDA replayed from a captured CUDA graph (one launch instead of
         hundreds, which is what limits small batches), captured on the first full batch."""
@@ -291,8 +297,11 @@ class Detector:
         out: list[FrameDetections] = []
         on_gpu = self.on_gpu
         for s in range(0, len(images), self.batch):
-            chunk = [img if img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3 else to_bgr8(img)
-                     for img in images[s : s + self.batch]]  # grey, BGRA, 16-bit, float: 8-bit BGR
+            # BGRA, 16-bit, float (and grey for colour weights or the device path): 8-bit BGR. Grey
+            # 8-bit frames for grey weights stay grey: letterboxed as they are, a third of the work
+            chunk = [img if img.dtype == np.uint8 and (img.ndim == 3 and img.shape[2] == 3
+                                                        or img.ndim == 2 and self.takes_grey) else to_bgr8(img)
+                     for img in images[s : s + self.batch]]
             sizes = [(img.shape[1], img.shape[0]) for img in chunk]
             if on_gpu:
                 found = self._detect_on_device(chunk)
@@ -309,7 +318,7 @@ class Detector:
         for img in chunk:
             x, lb = letterbox(img, self.hw)
             if self.gray:  # on the small letterboxed image: cheap
-                g = cv2.cvtColor(x, cv2.COLOR_BGR2GRAY)
+                g = x if x.ndim == 2 else cv2.cvtColor(x, cv2.COLOR_BGR2GRAY)
                 x = cv2.merge([g, g, g])
             tensors.append(x[:, :, ::-1].transpose(2, 0, 1))
             lbs.append(lb)

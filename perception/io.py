@@ -69,26 +69,38 @@ def frames_from_table(df: pd.DataFrame, source: str = "detections") -> list[Fram
     if missing:
         raise PerceptionError(f"{source}: missing column(s) {', '.join(missing)}; expected the detections.parquet "
                               "schema of docs/CONTRACTS.md")
+    # columns taken out once and cut per frame (a groupby of DataFrames took 4 s on a 628-frame 4K flight)
+    order = np.argsort(df["frame_idx"].to_numpy(np.int64), kind="stable")  # rows keep their order in a frame
+    col = {c: df[c].to_numpy()[order] for c in ("frame_idx", "t_ns", "row_kind", "confidence", "class_id", "track_id",
+                                                 "symbology", "text", "decoder", "corners", "det_index")}
+    xyxy_all = df[["x1", "y1", "x2", "y2"]].to_numpy(np.float32)[order]
+    wh_all = df[["image_w", "image_h"]].to_numpy()[order] if {"image_w", "image_h"} <= set(df.columns) else None
+    q_all = df[list(QUALITY_COLUMNS)].to_numpy(np.float64)[order] if set(QUALITY_COLUMNS) <= set(df.columns) else None
+    # the GS1 fields as written (files from before serial and lot were kept: parsed again)
+    gs1_all = ({f: df[f].fillna("").astype(str).to_numpy(object)[order] for f in GS1_FIELDS}
+               if all(f in df.columns for f in GS1_FIELDS) else None)
+    fi_sorted = col["frame_idx"]
+    starts = np.flatnonzero(np.r_[True, fi_sorted[1:] != fi_sorted[:-1]]) if len(fi_sorted) else np.zeros(0, int)
+    ends = np.r_[starts[1:], len(fi_sorted)]
     out: list[FrameDetections] = []
-    for fi, g in df.groupby("frame_idx", sort=True):
-        boxes = g[g.row_kind == "box"]
-        codes = g[g.row_kind == "code"]
-        wh = (int(g["image_w"].iloc[0]), int(g["image_h"].iloc[0])) if "image_w" in g else (0, 0)
+    for a, b in zip(starts, ends):
+        kind = col["row_kind"][a:b]
+        bx, cx = a + np.flatnonzero(kind == "box"), a + np.flatnonzero(kind == "code")
+        wh = (int(wh_all[a, 0]), int(wh_all[a, 1])) if wh_all is not None else (0, 0)
         q = None
-        if "img_noise" in g and not np.isnan(g["img_noise"].iloc[0]):  # files from before frame quality: None
-            q = FrameQuality(**{f: float(g[c].iloc[0]) for c, f in QUALITY_COLUMNS.items()})
+        if q_all is not None and not np.isnan(q_all[a, list(QUALITY_COLUMNS).index("img_noise")]):  # files from before frame quality: None
+            q = FrameQuality(**{f: float(q_all[a, k]) for k, f in enumerate(QUALITY_COLUMNS.values())})
         c = Codes(
-            symbology=codes.symbology.to_numpy(object), text=codes.text.to_numpy(object),
-            corners=np.array([np.asarray(v, np.float32).reshape(4, 2) for v in codes.corners], np.float32).reshape(-1, 4, 2),
-            decoder=codes.decoder.to_numpy(object), det_index=codes.det_index.to_numpy(np.int32),
-            # the GS1 fields as written (files from before serial and lot were kept: parsed again)
-            **({f: codes[f].fillna("").astype(str).to_numpy(object) for f in GS1_FIELDS}
-               if all(f in codes for f in GS1_FIELDS) else {}),
+            symbology=col["symbology"][cx].astype(object), text=col["text"][cx].astype(object),
+            corners=np.array([np.asarray(v, np.float32).reshape(4, 2) for v in col["corners"][cx]],
+                             np.float32).reshape(-1, 4, 2),
+            decoder=col["decoder"][cx].astype(object), det_index=col["det_index"][cx].astype(np.int32),
+            **({f: v[cx] for f, v in gs1_all.items()} if gs1_all is not None else {}),
         )
         out.append(FrameDetections(
-            frame_idx=int(fi), t_ns=int(g.t_ns.iloc[0]), xyxy=boxes[["x1", "y1", "x2", "y2"]].to_numpy(np.float32),
-            confidence=boxes.confidence.to_numpy(np.float32), class_id=boxes.class_id.to_numpy(np.int32),
-            track_id=boxes.track_id.to_numpy(np.int32), codes=c, image_wh=wh, quality=q,
+            frame_idx=int(fi_sorted[a]), t_ns=int(col["t_ns"][a]), xyxy=xyxy_all[bx],
+            confidence=col["confidence"][bx].astype(np.float32), class_id=col["class_id"][bx].astype(np.int32),
+            track_id=col["track_id"][bx].astype(np.int32), codes=c, image_wh=wh, quality=q,
         ))
     return out
 

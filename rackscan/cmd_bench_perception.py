@@ -118,7 +118,8 @@ def perception_bench(
                     for backend in ("onnx", "torch"):
                         task = prog.add_task(f"{backend} on {n_cores} CPU cores", total=None)
                         det = Detector(pt, backend=backend, device="cpu", threads=n_cores)
-                        results.append(measure(det, imgs, decode=True, cores=n_cores,
+                        # codes read beside the detector, as `rackscan process` reads them on the CPU
+                        results.append(measure(det, imgs, decode=True, cores=n_cores, decode_threads=max(1, n_cores // 2),
                                                on_frame=lambda i, n, t=task: prog.update(t, completed=i, total=n)))
             finally:
                 torch.set_num_threads(old_threads)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
@@ -20,7 +19,7 @@ def register(app: typer.Typer) -> None:
         annotate: Path = typer.Option(None, "--annotate", help="write annotated frames (JPEG) into this folder"),
         decode_threads: int = typer.Option(None, "--decode-threads", min=0,
                                            help="threads reading codes beside the detector (default: every core with "
-                                                "--device cuda, none on the CPU, where the detector uses the cores)"),
+                                                "--device cuda, half of them on the CPU)"),
         no_track: bool = typer.Option(False, "--no-track", help="do not track boxes across frames"),
         out: Path = typer.Option(None, "--out", help="output parquet (default BUNDLE/detections.parquet)"),
     ) -> None:
@@ -32,7 +31,7 @@ def register(app: typer.Typer) -> None:
         from perception.annotate import annotate as draw_detections
         from perception.detector import Detector
         from perception.io import write_detections
-        from perception.pipeline import run_perception
+        from perception.pipeline import default_decode_threads, run_perception
         from rackscan.executors import progress_bar
 
         b = Bundle(bundle_dir)
@@ -48,10 +47,11 @@ def register(app: typer.Typer) -> None:
         with progress_bar() as prog:
             task = prog.add_task("detecting", total=len(b))
 
-            threads = decode_threads if decode_threads is not None else (0 if device == "cpu" else os.cpu_count() or 1)
+            threads = decode_threads if decode_threads is not None else default_decode_threads(device)
+            grey = det.takes_grey and not annotate  # annotated frames are drawn in colour
 
             def frames():
-                for fr, img in b.iter_frames(skip_bad=True, prefetch=threads):
+                for fr, img in b.iter_frames(skip_bad=True, prefetch=threads, grey=grey):
                     yield fr.frame_idx, fr.t_ns, img
 
             def on_frame(d, img):

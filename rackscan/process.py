@@ -10,7 +10,6 @@ fingerprint and outputs are still there is skipped.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +40,7 @@ def detect_chunk(job: DetectChunk) -> tuple[int, int]:
     from flight.errors import FlightError
     from perception.detector import Detector
     from perception.io import write_detections
-    from perception.pipeline import run_perception
+    from perception.pipeline import default_decode_threads, run_perception
 
     key = (job.weights, job.backend, job.device, job.conf, job.batch)
     det = _DETECTORS.get(key)
@@ -56,12 +55,11 @@ def detect_chunk(job: DetectChunk) -> tuple[int, int]:
         for i in job.indices:
             rec = b.frames[i]
             try:
-                yield rec.frame_idx, rec.t_ns, b.read_frame(i)
+                yield rec.frame_idx, rec.t_ns, b.read_frame(i, grey=det.takes_grey)
             except FlightError:
                 skipped += 1
 
-    # beside a GPU detector, codes are read on every core (a CPU detector already uses them)
-    dets = run_perception(frames(), det, track=False, decode_threads=0 if job.device == "cpu" else os.cpu_count() or 1)
+    dets = run_perception(frames(), det, track=False, decode_threads=default_decode_threads(job.device))
     write_detections(job.out, dets)
     return len(dets), skipped
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,18 +150,17 @@ def _joined(trajs):
                       quat_wxyz=np.concatenate([tr.quat_wxyz for tr in trajs])[idx])
 
 
-def _bin_crop(img, bundle, result, bin_, t_ns: int, margin_frac: float = 0.15):
+def _bin_crop(img, result, face, cam, T_body_camera, bin_, t_ns: int, margin_frac: float = 0.15):
     """The bin's front rectangle cut out of a frame (with a margin), outlined; None if off-frame."""
     import cv2
 
     if result.trajectory is None:
         return None
-    face = bundle.site().face(bin_.face_id)
-    T_sc = result.trajectory.poses_at(np.array([t_ns + int(round(result.clock_offset_s * 1e9))]))[0] @ bundle.T_body_camera
+    T_sc = result.trajectory.poses_at(np.array([t_ns + int(round(result.clock_offset_s * 1e9))]))[0] @ T_body_camera
     corners = face.face_to_site(np.array([[bin_.u0_m, bin_.v0_m, 0], [bin_.u1_m, bin_.v0_m, 0],
                                           [bin_.u1_m, bin_.v1_m, 0], [bin_.u0_m, bin_.v1_m, 0]]))
     R, c = T_sc[:3, :3], T_sc[:3, 3]
-    uv, front = bundle.camera_spec().model().project((corners - c) @ R)
+    uv, front = cam.project((corners - c) @ R)
     if not front.all():
         return None
     h, w = img.shape[:2]
@@ -171,9 +171,22 @@ def _bin_crop(img, bundle, result, bin_, t_ns: int, margin_frac: float = 0.15):
     X1, Y1 = int(min(w, x1 + mx)), int(min(h, y1 + my))
     if X1 - X0 < 16 or Y1 - Y0 < 16:
         return None
-    out = img.copy()
-    cv2.polylines(out, [uv.astype(np.int32)], True, (0, 255, 255), 3)
-    return out[Y0:Y1, X0:X1]
+    out = img[Y0:Y1, X0:X1].copy()
+    cv2.polylines(out, [(uv - [X0, Y0]).astype(np.int32)], True, (0, 255, 255), 3)
+    return out
+
+
+def _write_evidence_frame(bundle, i: int, dst: Path) -> None:
+    """The frame as it was recorded: a JPEG's bytes copied, not decoded and encoded again."""
+    import shutil
+
+    import cv2
+
+    src = Path(bundle.path) / bundle.frames[i].file
+    if src.suffix.lower() in (".jpg", ".jpeg"):
+        shutil.copyfile(src, dst)
+    else:
+        cv2.imwrite(str(dst), bundle.read_frame(i))
 
 
 def write_outputs(bundle, result, flight_id: str) -> dict[str, Path]:
@@ -185,22 +198,33 @@ def write_outputs(bundle, result, flight_id: str) -> dict[str, Path]:
     root = Path(bundle.path)
     (root / "evidence").mkdir(exist_ok=True)
     site = bundle.site()
+    cam, T_body_camera = bundle.camera_spec().model(), bundle.T_body_camera
     index_of = {fr.frame_idx: i for i, fr in enumerate(bundle.frames)}
-    rows = []
-    for o in result.observations:
+
+    def evidence(o) -> tuple[str, str]:
         ev_path = crop_path = ""
         if o.evidence_frame >= 0:
             try:
                 i = index_of[o.evidence_frame]
                 img = bundle.read_frame(i)
                 ev_path = f"evidence/{o.bin_id}.jpg"
-                cv2.imwrite(str(root / ev_path), img)
-                crop = _bin_crop(img, bundle, result, site.bin(o.bin_id), bundle.frames[i].t_ns)
+                _write_evidence_frame(bundle, i, root / ev_path)
+                bin_ = site.bin(o.bin_id)
+                crop = _bin_crop(img, result, site.face(bin_.face_id), cam, T_body_camera, bin_, bundle.frames[i].t_ns)
                 if crop is not None:
                     crop_path = f"evidence/{o.bin_id}_crop.jpg"
                     cv2.imwrite(str(root / crop_path), crop)
             except Exception:  # a corrupt frame leaves the observation without evidence
                 ev_path = ev_path if (root / ev_path).exists() else ""
+        return ev_path, crop_path
+
+    # JPEG decoding and encoding release the GIL: the bins' evidence is cut on every core
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(min(4, os.cpu_count() or 1), thread_name_prefix="evidence") as pool:
+        paths = list(pool.map(evidence, result.observations))
+    rows = []
+    for o, (ev_path, crop_path) in zip(result.observations, paths):
         rows.append(dict(flight_id=flight_id, bin_id=o.bin_id, sku=o.sku, gtin=o.gtin, count=int(o.count),
                          confidence=float(o.confidence), n_views=int(o.n_views),
                          evidence_frame=int(o.evidence_frame), evidence_path=ev_path, evidence_crop_path=crop_path,

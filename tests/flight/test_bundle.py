@@ -59,6 +59,17 @@ def test_round_trip_frames_and_telemetry(tmp_path):
     assert abs(t_ns - (1_700_000_000_000_000_000 + 400_000_000)) < 2_000
 
 
+def test_grey_frames_are_the_colour_frames_luma(tmp_path):
+    import cv2
+
+    b = Bundle(_write_bundle(tmp_path / "b", n=3))
+    colour, grey = b.read_frame(2), b.read_frame(2, grey=True)
+    assert grey.shape == colour.shape[:2] and grey.dtype == np.uint8
+    assert np.abs(grey.astype(int) - cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY)).max() <= 2
+    assert [img.ndim for _, img in b.iter_frames(grey=True)] == [2, 2, 2]
+    assert [img.ndim for _, img in b.iter_frames(grey=True, prefetch=2)] == [2, 2, 2]
+
+
 def test_jpeg_bytes_are_stored_verbatim(tmp_path):
     import cv2
 

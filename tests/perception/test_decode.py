@@ -49,6 +49,23 @@ def test_gs1_128_sscc_is_parsed():
     assert reads[0].gs1 == {"sscc": sscc}
 
 
+def test_upright_search_does_not_turn_a_1d_code():
+    sscc = "089300000000000019"
+    img = cv2.rotate(_raster(linear_modules("gs1-128", "00" + sscc), 3, 90), cv2.ROTATE_90_CLOCKWISE)
+    assert [r.gs1.get("sscc") for r in decode(img, enhance=False, second_opinion=False)] == [sscc]
+    assert decode(img, enhance=False, second_opinion=False, upright=True) == []
+
+
+@pytest.mark.parametrize("turn", [None, cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_180])
+def test_upright_search_reads_a_qr_code_at_any_angle_but_not_inverted(turn):
+    text = "A01-B03-L2"
+    img = _raster(qr_modules(text, quiet=4))
+    img = cv2.rotate(img, turn) if turn is not None else img
+    assert [r.text for r in decode(img, enhance=False, second_opinion=False, upright=True)] == [text]
+    assert [r.text for r in decode(255 - img, enhance=False, second_opinion=False)] == [text]
+    assert decode(255 - img, enhance=False, second_opinion=False, upright=True) == []
+
+
 def test_valid_ean13_reads():
     body = "893123456789"
     code = body + gs1_check_digit(body)

@@ -74,6 +74,18 @@ def test_device_side_letterbox_and_nms_match_the_host_path(frames):
         assert np.all(np.diff(ds) <= 0)  # score order, as the host path keeps
 
 
+def test_grey_frames_for_grey_weights_give_the_colour_frames_boxes(frames):
+    import cv2
+
+    det = Detector()
+    assert det.gray and det.takes_grey  # the shipped weights see grey
+    for bgr, _ in frames[:3]:
+        ref, d = det.detect([bgr])[0], det.detect([cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)])[0]
+        assert d.image_wh == ref.image_wh and len(d) == len(ref) > 0
+        assert np.all(_iou(np.asarray(ref.xyxy), np.asarray(d.xyxy)).max(axis=1) > 0.95)
+        assert np.abs(np.sort(d.confidence) - np.sort(ref.confidence)).max() < 0.05
+
+
 @pytest.mark.parametrize("backend", ["onnx", "torch"])
 def test_grey_bgra_16bit_and_float_frames_are_converted_not_fatal(frames, backend):
     bgr = frames[0][0]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from perception.detector import Detector
-from perception.pipeline import run_perception
+from perception.pipeline import default_decode_threads, run_perception
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +68,11 @@ def test_tracks_follow_a_box_across_frames_and_keep_apart_two():
     assert ids[1][0] >= 0 and len(ids[3]) == 3 and ids[3][2] == -1
     empty = t.update(FrameDetections(frame_idx=9, t_ns=9))
     assert len(empty.track_id) == 0
+
+
+@pytest.mark.parametrize("cores, device, threads", [(1, "cpu", 1), (2, "cpu", 1), (16, "cpu", 8), (2, "cuda", 2), (16, "cuda", 16)])
+def test_default_decode_threads(monkeypatch, cores, device, threads):
+    import os
+
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    assert default_decode_threads(device) == threads
