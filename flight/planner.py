@@ -28,8 +28,16 @@ class PlanOptions:
     product_module_mm: float = 3.0  # product-label QR module (the site file knows location labels only)
     product_symbology: str = "qr"
     max_speed_m_s: float = 1.5
-    accel_m_s2: float = 1.0
-    climb_m_s: float = 1.0
+    # how ArduCopter moves in AUTO, for the flight time (stock defaults of ArduCopter V4.8.0-dev's
+    # AC_WPNav, mode_land and mode_rtl; the two measured ones from a SITL flight, docs/flying.md)
+    accel_m_s2: float = 2.5  # WPNAV_ACC
+    climb_m_s: float = 2.5  # WPNAV_SPD_UP
+    descent_m_s: float = 1.5  # WPNAV_SPD_DN
+    accel_z_m_s2: float = 1.0  # WPNAV_ACC_Z
+    land_m_s: float = 0.5  # LAND_SPD_MS: every landing indoors is below LAND_ALT_LOW_M (10 m)
+    rtl_loiter_s: float = 5.0  # RTL_LOIT_TIME above home before the descent
+    arm_to_climb_s: float = 4.0  # arming, AUTO and the motors spinning up (SITL: 4.1 s)
+    settle_s: float = 1.0  # at a pass's end (SITL: passes took 0.0-1.3 s longer than the trapezoid)
     overlap: float = 0.2
     endurance_s: float = 1200.0
     reserve_frac: float = 0.25
@@ -262,6 +270,24 @@ def _exposure(site: Site, camera: CameraSpec, opts: PlanOptions, d_m: float, war
     return ex
 
 
+def move_s(d_m: float, v_m_s: float, a_m_s2: float) -> float:
+    """Seconds to move ``d_m`` from rest to rest at up to ``v_m_s``, speeding up and slowing down at
+    ``a_m_s2`` (a trapezoid, or a triangle when the move is too short to reach the speed)."""
+    d = abs(float(d_m))
+    if d <= 0.0:
+        return 0.0
+    if d >= v_m_s * v_m_s / a_m_s2:
+        return d / v_m_s + v_m_s / a_m_s2
+    return 2.0 * math.sqrt(d / a_m_s2)
+
+
+def leg_s(opts: PlanOptions, d_xy_m: float, d_up_m: float, v_m_s: float) -> float:
+    """One straight leg between waypoints: the slower of its horizontal part (at ``v_m_s``) and its
+    vertical part (climbing or descending at the vehicle's rates), as ArduCopter flies a 3-D line."""
+    vz = opts.climb_m_s if d_up_m > 0 else opts.descent_m_s
+    return max(move_s(d_xy_m, v_m_s, opts.accel_m_s2), move_s(d_up_m, vz, opts.accel_z_m_s2))
+
+
 def _build_missions(site, camera, opts, passes, d_by_aisle, speed, per_face, min_frames, warnings,
                     exposure: ExposurePlan | None, *, chain_at_face: bool = False) -> PlanResult:
     """Missions flying ``passes`` in order, split into battery sorties. Each pass is reached from the
@@ -279,44 +305,63 @@ def _build_missions(site, camera, opts, passes, d_by_aisle, speed, per_face, min
         return float(lat), float(lon)
 
     usable = opts.endurance_s * (1 - opts.reserve_frac)
+    cruise = opts.max_speed_m_s
+    # take-off: armed, climb to 1 m, then to the transit altitude; landing: RTL's loiter, then down at LAND_SPD
+    takeoff = opts.arm_to_climb_s + leg_s(opts, 0.0, 1.0, cruise) + leg_s(opts, 0.0, transit - 1.0, cruise)
+    landing = opts.rtl_loiter_s + transit / opts.land_m_s
+    split = {"takeoff and landing": 0.0, "transit and climbs": 0.0, "passes (scanning)": 0.0, "turns and settling": 0.0}
+
+    def home_from(b) -> float:  # the last pass's end: up to the transit altitude, then home
+        return leg_s(opts, 0.0, transit - b[2], cruise) + leg_s(opts, float(np.linalg.norm(b[:2] - home_xy)), 0.0, cruise)
+
+    def close_sortie(b) -> None:
+        split["transit and climbs"] += home_from(b)
+        split["takeoff and landing"] += takeoff + landing
+
     sorties: list[list] = [[]]
-    t_sortie = 0.0
-    total = 0.0
+    t_sortie = takeoff
     path_xy: list[np.ndarray] = []
     pos = home_xy.copy()
     prev = None  # the pass flown last in this sortie, and where it ended (site xyz)
-    split = {"takeoff and landing": 0.0, "transit and climbs": 0.0, "passes (scanning)": 0.0, "turns and settling": 0.0}
     for p in passes:
         f = site.face(p.face_id)
         d = d_by_aisle[p.aisle_id]
         a = f.face_to_site([[p.u_from_m, p.v_m, d]])[0]
         b = f.face_to_site([[p.u_to_m, p.v_m, d]])[0]
         length = float(np.linalg.norm(b - a))
+
+        def reach_s(chained: bool) -> float:
+            if chained:  # along the face from the last pass's end, at the standoff
+                return leg_s(opts, float(np.linalg.norm(a[:2] - prev[1][:2])), float(a[2] - prev[1][2]), cruise)
+            up = leg_s(opts, 0.0, transit - prev[1][2], cruise) if prev is not None else 0.0  # out of the last aisle
+            return up + leg_s(opts, float(np.linalg.norm(a[:2] - pos)), 0.0, cruise) + leg_s(opts, 0.0, p.v_m - transit, cruise)
+
         chained = chain_at_face and prev is not None and prev[0].face_id == p.face_id
-        if chained:  # along the face from the last pass's end: across at cruise, up or down at the climb rate
-            reach = float(np.linalg.norm(a[:2] - prev[1][:2])) / opts.max_speed_m_s + float(abs(a[2] - prev[1][2])) / opts.climb_m_s + 2.0
-        else:
-            reach = float(np.linalg.norm(a[:2] - pos)) / opts.max_speed_m_s + abs(transit - p.v_m) / opts.climb_m_s * 2
-        t_pass = length / speed + 2 * speed / opts.accel_m_s2 + 3.0
-        back = float(np.linalg.norm(b[:2] - home_xy)) / opts.max_speed_m_s + transit / opts.climb_m_s + 15.0
+        reach = reach_s(chained)
+        t_pass = move_s(length, speed, opts.accel_m_s2) + opts.settle_s
+        back = home_from(b) + landing
         if sorties[-1] and t_sortie + reach + t_pass + back > usable:
+            close_sortie(prev[1])
             sorties.append([])
-            t_sortie = 0.0
+            t_sortie = takeoff
             pos = home_xy.copy()
+            prev = None
             chained = False
-            reach = float(np.linalg.norm(a[:2] - pos)) / opts.max_speed_m_s + abs(transit - p.v_m) / opts.climb_m_s * 2
-        if reach + t_pass + back > usable:
-            raise FlightError(f"pass along {p.face_id} at {p.v_m:.2f} m takes {reach + t_pass + back:.0f} s with the "
-                              f"return; the battery gives {usable:.0f} s usable (--endurance-s, --reserve-frac)")
+            reach = reach_s(False)
+        if takeoff + reach + t_pass + back > usable:
+            raise FlightError(f"pass along {p.face_id} at {p.v_m:.2f} m takes {takeoff + reach + t_pass + back:.0f} s "
+                              f"with the take-off and return; the battery gives {usable:.0f} s usable (--endurance-s, "
+                              "--reserve-frac)")
         sorties[-1].append((p, a, b, d, chained))
         t_sortie += reach + t_pass
-        total += reach + t_pass
         split["transit and climbs"] += reach
         split["passes (scanning)"] += length / speed
         split["turns and settling"] += t_pass - length / speed
         pos = b[:2]
         prev = (p, b)
         path_xy.append(np.array([a[:2], b[:2]]))
+    if prev is not None:
+        close_sortie(prev[1])
     missions = []
     for si, group in enumerate(sorties):
         items = [MissionItem(kind="takeoff", lat_deg=geo(home_xy)[0], lon_deg=geo(home_xy)[1], rel_alt_m=1.0),
@@ -362,8 +407,7 @@ def _build_missions(site, camera, opts, passes, d_by_aisle, speed, per_face, min
         missions.append(Mission(home=(*geo(home_xy), site.origin.alt_m), items=tuple(items), fence=tuple(fence),
                                 rally=tuple(sorted(rally, key=lambda r: (r.lat_deg, r.lon_deg))), meta=meta))
     bins_planned = len({b.bin_id for a in d_by_aisle for f in site.faces_of_aisle(a) for b in f.bins})
-    split["takeoff and landing"] = 60.0 * len(sorties)
-    return PlanResult(missions, passes, min(d_by_aisle.values()), speed, per_face, min_frames, total + 60.0 * len(sorties),
+    return PlanResult(missions, passes, min(d_by_aisle.values()), speed, per_face, min_frames, sum(split.values()),
                       bins_planned, warnings, path_xy, exposure, time_s=split,
                       battery_swaps_s=opts.battery_swap_s * (len(sorties) - 1))
 
