@@ -29,7 +29,7 @@ class PlanOptions:
     product_symbology: str = "qr"
     max_speed_m_s: float = 1.5
     # how ArduCopter moves in AUTO, for the flight time (stock defaults of ArduCopter V4.8.0-dev's
-    # AC_WPNav, mode_land and mode_rtl; the two measured ones from a SITL flight, docs/flying.md)
+    # AC_WPNav, mode_land and mode_rtl; the last two measured on SITL flights: docs/benchmarks.md, Planning)
     accel_m_s2: float = 2.5  # WPNAV_ACC
     climb_m_s: float = 2.5  # WPNAV_SPD_UP
     descent_m_s: float = 1.5  # WPNAV_SPD_DN
