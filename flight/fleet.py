@@ -5,8 +5,8 @@ longest first to the vehicle with the least work so far (LPT), counting each ais
 and its share of battery changes, so the vehicles finish together. Each vehicle has its own
 launch pad along the site's near edge (``pad_spacing_m`` apart, nearest pad to its own aisles)
 and, where the ceiling leaves room, its own transit altitude. Every vehicle's missions are flown
-out on a time line (``mission_timeline``: straight legs at the mission's speeds and the climb
-rate, battery changes on its pad); where two vehicles would come closer than
+out on a time line (``mission_timeline``: the planner's time model of ArduCopter's legs, the
+same one its flight time comes from, battery changes on its pad); where two vehicles would come closer than
 ``min_separation_m`` at the same time, the later vehicle's start is held back a slot at a time
 until they do not. ``FleetPlan.min_separation_m`` is the closest approach left.
 """
@@ -19,7 +19,7 @@ import numpy as np
 
 from flight.errors import FlightError
 from flight.mission import Mission
-from flight.planner import PlanOptions, PlanResult, plan
+from flight.planner import PlanOptions, PlanResult, leg_s, plan
 from warehouse.camera import CameraSpec
 from warehouse.site import Site
 
@@ -87,38 +87,49 @@ def split_aisles(cost_s: dict[str, float], n: int) -> list[list[str]]:
     return [sorted(x, key=order.index) for x in out]
 
 
-def mission_timeline(site: Site, mission: Mission, *, climb_m_s: float = 1.0, land_m_s: float = 0.5,
-                     sample_s: float = 0.25, settle_s: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """(T,) seconds and (T,3) site positions of a mission flown as straight legs: horizontal at
-    the mission's speed (``change_speed``), vertical at ``climb_m_s``, each leg as long as the
-    slower of the two, ``settle_s`` at each waypoint; RTL climbs to the mission's top, flies home
-    and lands at ``land_m_s``."""
+def mission_timeline(site: Site, mission: Mission, opts: PlanOptions = PlanOptions(), *,
+                     sample_s: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
+    """(T,) seconds and (T,3) site positions of a mission flown as ArduCopter flies it, with the
+    planner's time model (``flight.planner.leg_s``, the same ``opts``): ``arm_to_climb_s`` on the
+    pad, each straight leg as long as the slower of its horizontal part (at the mission's speed,
+    ``change_speed``) and its vertical part, ``settle_s`` at the end of each pass (the first
+    waypoint after the pass's ``gimbal`` item, as ``flight.planner`` writes a pass); RTL climbs to the mission's top, flies home, loiters ``rtl_loiter_s`` and lands at
+    ``land_m_s``. The whole line lasts the planner's ``est_flight_time_s`` for the sortie; along a
+    leg the position is interpolated straight."""
     home = site.origin.geodetic_to_site(mission.home[0], mission.home[1], mission.home[2])
     pos = np.array([home[0], home[1], 0.0])
-    speed = 1.0
+    speed = opts.max_speed_m_s
     top = max((it.rel_alt_m for it in mission.items if it.kind in ("waypoint", "takeoff")), default=1.0)
-    legs: list[tuple[np.ndarray, float]] = []  # (target, seconds to reach it)
+    legs: list[tuple[np.ndarray, float]] = [(pos, opts.arm_to_climb_s)]  # (target, seconds to reach it)
 
-    def to(target: np.ndarray, v: float, vz: float = climb_m_s) -> None:
+    def to(target: np.ndarray, seconds: float | None = None) -> None:
         nonlocal pos
-        legs.append((target, max(float(np.linalg.norm(target[:2] - pos[:2])) / max(v, 1e-6),
-                                 abs(float(target[2] - pos[2])) / vz)))
-        legs.append((target, settle_s))
+        if seconds is None:
+            seconds = leg_s(opts, float(np.linalg.norm(target[:2] - pos[:2])), float(target[2] - pos[2]), speed)
+        legs.append((target, seconds))
         pos = target
 
+    in_pass = False
     for it in mission.items:
         if it.kind == "change_speed" and it.speed_m_s:
             speed = float(it.speed_m_s)
+        elif it.kind == "gimbal":
+            in_pass = True
         elif it.kind == "takeoff":
-            to(np.array([pos[0], pos[1], float(it.rel_alt_m or 1.0)]), speed)
+            to(np.array([pos[0], pos[1], float(it.rel_alt_m or 1.0)]))
         elif it.kind == "waypoint":
             p = site.origin.geodetic_to_site(it.lat_deg, it.lon_deg, site.origin.alt_m)
-            to(np.array([p[0], p[1], float(it.rel_alt_m)]), speed)
+            to(np.array([p[0], p[1], float(it.rel_alt_m)]))
+            if in_pass:
+                to(pos, opts.settle_s)
+                in_pass = False
         elif it.kind in ("rtl", "land"):
             if it.kind == "rtl":
-                to(np.array([pos[0], pos[1], max(top, pos[2])]), speed)
-                to(np.array([home[0], home[1], pos[2]]), speed)
-            to(np.array([pos[0], pos[1], 0.0]), speed, land_m_s)
+                speed = opts.max_speed_m_s  # RTL flies home at WPNAV_SPEED
+                to(np.array([pos[0], pos[1], max(top, pos[2])]))
+                to(np.array([home[0], home[1], pos[2]]))
+                to(pos, opts.rtl_loiter_s)
+            to(np.array([pos[0], pos[1], 0.0]), pos[2] / opts.land_m_s)
     t_end = [0.0]
     for _, d in legs:
         t_end.append(t_end[-1] + d)
@@ -128,12 +139,13 @@ def mission_timeline(site: Site, mission: Mission, *, climb_m_s: float = 1.0, la
     return t, xyz
 
 
-def vehicle_timeline(site: Site, missions: list[Mission], swap_s: float, *, sample_s: float = 0.25):
+def vehicle_timeline(site: Site, missions: list[Mission], swap_s: float, opts: PlanOptions = PlanOptions(), *,
+                     sample_s: float = 0.25):
     """A vehicle's sorties one after another, each battery change spent on its pad."""
     ts, ps = [], []
     t0 = 0.0
     for k, m in enumerate(missions):
-        t, p = mission_timeline(site, m, sample_s=sample_s)
+        t, p = mission_timeline(site, m, opts, sample_s=sample_s)
         ts.append(t + t0)
         ps.append(p)
         t0 += float(t[-1]) + (swap_s if k + 1 < len(missions) else 0.0)
@@ -200,7 +212,7 @@ def plan_fleet(site: Site, camera: CameraSpec, opts: PlanOptions = PlanOptions()
     for k, part in enumerate(parts):
         alt = round(base + k * fleet.altitude_step_m, 2) if stacked else base
         r = plan(site, camera, replace(opts, aisles=tuple(part), home_m=pads[k], transit_alt_m=alt))
-        t, p = vehicle_timeline(site, r.missions, opts.battery_swap_s, sample_s=fleet.sample_s)
+        t, p = vehicle_timeline(site, r.missions, opts.battery_swap_s, opts, sample_s=fleet.sample_s)
         start = 0.0
         while True:
             worst = min(((closest_approach((t + start, p), lines[j], sample_s=fleet.sample_s), j) for j in range(len(lines))),

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from flight.fleet import FleetOptions, closest_approach, mission_timeline, plan_fleet, split_aisles
 from flight.mission import Mission, MissionItem
-from flight.planner import PlanOptions, plan
+from flight.planner import PlanOptions, move_s, plan
 from tests.conftest import DEFAULT_SITE
 from warehouse.camera import CameraSpec
 from warehouse.site import grid_site_dict, load_site, site_from_dict
@@ -35,11 +35,25 @@ def test_a_time_line_flies_the_legs_at_the_missions_speeds():
     m = Mission(home=(home[0], home[1], SITE.origin.alt_m), items=(
         MissionItem(kind="takeoff", rel_alt_m=1.0), MissionItem(kind="change_speed", speed_m_s=2.0),
         MissionItem(kind="waypoint", lat_deg=lat, lon_deg=lon, rel_alt_m=3.0), MissionItem(kind="rtl")))
-    t, p = mission_timeline(SITE, m, sample_s=0.25, settle_s=0.0)
-    # up 1 m (1 s), 10 m across at 2 m/s while climbing 2 m (5 s), back 10 m (5 s), down 3 m at 0.5 m/s (6 s)
-    assert t[-1] == pytest.approx(17.0, abs=0.25)
+    o = PlanOptions(arm_to_climb_s=4.0, settle_s=0.0, rtl_loiter_s=5.0, max_speed_m_s=1.5)
+    t, p = mission_timeline(SITE, m, o, sample_s=0.25)
+    up_1m = move_s(1.0, o.climb_m_s, o.accel_z_m_s2)
+    across = max(move_s(10.0, 2.0, o.accel_m_s2), move_s(2.0, o.climb_m_s, o.accel_z_m_s2))
+    home_s = move_s(10.0, 1.5, o.accel_m_s2)  # RTL flies home at the cruise speed
+    # armed on the pad, up 1 m, 10 m across at 2 m/s while climbing 2 m, home, RTL's loiter, 3 m down at LAND_SPD
+    assert t[-1] == pytest.approx(4.0 + up_1m + across + home_s + 5.0 + 3.0 / o.land_m_s, abs=0.25)
     assert np.allclose(p[0], [0, 0, 0], atol=1e-6) and np.allclose(p[-1], [0, 0, 0], atol=1e-6)
-    assert np.allclose(p[np.searchsorted(t, 6.0)], [0, 10, 3], atol=1e-6)
+    at = [np.interp(4.0 + up_1m + across, t, p[:, i]) for i in range(3)]
+    assert np.allclose(at, [0, 10, 3], atol=0.25 * 2.0)  # there on arrival (to a sample's flight)
+
+
+@pytest.mark.parametrize("opts", [PlanOptions(), PlanOptions(endurance_s=250.0), PlanOptions(settle_s=0.0, max_speed_m_s=2.0)])
+def test_a_time_line_lasts_the_planners_flight_time(opts):
+    """Deconfliction and the flight time come from one model: the sorties' time lines add up to
+    the planner's estimate."""
+    r = plan(SITE, CameraSpec(), opts)
+    total = sum(float(mission_timeline(SITE, m, opts, sample_s=0.05)[0][-1]) for m in r.missions)
+    assert total == pytest.approx(r.est_flight_time_s, abs=0.05 * len(r.missions) + 1e-3)
 
 
 def test_two_vehicles_on_the_default_site():
@@ -64,7 +78,7 @@ def test_a_vehicle_that_would_come_too_close_is_held_back():
     # and the separation is the time lines' own: no vehicle was placed closer
     from flight.fleet import vehicle_timeline
 
-    lines = [vehicle_timeline(SITE, v.plan.missions, 180.0) for v in fp.vehicles]
+    lines = [vehicle_timeline(SITE, v.plan.missions, 180.0, PlanOptions()) for v in fp.vehicles]
     lines = [(t + v.start_s, p) for (t, p), v in zip(lines, fp.vehicles)]
     assert closest_approach(*lines)[0] == pytest.approx(fp.min_separation_m)
 
