@@ -102,19 +102,23 @@ class LiveCounter:
         todo = list(range(self.n_done, min(len(b.frames), self.n_done + self.opts.batch_frames)))
         self.max_queued = max(self.max_queued, len(b.frames) - self.n_done)
         if todo:
-            def frames():
+            det = self._detector()
+
+            def frames():  # as `rackscan process` reads them (grey for grey weights), so live and final agree
                 for i in todo:
                     rec = b.frames[i]
                     try:
-                        yield rec.frame_idx, rec.t_ns, b.read_frame(i)
+                        yield rec.frame_idx, rec.t_ns, b.read_frame(i, grey=det.takes_grey)
                     except FlightError:  # a frame the recorder could not write: skipped, as offline
                         continue
             if self._tracker is None:  # over every frame, in order, as offline (kept across rounds)
                 from perception.pipeline import Tracker
 
                 self._tracker = Tracker(float(b.camera_spec().fps or 5.0))
+            # codes read inline: the recorder needs the other core (a reader thread measured no faster
+            # live, docs/benchmarks.md, Counting while flying)
             self.dets += [self._tracker.update(d)
-                          for d in run_perception(frames(), self._detector(), track=False, decode_threads=0)]
+                          for d in run_perception(frames(), det, track=False, decode_threads=0)]
             self.n_done = todo[-1] + 1
         closed = b.meta.status != "recording"
         if self.live_id is None:
