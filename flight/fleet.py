@@ -6,9 +6,9 @@ and its share of battery changes, so the vehicles finish together. Each vehicle 
 launch pad along the site's near edge (``pad_spacing_m`` apart, nearest pad to its own aisles)
 and, where the ceiling leaves room, its own transit altitude. Every vehicle's missions are flown
 out on a time line (``mission_timeline``: the planner's time model of ArduCopter's legs, the
-same one its flight time comes from, battery changes on its pad); where two vehicles would come closer than
-``min_separation_m`` at the same time, the later vehicle's start is held back a slot at a time
-until they do not. ``FleetPlan.min_separation_m`` is the closest approach left.
+same one its flight time comes from, battery changes on its pad); where two vehicles would come
+closer than ``min_separation_m`` at the same time, the later vehicle's start is held back a slot
+at a time until they do not. ``FleetPlan.min_separation_m`` is the closest approach left.
 """
 
 from __future__ import annotations
@@ -93,9 +93,10 @@ def mission_timeline(site: Site, mission: Mission, opts: PlanOptions = PlanOptio
     planner's time model (``flight.planner.leg_s``, the same ``opts``): ``arm_to_climb_s`` on the
     pad, each straight leg as long as the slower of its horizontal part (at the mission's speed,
     ``change_speed``) and its vertical part, ``settle_s`` at the end of each pass (the first
-    waypoint after the pass's ``gimbal`` item, as ``flight.planner`` writes a pass); RTL climbs to the mission's top, flies home, loiters ``rtl_loiter_s`` and lands at
-    ``land_m_s``. The whole line lasts the planner's ``est_flight_time_s`` for the sortie; along a
-    leg the position is interpolated straight."""
+    waypoint after the pass's ``gimbal`` item, as ``flight.planner`` writes a pass); RTL climbs
+    to the mission's top, flies home, loiters ``rtl_loiter_s`` and lands at ``land_m_s``. The
+    whole line lasts the planner's ``est_flight_time_s`` for the sortie; along a leg the position
+    is interpolated straight."""
     home = site.origin.geodetic_to_site(mission.home[0], mission.home[1], mission.home[2])
     pos = np.array([home[0], home[1], 0.0])
     speed = opts.max_speed_m_s
