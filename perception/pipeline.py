@@ -74,15 +74,15 @@ class Tracker:
         return replace(det, track_id=tid)
 
 
-def default_decode_threads(device: str) -> int:
-    """Threads reading codes beside the detector, by default. On a GPU every core. On the CPU half
-    of them (at least one): the detector uses every core only while it infers, and code reading,
-    frame decoding and the quality measures run on one core each, so on 2 cores one reader thread
-    beside the detector took the default 4K flight from 6.0 to 8.3 frames per second (the same
-    detections and codes)."""
+def default_decode_threads(device: str, cores: int | None = None) -> int:
+    """Threads reading codes beside the detector, by default, on ``cores`` (default: this
+    machine's). On a GPU every core. On the CPU half of them (at least one): the detector uses
+    every core only while it infers, and code reading, frame decoding and the quality measures run
+    on one core each, so on 2 cores one reader thread beside the detector took the default 4K
+    flight from 6.0 to 8.3 frames per second (the same detections and codes)."""
     import os
 
-    cores = os.cpu_count() or 1
+    cores = cores or os.cpu_count() or 1
     return cores if device != "cpu" else max(1, cores // 2)
 
 

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
@@ -58,6 +57,7 @@ def perception_bench(
 
     from perception.bench import agreement, measure, pinned_cores
     from perception.detector import DEFAULT_WEIGHTS, Detector
+    from perception.pipeline import default_decode_threads
     from rackscan.executors import progress_bar
 
     con = Console()
@@ -119,7 +119,8 @@ def perception_bench(
                         task = prog.add_task(f"{backend} on {n_cores} CPU cores", total=None)
                         det = Detector(pt, backend=backend, device="cpu", threads=n_cores)
                         # codes read beside the detector, as `rackscan process` reads them on the CPU
-                        results.append(measure(det, imgs, decode=True, cores=n_cores, decode_threads=max(1, n_cores // 2),
+                        results.append(measure(det, imgs, decode=True, cores=n_cores,
+                                               decode_threads=default_decode_threads("cpu", n_cores),
                                                on_frame=lambda i, n, t=task: prog.update(t, completed=i, total=n)))
             finally:
                 torch.set_num_threads(old_threads)
@@ -137,7 +138,7 @@ def perception_bench(
                         prog.update(task, description="onnx: no CUDA execution provider in this onnxruntime, skipped")
                         break
                     r = measure(det, imgs, decode=True, cores=0, repeat=max(1, 256 // len(imgs)),
-                                decode_threads=os.cpu_count() or 1,
+                                decode_threads=default_decode_threads("cuda"),
                                 on_frame=lambda i, n, t=task: prog.update(t, completed=i, total=n))
                     agree[id(r)] = agreement(reference, det.detect(imgs))
                     results.append(r)

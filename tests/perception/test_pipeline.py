@@ -76,3 +76,5 @@ def test_default_decode_threads(monkeypatch, cores, device, threads):
 
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
     assert default_decode_threads(device) == threads
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)  # a bench pinned to ``cores`` of a larger machine
+    assert default_decode_threads(device, cores) == threads
