@@ -76,6 +76,7 @@ def frames_from_table(df: pd.DataFrame, source: str = "detections") -> list[Fram
     xyxy_all = df[["x1", "y1", "x2", "y2"]].to_numpy(np.float32)[order]
     wh_all = df[["image_w", "image_h"]].to_numpy()[order] if {"image_w", "image_h"} <= set(df.columns) else None
     q_all = df[list(QUALITY_COLUMNS)].to_numpy(np.float64)[order] if set(QUALITY_COLUMNS) <= set(df.columns) else None
+    noise_k = list(QUALITY_COLUMNS).index("img_noise")
     # the GS1 fields as written (files from before serial and lot were kept: parsed again)
     gs1_all = ({f: df[f].fillna("").astype(str).to_numpy(object)[order] for f in GS1_FIELDS}
                if all(f in df.columns for f in GS1_FIELDS) else None)
@@ -88,7 +89,7 @@ def frames_from_table(df: pd.DataFrame, source: str = "detections") -> list[Fram
         bx, cx = a + np.flatnonzero(kind == "box"), a + np.flatnonzero(kind == "code")
         wh = (int(wh_all[a, 0]), int(wh_all[a, 1])) if wh_all is not None else (0, 0)
         q = None
-        if q_all is not None and not np.isnan(q_all[a, list(QUALITY_COLUMNS).index("img_noise")]):  # files from before frame quality: None
+        if q_all is not None and not np.isnan(q_all[a, noise_k]):  # files from before frame quality: None
             q = FrameQuality(**{f: float(q_all[a, k]) for k, f in enumerate(QUALITY_COLUMNS.values())})
         c = Codes(
             symbology=col["symbology"][cx].astype(object), text=col["text"][cx].astype(object),
