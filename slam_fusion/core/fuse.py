@@ -460,11 +460,18 @@ def labelled_in_row(labels: list[ItemLabel], counted: list[TireTrack], *, min_op
     return sorted(out, key=lambda t: (t.u_m, t.v_m, t.frames))
 
 
-def is_counted(t: TireTrack, *, min_support: float = 0.5, min_side_m: float = 0.1) -> bool:
+# A track the detector scored under this on average (over its sightings) is not counted from its own
+# sightings: in dim stores it draws boxes over empty rack, cartons and the ends of rows at 0.3-0.47,
+# and scores real tires 0.53 and up (dev worlds 10009-10042; 0.55 began to drop real tires there).
+MIN_TRACK_SCORE = 0.5
+
+
+def is_counted(t: TireTrack, *, min_support: float = 0.5, min_side_m: float = 0.1,
+               min_score: float = MIN_TRACK_SCORE) -> bool:
     """The rule ``fuse_bin`` counts a track as a tire by (see there)."""
     need = 2 if t.n_expected >= 2 else 1
     too_thin = t.w_m < min_side_m or t.h_m < min_side_m  # measured, or never seen wider than a sliver
-    return len(t.frames) >= need and t.support >= min_support and not too_thin
+    return len(t.frames) >= need and t.support >= min_support and not too_thin and t.score >= min_score
 
 
 def is_fragment(t: TireTrack, counted: list[TireTrack], *, narrow: float = 0.6, covered: float = 0.8) -> bool:
@@ -539,6 +546,32 @@ def drop_covered(counted: list[TireTrack], *, covered: float = 0.9, grid: int = 
     return keep
 
 
+def box_iou(a: TireTrack, b: TireTrack) -> float:
+    """Intersection over union of two tracks' boxes on the face."""
+    iu = max(0.0, min(a.u1_m, b.u1_m) - max(a.u0_m, b.u0_m))
+    iv = max(0.0, min(a.v1_m, b.v1_m) - max(a.v0_m, b.v0_m))
+    inter = iu * iv
+    return inter / max(1e-12, a.w_m * a.h_m + b.w_m * b.h_m - inter)
+
+
+COPY_IOU = 0.45  # dev worlds 10009-10042: two crowded tires measured at 0.41, a laced stack at 0.36; copies 0.48-0.67
+
+
+def drop_copies(counted: list[TireTrack], *, max_iou: float = COPY_IOU) -> list[TireTrack]:
+    """Drop counted tracks whose box overlaps another counted track's by ``max_iou`` (IoU on the face)
+    or more: one tire boxed twice, less than half a tire apart (a lying tire whose box slid onto the
+    seam with the next, a standing tire boxed once whole and once shifted), not two tires. Distinct
+    tires overlap less in projection: packed neighbours not at all, a crowded row's tires (a third of
+    a width into each other) at an IoU of 0.18 by their true sizes and 0.41 as a dim store's loose
+    boxes measured them, the tires of a laced stack at 0.2-0.36.
+    The weakest go first (fewest frames, then support, then score), so the better seen copy stays."""
+    keep = list(counted)
+    for t in sorted(counted, key=lambda t: (len(t.frames), t.support, t.score)):
+        if any(o is not t and o.face_id == t.face_id and box_iou(t, o) >= max_iou for o in keep):
+            keep.remove(t)
+    return keep
+
+
 def select_tracks(tracks: list[TireTrack], *, min_support: float = 0.5, min_side_m: float = 0.1,
                   hidden_support: float = 0.15, labels: list[ItemLabel] = ()
                   ) -> tuple[list[TireTrack], list[TireTrack], list[TireTrack]]:
@@ -547,7 +580,7 @@ def select_tracks(tracks: list[TireTrack], *, min_support: float = 0.5, min_side
 
     The pieces of a standing tire boxed in two are joined first (``merge_cut_tires``). Counted:
     ``is_counted``, not a fragment of its neighbours (``is_fragment``) nor a copy under the others
-    (``drop_covered``), plus tracks
+    (``drop_covered``) or over one of them (``drop_copies``), plus tracks
     seen in at least two frames and ``hidden_support`` of
     those that had them in view, no thinner than ``min_side_m``, that fill a gap in a packed row
     (``hidden_in_row``), plus the tires whose label alone was read in such a gap still open
@@ -555,7 +588,7 @@ def select_tracks(tracks: list[TireTrack], *, min_support: float = 0.5, min_side
     tracks = merge_cut_tires(tracks)
     good = [t for t in tracks if is_counted(t, min_support=min_support, min_side_m=min_side_m)]
     good = [t for t in good if not is_fragment(t, good)]
-    good = drop_covered(good)
+    good = drop_copies(drop_covered(good))
     maybe = [t for t in tracks if t not in good and len(t.frames) >= 2 and t.support >= hidden_support
              and t.w_m >= min_side_m and t.h_m >= min_side_m]
     hidden = hidden_in_row(maybe, good)
@@ -585,7 +618,9 @@ def fuse_bin(
     A track is a tire when it was seen in at least ``min_support`` of the frames that had it
     wholly in view (and in two frames, where two or more had it in view), and its measured sides
     are at least ``min_side_m`` (the narrowest tire is 135 mm; a box never seen wider is a sliver
-    on the image edge or in a gap, not countable evidence of a tire). A weaker track also counts
+    on the image edge or in a gap, not countable evidence of a tire), and the detector scored it
+    ``MIN_TRACK_SCORE`` or more on average; one tire is counted once however many of its boxes
+    overlap (``drop_covered``, ``drop_copies``). A weaker track also counts
     where it fills a gap in a packed row, and so does a tire whose serialised label (``labels``, the
     bin's) alone was read in such a gap (``select_tracks``, reason ``hidden_in_row``); a gap left
     open is flagged ``gap_in_row``.

@@ -1,9 +1,11 @@
 """A standing tire boxed in two is one tire; a tire boxed twice a little apart is one tire; a stack
-of lying tires and a packed row keep their count. Geometry from dev world 10004/10005 (R01/back)."""
+of lying tires and a packed row keep their count. Geometry from dev worlds 10004/10005 (R01/back),
+10033 and 10038 (A01, first face)."""
 
 import pytest
 
-from slam_fusion.core.fuse import TireTrack, drop_covered, fuse_bin, merge_cut_tires, select_tracks
+from slam_fusion.core.fuse import (TireTrack, box_iou, drop_copies, drop_covered, fuse_bin, is_counted, merge_cut_tires,
+                                   select_tracks)
 
 
 def _t(u0, u1, v0, v1, n=11, expected=10):
@@ -54,3 +56,49 @@ def test_an_empty_bin_full_of_tire_like_boxes_goes_to_recount():
     unsure = fuse_bin("A01-B03-L1-P2", strays, set(range(20)))
     assert clean.count == unsure.count == 0
     assert clean.confidence >= 0.9 > 0.8 > unsure.confidence
+
+
+# dev 10038 A01-B01-L3-P1: 7 standing tires of 0.20 m; the last one boxed twice, 6 cm apart
+STANDING_COPY = [_t(5.01, 5.22, 2.49, 3.10, 22, 14), _t(5.23, 5.42, 2.48, 3.10, 27, 14), _t(5.44, 5.63, 2.48, 3.09, 28, 15),
+                 _t(5.64, 5.83, 2.50, 3.10, 17, 13), _t(5.86, 6.05, 2.49, 3.11, 20, 13), _t(6.07, 6.26, 2.48, 3.10, 26, 14),
+                 _t(6.24, 6.43, 2.49, 3.09, 9, 14), _t(6.30, 6.50, 2.46, 3.10, 15, 13)]
+# dev 10033 A01-B05-L3-P1: two laced columns of 3 lying tires; the right column's bottom tire boxed twice
+LACED_COPY = [_t(2.90, 3.80, 2.46, 2.75, 54, 47), _t(2.97, 3.82, 2.07, 2.35, 23, 25), _t(3.05, 3.92, 2.24, 2.54, 23, 26),
+              _t(3.83, 4.76, 2.08, 2.33, 16, 25), _t(3.99, 4.89, 2.45, 2.76, 66, 49), _t(4.03, 4.89, 2.08, 2.34, 23, 27),
+              _t(4.05, 4.98, 2.25, 2.54, 30, 26)]
+# dev 10038 A01-B03-L2-P2: two laced columns of 6, each tire nested into the one below (IoU up to 0.35)
+LACED_TIGHT = [_t(0.13, 0.78, 1.86, 2.08, 17, 17), _t(0.14, 0.79, 1.54, 1.76, 17, 14), _t(0.15, 0.78, 1.27, 1.50, 24, 14),
+               _t(0.18, 0.83, 1.36, 1.63, 23, 14), _t(0.21, 0.84, 1.67, 1.90, 29, 21), _t(0.21, 0.85, 1.99, 2.19, 18, 14),
+               _t(0.79, 1.44, 1.84, 2.07, 33, 21), _t(0.80, 1.44, 1.28, 1.52, 33, 14), _t(0.79, 1.46, 1.55, 1.79, 19, 14),
+               _t(0.85, 1.48, 1.43, 1.65, 18, 14), _t(0.84, 1.49, 1.70, 1.91, 37, 26), _t(0.87, 1.50, 1.98, 2.19, 18, 14)]
+
+
+# dev 10009 A01-B01-L3-P2 (26 lux): two crowded tires 0.25 m wide, 0.18 m apart, boxed loosely
+CROWDED_LOOSE = [_t(4.79, 5.08, 3.85, 4.52, 13, 23), _t(4.89, 5.25, 3.86, 4.52, 22, 23)]
+
+
+@pytest.mark.parametrize("tracks,count,dropped", [
+    (STANDING_COPY, 7, STANDING_COPY[6]),  # the copy seen in fewer frames goes
+    (LACED_COPY, 6, LACED_COPY[3]),
+    (LACED_TIGHT, 12, None),
+    (CROWDED_LOOSE, 2, None),
+])
+def test_a_tire_boxed_twice_half_a_tire_apart_counts_once_a_laced_stack_keeps_its_count(tracks, count, dropped):
+    out = drop_copies(tracks)
+    assert len(out) == count
+    assert dropped is None or dropped not in out
+    assert len(select_tracks(tracks)[0]) == count
+
+
+def test_distinct_tires_overlap_less_than_copies_of_one():
+    worst_distinct = max(box_iou(a, b) for ts in (LACED_TIGHT, CROWDED_LOOSE) for a in ts for b in ts if a is not b)
+    copies = [box_iou(STANDING_COPY[6], STANDING_COPY[7]), box_iou(LACED_COPY[3], LACED_COPY[5])]
+    assert worst_distinct < min(copies)
+
+
+@pytest.mark.parametrize("score,counted", [(0.36, False), (0.47, False), (0.53, True), (0.84, True)])
+def test_a_box_the_detector_scores_low_in_many_frames_is_not_a_tire(score, counted):
+    # dev 10017 A01-B03-L2-P1: an empty bin at 38 lux where a box was drawn in 9 of 16 frames at 0.36
+    box = TireTrack(**{**_t(7.57, 8.34, 1.59, 2.06, 9, 16).__dict__, "score": score})
+    assert is_counted(box) is counted
+    assert fuse_bin("A01-B03-L2-P1", [box], set(range(16))).count == int(counted)
