@@ -15,6 +15,7 @@ def worlds_bench(
     worlds: int = typer.Option(20, "--worlds", help="how many worlds of the split"),
     split: str = typer.Option("test", "--split", help="train, dev or test (test worlds are only ever scored)"),
     start: int = typer.Option(0, "--start", help="skip this many worlds of the split"),
+    world: list[int] = typer.Option(None, "--world", help="these worlds of the split instead (repeat it)"),
     out: Path = typer.Option(None, "--out", help="working folder (default runs/worlds/<family>)"),
     one_face: bool = typer.Option(False, "--one-face", help="fly only each world's first face (faster)"),
     fresh: bool = typer.Option(False, "--fresh", help="fly and process every world again"),
@@ -31,11 +32,11 @@ def worlds_bench(
 
     from datasets.family import load_family
     from rackscan.executors import make_executor, progress_bar
-    from rackscan.worlds import CONFIDENT, MIN_CONFIDENCE, pool, reliability_plot, run_world
+    from rackscan.worlds import CONFIDENT, MIN_CONFIDENCE, pick_worlds, pool, reliability_plot, run_world
 
     con = Console()
     fam = load_family(family_yaml)
-    ks = fam.worlds(split, worlds, start=start)
+    ks = pick_worlds(fam, split, world) if world else fam.worlds(split, worlds, start=start)
     if fit_confidence and split == "test":
         from datasets.errors import DatasetError
 

@@ -49,6 +49,20 @@ class WorldRun:
         return self.sku_right / self.observed if self.observed else float("nan")
 
 
+def pick_worlds(fam, split: str, ks: list[int]) -> list[int]:
+    """Worlds ``ks`` of ``fam`` (sorted, each once), each checked to lie in ``split``, so a test world
+    never slips into a dev run."""
+    from datasets.errors import DatasetError
+
+    if split not in fam.splits:
+        raise DatasetError(f"--split {split!r}; expected one of {list(fam.splits)}")
+    lo, hi = fam.splits[split]
+    for k in ks:
+        if not lo <= k <= hi:
+            raise DatasetError(f"--world {k}: not a {split} world; expected {lo}-{hi}")
+    return sorted(set(ks))
+
+
 def describe_world(sc) -> str:
     s = sc.spec
     z = s.site_size

@@ -53,3 +53,21 @@ def test_a_world_is_not_flown_or_processed_again(bench):
     assert frame.stat().st_mtime_ns == saved
     assert [line.split(":")[0] for line in logged if "up to date" in line] == ["detect", "fuse", "reconcile"]
     assert again == load_run(out / "world-200" / "world.json")
+
+
+@pytest.mark.parametrize("split,ks,expected", [
+    ("dev", [138, 109, 138], [109, 138]),
+    ("test", [201], [201]),
+    ("dev", [109, 201], "--world 201: not a dev world; expected 100-199"),  # a test world never slips into a dev run
+    ("holdout", [201], "--split 'holdout'; expected one of"),
+])
+def test_worlds_picked_by_number_stay_in_their_split(split, ks, expected):
+    from datasets.errors import DatasetError
+    from rackscan.worlds import pick_worlds
+
+    fam = load_family(TINY)
+    if isinstance(expected, list):
+        assert pick_worlds(fam, split, ks) == expected
+    else:
+        with pytest.raises(DatasetError, match=expected):
+            pick_worlds(fam, split, ks)
