@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from perception.detections import box_intersection
+from perception.detections import box_iou
 from perception.detector import Detector
 from perception.pipeline import run_perception
 
@@ -80,14 +80,6 @@ def measure(detector: Detector, frames: list[np.ndarray], *, decode: bool, cores
     return SpeedResult(backend=detector.backend, device=detector.device, batch=detector.batch, cores=cores, frames=n,
                        detect_fps=n / t_det, total_fps=n / t_all if decode else 0.0,
                        codes_per_frame=n_codes / n if decode else 0.0, decode_threads=decode_threads)
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, M) IoU of xyxy boxes."""
-    inter = box_intersection(a, b)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 def agreement(reference: list, other: list, *, min_iou: float = 0.9) -> float:

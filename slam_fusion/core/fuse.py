@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from perception.detections import box_intersection
+from perception.detections import box_intersection, box_iou
 from slam_fusion.core.calibration import Calibration
 from slam_fusion.core.confidence import RECOUNT_CAP, BinEvidence, ConfidenceModel
 
@@ -546,14 +546,6 @@ def drop_covered(counted: list[TireTrack], *, covered: float = 0.9, grid: int = 
     return keep
 
 
-def box_iou(a: TireTrack, b: TireTrack) -> float:
-    """Intersection over union of two tracks' boxes on the face."""
-    iu = max(0.0, min(a.u1_m, b.u1_m) - max(a.u0_m, b.u0_m))
-    iv = max(0.0, min(a.v1_m, b.v1_m) - max(a.v0_m, b.v0_m))
-    inter = iu * iv
-    return inter / max(1e-12, a.w_m * a.h_m + b.w_m * b.h_m - inter)
-
-
 COPY_IOU = 0.45  # dev worlds 10009-10042: two crowded tires measured at 0.41, a laced stack at 0.36; copies 0.48-0.67
 
 
@@ -565,11 +557,16 @@ def drop_copies(counted: list[TireTrack], *, max_iou: float = COPY_IOU) -> list[
     a width into each other) at an IoU of 0.18 by their true sizes and 0.41 as a dim store's loose
     boxes measured them, the tires of a laced stack at 0.2-0.36.
     The weakest go first (fewest frames, then support, then score), so the better seen copy stays."""
-    keep = list(counted)
-    for t in sorted(counted, key=lambda t: (len(t.frames), t.support, t.score)):
-        if any(o is not t and o.face_id == t.face_id and box_iou(t, o) >= max_iou for o in keep):
-            keep.remove(t)
-    return keep
+    n = len(counted)
+    boxes = np.array([[t.u0_m, t.v0_m, t.u1_m, t.v1_m] for t in counted], dtype=float).reshape(n, 4)
+    faces = np.array([t.face_id for t in counted])
+    copy = (box_iou(boxes, boxes) >= max_iou) & (faces[:, None] == faces[None, :])
+    np.fill_diagonal(copy, False)
+    alive = np.ones(n, dtype=bool)
+    for i in sorted(range(n), key=lambda i: (len(counted[i].frames), counted[i].support, counted[i].score)):
+        if np.any(copy[i] & alive):
+            alive[i] = False
+    return [t for t, a in zip(counted, alive) if a]
 
 
 def select_tracks(tracks: list[TireTrack], *, min_support: float = 0.5, min_side_m: float = 0.1,

@@ -2,9 +2,11 @@
 of lying tires and a packed row keep their count. Geometry from dev worlds 10004/10005 (R01/back),
 10033 and 10038 (A01, first face)."""
 
+import numpy as np
 import pytest
 
-from slam_fusion.core.fuse import (TireTrack, box_iou, drop_copies, drop_covered, fuse_bin, is_counted, merge_cut_tires,
+from perception.detections import box_iou
+from slam_fusion.core.fuse import (TireTrack, drop_copies, drop_covered, fuse_bin, is_counted, merge_cut_tires,
                                    select_tracks)
 
 
@@ -90,9 +92,14 @@ def test_a_tire_boxed_twice_half_a_tire_apart_counts_once_a_laced_stack_keeps_it
     assert len(select_tracks(tracks)[0]) == count
 
 
+def _iou(a: TireTrack, b: TireTrack) -> float:
+    xyxy = np.array([[t.u0_m, t.v0_m, t.u1_m, t.v1_m] for t in (a, b)])
+    return float(box_iou(xyxy[:1], xyxy[1:])[0, 0])
+
+
 def test_distinct_tires_overlap_less_than_copies_of_one():
-    worst_distinct = max(box_iou(a, b) for ts in (LACED_TIGHT, CROWDED_LOOSE) for a in ts for b in ts if a is not b)
-    copies = [box_iou(STANDING_COPY[6], STANDING_COPY[7]), box_iou(LACED_COPY[3], LACED_COPY[5])]
+    worst_distinct = max(_iou(a, b) for ts in (LACED_TIGHT, CROWDED_LOOSE) for a in ts for b in ts if a is not b)
+    copies = [_iou(STANDING_COPY[6], STANDING_COPY[7]), _iou(LACED_COPY[3], LACED_COPY[5])]
     assert worst_distinct < min(copies)
 
 
