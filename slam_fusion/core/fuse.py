@@ -464,34 +464,60 @@ def labelled_in_row(labels: list[ItemLabel], counted: list[TireTrack], *, min_op
 # sightings: in dim stores it draws boxes over empty rack, cartons and the ends of rows at 0.3-0.47,
 # and scores real tires 0.53 and up (dev worlds 10009-10042; 0.55 began to drop real tires there).
 MIN_TRACK_SCORE = 0.5
+# No tire's face is more than this many times as tall as wide (standing) or wide as tall (lying): the
+# diameter over the section width is 3.45 for 165/65R14, 4.2 for 7.50R16, 4.6 for a 125/80R15 spare;
+# counted tires of the dev worlds measured 3.45 at most. A box 10 cm wide and 1.2 m tall is an upright.
+MAX_TIRE_ASPECT = 5.0
+# A box this many times wider than its row's typical tire is one loose box over two crowded tires
+# (dev 10038 A01-B01-L2-P1: 0.27 m over tires of 0.21-0.22 m), not a tire: ``is_fragment`` and
+# ``drop_covered`` both judge it so.
+LOOSE_BOX = 1.2
+
+
+def tire_shaped(t: TireTrack, *, min_side_m: float = 0.1, max_aspect: float = MAX_TIRE_ASPECT) -> bool:
+    """The track's box could be a tire's face: no side under ``min_side_m`` (the narrowest tire is
+    135 mm; a box never seen wider is a sliver on the image edge or in a gap) and no more elongated
+    than ``max_aspect``."""
+    lo, hi = min(t.w_m, t.h_m), max(t.w_m, t.h_m)
+    return lo >= min_side_m and hi <= max_aspect * lo
 
 
 def is_counted(t: TireTrack, *, min_support: float = 0.5, min_side_m: float = 0.1,
                min_score: float = MIN_TRACK_SCORE) -> bool:
     """The rule ``fuse_bin`` counts a track as a tire by (see there)."""
     need = 2 if t.n_expected >= 2 else 1
-    too_thin = t.w_m < min_side_m or t.h_m < min_side_m  # measured, or never seen wider than a sliver
-    return len(t.frames) >= need and t.support >= min_support and not too_thin and t.score >= min_score
+    return (len(t.frames) >= need and t.support >= min_support and tire_shaped(t, min_side_m=min_side_m)
+            and t.score >= min_score)
 
 
-def is_fragment(t: TireTrack, counted: list[TireTrack], *, narrow: float = 0.6, covered: float = 0.8) -> bool:
-    """A track narrower than ``narrow`` of its row's typical tire, lying ``covered`` inside the
-    extents of the other counted tracks of its row: a piece of a neighbour detected on its own (a
-    box the detector put over the seam of two packed tires), not a tire. A tire behind a crowded row
-    shows in the open space between its neighbours, not over them."""
+def is_fragment(t: TireTrack, counted: list[TireTrack], *, narrow: float = 0.6, covered: float = 0.8,
+                loose: float = LOOSE_BOX) -> bool:
+    """A track lying ``covered`` inside the extents of the other counted tracks of its row, and
+    narrower than ``narrow`` of its row's typical tire or (standing tires) seen in fewer frames than
+    every track it lies under: a piece of a neighbour detected on its own, or a box the detector put over the seam
+    of two packed tires now and then (dev 10038 A01-B03-L3-P1: 85% under its neighbours, 12 frames
+    against their 29), not a tire. A tire behind a crowded row shows in the open space between its
+    neighbours, not over them: a crowded row's tires lie 60-70% under their two neighbours. Boxes
+    ``loose`` times wider than the row's typical tire (one box over two crowded tires) cover nothing."""
     row = [c for c in counted if c is not t and _same_row(c, t)]
     if len(row) < 2:
         return False
-    if t.w_m >= narrow * float(np.median([c.w_m for c in row])):
-        return False
-    spans = sorted((max(c.u0_m, t.u0_m), min(c.u1_m, t.u1_m)) for c in row if c.u1_m > t.u0_m and c.u0_m < t.u1_m)
+    typical = float(np.median([c.w_m for c in row]))
+    over = [c for c in row if c.u1_m > t.u0_m and c.u0_m < t.u1_m and c.w_m <= loose * typical]
+    spans = sorted((max(c.u0_m, t.u0_m), min(c.u1_m, t.u1_m)) for c in over)
     inside, end = 0.0, t.u0_m
     for a, b in spans:  # length of t's extent under the union of the others'
         a = max(a, end)
         if b > a:
             inside += b - a
             end = b
-    return inside >= covered * t.w_m
+    if inside < covered * t.w_m:
+        return False
+    if t.w_m < narrow * typical:
+        return True
+    # a standing tire (taller than wide) and its standing neighbours only: a laced stack's tires lie
+    # wholly over one another across the face, each seen in its own frames (dev 10038 A01-B03-L3-P2)
+    return all(c.h_m > c.w_m for c in [t, *over]) and all(len(c.frames) > len(t.frames) for c in over)
 
 
 def merge_cut_tires(tracks: list[TireTrack], *, same_column: float = 0.7, tall: float = 1.2,
@@ -524,14 +550,21 @@ def merge_cut_tires(tracks: list[TireTrack], *, same_column: float = 0.7, tall: 
     return out
 
 
-def drop_covered(counted: list[TireTrack], *, covered: float = 0.9, grid: int = 12) -> list[TireTrack]:
+def drop_covered(counted: list[TireTrack], *, covered: float = 0.9, grid: int = 12, loose: float = LOOSE_BOX) -> list[TireTrack]:
     """Drop counted tracks whose box lies ``covered`` under the union of the other counted tracks'
     boxes: the same tire boxed twice a little apart, or a piece of it, not another tire (packed
     neighbours overlap a tire's sides in projection, two thirds of its width at most; a tire behind
     a row shows in a gap, not under the row). The weakest go first (fewest frames, then support),
-    so of two copies of one tire the better seen one stays."""
+    so of two copies of one tire the better seen one stays; but a box ``loose`` times wider than its
+    row's typical tire goes before any: one box spanning two crowded tires hides both of their own
+    boxes, and dropping those would count two tires as one (dev 10038 A01-B01-L2-P1)."""
     keep = list(counted)
-    for t in sorted(counted, key=lambda t: (len(t.frames), t.support, t.score)):
+
+    def too_wide(t: TireTrack) -> bool:
+        row = [c.w_m for c in counted if c is not t and _same_row(c, t)]
+        return len(row) >= 2 and t.w_m > loose * float(np.median(row))
+
+    for t in sorted(counted, key=lambda t: (not too_wide(t), len(t.frames), t.support, t.score)):
         others = [o for o in keep if o is not t and o.face_id == t.face_id]
         if not others or t.w_m <= 0 or t.h_m <= 0:
             continue
@@ -579,7 +612,7 @@ def select_tracks(tracks: list[TireTrack], *, min_support: float = 0.5, min_side
     ``is_counted``, not a fragment of its neighbours (``is_fragment``) nor a copy under the others
     (``drop_covered``) or over one of them (``drop_copies``), plus tracks
     seen in at least two frames and ``hidden_support`` of
-    those that had them in view, no thinner than ``min_side_m``, that fill a gap in a packed row
+    those that had them in view, shaped as a tire (``tire_shaped``), that fill a gap in a packed row
     (``hidden_in_row``), plus the tires whose label alone was read in such a gap still open
     (``labelled_in_row``). Weak: the rest with at least half of ``min_support``."""
     tracks = merge_cut_tires(tracks)
@@ -587,7 +620,7 @@ def select_tracks(tracks: list[TireTrack], *, min_support: float = 0.5, min_side
     good = [t for t in good if not is_fragment(t, good)]
     good = drop_copies(drop_covered(good))
     maybe = [t for t in tracks if t not in good and len(t.frames) >= 2 and t.support >= hidden_support
-             and t.w_m >= min_side_m and t.h_m >= min_side_m]
+             and tire_shaped(t, min_side_m=min_side_m)]
     hidden = hidden_in_row(maybe, good)
     hidden += labelled_in_row(list(labels), good + hidden)
     counted = sorted(good + hidden, key=lambda t: (t.u_m, t.v_m, t.frames))
@@ -613,9 +646,9 @@ def fuse_bin(
     """Count and SKU for one bin from the tire tracks on it and the frames that saw the bin.
 
     A track is a tire when it was seen in at least ``min_support`` of the frames that had it
-    wholly in view (and in two frames, where two or more had it in view), and its measured sides
-    are at least ``min_side_m`` (the narrowest tire is 135 mm; a box never seen wider is a sliver
-    on the image edge or in a gap, not countable evidence of a tire), and the detector scored it
+    wholly in view (and in two frames, where two or more had it in view), its box is shaped as some
+    tire's face (``tire_shaped``: sides of at least ``min_side_m``, the narrowest tire being 135 mm,
+    and no more elongated than ``MAX_TIRE_ASPECT``), and the detector scored it
     ``MIN_TRACK_SCORE`` or more on average; one tire is counted once however many of its boxes
     overlap (``drop_covered``, ``drop_copies``). A weaker track also counts
     where it fills a gap in a packed row, and so does a tire whose serialised label (``labels``, the
@@ -658,7 +691,7 @@ def fuse_bin(
     if hidden:
         reasons.append("hidden_in_row")
     # a widened gap in a row, or any sighting left out that sits in one: count it again by hand
-    left_out = [t for t in tracks if t not in good and t.w_m >= min_side_m and t.h_m >= min_side_m]
+    left_out = [t for t in tracks if t not in good and tire_shaped(t, min_side_m=min_side_m)]
     gap = _row_gap(good) or bool(hidden_in_row(left_out, good))
     if gap:
         reasons.append("gap_in_row")

@@ -1,5 +1,6 @@
-"""A standing tire boxed in two is one tire; a tire boxed twice a little apart is one tire; a stack
-of lying tires and a packed row keep their count. Geometry from dev worlds 10004/10005 (R01/back),
+"""A standing tire boxed in two is one tire; a tire boxed twice a little apart is one tire; a box over
+a seam or spanning two tires is not a tire, nor is an upright; a stack of lying tires and a packed row
+keep their count. Geometry from dev worlds 10004/10005 (R01/back),
 10033 and 10038 (A01, first face)."""
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 
 from perception.detections import box_iou
 from slam_fusion.core.fuse import (TireTrack, drop_copies, drop_covered, fuse_bin, is_counted, merge_cut_tires,
-                                   select_tracks)
+                                   select_tracks, tire_shaped)
 
 
 def _t(u0, u1, v0, v1, n=11, expected=10):
@@ -109,3 +110,50 @@ def test_a_box_the_detector_scores_low_in_many_frames_is_not_a_tire(score, count
     box = TireTrack(**{**_t(7.57, 8.34, 1.59, 2.06, 9, 16).__dict__, "score": score})
     assert is_counted(box) is counted
     assert fuse_bin("A01-B03-L2-P1", [box], set(range(16))).count == int(counted)
+
+
+# dev 10042 A01-B01-L1-P2: six crowded standing tires 0.20 m wide and, at the bay's edge, an upright
+# 10 cm wide boxed in two pieces of 0.6 m that ``merge_cut_tires`` joins into one 1.2 m tall
+UPRIGHT_ROW = [_t(6.19, 6.29, 0.60, 1.22, 18, 26), _t(6.19, 6.29, 0.03, 0.69, 15, 26),
+               _t(6.52, 6.73, 0.14, 0.77, 51, 26), _t(6.67, 6.85, 0.15, 0.76, 41, 25), _t(6.79, 7.00, 0.14, 0.77, 53, 25),
+               _t(6.94, 7.12, 0.15, 0.77, 44, 26), _t(7.06, 7.28, 0.14, 0.77, 53, 26), _t(7.22, 7.40, 0.14, 0.77, 47, 26)]
+# dev 10038 A01-B01-L2-P1: five crowded tires 0.21 m wide, 0.15 m apart; one loose box 0.27 m wide spans
+# the second and third and lies over their own boxes (the bin counted 4 at 0.92 before)
+CROWDED_SPANNED = [_t(5.70, 5.92, 1.30, 1.95, 25, 15), _t(5.83, 6.03, 1.31, 1.94, 16, 14), _t(5.91, 6.18, 1.30, 1.94, 23, 14),
+                   _t(6.05, 6.27, 1.31, 1.95, 19, 14), _t(6.19, 6.38, 1.32, 1.94, 15, 13), _t(6.31, 6.54, 1.31, 1.95, 23, 13)]
+# dev 10038 A01-B03-L3-P1: six packed tires 0.24 m wide; a box over the seam of the last two, seen
+# in 12 frames against their 29, lies 85% under them
+SEAM_ROW = [_t(1.73, 1.96, 2.46, 3.16, 34, 14), _t(1.97, 2.20, 2.47, 3.17, 36, 15), _t(2.22, 2.45, 2.47, 3.17, 38, 15),
+            _t(2.47, 2.70, 2.48, 3.17, 30, 13), _t(2.72, 2.96, 2.48, 3.17, 29, 14), _t(2.92, 3.12, 2.46, 3.16, 12, 14),
+            _t(2.99, 3.22, 2.47, 3.18, 29, 13)]
+# dev 10038 A01-B03-L3-P2: laced columns of 6 and 2; the tires of a column lie over one another across
+# the face (92%), the lower ones seen in fewer frames: all count
+LACED_EIGHT = [_t(0.11, 0.76, 2.71, 2.94, 18, 14), _t(0.12, 0.78, 2.97, 3.22, 37, 22), _t(0.16, 0.79, 2.50, 2.79, 35, 15),
+               _t(0.17, 0.82, 2.84, 3.06, 17, 14), _t(0.19, 0.83, 3.14, 3.36, 35, 18), _t(0.79, 1.42, 2.43, 2.66, 37, 27),
+               _t(0.86, 1.51, 2.59, 2.79, 18, 14), _t(0.11, 0.75, 2.44, 2.66, 17, 26)]
+
+
+@pytest.mark.parametrize("tracks,count,gone", [
+    (UPRIGHT_ROW, 6, UPRIGHT_ROW[:2]),  # 1.2 m by 0.1 m: no tire is that shape
+    (CROWDED_SPANNED, 5, [CROWDED_SPANNED[2]]),  # the spanning box goes, not the two tires under it
+    (SEAM_ROW, 6, [SEAM_ROW[5]]),
+    (LACED_EIGHT, 8, []),
+])
+def test_uprights_spanning_boxes_and_seam_boxes_are_not_tires_laced_stacks_keep_their_count(tracks, count, gone):
+    counted = select_tracks(tracks)[0]
+    assert len(counted) == count
+    assert not any(c.u0_m == g.u0_m and c.v0_m == g.v0_m for g in gone for c in counted)
+
+
+@pytest.mark.parametrize("w_m,h_m,shaped", [
+    (0.165, 0.57, True),  # 165/65R14 standing: 3.45
+    (0.19, 0.80, True),  # 7.50R16 standing: 4.2
+    (0.63, 0.20, True),  # lying
+    (0.10, 1.18, False),  # an upright
+    (0.09, 0.30, False),  # a sliver
+    (1.20, 0.12, False),  # a beam's edge
+])
+def test_only_a_box_shaped_as_some_tire_can_count(w_m, h_m, shaped):
+    box = _t(1.0, 1.0 + w_m, 0.2, 0.2 + h_m)
+    assert tire_shaped(box) is shaped
+    assert is_counted(box) is shaped
