@@ -62,6 +62,8 @@ def scenario_bench(
     out: Path = typer.Option(None, "--out", help="working folder (default runs/bench/<scenario name>)"),
     executor: str = typer.Option("local", "--executor", help="local or ray"),
     aisles: str = typer.Option("", "--aisles", help="only these aisles, comma separated (default: all)"),
+    faces_opt: str = typer.Option("", "--faces", help="only these rack faces, comma separated (e.g. R01/back; default: "
+                                  "every face of the aisles)"),
     fresh: bool = typer.Option(False, "--fresh", help="record the flight again even if one is kept"),
 ) -> None:
     """Bins per flight hour, coverage, count and SKU accuracy, discrepancy precision/recall by kind,
@@ -89,6 +91,15 @@ def scenario_bench(
     p = plan(site, world.camera, PlanOptions())
     aisle_ids = [a for a in aisles.split(",") if a] or list(site.aisle_ids)
     faces = [f.face_id for a in aisle_ids for f in site.faces_of_aisle(a)]
+    if faces_opt:
+        asked = [f.strip() for f in faces_opt.split(",") if f.strip()]
+        unknown = [f for f in asked if f not in faces]
+        if unknown:
+            from warehouse.errors import RackscanError
+
+            raise RackscanError(f"--faces {', '.join(unknown)}: not a face of {', '.join(aisle_ids)}; expected one of "
+                                f"{', '.join(faces)}")
+        faces = asked
     # the recorded flight is kept while the scenario, the faces and the synthetic warehouse's code
     # (renderer, recorder) are unchanged
     key = hashlib.sha256((Path(scenario_yaml).read_bytes() + ",".join(faces).encode()
@@ -97,7 +108,7 @@ def scenario_bench(
     if fresh or not (root / "flight.key").exists() or (root / "flight.key").read_text() != key:
         shutil.rmtree(bundle, ignore_errors=True)
         with progress_bar() as prog:
-            task = prog.add_task(f"recording the synthetic flight ({', '.join(aisle_ids)})", total=None)
+            task = prog.add_task(f"recording the synthetic flight ({', '.join(faces)})", total=None)
             record_synthetic_flight(world, bundle, face_ids=faces,
                                     on_frame=lambda i, n: prog.update(task, completed=i, total=n))
         (root / "flight.key").write_text(key)
