@@ -337,6 +337,7 @@ def test_the_live_page_follows_a_flight_as_it_flies(server, demo, tmp_path):
                 fly.kill()
             veh.stop()
         assert fly.returncode == 0, out[-3000:]
+        assert "live: flight shown on the dashboard's Live page" in out and "live count: every bin written as provisional" in out
         expect(page.get_by_text("complete", exact=True)).to_be_visible(timeout=30_000)
         final = _bins_flown(page)
         browser.close()
