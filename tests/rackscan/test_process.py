@@ -1,5 +1,5 @@
 """`rackscan process`: detect -> fuse -> reconcile on a recorded flight; a killed run resumes
-without redoing finished chunks; a second run skips everything; Ray gives the local result."""
+without redoing finished chunks; a second run skips everything (Ray against the local executor: test_ray_cluster, test_executors)."""
 
 from __future__ import annotations
 
@@ -61,17 +61,6 @@ def test_process_runs_resumes_and_skips(flight, tmp_path):
     pd.testing.assert_frame_equal(_dets(b), first)
     out = _run(b, "--erp", flight / "erp.csv", "--chunk-frames", "16")
     assert out.count("up to date") == 3
-
-
-def test_ray_executor_gives_the_local_result(flight, tmp_path):
-    local, remote = tmp_path / "local", tmp_path / "ray"
-    shutil.copytree(flight / "bundle", local)
-    shutil.copytree(flight / "bundle", remote)
-    _run(local, "--chunk-frames", "24")
-    _run(remote, "--chunk-frames", "24", "--executor", "ray")
-    pd.testing.assert_frame_equal(_dets(remote), _dets(local))
-    pd.testing.assert_frame_equal(pd.read_parquet(remote / "observations.parquet").drop(columns=["flight_id"]),
-                                  pd.read_parquet(local / "observations.parquet").drop(columns=["flight_id"]))
 
 
 def test_process_bad_bundle_is_one_line_error(tmp_path):
