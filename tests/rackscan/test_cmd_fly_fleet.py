@@ -93,7 +93,8 @@ def test_fly_options_that_do_not_go_together_are_one_line(tmp_path, capsys, flee
 def test_crossed_links_are_refused_before_anything_arms(tmp_path, fleet_yaml):
     sims, links = _sims(fleet_yaml, {1: 2, 2: 1})  # vehicle 1's link reaches the vehicle with system id 2
     try:
-        r = subprocess.run([RACKSCAN, "fly", "--fleet", str(fleet_yaml), "--record", str(tmp_path / "x"), *links],
+        r = subprocess.run([RACKSCAN, "fly", "--fleet", str(fleet_yaml), "--record", str(tmp_path / "x"), *links,
+                            "--time-scale", "25"],  # vehicle 2's 20 s start hold as the simulators run
                            capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
         snaps = [s.snapshot() for s in sims]
     finally:
