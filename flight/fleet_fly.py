@@ -203,10 +203,11 @@ class FleetFlight:
     holds: list["HoldRecord"] = field(default_factory=list)  # the separation guard's
     timeline_file: Path | None = None
     warnings: list[str] = field(default_factory=list)
+    refused: str = ""  # why the fleet stayed on the ground (a link check failed before anything armed)
 
     @property
     def ok(self) -> bool:
-        return bool(self.sorties) and all(s.status == "complete" for s in self.sorties)
+        return not self.refused and bool(self.sorties) and all(s.status == "complete" for s in self.sorties)
 
     @property
     def bundles(self) -> list[Path]:
@@ -218,7 +219,7 @@ class FleetFlight:
                 "closest": list(self.closest) if self.closest else None, "stopped": self.stopped,
                 "sorties": [asdict(s) for s in self.sorties], "swaps": [asdict(s) for s in self.swaps],
                 "holds": [h.to_json() for h in self.holds],
-                "warnings": self.warnings}
+                "warnings": self.warnings, "refused": self.refused}
 
 
 def sortie_record_dir(record: Path, vehicle: int, sortie: int) -> Path:
@@ -538,6 +539,35 @@ class SeparationGuard:
                 self.log(f"separation guard: holding vehicle {k} ({d:.1f} m from vehicle {near})")
 
 
+def check_links(manifest: FleetManifest, links: dict[int, str], options: "RunnerOptions") -> dict[int, str]:
+    """Connect to every vehicle's link at once, as the fleet starts and before anything arms: the
+    vehicle there must answer with a heartbeat and be the system the fleet names for it (its
+    SYSID_THISMAV). Vehicle -> why its link failed (empty: every link good). A vehicle held back by
+    the plan is checked now too, so a crossed or dead link of a later vehicle keeps the first one on
+    the ground instead of failing while it flies."""
+    from dataclasses import replace
+
+    from flight.runner import MissionRunner
+
+    bad: dict[int, str] = {}
+    lock = threading.Lock()
+
+    def check(v: FleetVehicle) -> None:
+        try:
+            MissionRunner(links[v.vehicle], replace(options, expect_sysid=v.sysid)).connect().close()
+        except Exception as e:  # noqa: BLE001 - every way a link can fail is the operator's to fix before flying
+            with lock:
+                bad[v.vehicle] = str(e)
+
+    threads = [threading.Thread(target=check, args=(v,), name=f"link-check-{v.vehicle}", daemon=True)
+               for v in manifest.vehicles]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return dict(sorted(bad.items()))
+
+
 def fly_fleet(manifest: FleetManifest, *, record: Path, links: dict[int, str],
               camera_for: Callable[[FleetVehicle], "CameraSource"], options: "RunnerOptions",
               site_yaml: Path | None = None, time_scale: float = 1.0,
@@ -550,7 +580,8 @@ def fly_fleet(manifest: FleetManifest, *, record: Path, links: dict[int, str],
     the planned holds and battery changes. ``swap(vehicle, next_sortie)`` changes the battery (it
     returns once the vehicle can fly again); the planned change time is waited out in any case.
     ``on_progress(vehicle, sortie, item, items)`` as each vehicle flies. ``guard``: a
-    ``SeparationGuard`` keeps the vehicles ``required_separation_m`` apart in flight."""
+    ``SeparationGuard`` keeps the vehicles ``required_separation_m`` apart in flight. Every link is
+    checked first (``check_links``); if one fails, no vehicle flies (``FleetFlight.refused``)."""
     from dataclasses import replace
 
     from flight.session import FlyRequest, fly, write_json
@@ -566,6 +597,21 @@ def fly_fleet(manifest: FleetManifest, *, record: Path, links: dict[int, str],
     record.mkdir(parents=True, exist_ok=True)
     stop = stop or threading.Event()
     cameras = {v.vehicle: camera_for(v) for v in manifest.vehicles}  # built before any vehicle moves
+    bad = check_links(manifest, links, options)
+    if bad:
+        why = "; ".join(f"vehicle {k}: {e}" for k, e in bad.items())
+        sorties = [SortieRecord(vehicle=v.vehicle, sysid=v.sysid, sortie=k, plan=str(m),
+                                record=str(sortie_record_dir(record, v.vehicle, k)), status="not flown", start_ns=0,
+                                end_ns=0, detail=bad.get(v.vehicle, "another vehicle's link failed its check"))
+                   for v in manifest.vehicles for k, m in enumerate(v.missions, 1)]
+        ff = FleetFlight(record=record, sorties=sorties, swaps=[], wall_clock_s=0.0, refused=f"link check: {why}")
+        ff.timeline_file = record / TIMELINE_FILE
+        from flight.session import write_json
+
+        write_json(ff.timeline_file, {"fleet": str(manifest.path), "site": manifest.site, "time_scale": time_scale,
+                                      "start_unix_ns": time.time_ns(), **ff.to_json()})
+        log(f"fleet refused before anything armed: {why}")
+        return ff
     from flight.planfile import read_plan
     from warehouse.geodetic import GeoOrigin
 

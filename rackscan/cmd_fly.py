@@ -176,6 +176,10 @@ def _fly_fleet(con, fleet_yaml: Path, record: Path, links: list[str], opts, came
                        camera_for=lambda v: camera_source(camera, scenario_yaml=scenario_yaml, camera_file=camera_yaml),
                        log=lambda t: prog.console.print(t, markup=False, highlight=False), on_progress=progress,
                        time_scale=time_scale)
+    if ff.refused:
+        from flight.errors import FlightError
+
+        raise FlightError(f"--fleet {fleet_yaml}: nothing flew; {ff.refused} (time line {ff.timeline_file})")
     from rich.table import Table
 
     t = Table(title=f"fleet flight {record}: {len(man.vehicles)} vehicles")

@@ -1,6 +1,6 @@
 """`rackscan fly --fleet`: the default site split between two vehicles by `rackscan plan --drones 2`
 and flown at once over MAVLink against two simulated vehicles (system ids 1 and 2, one link each);
-crossed links refused before anything arms; an operator's Ctrl-C brings every vehicle down; and
+a crossed or wrong link refused before anything arms; an operator's Ctrl-C brings every vehicle down; and
 `rackscan bench fleet` end to end with battery changes."""
 
 from __future__ import annotations
@@ -90,8 +90,13 @@ def test_fly_options_that_do_not_go_together_are_one_line(tmp_path, capsys, flee
     assert not (tmp_path / "r").exists()
 
 
-def test_crossed_links_are_refused_before_anything_arms(tmp_path, fleet_yaml):
-    sims, links = _sims(fleet_yaml, {1: 2, 2: 1})  # vehicle 1's link reaches the vehicle with system id 2
+@pytest.mark.parametrize("sysids, bad", [
+    ({1: 2, 2: 1}, {1: "the vehicle there is system 2; expected system 1", 2: "the vehicle there is system 1; expected system 2"}),
+    # vehicle 1's own link is good and it would start 20 s before vehicle 2: it stays on the ground too
+    ({1: 1, 2: 3}, {2: "the vehicle there is system 3; expected system 2"}),
+], ids=["crossed", "the later vehicle's wrong"])
+def test_a_bad_link_keeps_every_vehicle_on_the_ground(tmp_path, fleet_yaml, sysids, bad):
+    sims, links = _sims(fleet_yaml, sysids)
     try:
         r = subprocess.run([RACKSCAN, "fly", "--fleet", str(fleet_yaml), "--record", str(tmp_path / "x"), *links,
                             "--time-scale", "25"],  # vehicle 2's 20 s start hold as the simulators run
@@ -100,10 +105,14 @@ def test_crossed_links_are_refused_before_anything_arms(tmp_path, fleet_yaml):
     finally:
         for s in sims:
             s.stop()
-    assert r.returncode == 1
+    assert r.returncode == 1, r.stdout[-3000:] + r.stderr[-3000:]
+    last = (r.stdout + r.stderr).strip().splitlines()[-1]
+    assert last.startswith(f"error: --fleet {fleet_yaml}: nothing flew; link check: vehicle"), last
+    assert all(f"vehicle {k}: --connect " in last and why in last for k, why in bad.items()), last
     tl = json.loads((tmp_path / "x" / "fleet_timeline.json").read_text())
-    assert [s["status"] for s in tl["sorties"]] == ["failed", "failed"]
-    assert "the vehicle there is system 2; expected system 1" in tl["sorties"][0]["detail"]
+    assert tl["refused"].startswith("link check: ") and [s["status"] for s in tl["sorties"]] == ["not flown", "not flown"]
+    for s in tl["sorties"]:
+        assert (bad[s["vehicle"]] in s["detail"]) if s["vehicle"] in bad else s["detail"] == "another vehicle's link failed its check"
     assert all(not s.armed and s.up_m < 0.1 for s in snaps)
 
 
