@@ -606,8 +606,6 @@ def fly_fleet(manifest: FleetManifest, *, record: Path, links: dict[int, str],
                    for v in manifest.vehicles for k, m in enumerate(v.missions, 1)]
         ff = FleetFlight(record=record, sorties=sorties, swaps=[], wall_clock_s=0.0, refused=f"link check: {why}")
         ff.timeline_file = record / TIMELINE_FILE
-        from flight.session import write_json
-
         write_json(ff.timeline_file, {"fleet": str(manifest.path), "site": manifest.site, "time_scale": time_scale,
                                       "start_unix_ns": time.time_ns(), **ff.to_json()})
         log(f"fleet refused before anything armed: {why}")
