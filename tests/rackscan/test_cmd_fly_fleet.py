@@ -94,11 +94,16 @@ def test_fly_options_that_do_not_go_together_are_one_line(tmp_path, capsys, flee
     ({1: 2, 2: 1}, {1: "the vehicle there is system 2; expected system 1", 2: "the vehicle there is system 1; expected system 2"}),
     # vehicle 1's own link is good and it would start 20 s before vehicle 2: it stays on the ground too
     ({1: 1, 2: 3}, {2: "the vehicle there is system 3; expected system 2"}),
-], ids=["crossed", "the later vehicle's wrong"])
+    # vehicle 2 is off: nothing answers on its link
+    ({1: 1, 2: 2}, {2: "no vehicle heartbeat within 2 s"}),
+], ids=["crossed", "the later vehicle's wrong", "the later vehicle's off"])
 def test_a_bad_link_keeps_every_vehicle_on_the_ground(tmp_path, fleet_yaml, sysids, bad):
     sims, links = _sims(fleet_yaml, sysids)
+    if "heartbeat" in bad.get(2, ""):
+        links[links.index("--link") + 3] = f"2=udpin:127.0.0.1:{free_udp_port()}"
     try:
         r = subprocess.run([RACKSCAN, "fly", "--fleet", str(fleet_yaml), "--record", str(tmp_path / "x"), *links,
+                            "--heartbeat-timeout-s", "2",
                             "--time-scale", "25"],  # vehicle 2's 20 s start hold as the simulators run
                            capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
         snaps = [s.snapshot() for s in sims]
