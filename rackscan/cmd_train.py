@@ -24,6 +24,8 @@ def register(app: typer.Typer) -> None:
         n_val: int = typer.Option(150, "--n-val", min=0),
         n_test: int = typer.Option(200, "--n-test", min=0),
         real_repeat: int = typer.Option(4, "--real-repeat", min=0, help="times each tires-real train photo is listed"),
+        no_tire_repeat: int = typer.Option(1, "--no-tire-repeat", min=0, help="times each real photo without a tire "
+                                           "(the hard negatives) is listed in train; 0 leaves them out of every split"),
         imgsz: int = typer.Option(640, "--imgsz", min=32, help="training image size"),
         build_workers: int = typer.Option(2, "--build-workers", min=1, help="processes rendering the set"),
         build_only: bool = typer.Option(False, "--build-only", help="build the training set and stop"),
@@ -45,7 +47,8 @@ def register(app: typer.Typer) -> None:
         if not (data / "data.yaml").exists():
             with progress_bar() as prog:
                 task = prog.add_task("rendering the training set", total=None)
-                ts = build_training_set(data, n_train=n_train, n_val=n_val, n_test=n_test, real_repeat=real_repeat, workers=build_workers,
+                ts = build_training_set(data, n_train=n_train, n_val=n_val, n_test=n_test, real_repeat=real_repeat,
+                                        no_tire_repeat=no_tire_repeat, workers=build_workers,
                                         on_progress=lambda i, n: prog.update(task, completed=i, total=n))
             con.print(f"training set {ts.root}: " + ", ".join(f"{k} {v}" for k, v in ts.counts.items())
                       + "; train boxes " + ", ".join(f"{k} {v}" for k, v in ts.boxes.items()))
@@ -68,7 +71,7 @@ def register(app: typer.Typer) -> None:
         con.print(t)
         if ship:
             recipe = {"builder": "perception.trainset.build_training_set", "n_train": n_train, "n_val": n_val,
-                      "n_test": n_test, "real_repeat": real_repeat, "synthetic_seeds": {"train": "1000-", "val": "2000-", "test": "3000-"},
+                      "n_test": n_test, "real_repeat": real_repeat, "no_tire_repeat": no_tire_repeat, "synthetic_seeds": {"train": "1000-", "val": "2000-", "test": "3000-"},
                       "tires_real_split": "sha1(file name) % 10: 0-1 test, 2 val, rest train"}
             out = ship_weights(res, data, opts, recipe, dest or WEIGHTS_DIR)
             con.print(f"shipped {out['pt']} and {out['onnx']} with train_config.yaml and metrics.json")

@@ -18,13 +18,15 @@ def test_train_builds_trains_and_ships(tmp_path):
     dest = tmp_path / "weights"
     r = subprocess.run([str(REPO / ".venv/bin/rackscan"), "train", "--data", str(tmp_path / "set"), "--run",
                         str(tmp_path / "run"), "--n-train", "6", "--n-val", "2", "--n-test", "0", "--real-repeat", "0",
-                        "--epochs", "1", "--batch", "4", "--imgsz", "160", "--workers", "0", "--device", "cpu",
+                        "--no-tire-repeat", "0", "--epochs", "1", "--batch", "4", "--imgsz", "160", "--workers", "0", "--device", "cpu",
                         "--dest", str(dest)], capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     for name in ("rackscan-det.pt", "rackscan-det.onnx", "train_config.yaml", "metrics.json"):
         assert (dest / name).stat().st_size > 0, name
     cfg = yaml.safe_load((dest / "train_config.yaml").read_text())
     assert cfg["train_options"]["seed"] == 0 and cfg["classes"] == ["tire", "location_label", "product_label"]
+    assert (cfg["data_recipe"]["real_repeat"], cfg["data_recipe"]["no_tire_repeat"]) == (0, 0)
+    assert not any("notire_" in line for line in (tmp_path / "set" / "train.txt").read_text().splitlines())
     assert json.loads((dest / "metrics.json").read_text())["epochs_run"] == 1
     import numpy as np
 
