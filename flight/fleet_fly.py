@@ -539,6 +539,19 @@ class SeparationGuard:
                 self.log(f"separation guard: holding vehicle {k} ({d:.1f} m from vehicle {near})")
 
 
+def _refused_only(record: Path) -> bool:
+    """RECORD holds nothing but the time line of a fleet refused before anything flew: the operator
+    fixed the link and starts again with the same command (the new time line replaces it)."""
+    import json
+
+    if [p.name for p in record.iterdir()] != [TIMELINE_FILE]:
+        return False
+    try:
+        return bool(json.loads((record / TIMELINE_FILE).read_text()).get("refused"))
+    except (OSError, ValueError):
+        return False
+
+
 def check_links(manifest: FleetManifest, links: dict[int, str], options: "RunnerOptions") -> dict[int, str]:
     """Connect to every vehicle's link at once, as the fleet starts and before anything arms: the
     vehicle there must answer with a heartbeat and be the system the fleet names for it (its
@@ -587,7 +600,7 @@ def fly_fleet(manifest: FleetManifest, *, record: Path, links: dict[int, str],
     from flight.session import FlyRequest, fly, write_json
 
     record = Path(record)
-    if record.exists() and any(record.iterdir()):
+    if record.exists() and any(record.iterdir()) and not _refused_only(record):
         raise FlightError(f"--record {record}: exists and is not empty; expected a new folder for the fleet's bundles")
     if time_scale <= 0:
         raise FlightError(f"time scale {time_scale}: expected > 0")

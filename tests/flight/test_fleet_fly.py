@@ -307,3 +307,24 @@ def test_parallel_passes_in_neighbouring_aisles_are_not_held(monkeypatch, report
         guard.step()
     held = [h for r in runners.values() for h in r.holds]
     assert bool(held) is holds, held
+
+
+def test_a_record_folder_is_reused_only_after_a_refused_link_check(tmp_path):
+    """Links with nothing on them: every link is checked before anything flies and the fleet is
+    refused, leaving only its time line; the same --record folder then takes the next try, while a
+    folder holding a bundle is still refused."""
+    from flight.runner import RunnerOptions
+    from flight.session import CameraSource
+    from flight.sim import free_udp_port
+
+    man = load_fleet(crossing_fleet(tmp_path))
+    links = {v.vehicle: f"udpin:127.0.0.1:{free_udp_port()}" for v in man.vehicles}
+    kw = dict(links=links, camera_for=lambda v: CameraSource(), options=RunnerOptions(heartbeat_timeout_s=0.5))
+    rec = tmp_path / "night"
+    ff = fly_fleet(man, record=rec, **kw)
+    assert not ff.ok and ff.refused.startswith("link check: vehicle 1: ") and "vehicle 2: " in ff.refused
+    assert [s.status for s in ff.sorties] == ["not flown"] * len(ff.sorties) and sorted(p.name for p in rec.iterdir()) == ["fleet_timeline.json"]
+    assert fly_fleet(man, record=rec, **kw).refused == ff.refused
+    (rec / "night-v1").mkdir()
+    with pytest.raises(FlightError, match="exists and is not empty"):
+        fly_fleet(man, record=rec, **kw)

@@ -102,10 +102,12 @@ def test_a_bad_link_keeps_every_vehicle_on_the_ground(tmp_path, fleet_yaml, sysi
     if "heartbeat" in bad.get(2, ""):
         links[links.index("--link") + 3] = f"2=udpin:127.0.0.1:{free_udp_port()}"
     try:
-        r = subprocess.run([RACKSCAN, "fly", "--fleet", str(fleet_yaml), "--record", str(tmp_path / "x"), *links,
-                            "--heartbeat-timeout-s", "2",
-                            "--time-scale", "25"],  # vehicle 2's 20 s start hold as the simulators run
-                           capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
+        cmd = [RACKSCAN, "fly", "--fleet", str(fleet_yaml), "--record", str(tmp_path / "x"), *links,
+               "--heartbeat-timeout-s", "2", "--time-scale", "25"]  # vehicle 2's 20 s start hold as the simulators run
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
+        # the same command again (the operator has not fixed it yet): refused on the links again, not
+        # on the --record folder the refusal left its time line in
+        again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
         snaps = [s.snapshot() for s in sims]
     finally:
         for s in sims:
@@ -114,6 +116,7 @@ def test_a_bad_link_keeps_every_vehicle_on_the_ground(tmp_path, fleet_yaml, sysi
     last = (r.stdout + r.stderr).strip().splitlines()[-1]
     assert last.startswith(f"error: --fleet {fleet_yaml}: nothing flew; link check: vehicle"), last
     assert all(f"vehicle {k}: --connect " in last and why in last for k, why in bad.items()), last
+    assert again.returncode == 1 and (again.stdout + again.stderr).strip().splitlines()[-1] == last
     tl = json.loads((tmp_path / "x" / "fleet_timeline.json").read_text())
     assert tl["refused"].startswith("link check: ") and [s["status"] for s in tl["sorties"]] == ["not flown", "not flown"]
     for s in tl["sorties"]:
