@@ -490,6 +490,12 @@ def is_counted(t: TireTrack, *, min_support: float = 0.5, min_side_m: float = 0.
             and t.score >= min_score)
 
 
+def _row_of(t: TireTrack, tracks: list[TireTrack]) -> tuple[list[TireTrack], float | None]:
+    """The other tracks of ``t``'s row, and their typical (median) width: None under two of them."""
+    row = [c for c in tracks if c is not t and _same_row(c, t)]
+    return row, (float(np.median([c.w_m for c in row])) if len(row) >= 2 else None)
+
+
 def is_fragment(t: TireTrack, counted: list[TireTrack], *, narrow: float = 0.6, covered: float = 0.8,
                 loose: float = LOOSE_BOX) -> bool:
     """A track lying ``covered`` inside the extents of the other counted tracks of its row, and
@@ -499,10 +505,9 @@ def is_fragment(t: TireTrack, counted: list[TireTrack], *, narrow: float = 0.6, 
     against their 29), not a tire. A tire behind a crowded row shows in the open space between its
     neighbours, not over them: a crowded row's tires lie 60-70% under their two neighbours. Boxes
     ``loose`` times wider than the row's typical tire (one box over two crowded tires) cover nothing."""
-    row = [c for c in counted if c is not t and _same_row(c, t)]
-    if len(row) < 2:
+    row, typical = _row_of(t, counted)
+    if typical is None:
         return False
-    typical = float(np.median([c.w_m for c in row]))
     over = [c for c in row if c.u1_m > t.u0_m and c.u0_m < t.u1_m and c.w_m <= loose * typical]
     spans = sorted((max(c.u0_m, t.u0_m), min(c.u1_m, t.u1_m)) for c in over)
     inside, end = 0.0, t.u0_m
@@ -561,8 +566,8 @@ def drop_covered(counted: list[TireTrack], *, covered: float = 0.9, grid: int = 
     keep = list(counted)
 
     def too_wide(t: TireTrack) -> bool:
-        row = [c.w_m for c in counted if c is not t and _same_row(c, t)]
-        return len(row) >= 2 and t.w_m > loose * float(np.median(row))
+        typical = _row_of(t, counted)[1]
+        return typical is not None and t.w_m > loose * typical
 
     for t in sorted(counted, key=lambda t: (not too_wide(t), len(t.frames), t.support, t.score)):
         others = [o for o in keep if o is not t and o.face_id == t.face_id]
