@@ -611,18 +611,7 @@ def fly_fleet(manifest: FleetManifest, *, record: Path, links: dict[int, str],
     stop = stop or threading.Event()
     cameras = {v.vehicle: camera_for(v) for v in manifest.vehicles}  # built before any vehicle moves
     bad = check_links(manifest, links, options)
-    if bad:
-        why = "; ".join(f"vehicle {k}: {e}" for k, e in bad.items())
-        sorties = [SortieRecord(vehicle=v.vehicle, sysid=v.sysid, sortie=k, plan=str(m),
-                                record=str(sortie_record_dir(record, v.vehicle, k)), status="not flown", start_ns=0,
-                                end_ns=0, detail=bad.get(v.vehicle, "another vehicle's link failed its check"))
-                   for v in manifest.vehicles for k, m in enumerate(v.missions, 1)]
-        ff = FleetFlight(record=record, sorties=sorties, swaps=[], wall_clock_s=0.0, refused=f"link check: {why}")
-        ff.timeline_file = record / TIMELINE_FILE
-        write_json(ff.timeline_file, {"fleet": str(manifest.path), "site": manifest.site, "time_scale": time_scale,
-                                      "start_unix_ns": time.time_ns(), **ff.to_json()})
-        log(f"fleet refused before anything armed: {why}")
-        return ff
+    refused = "link check: " + "; ".join(f"vehicle {k}: {e}" for k, e in bad.items()) if bad else ""
     from flight.planfile import read_plan
     from warehouse.geodetic import GeoOrigin
 
@@ -630,7 +619,7 @@ def fly_fleet(manifest: FleetManifest, *, record: Path, links: dict[int, str],
     origin = GeoOrigin(lat_deg=home[0], lon_deg=home[1], alt_m=home[2])
     sep_guard = (SeparationGuard(origin.geodetic_to_site, GuardOptions(keep_m=manifest.required_separation_m),
                                  R_site_ned=origin.ned_to_site_rotation(), time_scale=time_scale, log=log).start()
-                 if guard else None)
+                 if guard and not refused else None)
     sorties: list[SortieRecord] = []
     swaps: list[SwapRecord] = []
     lock = threading.Lock()
@@ -691,9 +680,14 @@ def fly_fleet(manifest: FleetManifest, *, record: Path, links: dict[int, str],
                 log(f"vehicle {v.vehicle}: sortie {j} {s.status}; its later sorties are not flown")
                 return not_flown(v, j + 1, f"sortie {j} {s.status}")
 
+    if refused:  # every vehicle stays on the ground
+        log(f"fleet refused before anything armed: {refused}")
+        for v in manifest.vehicles:
+            not_flown(v, 1, bad.get(v.vehicle, "another vehicle's link failed its check"))
+    flying = [] if refused else list(manifest.vehicles)
     # each vehicle says it is done with an event: a Thread.join interrupted by Ctrl-C can mark a
     # running thread stopped (CPython before 3.13), and the fleet must wait for every vehicle
-    done = {v.vehicle: threading.Event() for v in manifest.vehicles}
+    done = {v.vehicle: threading.Event() for v in flying}
 
     def run(v: FleetVehicle) -> None:
         try:
@@ -701,7 +695,7 @@ def fly_fleet(manifest: FleetManifest, *, record: Path, links: dict[int, str],
         finally:
             done[v.vehicle].set()
 
-    for v in manifest.vehicles:
+    for v in flying:
         threading.Thread(target=run, args=(v,), name=f"vehicle-{v.vehicle}", daemon=True).start()
     # The operator's Ctrl-C: every vehicle to its abort mode, then wait for all of them. Our own
     # SIGINT handler only sets the stop, so it takes effect wherever the main thread happens to be
@@ -738,7 +732,7 @@ def fly_fleet(manifest: FleetManifest, *, record: Path, links: dict[int, str],
     sorties.sort(key=lambda s: (s.vehicle, s.sortie))
     swaps.sort(key=lambda s: (s.vehicle, s.before_sortie))
     ff = FleetFlight(record=record, sorties=sorties, swaps=swaps, wall_clock_s=wall * time_scale, stopped=stopped,
-                     holds=list(sep_guard.holds) if sep_guard else [])
+                     holds=list(sep_guard.holds) if sep_guard else [], refused=refused)
     if sum(1 for s in sorties if s.status != "not flown") > 1:
         try:
             sep, closest = telemetry_separation(_sortie_tracks(sorties, origin, t0_ns * 1e-9))
