@@ -100,7 +100,7 @@ def test_fly_options_that_do_not_go_together_are_one_line(tmp_path, capsys, flee
 def test_a_bad_link_keeps_every_vehicle_on_the_ground(tmp_path, fleet_yaml, sysids, bad):
     sims, links = _sims(fleet_yaml, sysids)
     if "heartbeat" in bad.get(2, ""):
-        links[links.index("--link") + 3] = f"2=udpin:127.0.0.1:{free_udp_port()}"
+        links[-1] = f"2=udpin:127.0.0.1:{free_udp_port()}"  # vehicle 2's link (the last) to a port nothing sends to
     try:
         cmd = [RACKSCAN, "fly", "--fleet", str(fleet_yaml), "--record", str(tmp_path / "x"), *links,
                "--heartbeat-timeout-s", "2", "--time-scale", "25"]  # vehicle 2's 20 s start hold as the simulators run
