@@ -268,7 +268,7 @@ def fit_confidence_model(fam, runs: list[WorldRun], out_root: Path, *, dest: Pat
     import pandas as pd
 
     from slam_fusion.core.calibration import reliability
-    from slam_fusion.core.confidence import MODEL_PATH, BinEvidence, evidence_fields, fit_confidence
+    from slam_fusion.core.confidence import MODEL_PATH, BinEvidence, choose_l2, evidence_fields, fit_confidence, held_out
 
     names = evidence_fields()
     tables = [pd.read_parquet(Path(out_root) / f"world-{r.world}" / "bins.parquet") for r in runs
@@ -284,18 +284,17 @@ def fit_confidence_model(fam, runs: list[WorldRun], out_root: Path, *, dest: Pat
           for _, row in df.iterrows()]
     right = df["right"].to_numpy(bool)
     worlds = df["world"].to_numpy()
-    held = np.zeros(len(df))
-    for w in np.unique(worlds):
-        sel = worlds == w
-        m = fit_confidence([e for e, s in zip(ev, sel) if not s], right[~sel])
-        held[sel] = [m.probability(e) for e, s in zip(ev, sel) if s]
-    model = fit_confidence(ev, right, fitted_on=f"{fam.name} {runs[0].split} worlds {runs[0].world}-{runs[-1].world}: "
-                                                  f"{len(df)} bins, {int((~right).sum())} wrong")
+    l2, tried = choose_l2(ev, right, worlds)  # the penalty, chosen on worlds left out
+    held = held_out(ev, right, worlds, l2=l2)
+    model = fit_confidence(ev, right, l2=l2, fitted_on=f"{fam.name} {runs[0].split} worlds {runs[0].world}-{runs[-1].world}: "
+                                                         f"{len(df)} bins, {int((~right).sum())} wrong; L2 penalty {l2:g}")
     path = model.dump(dest or MODEL_PATH)
     e_h, b_h = reliability(held, right)
     e_r, b_r = reliability(df["raw_score"].to_numpy(float), right)
     wrong_hi = int(((held >= CONFIDENT) & ~right).sum())
-    report = (f"confidence model on {len(df)} bins of {len(tables)} worlds ({int((~right).sum())} wrong): held out world by "
-              f"world ECE {e_h:.3f}, Brier {b_h:.4f} (hand-made score: ECE {e_r:.3f}, Brier {b_r:.4f}); wrong at >= "
-              f"{CONFIDENT}: {wrong_hi}; bins under {MIN_CONFIDENCE}: {int((held < MIN_CONFIDENCE).sum())}")
+    report = (f"confidence model on {len(df)} bins of {len(tables)} worlds ({int((~right).sum())} wrong), L2 penalty {l2:g}: "
+              f"held out world by world ECE {e_h:.3f}, Brier {b_h:.4f} (hand-made score: ECE {e_r:.3f}, Brier {b_r:.4f}); "
+              f"wrong at >= {CONFIDENT}: {wrong_hi}; bins under {MIN_CONFIDENCE}: {int((held < MIN_CONFIDENCE).sum())}\n"
+              "penalties tried, held out world by world: " + "; ".join(
+                  f"{s.l2:g}: ECE {s.ece:.3f}, Brier {s.brier:.4f}, wrong at >= {CONFIDENT} {s.wrong_confident}" for s in tried))
     return ConfidenceFit(path, report)

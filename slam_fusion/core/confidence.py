@@ -145,5 +145,46 @@ def fit_confidence(evidence: list[BinEvidence], right: list[bool], *, l2: float 
     return ConfidenceModel(tuple(mean.tolist()), tuple(scale.tolist()), tuple(w[1:].tolist()), float(w[0]), fitted_on)
 
 
+L2_CHOICES = (1.0, 3.0, 10.0, 30.0, 100.0)  # the penalties ``choose_l2`` tries
+
+
+def held_out(evidence: list[BinEvidence], right, groups, *, l2: float) -> np.ndarray:
+    """Each bin's probability from a model fitted without its group (its world): how the fit does
+    on a warehouse it has not seen. The rules' cap applies, as in ``ConfidenceModel.probability``."""
+    right, groups = np.asarray(right, dtype=bool), np.asarray(groups)
+    if len(groups) != len(evidence) or len(right) != len(evidence) or len(np.unique(groups)) < 2:
+        raise ValueError("held_out: evidence, right and groups must be equally long, with two groups or more")
+    p = np.zeros(len(evidence))
+    for g in np.unique(groups):
+        sel = groups == g
+        m = fit_confidence([e for e, s in zip(evidence, sel) if not s], right[~sel], l2=l2)
+        p[sel] = [m.probability(e) for e, s in zip(evidence, sel) if s]
+    return p
+
+
+@dataclass(frozen=True)
+class PenaltyScore:
+    l2: float
+    ece: float
+    brier: float
+    wrong_confident: int  # wrong bins held out at >= 0.9
+
+
+def choose_l2(evidence: list[BinEvidence], right, groups, choices: tuple[float, ...] = L2_CHOICES
+              ) -> tuple[float, list[PenaltyScore]]:
+    """The L2 penalty whose fits score best on the groups they left out (lowest held-out Brier
+    score, a proper score: calibration and sharpness together), and every choice's scores."""
+    from slam_fusion.core.calibration import reliability
+
+    right = np.asarray(right, dtype=bool)
+    scores = []
+    for l2 in choices:
+        p = held_out(evidence, right, groups, l2=l2)
+        ece, brier = reliability(p, right)
+        scores.append(PenaltyScore(l2, float(ece), float(brier), int(((p >= 0.9) & ~right).sum())))
+    best = min(scores, key=lambda s: (round(s.brier, 6), s.l2))
+    return best.l2, scores
+
+
 def evidence_fields() -> list[str]:
     return [f.name for f in fields(BinEvidence)]

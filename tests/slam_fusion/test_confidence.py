@@ -6,7 +6,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from slam_fusion.core.confidence import (RECOUNT_CAP, BinEvidence, ConfidenceModel, fit_confidence)
+from slam_fusion.core.confidence import (RECOUNT_CAP, BinEvidence, ConfidenceModel, choose_l2, fit_confidence,
+                                          held_out)
 from slam_fusion.core.fuse import TireTrack, fuse_bin
 from slam_fusion.errors import FusionError
 from slam_fusion.pipeline import pass_ids
@@ -99,3 +100,30 @@ def test_pass_ids(t_s, z, x, expected):
     t = (np.array(t_s) * 1e9).astype(np.int64)
     pos = np.stack([np.array(x, float), np.zeros(len(x)), np.array(z, float)], axis=1)
     assert pass_ids(t, pos).tolist() == expected
+
+
+def test_held_out_scores_each_world_with_a_fit_that_never_saw_it():
+    rng = np.random.default_rng(2)
+    ev, right = _population(600, rng)
+    groups = np.repeat([0, 1, 2, 3], 150)
+    p = held_out(ev, right, groups, l2=3.0)
+    flipped = right.copy()
+    flipped[groups == 0] = ~flipped[groups == 0]  # world 0's truth does not reach its own scores
+    q = held_out(ev, flipped, groups, l2=3.0)
+    assert np.array_equal(p[groups == 0], q[groups == 0]) and not np.array_equal(p[groups == 1], q[groups == 1])
+    with pytest.raises(ValueError, match="two groups or more"):
+        held_out(ev, right, np.zeros(600), l2=1.0)
+
+
+def test_choose_l2_takes_the_penalty_with_the_best_held_out_brier_score():
+    from slam_fusion.core.calibration import reliability
+
+    rng = np.random.default_rng(3)
+    ev, right = _population(400, rng)
+    groups = np.repeat([0, 1, 2, 3], 100)
+    l2, tried = choose_l2(ev, right, groups, choices=(0.01, 10.0, 1e4))
+    assert [s.l2 for s in tried] == [0.01, 10.0, 1e4]
+    assert l2 == min(tried, key=lambda s: s.brier).l2
+    best = next(s for s in tried if s.l2 == l2)
+    assert (best.ece, best.brier) == pytest.approx(reliability(held_out(ev, right, groups, l2=l2), right))
+    assert tried[-1].brier > best.brier  # a penalty that flattens every weight throws the evidence away
