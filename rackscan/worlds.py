@@ -264,11 +264,10 @@ class ConfidenceFit:
 def fit_confidence_model(fam, runs: list[WorldRun], out_root: Path, *, dest: Path | None = None) -> ConfidenceFit:
     """Fit ``slam_fusion.core.confidence``'s model on the flown worlds' bins (their ``bins.parquet``);
     report how well it does world by world held out (fit on the others), then ship it fitted on all."""
-    import numpy as np
     import pandas as pd
 
     from slam_fusion.core.calibration import reliability
-    from slam_fusion.core.confidence import MODEL_PATH, BinEvidence, choose_l2, evidence_fields, fit_confidence, held_out
+    from slam_fusion.core.confidence import MODEL_PATH, BinEvidence, choose_l2, evidence_fields, fit_confidence
 
     names = evidence_fields()
     tables = [pd.read_parquet(Path(out_root) / f"world-{r.world}" / "bins.parquet") for r in runs
@@ -284,14 +283,14 @@ def fit_confidence_model(fam, runs: list[WorldRun], out_root: Path, *, dest: Pat
           for _, row in df.iterrows()]
     right = df["right"].to_numpy(bool)
     worlds = df["world"].to_numpy()
-    l2, tried = choose_l2(ev, right, worlds)  # the penalty, chosen on worlds left out
-    held = held_out(ev, right, worlds, l2=l2)
+    best, tried = choose_l2(ev, right, worlds)  # the penalty, chosen on worlds left out
+    l2, held = best.l2, best.held
     model = fit_confidence(ev, right, l2=l2, fitted_on=f"{fam.name} {runs[0].split} worlds {runs[0].world}-{runs[-1].world}: "
                                                          f"{len(df)} bins, {int((~right).sum())} wrong; L2 penalty {l2:g}")
     path = model.dump(dest or MODEL_PATH)
-    e_h, b_h = reliability(held, right)
+    e_h, b_h = best.ece, best.brier
     e_r, b_r = reliability(df["raw_score"].to_numpy(float), right)
-    wrong_hi = int(((held >= CONFIDENT) & ~right).sum())
+    wrong_hi = best.wrong_confident
     report = (f"confidence model on {len(df)} bins of {len(tables)} worlds ({int((~right).sum())} wrong), L2 penalty {l2:g}: "
               f"held out world by world ECE {e_h:.3f}, Brier {b_h:.4f} (hand-made score: ECE {e_r:.3f}, Brier {b_r:.4f}); "
               f"wrong at >= {CONFIDENT}: {wrong_hi}; bins under {MIN_CONFIDENCE}: {int((held < MIN_CONFIDENCE).sum())}\n"

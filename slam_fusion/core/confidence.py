@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -168,10 +168,11 @@ class PenaltyScore:
     ece: float
     brier: float
     wrong_confident: int  # wrong bins held out at >= 0.9
+    held: np.ndarray = field(repr=False, compare=False)  # each bin's held-out probability (``held_out``)
 
 
 def choose_l2(evidence: list[BinEvidence], right, groups, choices: tuple[float, ...] = L2_CHOICES
-              ) -> tuple[float, list[PenaltyScore]]:
+              ) -> tuple[PenaltyScore, list[PenaltyScore]]:
     """The L2 penalty whose fits score best on the groups they left out (lowest held-out Brier
     score, a proper score: calibration and sharpness together), and every choice's scores."""
     from slam_fusion.core.calibration import reliability
@@ -181,9 +182,9 @@ def choose_l2(evidence: list[BinEvidence], right, groups, choices: tuple[float, 
     for l2 in choices:
         p = held_out(evidence, right, groups, l2=l2)
         ece, brier = reliability(p, right)
-        scores.append(PenaltyScore(l2, float(ece), float(brier), int(((p >= 0.9) & ~right).sum())))
+        scores.append(PenaltyScore(l2, float(ece), float(brier), int(((p >= 0.9) & ~right).sum()), p))
     best = min(scores, key=lambda s: (round(s.brier, 6), s.l2))
-    return best.l2, scores
+    return best, scores
 
 
 def evidence_fields() -> list[str]:

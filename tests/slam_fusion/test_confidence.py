@@ -121,9 +121,10 @@ def test_choose_l2_takes_the_penalty_with_the_best_held_out_brier_score():
     rng = np.random.default_rng(3)
     ev, right = _population(400, rng)
     groups = np.repeat([0, 1, 2, 3], 100)
-    l2, tried = choose_l2(ev, right, groups, choices=(0.01, 10.0, 1e4))
+    best, tried = choose_l2(ev, right, groups, choices=(0.01, 10.0, 1e4))
     assert [s.l2 for s in tried] == [0.01, 10.0, 1e4]
-    assert l2 == min(tried, key=lambda s: s.brier).l2
-    best = next(s for s in tried if s.l2 == l2)
-    assert (best.ece, best.brier) == pytest.approx(reliability(held_out(ev, right, groups, l2=l2), right))
+    assert best.l2 == min(tried, key=lambda s: s.brier).l2 and best in tried
+    held = held_out(ev, right, groups, l2=best.l2)
+    assert np.array_equal(best.held, held)
+    assert (best.ece, best.brier) == pytest.approx(reliability(held, right))
     assert tried[-1].brier > best.brier  # a penalty that flattens every weight throws the evidence away
