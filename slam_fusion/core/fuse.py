@@ -67,6 +67,8 @@ class TireTrack:
     size_known: tuple[bool, bool] = (True, True)  # (u, v): some sighting had both edges real
     expected_frames: tuple[int, ...] = ()  # frames that had all of it in view (set by the caller)
     scores: tuple[float, ...] = ()  # the detector's score of each sighting
+    # (u0, u1, v0, v1): the share of its sightings that had the edge off the image border
+    edges_real: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
 
     @property
     def u_m(self) -> float:
@@ -352,7 +354,8 @@ def group_sightings(sightings: list[Sighting], *, min_overlap: float = 0.35) -> 
         e, _ = t.edges()
         out.append(TireTrack(face_id=t.face_id, u0_m=float(e[0]), u1_m=float(e[1]), v0_m=float(e[2]), v1_m=float(e[3]),
                              frames=tuple(t.frames), gtins=tuple(sorted(t.gtins)), score=t.score / max(t.n, 1),
-                             size_known=(bool(t.size_n[0]), bool(t.size_n[1])), scores=tuple(t.scores)))
+                             size_known=(bool(t.size_n[0]), bool(t.size_n[1])), scores=tuple(t.scores),
+                             edges_real=tuple(float(x) for x in t.n_ok / max(t.n, 1))))
     return sorted(out, key=lambda t: (t.face_id, t.u_m, t.v_m, t.frames))
 
 
@@ -551,8 +554,62 @@ def merge_cut_tires(tracks: list[TireTrack], *, same_column: float = 0.7, tall: 
                          gtins=a.gtins + b.gtins, score=max(a.score, b.score), n_expected=max(a.n_expected, b.n_expected),
                          size_known=(a.size_known[0] or b.size_known[0], a.size_known[1] or b.size_known[1]),
                          expected_frames=tuple(sorted(set(a.expected_frames) & set(b.expected_frames))),
-                         scores=a.scores + b.scores)
+                         scores=a.scores + b.scores, edges_real=tuple(max(x, y) for x, y in zip(a.edges_real, b.edges_real)))
     return out
+
+
+# dev 10021: the two pieces of one tire at a u IoU of 0.49-0.87 (the drift left between passes shifts
+# them); best pairs join first, so a crowded neighbour's piece (0.41 at most) loses to the tire's own
+FRAME_CUT_COLUMN = 0.4
+FRAME_CUT_GAP_M = 0.15  # dev 10021: pieces of one standing tire 0.08-0.09 m apart (no pass saw its middle)
+
+
+def join_frame_cut(tracks: list[TireTrack], *, same_column: float = FRAME_CUT_COLUMN, overlap: float = 0.1,
+                   max_gap_m: float = FRAME_CUT_GAP_M, tall: float = 1.2) -> list[TireTrack]:
+    """Join the two pieces of a tire no frame saw whole in height: one pass had its lower part at the
+    top edge of its frames (a track whose top edge most of its sightings did not see), another its
+    upper part at the bottom edge (a track whose bottom edge most did not see). On a face, in one
+    column (``same_column`` IoU across the face), overlapping in height by more than ``overlap`` of
+    the shorter, or, where the joined box stands ``tall`` (taller than wide, as standing tires, which
+    are not stacked), less than ``max_gap_m`` apart, they are one tire, not two: without this the
+    upper levels of a tall rack (dev 10021, 7 levels, tires up to 8.4 m) count tires twice. The
+    joined box spans the lower piece's bottom to the upper piece's top, across the pieces' mean width
+    (their offset across the face is the drift left between passes, not the tire); the frames that
+    had it in view are both pieces' (two weak pieces make no well seen tire). Best pairs (highest
+    IoU) first; a piece joins once."""
+    def piece(t: TireTrack, lower: bool) -> bool:
+        lo, hi = (t.edges_real[2], t.edges_real[3]) if lower else (t.edges_real[3], t.edges_real[2])
+        return lo >= 0.5 > hi
+
+    pairs = []
+    for i, a in enumerate(tracks):
+        if not piece(a, lower=True):
+            continue
+        for j, b in enumerate(tracks):
+            if j == i or b.face_id != a.face_id or not piece(b, lower=False) or b.v_m <= a.v_m:
+                continue
+            iou = _u_iou(a, b)
+            if iou < same_column:
+                continue
+            common = min(a.v1_m, b.v1_m) - max(a.v0_m, b.v0_m)
+            width = (a.w_m + b.w_m) / 2
+            if common > overlap * min(a.h_m, b.h_m) or (-common < max_gap_m and b.v1_m - a.v0_m > tall * width):
+                pairs.append((-iou, i, j))
+    gone: set[int] = set()
+    out = list(tracks)
+    for _, i, j in sorted(pairs):
+        if i in gone or j in gone:
+            continue
+        gone |= {i, j}
+        a, b = tracks[i], tracks[j]
+        out.append(replace(a, u0_m=(a.u0_m + b.u0_m) / 2, u1_m=(a.u1_m + b.u1_m) / 2, v0_m=a.v0_m, v1_m=b.v1_m,
+                           frames=tuple(sorted(set(a.frames) | set(b.frames))), gtins=a.gtins + b.gtins,
+                           score=max(a.score, b.score), n_expected=a.n_expected + b.n_expected,
+                           size_known=(a.size_known[0] or b.size_known[0], True), expected_frames=(),
+                           scores=a.scores + b.scores,
+                           edges_real=(max(a.edges_real[0], b.edges_real[0]), max(a.edges_real[1], b.edges_real[1]),
+                                       a.edges_real[2], b.edges_real[3])))
+    return sorted((t for k, t in enumerate(out) if k not in gone), key=lambda t: (t.u_m, t.v_m, t.frames))
 
 
 def drop_covered(counted: list[TireTrack], *, covered: float = 0.9, grid: int = 12, loose: float = LOOSE_BOX) -> list[TireTrack]:
@@ -613,14 +670,15 @@ def select_tracks(tracks: list[TireTrack], *, min_support: float = 0.5, min_side
     """One bin's tracks (and its serialised labels) -> (counted, of those the ones hidden in a row,
     weak ones left out).
 
-    The pieces of a standing tire boxed in two are joined first (``merge_cut_tires``). Counted:
+    The pieces of a standing tire boxed in two (``merge_cut_tires``), then those of a tire cut by
+    the frame's edge in two passes (``join_frame_cut``) are joined first. Counted:
     ``is_counted``, not a fragment of its neighbours (``is_fragment``) nor a copy under the others
     (``drop_covered``) or over one of them (``drop_copies``), plus tracks
     seen in at least two frames and ``hidden_support`` of
     those that had them in view, shaped as a tire (``tire_shaped``), that fill a gap in a packed row
     (``hidden_in_row``), plus the tires whose label alone was read in such a gap still open
     (``labelled_in_row``). Weak: the rest with at least half of ``min_support``."""
-    tracks = merge_cut_tires(tracks)
+    tracks = join_frame_cut(merge_cut_tires(tracks))
     good = [t for t in tracks if is_counted(t, min_support=min_support, min_side_m=min_side_m)]
     good = [t for t in good if not is_fragment(t, good)]
     good = drop_copies(drop_covered(good))

@@ -1,14 +1,16 @@
-"""A standing tire boxed in two is one tire; a tire boxed twice a little apart is one tire; a box over
-a seam or spanning two tires is not a tire, nor is an upright; a stack of lying tires and a packed row
-keep their count. Geometry from dev worlds 10004/10005 (R01/back),
-10033 and 10038 (A01, first face)."""
+"""A standing tire boxed in two is one tire, and so is a tire cut by the frame's edge in two passes; a
+tire boxed twice a little apart is one tire; a box over a seam or spanning two tires is not a tire, nor
+is an upright; a stack of lying tires and a packed row keep their count. Geometry from dev worlds
+10004/10005 (R01/back), 10021, 10033 and 10038 (A01, first face)."""
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from perception.detections import box_iou
-from slam_fusion.core.fuse import (TireTrack, drop_copies, drop_covered, fuse_bin, is_counted, merge_cut_tires,
-                                   select_tracks, tire_shaped)
+from slam_fusion.core.fuse import (TireTrack, drop_copies, drop_covered, fuse_bin, is_counted, join_frame_cut,
+                                   merge_cut_tires, select_tracks, tire_shaped)
 
 
 def _t(u0, u1, v0, v1, n=11, expected=10):
@@ -157,3 +159,55 @@ def test_only_a_box_shaped_as_some_tire_can_count(w_m, h_m, shaped):
     box = _t(1.0, 1.0 + w_m, 0.2, 0.2 + h_m)
     assert tire_shaped(box) is shaped
     assert is_counted(box) is shaped
+
+
+def _piece(u0, u1, v0, v1, frames, expected, real_v):
+    """A track whose bottom / top edge (``real_v``) its sightings saw off the image border or not."""
+    return TireTrack(face_id="F", u0_m=u0, u1_m=u1, v0_m=v0, v1_m=v1, frames=tuple(frames), gtins=(), score=0.85,
+                     n_expected=expected, edges_real=(0.9, 0.9, *real_v))
+
+
+LOWER, UPPER = (1.0, 0.0), (0.0, 1.0)  # a tire's lower part at the top edge of a pass's frames; its upper part
+# dev 10021 A01-B03-L7-P1: two standing tires of 0.76 m on the top level (7.2-8.4 m); the pass below saw
+# each one's lower part, the pass above its upper part, shifted 5 cm across by the drift between them
+TOP_LEVEL = [_piece(2.425, 2.696, 7.759, 8.251, range(807, 817), 10, UPPER),
+             _piece(2.480, 2.740, 7.465, 7.931, range(768, 778), 10, LOWER),
+             _piece(2.707, 2.975, 7.761, 8.251, range(808, 819), 9, UPPER),
+             _piece(2.756, 3.021, 7.462, 7.933, range(766, 776), 10, LOWER)]
+# dev 10021 A01-B03-L3-P3: one tire whose middle no pass saw (pieces 9 cm apart, u IoU 0.96)
+GAP = [_piece(0.946, 1.218, 2.583, 3.046, range(249, 269), 9, LOWER), _piece(0.951, 1.227, 3.140, 3.366, range(381, 392), 18, UPPER)]
+# dev 10021 A01-B01-L7-P2: the drift shifted the pieces 9 cm apart across the face (u IoU 0.49)
+SHIFTED = [_piece(8.243, 8.510, 7.753, 8.245, range(843, 853), 10, UPPER), _piece(8.336, 8.601, 7.462, 7.943, range(731, 742), 9, LOWER)]
+# dev 10004 A01-B02-L2-P1 (dim): two stray boxes, each seen in under half the frames that had it in view
+STRAYS = [_piece(3.271, 3.674, 1.401, 1.835, range(126, 130), 9, LOWER), _piece(3.397, 3.701, 1.900, 2.569, (168, 169), 10, UPPER)]
+
+
+@pytest.mark.parametrize("tracks,count", [
+    (TOP_LEVEL, 2),
+    (GAP, 1),
+    (SHIFTED, 1),
+    (STRAYS, 0),  # joined, still too weakly seen: the frames that had it in view are both pieces'
+    # the same pieces, their clipped edges seen: two tires (one above the other), not pieces of one
+    ([replace(t, edges_real=(0.9, 0.9, 1.0, 1.0)) for t in GAP], 2),
+    # pieces of two tires side by side (u IoU 0.2): not joined
+    ([TOP_LEVEL[0], replace(TOP_LEVEL[1], u0_m=2.62, u1_m=2.88)], 2),
+    # a lying tire's pieces 9 cm apart: only standing tires are joined across a gap
+    ([_piece(0.10, 0.80, 1.40, 1.55, range(10), 10, LOWER), _piece(0.10, 0.80, 1.64, 1.80, range(40, 50), 10, UPPER)], 2),
+])
+def test_a_tire_cut_by_the_frame_edge_in_two_passes_counts_once(tracks, count):
+    assert len(select_tracks(tracks)[0]) == count
+
+
+def test_a_joined_tire_spans_both_pieces_at_their_mean_width():
+    (one,) = join_frame_cut(SHIFTED)
+    assert (one.v0_m, one.v1_m) == (7.462, 8.245)
+    assert one.u0_m == pytest.approx((8.243 + 8.336) / 2) and one.u1_m == pytest.approx((8.510 + 8.601) / 2)
+    assert len(one.frames) == 21 and one.n_expected == 19 and one.edges_real[2:] == (1.0, 1.0)
+
+
+def test_each_piece_joins_once_the_best_column_first():
+    # a crowded neighbour's upper piece (u IoU 0.45) beside the tire's own (0.84)
+    low = _piece(2.48, 2.74, 7.46, 7.93, range(10), 10, LOWER)
+    own, other = _piece(2.46, 2.72, 7.76, 8.25, range(20, 30), 10, UPPER), _piece(2.62, 2.88, 7.76, 8.25, range(20, 30), 10, UPPER)
+    out = join_frame_cut([low, other, own])
+    assert len(out) == 2 and other in out
