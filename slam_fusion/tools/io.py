@@ -10,15 +10,15 @@ import numpy as np
 
 from slam_fusion.errors import FusionError
 
-def read_catalogue(path: str | Path, *, required: bool = False) -> dict[str, str]:
-    """catalogue.csv (columns sku, gtin; both read as text) -> {gtin: sku}; {} when absent and not required."""
+def _catalogue(path: str | Path, *, required: bool):
+    """catalogue.csv as text columns, None when absent and not required."""
     import pandas as pd
 
     path = Path(path)
     if not path.exists():
         if required:
             raise FusionError(f"{path}: missing; expected a catalogue CSV with columns sku,gtin")
-        return {}
+        return None
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except Exception as e:  # pandas raises several parser errors
@@ -26,7 +26,35 @@ def read_catalogue(path: str | Path, *, required: bool = False) -> dict[str, str
     miss = [c for c in ("sku", "gtin") if c not in df.columns]
     if miss:
         raise FusionError(f"{path}: missing column(s) {', '.join(miss)}; expected columns sku,gtin")
+    return df
+
+
+def read_catalogue(path: str | Path, *, required: bool = False) -> dict[str, str]:
+    """catalogue.csv (columns sku, gtin; both read as text) -> {gtin: sku}; {} when absent and not required."""
+    df = _catalogue(path, required=required)
+    if df is None:
+        return {}
     return {g.strip(): s.strip() for g, s in zip(df["gtin"], df["sku"]) if g.strip()}
+
+
+def read_sections(path: str | Path, *, required: bool = False) -> dict[str, float]:
+    """catalogue.csv's optional ``size`` column (a tire size code, ``warehouse.tires``) -> {sku: the
+    tire's section width in metres}; SKUs without a size are left out; {} when there is no column."""
+    from warehouse.errors import SiteError
+    from warehouse.tires import parse_size
+
+    df = _catalogue(path, required=required)
+    if df is None or "size" not in df.columns:
+        return {}
+    out = {}
+    for row, (sku, size) in enumerate(zip(df["sku"], df["size"]), start=2):
+        if not size.strip():
+            continue
+        try:
+            out[sku.strip()] = parse_size(size).width_mm / 1000.0
+        except SiteError as exc:
+            raise FusionError(f"{path}: row {row}: size: {exc}") from None
+    return out
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,11 +142,13 @@ def _fuse(bundle, traj, frame_t_ns: dict[int, int], dets: list, opts: FusionOpti
 
     cat = opts.catalogue
     g2s = read_catalogue(cat or Path(bundle.path) / "catalogue.csv", required=cat is not None)
+    sections = read_sections(cat or Path(bundle.path) / "catalogue.csv")
     return fuse_detections(site=bundle.site(), cam=bundle.camera_spec().model(), T_body_camera=bundle.T_body_camera,
                            traj=traj, frame_t_ns=frame_t_ns, detections=dets,
                            max_gap_ns=int(opts.max_gap_s * 1e9), clock_offset_s=opts.clock_offset_s,
                            min_overlap=opts.min_overlap, min_support=opts.min_support, smooth_s=opts.smooth_s,
-                           drift_correction=opts.drift_correction, gtin_to_sku=g2s, only_faces=only_faces,
+                           drift_correction=opts.drift_correction, gtin_to_sku=g2s, section_of=sections,
+                           only_faces=only_faces,
                            **({"drift_solver": drift_solver} if drift_solver else {}))
 
 
