@@ -22,6 +22,11 @@ def worlds_bench(
     executor: str = typer.Option("local", "--executor", help="local or ray"),
     fit_confidence: bool = typer.Option(False, "--fit-confidence",
                                         help="fit the bin confidence model on these worlds and ship it (not on test worlds)"),
+    confidence_out: Path = typer.Option(None, "--confidence-out",
+                                        help="with --fit-confidence: write the fit here, a candidate, instead of shipping it"),
+    score_confidence: list[Path] = typer.Option(None, "--score-confidence",
+                                                help="score this model file beside the shipped one on these worlds' "
+                                                     "stored bins (repeat it)"),
 ) -> None:
     """Per world and pooled: bin count and SKU accuracy, discrepancy precision/recall by kind, wrong
     bins at confidence >= 0.9, calibration (ECE, Brier, reliability diagram), processing / flight time."""
@@ -37,10 +42,16 @@ def worlds_bench(
     con = Console()
     fam = load_family(family_yaml)
     ks = pick_worlds(fam, split, world) if world else fam.worlds(split, worlds, start=start)
-    if fit_confidence and split == "test":
-        from datasets.errors import DatasetError
+    from datasets.errors import DatasetError
 
+    if fit_confidence and split == "test":
         raise DatasetError("--fit-confidence with --split test: test worlds are only scored; fit on the dev split")
+    if confidence_out is not None and not fit_confidence:
+        raise DatasetError(f"--confidence-out {confidence_out}: only with --fit-confidence")
+    for m in score_confidence or []:
+        if not m.is_file():
+            raise DatasetError(f"--score-confidence {m}: no such file; expected a confidence model JSON "
+                               "(slam_fusion/core/confidence_model.json, or one --confidence-out wrote)")
     root = out or Path("runs/worlds") / fam.name
     ex = make_executor(executor)
     runs = []
@@ -95,9 +106,25 @@ def worlds_bench(
     if fit_confidence:
         from rackscan.worlds import fit_confidence_model
 
-        fit = fit_confidence_model(fam, runs, root)
+        fit = fit_confidence_model(fam, runs, root, dest=confidence_out)
         con.print(fit.report)
-        con.print(f"shipped {fit.path} (fusion re-runs with it: `rackscan bench worlds ... --split test` to score it)")
+        if confidence_out is None:
+            con.print(f"shipped {fit.path} (fusion re-runs with it: `rackscan bench worlds ... --split test` to score it)")
+        else:
+            con.print(f"candidate written to {fit.path}, not shipped: score it with --score-confidence {fit.path}")
+    if score_confidence:
+        from rackscan.worlds import score_models
+        from slam_fusion.core.confidence import MODEL_PATH
+
+        names = [m.name for m in score_confidence]  # the file's name; its path where two share one
+        models = {(m.name if names.count(m.name) == 1 else str(m)): m for m in score_confidence}
+        n, n_wrong, scores = score_models(runs, root, {"shipped": MODEL_PATH, **models})
+        m = Table(title=f"confidence models on the same {n} stored bins of these worlds ({n_wrong} wrong)")
+        for c in ("model", "ECE", "Brier", f"wrong >= {CONFIDENT}", f"to recount (< {MIN_CONFIDENCE})", "right kept"):
+            m.add_column(c)
+        for sc in scores:
+            m.add_row(sc.name, f"{sc.ece:.3f}", f"{sc.brier:.4f}", str(sc.wrong_confident), str(sc.recount), str(sc.right_kept))
+        con.print(m)
     wrong = [(r.world, w) for r in runs for w in r.wrong]
     if wrong:
         con.print(f"wrong bins ({len(wrong)}): " + "; ".join(

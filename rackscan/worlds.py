@@ -261,27 +261,77 @@ class ConfidenceFit:
     report: str
 
 
-def fit_confidence_model(fam, runs: list[WorldRun], out_root: Path, *, dest: Path | None = None) -> ConfidenceFit:
-    """Fit ``slam_fusion.core.confidence``'s model on the flown worlds' bins (their ``bins.parquet``);
-    report how well it does world by world held out (fit on the others), then ship it fitted on all."""
+def stored_bins(runs: list[WorldRun], out_root: Path):
+    """The flown worlds' bins as fusion judged them (``bins.parquet``: evidence and truth) and each
+    one's ``BinEvidence``: (table, evidence, right); the table is empty when none were stored."""
     import pandas as pd
 
-    from slam_fusion.core.calibration import reliability
-    from slam_fusion.core.confidence import MODEL_PATH, BinEvidence, choose_l2, evidence_fields, fit_confidence
+    from slam_fusion.core.confidence import BinEvidence, evidence_fields
 
     names = evidence_fields()
     tables = [pd.read_parquet(Path(out_root) / f"world-{r.world}" / "bins.parquet") for r in runs
               if not r.refused and (Path(out_root) / f"world-{r.world}" / "bins.parquet").exists()]
+    if not tables:
+        return pd.DataFrame(), [], []
     df = pd.concat(tables, ignore_index=True).dropna(subset=["n_views"])
-    if df.empty or df["right"].all() or not df["right"].any():
-        from slam_fusion.errors import FusionError
-
-        raise FusionError(f"{out_root}: {len(df)} bins, {int((~df['right']).sum()) if len(df) else 0} wrong; a fit needs "
-                          "right and wrong bins: fly more worlds (--worlds)")
     ev = [BinEvidence(**{n: (int(row[n]) if n in ("n_views", "count", "pass_spread", "n_passes", "n_weak", "n_hidden")
                              else bool(row[n]) if n in ("gap", "no_read") else float(row[n])) for n in names})
           for _, row in df.iterrows()]
-    right = df["right"].to_numpy(bool)
+    return df, ev, df["right"].to_numpy(bool).tolist()
+
+
+@dataclass(frozen=True)
+class ModelScore:
+    """A confidence model file scored on stored bins: calibration, the wrong bins it trusts, the
+    bins it sends to recount and the right ones it keeps."""
+
+    name: str
+    path: Path
+    ece: float
+    brier: float
+    wrong_confident: int
+    recount: int
+    right_kept: int
+
+
+def score_models(runs: list[WorldRun], out_root: Path, models: dict[str, Path]) -> tuple[int, int, list[ModelScore]]:
+    """Each model file applied to the same stored bins of ``runs`` (no fusion again; the rules' cap
+    applies as in fusion): (bins, wrong bins, scores)."""
+    import numpy as np
+
+    from slam_fusion.core.calibration import reliability
+    from slam_fusion.core.confidence import ConfidenceModel
+
+    df, ev, right = stored_bins(runs, out_root)
+    y = np.array(right, dtype=bool)
+    out = []
+    for name, path in models.items():
+        m = ConfidenceModel.load(path)
+        p = np.array([m.probability(e) for e in ev], dtype=float)
+        ece, brier = reliability(p, y) if len(p) else (float("nan"), float("nan"))
+        out.append(ModelScore(name=name, path=Path(path), ece=ece, brier=brier,
+                              wrong_confident=int(((p >= CONFIDENT) & ~y).sum()), recount=int((p < MIN_CONFIDENCE).sum()),
+                              right_kept=int(((p >= MIN_CONFIDENCE) & y).sum())))
+    return len(y), int((~y).sum()), out
+
+
+def fit_confidence_model(fam, runs: list[WorldRun], out_root: Path, *, dest: Path | None = None) -> ConfidenceFit:
+    """Fit ``slam_fusion.core.confidence``'s model on the flown worlds' bins (their ``bins.parquet``);
+    report how well it does world by world held out (fit on the others), then write it fitted on all
+    to ``dest`` (a candidate to score) or, without one, ship it."""
+    import numpy as np
+
+    from slam_fusion.core.calibration import reliability
+    from slam_fusion.core.confidence import MODEL_PATH, choose_l2, fit_confidence
+
+    df, ev, right = stored_bins(runs, out_root)
+    right = np.array(right, dtype=bool)
+    fitted_worlds = sorted(set(df["world"])) if len(df) else []
+    if df.empty or right.all() or not right.any():
+        from slam_fusion.errors import FusionError
+
+        raise FusionError(f"{out_root}: {len(df)} bins, {int((~right).sum()) if len(df) else 0} wrong; a fit needs "
+                          "right and wrong bins: fly more worlds (--worlds)")
     worlds = df["world"].to_numpy()
     best, tried = choose_l2(ev, right, worlds)  # the penalty, chosen on worlds left out
     l2, held = best.l2, best.held
@@ -291,7 +341,7 @@ def fit_confidence_model(fam, runs: list[WorldRun], out_root: Path, *, dest: Pat
     e_h, b_h = best.ece, best.brier
     e_r, b_r = reliability(df["raw_score"].to_numpy(float), right)
     wrong_hi = best.wrong_confident
-    report = (f"confidence model on {len(df)} bins of {len(tables)} worlds ({int((~right).sum())} wrong), L2 penalty {l2:g}: "
+    report = (f"confidence model on {len(df)} bins of {len(fitted_worlds)} worlds ({int((~right).sum())} wrong), L2 penalty {l2:g}: "
               f"held out world by world ECE {e_h:.3f}, Brier {b_h:.4f} (hand-made score: ECE {e_r:.3f}, Brier {b_r:.4f}); "
               f"wrong at >= {CONFIDENT}: {wrong_hi}; bins under {MIN_CONFIDENCE}: {int((held < MIN_CONFIDENCE).sum())}\n"
               "penalties tried, held out world by world: " + "; ".join(

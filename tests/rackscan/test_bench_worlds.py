@@ -71,3 +71,20 @@ def test_worlds_picked_by_number_stay_in_their_split(split, ks, expected):
     else:
         with pytest.raises(DatasetError, match=expected):
             pick_worlds(fam, split, ks)
+
+
+def test_a_model_file_is_scored_beside_the_shipped_one_on_the_stored_bins(bench, tmp_path):
+    from slam_fusion.core.confidence import MODEL_PATH
+
+    out, _ = bench
+    cand = tmp_path / "cand.json"
+    cand.write_bytes(MODEL_PATH.read_bytes())  # the same model twice: the same figures
+    r = subprocess.run([str(REPO / ".venv/bin/rackscan"), "bench", "worlds", str(TINY), "--worlds", "3", "--split", "test",
+                        "--out", str(out), "--score-confidence", str(cand)], capture_output=True, text=True, timeout=600,
+                       cwd=REPO)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "confidence models on the same" in r.stdout
+    rows = [line for line in r.stdout.splitlines() if "shipped" in line or "cand.json" in line]
+    shipped_row = next(line for line in rows if "shipped" in line)
+    cand_row = next(line for line in rows if "cand.json" in line)
+    assert shipped_row.split("│")[2:] == cand_row.split("│")[2:]

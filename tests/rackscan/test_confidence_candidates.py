@@ -1,0 +1,63 @@
+"""A confidence model fitted as a candidate is written where asked and not shipped; candidates and the
+shipped model are scored on the same stored bins; bad options are one-line errors."""
+
+import subprocess
+from dataclasses import asdict
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rackscan.worlds import WorldRun, fit_confidence_model, score_models
+from slam_fusion.core.confidence import MODEL_PATH, BinEvidence, ConfidenceModel
+from tests.conftest import REPO
+
+
+def _stored(out, worlds=(10, 11, 12), n=40, seed=0):
+    """Three worlds' bins.parquet: evidence whose support and score say whether the count is right."""
+    rng = np.random.default_rng(seed)
+    runs = []
+    for w in worlds:
+        rows = []
+        for _ in range(n):
+            support = float(rng.uniform(0.3, 1.0))
+            right = bool(support + rng.normal(0, 0.15) > 0.6)
+            ev = BinEvidence(n_views=int(rng.integers(5, 40)), count=int(rng.integers(0, 6)), mean_support=support,
+                             min_support=support * 0.9, mean_score=float(rng.uniform(0.5, 0.9)), heuristic=support)
+            rows.append({"bin_id": f"B{len(rows)}", "right": right, "world": w, "raw_score": support, **asdict(ev)})
+        (out / f"world-{w}").mkdir(parents=True)
+        pd.DataFrame(rows).to_parquet(out / f"world-{w}" / "bins.parquet", index=False)
+        runs.append(WorldRun(world=w, split="dev", name=f"w{w}", summary="", bins=n, observed=n))
+    return runs
+
+
+def test_a_candidate_is_written_where_asked_and_the_shipped_model_stays(tmp_path):
+    runs = _stored(tmp_path)
+    shipped = MODEL_PATH.read_bytes()
+    fit = fit_confidence_model(SimpleNamespace(name="t"), runs, tmp_path, dest=tmp_path / "cand.json")
+    assert fit.path == tmp_path / "cand.json" and "L2 penalty" in fit.report and "held out world by world" in fit.report
+    assert MODEL_PATH.read_bytes() == shipped
+    n, n_wrong, scores = score_models(runs, tmp_path, {"shipped": MODEL_PATH, "cand": fit.path})
+    assert n == 120 and 0 < n_wrong < 120 and [s.name for s in scores] == ["shipped", "cand"]
+    df = pd.concat(pd.read_parquet(tmp_path / f"world-{r.world}" / "bins.parquet") for r in runs)
+    m = ConfidenceModel.load(fit.path)
+    p = np.array([m.probability(BinEvidence(**{k: r[k] for k in asdict(BinEvidence(n_views=1, count=0))}))
+                  for _, r in df.iterrows()])
+    right = df["right"].to_numpy(bool)
+    cand = scores[1]
+    assert cand.recount == int((p < 0.8).sum()) and cand.right_kept == int(((p >= 0.8) & right).sum())
+    assert cand.wrong_confident == int(((p >= 0.9) & ~right).sum()) and 0 <= cand.ece <= 1
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--confidence-out", "cand.json"], "--confidence-out cand.json: only with --fit-confidence"),
+    (["--score-confidence", "nowhere.json"], "--score-confidence nowhere.json: no such file; expected a confidence model"),
+    (["--split", "test", "--fit-confidence"], "test worlds are only scored; fit on the dev split"),
+])
+def test_bad_confidence_options_are_one_line_errors(tmp_path, args, message):
+    r = subprocess.run([str(REPO / ".venv/bin/rackscan"), "bench", "worlds", str(REPO / "datasets/families/tiny.yaml"),
+                        "--worlds", "1", "--out", str(tmp_path), *args], capture_output=True, text=True, cwd=tmp_path,
+                       timeout=120)
+    assert r.returncode == 1 and message in r.stderr + r.stdout
+    assert "Traceback" not in r.stderr and not list(tmp_path.glob("world-*"))
