@@ -49,7 +49,7 @@ def worlds_bench(
     if confidence_out is not None and not fit_confidence:
         raise DatasetError(f"--confidence-out {confidence_out}: only with --fit-confidence")
     for m in score_confidence or []:
-        if not m.is_file():
+        if not m.is_file() and not (fit_confidence and confidence_out is not None and m.resolve() == confidence_out.resolve()):
             raise DatasetError(f"--score-confidence {m}: no such file; expected a confidence model JSON "
                                "(slam_fusion/core/confidence_model.json, or one --confidence-out wrote)")
     root = out or Path("runs/worlds") / fam.name
