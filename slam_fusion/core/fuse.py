@@ -540,7 +540,12 @@ def merge_cut_tires(tracks: list[TireTrack], *, same_column: float = 0.7, tall: 
     def cut(a: TireTrack, b: TireTrack) -> bool:
         if a.face_id != b.face_id or min(a.h_m / max(a.w_m, 1e-9), b.h_m / max(b.w_m, 1e-9)) < tall:
             return False
-        return _u_iou(a, b) >= same_column and min(a.v1_m, b.v1_m) - max(a.v0_m, b.v0_m) > overlap * min(a.h_m, b.h_m)
+        if not (_u_iou(a, b) >= same_column and min(a.v1_m, b.v1_m) - max(a.v0_m, b.v0_m) > overlap * min(a.h_m, b.h_m)):
+            return False
+        # the two must make a tire's face: a box seen once above a standing tire (dev 10050
+        # A01-B03-L3-P1, 0.72 m over a 0.75 m tire) would make a 1.26 m pillar and lose the tire
+        joined = max(a.v1_m, b.v1_m) - min(a.v0_m, b.v0_m), max(a.u1_m, b.u1_m) - min(a.u0_m, b.u0_m)
+        return max(joined) <= MAX_TIRE_ASPECT * min(joined)
 
     i = 0
     while i < len(out):
