@@ -529,16 +529,21 @@ def is_fragment(t: TireTrack, counted: list[TireTrack], *, narrow: float = 0.6, 
 
 
 def merge_cut_tires(tracks: list[TireTrack], *, same_column: float = 0.7, tall: float = 1.2,
-                    overlap: float = 0.1) -> list[TireTrack]:
+                    overlap: float = 0.1, min_support: float = 0.25) -> list[TireTrack]:
     """Join the pieces of standing tires the detector boxed in two: two tracks of one column
     (``same_column`` IoU across the face) that both stand taller than wide (``tall``) and overlap in
     height by more than ``overlap`` of the shorter one are the top and bottom of one tire (seen
     close, a standing tire's tread fills the frame and splits), not two tires. Standing tires are
-    not stacked on one another; lying tires, which are, are wider than tall and keep their count."""
+    not stacked on one another; lying tires, which are, are wider than tall and keep their count.
+    A box seen in under ``min_support`` of the frames that had it in view is no half of a tire here
+    (dev 10051 A01-B03-L5-P1: one seen once joined a tire's lower piece and left its upper piece,
+    from another pass, to count as a tire of its own)."""
     out = sorted(tracks, key=lambda t: (t.u_m, t.v_m, t.frames))
 
     def cut(a: TireTrack, b: TireTrack) -> bool:
         if a.face_id != b.face_id or min(a.h_m / max(a.w_m, 1e-9), b.h_m / max(b.w_m, 1e-9)) < tall:
+            return False
+        if min(a.support, b.support) < min_support:
             return False
         if not (_u_iou(a, b) >= same_column and min(a.v1_m, b.v1_m) - max(a.v0_m, b.v0_m) > overlap * min(a.h_m, b.h_m)):
             return False
@@ -570,7 +575,7 @@ FRAME_CUT_GAP_M = 0.15  # dev 10021: pieces of one standing tire 0.08-0.09 m apa
 
 
 def join_frame_cut(tracks: list[TireTrack], *, same_column: float = FRAME_CUT_COLUMN, overlap: float = 0.1,
-                   max_gap_m: float = FRAME_CUT_GAP_M, tall: float = 1.2) -> list[TireTrack]:
+                   max_gap_m: float = FRAME_CUT_GAP_M, tall: float = 1.2, min_support: float = 0.25) -> list[TireTrack]:
     """Join the two pieces of a tire no frame saw whole in height: one pass had its lower part at the
     top edge of its frames (a track whose top edge most of its sightings did not see), another its
     upper part at the bottom edge (a track whose bottom edge most did not see). On a face, in one
@@ -580,11 +585,14 @@ def join_frame_cut(tracks: list[TireTrack], *, same_column: float = FRAME_CUT_CO
     upper levels of a tall rack (dev 10021, 7 levels, tires up to 8.4 m) count tires twice. The
     joined box spans the lower piece's bottom to the upper piece's top, across the pieces' mean width
     (their offset across the face is the drift left between passes, not the tire); the frames that
-    had it in view are both pieces' (two weak pieces make no well seen tire). Best pairs (highest
-    IoU) first; a piece joins once."""
+    had it in view are both pieces' (two weak pieces make no well seen tire). A piece seen in under
+    ``min_support`` of the frames that had it in view joins nothing (dev 10051 A01-B03-L5-P1: a
+    box seen once, lying over the tire's column better than its own upper piece, would take the
+    lower piece and leave the upper one to count as a tire). Best pairs (highest IoU) first; a
+    piece joins once."""
     def piece(t: TireTrack, lower: bool) -> bool:
         lo, hi = (t.edges_real[2], t.edges_real[3]) if lower else (t.edges_real[3], t.edges_real[2])
-        return lo >= 0.5 > hi
+        return lo >= 0.5 > hi and t.support >= min_support
 
     pairs = []
     for i, a in enumerate(tracks):
@@ -708,6 +716,18 @@ def stack_counts(counted: list[TireTrack], section_m: float, *, same_column: flo
     return out
 
 
+def piece_of_counted(t: TireTrack, counted: list[TireTrack], *, same_column: float = 0.5) -> bool:
+    """``t`` is the part of a counted tire that a frame's edge cut: most of its sightings had its top
+    or bottom edge on the image border, and it lies in that tire's column (``same_column`` IoU across
+    the face), overlapping it in height. Not a tire hidden in the row's gap (dev 10051 A01-B01-L3-P1:
+    the lower 0.16 m of a standing tire, seen at the top edge of three frames, counted as a fourth
+    tire of three)."""
+    if min(t.edges_real[2], t.edges_real[3]) >= 0.5:
+        return False
+    return any(c.face_id == t.face_id and _u_iou(t, c) >= same_column and min(t.v1_m, c.v1_m) > max(t.v0_m, c.v0_m)
+               for c in counted)
+
+
 def select_tracks(tracks: list[TireTrack], *, min_support: float = 0.5, min_side_m: float = 0.1,
                   hidden_support: float = 0.15, labels: list[ItemLabel] = ()
                   ) -> tuple[list[TireTrack], list[TireTrack], list[TireTrack]]:
@@ -727,7 +747,7 @@ def select_tracks(tracks: list[TireTrack], *, min_support: float = 0.5, min_side
     good = [t for t in good if not is_fragment(t, good)]
     good = drop_copies(drop_covered(good))
     maybe = [t for t in tracks if t not in good and len(t.frames) >= 2 and t.support >= hidden_support
-             and tire_shaped(t, min_side_m=min_side_m)]
+             and tire_shaped(t, min_side_m=min_side_m) and not piece_of_counted(t, good)]
     hidden = hidden_in_row(maybe, good)
     hidden += labelled_in_row(list(labels), good + hidden)
     counted = sorted(good + hidden, key=lambda t: (t.u_m, t.v_m, t.frames))

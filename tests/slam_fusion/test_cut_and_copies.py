@@ -211,3 +211,26 @@ def test_each_piece_joins_once_the_best_column_first():
     own, other = _piece(2.46, 2.72, 7.76, 8.25, range(20, 30), 10, UPPER), _piece(2.62, 2.88, 7.76, 8.25, range(20, 30), 10, UPPER)
     out = join_frame_cut([low, other, own])
     assert len(out) == 2 and other in out
+
+
+# dev 10051 A01-B03-L5-P1: three standing tires (0.195 m), each seen as a lower piece on one pass and
+# an upper piece on the next, 5 cm apart across the face; one more upper box seen once
+ROW_IN_PIECES = [_piece(2.102, 2.291, 5.249, 5.710, range(306, 312), 7, UPPER), _piece(2.153, 2.346, 5.089, 5.451, range(285, 291), 11, LOWER),
+                 _piece(2.305, 2.494, 5.247, 5.704, range(307, 312), 7, UPPER), _piece(2.357, 2.548, 5.080, 5.442, range(284, 290), 10, LOWER),
+                 _piece(2.374, 2.563, 5.297, 5.751, (312,), 6, UPPER), _piece(2.523, 2.722, 5.258, 5.715, range(308, 314), 6, UPPER),
+                 _piece(2.564, 2.755, 5.069, 5.432, range(283, 289), 9, LOWER)]
+# dev 10051 A01-B01-L3-P1: three standing tires seen whole; the lower 0.16 m of the middle one at the
+# top edge of three frames, lying in the row's gap between the boxes of the two others' sides
+ROW_AND_PIECE = [_piece(7.781, 8.003, 2.609, 3.280, range(10), 6, (1.0, 0.6)), _piece(8.007, 8.240, 2.623, 3.279, range(7), 6, (1.0, 0.86)),
+                 _piece(8.050, 8.280, 2.544, 2.702, range(20, 23), 12, LOWER), _piece(8.262, 8.494, 2.609, 3.286, range(11), 6, (0.82, 0.73))]
+# dev 10050 A01-B03-L3-P1: a standing tire 0.75 m tall seen in 21 frames and a box seen once over its top
+PILLAR = [_piece(3.901, 4.123, 2.728, 3.467, range(21), 9, (0.52, 0.48)), _piece(3.935, 4.121, 3.272, 3.992, (30,), 10, (1.0, 1.0))]
+
+
+@pytest.mark.parametrize("tracks,count", [
+    (ROW_IN_PIECES, 3),  # the box seen once joins nothing: each tire's own pieces join
+    (ROW_AND_PIECE, 3),  # the piece of a counted tire is not a tire hidden in the row
+    (PILLAR, 1),  # the two would make a 1.26 m pillar: not joined, the tire counts
+])
+def test_pieces_of_counted_tires_and_boxes_seen_once_do_not_add_tires(tracks, count):
+    assert len(select_tracks(tracks)[0]) == count
