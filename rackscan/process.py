@@ -234,8 +234,9 @@ def process_bundles(bundle_dirs: list[str | Path], *, erp: str | Path | None = N
     t0 = time.perf_counter()
     to_fuse = []
     for f in flights:
-        # the options and every file fusion reads, as fusion declares them (slam_fusion.tools.io)
-        f.fuse_fp = fingerprint("fuse", sorted(asdict(fo).items()), code_digest("slam_fusion"),
+        # the options, every file fusion reads, as fusion declares them (slam_fusion.tools.io), and
+        # its code and the site model's it counts with (tire sizes: warehouse.tires)
+        f.fuse_fp = fingerprint("fuse", sorted(asdict(fo).items()), code_digest("slam_fusion", "warehouse"),
                                 files=fusion_inputs(f.flight, fo))
         if StageState(f.path).is_done("fuse", f.fuse_fp, [f.path / "observations.parquet"]):
             f.report.stages["fuse"] = "skipped"
