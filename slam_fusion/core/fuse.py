@@ -577,8 +577,10 @@ FRAME_CUT_GAP_M = 0.15  # dev 10021: pieces of one standing tire 0.08-0.09 m apa
 def join_frame_cut(tracks: list[TireTrack], *, same_column: float = FRAME_CUT_COLUMN, overlap: float = 0.1,
                    max_gap_m: float = FRAME_CUT_GAP_M, tall: float = 1.2, min_support: float = 0.25) -> list[TireTrack]:
     """Join the two pieces of a tire no frame saw whole in height: one pass had its lower part at the
-    top edge of its frames (a track whose top edge most of its sightings did not see), another its
-    upper part at the bottom edge (a track whose bottom edge most did not see). On a face, in one
+    top edge of its frames (a track whose top edge most of its sightings did not see, and fewer than
+    saw its bottom edge), another its upper part at the bottom edge (a track whose bottom edge most
+    did not see, and fewer than saw its top: a tire taller than a frame sees may show neither edge in
+    the pass that flew past its middle, dev 10059 A01-B03-L5-P2). On a face, in one
     column (``same_column`` IoU across the face), overlapping in height by more than ``overlap`` of
     the shorter, or, where the joined box stands ``tall`` (taller than wide, as standing tires, which
     are not stacked), less than ``max_gap_m`` apart, they are one tire, not two: without this the
@@ -592,7 +594,7 @@ def join_frame_cut(tracks: list[TireTrack], *, same_column: float = FRAME_CUT_CO
     piece joins once."""
     def piece(t: TireTrack, lower: bool) -> bool:
         lo, hi = (t.edges_real[2], t.edges_real[3]) if lower else (t.edges_real[3], t.edges_real[2])
-        return lo >= 0.5 > hi and t.support >= min_support
+        return lo > hi and hi < 0.5 and t.support >= min_support
 
     pairs = []
     for i, a in enumerate(tracks):

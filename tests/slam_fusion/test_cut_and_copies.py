@@ -178,6 +178,10 @@ TOP_LEVEL = [_piece(2.425, 2.696, 7.759, 8.251, range(807, 817), 10, UPPER),
 GAP = [_piece(0.946, 1.218, 2.583, 3.046, range(249, 269), 9, LOWER), _piece(0.951, 1.227, 3.140, 3.366, range(381, 392), 18, UPPER)]
 # dev 10021 A01-B01-L7-P2: the drift shifted the pieces 9 cm apart across the face (u IoU 0.49)
 SHIFTED = [_piece(8.243, 8.510, 7.753, 8.245, range(843, 853), 10, UPPER), _piece(8.336, 8.601, 7.462, 7.943, range(731, 742), 9, LOWER)]
+# dev 10059 A01-B03-L5-P2: a standing tire 1.05 m tall, taller than a frame sees: the passes above saw
+# its top in half their frames and its bottom in none, the pass below its bottom and never its top
+TALLER_THAN_A_FRAME = [_piece(8.540, 8.840, 6.594, 7.173, range(957, 978), 10, (0.0, 0.48)),
+                       _piece(8.562, 8.847, 6.117, 6.528, range(843, 853), 18, (1.0, 0.0))]
 # dev 10004 A01-B02-L2-P1 (dim): two stray boxes, each seen in under half the frames that had it in view
 STRAYS = [_piece(3.271, 3.674, 1.401, 1.835, range(126, 130), 9, LOWER), _piece(3.397, 3.701, 1.900, 2.569, (168, 169), 10, UPPER)]
 
@@ -186,6 +190,7 @@ STRAYS = [_piece(3.271, 3.674, 1.401, 1.835, range(126, 130), 9, LOWER), _piece(
     (TOP_LEVEL, 2),
     (GAP, 1),
     (SHIFTED, 1),
+    (TALLER_THAN_A_FRAME, 1),
     (STRAYS, 0),  # joined, still too weakly seen: the frames that had it in view are both pieces'
     # the same pieces, their clipped edges seen: two tires (one above the other), not pieces of one
     ([replace(t, edges_real=(0.9, 0.9, 1.0, 1.0)) for t in GAP], 2),
