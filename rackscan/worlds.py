@@ -264,6 +264,7 @@ class ConfidenceFit:
 def stored_bins(runs: list[WorldRun], out_root: Path):
     """The flown worlds' bins as fusion judged them (``bins.parquet``: evidence and truth) and each
     one's ``BinEvidence``: (table, evidence, right); the table is empty when none were stored."""
+    import numpy as np
     import pandas as pd
 
     from slam_fusion.core.confidence import BinEvidence, evidence_fields
@@ -272,12 +273,12 @@ def stored_bins(runs: list[WorldRun], out_root: Path):
     tables = [pd.read_parquet(Path(out_root) / f"world-{r.world}" / "bins.parquet") for r in runs
               if not r.refused and (Path(out_root) / f"world-{r.world}" / "bins.parquet").exists()]
     if not tables:
-        return pd.DataFrame(), [], []
+        return pd.DataFrame(), [], np.zeros(0, dtype=bool)
     df = pd.concat(tables, ignore_index=True).dropna(subset=["n_views"])
     ev = [BinEvidence(**{n: (int(row[n]) if n in ("n_views", "count", "pass_spread", "n_passes", "n_weak", "n_hidden")
                              else bool(row[n]) if n in ("gap", "no_read") else float(row[n])) for n in names})
           for _, row in df.iterrows()]
-    return df, ev, df["right"].to_numpy(bool).tolist()
+    return df, ev, df["right"].to_numpy(bool)
 
 
 @dataclass(frozen=True)
@@ -302,8 +303,7 @@ def score_models(runs: list[WorldRun], out_root: Path, models: dict[str, Path]) 
     from slam_fusion.core.calibration import reliability
     from slam_fusion.core.confidence import ConfidenceModel
 
-    df, ev, right = stored_bins(runs, out_root)
-    y = np.array(right, dtype=bool)
+    df, ev, y = stored_bins(runs, out_root)
     out = []
     for name, path in models.items():
         m = ConfidenceModel.load(path)
@@ -319,13 +319,10 @@ def fit_confidence_model(fam, runs: list[WorldRun], out_root: Path, *, dest: Pat
     """Fit ``slam_fusion.core.confidence``'s model on the flown worlds' bins (their ``bins.parquet``);
     report how well it does world by world held out (fit on the others), then write it fitted on all
     to ``dest`` (a candidate to score) or, without one, ship it."""
-    import numpy as np
-
     from slam_fusion.core.calibration import reliability
     from slam_fusion.core.confidence import MODEL_PATH, choose_l2, fit_confidence
 
     df, ev, right = stored_bins(runs, out_root)
-    right = np.array(right, dtype=bool)
     fitted_worlds = sorted(set(df["world"])) if len(df) else []
     if df.empty or right.all() or not right.any():
         from slam_fusion.errors import FusionError

@@ -863,8 +863,9 @@ def fuse_bin(
 def bin_evidence(good: list[TireTrack], hidden: list[TireTrack], weak: list[TireTrack], tracks: list[TireTrack],
                  frames_seeing_bin: set[int], *, raw: float, gap: bool, read_agree: float, no_read: bool,
                  pass_of: dict[int, int] | None, frame_quality: dict[int, tuple[float, float, float]] | None,
-                 count: int | None = None) -> BinEvidence:
-    """What the bin's confidence is judged on (``slam_fusion.core.confidence.BinEvidence``)."""
+                 count: int) -> BinEvidence:
+    """What the bin's confidence is judged on (``slam_fusion.core.confidence.BinEvidence``); ``count``
+    is the bin's count (the counted tracks', or a stack's by its height)."""
     seen = [t for t in good if t not in hidden]  # tires counted from their own sightings
     supports = [t.support for t in good] or [1.0]
     scores = [s for t in seen for s in (t.scores or (t.score,))] or [1.0]
@@ -888,7 +889,7 @@ def bin_evidence(good: list[TireTrack], hidden: list[TireTrack], weak: list[Tire
                 spread = max(per_pass) - min(per_pass)
     q = [frame_quality[f] for f in frames_seeing_bin if frame_quality and f in frame_quality]
     b, n, s = (float(np.median([x[i] for x in q])) for i in range(3)) if q else (128.0, 0.0, 100.0)
-    return BinEvidence(n_views=len(frames_seeing_bin), count=len(good) if count is None else count, mean_support=float(np.mean(supports)),
+    return BinEvidence(n_views=len(frames_seeing_bin), count=count, mean_support=float(np.mean(supports)),
                        min_support=float(min(supports)), min_pass_support=float(min(pass_support)), pass_spread=int(spread),
                        n_passes=n_passes, n_weak=len(weak), n_hidden=len(hidden), gap=gap, read_agree=float(read_agree),
                        no_read=no_read, mean_score=float(np.mean(scores)), min_score=float(min(scores)), noise=n,

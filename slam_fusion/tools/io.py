@@ -31,30 +31,34 @@ def _catalogue(path: str | Path, *, required: bool):
 
 def read_catalogue(path: str | Path, *, required: bool = False) -> dict[str, str]:
     """catalogue.csv (columns sku, gtin; both read as text) -> {gtin: sku}; {} when absent and not required."""
-    df = _catalogue(path, required=required)
-    if df is None:
-        return {}
-    return {g.strip(): s.strip() for g, s in zip(df["gtin"], df["sku"]) if g.strip()}
+    return read_catalogue_maps(path, required=required)[0]
 
 
 def read_sections(path: str | Path, *, required: bool = False) -> dict[str, float]:
     """catalogue.csv's optional ``size`` column (a tire size code, ``warehouse.tires``) -> {sku: the
     tire's section width in metres}; SKUs without a size are left out; {} when there is no column."""
+    return read_catalogue_maps(path, required=required)[1]
+
+
+def read_catalogue_maps(path: str | Path, *, required: bool = False) -> tuple[dict[str, str], dict[str, float]]:
+    """catalogue.csv read once -> ({gtin: sku}, {sku: section width in metres}) (``read_catalogue``,
+    ``read_sections``); both {} when it is absent and not required. A bad size names its row."""
     from warehouse.errors import SiteError
     from warehouse.tires import parse_size
 
     df = _catalogue(path, required=required)
-    if df is None or "size" not in df.columns:
-        return {}
-    out = {}
-    for row, (sku, size) in enumerate(zip(df["sku"], df["size"]), start=2):
+    if df is None:
+        return {}, {}
+    g2s = {g.strip(): s.strip() for g, s in zip(df["gtin"], df["sku"]) if g.strip()}
+    sections = {}
+    for row, (sku, size) in enumerate(zip(df["sku"], df["size"]) if "size" in df.columns else (), start=2):
         if not size.strip():
             continue
         try:
-            out[sku.strip()] = parse_size(size).width_mm / 1000.0
+            sections[sku.strip()] = parse_size(size).width_mm / 1000.0
         except SiteError as exc:
             raise FusionError(f"{path}: row {row}: size: {exc}") from None
-    return out
+    return g2s, sections
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,8 +145,7 @@ def _fuse(bundle, traj, frame_t_ns: dict[int, int], dets: list, opts: FusionOpti
     from slam_fusion.pipeline import fuse_detections
 
     cat = opts.catalogue
-    g2s = read_catalogue(cat or Path(bundle.path) / "catalogue.csv", required=cat is not None)
-    sections = read_sections(cat or Path(bundle.path) / "catalogue.csv")
+    g2s, sections = read_catalogue_maps(cat or Path(bundle.path) / "catalogue.csv", required=cat is not None)
     return fuse_detections(site=bundle.site(), cam=bundle.camera_spec().model(), T_body_camera=bundle.T_body_camera,
                            traj=traj, frame_t_ns=frame_t_ns, detections=dets,
                            max_gap_ns=int(opts.max_gap_s * 1e9), clock_offset_s=opts.clock_offset_s,
