@@ -275,6 +275,7 @@ def stored_bins(runs: list[WorldRun], out_root: Path):
     if not tables:
         return pd.DataFrame(), [], np.zeros(0, dtype=bool)
     df = pd.concat(tables, ignore_index=True).dropna(subset=["n_views"])
+    names = [n for n in names if n in df.columns]  # bins stored before a field was added take its default
     ev = [BinEvidence(**{n: (int(row[n]) if n in ("n_views", "count", "pass_spread", "n_passes", "n_weak", "n_hidden")
                              else bool(row[n]) if n in ("gap", "no_read") else float(row[n])) for n in names})
           for _, row in df.iterrows()]

@@ -18,7 +18,7 @@ import numpy as np
 
 from perception.detections import box_intersection, box_iou
 from slam_fusion.core.calibration import Calibration
-from slam_fusion.core.confidence import RECOUNT_CAP, BinEvidence, ConfidenceModel
+from slam_fusion.core.confidence import BinEvidence, ConfidenceModel
 
 EDGES = ("u0", "u1", "v0", "v1")
 
@@ -847,14 +847,12 @@ def fuse_bin(
     raw = float(np.clip(conf, 0, 1))
     evidence = bin_evidence(good, hidden, weak, tracks, frames_seeing_bin, raw=raw, gap=gap, read_agree=read_agree if votes else 1.0,
                             no_read=bool(count and not votes), pass_of=pass_of, frame_quality=frame_quality, count=count)
-    capped = evidence.capped()
-    if capped:
-        reasons.append(capped)
+    reasons += [why for why in (evidence.capped() or evidence.doubted(),) if why]
     if model is not None:
         confidence = model.probability(evidence)
     else:
         confidence = calibration(raw) if calibration is not None else raw
-        confidence = min(confidence, RECOUNT_CAP) if capped else confidence
+        confidence = min(confidence, evidence.cap())
     return BinObservation(bin_id=bin_id, sku=sku if count else "", gtin=gtin if count else "", count=count,
                           confidence=float(confidence), n_views=n_frames, evidence_frame=int(ev), reason=";".join(reasons),
                           raw_score=raw, evidence=evidence)
@@ -869,6 +867,7 @@ def bin_evidence(good: list[TireTrack], hidden: list[TireTrack], weak: list[Tire
     seen = [t for t in good if t not in hidden]  # tires counted from their own sightings
     supports = [t.support for t in good] or [1.0]
     scores = [s for t in seen for s in (t.scores or (t.score,))] or [1.0]
+    track_scores = [t.score for t in seen]
     pass_support, spread, n_passes = [1.0], 0, 0
     if pass_of:
         for t in seen:
@@ -893,4 +892,5 @@ def bin_evidence(good: list[TireTrack], hidden: list[TireTrack], weak: list[Tire
                        min_support=float(min(supports)), min_pass_support=float(min(pass_support)), pass_spread=int(spread),
                        n_passes=n_passes, n_weak=len(weak), n_hidden=len(hidden), gap=gap, read_agree=float(read_agree),
                        no_read=no_read, mean_score=float(np.mean(scores)), min_score=float(min(scores)), noise=n,
-                       brightness=b, sharpness=s, heuristic=raw)
+                       brightness=b, sharpness=s, heuristic=raw,
+                       score_spread=float(max(track_scores) - min(track_scores)) if len(track_scores) >= 2 else 0.0)

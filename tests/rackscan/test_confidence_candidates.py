@@ -50,6 +50,16 @@ def test_a_candidate_is_written_where_asked_and_the_shipped_model_stays(tmp_path
     assert cand.wrong_confident == int(((p >= 0.9) & ~right).sum()) and 0 <= cand.ece <= 1
 
 
+def test_bins_stored_before_a_field_was_added_are_scored_with_its_default(tmp_path):
+    from rackscan.worlds import stored_bins
+
+    runs = _stored(tmp_path, worlds=(10,), n=5)
+    path = tmp_path / "world-10" / "bins.parquet"
+    pd.read_parquet(path).drop(columns=["score_spread"]).to_parquet(path, index=False)
+    df, ev, right = stored_bins(runs, tmp_path)
+    assert len(ev) == len(right) == 5 and all(e.score_spread == 0.0 for e in ev)
+
+
 @pytest.mark.parametrize("args,message", [
     (["--confidence-out", "cand.json"], "--confidence-out cand.json: only with --fit-confidence"),
     (["--score-confidence", "nowhere.json"], "--score-confidence nowhere.json: no such file; expected a confidence model"),

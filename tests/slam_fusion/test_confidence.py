@@ -6,8 +6,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from slam_fusion.core.confidence import (RECOUNT_CAP, BinEvidence, ConfidenceModel, choose_l2, fit_confidence,
-                                          held_out)
+from slam_fusion.core.confidence import (DOUBT_CAP, MAX_SCORE_SPREAD, RECOUNT_CAP, BinEvidence, ConfidenceModel,
+                                          choose_l2, fit_confidence, held_out)
 from slam_fusion.core.fuse import TireTrack, fuse_bin
 from slam_fusion.errors import FusionError
 from slam_fusion.pipeline import pass_ids
@@ -47,6 +47,27 @@ def test_a_bin_seen_only_in_poor_frames_goes_to_recount(noise, brightness, cappe
     assert ("poor_frames" in o.reason) == capped and (o.confidence <= RECOUNT_CAP) == capped
 
 
+@pytest.mark.parametrize("score_b,doubted", [(0.9, False), (0.84, False), (0.75, True), (0.6, True)])
+def test_counted_tires_the_detector_scored_unlike_one_another_are_not_trusted_at_0_9(score_b, doubted):
+    # dev 10063 A01-B01-L1-P2: a box over the dim back wall beside a tire, scored 0.62 against the tire's 0.75
+    a = _track(0.0, [1, 2, 3, 11, 12, 13], [1, 2, 3, 11, 12, 13])
+    b = _track(0.215, [2, 3, 4, 12, 13, 14], [2, 3, 4, 12, 13, 14], score=score_b)
+    o = fuse_bin("B", [a, b], set(range(1, 15)), pass_of=PASS_OF)
+    assert o.count == 2 and o.evidence.score_spread == pytest.approx(0.9 - score_b)
+    assert ("scores_disagree" in o.reason) == doubted
+    assert (o.confidence <= DOUBT_CAP) == doubted
+    assert o.confidence > RECOUNT_CAP  # still counted: the doubt is not a recount
+
+
+def test_the_recount_cap_wins_over_the_doubt():
+    e = BinEvidence(n_views=20, count=2, score_spread=MAX_SCORE_SPREAD + 0.05)
+    assert e.doubted() == "scores_disagree" and e.cap() == DOUBT_CAP
+    assert replace(e, pass_spread=1).cap() == RECOUNT_CAP
+    assert replace(e, score_spread=MAX_SCORE_SPREAD).cap() == 1.0
+    one = fuse_bin("B", [_track(0.0, [1, 2, 3], [1, 2, 3], score=0.6)], {1, 2, 3})
+    assert one.evidence.score_spread == 0.0  # one tire disagrees with nothing
+
+
 def _population(n, rng):
     """Bins whose passes disagree, or whose frames are noisy, are wrong more often."""
     ev, right = [], []
@@ -74,6 +95,7 @@ def test_the_fitted_model_is_calibrated_on_held_out_bins():
     poor = replace(good, min_support=0.5, mean_support=0.6, mean_score=0.5)
     assert model.probability(good) > 0.9 > model.probability(poor)
     assert model.probability(replace(good, pass_spread=1)) <= RECOUNT_CAP  # the rules hold whatever the fit says
+    assert model.probability(replace(good, score_spread=0.3)) <= DOUBT_CAP
 
 
 def test_model_file_round_trip_and_bad_files(tmp_path):
