@@ -22,8 +22,12 @@ def worlds_bench(
     executor: str = typer.Option("local", "--executor", help="local or ray"),
     fit_confidence: bool = typer.Option(False, "--fit-confidence",
                                         help="fit the bin confidence model on these worlds and ship it (not on test worlds)"),
+    recalibrate_confidence: bool = typer.Option(False, "--recalibrate-confidence",
+                                                help="rescale the shipped model's log-odds on these worlds (Platt: two "
+                                                     "numbers, not a refit) and ship it (not on test worlds)"),
     confidence_out: Path = typer.Option(None, "--confidence-out",
-                                        help="with --fit-confidence: write the fit here, a candidate, instead of shipping it"),
+                                        help="with --fit-confidence or --recalibrate-confidence: write the model here, "
+                                             "a candidate, instead of shipping it"),
     score_confidence: list[Path] = typer.Option(None, "--score-confidence",
                                                 help="score this model file beside the shipped one on these worlds' "
                                                      "stored bins (repeat it)"),
@@ -44,12 +48,15 @@ def worlds_bench(
     ks = pick_worlds(fam, split, world) if world else fam.worlds(split, worlds, start=start)
     from datasets.errors import DatasetError
 
-    if fit_confidence and split == "test":
-        raise DatasetError("--fit-confidence with --split test: test worlds are only scored; fit on the dev split")
-    if confidence_out is not None and not fit_confidence:
-        raise DatasetError(f"--confidence-out {confidence_out}: only with --fit-confidence")
+    refit = "--fit-confidence" if fit_confidence else "--recalibrate-confidence" if recalibrate_confidence else ""
+    if fit_confidence and recalibrate_confidence:
+        raise DatasetError("--fit-confidence with --recalibrate-confidence: choose one (a refit, or the shipped model rescaled)")
+    if refit and split == "test":
+        raise DatasetError(f"{refit} with --split test: test worlds are only scored; fit on the dev split")
+    if confidence_out is not None and not refit:
+        raise DatasetError(f"--confidence-out {confidence_out}: only with --fit-confidence or --recalibrate-confidence")
     for m in score_confidence or []:
-        if not m.is_file() and not (fit_confidence and confidence_out is not None and m.resolve() == confidence_out.resolve()):
+        if not m.is_file() and not (refit and confidence_out is not None and m.resolve() == confidence_out.resolve()):
             raise DatasetError(f"--score-confidence {m}: no such file; expected a confidence model JSON "
                                "(slam_fusion/core/confidence_model.json, or one --confidence-out wrote)")
     root = out or Path("runs/worlds") / fam.name
@@ -103,10 +110,10 @@ def worlds_bench(
     summary.write_text(json.dumps({"family": str(family_yaml), "split": split, "worlds": ks,
                                    "pooled": p.__dict__}, indent=1, default=str))
     con.print(f"reliability diagram: {png}\nper-world results: {root}/world-*/world.json, pooled: {summary}")
-    if fit_confidence:
-        from rackscan.worlds import fit_confidence_model
+    if refit:
+        from rackscan.worlds import fit_confidence_model, recalibrate_confidence_model
 
-        fit = fit_confidence_model(fam, runs, root, dest=confidence_out)
+        fit = (fit_confidence_model if fit_confidence else recalibrate_confidence_model)(fam, runs, root, dest=confidence_out)
         con.print(fit.report)
         if confidence_out is None:
             con.print(f"shipped {fit.path} (fusion re-runs with it: `rackscan bench worlds ... --split test` to score it)")

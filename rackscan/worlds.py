@@ -316,6 +316,44 @@ def score_models(runs: list[WorldRun], out_root: Path, models: dict[str, Path]) 
     return len(y), int((~y).sum()), out
 
 
+def recalibrate_confidence_model(fam, runs: list[WorldRun], out_root: Path, *, dest: Path | None = None) -> ConfidenceFit:
+    """Rescale the shipped model's log-odds (``slam_fusion.core.confidence.recalibrate``) on the flown
+    worlds' stored bins; report it before and after, and held out world by world (rescaled on the
+    other worlds), then write it to ``dest`` (a candidate to score) or, without one, ship it."""
+    import numpy as np
+
+    from slam_fusion.core.calibration import reliability
+    from slam_fusion.core.confidence import MODEL_PATH, ConfidenceModel, recalibrate
+    from slam_fusion.errors import FusionError
+
+    if not MODEL_PATH.exists():
+        raise FusionError(f"{MODEL_PATH}: no shipped model to recalibrate; fit one with --fit-confidence")
+    shipped = ConfidenceModel.load(MODEL_PATH)
+    df, ev, right = stored_bins(runs, out_root)
+    worlds = df["world"].to_numpy() if len(df) else np.zeros(0)
+    if df.empty or right.all() or not right.any() or len(set(worlds)) < 2:
+        raise FusionError(f"{out_root}: {len(df)} bins of {len(set(worlds))} worlds, {int((~right).sum()) if len(df) else 0} "
+                          "wrong; recalibrating needs right and wrong bins of two worlds or more: fly more worlds (--worlds)")
+    on = f"{fam.name} {runs[0].split} worlds {runs[0].world}-{runs[-1].world} ({len(df)} bins, {int((~right).sum())} wrong)"
+    model = recalibrate(shipped, ev, right, on=on)
+    held = np.zeros(len(ev))
+    for w in np.unique(worlds):
+        m = recalibrate(shipped, [e for e, x in zip(ev, worlds) if x != w], right[worlds != w])
+        held[worlds == w] = [m.probability(e) for e, x in zip(ev, worlds) if x == w]
+    path = model.dump(dest or MODEL_PATH)
+
+    def line(name, p):
+        ece, brier = reliability(p, right)
+        return (f"{name}: ECE {ece:.3f}, Brier {brier:.4f}, wrong at >= {CONFIDENT} {int(((p >= CONFIDENT) & ~right).sum())}, "
+                f"under {MIN_CONFIDENCE} {int((p < MIN_CONFIDENCE).sum())}")
+
+    report = "\n".join([f"recalibrated: {model.fitted_on}",
+                        line("shipped", np.array([shipped.probability(e) for e in ev])),
+                        line("recalibrated, held out world by world", held),
+                        line("recalibrated on all (in sample)", np.array([model.probability(e) for e in ev]))])
+    return ConfidenceFit(path, report)
+
+
 def fit_confidence_model(fam, runs: list[WorldRun], out_root: Path, *, dest: Path | None = None) -> ConfidenceFit:
     """Fit ``slam_fusion.core.confidence``'s model on the flown worlds' bins (their ``bins.parquet``);
     report how well it does world by world held out (fit on the others), then write it fitted on all

@@ -50,6 +50,22 @@ def test_a_candidate_is_written_where_asked_and_the_shipped_model_stays(tmp_path
     assert cand.wrong_confident == int(((p >= 0.9) & ~right).sum()) and 0 <= cand.ece <= 1
 
 
+def test_a_recalibrated_candidate_is_written_where_asked_and_scored_beside_the_shipped_model(tmp_path):
+    from rackscan.worlds import recalibrate_confidence_model
+
+    runs = _stored(tmp_path)
+    shipped = MODEL_PATH.read_bytes()
+    fit = recalibrate_confidence_model(SimpleNamespace(name="t"), runs, tmp_path, dest=tmp_path / "recal.json")
+    assert MODEL_PATH.read_bytes() == shipped and fit.path == tmp_path / "recal.json"
+    assert "(Platt) on" in fit.report and "held out world by world" in fit.report and "t dev worlds 10-12 (120 bins" in fit.report
+    old, new = ConfidenceModel.load(MODEL_PATH), ConfidenceModel.load(fit.path)
+    assert new.mean == old.mean and new.scale == old.scale  # the same inputs, rescaled log-odds
+    a = new.weights[0] / old.weights[0]
+    assert np.allclose(np.array(new.weights), a * np.array(old.weights))
+    n, _, scores = score_models(runs, tmp_path, {"shipped": MODEL_PATH, "recal": fit.path})
+    assert n == 120 and [s.name for s in scores] == ["shipped", "recal"]
+
+
 def test_bins_stored_before_a_field_was_added_are_scored_with_its_default(tmp_path):
     from rackscan.worlds import stored_bins
 
@@ -64,6 +80,8 @@ def test_bins_stored_before_a_field_was_added_are_scored_with_its_default(tmp_pa
     (["--confidence-out", "cand.json"], "--confidence-out cand.json: only with --fit-confidence"),
     (["--score-confidence", "nowhere.json"], "--score-confidence nowhere.json: no such file; expected a confidence model"),
     (["--split", "test", "--fit-confidence"], "test worlds are only scored; fit on the dev split"),
+    (["--split", "test", "--recalibrate-confidence"], "--recalibrate-confidence with --split test: test worlds are only scored"),
+    (["--fit-confidence", "--recalibrate-confidence"], "choose one (a refit, or the shipped model rescaled)"),
 ])
 def test_bad_confidence_options_are_one_line_errors(tmp_path, args, message):
     r = subprocess.run([str(REPO / ".venv/bin/rackscan"), "bench", "worlds", str(REPO / "datasets/families/tiny.yaml"),

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from slam_fusion.core.confidence import (DOUBT_CAP, MAX_SCORE_SPREAD, RECOUNT_CAP, BinEvidence, ConfidenceModel,
-                                          choose_l2, fit_confidence, held_out)
+                                          choose_l2, fit_confidence, held_out, platt, recalibrate)
 from slam_fusion.core.fuse import TireTrack, fuse_bin
 from slam_fusion.errors import FusionError
 from slam_fusion.pipeline import pass_ids
@@ -150,3 +150,29 @@ def test_choose_l2_takes_the_penalty_with_the_best_held_out_brier_score():
     assert np.array_equal(best.held, held)
     assert (best.ece, best.brier) == pytest.approx(reliability(held, right))
     assert tried[-1].brier > best.brier  # a penalty that flattens every weight throws the evidence away
+
+
+@pytest.mark.parametrize("a,b", [(1.0, 0.0), (0.7, 1.8), (1.5, -0.5)])
+def test_platt_finds_the_rescaling_the_outcomes_were_drawn_with(a, b):
+    rng = np.random.default_rng(3)
+    z = rng.normal(1.0, 2.5, 20000)
+    right = rng.random(len(z)) < 1 / (1 + np.exp(-(a * z + b)))
+    fa, fb = platt(z, right)
+    assert fa == pytest.approx(a, abs=0.06) and fb == pytest.approx(b, abs=0.08)
+
+
+def test_recalibrate_rescales_the_log_odds_and_leaves_capped_bins_out():
+    rng = np.random.default_rng(4)
+    ev, right = _population(4000, rng)
+    model = fit_confidence(ev, right)
+    under = [rng.random() < 1 / (1 + np.exp(-(0.6 * model.logit(e) + 1.5))) for e in ev]  # the fit is under-confident
+    capped = [replace(e, pass_spread=2) for e in ev[:300]]  # capped bins, all wrong: they must not pull the fit
+    new = recalibrate(model, ev + capped, under + [False] * 300, on="test bins")
+    e = ev[0]
+    p = 1 / (1 + np.exp(-new.logit(e)))
+    assert new.probability(e) == pytest.approx(min(p, e.cap()))
+    a = new.weights[0] / model.weights[0]
+    assert a == pytest.approx(0.6, abs=0.1) and new.logit(e) == pytest.approx(a * model.logit(e) + (new.bias - a * model.bias))
+    assert "(Platt) on 4000 bins outside the caps of test bins" in new.fitted_on
+    with pytest.raises(ValueError):
+        platt([0.0], [True])
