@@ -847,7 +847,9 @@ def fuse_bin(
     raw = float(np.clip(conf, 0, 1))
     evidence = bin_evidence(good, hidden, weak, tracks, frames_seeing_bin, raw=raw, gap=gap, read_agree=read_agree if votes else 1.0,
                             no_read=bool(count and not votes), pass_of=pass_of, frame_quality=frame_quality, count=count)
-    reasons += [why for why in (evidence.capped() or evidence.doubted(),) if why]
+    why = evidence.capped() or evidence.doubted()  # the recount cap, else the doubt
+    if why:
+        reasons.append(why)
     if model is not None:
         confidence = model.probability(evidence)
     else:
