@@ -89,3 +89,14 @@ def test_bad_confidence_options_are_one_line_errors(tmp_path, args, message):
                        timeout=120)
     assert r.returncode == 1 and message in r.stderr + r.stdout
     assert "Traceback" not in r.stderr and not list(tmp_path.glob("world-*"))
+
+
+@pytest.mark.slow
+def test_recalibrating_on_worlds_with_no_wrong_bin_is_a_one_line_error_and_writes_nothing(tmp_path):
+    # the tiny family's dev worlds: one refused as too dark, the other two counted right bin for bin
+    r = subprocess.run([str(REPO / ".venv/bin/rackscan"), "bench", "worlds", str(REPO / "datasets/families/tiny.yaml"),
+                        "--worlds", "3", "--split", "dev", "--out", str(tmp_path), "--recalibrate-confidence",
+                        "--confidence-out", str(tmp_path / "cand.json")], capture_output=True, text=True, cwd=tmp_path,
+                       timeout=600)
+    assert r.returncode == 1 and "recalibrating needs right and wrong bins of two worlds or more" in r.stderr + r.stdout
+    assert "Traceback" not in r.stderr and not (tmp_path / "cand.json").exists()
