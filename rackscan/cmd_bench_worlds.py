@@ -127,10 +127,12 @@ def worlds_bench(
         models = {(m.name if names.count(m.name) == 1 else str(m)): m for m in score_confidence}
         n, n_wrong, scores = score_models(runs, root, {"shipped": MODEL_PATH, **models})
         m = Table(title=f"confidence models on the same {n} stored bins of these worlds ({n_wrong} wrong)")
-        for c in ("model", "ECE", "Brier", f"wrong >= {CONFIDENT}", f"to recount (< {MIN_CONFIDENCE})", "right kept"):
+        for c in ("model", "ECE", "Brier", f"wrong >= {CONFIDENT}", f"wrong >= {MIN_CONFIDENCE} (counted)",
+                  f"to recount (< {MIN_CONFIDENCE})", "right kept"):
             m.add_column(c)
         for sc in scores:
-            m.add_row(sc.name, f"{sc.ece:.3f}", f"{sc.brier:.4f}", str(sc.wrong_confident), str(sc.recount), str(sc.right_kept))
+            m.add_row(sc.name, f"{sc.ece:.3f}", f"{sc.brier:.4f}", str(sc.wrong_confident), str(sc.wrong_counted),
+                      str(sc.recount), str(sc.right_kept))
         con.print(m)
     wrong = [(r.world, w) for r in runs for w in r.wrong]
     if wrong:

@@ -292,6 +292,7 @@ class ModelScore:
     ece: float
     brier: float
     wrong_confident: int
+    wrong_counted: int  # wrong bins at MIN_CONFIDENCE or more: counted, not sent to recount
     recount: int
     right_kept: int
 
@@ -311,7 +312,8 @@ def score_models(runs: list[WorldRun], out_root: Path, models: dict[str, Path]) 
         p = np.array([m.probability(e) for e in ev], dtype=float)
         ece, brier = reliability(p, y) if len(p) else (float("nan"), float("nan"))
         out.append(ModelScore(name=name, path=Path(path), ece=ece, brier=brier,
-                              wrong_confident=int(((p >= CONFIDENT) & ~y).sum()), recount=int((p < MIN_CONFIDENCE).sum()),
+                              wrong_confident=int(((p >= CONFIDENT) & ~y).sum()),
+                              wrong_counted=int(((p >= MIN_CONFIDENCE) & ~y).sum()), recount=int((p < MIN_CONFIDENCE).sum()),
                               right_kept=int(((p >= MIN_CONFIDENCE) & y).sum())))
     return len(y), int((~y).sum()), out
 

@@ -48,6 +48,7 @@ def test_a_candidate_is_written_where_asked_and_the_shipped_model_stays(tmp_path
     cand = scores[1]
     assert cand.recount == int((p < 0.8).sum()) and cand.right_kept == int(((p >= 0.8) & right).sum())
     assert cand.wrong_confident == int(((p >= 0.9) & ~right).sum()) and 0 <= cand.ece <= 1
+    assert cand.wrong_counted == int(((p >= 0.8) & ~right).sum())
 
 
 def test_a_recalibrated_candidate_is_written_where_asked_and_scored_beside_the_shipped_model(tmp_path):
