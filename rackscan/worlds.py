@@ -288,7 +288,7 @@ class ModelScore:
     bins it sends to recount and the right ones it keeps."""
 
     name: str
-    path: Path
+    path: Path | None  # the model file; None for probabilities no one file gives (held out world by world)
     ece: float
     brier: float
     wrong_confident: int
@@ -302,20 +302,27 @@ def score_models(runs: list[WorldRun], out_root: Path, models: dict[str, Path]) 
     applies as in fusion): (bins, wrong bins, scores)."""
     import numpy as np
 
-    from slam_fusion.core.calibration import reliability
     from slam_fusion.core.confidence import ConfidenceModel
 
     df, ev, y = stored_bins(runs, out_root)
     out = []
     for name, path in models.items():
         m = ConfidenceModel.load(path)
-        p = np.array([m.probability(e) for e in ev], dtype=float)
-        ece, brier = reliability(p, y) if len(p) else (float("nan"), float("nan"))
-        out.append(ModelScore(name=name, path=Path(path), ece=ece, brier=brier,
-                              wrong_confident=int(((p >= CONFIDENT) & ~y).sum()),
-                              wrong_counted=int(((p >= MIN_CONFIDENCE) & ~y).sum()), recount=int((p < MIN_CONFIDENCE).sum()),
-                              right_kept=int(((p >= MIN_CONFIDENCE) & y).sum())))
+        out.append(model_score(name, Path(path), np.array([m.probability(e) for e in ev], dtype=float), y))
     return len(y), int((~y).sum()), out
+
+
+def model_score(name: str, path: Path | None, p, right) -> ModelScore:
+    """Bins' probabilities ``p`` scored against their outcomes ``right`` (``ModelScore``)."""
+    import numpy as np
+
+    from slam_fusion.core.calibration import reliability
+
+    p, y = np.asarray(p, dtype=float), np.asarray(right, dtype=bool)
+    ece, brier = reliability(p, y) if len(p) else (float("nan"), float("nan"))
+    return ModelScore(name=name, path=path, ece=ece, brier=brier, wrong_confident=int(((p >= CONFIDENT) & ~y).sum()),
+                      wrong_counted=int(((p >= MIN_CONFIDENCE) & ~y).sum()), recount=int((p < MIN_CONFIDENCE).sum()),
+                      right_kept=int(((p >= MIN_CONFIDENCE) & y).sum()))
 
 
 def recalibrate_confidence_model(fam, runs: list[WorldRun], out_root: Path, *, dest: Path | None = None) -> ConfidenceFit:
@@ -324,8 +331,7 @@ def recalibrate_confidence_model(fam, runs: list[WorldRun], out_root: Path, *, d
     other worlds), then write it to ``dest`` (a candidate to score) or, without one, ship it."""
     import numpy as np
 
-    from slam_fusion.core.calibration import reliability
-    from slam_fusion.core.confidence import MODEL_PATH, ConfidenceModel, recalibrate
+    from slam_fusion.core.confidence import MODEL_PATH, ConfidenceModel, held_out, recalibrate
     from slam_fusion.errors import FusionError
 
     if not MODEL_PATH.exists():
@@ -338,21 +344,14 @@ def recalibrate_confidence_model(fam, runs: list[WorldRun], out_root: Path, *, d
                           "wrong; recalibrating needs right and wrong bins of two worlds or more: fly more worlds (--worlds)")
     on = f"{fam.name} {runs[0].split} worlds {runs[0].world}-{runs[-1].world} ({len(df)} bins, {int((~right).sum())} wrong)"
     model = recalibrate(shipped, ev, right, on=on)
-    held = np.zeros(len(ev))
-    for w in np.unique(worlds):
-        m = recalibrate(shipped, [e for e, x in zip(ev, worlds) if x != w], right[worlds != w])
-        held[worlds == w] = [m.probability(e) for e, x in zip(ev, worlds) if x == w]
+    held = held_out(ev, right, worlds, fit=lambda e, r: recalibrate(shipped, e, r))
     path = model.dump(dest or MODEL_PATH)
-
-    def line(name, p):
-        ece, brier = reliability(p, right)
-        return (f"{name}: ECE {ece:.3f}, Brier {brier:.4f}, wrong at >= {CONFIDENT} {int(((p >= CONFIDENT) & ~right).sum())}, "
-                f"under {MIN_CONFIDENCE} {int((p < MIN_CONFIDENCE).sum())}")
-
-    report = "\n".join([f"recalibrated: {model.fitted_on}",
-                        line("shipped", np.array([shipped.probability(e) for e in ev])),
-                        line("recalibrated, held out world by world", held),
-                        line("recalibrated on all (in sample)", np.array([model.probability(e) for e in ev]))])
+    scores = [model_score("shipped", MODEL_PATH, [shipped.probability(e) for e in ev], right),
+              model_score("recalibrated, held out world by world", None, held, right),
+              model_score("recalibrated on all (in sample)", path, [model.probability(e) for e in ev], right)]
+    report = "\n".join([f"recalibrated: {model.fitted_on}"] + [
+        f"{sc.name}: ECE {sc.ece:.3f}, Brier {sc.brier:.4f}, wrong at >= {CONFIDENT} {sc.wrong_confident}, "
+        f"wrong at >= {MIN_CONFIDENCE} (counted) {sc.wrong_counted}, under {MIN_CONFIDENCE} {sc.recount}" for sc in scores])
     return ConfidenceFit(path, report)
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -208,16 +209,20 @@ def recalibrate(model: ConfidenceModel, evidence: list[BinEvidence], right, *, o
 L2_CHOICES = (1.0, 3.0, 10.0, 30.0, 100.0)  # the penalties ``choose_l2`` tries
 
 
-def held_out(evidence: list[BinEvidence], right, groups, *, l2: float) -> np.ndarray:
+def held_out(evidence: list[BinEvidence], right, groups, *, l2: float = 1.0,
+             fit: Callable[[list[BinEvidence], np.ndarray], ConfidenceModel] | None = None) -> np.ndarray:
     """Each bin's probability from a model fitted without its group (its world): how the fit does
-    on a warehouse it has not seen. The rules' cap applies, as in ``ConfidenceModel.probability``."""
+    on a warehouse it has not seen. ``fit`` (evidence, right) -> model is ``fit_confidence`` with
+    penalty ``l2`` unless given (``recalibrate`` of a shipped model, say). The rules' cap applies, as
+    in ``ConfidenceModel.probability``."""
     right, groups = np.asarray(right, dtype=bool), np.asarray(groups)
     if len(groups) != len(evidence) or len(right) != len(evidence) or len(np.unique(groups)) < 2:
         raise ValueError("held_out: evidence, right and groups must be equally long, with two groups or more")
+    fit = fit or (lambda ev, r: fit_confidence(ev, r, l2=l2))
     p = np.zeros(len(evidence))
     for g in np.unique(groups):
         sel = groups == g
-        m = fit_confidence([e for e, s in zip(evidence, sel) if not s], right[~sel], l2=l2)
+        m = fit([e for e, s in zip(evidence, sel) if not s], right[~sel])
         p[sel] = [m.probability(e) for e, s in zip(evidence, sel) if s]
     return p
 
