@@ -49,13 +49,36 @@ def scan_passes(world: World, face_ids: list[str] | None = None, *, max_passes_p
     passes = (planned or plan_world(world, face_ids)).passes
     out, per_face = [], {}
     for p in passes:
-        if face_ids and p.face_id not in face_ids:
+        if face_ids and not set(p.face_ids) & set(face_ids):
             continue
         per_face[p.face_id] = per_face.get(p.face_id, 0) + 1
         if max_passes_per_face and per_face[p.face_id] > max_passes_per_face:
             continue
         out.append(p)
     return out
+
+
+def _body_pose(site, cam, p: Pass, face, u_m: float, d_m: float, T_bc: np.ndarray, planned: PlanResult) -> np.ndarray:
+    """True ``T_site_body`` at ``u_m`` along pass ``p``: one camera stands ``d_m`` in front of the
+    face looking at it (the body behind it by the lever arm); a left and right pair's body flies
+    down the aisle's middle, level, heading along the pass's face (``pass_heading_deg``)."""
+    if not p.other_face_id:
+        T_sc = camera_pose_facing(face, u_m, p.v_m, d_m)
+        if len(cam.mounts_yaw_deg) > 1 or cam.mounts_yaw_deg[0] != 0.0:  # a pair scanning one face: its right camera
+            T_bc = T_body_camera(cam, len(cam.mounts_yaw_deg) - 1)
+        return T_sc @ np.linalg.inv(T_bc)
+    d_pass = planned_standoff(planned, p)
+    x = face.T_site_face[:3, 0]
+    z = np.array([0.0, 0.0, -1.0])  # body down
+    T = np.eye(4)
+    T[:3, :3] = np.stack([x, np.cross(z, x), z], axis=1)
+    T[:3, 3] = face.face_to_site([[u_m, p.v_m, d_pass]])[0]
+    return T
+
+
+def planned_standoff(planned: PlanResult, p: Pass) -> float:
+    """The standoff the plan flew pass ``p`` at (a pair's: half the aisle)."""
+    return float(planned.standoff_by_aisle.get(p.aisle_id, planned.standoff_m))
 
 
 def _mav():
@@ -90,12 +113,16 @@ def record_synthetic_flight(world: World, out_dir: str | Path, *, face_ids: list
     exposure_s = planned.exposure_s or cam.exposure_s
     if planned.exposure is not None:
         speed = planned.speed_m_s
+    elif any(p.other_face_id for p in planned.passes):  # a camera pair down the aisles' middle
+        speed = planned.speed_m_s
     else:  # the camera's fixed exposure, as the planner flies the passes
         speed = min(cam.max_speed_m_s(d), PlanOptions().max_speed_m_s)
     site = world.site
     rng = np.random.default_rng(spec.seed + 17)
     passes = scan_passes(world, face_ids, max_passes_per_face=max_passes_per_face, planned=planned)
-    # true camera poses along the passes, sampled at the telemetry rate; frames at the camera fps
+    T_bcs = [T_body_camera(cam, k) for k in range(len(cam.mounts_yaw_deg))]
+    T_bc = T_bcs[0]
+    # true body poses along the passes, sampled at the telemetry rate; frames at the camera fps
     samples: list[tuple[float, np.ndarray]] = []
     t = 0.0
     for p in passes:
@@ -104,10 +131,9 @@ def record_synthetic_flight(world: World, out_dir: str | Path, *, face_ids: list
         n = max(2, int(length / speed * TELEMETRY_HZ))
         for i in range(n):
             u = p.u_from_m + (p.u_to_m - p.u_from_m) * i / (n - 1)
-            samples.append((t + i / TELEMETRY_HZ, camera_pose_facing(f, u, p.v_m, d)))
+            samples.append((t + i / TELEMETRY_HZ, _body_pose(site, cam, p, f, u, d, T_bc, planned)))
         t += n / TELEMETRY_HZ + 2.0  # turn / climb between passes
     duration = samples[-1][0]
-    T_bc = T_body_camera(cam)
     R_site_ned = site.origin.ned_to_site_rotation()
     drift_dir = rng.normal(size=2)
     drift_dir /= np.linalg.norm(drift_dir)
@@ -115,7 +141,8 @@ def record_synthetic_flight(world: World, out_dir: str | Path, *, face_ids: list
     mavlink2, mav = _mav()
     renderer = Renderer(world)
     meta = FlightMeta(flight_id=f"synthetic-{spec.name}-{spec.seed}", site_name=site.spec.name,
-                      camera=cam.model_dump(mode="json"), T_body_camera=T_bc.tolist(), source="synthetic",
+                      camera=cam.model_dump(mode="json"), T_body_camera=T_bc.tolist(),
+                      T_body_cameras=[T.tolist() for T in T_bcs] if len(T_bcs) > 1 else [], source="synthetic",
                       started_utc="2026-01-01T00:00:00Z",
                       extra={"rtk_noise_m": rtk_noise_m, "drift_m_per_min": drift_m_per_min, "clock_offset_s": clock_offset_s,
                              "standoff_m": d, "speed_m_s": speed,
@@ -128,11 +155,10 @@ def record_synthetic_flight(world: World, out_dir: str | Path, *, face_ids: list
     # only frames during passes (not in the turns)
     frame_ts = frame_ts[np.min(np.abs(times[None, :] - frame_ts[:, None]), axis=1) < 0.5 / TELEMETRY_HZ + 1e-9]
     with BundleWriter(out, meta, site_yaml_text=site.to_yaml(), jpeg_quality=spec.sensor.jpeg_quality) as w:
-        fi = 0
-        for k, (ts, T_sc) in enumerate(samples):
+        fi = fi_t = 0  # frames written; frame times reached (one frame per camera each)
+        for k, (ts, T_sb) in enumerate(samples):
             t_ns = EPOCH_NS + int(round(ts * 1e9))
-            R_sb = T_sc[:3, :3] @ T_bc[:3, :3].T
-            p_body = T_sc[:3, 3] - R_sb @ T_bc[:3, 3]
+            R_sb, p_body = T_sb[:3, :3], T_sb[:3, 3]
             err = rng.normal(0, rtk_noise_m, 3) * np.array([1, 1, 1.5])
             err[:2] += drift_dir * drift_m_per_min * ts / 60.0
             p_meas = p_body + err
@@ -142,7 +168,7 @@ def record_synthetic_flight(world: World, out_dir: str | Path, *, face_ids: list
             pitch = float(-np.arcsin(np.clip(R_ned_body[2, 0], -1, 1)))
             roll = float(np.arctan2(R_ned_body[2, 1], R_ned_body[2, 2]))
             boot_ms = int(ts * 1000)
-            v_site = (samples[min(k + 1, len(samples) - 1)][1][:3, 3] - T_sc[:3, 3]) * TELEMETRY_HZ
+            v_site = (samples[min(k + 1, len(samples) - 1)][1][:3, 3] - p_body) * TELEMETRY_HZ
             v_ned = R_site_ned.T @ v_site
             ned = R_site_ned.T @ p_meas
             msgs = [
@@ -167,19 +193,22 @@ def record_synthetic_flight(world: World, out_dir: str | Path, *, face_ids: list
             for m in msgs:
                 m.pack(mav)
                 w.write_mavlink(m, t_ns)
-            while fi < len(frame_ts) and frame_ts[fi] <= ts + 1e-9:
-                T_prev = T_sc.copy()
-                T_prev[:3, 3] -= (T_sc[:3, 0] * np.sign(np.dot(v_site, T_sc[:3, 0]))) * speed * exposure_s
-                res = renderer.render(T_sc, T_site_camera_prev=T_prev, rng_seed=spec.seed * 100_000 + fi, frame_idx=fi,
-                                      exposure_s=exposure_s)
-                cam_t_ns = EPOCH_NS + int(round((frame_ts[fi] + clock_offset_s) * 1e9))
-                w.write_frame(res.image_bgr, cam_t_ns)
-                truth_objects.append(res.objects)
-                truth_poses.append({"frame_idx": fi, "t_ns": EPOCH_NS + int(round(frame_ts[fi] * 1e9)),
-                                    **{f"T{r}{c}": T_sc[r, c] for r in range(4) for c in range(4)}})
-                fi += 1
+            while fi_t < len(frame_ts) and frame_ts[fi_t] <= ts + 1e-9:
+                cam_t_ns = EPOCH_NS + int(round((frame_ts[fi_t] + clock_offset_s) * 1e9))
+                for c, T_bc_c in enumerate(T_bcs):  # every camera of the vehicle at the same instant
+                    T_sc = T_sb @ T_bc_c
+                    T_prev = T_sc.copy()
+                    T_prev[:3, 3] -= (T_sc[:3, 0] * np.sign(np.dot(v_site, T_sc[:3, 0]))) * speed * exposure_s
+                    res = renderer.render(T_sc, T_site_camera_prev=T_prev, rng_seed=spec.seed * 100_000 + fi,
+                                          frame_idx=fi, exposure_s=exposure_s)
+                    w.write_frame(res.image_bgr, cam_t_ns, camera=c)
+                    truth_objects.append(res.objects)
+                    truth_poses.append({"frame_idx": fi, "t_ns": EPOCH_NS + int(round(frame_ts[fi_t] * 1e9)),
+                                        **{f"T{r}{c}": T_sc[r, c] for r in range(4) for c in range(4)}})
+                    fi += 1
+                fi_t += 1
                 if on_frame:
-                    on_frame(fi, len(frame_ts))
+                    on_frame(fi, len(frame_ts) * len(T_bcs))
     (out / "truth").mkdir(exist_ok=True)
     if truth_objects:
         pd.concat(truth_objects, ignore_index=True).to_parquet(out / "truth" / "objects.parquet", index=False)

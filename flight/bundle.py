@@ -9,7 +9,9 @@ Layout (DESIGN.md "Data on disk")::
       telemetry.tlog   standard MAVLink telemetry log: 8-byte big-endian capture time (unix us)
                        + the raw packet, as ground stations write it; readable by pymavlink
       frames/          one JPEG per frame, ``000000.jpg`` ...
-      frames.csv       frame_idx,t_ns,file   (camera capture time, unix ns, camera clock)
+      frames.csv       frame_idx,t_ns,file   (camera capture time, unix ns, camera clock); a bundle of
+                       several cameras (a left and right pair) adds ``camera``, the index of the
+                       frame's camera in flight.json's T_body_cameras
       poses.csv        optional external SLAM: t_ns,x_m,y_m,z_m,qw,qx,qy,qz (T_site_body)
       truth/           optional synthetic ground truth (datasets writes it)
 
@@ -38,6 +40,7 @@ from flight.errors import FlightError
 
 BUNDLE_VERSION = 1
 FRAMES_CSV_HEADER = ["frame_idx", "t_ns", "file"]
+FRAMES_CSV_HEADER_CAMERAS = [*FRAMES_CSV_HEADER, "camera"]
 POSES_CSV_HEADER = ["t_ns", "x_m", "y_m", "z_m", "qw", "qx", "qy", "qz"]
 
 
@@ -59,6 +62,9 @@ class FlightMeta:
     plan_sha256: str = ""
     camera: dict = field(default_factory=dict)  # warehouse.camera.CameraSpec.model_dump()
     T_body_camera: list = field(default_factory=lambda: np.eye(4).tolist())
+    # one 4x4 per camera where the vehicle carries several (frames.csv's ``camera`` column indexes it);
+    # empty: one camera, T_body_camera
+    T_body_cameras: list = field(default_factory=list)
     started_utc: str = ""
     software_version: str = field(default_factory=software_version)
     status: str = "recording"
@@ -107,7 +113,8 @@ class BundleWriter:
             (self.path / "site.yaml").write_text(site_yaml_text, encoding="utf-8")
         self._write_meta()
         self._frames = open(self.path / "frames.csv", "w", newline="", encoding="utf-8")
-        self._frames.write(",".join(FRAMES_CSV_HEADER) + "\n")
+        self.n_cameras = max(1, len(meta.T_body_cameras))
+        self._frames.write(",".join(FRAMES_CSV_HEADER_CAMERAS if self.n_cameras > 1 else FRAMES_CSV_HEADER) + "\n")
         self._tlog = open(self.path / "telemetry.tlog", "ab")
         self._poses = None
         self.fsync_every = max(1, fsync_every)
@@ -120,10 +127,14 @@ class BundleWriter:
         tmp.write_text(json.dumps(asdict(self.meta), indent=2), encoding="utf-8")
         os.replace(tmp, self.path / "flight.json")
 
-    def write_frame(self, image: np.ndarray | bytes, t_ns: int) -> int:
-        """Append one frame (BGR/grey array, or JPEG bytes) captured at ``t_ns``; returns its index."""
+    def write_frame(self, image: np.ndarray | bytes, t_ns: int, camera: int = 0) -> int:
+        """Append one frame (BGR/grey array, or JPEG bytes) captured at ``t_ns`` by camera ``camera``
+        (an index into the meta's ``T_body_cameras``; 0 where there is one camera); returns its index."""
         import cv2
 
+        if not 0 <= camera < self.n_cameras:
+            raise FlightError(f"{self.path}: camera {camera}: the bundle has {self.n_cameras} camera(s); expected "
+                              f"0..{self.n_cameras - 1}")
         idx = self.n_frames
         name = f"frames/{idx:06d}.jpg"
         if isinstance(image, (bytes, bytearray)):
@@ -135,7 +146,7 @@ class BundleWriter:
             data = enc.tobytes()
         with open(self.path / name, "wb") as f:
             f.write(data)
-        self._frames.write(f"{idx},{int(t_ns)},{name}\n")
+        self._frames.write(f"{idx},{int(t_ns)},{name}" + (f",{camera}\n" if self.n_cameras > 1 else "\n"))
         self._frames.flush()
         self.n_frames += 1
         if self.n_frames % self.fsync_every == 0:
@@ -189,6 +200,7 @@ class FrameRecord:
     frame_idx: int
     t_ns: int
     file: str
+    camera: int = 0  # which of the vehicle's cameras took it (flight.json T_body_cameras)
 
 
 class Bundle:
@@ -212,21 +224,29 @@ class Bundle:
         if partial:
             warnings.warn(f"{p}: last line is partial (recorder stopped mid-write); it is skipped")
         lines = [ln for ln in lines[:-1] if ln.strip()]
-        if not lines or lines[0].strip().split(",") != FRAMES_CSV_HEADER:
-            raise FlightError(f"{p}:1: header must be {','.join(FRAMES_CSV_HEADER)}")
+        header = lines[0].strip().split(",") if lines else []
+        if header not in (FRAMES_CSV_HEADER, FRAMES_CSV_HEADER_CAMERAS):
+            raise FlightError(f"{p}:1: header must be {','.join(FRAMES_CSV_HEADER)} (or {','.join(FRAMES_CSV_HEADER_CAMERAS)} "
+                              "for several cameras)")
+        n_fields, n_cams = len(header), max(1, len(self.meta.T_body_cameras))
         out: list[FrameRecord] = []
         last_t = None
         for i, ln in enumerate(csv.reader(io.StringIO("\n".join(lines[1:]))), start=2):
-            if len(ln) != 3:
-                raise FlightError(f"{p}:{i}: expected 3 fields frame_idx,t_ns,file, got {len(ln)}")
+            if len(ln) != n_fields:
+                raise FlightError(f"{p}:{i}: expected {n_fields} fields {','.join(header)}, got {len(ln)}")
             try:
                 idx, t_ns = int(ln[0]), int(ln[1])
+                cam = int(ln[3]) if n_fields == 4 else 0
             except ValueError:
-                raise FlightError(f"{p}:{i}: frame_idx and t_ns must be integers, got {ln[0]!r}, {ln[1]!r}") from None
+                what = "frame_idx, t_ns and camera" if n_fields == 4 else "frame_idx and t_ns"
+                raise FlightError(f"{p}:{i}: {what} must be integers, got {', '.join(map(repr, ln[:2] + ln[3:]))}") from None
+            if not 0 <= cam < n_cams:
+                raise FlightError(f"{p}:{i}: camera {cam}: flight.json's T_body_cameras holds {n_cams} camera(s); "
+                                  f"expected 0..{n_cams - 1}")
             if last_t is not None and t_ns < last_t:
                 raise FlightError(f"{p}:{i}: t_ns {t_ns} goes back in time (previous {last_t}); frames must be in capture order")
             last_t = t_ns
-            out.append(FrameRecord(idx, t_ns, ln[2]))
+            out.append(FrameRecord(idx, t_ns, ln[2], cam))
         return out
 
     def __len__(self) -> int:
@@ -328,6 +348,23 @@ class Bundle:
         if T.shape != (4, 4):
             raise FlightError(f"{self.path / 'flight.json'}: T_body_camera must be a 4x4 matrix, got {T.shape}")
         return T
+
+    @property
+    def T_body_cameras(self) -> np.ndarray:
+        """(K, 4, 4): each camera's extrinsic (one camera: T_body_camera alone)."""
+        if not self.meta.T_body_cameras:
+            return self.T_body_camera[None]
+        T = np.asarray(self.meta.T_body_cameras, dtype=np.float64)
+        if T.ndim != 3 or T.shape[1:] != (4, 4):
+            raise FlightError(f"{self.path / 'flight.json'}: T_body_cameras must be a list of 4x4 matrices, got {T.shape}")
+        return T
+
+    def frame_T_body_camera(self) -> np.ndarray | dict[int, np.ndarray]:
+        """What fusion takes as ``T_body_camera``: the one 4x4, or frame_idx -> its camera's 4x4."""
+        Ts = self.T_body_cameras
+        if len(Ts) == 1:
+            return Ts[0]
+        return {f.frame_idx: Ts[f.camera] for f in self.frames}
 
     def site(self):
         from warehouse.site import load_site

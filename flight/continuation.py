@@ -117,7 +117,7 @@ class FlightSet:
         for k, b in enumerate(self.bundles):
             self.offsets.append(off)
             for i, fr in enumerate(b.frames):
-                self.frames.append(FrameRecord(fr.frame_idx + off, fr.t_ns, fr.file))
+                self.frames.append(FrameRecord(fr.frame_idx + off, fr.t_ns, fr.file, fr.camera))
                 self._where.append((k, i))
             off += max((fr.frame_idx for fr in b.frames), default=-1) + 1
 
@@ -134,6 +134,14 @@ class FlightSet:
     @property
     def T_body_camera(self):
         return self.bundles[0].T_body_camera
+
+    @property
+    def T_body_cameras(self):
+        return self.bundles[0].T_body_cameras
+
+    def frame_T_body_camera(self):
+        Ts = self.T_body_cameras
+        return Ts[0] if len(Ts) == 1 else {f.frame_idx: Ts[f.camera] for f in self.frames}
 
     def site(self):
         return self.bundles[0].site()

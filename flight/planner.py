@@ -52,12 +52,17 @@ class PlanOptions:
 
 @dataclass(frozen=True)
 class Pass:
-    face_id: str
+    face_id: str  # the face the pass is laid out on (u, v and the standoff in its coordinates)
     aisle_id: str
     v_m: float  # height of the camera
     u_from_m: float
     u_to_m: float
     bin_ids: tuple[str, ...]
+    other_face_id: str = ""  # a left and right camera pair: the facing face, seen by the other camera
+
+    @property
+    def face_ids(self) -> tuple[str, ...]:
+        return (self.face_id, self.other_face_id) if self.other_face_id else (self.face_id,)
 
 
 @dataclass
@@ -75,6 +80,7 @@ class PlanResult:
     exposure: ExposurePlan | None = None  # the exposure program's choice, when the light is known
     time_s: dict[str, float] = field(default_factory=dict)  # where the flight time goes (sums to est_flight_time_s)
     battery_swaps_s: float = 0.0  # on the ground between sorties (wall clock, not flight time)
+    standoff_by_aisle: dict[str, float] = field(default_factory=dict)  # a camera pair: half the aisle where it flies its middle
 
     @property
     def exposure_s(self) -> float | None:
@@ -100,10 +106,32 @@ def label_standoff_m(camera: CameraSpec, labels: list[tuple[float, str]]) -> flo
     return STANDOFF_MARGIN * min(camera.max_standoff_m(module_mm=m, symbology=s) for m, s in labels)
 
 
-def standoff_m(site: Site, camera: CameraSpec, opts: PlanOptions, aisle_id: str, warnings: list[str]) -> float:
-    """Largest distance at which every required label still resolves, capped by the aisle."""
+def pair_aisle(site: Site, camera: CameraSpec, opts: PlanOptions, aisle_id: str) -> bool:
+    """Whether a left and right camera pair scans both faces of the aisle in one pass down its
+    middle: two faces facing each other, parallel, and half the gap no farther than the labels
+    allow (``label_standoff_m``) nor closer than the safety margin."""
+    faces = site.faces_of_aisle(aisle_id)
+    if not camera.is_pair or len(faces) != 2:
+        return False
+    a, b = faces
+    if float(np.dot(a.normal_site, b.normal_site)) > -0.999:
+        return False
     lab = site.spec.location_label
     d = label_standoff_m(camera, [(lab.module_mm, lab.symbology), (opts.product_module_mm, opts.product_symbology)])
+    half = aisle_gap_m(site, aisle_id) / 2
+    return opts.safety_margin_m <= half <= d + 1e-9
+
+
+def standoff_m(site: Site, camera: CameraSpec, opts: PlanOptions, aisle_id: str, warnings: list[str]) -> float:
+    """Largest distance at which every required label still resolves, capped by the aisle; for a
+    camera pair flying down the aisle's middle (``pair_aisle``), half the aisle."""
+    if pair_aisle(site, camera, opts, aisle_id):
+        return float(aisle_gap_m(site, aisle_id) / 2)
+    lab = site.spec.location_label
+    d = label_standoff_m(camera, [(lab.module_mm, lab.symbology), (opts.product_module_mm, opts.product_symbology)])
+    if camera.is_pair and len(site.faces_of_aisle(aisle_id)) == 2:
+        warnings.append(f"aisle {aisle_id}: its middle is {aisle_gap_m(site, aisle_id) / 2:.2f} m from each face, the "
+                        f"labels need <= {d:.2f} m: the camera pair scans one face at a time")
     gap = aisle_gap_m(site, aisle_id)
     if gap is not None and d > gap - opts.safety_margin_m:
         cap = gap - opts.safety_margin_m
@@ -206,6 +234,9 @@ def plan(site: Site, camera: CameraSpec, opts: PlanOptions = PlanOptions()) -> P
         speed = exposure.speed_m_s
     for a in aisles:
         d = d_by_aisle[a]
+        if pair_aisle(site, camera, opts, a):
+            passes += _pair_passes(site, camera, opts, a, d, speed, per_face, seen, twice)
+            continue
         for k, face in enumerate(site.faces_of_aisle(a)):
             half_view = d * math.tan(math.radians(camera.fov_deg()[1]) / 2)
             cover = 2 * half_view * (1 - opts.overlap)
@@ -249,6 +280,61 @@ def plan(site: Site, camera: CameraSpec, opts: PlanOptions = PlanOptions()) -> P
         min_frames = MIN_FRAMES_PER_BIN
     return _build_missions(site, camera, opts, passes, d_by_aisle, speed, per_face, min_frames, warnings, exposure,
                            chain_at_face=True)
+
+
+def _pair_passes(site: Site, camera: CameraSpec, opts: PlanOptions, aisle_id: str, d: float, speed: float,
+                 per_face: dict[str, int], seen: dict[str, int], twice: set[str]) -> list[Pass]:
+    """Passes down the middle of an aisle for a left and right camera pair: each height serves both
+    faces (the heights of the face that needs more passes, plus any label row the other face's
+    heights miss), laid out on the first face and spanning both faces' length."""
+    fa, fb = site.faces_of_aisle(aisle_id)
+    half_view = d * math.tan(math.radians(camera.fov_deg()[1]) / 2)
+    cover = 2 * half_view * (1 - opts.overlap)
+    va, vb = pass_heights(fa, half_view, cover), pass_heights(fb, half_view, cover)
+    vs = list(va if len(va) >= len(vb) else vb)
+    counts: dict[str, int] = {}
+    for face in (fa, fb):
+        for v in list(vs):
+            for bid, c in frames_per_bin(face, v, d, camera, speed).items():
+                counts[bid] = max(counts.get(bid, 0), c)
+        for b in face.bins:
+            if b.bin_id in counts:
+                continue
+            v = b.label.center_uv_m[1]
+            if all(abs(v - x) > 0.05 for x in vs):
+                vs.append(v)
+            for bid, c in frames_per_bin(face, v, d, camera, speed).items():
+                counts[bid] = max(counts.get(bid, 0), c)
+    if min(vs) < MIN_ALT_M:
+        raise FlightError(f"aisle {aisle_id}: the lowest labels need a pass at {min(vs):.2f} m, below the "
+                          f"{MIN_ALT_M} m minimum height; fly further away or use larger labels")
+    vs.sort()
+    for face in (fa, fb):
+        per_face[face.face_id] = len(vs)
+        for bid, n in Counter(b for v in vs for b in frames_per_bin(face, v, d, camera, speed)).items():
+            if n >= 2:
+                twice.add(bid)
+    seen.update(counts)
+    # both faces' ends in the first face's u
+    ub = fa.site_to_face(fb.face_to_site(np.array([[0.0, 0.0, 0.0], [fb.length_m, 0.0, 0.0]])))[:, 0]
+    lo, hi = min(0.0, float(ub.min())) - 0.5, max(fa.length_m, float(ub.max())) + 0.5
+    out = []
+    for i, v in enumerate(vs):
+        u0, u1 = (lo, hi) if i % 2 == 0 else (hi, lo)
+        bins = tuple(b.bin_id for f in (fa, fb) for b in f.bins if abs(b.label.center_uv_m[1] - v) < half_view)
+        out.append(Pass(fa.face_id, aisle_id, float(v), u0, u1, bins, other_face_id=fb.face_id))
+    return out
+
+
+def pass_heading_deg(site: Site, camera: CameraSpec, p: Pass) -> float:
+    """The vehicle's heading along pass ``p``: a camera pair looks along the aisle's first face (its
+    cameras see the two faces left and right, both ways along the aisle: a multirotor flies back
+    without turning round); one camera faces the face (turned by its mount's yaw)."""
+    f = site.face(p.face_id)
+    if p.other_face_id:
+        return _heading_deg(site, f.T_site_face[:3, 0])
+    mount = camera.mounts_yaw_deg[-1]  # a pair scanning one face at a time looks with its right camera
+    return (_heading_deg(site, -f.normal_site) - mount) % 360
 
 
 def _exposure(site: Site, camera: CameraSpec, opts: PlanOptions, d_m: float, warnings: list[str]) -> ExposurePlan | None:
@@ -369,7 +455,7 @@ def _build_missions(site, camera, opts, passes, d_by_aisle, speed, per_face, min
                  MissionItem(kind="waypoint", lat_deg=geo(home_xy)[0], lon_deg=geo(home_xy)[1], rel_alt_m=transit)]
         for n, (p, a, b, d, chained) in enumerate(group):
             f = site.face(p.face_id)
-            yaw = _heading_deg(site, -f.normal_site)
+            yaw = pass_heading_deg(site, camera, p)
             if not chained:
                 aisle_entry = f.face_to_site([[p.u_from_m, transit, d]])[0]
                 # the heading at the face: CONDITION_YAW, held through the pass's waypoints (the runner
@@ -409,7 +495,7 @@ def _build_missions(site, camera, opts, passes, d_by_aisle, speed, per_face, min
     bins_planned = len({b.bin_id for a in d_by_aisle for f in site.faces_of_aisle(a) for b in f.bins})
     return PlanResult(missions, passes, min(d_by_aisle.values()), speed, per_face, min_frames, sum(split.values()),
                       bins_planned, warnings, path_xy, exposure, time_s=split,
-                      battery_swaps_s=opts.battery_swap_s * (len(sorties) - 1))
+                      battery_swaps_s=opts.battery_swap_s * (len(sorties) - 1), standoff_by_aisle=dict(d_by_aisle))
 
 
-__all__ = ["PlanOptions", "PlanResult", "plan", "pass_heights", "FenceCircle"]
+__all__ = ["PlanOptions", "PlanResult", "plan", "pass_heights", "pass_heading_deg", "pair_aisle", "FenceCircle"]

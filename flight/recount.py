@@ -13,6 +13,8 @@ import math
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from flight.errors import FlightError
 from flight.planner import Pass, PlanOptions, PlanResult, _build_missions, plan, standoff_m
 from warehouse.camera import CameraSpec
@@ -55,6 +57,15 @@ def read_bin_list(path: str | Path, site: Site) -> list[str]:
     return out
 
 
+def _u_on(site: Site, face, b) -> tuple[float, float]:
+    """Bin ``b``'s extent along ``face`` (its own face's u, or the facing face's mapped onto it)."""
+    if b.face_id == face.face_id:
+        return (b.u0_m, b.u1_m)
+    own = site.face(b.face_id)
+    u = face.site_to_face(own.face_to_site(np.array([[b.u0_m, 0.0, 0.0], [b.u1_m, 0.0, 0.0]])))[:, 0]
+    return (float(u.min()), float(u.max()))
+
+
 def plan_recount(site: Site, camera: CameraSpec, bin_ids: list[str], opts: PlanOptions = PlanOptions()) -> PlanResult:
     """A mission over only ``bin_ids`` (its ``bins_planned`` counts them)."""
     if not bin_ids:
@@ -72,7 +83,7 @@ def plan_recount(site: Site, camera: CameraSpec, bin_ids: list[str], opts: PlanO
     passes: list[Pass] = []
     per_face: dict[str, int] = {}
     for p in full.passes:  # the full plan's order: aisles, faces, heights
-        want = by_face.get(p.face_id)
+        want = [t for fid in p.face_ids for t in by_face.get(fid, [])]
         if not want:
             continue
         d = d_by_aisle[p.aisle_id]
@@ -81,11 +92,12 @@ def plan_recount(site: Site, camera: CameraSpec, bin_ids: list[str], opts: PlanO
         if not seen:
             continue
         face = site.face(p.face_id)
-        lo = max(-0.5, min(t.u0_m for t in seen) - half_u - RUN_UP_M)
-        hi = min(face.length_m + 0.5, max(t.u1_m for t in seen) + half_u + RUN_UP_M)
+        u_of = {t.bin_id: _u_on(site, face, t) for t in seen}  # a pair's other face in this face's u
+        lo = max(min(p.u_from_m, p.u_to_m), min(u0 for u0, _ in u_of.values()) - half_u - RUN_UP_M)
+        hi = min(max(p.u_from_m, p.u_to_m), max(u1 for _, u1 in u_of.values()) + half_u + RUN_UP_M)
         k = per_face.get(p.face_id, 0)
         u0, u1 = (lo, hi) if k % 2 == 0 else (hi, lo)  # back and forth along the face: no empty return leg
-        in_span = tuple(b for b in p.bin_ids if lo + half_u <= site.bin(b).center_uv_m[0] <= hi - half_u)
+        in_span = tuple(b for b in p.bin_ids if lo + half_u <= sum(_u_on(site, face, site.bin(b))) / 2 <= hi - half_u)
         passes.append(replace(p, u_from_m=u0, u_to_m=u1, bin_ids=in_span or tuple(t.bin_id for t in seen)))
         per_face[p.face_id] = k + 1
     res = _build_missions(site, camera, o, passes, d_by_aisle, full.speed_m_s, per_face, full.min_frames_per_bin,

@@ -306,7 +306,7 @@ def fuse_detections(
     *,
     site,
     cam: CameraModel,
-    T_body_camera: np.ndarray,
+    T_body_camera: np.ndarray | dict[int, np.ndarray],
     traj: Trajectory,
     frame_t_ns: dict[int, int],
     detections: list[FrameDetections],
@@ -325,6 +325,9 @@ def fuse_detections(
     only_faces: frozenset[str] | set[str] | None = None,
 ) -> FusionResult:
     """``detections``: one ``FrameDetections`` per frame (``perception.io.read_detections``).
+
+    ``T_body_camera``: the camera's extrinsic, or frame_idx -> the extrinsic of the camera that took
+    the frame, where the vehicle carries several (a left and right pair: ``Bundle.frame_T_body_camera``).
 
     ``drift_solver``: ``correct_drift`` or a drop-in with its signature (``rackscan bench drift``
     passes the Open3D pose graph); the clock offset is always profiled on ``correct_drift``.
@@ -355,9 +358,17 @@ def fuse_detections(
     lab_t = np.array([frame_t_ns[f] for f, _, _ in lab_rows], dtype=np.int64)
     lab_uv = np.array([uv for _, _, uv in lab_rows], dtype=float).reshape(-1, 2)
     lab_p = np.array([labels[text] for _, text, _ in lab_rows]).reshape(-1, 3)
+    if isinstance(T_body_camera, dict):  # per frame: several cameras on the vehicle
+        missing = [f for f in frames if f not in T_body_camera]
+        if missing:
+            raise ValueError(f"T_body_camera: no extrinsic for frame {missing[0]}")
+        T_bc_frames = np.stack([T_body_camera[f] for f in frames]) if frames else np.zeros((0, 4, 4))
+        T_bc_labels = np.stack([T_body_camera[f] for f, _, _ in lab_rows]) if lab_rows else np.zeros((0, 4, 4))
+    else:
+        T_bc_frames = T_bc_labels = np.asarray(T_body_camera, dtype=np.float64)
 
-    def project_at(t_ns, p_site):
-        T_sc = traj.poses_at(t_ns) @ T_body_camera
+    def project_at(t_ns, p_site):  # the label sightings' times, in lab_rows' order
+        T_sc = traj.poses_at(t_ns) @ T_bc_labels
         R, c = T_sc[:, :3, :3], T_sc[:, :3, 3]
         p_cam = np.einsum("nji,nj->ni", R, np.asarray(p_site) - c)  # R^T (p - c)
         uv, front = cam.project(p_cam)
@@ -375,7 +386,7 @@ def fuse_detections(
 
     def drift_fix(base: Trajectory, off_s: float, solve=drift_solver):
         off = int(round(off_s * 1e9))
-        T_lab = base.poses_at(lab_t + off) @ T_body_camera
+        T_lab = base.poses_at(lab_t + off) @ T_bc_labels
         rays = np.einsum("nij,nj->ni", T_lab[:, :3, :3], cam.pixel_rays(lab_uv))
         return solve(base, lab_t + off, (T_lab[:, :3, 3], rays), lab_p)
 
@@ -412,7 +423,7 @@ def fuse_detections(
         before_m, after_m = float(np.median(dc.residual_before_m)), float(np.median(dc.residual_after_m))
     off_ns = int(round(clock_offset_s * 1e9))
     T_sb = associate(t + off_ns, traj, max_gap_ns)
-    T_sc = T_sb @ T_body_camera
+    T_sc = T_sb @ T_bc_frames
     residuals: dict[str, list[float]] = {}
     if len(lab_rows):
         uv = project_at(lab_t + off_ns, lab_p)

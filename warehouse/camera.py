@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from warehouse.errors import SiteError
 from warehouse.validation import load_yaml_model
@@ -47,6 +47,28 @@ class CameraSpec(BaseModel):
     # camera-to-body extrinsic: lever arm (body FRD metres) and gimbal pitch (deg, 0 = level)
     lever_arm_body_m: tuple[float, float, float] = (0.1, 0.0, 0.05)
     gimbal_pitch_deg: float = Field(0.0, ge=-90, le=30)
+    # one camera of this model at each yaw about the body's down axis (0 forward, 90 right): (0,) is
+    # one forward camera; (-90, 90) a pair looking left and right, both faces of an aisle in one pass
+    # (issue 21). Each is mounted at the lever arm turned by its yaw.
+    mounts_yaw_deg: tuple[float, ...] = Field((0.0,), min_length=1, max_length=2)
+
+    @field_validator("mounts_yaw_deg")
+    @classmethod
+    def _mounts(cls, v: tuple[float, ...]) -> tuple[float, ...]:
+        if any(not -180.0 <= y <= 180.0 for y in v):
+            raise ValueError(f"each mount's yaw must be within -180..180 degrees, got {list(v)}")
+        if len(v) == 2 and sorted(v) != [-90.0, 90.0]:
+            raise ValueError(f"two cameras are a left and right pair, [-90, 90]; got {list(v)}")
+        return v
+
+    @property
+    def is_pair(self) -> bool:
+        """A left and right pair: both faces of an aisle in one pass down its middle."""
+        return len(self.mounts_yaw_deg) == 2
+
+    def mount(self, k: int) -> "CameraSpec":
+        """Camera ``k`` of the rig alone, as one bundle's camera (its one mount)."""
+        return self.model_copy(update={"mounts_yaw_deg": (self.mounts_yaw_deg[k],)})
 
     @property
     def fx_px(self) -> float:
@@ -184,14 +206,18 @@ def R_ned_body_from_euler(roll_rad: float, pitch_rad: float, yaw_rad: float) -> 
     ])
 
 
-def T_body_camera(spec: CameraSpec) -> np.ndarray:
+def T_body_camera(spec: CameraSpec, mount: int = 0) -> np.ndarray:
     """Camera (x right, y down, z forward) -> body FRD, with the gimbal pitched up by
-    ``gimbal_pitch_deg`` (negative looks down) and the lever arm ``lever_arm_body_m``."""
+    ``gimbal_pitch_deg`` (negative looks down), turned by mount ``mount``'s yaw (to the right) and
+    at the lever arm ``lever_arm_body_m`` turned with it."""
     base = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])  # columns: cam x,y,z in body
     p = np.radians(spec.gimbal_pitch_deg)
     # pitch up about body y (right): forward axis tilts toward -z (up in FRD)
     R_pitch = np.array([[np.cos(p), 0, np.sin(p)], [0, 1, 0], [-np.sin(p), 0, np.cos(p)]])
+    y = np.radians(spec.mounts_yaw_deg[mount])
+    # yaw about body z (down): forward turns toward +y (right)
+    R_yaw = np.array([[np.cos(y), -np.sin(y), 0], [np.sin(y), np.cos(y), 0], [0, 0, 1]])
     T = np.eye(4)
-    T[:3, :3] = R_pitch @ base
-    T[:3, 3] = spec.lever_arm_body_m
+    T[:3, :3] = R_yaw @ R_pitch @ base
+    T[:3, 3] = R_yaw @ np.asarray(spec.lever_arm_body_m, dtype=np.float64)
     return T

@@ -146,7 +146,7 @@ def _fuse(bundle, traj, frame_t_ns: dict[int, int], dets: list, opts: FusionOpti
 
     cat = opts.catalogue
     g2s, sections = read_catalogue_maps(cat or Path(bundle.path) / "catalogue.csv", required=cat is not None)
-    return fuse_detections(site=bundle.site(), cam=bundle.camera_spec().model(), T_body_camera=bundle.T_body_camera,
+    return fuse_detections(site=bundle.site(), cam=bundle.camera_spec().model(), T_body_camera=frame_extrinsics(bundle),
                            traj=traj, frame_t_ns=frame_t_ns, detections=dets,
                            max_gap_ns=int(opts.max_gap_s * 1e9), clock_offset_s=opts.clock_offset_s,
                            min_overlap=opts.min_overlap, min_support=opts.min_support, smooth_s=opts.smooth_s,
@@ -181,6 +181,12 @@ def _joined(trajs):
     idx = order[keep]
     return Trajectory(t_ns=t[idx], positions_site_m=np.concatenate([tr.positions_site_m for tr in trajs])[idx],
                       quat_wxyz=np.concatenate([tr.quat_wxyz for tr in trajs])[idx])
+
+
+def frame_extrinsics(bundle):
+    """The bundle's T_body_camera, or frame_idx -> its camera's where the vehicle carries several."""
+    per_frame = getattr(bundle, "frame_T_body_camera", None)
+    return per_frame() if per_frame is not None else bundle.T_body_camera
 
 
 def _bin_crop(img, result, face, cam, T_body_camera, bin_, t_ns: int, margin_frac: float = 0.15):
@@ -231,7 +237,7 @@ def write_outputs(bundle, result, flight_id: str) -> dict[str, Path]:
     root = Path(bundle.path)
     (root / "evidence").mkdir(exist_ok=True)
     site = bundle.site()
-    cam, T_body_camera = bundle.camera_spec().model(), bundle.T_body_camera
+    cam, T_bc = bundle.camera_spec().model(), frame_extrinsics(bundle)
     index_of = {fr.frame_idx: i for i, fr in enumerate(bundle.frames)}
 
     def evidence(o) -> tuple[str, str]:
@@ -243,6 +249,7 @@ def write_outputs(bundle, result, flight_id: str) -> dict[str, Path]:
                 ev_path = f"evidence/{o.bin_id}.jpg"
                 _write_evidence_frame(bundle, i, root / ev_path)
                 bin_ = site.bin(o.bin_id)
+                T_body_camera = T_bc[o.evidence_frame] if isinstance(T_bc, dict) else T_bc
                 crop = _bin_crop(img, result, site.face(bin_.face_id), cam, T_body_camera, bin_, bundle.frames[i].t_ns)
                 if crop is not None:
                     crop_path = f"evidence/{o.bin_id}_crop.jpg"
