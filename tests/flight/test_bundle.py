@@ -175,6 +175,9 @@ def test_truncated_telemetry_ends_cleanly(tmp_path):
         (lambda p: (p / "frames.csv").write_text("frame_idx,t_ns,file\n0,abc,f.jpg\n"), "frames.csv:2: frame_idx and t_ns must be integers"),
         (lambda p: (p / "frames.csv").write_text("frame_idx,t_ns,file\n0,5,a.jpg\n1,3,b.jpg\n"), "frames.csv:3: t_ns 3 goes back in time"),
         (lambda p: (p / "telemetry.tlog").unlink(), "telemetry.tlog: missing"),
+        (lambda p: (p / "frames.csv").write_text("frame_idx,t_ns,file,camera\n0,5,a.jpg,1\n"),
+         "frames.csv:2: camera 1: flight.json's T_body_cameras holds 1 camera"),
+        (lambda p: (p / "frames.csv").write_text("frame_idx,t_ns,file,camera\n0,5,a.jpg\n"), "frames.csv:2: expected 4 fields"),
     ],
 )
 def test_bad_bundles_give_one_line_errors(tmp_path, mutate, fragment):
@@ -203,3 +206,25 @@ def test_poses_csv(tmp_path):
         w.write_pose(20, [1.5, 2, 3], [1, 0, 0, 0])
     df = Bundle(tmp_path / "b").read_poses_csv()
     assert df["x_m"].tolist() == [1.0, 1.5] and df["t_ns"].tolist() == [10, 20]
+
+
+def test_a_bundle_of_two_cameras_keeps_each_frames_camera(tmp_path):
+    from warehouse.camera import CameraSpec, T_body_camera
+
+    spec = CameraSpec(mounts_yaw_deg=(-90.0, 90.0))
+    Ts = [T_body_camera(spec, k) for k in range(2)]
+    meta = FlightMeta(flight_id="pair", camera=spec.model_dump(mode="json"), T_body_camera=Ts[0].tolist(),
+                      T_body_cameras=[T.tolist() for T in Ts])
+    img = np.zeros((8, 8, 3), np.uint8)
+    with BundleWriter(tmp_path / "b", meta) as w:
+        for k in range(3):
+            w.write_frame(img, 1_000 + k, camera=0)
+            w.write_frame(img, 1_000 + k, camera=1)
+        with pytest.raises(FlightError, match="camera 2: the bundle has 2 camera"):
+            w.write_frame(img, 2_000, camera=2)
+    b = Bundle(tmp_path / "b")
+    assert [f.camera for f in b.frames] == [0, 1] * 3
+    per_frame = b.frame_T_body_camera()
+    np.testing.assert_allclose(per_frame[3], Ts[1])
+    np.testing.assert_allclose(per_frame[4], Ts[0])
+    assert b.camera_spec().is_pair

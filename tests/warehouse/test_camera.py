@@ -72,6 +72,25 @@ def test_level_camera_looks_along_body_forward():
     np.testing.assert_allclose(T[:3, :3] @ [0, 1, 0], [0, 0, 1])  # image down = body down
 
 
+@pytest.mark.parametrize("yaw_deg,axis,lever", [
+    (0.0, [1, 0, 0], [0.1, 0.0, 0.05]),
+    (90.0, [0, 1, 0], [0.0, 0.1, 0.05]),  # FRD: turned right
+    (-90.0, [0, -1, 0], [0.0, -0.1, 0.05]),
+])
+def test_a_mount_turns_the_camera_and_its_lever_arm_about_body_down(yaw_deg, axis, lever):
+    T = T_body_camera(CameraSpec(mounts_yaw_deg=(yaw_deg,), lever_arm_body_m=(0.1, 0.0, 0.05)))
+    np.testing.assert_allclose(T[:3, :3] @ [0, 0, 1], axis, atol=1e-12)  # optical axis
+    np.testing.assert_allclose(T[:3, :3] @ [0, 1, 0], [0, 0, 1], atol=1e-12)  # image down stays body down
+    np.testing.assert_allclose(T[:3, 3], lever, atol=1e-12)
+
+
+def test_a_pair_is_a_left_and_right_camera():
+    spec = CameraSpec(mounts_yaw_deg=(-90.0, 90.0))
+    assert spec.is_pair and not CameraSpec().is_pair
+    np.testing.assert_allclose(T_body_camera(spec, 1), T_body_camera(spec.mount(1)))
+    assert spec.mount(0).mounts_yaw_deg == (-90.0,)
+
+
 def test_yaw_90_faces_east():
     np.testing.assert_allclose(R_ned_body_from_euler(0, 0, np.pi / 2) @ [1, 0, 0], [0, 1, 0], atol=1e-12)
 
@@ -82,6 +101,9 @@ def test_yaw_90_faces_east():
         ("focal_mm: -3\n", "focal_mm: Input should be greater than 0"),
         ("distortion: [0.1, 0.2]\n", "distortion"),
         ("lens: wide\n", "lens: unknown field"),
+        ("mounts_yaw_deg: [0, 90]\n", "mounts_yaw_deg: .*a left and right pair"),
+        ("mounts_yaw_deg: [-90, 0, 90]\n", "mounts_yaw_deg"),
+        ("mounts_yaw_deg: [200]\n", "mounts_yaw_deg: .*-180..180"),
     ],
 )
 def test_bad_camera_file(tmp_path, content, fragment):

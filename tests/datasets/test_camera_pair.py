@@ -1,0 +1,92 @@
+"""Two cameras on one vehicle, looking left and right (issue 21): the planner flies the pair down
+the aisle's middle, the synthetic recorder renders both cameras into one bundle, and `rackscan
+process` counts both faces of the aisle from it."""
+
+from __future__ import annotations
+
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from datasets.synthflight import plan_world, record_synthetic_flight
+from datasets.world import build_world
+from flight.bundle import Bundle
+from tests.conftest import REPO
+
+RACKSCAN = str(REPO / ".venv/bin/rackscan")
+GAP_M = 2.8  # aisle A01 narrowed so that its middle (1.4 m) is within the 1080p camera's 1.49 m
+
+
+def _world(root, mounts_yaw_deg: list[float]):
+    scen_dir = REPO / "datasets" / "scenarios"
+    site = yaml.safe_load((scen_dir / "default_site.yaml").read_text())
+    r01 = next(r for r in site["racks"] if r["id"] == "R01")
+    r02 = next(r for r in site["racks"] if r["id"] == "R02")
+    r02["start_m"] = [r02["start_m"][0], r01["start_m"][1] + r01["depth_m"] + GAP_M]
+    (root / "site.yaml").write_text(yaml.safe_dump(site, sort_keys=False))
+    scen = yaml.safe_load((scen_dir / "default.yaml").read_text())
+    scen.update(name="default-pair-narrow", site=str(root / "site.yaml"))
+    scen["camera"]["mounts_yaw_deg"] = mounts_yaw_deg
+    path = root / f"scenario-{len(mounts_yaw_deg)}.yaml"
+    path.write_text(yaml.safe_dump(scen, sort_keys=False))
+    return build_world(path)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    return _world(tmp_path_factory.mktemp("pair"), [-90.0, 90.0])
+
+
+@pytest.fixture(scope="module")
+def flight(world, tmp_path_factory):
+    out = tmp_path_factory.mktemp("pairflight") / "bundle"
+    record_synthetic_flight(world, out, face_ids=["R01/back"], max_passes_per_face=2, rtk_noise_m=0.02)
+    return Bundle(out)
+
+
+def test_plan_flies_the_pair_down_the_aisle_middle(world, tmp_path):
+    pl = plan_world(world, ["R01/back"])
+    assert pl.passes and all(p.other_face_id == "R02/front" for p in pl.passes)
+    assert pl.standoff_by_aisle["A01"] == pytest.approx(GAP_M / 2)
+    fa, fb = world.site.face("R01/back"), world.site.face("R02/front")
+    bins = {b for p in pl.passes for b in p.bin_ids}
+    assert {b.bin_id for b in fa.bins} <= bins and {b.bin_id for b in fb.bins} <= bins
+    # one pass per height serves both faces: as many passes as one face needs, not two faces' worth
+    single = plan_world(_world(tmp_path, [0.0]), ["R01/back"])
+    assert len(pl.passes) < len(single.passes) <= 2 * len(pl.passes)
+    assert pl.est_flight_time_s < single.est_flight_time_s
+
+
+def test_both_cameras_are_in_one_bundle_each_seeing_its_own_face(world, flight):
+    b = flight
+    cams = np.array([f.camera for f in b.frames])
+    assert set(cams) == {0, 1} and (cams == 0).sum() == (cams == 1).sum()
+    assert (b.path / "frames.csv").read_text().splitlines()[0] == "frame_idx,t_ns,file,camera"
+    # both cameras of a frame pair were taken at the same instant
+    t = b.frame_times_ns
+    np.testing.assert_array_equal(t[cams == 0], t[cams == 1])
+    assert b.T_body_cameras.shape == (2, 4, 4)
+    # the cameras look left and right of the body (FRD: +y right), each from the lever arm turned
+    axes = b.T_body_cameras[:, :3, 2]
+    np.testing.assert_allclose(axes, [[0, -1, 0], [0, 1, 0]], atol=1e-12)
+    objs = pd.read_parquet(b.path / "truth" / "objects.parquet")
+    labels = objs[objs.kind == "location_label"].copy()
+    labels["camera"] = cams[labels.frame_idx.to_numpy()]
+    labels["face"] = [world.site.bin(x).face_id for x in labels.bin_id]
+    faces_by_cam = labels.groupby("camera")["face"].agg(set).to_dict()
+    assert len(faces_by_cam[0]) == len(faces_by_cam[1]) == 1 and faces_by_cam[0] != faces_by_cam[1]
+
+
+def test_process_counts_both_faces_from_one_flight(world, flight):
+    r = subprocess.run([RACKSCAN, "process", str(flight.path)], capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    obs = pd.read_parquet(flight.path / "observations.parquet")
+    got = obs.groupby("bin_id")["count"].sum()
+    truth = pd.read_csv(flight.path / "truth" / "stock.csv").groupby("bin_id")["count"].sum()
+    faces = {world.site.bin(b).face_id for b in got.index}
+    assert faces == {"R01/back", "R02/front"}
+    right = [int(got[b]) == int(truth.get(b, 0)) for b in got.index]
+    assert len(right) >= 16 and np.mean(right) >= 0.9, (got.to_dict(), truth.to_dict())
