@@ -56,7 +56,7 @@ def pass_views(items, site, camera, *, tol_m: float = 0.15) -> list[tuple[int, l
 
     A pass is a waypoint flown at the scan speed (``change_speed`` then the waypoint, after the
     pass's start waypoint); its face is the one both ends stand off in front of, at the same
-    distance; what it sees is the view (``camera``'s field of view at that standoff) swept along
+    distance (a left and right camera pair's: both faces of the aisle); what it sees is the view (``camera``'s field of view at that standoff) swept along
     the pass. A mission not in that shape (or without a site or camera) falls back to
     ``pass_bins``."""
     import math
@@ -76,19 +76,23 @@ def pass_views(items, site, camera, *, tol_m: float = 0.15) -> list[tuple[int, l
             continue  # not level: a climb, not a pass
         pts = [site.origin.geodetic_to_site(lat, lon, alt0) * np.array([1.0, 1.0, 0.0]) + np.array([0.0, 0.0, z])
                for lat, lon, z in ends]
-        best = None
+        level = []  # faces the pass runs along, in front of them at a steady distance
         for f in site.faces:
             qa, qb = f.site_to_face(np.array(pts))
-            if qa[2] > 0 and abs(qa[2] - qb[2]) < tol_m and (best is None or qa[2] < best[1][0][2]):
-                best = (f, (qa, qb))
-        if best is None:
+            if qa[2] > 0 and abs(qa[2] - qb[2]) < tol_m:
+                level.append((float(qa[2]), f, (qa, qb)))
+        if not level:
             continue
-        f, (qa, qb) = best
-        d = float((qa[2] + qb[2]) / 2)
-        half_u, half_v = d * math.tan(hfov), d * math.tan(vfov)
-        u_lo, u_hi = min(qa[0], qb[0]) - half_u, max(qa[0], qb[0]) + half_u
-        v = float((qa[1] + qb[1]) / 2)
-        seen = [b.bin_id for b in f.bins if b.v0_m < v + half_v and b.v1_m > v - half_v and b.u0_m < u_hi and b.u1_m > u_lo]
+        level.sort(key=lambda x: x[0])
+        # one camera sees the nearest face; a left and right pair also the facing one as far away
+        near = [x for x in level if x[0] - level[0][0] < tol_m] if camera.is_pair else level[:1]
+        seen = []
+        for _, f, (qa, qb) in near:
+            d = float((qa[2] + qb[2]) / 2)
+            half_u, half_v = d * math.tan(hfov), d * math.tan(vfov)
+            u_lo, u_hi = min(qa[0], qb[0]) - half_u, max(qa[0], qb[0]) + half_u
+            v = float((qa[1] + qb[1]) / 2)
+            seen += [b.bin_id for b in f.bins if b.v0_m < v + half_v and b.v1_m > v - half_v and b.u0_m < u_hi and b.u1_m > u_lo]
         out.append((i + 1, seen))
     planned = {b for _, bs in pass_bins(items) for b in bs}
     if not out or not planned <= {b for _, bs in out for b in bs}:

@@ -28,9 +28,10 @@ MAV_CMD_IMAGE_START_CAPTURE, MAV_CMD_IMAGE_STOP_CAPTURE = 2000, 2001
 
 @dataclass(frozen=True)
 class TimedFrame:
-    """A frame and when it was captured (unix ns, ground-station clock)."""
+    """A frame and when it was captured (unix ns, ground-station clock); a vehicle's several cameras
+    give a tuple of images of the same instant (``flight.recorder``)."""
 
-    image: np.ndarray
+    image: np.ndarray | tuple[np.ndarray, ...]
     t_ns: int
 
 

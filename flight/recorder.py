@@ -2,7 +2,8 @@
 from a pluggable camera at its frame rate while the vehicle is airborne.
 
 A camera is any ``capture(pose) -> image | TimedFrame | None`` callable, given the latest vehicle
-pose (``VehiclePose``); the CLI wires a real camera (OpenCV, or a stream or V4L2 device from
+pose (``VehiclePose``); a vehicle's several cameras (a left and right pair) are one callable whose
+image is a tuple, one picture per camera taken at the same instant, in the camera file's mount order; the CLI wires a real camera (OpenCV, or a stream or V4L2 device from
 ``flight.livecam``, whose frames carry their capture time) or the synthetic virtual camera that
 renders the warehouse from that pose. Frames are stamped with the ground-station clock, as the
 tlog is, and the bundle is fsynced every few frames, so a killed recorder leaves a bundle that
@@ -88,8 +89,9 @@ class FlightRecorder:
                 if img is not None:
                     self._last_t_ns = t_ns
                     with self._lock:
-                        self.writer.write_frame(img, t_ns)
-                    self.frames += 1
+                        for k, one in enumerate(img if isinstance(img, tuple) else (img,)):
+                            self.writer.write_frame(one, t_ns, camera=k)
+                            self.frames += 1
             self._stop.wait(max(0.0, next_t - time.monotonic()))
 
     def stop(self, status: str) -> None:

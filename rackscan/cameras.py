@@ -17,7 +17,8 @@ def virtual_camera(scenario_yaml: Path) -> CameraSource:
     telemetry and not in the pictures, and fusion has to solve it from the location labels. A
     frame is stamped with the moment of the position it was rendered from (the SIMSTATE's
     arrival), on the camera's clock: the scenario's ``telemetry.clock_offset_s`` ahead of the
-    telemetry's."""
+    telemetry's. A scenario whose camera is a left and right pair renders both cameras from the
+    same pose (a tuple of two pictures, as ``flight.recorder`` takes them)."""
     import numpy as np
 
     from datasets.render import Renderer
@@ -29,7 +30,7 @@ def virtual_camera(scenario_yaml: Path) -> CameraSource:
     renderer = Renderer(world)
     origin = world.site.origin
     R_site_ned = origin.ned_to_site_rotation()
-    T_bc = T_body_camera(world.camera)
+    T_bcs = [T_body_camera(world.camera, k) for k in range(len(world.camera.mounts_yaw_deg))]
     offset_ns = int(round(world.scenario.spec.telemetry.clock_offset_s * 1e9))
 
     def capture(pose):
@@ -38,7 +39,8 @@ def virtual_camera(scenario_yaml: Path) -> CameraSource:
         true = pose.true_lat_deg is not None and pose.true_lon_deg is not None
         T_sb[:3, 3] = origin.geodetic_to_site(pose.true_lat_deg if true else pose.lat_deg,
                                               pose.true_lon_deg if true else pose.lon_deg, pose.alt_amsl_m)
-        img = renderer.render(T_sb @ T_bc).image_bgr
+        imgs = tuple(renderer.render(T_sb @ T_bc).image_bgr for T_bc in T_bcs)
+        img = imgs if len(imgs) > 1 else imgs[0]
         # the picture shows the moment of the position it was rendered from: the true one's when it has it
         t_ns = int(pose.true_t_ns) if true and pose.true_t_ns else int(pose.t_ns)
         return TimedFrame(img, t_ns + offset_ns) if offset_ns or t_ns != pose.t_ns else img

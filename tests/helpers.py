@@ -1,4 +1,5 @@
-"""Small helpers shared by tests: edit nested YAML-like data in place; read a flown leg from a bundle."""
+"""Small helpers shared by tests: edit nested YAML-like data in place; read a flown leg from a bundle;
+the default scenario with a narrowed aisle for a left and right camera pair."""
 
 import math
 
@@ -102,3 +103,27 @@ def crossing_fleet(folder, *, speed_m_s: float | None = None, wait_at_crossing_s
                                 "start_s": float((start_s or {}).get(k, 0.0))})
     (folder / "fleet.yaml").write_text(yaml.safe_dump(doc))
     return folder / "fleet.yaml"
+
+
+PAIR_GAP_M = 2.8  # aisle A01 narrowed so that its middle (1.4 m) is within the 1080p camera's 1.49 m
+
+
+def pair_scenario(root, mounts_yaw_deg=(-90.0, 90.0)):
+    """The default scenario's camera at ``mounts_yaw_deg`` on the default site with aisle A01
+    narrowed to ``PAIR_GAP_M`` (R02 moved towards R01), written under ``root``; its path."""
+    from pathlib import Path
+
+    import yaml
+
+    scen_dir = Path(__file__).resolve().parents[1] / "datasets" / "scenarios"
+    site = yaml.safe_load((scen_dir / "default_site.yaml").read_text())
+    r01 = next(r for r in site["racks"] if r["id"] == "R01")
+    r02 = next(r for r in site["racks"] if r["id"] == "R02")
+    r02["start_m"] = [r02["start_m"][0], r01["start_m"][1] + r01["depth_m"] + PAIR_GAP_M]
+    (Path(root) / "site.yaml").write_text(yaml.safe_dump(site, sort_keys=False))
+    scen = yaml.safe_load((scen_dir / "default.yaml").read_text())
+    scen.update(name="default-pair-narrow", site=str(Path(root) / "site.yaml"))
+    scen["camera"]["mounts_yaw_deg"] = list(mounts_yaw_deg)
+    path = Path(root) / f"scenario-{len(mounts_yaw_deg)}.yaml"
+    path.write_text(yaml.safe_dump(scen, sort_keys=False))
+    return path

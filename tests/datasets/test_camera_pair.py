@@ -9,30 +9,18 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from datasets.synthflight import plan_world, record_synthetic_flight
 from datasets.world import build_world
 from flight.bundle import Bundle
 from tests.conftest import REPO
+from tests.helpers import PAIR_GAP_M, pair_scenario
 
 RACKSCAN = str(REPO / ".venv/bin/rackscan")
-GAP_M = 2.8  # aisle A01 narrowed so that its middle (1.4 m) is within the 1080p camera's 1.49 m
 
 
-def _world(root, mounts_yaw_deg: list[float]):
-    scen_dir = REPO / "datasets" / "scenarios"
-    site = yaml.safe_load((scen_dir / "default_site.yaml").read_text())
-    r01 = next(r for r in site["racks"] if r["id"] == "R01")
-    r02 = next(r for r in site["racks"] if r["id"] == "R02")
-    r02["start_m"] = [r02["start_m"][0], r01["start_m"][1] + r01["depth_m"] + GAP_M]
-    (root / "site.yaml").write_text(yaml.safe_dump(site, sort_keys=False))
-    scen = yaml.safe_load((scen_dir / "default.yaml").read_text())
-    scen.update(name="default-pair-narrow", site=str(root / "site.yaml"))
-    scen["camera"]["mounts_yaw_deg"] = mounts_yaw_deg
-    path = root / f"scenario-{len(mounts_yaw_deg)}.yaml"
-    path.write_text(yaml.safe_dump(scen, sort_keys=False))
-    return build_world(path)
+def _world(root, mounts_yaw_deg):
+    return build_world(pair_scenario(root, mounts_yaw_deg))
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +38,7 @@ def flight(world, tmp_path_factory):
 def test_plan_flies_the_pair_down_the_aisle_middle(world, tmp_path):
     pl = plan_world(world, ["R01/back"])
     assert pl.passes and all(p.other_face_id == "R02/front" for p in pl.passes)
-    assert pl.standoff_by_aisle["A01"] == pytest.approx(GAP_M / 2)
+    assert pl.standoff_by_aisle["A01"] == pytest.approx(PAIR_GAP_M / 2)
     fa, fb = world.site.face("R01/back"), world.site.face("R02/front")
     bins = {b for p in pl.passes for b in p.bin_ids}
     assert {b.bin_id for b in fa.bins} <= bins and {b.bin_id for b in fb.bins} <= bins

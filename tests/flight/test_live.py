@@ -112,3 +112,19 @@ def test_pass_views_list_every_bin_each_pass_sees():
     for _, bs in views:
         assert len({w.site.bin(b).face_id for b in bs}) == 1
     assert pass_views(m.items, None, w.camera) == given and pass_views(items=[], site=w.site, camera=w.camera) == []
+
+
+def test_pass_views_of_a_camera_pair_see_both_faces(tmp_path):
+    """A left and right pair's pass down the aisle's middle sees both faces: every bin of the aisle is
+    in some pass's view, and each pass's bins lie on both faces at its height."""
+    from datasets.world import build_world
+    from flight.planner import PlanOptions, plan
+    from tests.helpers import pair_scenario
+
+    w = build_world(pair_scenario(tmp_path))
+    p = plan(w.site, w.camera, PlanOptions(aisles=("A01",)))
+    views = pass_views(p.missions[0].items, w.site, w.camera)
+    assert len(views) == len(p.passes)
+    assert {b for _, bs in views for b in bs} == {b.bin_id for f in w.site.faces_of_aisle("A01") for b in f.bins}
+    for _, bs in views:
+        assert {w.site.bin(b).face_id for b in bs} == {"R01/back", "R02/front"}

@@ -167,3 +167,37 @@ def test_a_recount_is_flown_pass_after_pass_at_the_face(tmp_path):
     assert alt[first] == pytest.approx(lo, abs=0.15) and first < leave < out
     assert alt[first:leave].max() > hi - 0.15  # every pass height flown before climbing out, once
     assert alt[leave:out + 1].min() > hi + 0.3 and hi + 0.5 < transit - 0.5
+
+
+def test_a_camera_pair_flies_down_the_aisle_middle_and_records_both_cameras(tmp_path):
+    """A left and right camera pair: the vehicle flies the passes down the aisle's middle, heading
+    along it, and the virtual camera records both cameras' pictures of each instant in one bundle."""
+    from flight.planner import pass_heading_deg
+    from tests.helpers import PAIR_GAP_M, pair_scenario
+
+    scen = pair_scenario(tmp_path)
+    world = build_world(scen)
+    p = plan(world.site, world.camera, PlanOptions(aisles=("A01",)))
+    assert all(ps.other_face_id for ps in p.passes)
+    plan_file = write_plan(p.missions[0], tmp_path / "pair.plan")
+    r, snap = _fly(p.missions[0], plan_file, tmp_path / "bundle", {}, "--camera", "synthetic", "--scenario", str(scen))
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert not snap.armed and snap.landed
+    b = Bundle(tmp_path / "bundle")
+    cams = np.array([f.camera for f in b.frames])
+    assert b.T_body_cameras.shape == (2, 4, 4) and len(b) > 10
+    assert (cams[0::2] == 0).all() and (cams[1::2] == 1).all()  # each instant: left, then right
+    np.testing.assert_array_equal(b.frame_times_ns[0::2], b.frame_times_ns[1::2])
+    # along the passes: in the aisle's middle, heading along it
+    fa = world.site.face(p.passes[0].face_id)
+    heading = pass_heading_deg(world.site, world.camera, p.passes[0])
+    lo, hi = min(ps.v_m for ps in p.passes), max(ps.v_m for ps in p.passes)
+    mid, yaw = [], []
+    for _, m in b.iter_mavlink(["GLOBAL_POSITION_INT"]):
+        q = fa.site_to_face(world.site.origin.geodetic_to_site(m.lat / 1e7, m.lon / 1e7, world.site.origin.alt_m)[None])[0]
+        if 0.5 < q[0] < fa.length_m - 0.5 and 0.2 < q[2] < PAIR_GAP_M - 0.2 and lo - 0.1 < m.relative_alt / 1000 < hi + 0.1:
+            mid.append(q[2])
+            yaw.append(m.hdg / 100)
+    assert len(mid) > 20
+    assert np.median(mid) == pytest.approx(PAIR_GAP_M / 2, abs=0.1)
+    assert np.median(np.abs((np.array(yaw) - heading + 180) % 360 - 180)) < 5
