@@ -80,6 +80,8 @@ def register(app: typer.Typer) -> None:
         light = res.exposure.describe() if res.exposure else f"not given: fixed exposure {cam.exposure_s * 1000:.2f} ms (--lux)"
         for k, v in [("light and exposure", light), ("standoff (m)", f"{res.standoff_m:.2f}"), ("speed (m/s)", f"{res.speed_m_s:.2f}"),
                      ("passes per face", ", ".join(f"{f}: {n}" for f, n in res.passes_per_face.items())),
+                     *([("camera pair", "both faces in one pass down the middle of " + ", ".join(pair_aisles))]
+                       if (pair_aisles := sorted({p.aisle_id for p in res.passes if p.other_face_id})) else []),
                      ("min frames per bin", res.min_frames_per_bin),
                      ("bins" if targets is None else "bins to recount", res.bins_planned),
                      ("estimated flight time (min)", f"{res.est_flight_time_s / 60:.1f}"),

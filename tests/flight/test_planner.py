@@ -242,3 +242,39 @@ def test_a_longer_move_never_takes_less_time_and_never_beats_the_top_speed(d1, d
 ])
 def test_legs_as_arducopter_flies_them(d_xy, d_up, v, seconds):
     assert leg_s(PlanOptions(), d_xy, d_up, v) == pytest.approx(seconds)
+
+
+PAIR_4K = CameraSpec(name="pair-4k", image_width_px=3840, image_height_px=2160, focal_mm=4.4, mounts_yaw_deg=(-90.0, 90.0))
+
+
+def test_a_camera_pair_flies_each_aisle_down_its_middle_in_fewer_passes(site):
+    """Both faces of an aisle from one pass: the 4K pair flies the default site's aisles at 1.5 m
+    from each face (their middle), each bin whole in three frames, sooner than one 4K camera."""
+    from flight.planner import pass_heading_deg
+
+    pair, one = plan(site, PAIR_4K), plan(site, PAIR_4K.mount(1).model_copy(update={"mounts_yaw_deg": (0.0,)}))
+    assert all(p.other_face_id for p in pair.passes) and pair.standoff_by_aisle == pytest.approx({"A01": 1.5, "A02": 1.5})
+    assert len(pair.passes) < len(one.passes) and pair.est_flight_time_s < one.est_flight_time_s
+    counts = {}
+    for p in pair.passes:
+        fa = site.face(p.face_id)
+        assert pass_heading_deg(site, PAIR_4K, p) == pytest.approx(pass_heading_deg(site, PAIR_4K, pair.passes[0]))
+        assert fa.site_to_face(fa.face_to_site([[p.u_from_m, p.v_m, 1.5]]))[0][2] == pytest.approx(1.5)
+        for fid in p.face_ids:
+            for bid, c in frames_per_bin(site.face(fid), p.v_m, 1.5, PAIR_4K, pair.speed_m_s).items():
+                counts[bid] = max(counts.get(bid, 0), c)
+    assert set(counts) == {b.bin_id for b in site.bins} and min(counts.values()) >= 3
+
+
+def test_a_pair_too_far_from_the_faces_scans_one_face_at_a_time_with_its_right_camera(site):
+    """The 1080p pair's labels need 1.49 m and the aisles' middle is 1.50 m away: each face is
+    flown as one camera would, with the vehicle turned so that its right camera faces the rack."""
+    from flight.planner import _heading_deg, pass_heading_deg
+
+    pair = CameraSpec(mounts_yaw_deg=(-90.0, 90.0))
+    res, one = plan(site, pair), plan(site, CameraSpec())
+    assert not any(p.other_face_id for p in res.passes) and len(res.passes) == len(one.passes)
+    assert sum("scans one face at a time" in w for w in res.warnings) == 2
+    p = res.passes[0]
+    facing = _heading_deg(site, -site.face(p.face_id).normal_site)
+    assert pass_heading_deg(site, pair, p) == pytest.approx((facing - 90) % 360)
