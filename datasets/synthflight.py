@@ -58,15 +58,14 @@ def scan_passes(world: World, face_ids: list[str] | None = None, *, max_passes_p
     return out
 
 
-def _body_pose(site, cam, p: Pass, face, u_m: float, d_m: float, T_bc: np.ndarray, planned: PlanResult) -> np.ndarray:
+def _body_pose(cam, p: Pass, face, u_m: float, d_m: float, planned: PlanResult) -> np.ndarray:
     """True ``T_site_body`` at ``u_m`` along pass ``p``: one camera stands ``d_m`` in front of the
-    face looking at it (the body behind it by the lever arm); a left and right pair's body flies
-    down the aisle's middle, level, heading along the pass's face (``pass_heading_deg``)."""
+    face looking at it (the body behind it by the lever arm; a pair scanning one face looks with
+    its right camera, as ``pass_heading_deg`` turns it); a left and right pair's body flies down
+    the aisle's middle, level, heading along the pass's face."""
     if not p.other_face_id:
         T_sc = camera_pose_facing(face, u_m, p.v_m, d_m)
-        if len(cam.mounts_yaw_deg) > 1 or cam.mounts_yaw_deg[0] != 0.0:  # a pair scanning one face: its right camera
-            T_bc = T_body_camera(cam, len(cam.mounts_yaw_deg) - 1)
-        return T_sc @ np.linalg.inv(T_bc)
+        return T_sc @ np.linalg.inv(T_body_camera(cam, len(cam.mounts_yaw_deg) - 1))
     d_pass = planned_standoff(planned, p)
     x = face.T_site_face[:3, 0]
     z = np.array([0.0, 0.0, -1.0])  # body down
@@ -121,7 +120,6 @@ def record_synthetic_flight(world: World, out_dir: str | Path, *, face_ids: list
     rng = np.random.default_rng(spec.seed + 17)
     passes = scan_passes(world, face_ids, max_passes_per_face=max_passes_per_face, planned=planned)
     T_bcs = [T_body_camera(cam, k) for k in range(len(cam.mounts_yaw_deg))]
-    T_bc = T_bcs[0]
     # true body poses along the passes, sampled at the telemetry rate; frames at the camera fps
     samples: list[tuple[float, np.ndarray]] = []
     t = 0.0
@@ -131,7 +129,7 @@ def record_synthetic_flight(world: World, out_dir: str | Path, *, face_ids: list
         n = max(2, int(length / speed * TELEMETRY_HZ))
         for i in range(n):
             u = p.u_from_m + (p.u_to_m - p.u_from_m) * i / (n - 1)
-            samples.append((t + i / TELEMETRY_HZ, _body_pose(site, cam, p, f, u, d, T_bc, planned)))
+            samples.append((t + i / TELEMETRY_HZ, _body_pose(cam, p, f, u, d, planned)))
         t += n / TELEMETRY_HZ + 2.0  # turn / climb between passes
     duration = samples[-1][0]
     R_site_ned = site.origin.ned_to_site_rotation()
@@ -141,7 +139,7 @@ def record_synthetic_flight(world: World, out_dir: str | Path, *, face_ids: list
     mavlink2, mav = _mav()
     renderer = Renderer(world)
     meta = FlightMeta(flight_id=f"synthetic-{spec.name}-{spec.seed}", site_name=site.spec.name,
-                      camera=cam.model_dump(mode="json"), T_body_camera=T_bc.tolist(),
+                      camera=cam.model_dump(mode="json"), T_body_camera=T_bcs[0].tolist(),
                       T_body_cameras=[T.tolist() for T in T_bcs] if len(T_bcs) > 1 else [], source="synthetic",
                       started_utc="2026-01-01T00:00:00Z",
                       extra={"rtk_noise_m": rtk_noise_m, "drift_m_per_min": drift_m_per_min, "clock_offset_s": clock_offset_s,

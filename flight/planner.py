@@ -110,16 +110,22 @@ def pair_aisle(site: Site, camera: CameraSpec, opts: PlanOptions, aisle_id: str)
     """Whether a left and right camera pair scans both faces of the aisle in one pass down its
     middle: two faces facing each other, parallel, and half the gap no farther than the labels
     allow (``label_standoff_m``) nor closer than the safety margin."""
-    faces = site.faces_of_aisle(aisle_id)
-    if not camera.is_pair or len(faces) != 2:
-        return False
-    a, b = faces
+    return camera.is_pair and len(site.faces_of_aisle(aisle_id)) == 2 and not _pair_refusal(site, camera, opts, aisle_id)
+
+
+def _pair_refusal(site: Site, camera: CameraSpec, opts: PlanOptions, aisle_id: str) -> str:
+    """Why a camera pair cannot fly down the middle of a two-faced aisle ('' where it can)."""
+    a, b = site.faces_of_aisle(aisle_id)
     if float(np.dot(a.normal_site, b.normal_site)) > -0.999:
-        return False
+        return "its two faces are not parallel"
     lab = site.spec.location_label
     d = label_standoff_m(camera, [(lab.module_mm, lab.symbology), (opts.product_module_mm, opts.product_symbology)])
     half = aisle_gap_m(site, aisle_id) / 2
-    return opts.safety_margin_m <= half <= d + 1e-9
+    if half > d + 1e-9:
+        return f"its middle is {half:.2f} m from each face, the labels need <= {d:.2f} m"
+    if half < opts.safety_margin_m:
+        return f"its middle is {half:.2f} m from each face, closer than the {opts.safety_margin_m:.2f} m safety margin"
+    return ""
 
 
 def standoff_m(site: Site, camera: CameraSpec, opts: PlanOptions, aisle_id: str, warnings: list[str]) -> float:
@@ -130,8 +136,8 @@ def standoff_m(site: Site, camera: CameraSpec, opts: PlanOptions, aisle_id: str,
     lab = site.spec.location_label
     d = label_standoff_m(camera, [(lab.module_mm, lab.symbology), (opts.product_module_mm, opts.product_symbology)])
     if camera.is_pair and len(site.faces_of_aisle(aisle_id)) == 2:
-        warnings.append(f"aisle {aisle_id}: its middle is {aisle_gap_m(site, aisle_id) / 2:.2f} m from each face, the "
-                        f"labels need <= {d:.2f} m: the camera pair scans one face at a time")
+        warnings.append(f"aisle {aisle_id}: {_pair_refusal(site, camera, opts, aisle_id)}: the camera pair scans one "
+                        "face at a time")
     gap = aisle_gap_m(site, aisle_id)
     if gap is not None and d > gap - opts.safety_margin_m:
         cap = gap - opts.safety_margin_m

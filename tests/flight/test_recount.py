@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from flight.errors import FlightError
-from flight.planner import plan
+from flight.planner import PlanOptions, plan
 from flight.recount import RUN_UP_M, plan_recount, read_bin_list
 from rackscan.cli import main
 from reconciliation.diff import reconcile
@@ -120,3 +120,20 @@ def test_a_faces_passes_are_chained_at_the_face(seed):
     climbing = _build_missions(SITE, CAM, PlanOptions(), r.passes, {p.aisle_id: r.standoff_m for p in r.passes},
                                r.speed_m_s, r.passes_per_face, r.min_frames_per_bin, [], r.exposure)
     assert r.est_flight_time_s < 0.9 * climbing.est_flight_time_s
+
+
+def test_a_camera_pair_recounts_bins_of_both_faces_in_the_same_passes():
+    """A recount with a left and right pair flies the full plan's passes down the aisle's middle that
+    see the listed bins, cut to their span: one pass serves a bin on each face."""
+    site = SITE
+    cam = CameraSpec(name="pair-4k", image_width_px=3840, image_height_px=2160, focal_mm=4.4, mounts_yaw_deg=(-90.0, 90.0))
+    fa, fb = site.faces_of_aisle("A01")
+    a = next(b for b in fa.bins if b.level == 1)
+    b = min((x for x in fb.bins if x.level == 1), key=lambda x: abs(
+        fa.site_to_face(fb.face_to_site([[x.center_uv_m[0], 0, 0]]))[0][0] - a.center_uv_m[0]))
+    rp = plan_recount(site, cam, [a.bin_id, b.bin_id])
+    full = plan(site, cam, PlanOptions(aisles=("A01",)))
+    assert rp.bins_planned == 2 and rp.passes and all(p.other_face_id == fb.face_id for p in rp.passes)
+    assert {a.bin_id, b.bin_id} <= {x for p in rp.passes for x in p.bin_ids}
+    assert len(rp.passes) < len(full.passes) and rp.est_flight_time_s < full.est_flight_time_s
+    assert max(abs(p.u_to_m - p.u_from_m) for p in rp.passes) < fa.length_m / 2
