@@ -47,14 +47,19 @@ def plan_bench(
 
         from flight.recount import plan_recount
 
-        ids = [b.bin_id for b in site.bins]
-        n = min(recount_bins, len(ids))
-        draws = [random.Random(seed).sample(ids, n) for seed in range(recount_draws)]  # nosec B311: a benchmark's seeded draw
-        share = np.array([plan_recount(site, cam, bins).est_flight_time_s
-                          for bins in draws]) / res.est_flight_time_s
-        con.print(f"targeted recount of {n} random bins ({recount_draws} draws, seeds 0-{recount_draws - 1}): planned "
-                  f"flight time {np.median(share):.1%} of the full mission's (median; best {share.min():.1%}, worst "
-                  f"{share.max():.1%})")
+        from warehouse.site import grid_site_dict, site_from_dict
+
+        generated = site_from_dict(grid_site_dict(8, 8, name="a generated site"), source="generated site")
+        for s, full_s, where in ((site, res.est_flight_time_s, ""),
+                                 (generated, None, f" on {generated.spec.name} of {len(generated.bins):,} bins")):
+            ids = [b.bin_id for b in s.bins]
+            n = min(recount_bins, len(ids))
+            draws = [random.Random(seed).sample(ids, n) for seed in range(recount_draws)]  # nosec B311: a benchmark's seeded draw
+            full_s = full_s or plan(s, cam).est_flight_time_s
+            share = np.array([plan_recount(s, cam, bins).est_flight_time_s for bins in draws]) / full_s
+            con.print(f"targeted recount of {n} random bins{where} ({recount_draws} draws, seeds 0-{recount_draws - 1}): "
+                      f"planned flight time {np.median(share):.1%} of the full mission's (median; best {share.min():.1%}, "
+                      f"worst {share.max():.1%})")
     sizes = [int(x) for x in fleet.split(",") if x.strip()]
     if sizes:
         from flight.fleet import FleetOptions, plan_fleet

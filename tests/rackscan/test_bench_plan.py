@@ -18,6 +18,10 @@ def test_bench_plan_prints_throughput_recounts_and_fleets_for_the_camera_it_is_g
     assert main(["bench", "plan", "--recount-draws", "3", "--fleet", "2"]) == 0
     out = capsys.readouterr().out
     assert "default-1080p" in out and re.search(r"targeted recount of 10 random bins \(3 draws.*?(\d+\.\d)%", out, re.S)
+    # on a site 16 times larger the same ten bins are a far smaller share of the full mission
+    small = float(re.search(r"random bins \(3 draws.*?(\d+\.\d)% of the full", out, re.S).group(1))
+    large = float(re.search(r"random bins on a generated site of 1,536 bins.*?(\d+\.\d)% of the full", out, re.S).group(1))
+    assert large < small / 3
     assert "fleets over 1536 bins of a generated site" in out
     assert main(["bench", "plan", "--camera", str(CAM_4K), "--recount-draws", "0", "--fleet", ""]) == 0
     out4k = capsys.readouterr().out
