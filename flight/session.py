@@ -67,6 +67,15 @@ def opencv_camera(index: int, camera_file: Path | None = None) -> CameraSource:
     """An OpenCV capture device; its camera YAML (``camera_file``) gives the intrinsics recorded."""
     import cv2
 
+    spec = None
+    if camera_file is not None:
+        from warehouse.camera import load_camera
+
+        spec = load_camera(camera_file)
+        if spec.is_pair:  # one device gives one picture: the bundle would file them all as the left camera's
+            raise FlightError(f"--camera-file {camera_file}: mounts_yaw_deg: a left and right pair, and --camera "
+                              f"opencv:{index} is one device; expected one camera's file (mounts_yaw_deg: [90] for a "
+                              "camera looking right), or --camera synthetic for a pair")
     cap = cv2.VideoCapture(index)
     if not cap.isOpened():
         raise FlightError(f"--camera opencv:{index}: no camera there; expected a device OpenCV can open")
@@ -75,11 +84,6 @@ def opencv_camera(index: int, camera_file: Path | None = None) -> CameraSource:
         ok, img = cap.read()
         return img if ok else None
 
-    spec = None
-    if camera_file is not None:
-        from warehouse.camera import load_camera
-
-        spec = load_camera(camera_file)
     return CameraSource(name=f"opencv:{index}", capture=capture, spec=spec)
 
 

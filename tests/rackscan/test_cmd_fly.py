@@ -89,6 +89,12 @@ def test_fly_errors_are_one_line(tmp_path, a01):
         r = subprocess.run([RACKSCAN, "fly", str(plan_file), "--record", str(tmp_path / "b5"), *args], capture_output=True,
                            text=True, timeout=60)
         assert r.returncode == 1 and msg in r.stderr and "\n" not in r.stderr.strip(), r.stderr
+    # one real device cannot be a left and right pair
+    pair = REPO / "flight" / "cameras" / "inspection-4k-wide-pair.yaml"
+    r = subprocess.run([RACKSCAN, "fly", str(plan_file), "--record", str(tmp_path / "b6"), "--camera", "opencv:0",
+                        "--camera-file", str(pair)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "a left and right pair, and --camera opencv:0 is one device" in r.stderr, r.stderr
+    assert "\n" not in r.stderr.strip() and not (tmp_path / "b6").exists()
 
 
 def test_a_vehicle_without_a_battery_monitor_is_refused_before_arming(tmp_path, a01):
