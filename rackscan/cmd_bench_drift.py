@@ -22,7 +22,7 @@ def _truth_positions(path: Path) -> tuple:
 
     df = pd.read_csv(path)
     T = df[[f"T{i}{j}" for i in range(4) for j in range(4)]].to_numpy().reshape(-1, 4, 4)
-    return df["t_ns"].to_numpy(np.int64), T[:, :3, 3]
+    return df["t_ns"].to_numpy(np.int64), T[:, :3, 3], df["frame_idx"].to_numpy(np.int64)
 
 
 @bench_app.command("drift")
@@ -70,7 +70,9 @@ def drift_bench(
             con.print(f"[red]{b}: no truth/poses.csv and truth/stock.csv; expected a synthetic flight bundle[/]")
             raise typer.Exit(1)
         bundle = Bundle(b)
-        t_true, p_true = _truth_positions(truth)
+        t_true, p_true, f_true = _truth_positions(truth)
+        cam_of = {fr.frame_idx: fr.camera for fr in bundle.frames}  # a pair's frames: each its own camera
+        T_bc = bundle.T_body_cameras[[cam_of.get(int(f), 0) for f in f_true]]
         stock = read_truth_stock(b)
         runs = [("none", None)] + [(k, funcs[k]) for k in choice if k in funcs]
         for name, fn in runs:
@@ -85,7 +87,7 @@ def drift_bench(
             con.print(f"{b.name}: fusing with {name} ...")
             r = fuse_bundle(bundle, FusionOptions(drift_correction=fn is not None), **({"drift_solver": timed} if fn else {}))
             # truth/poses.csv is stamped in telemetry time, the fused trajectory's clock
-            p = (r.trajectory.poses_at(t_true) @ bundle.T_body_camera)[:, :3, 3]
+            p = (r.trajectory.poses_at(t_true) @ T_bc)[:, :3, 3]
             err = np.linalg.norm(p - p_true, axis=1)
             obs = pd.DataFrame([o.__dict__ for o in r.observations])
             n, ok, _ = score_counts(obs, stock)

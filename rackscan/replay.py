@@ -80,7 +80,9 @@ def replay(bundle, out_dir: Path, *, detections: Path | None = None, video: bool
     by_frame = {d.frame_idx: d for d in read_detections(det_path)}
     off = int(round(res.clock_offset_s * 1e9))
     frames = list(enumerate(bundle.frames))[::max(1, every)]
-    T_all = res.trajectory.poses_at(np.array([fr.t_ns + off for _, fr in frames], dtype=np.int64)) @ bundle.T_body_camera
+    T_bc = bundle.T_body_cameras  # each frame's own camera where the vehicle carries a pair
+    T_all = (res.trajectory.poses_at(np.array([fr.t_ns + off for _, fr in frames], dtype=np.int64))
+             @ T_bc[[fr.camera for _, fr in frames]])
     writer = None
     rec = None
     vpath = out_dir / "replay.mp4" if video else None
