@@ -112,3 +112,19 @@ def test_bad_camera_file(tmp_path, content, fragment):
     with pytest.raises(SiteError, match=fragment) as e:
         load_camera(p)
     assert str(e.value).startswith(f"{p}:1")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(-180, 180), st.floats(-90, 30), st.lists(st.floats(-0.5, 0.5), min_size=3, max_size=3))
+def test_any_mount_is_a_rigid_transform_that_keeps_image_down_down_when_level(yaw, pitch, lever):
+    spec = CameraSpec(mounts_yaw_deg=(yaw,), gimbal_pitch_deg=pitch, lever_arm_body_m=tuple(lever))
+    T = T_body_camera(spec)
+    R = T[:3, :3]
+    np.testing.assert_allclose(R.T @ R, np.eye(3), atol=1e-12)
+    assert np.linalg.det(R) == pytest.approx(1.0)
+    # the yaw turns about body down: the lever arm keeps its height and its length
+    assert T[2, 3] == pytest.approx(lever[2]) and np.linalg.norm(T[:2, 3]) == pytest.approx(np.linalg.norm(lever[:2]))
+    # the optical axis points along the mount's heading, tilted by the gimbal
+    axis = R @ [0, 0, 1]
+    y, p = np.radians(yaw), np.radians(pitch)
+    np.testing.assert_allclose(axis, [np.cos(p) * np.cos(y), np.cos(p) * np.sin(y), -np.sin(p)], atol=1e-9)
