@@ -285,6 +285,27 @@ def _bins_seen(cam, T_sc, frames: list[int], bins, face_of) -> dict[str, set[int
     return seeing
 
 
+WHOLE_INSET = 0.1  # the parts of a bin's front that must be seen: its corners this share of its size inside
+
+
+def _bins_seen_whole(cam, T_sc, frames: list[int], bins, face_of, seeing: dict[str, set[int]]) -> dict[str, bool]:
+    """Whether every part of each seen bin's front was in the view of some frame that saw the bin:
+    its four corners (``WHOLE_INSET`` inside) each within some frame's image."""
+    row_of = {f: i for i, f in enumerate(frames)}
+    out: dict[str, bool] = {}
+    for b in bins:
+        rows = [row_of[f] for f in seeing.get(b.bin_id, ()) if f in row_of]
+        if not rows:
+            out[b.bin_id] = True  # not seen at all: not observed, nothing to cap
+            continue
+        du, dv = WHOLE_INSET * (b.u1_m - b.u0_m), WHOLE_INSET * (b.v1_m - b.v0_m)
+        corners = np.array([[b.u0_m + du, b.v0_m + dv, 0.0], [b.u1_m - du, b.v0_m + dv, 0.0],
+                            [b.u0_m + du, b.v1_m - dv, 0.0], [b.u1_m - du, b.v1_m - dv, 0.0]])
+        _, vis = _project_sites(cam, T_sc[np.array(rows)], face_of[b.face_id].face_to_site(corners))
+        out[b.bin_id] = bool(vis.any(axis=0).all())
+    return out
+
+
 def _occluded(origins: np.ndarray, points: np.ndarray, point_face: list[str], faces) -> np.ndarray:
     """(F,N): the segment from camera f to point n crosses another face (racks are opaque)."""
     occ = np.zeros((len(origins), len(points)), dtype=bool)
@@ -468,10 +489,11 @@ def fuse_detections(
         if b is not None:
             labels_in.setdefault(b.bin_id, []).append(lab)
     lookup = _sku_lookup(gtin_to_sku)
+    whole = _bins_seen_whole(cam, T_sc, frames, bins, face_of, seeing)
     obs = tuple(
         fuse_bin(b.bin_id, per_bin.get(b.bin_id, []), seeing[b.bin_id], min_support=min_support,
                  gtin_to_sku=lookup, labels=labels_in.get(b.bin_id, []), pass_of=pass_of, frame_quality=quality,
-                 model=confidence_model, section_of=section_of)
+                 model=confidence_model, section_of=section_of, seen_whole=whole[b.bin_id])
         for b in bins if seeing[b.bin_id]
     )
     return FusionResult(observations=obs, coverage={b.bin_id: len(seeing[b.bin_id]) for b in bins},

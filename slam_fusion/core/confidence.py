@@ -8,7 +8,10 @@ geometry flags. ``ConfidenceModel`` maps it to a probability: a logistic regress
 development worlds of a family (``rackscan bench worlds --split dev --fit-confidence``; never on
 test worlds), shipped as ``confidence_model.json`` beside this file.
 
-Two rules hold whatever the fit says, for evidence a fit may not have seen enough of:
+Three rules hold whatever the fit says, for evidence a fit may not have seen enough of:
+- a bin whose front was not all in view (its top or a side in no frame: a flight cut short, or
+  passes that missed a row) caps the confidence at :data:`RECOUNT_CAP`: what was not seen cannot
+  be counted;
 - a tire counted in the bin that a pass had whole in view and did not see (the passes disagree),
   or passes that saw the whole bin but counted it differently, cap the confidence at
   :data:`RECOUNT_CAP`, so the bin goes to recount;
@@ -64,6 +67,7 @@ class BinEvidence:
     sharpness: float = 100.0
     heuristic: float = 1.0  # fuse_bin's hand-made score, as before this model
     score_spread: float = 0.0  # counted tires seen on their own: best track score minus the worst (not a model input)
+    seen_whole: bool = True  # every part of the bin's front was in some frame's view (not a model input)
 
     def vector(self) -> np.ndarray:
         """The model's inputs (counts on a log scale)."""
@@ -75,6 +79,8 @@ class BinEvidence:
 
     def capped(self) -> str:
         """Why the rules cap this bin's confidence ("" when they do not)."""
+        if not self.seen_whole:
+            return "partly_seen"
         if self.count and self.min_pass_support < 1.0:
             return "passes_disagree"
         if self.pass_spread > 0:

@@ -772,6 +772,7 @@ def fuse_bin(
     frame_quality: dict[int, tuple[float, float, float]] | None = None,
     model: ConfidenceModel | None = None,
     section_of: dict[str, float] | None = None,
+    seen_whole: bool = True,
 ) -> BinObservation:
     """Count and SKU for one bin from the tire tracks on it and the frames that saw the bin.
 
@@ -791,7 +792,8 @@ def fuse_bin(
     ``pass_of`` (frame -> pass) lets it check that the passes agree, ``frame_quality`` (frame ->
     brightness, noise, sharpness) how good the frames were, and ``model`` turns the evidence into
     a probability (without one, the hand-made score, mapped by ``calibration`` when given; the
-    rules' cap applies either way).
+    rules' cap applies either way). ``seen_whole``: every part of the bin's front was in some
+    frame's view (fusion's geometry); a bin seen only in part goes to recount (``partly_seen``).
     """
     n_frames = len(frames_seeing_bin)
     tracks = sorted(tracks, key=lambda t: (t.u_m, t.v_m, t.frames))
@@ -846,7 +848,8 @@ def fuse_bin(
         ev = min(frames_seeing_bin) if frames_seeing_bin else -1
     raw = float(np.clip(conf, 0, 1))
     evidence = bin_evidence(good, hidden, weak, tracks, frames_seeing_bin, raw=raw, gap=gap, read_agree=read_agree if votes else 1.0,
-                            no_read=bool(count and not votes), pass_of=pass_of, frame_quality=frame_quality, count=count)
+                            no_read=bool(count and not votes), pass_of=pass_of, frame_quality=frame_quality, count=count,
+                            seen_whole=seen_whole)
     why = evidence.capped() or evidence.doubted()  # the recount cap, else the doubt
     if why:
         reasons.append(why)
@@ -863,7 +866,7 @@ def fuse_bin(
 def bin_evidence(good: list[TireTrack], hidden: list[TireTrack], weak: list[TireTrack], tracks: list[TireTrack],
                  frames_seeing_bin: set[int], *, raw: float, gap: bool, read_agree: float, no_read: bool,
                  pass_of: dict[int, int] | None, frame_quality: dict[int, tuple[float, float, float]] | None,
-                 count: int) -> BinEvidence:
+                 count: int, seen_whole: bool = True) -> BinEvidence:
     """What the bin's confidence is judged on (``slam_fusion.core.confidence.BinEvidence``); ``count``
     is the bin's count (the counted tracks', or a stack's by its height)."""
     seen = [t for t in good if t not in hidden]  # tires counted from their own sightings
@@ -895,4 +898,5 @@ def bin_evidence(good: list[TireTrack], hidden: list[TireTrack], weak: list[Tire
                        n_passes=n_passes, n_weak=len(weak), n_hidden=len(hidden), gap=gap, read_agree=float(read_agree),
                        no_read=no_read, mean_score=float(np.mean(scores)), min_score=float(min(scores)), noise=n,
                        brightness=b, sharpness=s, heuristic=raw,
-                       score_spread=float(max(track_scores) - min(track_scores)) if len(track_scores) >= 2 else 0.0)
+                       score_spread=float(max(track_scores) - min(track_scores)) if len(track_scores) >= 2 else 0.0,
+                       seen_whole=seen_whole)

@@ -59,6 +59,15 @@ def test_counted_tires_the_detector_scored_unlike_one_another_are_not_trusted_at
     assert o.confidence > RECOUNT_CAP  # still counted: the doubt is not a recount
 
 
+@pytest.mark.parametrize("seen_whole,capped", [(True, False), (False, True)])
+def test_a_bin_not_seen_whole_goes_to_recount(seen_whole, capped):
+    a = _track(0.0, [1, 2, 3, 11, 12, 13], [1, 2, 3, 11, 12, 13])
+    o = fuse_bin("B", [a], set(range(1, 15)), pass_of=PASS_OF, seen_whole=seen_whole)
+    assert o.evidence.seen_whole == seen_whole
+    assert ("partly_seen" in o.reason) == capped and (o.confidence <= RECOUNT_CAP) == capped
+    assert BinEvidence(n_views=10, count=0, seen_whole=False).capped() == "partly_seen"  # an empty bottom says nothing of the top
+
+
 def test_the_recount_cap_wins_over_the_doubt():
     e = BinEvidence(n_views=20, count=2, score_spread=MAX_SCORE_SPREAD + 0.05)
     assert e.doubted() == "scores_disagree" and e.cap() == DOUBT_CAP
