@@ -285,24 +285,46 @@ def _bins_seen(cam, T_sc, frames: list[int], bins, face_of) -> dict[str, set[int
     return seeing
 
 
-WHOLE_INSET = 0.1  # the parts of a bin's front that must be seen: its corners this share of its size inside
+WHOLE_INSET = 0.1  # the parts of a bin's front that must be seen: this share of its size inside its edges
+CLEAR_ABOVE_M = 0.1  # a bin whose top was never in view is still seen whole if this much seen space tops its tires
+V_STEP_M = 0.05  # how finely the bin's height is sampled for the highest part in view
 
 
-def _bins_seen_whole(cam, T_sc, frames: list[int], bins, face_of, seeing: dict[str, set[int]]) -> dict[str, bool]:
-    """Whether every part of each seen bin's front was in the view of some frame that saw the bin:
-    its four corners (``WHOLE_INSET`` inside) each within some frame's image."""
-    row_of = {f: i for i, f in enumerate(frames)}
-    out: dict[str, bool] = {}
+def _bins_seen_whole(cam, T_sc, frames: list[int], bins, face_of, seeing: dict[str, set[int]],
+                     tracks_of: dict[str, list]) -> dict[str, bool]:
+    """Whether each seen bin was seen whole enough to count: both bottom corners (``WHOLE_INSET``
+    inside) in some frame's view, and either its top too or, above every tire track on it, at least
+    ``CLEAR_ABOVE_M`` of seen space (tires stand on the shelf: what the passes saw above the
+    highest tire was empty). Views from any frame in front of the face and within range, not only
+    those that had the bin's centre in view (a tall bin's top is seen from the pass above)."""
+    cams = T_sc[:, :3, 3]
+    r_view = view_radius_m(cam)
+    out: dict[str, bool] = {b.bin_id: True for b in bins}  # a bin not seen at all is not observed: nothing to cap
+    by_face: dict[str, list] = {}
     for b in bins:
-        rows = [row_of[f] for f in seeing.get(b.bin_id, ()) if f in row_of]
-        if not rows:
-            out[b.bin_id] = True  # not seen at all: not observed, nothing to cap
+        if seeing.get(b.bin_id):
+            by_face.setdefault(b.face_id, []).append(b)
+    for fid, fbins in by_face.items():
+        face = face_of[fid]
+        rows = np.nonzero(face_distance_m(face, cams) <= r_view + 1e-9)[0]
+        rows = rows[face.site_to_face(cams[rows])[:, 2] > 0.3] if len(rows) else rows  # in front of the face
+        if not len(rows):
+            out.update({b.bin_id: False for b in fbins})
             continue
-        du, dv = WHOLE_INSET * (b.u1_m - b.u0_m), WHOLE_INSET * (b.v1_m - b.v0_m)
-        corners = np.array([[b.u0_m + du, b.v0_m + dv, 0.0], [b.u1_m - du, b.v0_m + dv, 0.0],
-                            [b.u0_m + du, b.v1_m - dv, 0.0], [b.u1_m - du, b.v1_m - dv, 0.0]])
-        _, vis = _project_sites(cam, T_sc[np.array(rows)], face_of[b.face_id].face_to_site(corners))
-        out[b.bin_id] = bool(vis.any(axis=0).all())
+        for b in fbins:
+            du, dv = WHOLE_INSET * (b.u1_m - b.u0_m), WHOLE_INSET * (b.v1_m - b.v0_m)
+            vs = np.arange(b.v0_m + dv, b.v1_m - dv + 1e-9, V_STEP_M)
+            pts = [[b.u0_m + du, b.v0_m + dv, 0.0], [b.u1_m - du, b.v0_m + dv, 0.0]]
+            pts += [[(b.u0_m + b.u1_m) / 2, v, 0.0] for v in vs]
+            _, vis = _project_sites(cam, T_sc[rows], face.face_to_site(np.array(pts)))
+            seen = vis.any(axis=0)
+            if not seen[:2].all():
+                out[b.bin_id] = False
+                continue
+            seen_v = vs[seen[2:]]
+            top_seen = float(seen_v.max()) if len(seen_v) else b.v0_m
+            tops = [t.v1_m for t in tracks_of.get(b.bin_id, [])]
+            out[b.bin_id] = bool(top_seen >= vs[-1] - 1e-9 or max(tops, default=b.v0_m) <= top_seen - CLEAR_ABOVE_M)
     return out
 
 
@@ -489,7 +511,7 @@ def fuse_detections(
         if b is not None:
             labels_in.setdefault(b.bin_id, []).append(lab)
     lookup = _sku_lookup(gtin_to_sku)
-    whole = _bins_seen_whole(cam, T_sc, frames, bins, face_of, seeing)
+    whole = _bins_seen_whole(cam, T_sc, frames, bins, face_of, seeing, per_bin)
     obs = tuple(
         fuse_bin(b.bin_id, per_bin.get(b.bin_id, []), seeing[b.bin_id], min_support=min_support,
                  gtin_to_sku=lookup, labels=labels_in.get(b.bin_id, []), pass_of=pass_of, frame_quality=quality,

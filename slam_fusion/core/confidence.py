@@ -9,9 +9,10 @@ development worlds of a family (``rackscan bench worlds --split dev --fit-confid
 test worlds), shipped as ``confidence_model.json`` beside this file.
 
 Three rules hold whatever the fit says, for evidence a fit may not have seen enough of:
-- a bin whose front was not all in view (its top or a side in no frame: a flight cut short, or
-  passes that missed a row) caps the confidence at :data:`RECOUNT_CAP`: what was not seen cannot
-  be counted;
+- a bin not seen whole enough to count (its bottom corners in no frame, or its top in none with
+  its tires reaching the highest part seen: a flight cut short, passes that missed a row, a stack
+  taller than the passes saw; ``slam_fusion.pipeline``) caps the confidence at
+  :data:`RECOUNT_CAP`: what was not seen cannot be counted;
 - a tire counted in the bin that a pass had whole in view and did not see (the passes disagree),
   or passes that saw the whole bin but counted it differently, cap the confidence at
   :data:`RECOUNT_CAP`, so the bin goes to recount;
@@ -67,7 +68,7 @@ class BinEvidence:
     sharpness: float = 100.0
     heuristic: float = 1.0  # fuse_bin's hand-made score, as before this model
     score_spread: float = 0.0  # counted tires seen on their own: best track score minus the worst (not a model input)
-    seen_whole: bool = True  # every part of the bin's front was in some frame's view (not a model input)
+    seen_whole: bool = True  # seen whole enough to count: bottom, and top or clear space above its tires (not a model input)
 
     def vector(self) -> np.ndarray:
         """The model's inputs (counts on a log scale)."""

@@ -792,8 +792,9 @@ def fuse_bin(
     ``pass_of`` (frame -> pass) lets it check that the passes agree, ``frame_quality`` (frame ->
     brightness, noise, sharpness) how good the frames were, and ``model`` turns the evidence into
     a probability (without one, the hand-made score, mapped by ``calibration`` when given; the
-    rules' cap applies either way). ``seen_whole``: every part of the bin's front was in some
-    frame's view (fusion's geometry); a bin seen only in part goes to recount (``partly_seen``).
+    rules' cap applies either way). ``seen_whole``: the bin was seen whole enough to count
+    (fusion's geometry: its bottom, and its top or clear space above its tires); a bin seen only in
+    part goes to recount (``partly_seen``).
     """
     n_frames = len(frames_seeing_bin)
     tracks = sorted(tracks, key=lambda t: (t.u_m, t.v_m, t.frames))

@@ -85,6 +85,11 @@ def test_process_counts_both_faces_from_one_flight(world, processed):
     assert faces == {"R01/back", "R02/front"}
     right = [int(got[b]) == int(truth.get(b, 0)) for b in got.index]
     assert len(right) >= 16 and np.mean(right) >= 0.9, (got.to_dict(), truth.to_dict())
+    # two passes saw the lowest level's bins up to about 1.3 m: a stack reaching that high goes to
+    # recount (partly_seen), and no bin is counted wrong
+    conf = obs.groupby("bin_id")["confidence"].min()
+    assert all(conf[b] < 0.8 for b, ok in zip(got.index, right) if not ok)
+    assert obs.reason.fillna("").str.contains("partly_seen").any()
 
 
 def test_each_frame_is_placed_with_its_own_camera(processed, tmp_path):

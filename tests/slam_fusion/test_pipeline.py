@@ -86,3 +86,28 @@ def test_slivers_on_the_image_border_are_not_sightings(box, kept):
     assert (len(got) == 1) == kept
     if kept:
         assert got[0].edge_ok[0] == (x1 > 20)
+
+
+@pytest.mark.parametrize("tire_top_m,whole", [(0.5, True), (0.82, False)])
+def test_a_bin_whose_top_was_never_in_view_is_whole_only_with_clear_space_above_its_tires(tire_top_m, whole):
+    """One low view of a 1.5 m tall bin: its bottom is seen, its top is not. Tires ending well under
+    the highest part seen leave the bin countable; a stack reaching it may go on out of view."""
+    from datasets.render import camera_pose_facing
+    from slam_fusion.core.fuse import TireTrack
+    from slam_fusion.pipeline import _bins_seen_whole
+    from tests.conftest import DEFAULT_SITE
+    from warehouse.camera import CameraSpec
+    from warehouse.site import load_site
+
+    site = load_site(DEFAULT_SITE)
+    face = site.face("R01/back")
+    b = next(x for x in face.bins if x.level == 1)
+    cam = CameraSpec().model()
+    T_sc = camera_pose_facing(face, (b.u0_m + b.u1_m) / 2, 0.45, 1.49)[None]  # sees up to about 0.88 m
+    tr = TireTrack(face_id=face.face_id, u0_m=b.u0_m + 0.2, u1_m=b.u0_m + 0.4, v0_m=0.0, v1_m=tire_top_m, frames=(0,),
+                   gtins=("",), score=0.9)
+    got = _bins_seen_whole(cam, T_sc, [0], [b], {face.face_id: face}, {b.bin_id: {0}}, {b.bin_id: [tr]})
+    assert got == {b.bin_id: whole}
+    # seen from the pass above too: whole whatever its tires
+    T2 = np.concatenate([T_sc, camera_pose_facing(face, (b.u0_m + b.u1_m) / 2, 1.2, 1.49)[None]])
+    assert _bins_seen_whole(cam, T2, [0, 1], [b], {face.face_id: face}, {b.bin_id: {0}}, {b.bin_id: [tr]}) == {b.bin_id: True}
