@@ -22,7 +22,7 @@ from datasets.render import Renderer, camera_pose_facing
 from datasets.world import World
 from flight.bundle import BundleWriter, FlightMeta
 from flight.planner import Pass, PlanOptions, PlanResult, plan
-from warehouse.camera import T_body_camera
+from warehouse.camera import T_body_camera, T_body_cameras
 
 EPOCH_NS = int(dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc).timestamp() * 1e9)
 TELEMETRY_HZ = 20.0
@@ -119,7 +119,7 @@ def record_synthetic_flight(world: World, out_dir: str | Path, *, face_ids: list
     site = world.site
     rng = np.random.default_rng(spec.seed + 17)
     passes = scan_passes(world, face_ids, max_passes_per_face=max_passes_per_face, planned=planned)
-    T_bcs = [T_body_camera(cam, k) for k in range(len(cam.mounts_yaw_deg))]
+    T_bcs = T_body_cameras(cam)
     # true body poses along the passes, sampled at the telemetry rate; frames at the camera fps
     samples: list[tuple[float, np.ndarray]] = []
     t = 0.0

@@ -195,6 +195,14 @@ class BundleWriter:
         self.close("complete" if exc_type is None else "aborted")
 
 
+def frame_extrinsics(T_body_cameras: np.ndarray, frames) -> np.ndarray | dict[int, np.ndarray]:
+    """What fusion takes as ``T_body_camera``: the one 4x4, or frame_idx -> its camera's 4x4
+    (``frames``: FrameRecords, each naming its camera)."""
+    if len(T_body_cameras) == 1:
+        return T_body_cameras[0]
+    return {f.frame_idx: T_body_cameras[f.camera] for f in frames}
+
+
 @dataclass(frozen=True)
 class FrameRecord:
     frame_idx: int
@@ -360,11 +368,7 @@ class Bundle:
         return T
 
     def frame_T_body_camera(self) -> np.ndarray | dict[int, np.ndarray]:
-        """What fusion takes as ``T_body_camera``: the one 4x4, or frame_idx -> its camera's 4x4."""
-        Ts = self.T_body_cameras
-        if len(Ts) == 1:
-            return Ts[0]
-        return {f.frame_idx: Ts[f.camera] for f in self.frames}
+        return frame_extrinsics(self.T_body_cameras, self.frames)
 
     def site(self):
         from warehouse.site import load_site

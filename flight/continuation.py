@@ -140,8 +140,9 @@ class FlightSet:
         return self.bundles[0].T_body_cameras
 
     def frame_T_body_camera(self):
-        Ts = self.T_body_cameras
-        return Ts[0] if len(Ts) == 1 else {f.frame_idx: Ts[f.camera] for f in self.frames}
+        from flight.bundle import frame_extrinsics
+
+        return frame_extrinsics(self.T_body_cameras, self.frames)
 
     def site(self):
         return self.bundles[0].site()

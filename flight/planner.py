@@ -247,26 +247,14 @@ def plan(site: Site, camera: CameraSpec, opts: PlanOptions = PlanOptions()) -> P
             half_view = d * math.tan(math.radians(camera.fov_deg()[1]) / 2)
             cover = 2 * half_view * (1 - opts.overlap)
             vs = pass_heights(face, half_view, cover)
-            # every level's label must fall whole inside one pass: add the label heights as passes if needed
             counts: dict[str, int] = {}
-            for v in vs:
-                for bid, c in frames_per_bin(face, v, d, camera, speed).items():
-                    counts[bid] = max(counts.get(bid, 0), c)
-            missing = [b for b in face.bins if b.bin_id not in counts]
-            for b in missing:
-                v = b.label.center_uv_m[1]
-                if all(abs(v - x) > 0.05 for x in vs):
-                    vs.append(v)
-                for bid, c in frames_per_bin(face, v, d, camera, speed).items():
-                    counts[bid] = max(counts.get(bid, 0), c)
+            _add_label_heights(face, vs, counts, d, camera, speed)
             if min(vs) < MIN_ALT_M:
                 raise FlightError(f"{face.face_id}: the lowest labels need a pass at {min(vs):.2f} m, below the "
                                   f"{MIN_ALT_M} m minimum height; fly further away or use larger labels")
             vs.sort()
             per_face[face.face_id] = len(vs)
-            for bid, n in Counter(b for v in vs for b in frames_per_bin(face, v, d, camera, speed)).items():
-                if n >= 2:
-                    twice.add(bid)
+            twice |= _seen_twice(face, vs, d, camera, speed)
             for i, v in enumerate(vs):
                 forward = (i + k) % 2 == 0
                 u0, u1 = (-0.5, face.length_m + 0.5) if forward else (face.length_m + 0.5, -0.5)
@@ -288,6 +276,27 @@ def plan(site: Site, camera: CameraSpec, opts: PlanOptions = PlanOptions()) -> P
                            chain_at_face=True)
 
 
+def _add_label_heights(face: Face, vs: list[float], counts: dict[str, int], d: float, camera: CameraSpec,
+                       speed: float) -> None:
+    """Every level's label must fall whole inside one pass: ``counts`` gets each bin's most frames
+    from the heights ``vs``, and the label height of a bin no height holds is added to ``vs`` (unless
+    a height is within 5 cm of it)."""
+    for v in list(vs):
+        for bid, c in frames_per_bin(face, v, d, camera, speed).items():
+            counts[bid] = max(counts.get(bid, 0), c)
+    for b in [b for b in face.bins if b.bin_id not in counts]:
+        v = b.label.center_uv_m[1]
+        if all(abs(v - x) > 0.05 for x in vs):
+            vs.append(v)
+        for bid, c in frames_per_bin(face, v, d, camera, speed).items():
+            counts[bid] = max(counts.get(bid, 0), c)
+
+
+def _seen_twice(face: Face, vs: list[float], d: float, camera: CameraSpec, speed: float) -> set[str]:
+    """The bins of ``face`` whose location label is whole in the views of two heights of ``vs``."""
+    return {bid for bid, n in Counter(b for v in vs for b in frames_per_bin(face, v, d, camera, speed)).items() if n >= 2}
+
+
 def _pair_passes(site: Site, camera: CameraSpec, opts: PlanOptions, aisle_id: str, d: float, speed: float,
                  per_face: dict[str, int], seen: dict[str, int], twice: set[str]) -> list[Pass]:
     """Passes down the middle of an aisle for a left and right camera pair: each height serves both
@@ -300,26 +309,14 @@ def _pair_passes(site: Site, camera: CameraSpec, opts: PlanOptions, aisle_id: st
     vs = list(va if len(va) >= len(vb) else vb)
     counts: dict[str, int] = {}
     for face in (fa, fb):
-        for v in list(vs):
-            for bid, c in frames_per_bin(face, v, d, camera, speed).items():
-                counts[bid] = max(counts.get(bid, 0), c)
-        for b in face.bins:
-            if b.bin_id in counts:
-                continue
-            v = b.label.center_uv_m[1]
-            if all(abs(v - x) > 0.05 for x in vs):
-                vs.append(v)
-            for bid, c in frames_per_bin(face, v, d, camera, speed).items():
-                counts[bid] = max(counts.get(bid, 0), c)
+        _add_label_heights(face, vs, counts, d, camera, speed)
     if min(vs) < MIN_ALT_M:
         raise FlightError(f"aisle {aisle_id}: the lowest labels need a pass at {min(vs):.2f} m, below the "
                           f"{MIN_ALT_M} m minimum height; fly further away or use larger labels")
     vs.sort()
     for face in (fa, fb):
         per_face[face.face_id] = len(vs)
-        for bid, n in Counter(b for v in vs for b in frames_per_bin(face, v, d, camera, speed)).items():
-            if n >= 2:
-                twice.add(bid)
+        twice |= _seen_twice(face, vs, d, camera, speed)
     seen.update(counts)
     # both faces' ends in the first face's u
     ub = fa.site_to_face(fb.face_to_site(np.array([[0.0, 0.0, 0.0], [fb.length_m, 0.0, 0.0]])))[:, 0]

@@ -158,7 +158,7 @@ def fly(req: FlyRequest, *, log: Callable[[str], None] = lambda s: None,
     from flight.planfile import read_plan
     from flight.recorder import FlightRecorder, VehiclePose
     from flight.runner import MissionRunner
-    from warehouse.camera import T_body_camera
+    from warehouse.camera import T_body_camera, T_body_cameras
 
     opts = req.options
     if opts.abort_mode not in ABORT_MODES:
@@ -185,8 +185,7 @@ def fly(req: FlyRequest, *, log: Callable[[str], None] = lambda s: None,
     meta = FlightMeta(flight_id=record.name, site_name=mission.meta.get("site_name", mission.meta.get("site", "")),
                       plan_sha256=plan_sha, camera=cam.spec.model_dump(mode="json") if cam.spec else {},
                       T_body_camera=T_body_camera(cam.spec).tolist() if cam.spec else [],
-                      T_body_cameras=[T_body_camera(cam.spec, k).tolist() for k in range(len(cam.spec.mounts_yaw_deg))]
-                      if cam.spec and cam.spec.is_pair else [],
+                      T_body_cameras=[T.tolist() for T in T_body_cameras(cam.spec)] if cam.spec and cam.spec.is_pair else [],
                       source=f"mavlink {req.connect}", extra=extra)
     writer = BundleWriter(record, meta, site_yaml_text=site_text, fsync_every=5)
     runner: MissionRunner | None = None

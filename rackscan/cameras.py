@@ -24,13 +24,13 @@ def virtual_camera(scenario_yaml: Path) -> CameraSource:
     from datasets.render import Renderer
     from datasets.world import build_world
     from flight.livecam import TimedFrame
-    from warehouse.camera import R_ned_body_from_euler, T_body_camera
+    from warehouse.camera import R_ned_body_from_euler, T_body_cameras
 
     world = build_world(scenario_yaml)
     renderer = Renderer(world)
     origin = world.site.origin
     R_site_ned = origin.ned_to_site_rotation()
-    T_bcs = [T_body_camera(world.camera, k) for k in range(len(world.camera.mounts_yaw_deg))]
+    T_bcs = T_body_cameras(world.camera)
     offset_ns = int(round(world.scenario.spec.telemetry.clock_offset_s * 1e9))
 
     def capture(pose):

@@ -221,3 +221,8 @@ def T_body_camera(spec: CameraSpec, mount: int = 0) -> np.ndarray:
     T[:3, :3] = R_yaw @ R_pitch @ base
     T[:3, 3] = R_yaw @ np.asarray(spec.lever_arm_body_m, dtype=np.float64)
     return T
+
+
+def T_body_cameras(spec: CameraSpec) -> list[np.ndarray]:
+    """Each mounted camera's ``T_body_camera``, in the camera file's mount order."""
+    return [T_body_camera(spec, k) for k in range(len(spec.mounts_yaw_deg))]
