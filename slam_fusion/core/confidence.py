@@ -19,11 +19,17 @@ Three rules hold whatever the fit says, for evidence a fit may not have seen eno
 - so do frames that were all poor: noisier than :data:`MAX_FRAME_NOISE` or darker than
   :data:`MIN_FRAME_BRIGHTNESS` (grey levels).
 
-And one holds it under :data:`DOUBT_CAP`: counted tires the detector scored unlike one another (the
-best counted track's score over the worst's by more than :data:`MAX_SCORE_SPREAD`). Tires of one
-bin look alike; a box over a dim back wall between two tires, or the piece of a tire cut by the
-frame's side, counted as a tire, scores under them. On 1,959 dev bins such bins were right 89.5%
-of the time where the model put them at 0.8 or more (77 of 86), under the 0.9 it gave most of them.
+And two hold it under :data:`DOUBT_CAP`:
+- counted tires the detector scored unlike one another (the best counted track's score over the
+  worst's by more than :data:`MAX_SCORE_SPREAD`). Tires of one bin look alike; a box over a dim
+  back wall between two tires, or the piece of a tire cut by the frame's side, counted as a tire,
+  scores under them. On 1,959 dev bins such bins were right 89.5% of the time where the model put
+  them at 0.8 or more (77 of 86), under the 0.9 it gave most of them;
+- a tire-shaped box left out as too weakly seen that lies over two counted tires of its row
+  (``n_between``): a tire behind a crowded row shows there, and so does the detector's box over the
+  seam of two packed tires, and the evidence cannot tell which. Counted bins with one were right
+  on 22 of 24 dev bins the model put at 0.9 or more, and both wrong ones were a crowded row's
+  middle tire missed (dev 10064, 13 lux).
 """
 
 from __future__ import annotations
@@ -69,6 +75,7 @@ class BinEvidence:
     heuristic: float = 1.0  # fuse_bin's hand-made score, as before this model
     score_spread: float = 0.0  # counted tires seen on their own: best track score minus the worst (not a model input)
     seen_whole: bool = True  # seen whole enough to count: bottom, and top or clear space above its tires (not a model input)
+    n_between: int = 0  # weak tire-shaped tracks over two counted tires of their row (not a model input)
 
     def vector(self) -> np.ndarray:
         """The model's inputs (counts on a log scale)."""
@@ -92,7 +99,9 @@ class BinEvidence:
 
     def doubted(self) -> str:
         """Why the rules hold this bin's confidence under :data:`DOUBT_CAP` ("" when they do not)."""
-        return "scores_disagree" if self.score_spread > MAX_SCORE_SPREAD else ""
+        if self.score_spread > MAX_SCORE_SPREAD:
+            return "scores_disagree"
+        return "between_tires" if self.count and self.n_between else ""
 
     def cap(self) -> float:
         """The most confidence the rules allow this bin: :data:`RECOUNT_CAP`, :data:`DOUBT_CAP` or 1."""

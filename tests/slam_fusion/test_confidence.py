@@ -59,6 +59,25 @@ def test_counted_tires_the_detector_scored_unlike_one_another_are_not_trusted_at
     assert o.confidence > RECOUNT_CAP  # still counted: the doubt is not a recount
 
 
+@pytest.mark.parametrize("u0,u1,doubted", [
+    (0.10, 0.31, True),    # over both counted tires: a tire behind the row, or a box over their seam
+    (0.12, 0.17, False),   # a sliver, not shaped as a tire
+    (0.45, 0.65, False),   # beside the row, over neither
+    (0.02, 0.18, False),   # over one tire only: a piece of it
+])
+def test_a_weak_box_over_two_counted_tires_is_not_trusted_at_0_9(u0, u1, doubted):
+    # dev 10064 A01-B05-L2-P1: the middle tire of a crowded row of three, seen in 17 of 26 frames at
+    # score 0.52, left out; the bin counted 2 at 0.98
+    a = _track(0.0, [1, 2, 3, 11, 12, 13], [1, 2, 3, 11, 12, 13])
+    b = _track(0.215, [2, 3, 4, 12, 13, 14], [2, 3, 4, 12, 13, 14])
+    w = replace(_track(0.0, [3, 4, 5], range(1, 11), score=0.4), u0_m=u0, u1_m=u1)
+    o = fuse_bin("B", [a, b, w], set(range(1, 15)), pass_of=PASS_OF)
+    assert o.count == 2 and o.evidence.n_between == int(doubted) and o.evidence.n_weak >= int(doubted)
+    assert ("between_tires" in o.reason) == doubted and (o.confidence <= DOUBT_CAP) == doubted
+    assert o.confidence > RECOUNT_CAP  # still counted: the doubt is not a recount
+    assert BinEvidence(n_views=10, count=0, n_between=1).cap() == 1.0  # nothing counted, nothing to doubt
+
+
 @pytest.mark.parametrize("seen_whole,capped", [(True, False), (False, True)])
 def test_a_bin_not_seen_whole_goes_to_recount(seen_whole, capped):
     a = _track(0.0, [1, 2, 3, 11, 12, 13], [1, 2, 3, 11, 12, 13])
