@@ -8,7 +8,7 @@ geometry flags. ``ConfidenceModel`` maps it to a probability: a logistic regress
 development worlds of a family (``rackscan bench worlds --split dev --fit-confidence``; never on
 test worlds), shipped as ``confidence_model.json`` beside this file.
 
-Three rules hold whatever the fit says, for evidence a fit may not have seen enough of:
+Four rules hold whatever the fit says, for evidence a fit may not have seen enough of:
 - a bin not seen whole enough to count (its bottom corners in no frame, or its top in none with
   its tires reaching the highest part seen: a flight cut short, passes that missed a row, a stack
   taller than the passes saw; ``slam_fusion.pipeline``) caps the confidence at
@@ -16,6 +16,8 @@ Three rules hold whatever the fit says, for evidence a fit may not have seen eno
 - a tire counted in the bin that a pass had whole in view and did not see (the passes disagree),
   or passes that saw the whole bin but counted it differently, cap the confidence at
   :data:`RECOUNT_CAP`, so the bin goes to recount;
+- so do serialised product labels read in the bin beyond the tires the detector counted: each is
+  a tire, so the count is raised to them, and it is a floor (the detector missed tires there);
 - so do frames that were all poor: noisier than :data:`MAX_FRAME_NOISE` or darker than
   :data:`MIN_FRAME_BRIGHTNESS` (grey levels).
 
@@ -76,6 +78,7 @@ class BinEvidence:
     score_spread: float = 0.0  # counted tires seen on their own: best track score minus the worst (not a model input)
     seen_whole: bool = True  # seen whole enough to count: bottom, and top or clear space above its tires (not a model input)
     n_between: int = 0  # weak tire-shaped tracks over two counted tires of their row (not a model input)
+    labels_over_tires: int = 0  # serialised labels read in the bin beyond the tires counted (not a model input)
 
     def vector(self) -> np.ndarray:
         """The model's inputs (counts on a log scale)."""
@@ -89,6 +92,8 @@ class BinEvidence:
         """Why the rules cap this bin's confidence ("" when they do not)."""
         if not self.seen_whole:
             return "partly_seen"
+        if self.labels_over_tires:
+            return "labels_over_tires"
         if self.count and self.min_pass_support < 1.0:
             return "passes_disagree"
         if self.pass_spread > 0:

@@ -824,9 +824,19 @@ def fuse_bin(
     if votes:
         best = max(votes.items(), key=lambda kv: (kv[1], kv[0]))  # ties broken by the string
         gtin, read_agree = best[0], best[1] / sum(votes.values())
+    serials = {(lab.gtin, lab.serial) for lab in labels}
+    if not votes and len(serials) > count:  # no counted tire's label read: the labels read say which SKU
+        votes = Counter(g for g, _ in serials)
+        best = max(votes.items(), key=lambda kv: (kv[1], kv[0]))
+        gtin, read_agree = best[0], best[1] / sum(votes.values())
     sku = (gtin_to_sku or {}).get(gtin, gtin)
     stacks = stack_counts(good, section_of[sku]) if count and sku in (section_of or {}) else []
     count += sum(n - len(col) for col, n in stacks)
+    # each serialised label read in the bin is a tire: fewer tires counted than labels read means
+    # the detector missed some (dev 10004 A01-B03-L1-P2: a lying stack of 3 counted empty at 0.97, its 3
+    # labels read); the labels are a floor, and the bin goes to recount (``labels_over_tires``)
+    unseen = max(0, len(serials) - count)
+    count += unseen
     reasons = []
     if n_frames < 2:
         reasons.append("few_views")
@@ -838,7 +848,7 @@ def fuse_bin(
         reasons.append("no_label_read")
     if hidden:
         reasons.append("hidden_in_row")
-    if count != len(good):
+    if count - unseen != len(good):
         reasons.append("stack_height")
     # a widened gap in a row, or any sighting left out that sits in one: count it again by hand
     left_out = [t for t in tracks if t not in good and tire_shaped(t, min_side_m=min_side_m)]
@@ -861,7 +871,7 @@ def fuse_bin(
     raw = float(np.clip(conf, 0, 1))
     evidence = bin_evidence(good, hidden, weak, tracks, frames_seeing_bin, raw=raw, gap=gap, read_agree=read_agree if votes else 1.0,
                             no_read=bool(count and not votes), pass_of=pass_of, frame_quality=frame_quality, count=count,
-                            seen_whole=seen_whole)
+                            seen_whole=seen_whole, labels_over_tires=unseen)
     why = evidence.capped() or evidence.doubted()  # the recount cap, else the doubt
     if why:
         reasons.append(why)
@@ -878,7 +888,7 @@ def fuse_bin(
 def bin_evidence(good: list[TireTrack], hidden: list[TireTrack], weak: list[TireTrack], tracks: list[TireTrack],
                  frames_seeing_bin: set[int], *, raw: float, gap: bool, read_agree: float, no_read: bool,
                  pass_of: dict[int, int] | None, frame_quality: dict[int, tuple[float, float, float]] | None,
-                 count: int, seen_whole: bool = True) -> BinEvidence:
+                 count: int, seen_whole: bool = True, labels_over_tires: int = 0) -> BinEvidence:
     """What the bin's confidence is judged on (``slam_fusion.core.confidence.BinEvidence``); ``count``
     is the bin's count (the counted tracks', or a stack's by its height)."""
     seen = [t for t in good if t not in hidden]  # tires counted from their own sightings
@@ -911,4 +921,4 @@ def bin_evidence(good: list[TireTrack], hidden: list[TireTrack], weak: list[Tire
                        no_read=no_read, mean_score=float(np.mean(scores)), min_score=float(min(scores)), noise=n,
                        brightness=b, sharpness=s, heuristic=raw,
                        score_spread=float(max(track_scores) - min(track_scores)) if len(track_scores) >= 2 else 0.0,
-                       seen_whole=seen_whole, n_between=len(between_tires(weak, good)))
+                       seen_whole=seen_whole, n_between=len(between_tires(weak, good)), labels_over_tires=labels_over_tires)

@@ -8,7 +8,7 @@ import pytest
 
 from slam_fusion.core.confidence import (DOUBT_CAP, MAX_SCORE_SPREAD, RECOUNT_CAP, BinEvidence, ConfidenceModel,
                                           choose_l2, fit_confidence, held_out, platt, recalibrate)
-from slam_fusion.core.fuse import TireTrack, fuse_bin
+from slam_fusion.core.fuse import ItemLabel, TireTrack, fuse_bin
 from slam_fusion.errors import FusionError
 from slam_fusion.pipeline import pass_ids
 
@@ -76,6 +76,28 @@ def test_a_weak_box_over_two_counted_tires_is_not_trusted_at_0_9(u0, u1, doubted
     assert ("between_tires" in o.reason) == doubted and (o.confidence <= DOUBT_CAP) == doubted
     assert o.confidence > RECOUNT_CAP  # still counted: the doubt is not a recount
     assert BinEvidence(n_views=10, count=0, n_between=1).cap() == 1.0  # nothing counted, nothing to doubt
+
+
+def _label(u, serial, gtin="08930000000024"):
+    return ItemLabel(face_id="F", gtin=gtin, serial=serial, u_m=u, v_m=0.3, frames=(2, 3, 4))
+
+
+@pytest.mark.parametrize("n_tracks,serials,count,flagged", [
+    (0, ["1", "2", "3"], 3, True),   # dev 10004 A01-B03-L1-P2: a lying stack of 3 counted empty, its labels read
+    (1, ["1", "2", "2"], 2, True),   # one serial read twice is one tire
+    (2, ["1", "2"], 2, False),       # as many labels as tires: nothing missed
+    (2, ["1"], 2, False),
+    (0, [], 0, False),
+])
+def test_labels_read_beyond_the_tires_counted_raise_the_count_and_send_it_to_recount(n_tracks, serials, count, flagged):
+    tracks = [_track(0.215 * k, [1, 2, 3, 11, 12, 13], [1, 2, 3, 11, 12, 13], gtin="08930000000024")
+              for k in range(n_tracks)]
+    labels = [_label(0.1 + 0.2 * k, x) for k, x in enumerate(serials)]
+    o = fuse_bin("B", tracks, set(range(1, 15)), pass_of=PASS_OF, labels=labels,
+                 gtin_to_sku={"08930000000024": "SKU-24"})
+    assert o.count == count and o.evidence.labels_over_tires == (count - n_tracks if flagged else 0)
+    assert ("labels_over_tires" in o.reason) == flagged and (o.confidence <= RECOUNT_CAP) == flagged
+    assert o.sku == ("SKU-24" if count else "")  # from the labels alone where no tire was counted
 
 
 @pytest.mark.parametrize("seen_whole,capped", [(True, False), (False, True)])
