@@ -8,7 +8,7 @@ geometry flags. ``ConfidenceModel`` maps it to a probability: a logistic regress
 development worlds of a family (``rackscan bench worlds --split dev --fit-confidence``; never on
 test worlds), shipped as ``confidence_model.json`` beside this file.
 
-Four rules hold whatever the fit says, for evidence a fit may not have seen enough of:
+Five rules hold whatever the fit says, for evidence a fit may not have seen enough of:
 - a bin not seen whole enough to count (its bottom corners in no frame, or its top in none with
   its tires reaching the highest part seen: a flight cut short, passes that missed a row, a stack
   taller than the passes saw; ``slam_fusion.pipeline``) caps the confidence at
@@ -18,6 +18,9 @@ Four rules hold whatever the fit says, for evidence a fit may not have seen enou
   :data:`RECOUNT_CAP`, so the bin goes to recount;
 - so do serialised product labels read in the bin beyond the tires the detector counted: each is
   a tire, so the count is raised to them, and it is a floor (the detector missed tires there);
+- so does a counted tire the detector scored unlike the others (see the doubt below) that is also
+  the only one whose label was not read: two signs pointing at one track (on dev worlds, 12 of 19
+  such bins at 0.8 or more were right);
 - so do frames that were all poor: noisier than :data:`MAX_FRAME_NOISE` or darker than
   :data:`MIN_FRAME_BRIGHTNESS` (grey levels).
 
@@ -79,6 +82,7 @@ class BinEvidence:
     seen_whole: bool = True  # seen whole enough to count: bottom, and top or clear space above its tires (not a model input)
     n_between: int = 0  # weak tire-shaped tracks over two counted tires of their row (not a model input)
     labels_over_tires: int = 0  # serialised labels read in the bin beyond the tires counted (not a model input)
+    lowest_unread: bool = False  # the lowest-scored counted tire is the only one whose label was not read (not a model input)
 
     def vector(self) -> np.ndarray:
         """The model's inputs (counts on a log scale)."""
@@ -94,6 +98,8 @@ class BinEvidence:
             return "partly_seen"
         if self.labels_over_tires:
             return "labels_over_tires"
+        if self.lowest_unread and self.score_spread > MAX_SCORE_SPREAD:
+            return "odd_tire_unread"
         if self.count and self.min_pass_support < 1.0:
             return "passes_disagree"
         if self.pass_spread > 0:

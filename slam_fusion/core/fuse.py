@@ -798,6 +798,9 @@ def fuse_bin(
     open is flagged ``gap_in_row``. Where the bin's SKU has a known tire size (``section_of``: SKU ->
     section width in metres, from the catalogue), a plain stack of lying tires holds as many tires as
     its height has room for (``stack_counts``, reason ``stack_height`` where that changed the count).
+    Each serialised label read in the bin is a tire: a bin counts at least as many tires as distinct
+    labels read in it (reason ``labels_over_tires`` where they outnumber the tires counted), and
+    those labels give the SKU where no counted tire's own label was read.
 
     The confidence (``slam_fusion.core.confidence``) is judged on the bin's ``BinEvidence``:
     ``pass_of`` (frame -> pass) lets it check that the passes agree, ``frame_quality`` (frame ->
@@ -921,4 +924,14 @@ def bin_evidence(good: list[TireTrack], hidden: list[TireTrack], weak: list[Tire
                        no_read=no_read, mean_score=float(np.mean(scores)), min_score=float(min(scores)), noise=n,
                        brightness=b, sharpness=s, heuristic=raw,
                        score_spread=float(max(track_scores) - min(track_scores)) if len(track_scores) >= 2 else 0.0,
-                       seen_whole=seen_whole, n_between=len(between_tires(weak, good)), labels_over_tires=labels_over_tires)
+                       seen_whole=seen_whole, n_between=len(between_tires(weak, good)), labels_over_tires=labels_over_tires,
+                       lowest_unread=_lowest_unread(seen))
+
+
+def _lowest_unread(seen: list[TireTrack]) -> bool:
+    """Of two or more counted tires, the one the detector scored lowest is the only one whose label
+    was not read: the two signs that a counted "tire" is not one point at the same track."""
+    if len(seen) < 2:
+        return False
+    lowest = min(seen, key=lambda t: (t.score, t.u_m))
+    return not lowest.gtins and all(t.gtins for t in seen if t is not lowest)

@@ -59,6 +59,28 @@ def test_counted_tires_the_detector_scored_unlike_one_another_are_not_trusted_at
     assert o.confidence > RECOUNT_CAP  # still counted: the doubt is not a recount
 
 
+@pytest.mark.parametrize("a_read,b_read,b_score,reason", [
+    (True, False, 0.6, "odd_tire_unread"),  # the odd one out is the only tire without a label read: recount
+    (True, True, 0.6, "scores_disagree"),   # its label was read: a tire, only doubted
+    (False, False, 0.6, "scores_disagree"),  # no label read on either: nothing singles it out
+    (False, True, 0.6, "scores_disagree"),  # the better tire is the unread one
+    (True, False, 0.85, ""),                # scored alike: an unread label alone says nothing
+])
+def test_a_tire_scored_unlike_the_others_and_alone_unread_goes_to_recount(a_read, b_read, b_score, reason):
+    # dev 10063 A01-B01-L1-P2: 2 counted for 1, the second "tire" a box over the dim back wall (0.62
+    # against 0.75) and the only one with no label read; 12 of the 19 such dev bins at >= 0.8 were right
+    a = _track(0.0, [1, 2, 3, 11, 12, 13], [1, 2, 3, 11, 12, 13], gtin="08930000000017" if a_read else "")
+    b = _track(0.215, [2, 3, 4, 12, 13, 14], [2, 3, 4, 12, 13, 14], score=b_score,
+               gtin="08930000000017" if b_read else "")
+    a, b = (t if t.gtins[0] else replace(t, gtins=()) for t in (a, b))
+    o = fuse_bin("B", [a, b], set(range(1, 15)), pass_of=PASS_OF)
+    assert o.count == 2
+    assert (reason and reason in o.reason) or not ({"odd_tire_unread", "scores_disagree"} & set(o.reason.split(";")))
+    assert ("odd_tire_unread" in o.reason) == (reason == "odd_tire_unread")
+    if reason == "odd_tire_unread":
+        assert o.confidence <= RECOUNT_CAP
+
+
 @pytest.mark.parametrize("u0,u1,doubted", [
     (0.10, 0.31, True),    # over both counted tires: a tire behind the row, or a box over their seam
     (0.12, 0.17, False),   # a sliver, not shaped as a tire
