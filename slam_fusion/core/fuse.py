@@ -737,8 +737,7 @@ def between_tires(weak: list[TireTrack], counted: list[TireTrack], *, min_side_m
     The evidence cannot tell the two apart, so the bin's confidence is doubted
     (``slam_fusion.core.confidence``, ``between_tires``)."""
     return [t for t in weak if tire_shaped(t, min_side_m=min_side_m)
-            and sum(1 for c in counted if c.face_id == t.face_id and c.u1_m > t.u0_m and c.u0_m < t.u1_m
-                    and _same_row(c, t)) >= 2]
+            and sum(1 for c in _row_of(t, counted)[0] if c.u1_m > t.u0_m and c.u0_m < t.u1_m) >= 2]
 
 
 def select_tracks(tracks: list[TireTrack], *, min_support: float = 0.5, min_side_m: float = 0.1,
@@ -823,14 +822,12 @@ def fuse_bin(
             c = Counter(t.gtins)
             per_tire.append(max(c.items(), key=lambda kv: (kv[1], kv[0]))[0])
     votes = Counter(per_tire)
-    gtin, read_agree = "", 0.0
-    if votes:
-        best = max(votes.items(), key=lambda kv: (kv[1], kv[0]))  # ties broken by the string
-        gtin, read_agree = best[0], best[1] / sum(votes.values())
     serials = {(lab.gtin, lab.serial) for lab in labels}
     if not votes and len(serials) > count:  # no counted tire's label read: the labels read say which SKU
         votes = Counter(g for g, _ in serials)
-        best = max(votes.items(), key=lambda kv: (kv[1], kv[0]))
+    gtin, read_agree = "", 0.0
+    if votes:
+        best = max(votes.items(), key=lambda kv: (kv[1], kv[0]))  # ties broken by the string
         gtin, read_agree = best[0], best[1] / sum(votes.values())
     sku = (gtin_to_sku or {}).get(gtin, gtin)
     stacks = stack_counts(good, section_of[sku]) if count and sku in (section_of or {}) else []
