@@ -182,6 +182,10 @@ SHIFTED = [_piece(8.243, 8.510, 7.753, 8.245, range(843, 853), 10, UPPER), _piec
 # its top in half their frames and its bottom in none, the pass below its bottom and never its top
 TALLER_THAN_A_FRAME = [_piece(8.540, 8.840, 6.594, 7.173, range(957, 978), 10, (0.0, 0.48)),
                        _piece(8.562, 8.847, 6.117, 6.528, range(843, 853), 18, (1.0, 0.0))]
+# dev 10135 A01-B05-L3-P1: two lying tires (0.265 m) of a stack of four, each seen whole in 43 frames and at
+# a frame's edge in the others; joined, they would make a box 0.55 m tall and 0.81 m wide, no lying tire's shape
+STACKED = [_piece(4.628, 5.438, 3.620, 3.927, range(788, 831), 23, (1.0, 0.49)),
+           _piece(4.624, 5.433, 3.867, 4.170, range(898, 941), 16, (0.49, 1.0))]
 # dev 10004 A01-B02-L2-P1 (dim): two stray boxes, each seen in under half the frames that had it in view
 STRAYS = [_piece(3.271, 3.674, 1.401, 1.835, range(126, 130), 9, LOWER), _piece(3.397, 3.701, 1.900, 2.569, (168, 169), 10, UPPER)]
 
@@ -198,6 +202,9 @@ STRAYS = [_piece(3.271, 3.674, 1.401, 1.835, range(126, 130), 9, LOWER), _piece(
     ([TOP_LEVEL[0], replace(TOP_LEVEL[1], u0_m=2.62, u1_m=2.88)], 2),
     # a lying tire's pieces 9 cm apart: only standing tires are joined across a gap
     ([_piece(0.10, 0.80, 1.40, 1.55, range(10), 10, LOWER), _piece(0.10, 0.80, 1.64, 1.80, range(40, 50), 10, UPPER)], 2),
+    # a lying tire's pieces overlapping: one tire, as wide as a lying tire for its height
+    ([_piece(0.10, 0.80, 1.40, 1.55, range(10), 10, LOWER), _piece(0.10, 0.80, 1.50, 1.65, range(40, 50), 10, UPPER)], 1),
+    (STACKED, 2),
 ])
 def test_a_tire_cut_by_the_frame_edge_in_two_passes_counts_once(tracks, count):
     assert len(select_tracks(tracks)[0]) == count
