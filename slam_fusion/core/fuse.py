@@ -636,6 +636,57 @@ def join_frame_cut(tracks: list[TireTrack], *, same_column: float = FRAME_CUT_CO
     return sorted((t for k, t in enumerate(out) if k not in gone), key=lambda t: (t.u_m, t.v_m, t.frames))
 
 
+ROW_HALVES_ABUT_M = 0.05  # dev 10166 A01-B01-L7-P1: a standing tire's two halves 0.02 m into each other
+ROW_HEIGHT_TOL = 0.1  # the joined halves as tall as the row's other tires, within this share
+
+
+def join_row_halves(tracks: list[TireTrack], *, same_column: float = 0.7, abut_m: float = ROW_HALVES_ABUT_M,
+                    tolerance: float = ROW_HEIGHT_TOL, tall: float = 1.2, min_support: float = 0.25,
+                    min_row: int = 2) -> list[TireTrack]:
+    """Join a standing tire the detector boxed as two halves, one on the other, where its row says
+    how tall its tires are: two tracks of one column (``same_column`` IoU across the face), each seen
+    in ``min_support`` of the frames that had it in view, meeting within ``abut_m`` in height, each
+    shorter than the row's tires and together as tall as them (within ``tolerance``), the joined box
+    standing (``tall`` times taller than wide), beside at least ``min_row`` other standing tires of
+    the row seen in half their frames or more. Standing tires are not stacked on one another. In a
+    dim store (dev 10166 A01-B01-L7-P1, 18 lux) the detector boxed one tire's upper 0.31 m and lower
+    0.48 m apart, overlapping by 0.02 m (too little for ``merge_cut_tires``, and the upper box no
+    taller than wide), and the row of 9 tires counted 10 at 0.99."""
+    out = sorted(tracks, key=lambda t: (t.u_m, t.v_m, t.frames))
+
+    def joined(a: TireTrack, b: TireTrack) -> TireTrack | None:
+        if a.face_id != b.face_id or b.v_m <= a.v_m or min(a.support, b.support) < min_support:
+            return None
+        if _u_iou(a, b) < same_column or abs(min(a.v1_m, b.v1_m) - max(a.v0_m, b.v0_m)) > abut_m:
+            return None
+        u0, u1, v0, v1 = min(a.u0_m, b.u0_m), max(a.u1_m, b.u1_m), a.v0_m, b.v1_m
+        if v1 - v0 < tall * (u1 - u0):
+            return None
+        row = [t.h_m for t in out if t is not a and t is not b and t.face_id == a.face_id
+               and t.h_m >= tall * t.w_m and t.support >= 0.5
+               and min(t.v1_m, v1) - max(t.v0_m, v0) > 0.5 * (v1 - v0) and not (t.u1_m > u0 and t.u0_m < u1)]
+        if len(row) < min_row:
+            return None
+        h = float(np.median(row))
+        if abs((v1 - v0) - h) > tolerance * h or max(a.h_m, b.h_m) > (1 - tolerance) * h:
+            return None
+        return replace(a, u0_m=u0, u1_m=u1, v0_m=v0, v1_m=v1, frames=tuple(sorted(set(a.frames) | set(b.frames))),
+                       gtins=a.gtins + b.gtins, score=max(a.score, b.score), n_expected=max(a.n_expected, b.n_expected),
+                       size_known=(a.size_known[0] or b.size_known[0], True),
+                       expected_frames=tuple(sorted(set(a.expected_frames) | set(b.expected_frames))),
+                       scores=a.scores + b.scores,
+                       edges_real=(max(a.edges_real[0], b.edges_real[0]), max(a.edges_real[1], b.edges_real[1]),
+                                   a.edges_real[2], b.edges_real[3]))
+
+    while True:
+        pair = next(((i, j, one) for i, a in enumerate(out) for j, b in enumerate(out)
+                     if i != j and (one := joined(a, b)) is not None), None)
+        if pair is None:
+            return out
+        i, j, one = pair
+        out = sorted([t for k, t in enumerate(out) if k not in (i, j)] + [one], key=lambda t: (t.u_m, t.v_m, t.frames))
+
+
 def drop_covered(counted: list[TireTrack], *, covered: float = 0.9, grid: int = 12, loose: float = LOOSE_BOX) -> list[TireTrack]:
     """Drop counted tracks whose box lies ``covered`` under the union of the other counted tracks'
     boxes: the same tire boxed twice a little apart, or a piece of it, not another tire (packed
@@ -756,14 +807,15 @@ def select_tracks(tracks: list[TireTrack], *, min_support: float = 0.5, min_side
     weak ones left out).
 
     The pieces of a standing tire boxed in two (``merge_cut_tires``), then those of a tire cut by
-    the frame's edge in two passes (``join_frame_cut``) are joined first. Counted:
+    the frame's edge in two passes (``join_frame_cut``), then a standing tire's two halves that
+    make one tire of its row's height (``join_row_halves``) are joined first. Counted:
     ``is_counted``, not a fragment of its neighbours (``is_fragment``) nor a copy under the others
     (``drop_covered``) or over one of them (``drop_copies``), plus tracks
     seen in at least two frames and ``hidden_support`` of
     those that had them in view, shaped as a tire (``tire_shaped``), that fill a gap in a packed row
     (``hidden_in_row``), plus the tires whose label alone was read in such a gap still open
     (``labelled_in_row``). Weak: the rest with at least half of ``min_support``."""
-    tracks = join_frame_cut(merge_cut_tires(tracks))
+    tracks = join_row_halves(join_frame_cut(merge_cut_tires(tracks)))
     good = [t for t in tracks if is_counted(t, min_support=min_support, min_side_m=min_side_m)]
     good = [t for t in good if not is_fragment(t, good)]
     good = drop_copies(drop_covered(good))

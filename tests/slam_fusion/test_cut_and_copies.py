@@ -246,3 +246,20 @@ PILLAR = [_piece(3.901, 4.123, 2.728, 3.467, range(21), 9, (0.52, 0.48)), _piece
 ])
 def test_pieces_of_counted_tires_and_boxes_seen_once_do_not_add_tires(tracks, count):
     assert len(select_tracks(tracks)[0]) == count
+
+
+# dev 10166 A01-B01-L7-P1 (18 lux): a standing row of tires 0.77 m tall; the first one boxed as its
+# upper 0.31 m and its lower 0.48 m, 0.02 m into each other
+HALVES = [_t(3.079, 3.358, 12.30, 12.61), _t(3.090, 3.380, 11.84, 12.32)]
+ROW = [_t(3.356, 3.663, 11.84, 12.61), _t(3.631, 3.945, 11.84, 12.61), _t(3.912, 4.224, 11.83, 12.61)]
+
+
+@pytest.mark.parametrize("tracks,count", [
+    (HALVES + ROW, 4),  # the halves make one tire of the row's height
+    (HALVES + ROW[:2], 4),  # one other tire clear of the halves: too few to say the row's height
+    (HALVES, 2),  # no row to say how tall its tires are
+    # beside tires 0.5 m tall, the two boxes (0.77 m together) are no tire of the row: they stay two
+    (HALVES + [_t(3.631, 3.945, 11.84, 12.34), _t(3.912, 4.224, 11.84, 12.34)], 4),
+])
+def test_a_standing_tire_boxed_as_two_halves_counts_once_where_its_row_says_how_tall(tracks, count):
+    assert len(select_tracks(tracks)[0]) == count
