@@ -596,9 +596,6 @@ def join_frame_cut(tracks: list[TireTrack], *, same_column: float = FRAME_CUT_CO
     pass, make a box no lying tire has (dev 10135 A01-B05-L3-P1: two of a stack of four, each seen
     whole in 43 frames, joined into one box 0.55 m tall for tires of 0.265 m, counted 9 for 10 at
     0.99). Best pairs (highest IoU) first; a piece joins once."""
-    def _lying(t: TireTrack) -> bool:
-        return t.w_m > LYING_ASPECT * t.h_m
-
     def piece(t: TireTrack, lower: bool) -> bool:
         lo, hi = (t.edges_real[2], t.edges_real[3]) if lower else (t.edges_real[3], t.edges_real[2])
         return lo > hi and hi < 0.5 and t.support >= min_support
@@ -749,6 +746,11 @@ STACK_ROUNDING = 0.4  # a column's height in sections within this of a whole num
 # no bin; 0.4 mended two more than 0.3, a stray box over 10019's stacks; at 0.5 every column counts)
 
 
+def _lying(t: TireTrack) -> bool:
+    """``t``'s box is shaped as a lying tire's face: ``LYING_ASPECT`` times wider than tall."""
+    return t.w_m > LYING_ASPECT * t.h_m
+
+
 def stack_counts(counted: list[TireTrack], section_m: float, *, same_column: float = 0.5,
                  step: float = STACK_STEP, rounding: float = STACK_ROUNDING) -> list[tuple[list[TireTrack], int]]:
     """Columns of lying tires and how many tires each holds by its height: with the bin's tire size
@@ -757,7 +759,7 @@ def stack_counts(counted: list[TireTrack], section_m: float, *, same_column: flo
     section, when that is within ``rounding`` of a whole number. Not for laced stacks (boxes stepping
     up less than ``step`` sections) or where the height is no whole number of tires (a stray box
     above the stack, a column cut by the frame): those keep their track count."""
-    lying = sorted((t for t in counted if t.w_m > LYING_ASPECT * t.h_m), key=lambda t: (t.u_m, t.v_m))
+    lying = sorted((t for t in counted if _lying(t)), key=lambda t: (t.u_m, t.v_m))
     columns: list[list[TireTrack]] = []
     for t in lying:
         col = next((c for c in columns if c[0].face_id == t.face_id and any(_u_iou(t, x) >= same_column for x in c)), None)
