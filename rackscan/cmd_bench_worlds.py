@@ -41,7 +41,8 @@ def worlds_bench(
 
     from datasets.family import load_family
     from rackscan.executors import make_executor, progress_bar
-    from rackscan.worlds import CONFIDENT, MIN_CONFIDENCE, pick_worlds, pool, reliability_plot, run_world
+    from rackscan.worlds import (CONFIDENT, LIGHT_BANDS_LUX, MIN_CONFIDENCE, by_light, light_band, pick_worlds, pool,
+                                 reliability_plot, run_world)
 
     con = Console()
     fam = load_family(family_yaml)
@@ -105,10 +106,23 @@ def worlds_bench(
     s.add_row("processing time / flight time", f"{p.processing_s:.0f} s / {p.flight_s:.0f} s = "
               f"{p.processing_s / max(1e-9, p.flight_s):.2f}", "<= 0.5 on 2 cores")
     con.print(s)
+    lit = Table(title=f"by light (the store's lux; bands at {LIGHT_BANDS_LUX[0]:.0f} and {LIGHT_BANDS_LUX[1]:.0f} lux)")
+    for c in ("light", "worlds (refused)", "bins", "count, pooled", "median world", f"wrong >= {CONFIDENT}",
+              "to recount", "ECE"):
+        lit.add_column(c)
+    lights = by_light(runs)
+    for band, q in lights:
+        sent = q.recount + sum(r.bins for r in runs if r.refused and light_band(r.lux) == band)
+        lit.add_row(band, f"{q.worlds} ({q.refused})", str(q.bins),
+                    f"{q.count_right}/{q.observed} = {q.count_right / q.observed:.1%}" if q.observed else "-",
+                    f"{q.median_count_accuracy:.1%}" if q.observed else "-", str(q.confidently_wrong), str(sent),
+                    f"{q.ece:.3f}" if q.observed else "-")
+    con.print(lit)
     png = reliability_plot(runs, root / f"reliability-{split}.png")
     summary = root / f"summary-{split}.json"
     summary.write_text(json.dumps({"family": str(family_yaml), "split": split, "worlds": ks,
-                                   "pooled": p.__dict__}, indent=1, default=str))
+                                   "pooled": p.__dict__,
+                                   "by_light": {band: q.__dict__ for band, q in lights}}, indent=1, default=str))
     con.print(f"reliability diagram: {png}\nper-world results: {root}/world-*/world.json, pooled: {summary}")
     if refit:
         from rackscan.worlds import fit_confidence_model, recalibrate_confidence_model

@@ -18,6 +18,7 @@ from typing import Callable
 
 CONFIDENT = 0.9  # "confidently wrong": wrong at this confidence or above
 MIN_CONFIDENCE = 0.8  # below it a bin goes to recount (reconciliation's needs_recount)
+LIGHT_BANDS_LUX = (35.0, 120.0)  # the bench's light bands: a dim store, a dim one, a lit one
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,6 +27,7 @@ class WorldRun:
     split: str
     name: str
     summary: str  # what the world is, in a line
+    lux: float = 0.0  # the store's light as its scenario gives it; 0 where it gives a gain instead
     refused: str = ""  # the planner's reason, when it would not fly the store
     bins: int = 0  # bins on the flown faces
     observed: int = 0
@@ -130,7 +132,8 @@ def run_world(fam, k: int, out_root: Path, *, executor=None, fresh: bool = False
     sc, world, faces, bundle, refused = record_world(fam, k, out_root, one_face=one_face, fresh=fresh, on_frame=on_frame)
     root = Path(out_root) / f"world-{k}"
     site = world.site
-    base = dict(world=k, split=fam.split_of(k), name=sc.spec.name, summary=describe_world(sc))
+    base = dict(world=k, split=fam.split_of(k), name=sc.spec.name, summary=describe_world(sc),
+                lux=float(sc.spec.lighting.lux or 0.0))
     bins = [b.bin_id for f in faces for b in site.face(f).bins]
     if refused:
         run = WorldRun(**base, refused=refused, bins=len(bins))
@@ -231,6 +234,24 @@ def pool(runs: list[WorldRun]) -> Pooled:
                   worst_count_accuracy=worst.count_accuracy if worst else float("nan"),
                   worst_world=worst.world if worst else None, kinds=kinds, ece=ece, brier=brier,
                   flight_s=sum(r.flight_s for r in flown), processing_s=sum(r.processing_s for r in flown))
+
+
+def light_band(lux: float) -> str:
+    """The light band a world's lux falls in (``LIGHT_BANDS_LUX``), named for a table."""
+    lo, hi = LIGHT_BANDS_LUX
+    if not lux:
+        return "light given as a gain"
+    return f"under {lo:.0f} lux" if lux < lo else f"{lo:.0f}-{hi:.0f} lux" if lux < hi else f"{hi:.0f} lux or more"
+
+
+def by_light(runs: list[WorldRun]) -> list[tuple[str, Pooled]]:
+    """The runs pooled by light band, darkest first: how far the figures depend on the store's light."""
+    lo, hi = LIGHT_BANDS_LUX
+    order = [light_band(lo / 2), light_band(lo), light_band(hi), light_band(0.0)]
+    groups: dict[str, list[WorldRun]] = {}
+    for r in runs:
+        groups.setdefault(light_band(r.lux), []).append(r)
+    return [(band, pool(groups[band])) for band in order if band in groups]
 
 
 def reliability_plot(runs: list[WorldRun], path: Path) -> Path:

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from datasets.family import load_family
-from rackscan.worlds import load_run, pool, run_world
+from rackscan.worlds import WorldRun, by_light, light_band, load_run, pool, run_world
 from tests.conftest import REPO
 
 TINY = REPO / "datasets" / "families" / "tiny.yaml"
@@ -40,7 +40,12 @@ def test_every_world_is_scored_or_refused(bench):
     assert p.worlds == 3 and p.refused == len(refused) and p.bins == sum(r.bins for r in runs)
     assert "pooled over 3 test worlds" in stdout and "wrong bins at confidence" in stdout
     assert (out / "reliability-test.png").stat().st_size > 1000
-    assert json.loads((out / "summary-test.json").read_text())["worlds"] == [200, 201, 202]
+    summary = json.loads((out / "summary-test.json").read_text())
+    assert summary["worlds"] == [200, 201, 202]
+    assert all(r.lux > 0 for r in runs)  # the tiny family gives its light in lux
+    bands = {light_band(r.lux) for r in runs}
+    assert set(summary["by_light"]) == bands and "by light" in stdout
+    assert sum(q["bins"] for q in summary["by_light"].values()) == p.bins
 
 
 def test_a_world_is_not_flown_or_processed_again(bench):
@@ -88,3 +93,32 @@ def test_a_model_file_is_scored_beside_the_shipped_one_on_the_stored_bins(bench,
     shipped_row = next(line for line in rows if "shipped" in line)
     cand_row = next(line for line in rows if "cand.json" in line)
     assert shipped_row.split("│")[2:] == cand_row.split("│")[2:]
+
+
+@pytest.mark.parametrize("lux,band", [
+    (4.0, "under 35 lux"),
+    (34.9, "under 35 lux"),
+    (35.0, "35-120 lux"),
+    (119.0, "35-120 lux"),
+    (120.0, "120 lux or more"),
+    (2000.0, "120 lux or more"),
+    (0.0, "light given as a gain"),
+])
+def test_a_world_falls_in_one_light_band(lux, band):
+    assert light_band(lux) == band
+
+
+def test_worlds_pool_by_light_darkest_first():
+    def run(k, lux, right, refused=""):
+        n = 0 if refused else 4
+        return WorldRun(world=k, split="test", name=f"w{k}", summary="", lux=lux, refused=refused, bins=4, observed=n,
+                        count_right=right, sku_right=right, confidently_wrong=n - right,
+                        outcomes=[(0.95, i < right) for i in range(n)])
+
+    runs = [run(1, 600, 4), run(2, 20, 1), run(3, 80, 3), run(4, 700, 2), run(5, 3, 0, refused="too dark to count")]
+    got = by_light(runs)
+    assert [band for band, _ in got] == ["under 35 lux", "35-120 lux", "120 lux or more"]
+    dim, mid, lit = (q for _, q in got)
+    assert (dim.worlds, dim.refused, dim.bins, dim.count_right, dim.confidently_wrong) == (2, 1, 8, 1, 3)
+    assert (mid.count_right, mid.observed) == (3, 4)
+    assert (lit.worlds, lit.count_right, lit.observed, lit.median_count_accuracy) == (2, 6, 8, 0.75)
