@@ -55,17 +55,11 @@ def register(app: typer.Typer) -> None:
         from flight.runner import RunnerOptions
         from flight.session import FlyRequest
         from flight.session import fly as fly_session
+        from flight.signing import key_from_hex
         from rackscan.cameras import camera_source
         from rackscan.executors import progress_bar
 
-        key = None
-        if signing_key_hex:
-            try:
-                key = bytes.fromhex(signing_key_hex)
-            except ValueError:
-                key = b""
-            if len(key) != 32:
-                raise FlightError("--signing-key-hex: expected 64 hex digits (a 32-byte key)")
+        key = key_from_hex(signing_key_hex)
         given = dict(required_fix=required_fix, abort_mode=abort_mode, heartbeat_timeout_s=heartbeat_timeout_s,
                      link_giveup_s=link_giveup_s)
         opts = replace(RunnerOptions(), signing_key=key, require_signing=require_signing,

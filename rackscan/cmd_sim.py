@@ -30,17 +30,10 @@ def register(app: typer.Typer) -> None:
 
         from rich.console import Console
 
-        from flight.errors import FlightError
+        from flight.signing import key_from_hex
         from flight.sim import Faults, SimConfig, SimVehicle
 
-        key = None
-        if signing_key_hex:
-            try:
-                key = bytes.fromhex(signing_key_hex)
-            except ValueError:
-                key = b""
-            if len(key) != 32:
-                raise FlightError(f"--signing-key-hex: expected 64 hex digits (32 bytes), got {len(signing_key_hex)} characters")
+        key = key_from_hex(signing_key_hex)
         cfg = SimConfig(home_lat_deg=home_lat_deg, home_lon_deg=home_lon_deg, home_alt_m=home_alt_m, speedup=speedup,
                         gps_fix=gps_fix, signing_key=key, require_signing=require_signing,
                         faults=Faults(drop_pct=drop_pct, rtk_loss_at_s=rtk_loss_at_s, rtk_loss_fix=rtk_loss_fix,
