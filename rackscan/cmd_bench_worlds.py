@@ -41,8 +41,8 @@ def worlds_bench(
 
     from datasets.family import load_family
     from rackscan.executors import make_executor, progress_bar
-    from rackscan.worlds import (CONFIDENT, LIGHT_BANDS_LUX, MIN_CONFIDENCE, by_light, light_band, pick_worlds, pool,
-                                 reliability_plot, run_world)
+    from rackscan.worlds import (CONFIDENT, LIGHT_BANDS_LUX, MIN_CONFIDENCE, by_light, light_band, light_plot,
+                                 pick_worlds, pool, reliability_plot, run_world)
 
     con = Console()
     fam = load_family(family_yaml)
@@ -123,7 +123,9 @@ def worlds_bench(
     summary.write_text(json.dumps({"family": str(family_yaml), "split": split, "worlds": ks,
                                    "pooled": p.__dict__,
                                    "by_light": {band: q.__dict__ for band, q in lights}}, indent=1, default=str))
-    con.print(f"reliability diagram: {png}\nper-world results: {root}/world-*/world.json, pooled: {summary}")
+    light_png = light_plot(runs, root / f"accuracy-by-light-{split}.png")
+    con.print(f"reliability diagram: {png}\naccuracy by light: {light_png}\n"
+              f"per-world results: {root}/world-*/world.json, pooled: {summary}")
     if refit:
         from rackscan.worlds import fit_confidence_model, recalibrate_confidence_model
 

@@ -254,6 +254,42 @@ def by_light(runs: list[WorldRun]) -> list[tuple[str, Pooled]]:
     return [(band, pool(groups[band])) for band in order if band in groups]
 
 
+def light_plot(runs: list[WorldRun], path: Path) -> Path:
+    """Each world's count accuracy against its store's light (lux, log axis), the band edges drawn:
+    refused worlds on the floor as crosses, a world with bins wrong at >= CONFIDENT ringed in red."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lit = [r for r in runs if r.lux > 0]
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    for edge in LIGHT_BANDS_LUX:
+        ax.axvline(edge, color="grey", lw=1, ls="--")
+    flown = [r for r in lit if not r.refused and r.observed]
+    ax.scatter([r.lux for r in flown], [100 * r.count_accuracy for r in flown], s=[12 + r.observed for r in flown],
+               color="tab:blue", alpha=0.7, zorder=3, label="a flown world (size: bins)")
+    wrong = [r for r in flown if r.confidently_wrong]
+    if wrong:
+        ax.scatter([r.lux for r in wrong], [100 * r.count_accuracy for r in wrong], s=[40 + r.observed for r in wrong],
+                   facecolors="none", edgecolors="tab:red", lw=1.5, zorder=4,
+                   label=f"with bins wrong at confidence >= {CONFIDENT}")
+    refused = [r for r in lit if r.refused]
+    if refused:
+        ax.scatter([r.lux for r in refused], [0] * len(refused), marker="x", color="black", zorder=3,
+                   label="refused by the planner (all to recount)")
+    ax.set_xscale("log")
+    ax.set_ylim(-5, 105)
+    ax.set_xlabel("the store's light, lux")
+    ax.set_ylabel("bins counted right, %")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def reliability_plot(runs: list[WorldRun], path: Path) -> Path:
     """Reliability diagram of the pooled bins (confidence band -> share right)."""
     import numpy as np

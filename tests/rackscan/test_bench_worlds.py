@@ -40,6 +40,7 @@ def test_every_world_is_scored_or_refused(bench):
     assert p.worlds == 3 and p.refused == len(refused) and p.bins == sum(r.bins for r in runs)
     assert "pooled over 3 test worlds" in stdout and "wrong bins at confidence" in stdout
     assert (out / "reliability-test.png").stat().st_size > 1000
+    assert (out / "accuracy-by-light-test.png").stat().st_size > 1000
     summary = json.loads((out / "summary-test.json").read_text())
     assert summary["worlds"] == [200, 201, 202]
     assert all(r.lux > 0 for r in runs)  # the tiny family gives its light in lux
