@@ -20,6 +20,8 @@ def worlds_bench(
     one_face: bool = typer.Option(False, "--one-face", help="fly only each world's first face (faster)"),
     fresh: bool = typer.Option(False, "--fresh", help="fly and process every world again"),
     executor: str = typer.Option("local", "--executor", help="local or ray"),
+    jobs: int = typer.Option(1, "--jobs", min=1, help="worlds flown at a time, each in its own process (a world "
+                                                      "renders on one core: 2 on a 2-core machine)"),
     fit_confidence: bool = typer.Option(False, "--fit-confidence",
                                         help="fit the bin confidence model on these worlds and ship it (not on test worlds)"),
     recalibrate_confidence: bool = typer.Option(False, "--recalibrate-confidence",
@@ -42,7 +44,7 @@ def worlds_bench(
     from datasets.family import load_family
     from rackscan.executors import make_executor, progress_bar
     from rackscan.worlds import (CONFIDENT, LIGHT_BANDS_LUX, MIN_CONFIDENCE, by_light, light_band, light_plot,
-                                 pick_worlds, pool, reliability_plot, run_world)
+                                 pick_worlds, pool, reliability_plot, run_world, run_worlds)
 
     con = Console()
     fam = load_family(family_yaml)
@@ -61,19 +63,41 @@ def worlds_bench(
             raise DatasetError(f"--score-confidence {m}: no such file; expected a confidence model JSON "
                                "(slam_fusion/core/confidence_model.json, or one --confidence-out wrote)")
     root = out or Path("runs/worlds") / fam.name
-    ex = make_executor(executor)
+    if jobs > 1 and executor != "local":
+        raise DatasetError(f"--jobs {jobs} with --executor {executor}: give one (the worlds' processes each detect on "
+                           "their own cores)")
     runs = []
-    try:
+    if jobs > 1:
         with progress_bar() as prog:
-            overall = prog.add_task(f"{split} worlds of {fam.name}", total=len(ks))
-            for k in ks:
-                task = prog.add_task(f"world {k}: flying", total=None)
-                runs.append(run_world(fam, k, root, executor=ex, fresh=fresh, one_face=one_face, log=lambda s: None,
-                                      on_frame=lambda i, n, t=task: prog.update(t, completed=i, total=n)))
-                prog.remove_task(task)
+            overall = prog.add_task(f"{split} worlds of {fam.name}, {jobs} at a time", total=len(ks))
+            tasks: dict[int, int] = {}
+
+            def on_frame(k: int, i: int, n: int) -> None:
+                if k not in tasks:
+                    tasks[k] = prog.add_task(f"world {k}: flying", total=n)
+                prog.update(tasks[k], completed=i, total=n)
+
+            def on_done(r) -> None:
+                if r.world in tasks:
+                    prog.remove_task(tasks.pop(r.world))
                 prog.advance(overall)
-    finally:
-        ex.shutdown()
+
+            runs = run_worlds(fam, ks, root, jobs=jobs, fresh=fresh, one_face=one_face, on_frame=on_frame,
+                              on_done=on_done)
+    else:
+        ex = make_executor(executor)
+        try:
+            with progress_bar() as prog:
+                overall = prog.add_task(f"{split} worlds of {fam.name}", total=len(ks))
+                for k in ks:
+                    task = prog.add_task(f"world {k}: flying", total=None)
+                    runs.append(run_world(fam, k, root, executor=ex, fresh=fresh, one_face=one_face,
+                                          log=lambda s: None,
+                                          on_frame=lambda i, n, t=task: prog.update(t, completed=i, total=n)))
+                    prog.remove_task(task)
+                    prog.advance(overall)
+        finally:
+            ex.shutdown()
     t = Table(title=f"rackscan bench worlds {family_yaml.name}: {len(runs)} {split} worlds ({ks[0]}-{ks[-1]})")
     for c in ("world", "bins", "count", "SKU", "recount", f"wrong >= {CONFIDENT}", "disc. P / R", "proc / flight", "world"):
         t.add_column(c)

@@ -25,11 +25,12 @@ def progress_bar(**kw) -> Progress:
 @dataclass
 class LocalExecutor:
     name: str = "local"
+    quiet: bool = False  # no progress bar of its own (a worker process whose parent shows the progress)
 
     def map(self, fn: Callable[[Any], Any], items: Sequence[Any], *, description: str = "work",
             on_result: Callable[[int, Any], None] | None = None, uses_gpu: bool = True) -> list[Any]:
         out = []
-        with progress_bar(transient=False) as prog:
+        with progress_bar(transient=False, disable=self.quiet) as prog:
             task = prog.add_task(description, total=len(items))
             for i, item in enumerate(items):
                 r = fn(item)

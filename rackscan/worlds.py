@@ -179,6 +179,64 @@ def run_world(fam, k: int, out_root: Path, *, executor=None, fresh: bool = False
     return run
 
 
+def _world_job(job: tuple) -> WorldRun:
+    """One world of ``run_worlds`` in a worker process; its frames' progress goes to the parent's queue."""
+    import time
+
+    from datasets.family import load_family
+    from rackscan.executors import LocalExecutor
+
+    fam_path, k, out_root, fresh, one_face, queue = job
+    last = [0.0]
+
+    def on_frame(i: int, n: int) -> None:
+        now = time.monotonic()
+        if i >= n or now - last[0] >= 0.5:
+            last[0] = now
+            queue.put((k, i, n))
+
+    return run_world(load_family(fam_path), k, out_root, executor=LocalExecutor(quiet=True), fresh=fresh,
+                     one_face=one_face, log=lambda s: None, on_frame=on_frame)
+
+
+def run_worlds(fam, ks: list[int], out_root: Path, *, jobs: int, fresh: bool = False, one_face: bool = False,
+               on_frame: Callable[[int, int, int], None] | None = None,
+               on_done: Callable[[WorldRun], None] | None = None) -> list[WorldRun]:
+    """Worlds ``ks`` of ``fam`` run ``jobs`` at a time, each in its own process (a world renders on one
+    core; its detection, on all, takes a small part of its time), returned in ``ks``' order.
+    ``on_frame(k, i, n)``: world k has flown frame i of n; ``on_done(run)``: a world is scored."""
+    import multiprocessing as mp
+    import queue as queue_mod
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    ctx = mp.get_context("spawn")  # no state of this process (threads, a loaded detector) leaks into a worker
+    with ctx.Manager() as manager, ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        frames = manager.Queue()
+        todo = {pool.submit(_world_job, (str(fam.source), k, Path(out_root), fresh, one_face, frames)): k for k in ks}
+        done: dict[int, WorldRun] = {}
+        pending = set(todo)
+        while pending:
+            finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            while True:
+                try:
+                    k, i, n = frames.get_nowait()
+                except queue_mod.Empty:
+                    break
+                if on_frame is not None and k not in done:
+                    on_frame(k, i, n)
+            for fut in finished:
+                try:
+                    run = fut.result()
+                except BaseException:  # a world's error stops the bench, as it does one world at a time
+                    for other in pending:
+                        other.cancel()
+                    raise
+                done[todo[fut]] = run
+                if on_done is not None:
+                    on_done(run)
+        return [done[k] for k in ks]
+
+
 def load_run(path: Path) -> WorldRun:
     data = json.loads(Path(path).read_text())
     data["outcomes"] = [tuple(x) for x in data["outcomes"]]
@@ -279,6 +337,7 @@ def light_plot(runs: list[WorldRun], path: Path) -> Path:
         ax.scatter([r.lux for r in refused], [0] * len(refused), marker="x", color="black", zorder=3,
                    label="refused by the planner (all to recount)")
     ax.set_xscale("log")
+    ax.set_title(f"bins counted right in each of {len(lit)} worlds, by the store's light", fontsize=10)
     ax.set_ylim(-5, 105)
     ax.set_xlabel("the store's light, lux")
     ax.set_ylabel("bins counted right, %")

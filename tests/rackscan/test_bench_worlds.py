@@ -123,3 +123,25 @@ def test_worlds_pool_by_light_darkest_first():
     assert (dim.worlds, dim.refused, dim.bins, dim.count_right, dim.confidently_wrong) == (2, 1, 8, 1, 3)
     assert (mid.count_right, mid.observed) == (3, 4)
     assert (lit.worlds, lit.count_right, lit.observed, lit.median_count_accuracy) == (2, 6, 8, 0.75)
+
+
+def test_worlds_flown_two_at_a_time_score_as_one_at_a_time(bench, tmp_path):
+    from dataclasses import asdict
+
+    out, _ = bench
+    r = subprocess.run([str(REPO / ".venv/bin/rackscan"), "bench", "worlds", str(TINY), "--worlds", "3", "--split", "test",
+                        "--out", str(tmp_path), "--jobs", "2"], capture_output=True, text=True, timeout=1200, cwd=REPO)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "pooled over 3 test worlds" in r.stdout and "by light" in r.stdout
+    for k in (200, 201, 202):
+        one, two = (asdict(load_run(d / f"world-{k}" / "world.json")) for d in (out, tmp_path))
+        one.pop("processing_s"), two.pop("processing_s")  # wall time, the one figure that may differ
+        assert one == two, k
+
+
+def test_jobs_need_the_local_executor(capsys):
+    from rackscan.cli import main
+
+    assert main(["bench", "worlds", str(TINY), "--worlds", "1", "--jobs", "2", "--executor", "ray"]) == 1
+    assert capsys.readouterr().err.strip() == ("error: --jobs 2 with --executor ray: give one (the worlds' processes each "
+                                               "detect on their own cores)")
