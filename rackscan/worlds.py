@@ -203,7 +203,7 @@ def run_worlds(fam, ks: list[int], out_root: Path, *, jobs: int, fresh: bool = F
                on_frame: Callable[[int, int, int], None] | None = None,
                on_done: Callable[[WorldRun], None] | None = None) -> list[WorldRun]:
     """Worlds ``ks`` of ``fam`` run ``jobs`` at a time, each in its own process, returned in ``ks``' order:
-    a world renders its frames on one core, most of its time (test world 20000: about 7 of 11 min).
+    a world renders its frames on one core, most of its time (test world 20000: about 8 of 12 min).
     ``on_frame(k, i, n)``: world k has flown frame i of n; ``on_done(run)``: a world is scored."""
     import multiprocessing as mp
     import queue as queue_mod
