@@ -43,7 +43,7 @@ def worlds_bench(
 
     from datasets.family import load_family
     from rackscan.executors import make_executor, progress_bar
-    from rackscan.worlds import (CONFIDENT, LIGHT_BANDS_LUX, MIN_CONFIDENCE, by_light, light_band, light_plot,
+    from rackscan.worlds import (CONFIDENT, LIGHT_BANDS_LUX, MIN_CONFIDENCE, by_light, light_plot,
                                  pick_worlds, pool, reliability_plot, run_world, run_worlds)
 
     con = Console()
@@ -122,7 +122,7 @@ def worlds_bench(
     s.add_row(f"wrong bins at confidence >= {CONFIDENT}", f"{p.confidently_wrong} = {p.confidently_wrong / max(1, p.bins):.2%} "
               f"of {p.bins} bins", "<= 0.5%")
     s.add_row(f"bins sent to recount (confidence < {MIN_CONFIDENCE}, or refused)",
-              f"{p.recount + sum(r.bins for r in runs if r.refused)} of {p.bins}", "")
+              f"{p.sent_to_recount} of {p.bins}", "")
     for kind, (tr, pr, tp) in p.kinds.items():
         s.add_row(f"discrepancies {kind}: precision / recall", f"{tp / pr if pr else 1:.3f} / {tp / tr if tr else 1:.3f} "
                   f"({tp} of {tr} found, {pr} reported)", ">= 0.98 / >= 0.99" if kind == "all" else "")
@@ -138,10 +138,9 @@ def worlds_bench(
         lit.add_column(c)
     lights = by_light(runs)
     for band, q in lights:
-        sent = q.recount + sum(r.bins for r in runs if r.refused and light_band(r.lux) == band)
         lit.add_row(band, f"{q.worlds} ({q.refused})", str(q.bins),
                     f"{q.count_right}/{q.observed} = {q.count_right / q.observed:.1%}" if q.observed else "-",
-                    f"{q.median_count_accuracy:.1%}" if q.observed else "-", str(q.confidently_wrong), str(sent),
+                    f"{q.median_count_accuracy:.1%}" if q.observed else "-", str(q.confidently_wrong), str(q.sent_to_recount),
                     f"{q.ece:.3f}" if q.observed else "-")
     con.print(lit)
     png = reliability_plot(runs, root / f"reliability-{split}.png")

@@ -257,7 +257,8 @@ class Pooled:
     observed: int
     count_right: int
     sku_right: int
-    recount: int
+    recount: int  # flown bins under MIN_CONFIDENCE
+    refused_bins: int  # the bins of the worlds the planner refused: all of them go to recount
     confidently_wrong: int
     median_count_accuracy: float
     worst_count_accuracy: float
@@ -267,6 +268,10 @@ class Pooled:
     brier: float
     flight_s: float
     processing_s: float
+
+    @property
+    def sent_to_recount(self) -> int:
+        return self.recount + self.refused_bins
 
 
 def pool(runs: list[WorldRun]) -> Pooled:
@@ -287,6 +292,7 @@ def pool(runs: list[WorldRun]) -> Pooled:
     return Pooled(worlds=len(runs), refused=sum(bool(r.refused) for r in runs), bins=sum(r.bins for r in runs),
                   observed=sum(r.observed for r in flown), count_right=sum(r.count_right for r in flown),
                   sku_right=sum(r.sku_right for r in flown), recount=sum(r.recount for r in flown),
+                  refused_bins=sum(r.bins for r in runs if r.refused),
                   confidently_wrong=sum(r.confidently_wrong for r in flown),
                   median_count_accuracy=float(np.median(acc)) if acc else float("nan"),
                   worst_count_accuracy=worst.count_accuracy if worst else float("nan"),

@@ -121,6 +121,7 @@ def test_worlds_pool_by_light_darkest_first():
     assert [band for band, _ in got] == ["under 35 lux", "35-120 lux", "120 lux or more"]
     dim, mid, lit = (q for _, q in got)
     assert (dim.worlds, dim.refused, dim.bins, dim.count_right, dim.confidently_wrong) == (2, 1, 8, 1, 3)
+    assert (dim.recount, dim.refused_bins, dim.sent_to_recount) == (0, 4, 4)  # the refused world's bins all go
     assert (mid.count_right, mid.observed) == (3, 4)
     assert (lit.worlds, lit.count_right, lit.observed, lit.median_count_accuracy) == (2, 6, 8, 0.75)
 
