@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, prog_name="rackscan", standalone_mode=True)
     except SystemExit as exc:
+        if exc.code == 130:  # typer turns Ctrl-C into Exit(130), silently
+            typer.echo("interrupted", err=True)
         return int(exc.code or 0) if isinstance(exc.code, int) or exc.code is None else 1
     except RackscanError as exc:
         msg = " ".join(str(exc).split("\n"))

@@ -215,26 +215,36 @@ def run_worlds(fam, ks: list[int], out_root: Path, *, jobs: int, fresh: bool = F
         todo = {pool.submit(_world_job, (str(fam.source), k, Path(out_root), fresh, one_face, frames)): k for k in ks}
         done: dict[int, WorldRun] = {}
         pending = set(todo)
-        while pending:
-            finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            while True:
-                try:
-                    k, i, n = frames.get_nowait()
-                except queue_mod.Empty:
-                    break
-                if on_frame is not None and k not in done:
-                    on_frame(k, i, n)
-            for fut in finished:
-                try:
-                    run = fut.result()
-                except BaseException:  # a world's error stops the bench, as it does one world at a time
-                    for other in pending:
-                        other.cancel()
-                    raise
-                done[todo[fut]] = run
-                if on_done is not None:
-                    on_done(run)
+        try:
+            while pending:
+                finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                while True:
+                    try:
+                        k, i, n = frames.get_nowait()
+                    except queue_mod.Empty:
+                        break
+                    if on_frame is not None and k not in done:
+                        on_frame(k, i, n)
+                for fut in finished:
+                    run = fut.result()  # a world's error stops the bench, as it does one world at a time
+                    done[todo[fut]] = run
+                    if on_done is not None:
+                        on_done(run)
+        except BaseException:  # that, or Ctrl-C: stop now, not after the worlds in flight (minutes each)
+            _stop_workers(pool, pending)
+            raise
         return [done[k] for k in ks]
+
+
+def _stop_workers(pool, pending) -> None:
+    """Cancel the worlds not started and end the ones flying: a world's flight is kept only once it
+    is whole (``flight.key``), and every stage's result is written whole or not at all, so the next
+    run picks up from what was finished."""
+    for fut in pending:
+        fut.cancel()
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):  # no terminate_workers() before 3.14
+        if proc.is_alive():
+            proc.terminate()
 
 
 def load_run(path: Path) -> WorldRun:

@@ -2,7 +2,11 @@
 (one too dark, refused by the planner), the per-world results saved once and reloaded."""
 
 import json
+import os
+import signal
 import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
@@ -126,12 +130,39 @@ def test_worlds_pool_by_light_darkest_first():
     assert (lit.worlds, lit.count_right, lit.observed, lit.median_count_accuracy) == (2, 6, 8, 0.75)
 
 
+def _interrupt_when_flying(cmd: list[str], frames_dir: Path) -> tuple[int, str]:
+    """Run ``cmd`` in its own process group, press Ctrl-C (SIGINT to the group, as a terminal does) once
+    a frame is written under ``frames_dir``; its exit code and stderr, once the whole group is gone."""
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                         start_new_session=True,  # SIGINT as a terminal sends it, even where CI ignores it
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 300
+    while not any(frames_dir.glob("*/flight/frames/*")) and p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert p.poll() is None, "the bench ended before its first frame"
+    os.killpg(p.pid, signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    for _ in range(100):  # the workers and the manager process, ended with it
+        try:
+            os.killpg(p.pid, 0)
+        except ProcessLookupError:
+            return p.returncode, err
+        time.sleep(0.1)
+    os.killpg(p.pid, signal.SIGKILL)
+    raise AssertionError("processes of the interrupted bench were still running 10 s after it exited")
+
+
 def test_worlds_flown_two_at_a_time_score_as_one_at_a_time(bench, tmp_path):
+    """Also after a Ctrl-C in the middle: it stops every worker at once and says so in one line, and the
+    next run picks up from what was kept."""
     from dataclasses import asdict
 
     out, _ = bench
-    r = subprocess.run([str(REPO / ".venv/bin/rackscan"), "bench", "worlds", str(TINY), "--worlds", "3", "--split", "test",
-                        "--out", str(tmp_path), "--jobs", "2"], capture_output=True, text=True, timeout=1200, cwd=REPO)
+    cmd = [str(REPO / ".venv/bin/rackscan"), "bench", "worlds", str(TINY), "--worlds", "3", "--split", "test",
+           "--out", str(tmp_path), "--jobs", "2"]
+    rc, err = _interrupt_when_flying(cmd, tmp_path)
+    assert (rc, err) == (130, "interrupted\n")
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, cwd=REPO)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "pooled over 3 test worlds" in r.stdout and "by light" in r.stdout
     for k in (200, 201, 202):
