@@ -18,7 +18,7 @@ demo: setup-core
 
 test: setup
 	@bash scripts/setup.sh core .venv-core
-	@$(RUN)python -m pytest -p no:dash -q tests
+	@$(RUN)python -m pytest -p no:dash -q --durations=25 tests
 	@source scripts/env.sh && RACKSCAN_CORE_ENV=1 .venv-core/bin/python -m pytest -p no:dash -q tests/test_core.py
 
 bench: setup
