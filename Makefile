@@ -33,7 +33,7 @@ bench: setup
 	@$(RUN)rackscan bench datasets/scenarios/indoor-drift.yaml
 	@$(RUN)rackscan bench drift runs/bench/indoor-drift/flight
 	@$(RUN)rackscan bench calibration runs/bench/default/flight runs/bench/indoor-drift/flight
-	@$(RUN)rackscan bench worlds datasets/families/tire-stores.yaml --worlds 20 --split test --one-face
+	@$(RUN)rackscan bench worlds datasets/families/tire-stores.yaml --worlds 40 --split test --one-face
 
 clean:
 	rm -rf out .pytest_cache
