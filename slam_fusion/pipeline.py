@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from perception.detections import FrameDetections
+from perception.quality import noise_seen_by_detector
 from slam_fusion.core.drift import correct_drift
 from slam_fusion.core.clock import estimate_offset_s, label_reprojection_cost
 from slam_fusion.core.confidence import ConfidenceModel, shipped_model
@@ -494,7 +495,9 @@ def fuse_detections(
     tracks = group_sightings(sightings, min_overlap=min_overlap)
     tracks = _with_expected_views(cam, T_sc, tracks, face_of, frames)
     pass_of = dict(zip(frames, pass_ids(t, T_sc[:, :3, 3]).tolist()))
-    quality = {d.frame_idx: (d.quality.brightness, d.quality.noise_sigma, d.quality.sharpness)
+    # the noise judged is the one the detector saw: its input is the frame shrunk by area
+    quality = {d.frame_idx: (d.quality.brightness, noise_seen_by_detector(d.quality.noise_sigma, d.image_wh),
+                             d.quality.sharpness)
                for d in detections if d.quality is not None}
     per_bin: dict[str, list[TireTrack]] = {}
     for tr in tracks:

@@ -111,3 +111,25 @@ def test_a_bin_whose_top_was_never_in_view_is_whole_only_with_clear_space_above_
     # seen from the pass above too: whole whatever its tires
     T2 = np.concatenate([T_sc, camera_pose_facing(face, (b.u0_m + b.u1_m) / 2, 1.2, 1.49)[None]])
     assert _bins_seen_whole(cam, T2, [0, 1], [b], {face.face_id: face}, {b.bin_id: {0}}, {b.bin_id: [tr]}) == {b.bin_id: True}
+
+
+@pytest.mark.parametrize("noise_sigma, poor", [(4.0, False), (14.0, False), (29.0, False), (31.0, True), (45.0, True)])
+def test_frames_are_judged_poor_on_the_noise_the_detector_saw(noise_sigma, poor):
+    """1080p frames are shrunk by area to the network's input: a third of their noise is left, and a bin
+    goes to recount for noisy frames only when that third is over MAX_FRAME_NOISE."""
+    from dataclasses import replace
+
+    from perception.quality import FrameQuality
+    from slam_fusion.core.confidence import MAX_FRAME_NOISE, RECOUNT_CAP
+
+    site, cam, traj, ft, dets, truth = sweep_scene(seed=3)
+    q = FrameQuality(brightness=120.0, noise_sigma=noise_sigma, sharpness=80.0)
+    dets = [replace(d, quality=q) for d in dets]
+    assert {d.image_wh for d in dets} == {(1920, 1080)}
+    res = fuse_detections(site=site, cam=cam, T_body_camera=np.eye(4), traj=traj, frame_t_ns=ft, detections=dets)
+    counted = [o for o in res.observations if o.count]
+    assert counted and {o.count for o in counted} <= set(truth.values())
+    for o in counted:
+        assert o.evidence.noise == pytest.approx(noise_sigma / 3)
+        assert ("poor_frames" in o.reason) == poor == (noise_sigma / 3 > MAX_FRAME_NOISE)
+        assert (o.confidence <= RECOUNT_CAP) if poor else True
