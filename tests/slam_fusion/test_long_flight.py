@@ -16,11 +16,17 @@ def flight():
     return long_flight(1500, seed=3)
 
 
-def test_a_long_flight_over_two_aisles_counts_every_bin(flight):
+@pytest.fixture(scope="module")
+def fused(flight):
+    """The fusion of every face, once for the module (about 20 s on 2 cores): pure, so its result is shared."""
+    site, cam, traj, frame_t_ns, dets, _ = flight
+    return fuse_detections(site=site, cam=cam, T_body_camera=np.eye(4), traj=traj, frame_t_ns=frame_t_ns, detections=dets)
+
+
+def test_a_long_flight_over_two_aisles_counts_every_bin(flight, fused):
     site, cam, traj, frame_t_ns, dets, truth = flight
     assert len(site.aisle_ids) >= 1 and len(dets) >= 1400
-    res = fuse_detections(site=site, cam=cam, T_body_camera=np.eye(4), traj=traj, frame_t_ns=frame_t_ns, detections=dets)
-    got = {o.bin_id: o.count for o in res.observations}
+    got = {o.bin_id: o.count for o in fused.observations}
     assert {b: got.get(b) for b in truth} == truth
 
 
@@ -74,13 +80,13 @@ def test_view_radius_bounds_the_widest_ray(dist, expected):
     assert r > MAX_RANGE_M
 
 
-def test_fusing_some_faces_counts_them_as_the_whole_fusion_does(flight):
+def test_fusing_some_faces_counts_them_as_the_whole_fusion_does(flight, fused):
     """Live counting fuses only the faces whose last pass was just flown: their bins' observations
     are exactly those the fusion of every face gives them (the clock and the drift still solved
     on every frame), and the frames far from those faces are not counted at all."""
     site, cam, traj, frame_t_ns, dets, _ = flight
     kw = dict(site=site, cam=cam, T_body_camera=np.eye(4), traj=traj, frame_t_ns=frame_t_ns, detections=dets)
-    full = {o.bin_id: o for o in fuse_detections(**kw).observations}
+    full = {o.bin_id: o for o in fused.observations}
     face_ids = sorted({b.face_id for b in site.bins})
     for faces in ({face_ids[0]}, {face_ids[1], face_ids[-1]}):
         part = fuse_detections(**kw, only_faces=faces)
