@@ -1,7 +1,6 @@
 """How good a frame is as evidence, measured on the frame itself (so it works on real flights):
 its brightness, its noise and its sharpness. Fusion lowers the confidence of a bin seen only in
-poor frames (``slam_fusion.core.confidence``), judging the noise the detector saw
-(``noise_seen_by_detector``)."""
+poor frames (``slam_fusion.core.confidence``)."""
 
 from __future__ import annotations
 
@@ -34,17 +33,3 @@ def frame_quality(image: np.ndarray) -> FrameQuality:
     noise = float(np.median(resp)) / (0.6745 * 6.0) if resp.size else 0.0
     sharp = float(cv2.Laplacian(quarter, cv2.CV_32F).var())
     return FrameQuality(brightness=float(quarter.mean()), noise_sigma=noise, sharpness=sharp)
-
-
-def noise_seen_by_detector(noise_sigma: float, image_wh: tuple[int, int], hw: tuple[int, int] | None = None) -> float:
-    """The noise left in the detector's input: a frame is shrunk to it by area
-    (``perception.detector.interpolation``), which averages k x k pixels and divides independent
-    pixel noise by k. A 1080p frame shrunk to 640 x 360 keeps a third of its ``noise_sigma``; a frame
-    no larger than the input keeps all of it. ``hw``: the network's input (default: the shipped one)."""
-    from perception.train import INFER_HW
-
-    h_in, w_in = hw or INFER_HW
-    w, h = image_wh
-    if w <= 0 or h <= 0:
-        return noise_sigma
-    return noise_sigma * min(1.0, h_in / h, w_in / w)

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from perception.detections import FrameDetections
-from perception.quality import noise_seen_by_detector
 from slam_fusion.core.drift import correct_drift
 from slam_fusion.core.clock import estimate_offset_s, label_reprojection_cost
 from slam_fusion.core.confidence import ConfidenceModel, shipped_model
@@ -344,6 +343,21 @@ def _occluded(origins: np.ndarray, points: np.ndarray, point_face: list[str], fa
         own = np.array([fid == face.face_id for fid in point_face])
         occ |= hit & ~own[None, :]
     return occ
+
+
+def noise_seen_by_detector(noise_sigma: float, image_wh: tuple[int, int], hw: tuple[int, int] | None = None) -> float:
+    """The noise left in the detector's input: a frame is shrunk to it by area
+    (``perception.detector.interpolation``), which averages k x k pixels and divides independent
+    pixel noise by k. A 1080p frame shrunk to 640 x 360 keeps a third of its ``noise_sigma``
+    (``perception.quality``); a frame no larger than the input keeps all of it. ``hw``: the
+    network's input (default: the shipped one)."""
+    from perception.train import INFER_HW
+
+    h_in, w_in = hw or INFER_HW
+    w, h = image_wh
+    if w <= 0 or h <= 0:
+        return noise_sigma
+    return noise_sigma * min(1.0, h_in / h, w_in / w)
 
 
 def fuse_detections(

@@ -23,7 +23,7 @@ Five rules hold whatever the fit says, for evidence a fit may not have seen enou
   such bins at 0.8 or more were right);
 - so do frames that were all poor: noisier than :data:`MAX_FRAME_NOISE` or darker than
   :data:`MIN_FRAME_BRIGHTNESS` (grey levels). The noise is the one the detector saw
-  (``perception.quality.noise_seen_by_detector``: a 1080p frame shrunk by area to the network's
+  (``slam_fusion.pipeline.noise_seen_by_detector``: a 1080p frame shrunk by area to the network's
   input keeps a third of it), as the model's ``log_noise`` input is.
 
 And two hold it under :data:`DOUBT_CAP`:

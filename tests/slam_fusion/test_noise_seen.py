@@ -1,4 +1,4 @@
-"""Frame quality as the detector sees it: the noise left after the frame is shrunk to its input."""
+"""The noise fusion judges a frame by: the one left in the detector's input, the frame shrunk to it by area."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from perception.detector import letterbox
-from perception.quality import frame_quality, noise_seen_by_detector
+from perception.quality import frame_quality
+from slam_fusion.pipeline import noise_seen_by_detector
 
 
 @pytest.mark.parametrize("image_wh, kept", [((1920, 1080), 1 / 3), ((3840, 2160), 1 / 6), ((1280, 720), 1 / 2),
