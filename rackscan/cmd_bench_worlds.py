@@ -119,6 +119,9 @@ def worlds_bench(
               f"{p.median_count_accuracy:.2%} / {p.worst_count_accuracy:.2%} (world {p.worst_world})", ">= 99.5% / >= 97%")
     s.add_row("bin count accuracy, pooled", f"{p.count_right}/{p.observed} = {p.count_right / max(1, p.observed):.2%}", "")
     s.add_row("SKU accuracy, pooled", f"{p.sku_right}/{p.observed} = {p.sku_right / max(1, p.observed):.2%}", ">= 99.5%")
+    s.add_row("SKU accuracy, bins whose tires carry a label",
+              f"{p.labelled_sku_right}/{p.labelled} = {p.labelled_sku_right / max(1, p.labelled):.2%} "
+              f"({p.unlabelled} bins hold tires with no label at all: no camera reads their SKU)", "")
     s.add_row(f"wrong bins at confidence >= {CONFIDENT}", f"{p.confidently_wrong} = {p.confidently_wrong / max(1, p.bins):.2%} "
               f"of {p.bins} bins", "<= 0.5%")
     s.add_row(f"bins sent to recount (confidence < {MIN_CONFIDENCE}, or refused)",

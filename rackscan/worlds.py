@@ -19,6 +19,7 @@ from typing import Callable
 CONFIDENT = 0.9  # "confidently wrong": wrong at this confidence or above
 MIN_CONFIDENCE = 0.8  # below it a bin goes to recount (reconciliation's needs_recount)
 LIGHT_BANDS_LUX = (35.0, 120.0)  # the bench's light bands: a dim store, a dim one, a lit one
+LABEL_KINDS = ("product_label", "pallet_label")  # what names a bin's SKU to a camera
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,6 +34,9 @@ class WorldRun:
     observed: int = 0
     count_right: int = 0
     sku_right: int = 0
+    labelled: int = 0  # observed bins holding tires with at least one label: a SKU a camera can read
+    labelled_sku_right: int = 0
+    unlabelled: int = 0  # observed bins holding tires none of which carries a label: no camera names their SKU
     recount: int = 0  # observed bins under MIN_CONFIDENCE
     confidently_wrong: int = 0
     outcomes: list[tuple[float, bool]] = field(default_factory=list)  # (confidence, count and SKU right) per observed bin
@@ -49,6 +53,13 @@ class WorldRun:
     @property
     def sku_accuracy(self) -> float:
         return self.sku_right / self.observed if self.observed else float("nan")
+
+
+def labelled_bins(objects) -> set[str]:
+    """The bins with at least one label on their goods (a tire's or a pallet's, torn and faded ones
+    too): the world's truth, not what the flight saw. A bin whose tires all came without a label
+    (the family's ``product_label_rate``) has a SKU no camera can read; it can only go to recount."""
+    return {o.bin_id for o in objects if o.kind in LABEL_KINDS}
 
 
 def pick_worlds(fam, split: str, ks: list[int]) -> list[int]:
@@ -151,13 +162,21 @@ def run_world(fam, k: int, out_root: Path, *, executor=None, fresh: bool = False
     obs["sku"] = obs["sku"].fillna("").astype(str)
     truth = truth_by_bin(world.stock.assign(sku=world.stock["sku"].fillna("").astype(str)))
     n_obs, ok_c, ok_s = score_counts(obs, world.stock)
+    named = labelled_bins(world.objects)
     outcomes, wrong, per_bin = [], [], []
+    labelled = labelled_right = unlabelled = 0
     for r in obs.itertuples():
         t_count, t_sku = int(truth["count"].get(r.bin_id, 0)), truth["sku"].get(r.bin_id, "")
         right = int(r.count) == t_count and (r.sku or "") == t_sku
+        if t_count and r.bin_id in named:
+            labelled += 1
+            labelled_right += (r.sku or "") == t_sku
+        elif t_count:
+            unlabelled += 1
         outcomes.append((float(r.confidence), bool(right)))
         per_bin.append({"bin_id": r.bin_id, "count": int(r.count), "true_count": t_count, "sku": r.sku or "",
-                        "true_sku": t_sku, "confidence": float(r.confidence), "right": bool(right), "reason": r.reason or ""})
+                        "true_sku": t_sku, "labelled": r.bin_id in named, "confidence": float(r.confidence),
+                        "right": bool(right), "reason": r.reason or ""})
         if not right:
             wrong.append({**{x: v for x, v in per_bin[-1].items() if x != "right"}, "confidence": round(float(r.confidence), 3)})
     ev_path = bundle / "bin_evidence.parquet"
@@ -170,8 +189,8 @@ def run_world(fam, k: int, out_root: Path, *, executor=None, fresh: bool = False
     in_scope = disc[disc.bin_id.isin(scoped) & disc.other_bin_id.fillna("").map(lambda b: not b or b in scoped)]
     scores = bench_world(type("W", (), {"erp": world.erp[world.erp.Bin.isin(scoped)], "site": site,
                                         "discrepancies": in_scope, "stock": world.stock}), obs, min_confidence=MIN_CONFIDENCE)
-    run = WorldRun(**base, bins=len(bins), observed=n_obs, count_right=ok_c, sku_right=ok_s,
-                   recount=sum(c < MIN_CONFIDENCE for c, _ in outcomes),
+    run = WorldRun(**base, bins=len(bins), observed=n_obs, count_right=ok_c, sku_right=ok_s, labelled=labelled,
+                   labelled_sku_right=labelled_right, unlabelled=unlabelled, recount=sum(c < MIN_CONFIDENCE for c, _ in outcomes),
                    confidently_wrong=sum(c >= CONFIDENT and not ok for c, ok in outcomes), outcomes=outcomes,
                    wrong=wrong, kinds={s.kind: [s.truth, s.predicted, s.true_positive] for s in scores},
                    flight_s=rep.flight_time_s, processing_s=proc_s, frames=rep.frames)
@@ -267,6 +286,9 @@ class Pooled:
     observed: int
     count_right: int
     sku_right: int
+    labelled: int  # flown bins whose goods carry a label (``labelled_bins``)
+    labelled_sku_right: int
+    unlabelled: int  # flown bins of tires with no label at all: their SKU is unknowable from the air
     recount: int  # flown bins under MIN_CONFIDENCE
     refused_bins: int  # the bins of the worlds the planner refused: all of them go to recount
     confidently_wrong: int
@@ -301,7 +323,9 @@ def pool(runs: list[WorldRun]) -> Pooled:
     worst = min(flown, key=lambda r: r.count_accuracy) if flown else None
     return Pooled(worlds=len(runs), refused=sum(bool(r.refused) for r in runs), bins=sum(r.bins for r in runs),
                   observed=sum(r.observed for r in flown), count_right=sum(r.count_right for r in flown),
-                  sku_right=sum(r.sku_right for r in flown), recount=sum(r.recount for r in flown),
+                  sku_right=sum(r.sku_right for r in flown), labelled=sum(r.labelled for r in flown),
+                  labelled_sku_right=sum(r.labelled_sku_right for r in flown),
+                  unlabelled=sum(r.unlabelled for r in flown), recount=sum(r.recount for r in flown),
                   refused_bins=sum(r.bins for r in runs if r.refused),
                   confidently_wrong=sum(r.confidently_wrong for r in flown),
                   median_count_accuracy=float(np.median(acc)) if acc else float("nan"),

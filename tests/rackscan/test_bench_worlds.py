@@ -6,12 +6,13 @@ import os
 import signal
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from datasets.family import load_family
-from rackscan.worlds import WorldRun, by_light, light_band, load_run, pool, run_world
+from rackscan.worlds import WorldRun, by_light, labelled_bins, light_band, load_run, pool, run_world
 from tests.conftest import REPO
 
 TINY = REPO / "datasets" / "families" / "tiny.yaml"
@@ -40,7 +41,10 @@ def test_every_world_is_scored_or_refused(bench):
         assert r.observed == r.bins > 0 and 0 <= r.count_right <= r.observed and len(r.outcomes) == r.observed
         assert r.frames > 10 and r.processing_s > 0
         assert r.confidently_wrong == sum(c >= 0.9 and not ok for c, ok in r.outcomes)
+        assert 0 <= r.labelled_sku_right <= r.labelled and r.labelled + r.unlabelled <= r.observed
+        assert r.labelled > 0  # the tiny worlds' tires carry labels
     p = pool(runs)
+    assert p.labelled == sum(r.labelled for r in flown) and "SKU accuracy, bins whose tires carry a label" in stdout
     assert p.worlds == 3 and p.refused == len(refused) and p.bins == sum(r.bins for r in runs)
     assert "pooled over 3 test worlds" in stdout and "wrong bins at confidence" in stdout
     assert (out / "reliability-test.png").stat().st_size > 1000
@@ -113,6 +117,23 @@ def test_a_world_falls_in_one_light_band(lux, band):
     assert light_band(lux) == band
 
 
+def _obj(bin_id, kind):
+    from datasets.world import SceneObject
+
+    return SceneObject(f"{bin_id}/{kind}", kind, "A01-F1", bin_id, "sku1", 0.0, 0.5, 0.0, 0.5, -0.05)
+
+
+@pytest.mark.parametrize("kinds,named", [
+    ([("B1", "tire_standing"), ("B1", "product_label")], {"B1"}),
+    ([("B1", "tire_standing"), ("B1", "tire_standing")], set()),  # tires that came without a label
+    ([("B1", "pallet"), ("B1", "pallet_label"), ("B1", "tire_lying")], {"B1"}),  # the pallet's label names it
+    ([("B1", "carton"), ("B2", "tire_lying"), ("B2", "product_label"), ("B3", "tire_lying")], {"B2"}),
+    ([], set()),
+])
+def test_a_bin_is_labelled_when_any_of_its_goods_carries_a_label(kinds, named):
+    assert labelled_bins([_obj(b, k) for b, k in kinds]) == named
+
+
 def test_worlds_pool_by_light_darkest_first():
     def run(k, lux, right, refused=""):
         n = 0 if refused else 4
@@ -121,11 +142,13 @@ def test_worlds_pool_by_light_darkest_first():
                         outcomes=[(0.95, i < right) for i in range(n)])
 
     runs = [run(1, 600, 4), run(2, 20, 1), run(3, 80, 3), run(4, 700, 2), run(5, 3, 0, refused="too dark to count")]
+    runs[1] = replace(runs[1], labelled=3, labelled_sku_right=1, unlabelled=1)
     got = by_light(runs)
     assert [band for band, _ in got] == ["under 35 lux", "35-120 lux", "120 lux or more"]
     dim, mid, lit = (q for _, q in got)
     assert (dim.worlds, dim.refused, dim.bins, dim.count_right, dim.confidently_wrong) == (2, 1, 8, 1, 3)
     assert (dim.recount, dim.refused_bins, dim.sent_to_recount) == (0, 4, 4)  # the refused world's bins all go
+    assert (dim.labelled, dim.labelled_sku_right, dim.unlabelled) == (3, 1, 1) and mid.labelled == 0
     assert (mid.count_right, mid.observed) == (3, 4)
     assert (lit.worlds, lit.count_right, lit.observed, lit.median_count_accuracy) == (2, 6, 8, 0.75)
 
