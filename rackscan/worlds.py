@@ -37,6 +37,7 @@ class WorldRun:
     labelled: int = 0  # observed bins holding tires with at least one label: a SKU a camera can read
     labelled_sku_right: int = 0
     unlabelled: int = 0  # observed bins holding tires none of which carries a label: no camera names their SKU
+    unlabelled_recount: int = 0  # of those, sent to recount (under MIN_CONFIDENCE), as they should all be
     recount: int = 0  # observed bins under MIN_CONFIDENCE
     confidently_wrong: int = 0
     outcomes: list[tuple[float, bool]] = field(default_factory=list)  # (confidence, count and SKU right) per observed bin
@@ -164,7 +165,7 @@ def run_world(fam, k: int, out_root: Path, *, executor=None, fresh: bool = False
     n_obs, ok_c, ok_s = score_counts(obs, world.stock)
     named = labelled_bins(world.objects)
     outcomes, wrong, per_bin = [], [], []
-    labelled = labelled_right = unlabelled = 0
+    labelled = labelled_right = unlabelled = unlabelled_recount = 0
     for r in obs.itertuples():
         t_count, t_sku = int(truth["count"].get(r.bin_id, 0)), truth["sku"].get(r.bin_id, "")
         right = int(r.count) == t_count and (r.sku or "") == t_sku
@@ -173,6 +174,7 @@ def run_world(fam, k: int, out_root: Path, *, executor=None, fresh: bool = False
             labelled_right += (r.sku or "") == t_sku
         elif t_count:
             unlabelled += 1
+            unlabelled_recount += float(r.confidence) < MIN_CONFIDENCE
         outcomes.append((float(r.confidence), bool(right)))
         per_bin.append({"bin_id": r.bin_id, "count": int(r.count), "true_count": t_count, "sku": r.sku or "",
                         "true_sku": t_sku, "labelled": r.bin_id in named, "confidence": float(r.confidence),
@@ -190,7 +192,8 @@ def run_world(fam, k: int, out_root: Path, *, executor=None, fresh: bool = False
     scores = bench_world(type("W", (), {"erp": world.erp[world.erp.Bin.isin(scoped)], "site": site,
                                         "discrepancies": in_scope, "stock": world.stock}), obs, min_confidence=MIN_CONFIDENCE)
     run = WorldRun(**base, bins=len(bins), observed=n_obs, count_right=ok_c, sku_right=ok_s, labelled=labelled,
-                   labelled_sku_right=labelled_right, unlabelled=unlabelled, recount=sum(c < MIN_CONFIDENCE for c, _ in outcomes),
+                   labelled_sku_right=labelled_right, unlabelled=unlabelled, unlabelled_recount=unlabelled_recount,
+                   recount=sum(c < MIN_CONFIDENCE for c, _ in outcomes),
                    confidently_wrong=sum(c >= CONFIDENT and not ok for c, ok in outcomes), outcomes=outcomes,
                    wrong=wrong, kinds={s.kind: [s.truth, s.predicted, s.true_positive] for s in scores},
                    flight_s=rep.flight_time_s, processing_s=proc_s, frames=rep.frames)
@@ -289,6 +292,7 @@ class Pooled:
     labelled: int  # flown bins whose goods carry a label (``labelled_bins``)
     labelled_sku_right: int
     unlabelled: int  # flown bins of tires with no label at all: their SKU is unknowable from the air
+    unlabelled_recount: int
     recount: int  # flown bins under MIN_CONFIDENCE
     refused_bins: int  # the bins of the worlds the planner refused: all of them go to recount
     confidently_wrong: int
@@ -325,7 +329,8 @@ def pool(runs: list[WorldRun]) -> Pooled:
                   observed=sum(r.observed for r in flown), count_right=sum(r.count_right for r in flown),
                   sku_right=sum(r.sku_right for r in flown), labelled=sum(r.labelled for r in flown),
                   labelled_sku_right=sum(r.labelled_sku_right for r in flown),
-                  unlabelled=sum(r.unlabelled for r in flown), recount=sum(r.recount for r in flown),
+                  unlabelled=sum(r.unlabelled for r in flown),
+                  unlabelled_recount=sum(r.unlabelled_recount for r in flown), recount=sum(r.recount for r in flown),
                   refused_bins=sum(r.bins for r in runs if r.refused),
                   confidently_wrong=sum(r.confidently_wrong for r in flown),
                   median_count_accuracy=float(np.median(acc)) if acc else float("nan"),

@@ -42,6 +42,7 @@ def test_every_world_is_scored_or_refused(bench):
         assert r.frames > 10 and r.processing_s > 0
         assert r.confidently_wrong == sum(c >= 0.9 and not ok for c, ok in r.outcomes)
         assert 0 <= r.labelled_sku_right <= r.labelled and r.labelled + r.unlabelled <= r.observed
+        assert 0 <= r.unlabelled_recount <= r.unlabelled
         assert r.labelled > 0  # the tiny worlds' tires carry labels
     p = pool(runs)
     assert p.labelled == sum(r.labelled for r in flown) and "SKU accuracy, bins whose tires carry a label" in stdout
@@ -142,13 +143,14 @@ def test_worlds_pool_by_light_darkest_first():
                         outcomes=[(0.95, i < right) for i in range(n)])
 
     runs = [run(1, 600, 4), run(2, 20, 1), run(3, 80, 3), run(4, 700, 2), run(5, 3, 0, refused="too dark to count")]
-    runs[1] = replace(runs[1], labelled=3, labelled_sku_right=1, unlabelled=1)
+    runs[1] = replace(runs[1], labelled=3, labelled_sku_right=1, unlabelled=1, unlabelled_recount=1)
     got = by_light(runs)
     assert [band for band, _ in got] == ["under 35 lux", "35-120 lux", "120 lux or more"]
     dim, mid, lit = (q for _, q in got)
     assert (dim.worlds, dim.refused, dim.bins, dim.count_right, dim.confidently_wrong) == (2, 1, 8, 1, 3)
     assert (dim.recount, dim.refused_bins, dim.sent_to_recount) == (0, 4, 4)  # the refused world's bins all go
-    assert (dim.labelled, dim.labelled_sku_right, dim.unlabelled) == (3, 1, 1) and mid.labelled == 0
+    assert (dim.labelled, dim.labelled_sku_right, dim.unlabelled, dim.unlabelled_recount) == (3, 1, 1, 1)
+    assert mid.labelled == 0
     assert (mid.count_right, mid.observed) == (3, 4)
     assert (lit.worlds, lit.count_right, lit.observed, lit.median_count_accuracy) == (2, 6, 8, 0.75)
 
