@@ -63,6 +63,28 @@ def labelled_bins(objects) -> set[str]:
     return {o.bin_id for o in objects if o.kind in LABEL_KINDS}
 
 
+def discrepancies_in_scope(disc, scoped: set[str]):
+    """The world's injected discrepancies as a flight over the bins ``scoped`` can see them: those of
+    its bins, and goods moved across its edge judged from the side it flew. Moved out of it (to a bin
+    not flown), the bin they left is empty while the ERP lists them: a ghost. Moved into it, they
+    stand where the ERP, as far as the flight covers it, lists them nowhere: an unknown SKU."""
+    import pandas as pd
+
+    rows = []
+    for r in disc.to_dict("records"):
+        other = r.get("other_bin_id")
+        src_in, other = r["bin_id"] in scoped, other if isinstance(other, str) else ""  # NaN where none
+        if r["kind"] != "misplaced" or (src_in and other in scoped):
+            if src_in:
+                rows.append(r)
+        elif src_in:
+            rows.append({**r, "kind": "ghost", "other_bin_id": ""})
+        elif other in scoped:
+            rows.append({**r, "kind": "unknown_sku", "bin_id": other, "erp_qty": 0, "true_qty": r["erp_qty"],
+                         "other_bin_id": ""})
+    return pd.DataFrame(rows, columns=disc.columns)
+
+
 def pick_worlds(fam, split: str, ks: list[int]) -> list[int]:
     """Worlds ``ks`` of ``fam`` (sorted, each once), each checked to lie in ``split``, so a test world
     never slips into a dev run."""
@@ -187,8 +209,7 @@ def run_world(fam, k: int, out_root: Path, *, executor=None, fresh: bool = False
         bins_df = bins_df.merge(pd.read_parquet(ev_path), on="bin_id", how="left", suffixes=("", "_ev"))
     bins_df.assign(world=k).to_parquet(root / "bins.parquet", index=False)
     scoped = set(bins)
-    disc = world.discrepancies
-    in_scope = disc[disc.bin_id.isin(scoped) & disc.other_bin_id.fillna("").map(lambda b: not b or b in scoped)]
+    in_scope = discrepancies_in_scope(world.discrepancies, scoped)
     scores = bench_world(type("W", (), {"erp": world.erp[world.erp.Bin.isin(scoped)], "site": site,
                                         "discrepancies": in_scope, "stock": world.stock}), obs, min_confidence=MIN_CONFIDENCE)
     run = WorldRun(**base, bins=len(bins), observed=n_obs, count_right=ok_c, sku_right=ok_s, labelled=labelled,

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from datasets.family import load_family
-from rackscan.worlds import WorldRun, by_light, labelled_bins, light_band, load_run, pool, run_world
+from rackscan.worlds import (WorldRun, by_light, discrepancies_in_scope, labelled_bins, light_band, load_run, pool,
+                             run_world)
 from tests.conftest import REPO
 
 TINY = REPO / "datasets" / "families" / "tiny.yaml"
@@ -134,6 +135,28 @@ def _obj(bin_id, kind):
 ])
 def test_a_bin_is_labelled_when_any_of_its_goods_carries_a_label(kinds, named):
     assert labelled_bins([_obj(b, k) for b, k in kinds]) == named
+
+
+def _disc(kind, bin_id, other="", erp_qty=3, true_qty=0):
+    return {"kind": kind, "bin_id": bin_id, "sku": "s1", "erp_qty": erp_qty, "true_qty": true_qty,
+            "other_bin_id": other or float("nan")}
+
+
+@pytest.mark.parametrize("row,seen", [
+    (_disc("short", "F1", true_qty=1), [("short", "F1", "", 3, 1)]),
+    (_disc("ghost", "X1"), []),  # a bin not flown: nothing to see
+    (_disc("misplaced", "F1", "F2"), [("misplaced", "F1", "F2", 3, 0)]),
+    (_disc("misplaced", "F1", "X1"), [("ghost", "F1", "", 3, 0)]),  # moved off the flown face: its bin is empty
+    (_disc("misplaced", "X1", "F2"), [("unknown_sku", "F2", "", 0, 3)]),  # moved onto it: listed nowhere flown
+    (_disc("misplaced", "X1", "X2"), []),
+])
+def test_discrepancies_are_judged_from_the_faces_flown(row, seen):
+    import pandas as pd
+
+    got = discrepancies_in_scope(pd.DataFrame([row]), {"F1", "F2"})
+    assert list(got.columns) == list(row)
+    assert [(r.kind, r.bin_id, r.other_bin_id if isinstance(r.other_bin_id, str) else "", r.erp_qty, r.true_qty)
+            for r in got.itertuples()] == seen
 
 
 def test_worlds_pool_by_light_darkest_first():
