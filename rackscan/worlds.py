@@ -72,16 +72,15 @@ def discrepancies_in_scope(disc, scoped: set[str]):
 
     rows = []
     for r in disc.to_dict("records"):
-        other = r.get("other_bin_id")
-        src_in, other = r["bin_id"] in scoped, other if isinstance(other, str) else ""  # NaN where none
-        if r["kind"] != "misplaced" or (src_in and other in scoped):
-            if src_in:
-                rows.append(r)
-        elif src_in:
+        src_in = r["bin_id"] in scoped
+        dst_in = r["kind"] == "misplaced" and r["other_bin_id"] in scoped  # NaN where none: never in scoped
+        if r["kind"] == "misplaced" and src_in and not dst_in:
             rows.append({**r, "kind": "ghost", "other_bin_id": ""})
-        elif other in scoped:
-            rows.append({**r, "kind": "unknown_sku", "bin_id": other, "erp_qty": 0, "true_qty": r["erp_qty"],
-                         "other_bin_id": ""})
+        elif dst_in and not src_in:
+            rows.append({**r, "kind": "unknown_sku", "bin_id": r["other_bin_id"], "erp_qty": 0,
+                         "true_qty": r["erp_qty"], "other_bin_id": ""})
+        elif src_in:
+            rows.append(r)
     return pd.DataFrame(rows, columns=disc.columns)
 
 
@@ -187,22 +186,18 @@ def run_world(fam, k: int, out_root: Path, *, executor=None, fresh: bool = False
     n_obs, ok_c, ok_s = score_counts(obs, world.stock)
     named = labelled_bins(world.objects)
     outcomes, wrong, per_bin = [], [], []
-    labelled = labelled_right = unlabelled = unlabelled_recount = 0
     for r in obs.itertuples():
         t_count, t_sku = int(truth["count"].get(r.bin_id, 0)), truth["sku"].get(r.bin_id, "")
         right = int(r.count) == t_count and (r.sku or "") == t_sku
-        if t_count and r.bin_id in named:
-            labelled += 1
-            labelled_right += (r.sku or "") == t_sku
-        elif t_count:
-            unlabelled += 1
-            unlabelled_recount += float(r.confidence) < MIN_CONFIDENCE
         outcomes.append((float(r.confidence), bool(right)))
         per_bin.append({"bin_id": r.bin_id, "count": int(r.count), "true_count": t_count, "sku": r.sku or "",
                         "true_sku": t_sku, "labelled": r.bin_id in named, "confidence": float(r.confidence),
                         "right": bool(right), "reason": r.reason or ""})
         if not right:
             wrong.append({**{x: v for x, v in per_bin[-1].items() if x != "right"}, "confidence": round(float(r.confidence), 3)})
+    held = [b for b in per_bin if b["true_count"]]  # bins holding goods: labelled or not
+    labelled = [b for b in held if b["labelled"]]
+    unlabelled = [b for b in held if not b["labelled"]]
     ev_path = bundle / "bin_evidence.parquet"
     bins_df = pd.DataFrame(per_bin)
     if ev_path.exists() and len(bins_df):  # the evidence each confidence was judged on, with the truth: for fitting
@@ -212,8 +207,9 @@ def run_world(fam, k: int, out_root: Path, *, executor=None, fresh: bool = False
     in_scope = discrepancies_in_scope(world.discrepancies, scoped)
     scores = bench_world(type("W", (), {"erp": world.erp[world.erp.Bin.isin(scoped)], "site": site,
                                         "discrepancies": in_scope, "stock": world.stock}), obs, min_confidence=MIN_CONFIDENCE)
-    run = WorldRun(**base, bins=len(bins), observed=n_obs, count_right=ok_c, sku_right=ok_s, labelled=labelled,
-                   labelled_sku_right=labelled_right, unlabelled=unlabelled, unlabelled_recount=unlabelled_recount,
+    run = WorldRun(**base, bins=len(bins), observed=n_obs, count_right=ok_c, sku_right=ok_s, labelled=len(labelled),
+                   labelled_sku_right=sum(b["sku"] == b["true_sku"] for b in labelled), unlabelled=len(unlabelled),
+                   unlabelled_recount=sum(b["confidence"] < MIN_CONFIDENCE for b in unlabelled),
                    recount=sum(c < MIN_CONFIDENCE for c, _ in outcomes),
                    confidently_wrong=sum(c >= CONFIDENT and not ok for c, ok in outcomes), outcomes=outcomes,
                    wrong=wrong, kinds={s.kind: [s.truth, s.predicted, s.true_positive] for s in scores},
