@@ -24,11 +24,14 @@ def worlds_bench(
                                                       "renders on one core: 2 on a 2-core machine)"),
     fit_confidence: bool = typer.Option(False, "--fit-confidence",
                                         help="fit the bin confidence model on these worlds and ship it (not on test worlds)"),
+    fit_count_confidence: bool = typer.Option(False, "--fit-count-confidence",
+                                              help="fit the count confidence model (the count alone right, SKU aside) "
+                                                   "on these worlds and ship it (not on test worlds)"),
     recalibrate_confidence: bool = typer.Option(False, "--recalibrate-confidence",
                                                 help="rescale the shipped model's log-odds on these worlds (Platt: two "
                                                      "numbers, not a refit) and ship it (not on test worlds)"),
     confidence_out: Path = typer.Option(None, "--confidence-out",
-                                        help="with --fit-confidence or --recalibrate-confidence: write the model here, "
+                                        help="with --fit-confidence, --fit-count-confidence or --recalibrate-confidence: write the model here, "
                                              "a candidate, instead of shipping it"),
     score_confidence: list[Path] = typer.Option(None, "--score-confidence",
                                                 help="score this model file beside the shipped one on these worlds' "
@@ -51,13 +54,16 @@ def worlds_bench(
     ks = pick_worlds(fam, split, world) if world else fam.worlds(split, worlds, start=start)
     from datasets.errors import DatasetError
 
-    refit = "--fit-confidence" if fit_confidence else "--recalibrate-confidence" if recalibrate_confidence else ""
-    if fit_confidence and recalibrate_confidence:
-        raise DatasetError("--fit-confidence with --recalibrate-confidence: choose one (a refit, or the shipped model rescaled)")
+    chosen = [f for f, on in (("--fit-confidence", fit_confidence), ("--fit-count-confidence", fit_count_confidence),
+                              ("--recalibrate-confidence", recalibrate_confidence)) if on]
+    if len(chosen) > 1:
+        raise DatasetError(f"{' with '.join(chosen)}: choose one (a refit, a count model, or the shipped model rescaled)")
+    refit = chosen[0] if chosen else ""
     if refit and split == "test":
         raise DatasetError(f"{refit} with --split test: test worlds are only scored; fit on the dev split")
     if confidence_out is not None and not refit:
-        raise DatasetError(f"--confidence-out {confidence_out}: only with --fit-confidence or --recalibrate-confidence")
+        raise DatasetError(f"--confidence-out {confidence_out}: only with --fit-confidence, --fit-count-confidence or "
+                           "--recalibrate-confidence")
     for m in score_confidence or []:
         if not m.is_file() and not (refit and confidence_out is not None and m.resolve() == confidence_out.resolve()):
             raise DatasetError(f"--score-confidence {m}: no such file; expected a confidence model JSON "
@@ -158,7 +164,10 @@ def worlds_bench(
     if refit:
         from rackscan.worlds import fit_confidence_model, recalibrate_confidence_model
 
-        fit = (fit_confidence_model if fit_confidence else recalibrate_confidence_model)(fam, runs, root, dest=confidence_out)
+        if recalibrate_confidence:
+            fit = recalibrate_confidence_model(fam, runs, root, dest=confidence_out)
+        else:
+            fit = fit_confidence_model(fam, runs, root, dest=confidence_out, target="count" if fit_count_confidence else "bin")
         con.print(fit.report)
         if confidence_out is None:
             con.print(f"shipped {fit.path} (fusion re-runs with it: `rackscan bench worlds ... --split test` to score it)")

@@ -533,14 +533,21 @@ def recalibrate_confidence_model(fam, runs: list[WorldRun], out_root: Path, *, d
     return ConfidenceFit(path, report)
 
 
-def fit_confidence_model(fam, runs: list[WorldRun], out_root: Path, *, dest: Path | None = None) -> ConfidenceFit:
+def fit_confidence_model(fam, runs: list[WorldRun], out_root: Path, *, dest: Path | None = None,
+                         target: str = "bin") -> ConfidenceFit:
     """Fit ``slam_fusion.core.confidence``'s model on the flown worlds' bins (their ``bins.parquet``);
     report how well it does world by world held out (fit on the others), then write it fitted on all
-    to ``dest`` (a candidate to score) or, without one, ship it."""
+    to ``dest`` (a candidate to score) or, without one, ship it. ``target``: "bin" (count and SKU
+    right: the bin's confidence, ``confidence_model.json``) or "count" (the count alone right:
+    ``count_model.json``)."""
     from slam_fusion.core.calibration import reliability
-    from slam_fusion.core.confidence import MODEL_PATH, choose_l2, fit_confidence
+    from slam_fusion.core.confidence import COUNT_MODEL_PATH, MODEL_PATH, choose_l2, fit_confidence
 
+    if target not in ("bin", "count"):
+        raise ValueError(f"fit_confidence_model: target {target!r}; expected 'bin' or 'count'")
     df, ev, right = stored_bins(runs, out_root)
+    if target == "count" and len(df):
+        right = (df["count"].to_numpy(int) == df["true_count"].to_numpy(int))
     fitted_worlds = sorted(set(df["world"])) if len(df) else []
     if df.empty or right.all() or not right.any():
         from slam_fusion.errors import FusionError
@@ -552,11 +559,11 @@ def fit_confidence_model(fam, runs: list[WorldRun], out_root: Path, *, dest: Pat
     l2, held = best.l2, best.held
     model = fit_confidence(ev, right, l2=l2, fitted_on=f"{fam.name} {runs[0].split} worlds {runs[0].world}-{runs[-1].world}: "
                                                          f"{len(df)} bins, {int((~right).sum())} wrong; L2 penalty {l2:g}")
-    path = model.dump(dest or MODEL_PATH)
+    path = model.dump(dest or (COUNT_MODEL_PATH if target == "count" else MODEL_PATH))
     e_h, b_h = best.ece, best.brier
     e_r, b_r = reliability(df["raw_score"].to_numpy(float), right)
     wrong_hi = best.wrong_confident
-    report = (f"confidence model on {len(df)} bins of {len(fitted_worlds)} worlds ({int((~right).sum())} wrong), L2 penalty {l2:g}: "
+    report = (f"{'count confidence' if target == 'count' else 'confidence'} model on {len(df)} bins of {len(fitted_worlds)} worlds ({int((~right).sum())} wrong), L2 penalty {l2:g}: "
               f"held out world by world ECE {e_h:.3f}, Brier {b_h:.4f} (hand-made score: ECE {e_r:.3f}, Brier {b_r:.4f}); "
               f"wrong at >= {CONFIDENT}: {wrong_hi}; bins under {MIN_CONFIDENCE}: {int((held < MIN_CONFIDENCE).sum())}\n"
               "penalties tried, held out world by world: " + "; ".join(

@@ -9,7 +9,7 @@ import numpy as np
 from perception.detections import FrameDetections
 from slam_fusion.core.drift import correct_drift
 from slam_fusion.core.clock import estimate_offset_s, label_reprojection_cost
-from slam_fusion.core.confidence import ConfidenceModel, shipped_model
+from slam_fusion.core.confidence import ConfidenceModel, shipped_count_model, shipped_model
 from slam_fusion.core.fuse import (BinObservation, ItemLabel, LabelRead, Sighting, TireTrack, fuse_bin,
                                    group_label_reads, group_sightings, nested_boxes, select_tracks)
 from slam_fusion.core.projection import pixels_to_face, project_to_faces
@@ -380,6 +380,7 @@ def fuse_detections(
     drift_correction: bool = True,
     drift_solver=correct_drift,
     confidence_model: ConfidenceModel | None | str = "shipped",
+    count_model: ConfidenceModel | None | str = "shipped",
     only_faces: frozenset[str] | set[str] | None = None,
 ) -> FusionResult:
     """``detections``: one ``FrameDetections`` per frame (``perception.io.read_detections``).
@@ -391,6 +392,8 @@ def fuse_detections(
     passes the Open3D pose graph); the clock offset is always profiled on ``correct_drift``.
     ``confidence_model``: the shipped ``confidence_model.json`` by default, None for the
     hand-made score (both capped by the confidence rules: ``slam_fusion.core.confidence``).
+    ``count_model``: the shipped ``count_model.json`` by default (the count alone right, SKU aside),
+    None for no count confidence of its own.
     ``section_of``: SKU -> the tire's section width in metres (the catalogue's sizes:
     ``slam_fusion.tools.io.read_sections``), for counting stacks of lying tires by their height.
     ``only_faces``: count only these faces' bins (the clock offset and the drift are still solved
@@ -400,6 +403,8 @@ def fuse_detections(
     fuses the faces whose last pass was just flown, not the whole flight so far)."""
     if isinstance(confidence_model, str):
         confidence_model = shipped_model()
+    if isinstance(count_model, str):
+        count_model = shipped_count_model()
     traj_unsmoothed = traj
     traj = traj.smoothed(smooth_s)
     frames = sorted(frame_t_ns)
@@ -532,7 +537,7 @@ def fuse_detections(
     obs = tuple(
         fuse_bin(b.bin_id, per_bin.get(b.bin_id, []), seeing[b.bin_id], min_support=min_support,
                  gtin_to_sku=lookup, labels=labels_in.get(b.bin_id, []), pass_of=pass_of, frame_quality=quality,
-                 model=confidence_model, section_of=section_of, seen_whole=whole[b.bin_id])
+                 model=confidence_model, section_of=section_of, seen_whole=whole[b.bin_id], count_model=count_model)
         for b in bins if seeing[b.bin_id]
     )
     return FusionResult(observations=obs, coverage={b.bin_id: len(seeing[b.bin_id]) for b in bins},

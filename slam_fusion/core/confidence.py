@@ -1,4 +1,6 @@
 """A bin's confidence: the chance that its count and SKU are right, from the evidence behind them.
+Beside it, the bin's count confidence: the chance that its count alone is right (same evidence, a
+model of its own, the same rules' caps).
 
 ``BinEvidence`` gathers what fusion knows about a bin: how many frames saw it and how good they
 were (brightness, noise, sharpness, measured on the frames: ``perception.quality``), how well each
@@ -62,6 +64,10 @@ MIN_FRAME_BRIGHTNESS = 25.0
 MAX_SCORE_SPREAD = 0.1
 DOUBT_CAP = 0.89  # all dev: 77 right of 86 (0.895), rounded down: still counted (reconciliation's 0.8)
 MODEL_PATH = Path(__file__).with_name("confidence_model.json")
+# the same inputs fitted on whether the bin's count alone was right (``rackscan bench worlds --split dev
+# --fit-count-confidence``): goods whose label no camera read can still be counted, and a bin the ERP
+# lists empty that holds them is a discrepancy whatever their SKU (``reconciliation.diff``)
+COUNT_MODEL_PATH = Path(__file__).with_name("count_model.json")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -176,6 +182,11 @@ class ConfidenceModel:
 
 def shipped_model() -> ConfidenceModel | None:
     return ConfidenceModel.load(MODEL_PATH) if MODEL_PATH.exists() else None
+
+
+def shipped_count_model() -> ConfidenceModel | None:
+    """p(the bin's count is right), SKU aside; None where none was shipped (the bin's confidence serves)."""
+    return ConfidenceModel.load(COUNT_MODEL_PATH) if COUNT_MODEL_PATH.exists() else None
 
 
 def fit_confidence(evidence: list[BinEvidence], right: list[bool], *, l2: float = 1.0, fitted_on: str = "") -> ConfidenceModel:

@@ -140,6 +140,7 @@ class BinObservation:
     reason: str
     raw_score: float = 0.0  # the uncalibrated score ``confidence`` was mapped from
     evidence: BinEvidence | None = None  # what the confidence was judged on
+    count_confidence: float | None = None  # the count alone right, SKU aside (None: ``confidence`` serves)
 
 
 def nested_boxes(xyxy: np.ndarray, score: np.ndarray, *, inside_frac: float = 0.8) -> np.ndarray:
@@ -846,6 +847,7 @@ def fuse_bin(
     model: ConfidenceModel | None = None,
     section_of: dict[str, float] | None = None,
     seen_whole: bool = True,
+    count_model: ConfidenceModel | None = None,
 ) -> BinObservation:
     """Count and SKU for one bin from the tire tracks on it and the frames that saw the bin.
 
@@ -870,7 +872,8 @@ def fuse_bin(
     a probability (without one, the hand-made score, mapped by ``calibration`` when given; the
     rules' cap applies either way). ``seen_whole``: the bin was seen whole enough to count
     (fusion's geometry: its bottom, and its top or clear space above its tires); a bin seen only in
-    part goes to recount (``partly_seen``).
+    part goes to recount (``partly_seen``). ``count_model`` gives the count alone its own confidence
+    (``count_confidence``; the same evidence and caps), for goods counted whose labels were not read.
     """
     n_frames = len(frames_seeing_bin)
     tracks = sorted(tracks, key=lambda t: (t.u_m, t.v_m, t.frames))
@@ -943,9 +946,10 @@ def fuse_bin(
     else:
         confidence = calibration(raw) if calibration is not None else raw
         confidence = min(confidence, evidence.cap())
+    count_conf = float(count_model.probability(evidence)) if count_model is not None else None
     return BinObservation(bin_id=bin_id, sku=sku if count else "", gtin=gtin if count else "", count=count,
                           confidence=float(confidence), n_views=n_frames, evidence_frame=int(ev), reason=";".join(reasons),
-                          raw_score=raw, evidence=evidence)
+                          raw_score=raw, evidence=evidence, count_confidence=count_conf)
 
 
 def bin_evidence(good: list[TireTrack], hidden: list[TireTrack], weak: list[TireTrack], tracks: list[TireTrack],

@@ -89,8 +89,8 @@ class FusionOptions:
 def fusion_inputs(bundle, opts: FusionOptions = FusionOptions()) -> list[Path]:
     """Every file ``fuse_bundle`` reads (for the stage's fingerprint): per bundle of the flight its
     detections, telemetry, frame times, metadata (camera, extrinsic), site, external poses and
-    catalogue; the catalogue given instead; the shipped confidence model."""
-    from slam_fusion.core.confidence import MODEL_PATH
+    catalogue; the catalogue given instead; the shipped confidence and count confidence models."""
+    from slam_fusion.core.confidence import COUNT_MODEL_PATH, MODEL_PATH
 
     files = []
     for b in (bundle.bundles if hasattr(bundle, "bundles") else [bundle]):
@@ -101,7 +101,7 @@ def fusion_inputs(bundle, opts: FusionOptions = FusionOptions()) -> list[Path]:
             files.append(root / "catalogue.csv")
     if opts.catalogue is not None:
         files.append(Path(opts.catalogue))
-    return files + [MODEL_PATH]
+    return files + [MODEL_PATH, COUNT_MODEL_PATH]
 
 
 def fuse_bundle(bundle, opts: FusionOptions = FusionOptions(), *, detections: str | Path | None = None, drift_solver=None):
@@ -268,9 +268,11 @@ def write_outputs(bundle, result, flight_id: str) -> dict[str, Path]:
         rows.append(dict(flight_id=flight_id, bin_id=o.bin_id, sku=o.sku, gtin=o.gtin, count=int(o.count),
                          confidence=float(o.confidence), n_views=int(o.n_views),
                          evidence_frame=int(o.evidence_frame), evidence_path=ev_path, evidence_crop_path=crop_path,
-                         reason=o.reason))
+                         reason=o.reason,
+                         count_confidence=float(o.confidence if o.count_confidence is None else o.count_confidence)))
     obs = pd.DataFrame(rows, columns=["flight_id", "bin_id", "sku", "gtin", "count", "confidence", "n_views",
-                                      "evidence_frame", "evidence_path", "evidence_crop_path", "reason"])
+                                      "evidence_frame", "evidence_path", "evidence_crop_path", "reason",
+                                      "count_confidence"])
     obs.to_parquet(root / "observations.parquet", index=False)
     cov = pd.DataFrame([dict(bin_id=b.bin_id, scanned=result.coverage.get(b.bin_id, 0) > 0,
                              n_frames=int(result.coverage.get(b.bin_id, 0))) for b in site.bins])

@@ -25,7 +25,9 @@ def _stored(out, worlds=(10, 11, 12), n=40, seed=0):
             right = bool(support + rng.normal(0, 0.15) > 0.6)
             ev = BinEvidence(n_views=int(rng.integers(5, 40)), count=int(rng.integers(0, 6)), mean_support=support,
                              min_support=support * 0.9, mean_score=float(rng.uniform(0.5, 0.9)), heuristic=support)
-            rows.append({"bin_id": f"B{len(rows)}", "right": right, "world": w, "raw_score": support, **asdict(ev)})
+            count_right = right or rng.uniform() < 0.5  # a bin wrong only by its SKU has its count right
+            rows.append({"bin_id": f"B{len(rows)}", "right": right, "world": w, "raw_score": support, **asdict(ev),
+                         "true_count": ev.count if count_right else ev.count + 1})
         (out / f"world-{w}").mkdir(parents=True)
         pd.DataFrame(rows).to_parquet(out / f"world-{w}" / "bins.parquet", index=False)
         runs.append(WorldRun(world=w, split="dev", name=f"w{w}", summary="", bins=n, observed=n))
@@ -49,6 +51,23 @@ def test_a_candidate_is_written_where_asked_and_the_shipped_model_stays(tmp_path
     assert cand.recount == int((p < 0.8).sum()) and cand.right_kept == int(((p >= 0.8) & right).sum())
     assert cand.wrong_confident == int(((p >= 0.9) & ~right).sum()) and 0 <= cand.ece <= 1
     assert cand.wrong_counted == int(((p >= 0.8) & ~right).sum())
+
+
+def test_a_count_model_is_fitted_on_the_count_alone_and_written_where_asked(tmp_path):
+    from slam_fusion.core.confidence import COUNT_MODEL_PATH
+
+    runs = _stored(tmp_path)
+    df = pd.concat(pd.read_parquet(tmp_path / f"world-{r.world}" / "bins.parquet") for r in runs)
+    count_wrong, wrong = int((df["count"] != df["true_count"]).sum()), int((~df["right"]).sum())
+    assert 0 < count_wrong < wrong  # some bins are wrong by their SKU alone
+    shipped = COUNT_MODEL_PATH.read_bytes() if COUNT_MODEL_PATH.exists() else None
+    fit = fit_confidence_model(SimpleNamespace(name="t"), runs, tmp_path, dest=tmp_path / "count.json", target="count")
+    assert fit.path == tmp_path / "count.json" and fit.report.startswith(f"count confidence model on 120 bins of 3 worlds ({count_wrong} wrong)")
+    assert (COUNT_MODEL_PATH.read_bytes() if COUNT_MODEL_PATH.exists() else None) == shipped
+    m = ConfidenceModel.load(fit.path)
+    assert f"120 bins, {count_wrong} wrong" in m.fitted_on
+    with pytest.raises(ValueError, match="target 'sku'"):
+        fit_confidence_model(SimpleNamespace(name="t"), runs, tmp_path, dest=tmp_path / "x.json", target="sku")
 
 
 def test_a_recalibrated_candidate_is_written_where_asked_and_scored_beside_the_shipped_model(tmp_path):
@@ -82,7 +101,9 @@ def test_bins_stored_before_a_field_was_added_are_scored_with_its_default(tmp_pa
     (["--score-confidence", "nowhere.json"], "--score-confidence nowhere.json: no such file; expected a confidence model"),
     (["--split", "test", "--fit-confidence"], "test worlds are only scored; fit on the dev split"),
     (["--split", "test", "--recalibrate-confidence"], "--recalibrate-confidence with --split test: test worlds are only scored"),
-    (["--fit-confidence", "--recalibrate-confidence"], "choose one (a refit, or the shipped model rescaled)"),
+    (["--fit-confidence", "--recalibrate-confidence"], "choose one (a refit, a count model, or the shipped model rescaled)"),
+    (["--fit-count-confidence", "--fit-confidence"], "--fit-confidence with --fit-count-confidence: choose one"),
+    (["--split", "test", "--fit-count-confidence"], "--fit-count-confidence with --split test: test worlds are only scored"),
 ])
 def test_bad_confidence_options_are_one_line_errors(tmp_path, args, message):
     r = subprocess.run([str(REPO / ".venv/bin/rackscan"), "bench", "worlds", str(REPO / "datasets/families/tiny.yaml"),

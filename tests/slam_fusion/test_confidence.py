@@ -30,6 +30,25 @@ def test_tires_seen_on_every_pass_that_had_them_keep_their_confidence():
     assert "passes_disagree" not in o.reason and o.confidence > RECOUNT_CAP
 
 
+@pytest.mark.parametrize("read", [True, False])
+def test_the_count_has_a_confidence_of_its_own_when_a_count_model_is_given(read):
+    from slam_fusion.core.confidence import shipped_count_model, shipped_model
+
+    a = _track(0.0, [1, 2, 3, 11, 12, 13], [1, 2, 3, 11, 12, 13])
+    b = _track(0.215, [2, 3, 4, 12, 13, 14], [2, 3, 4, 12, 13, 14])
+    if not read:
+        a, b = replace(a, gtins=()), replace(b, gtins=())
+    bin_model, count_model = shipped_model(), shipped_count_model()
+    assert count_model is not None and bin_model is not None
+    plain = fuse_bin("B", [a, b], set(range(1, 15)), pass_of=PASS_OF, model=bin_model)
+    both = fuse_bin("B", [a, b], set(range(1, 15)), pass_of=PASS_OF, model=bin_model, count_model=count_model)
+    assert plain.count_confidence is None and both.confidence == plain.confidence
+    assert both.count_confidence == count_model.probability(both.evidence)
+    assert (both.sku != "") == read and ("no_label_read" in both.reason) != read
+    if not read:  # two tires plainly counted, neither label read: the count is trusted, the SKU is not
+        assert both.confidence < 0.8 <= both.count_confidence
+
+
 def test_a_tire_one_pass_saw_and_another_did_not_goes_to_recount():
     a = _track(0.0, [1, 2, 3, 11, 12, 13], [1, 2, 3, 11, 12, 13])
     ghost = _track(0.215, [2, 3, 4], [2, 3, 4, 12, 13, 14])  # support 0.5: counted, but pass 1 had it whole and saw nothing
