@@ -24,7 +24,7 @@ from reconciliation.errors import ReconciliationError
 MIN_CONFIDENCE = 0.8  # reconciliation's own threshold: under it a bin is a recount
 STALE_AFTER_DAYS = 14.0
 MERGED_COLUMNS = ["bin_id", "sku", "gtin", "count", "confidence", "n_views", "evidence_path", "evidence_crop_path",
-                  "reason", "flight_key", "flown_at", "trusted"]
+                  "reason", "count_confidence", "flight_key", "flown_at", "trusted"]
 HISTORY_COLUMNS = ["bin_id", "flight_order", "flight_key", "flown_at", "sku", "count", "confidence", "trusted", "won"]
 
 
@@ -81,6 +81,8 @@ def merge_observations(flights: list[FlightObservations], *, min_confidence: flo
             for col in ("evidence_path", "evidence_crop_path"):
                 o[col] = [str(Path(fo.bundle_path) / p) if p else "" for p in o[col].fillna("").astype(str)]
         o["sku"] = o["sku"].fillna("").astype(str)
+        cc = o["count_confidence"] if "count_confidence" in o.columns else pd.Series(float("nan"), index=o.index)
+        o["count_confidence"] = pd.to_numeric(cc, errors="coerce").fillna(o["confidence"]).astype(float)  # NULL: before 0009
         o["flight_key"] = fo.flight_key
         o["flown_at"] = _utc(fo.flown_at)
         o["flight_order"] = order  # by start time, then as added
@@ -236,7 +238,7 @@ def load_campaign(store, name: str) -> Campaign:
                        .where(S.campaign_flights.c.campaign_id == row["id"]).order_by(S.campaign_flights.c.id)).mappings().all()
         o = S.observations
         res = c.execute(select(o.c.flight_id, o.c.bin_id, o.c.sku, o.c.gtin, o.c.count, o.c.confidence, o.c.n_views,
-                               o.c.evidence_path, o.c.evidence_crop_path, o.c.reason)
+                               o.c.evidence_path, o.c.evidence_crop_path, o.c.reason, o.c.count_confidence)
                         .where(o.c.flight_id.in_([f["id"] for f in fl])))
         obs = pd.DataFrame(res.mappings().all(), columns=list(res.keys()))
     flights = []

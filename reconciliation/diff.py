@@ -6,6 +6,12 @@ bin with ``paired_bin_id``), ghost (ERP has stock, the bin was seen empty), unex
 the ERP does not list for this bin, including SKUs the ERP lists nowhere), not_scanned (coverage
 gap), needs_recount (the count's confidence is below the threshold). Counts compare with a
 tolerance (0 by default).
+
+Goods counted whose label no camera read (an observation with sku "" and a count) cannot be
+checked against the ERP's SKU. In a bin the ERP lists stock for, the bin goes to recount. In a bin
+the ERP lists empty they are a discrepancy whatever their SKU: unexpected_sku with sku "" (reason
+``sku_unread``), judged on the count alone (the observation's ``count_confidence``, where fusion
+gave one; else its ``confidence``), and a recount where that is under the threshold.
 """
 
 from __future__ import annotations
@@ -49,7 +55,8 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
               prices: dict[str, float] | None = None,
               bin_positions: dict[str, tuple[float, float, float]] | None = None) -> ReconciliationResult:
     """Diff ERP rows (bin_id, sku, qty[, unit_price]) against observations (bin_id, sku, count,
-    confidence[, n_views, evidence_path, reason]); ``scanned_bins`` defaults to the observed bins.
+    confidence[, n_views, evidence_path, reason, count_confidence]); ``scanned_bins`` defaults to the
+    observed bins.
     ``bin_positions`` (site-frame centres) break ties when pairing misplaced stock: nearer first."""
     prices = dict(prices or {})
     if "unit_price" in erp.columns:
@@ -66,8 +73,16 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
     bin_conf: dict[str, float] = {}
     bin_evidence: dict[str, str] = {}
     bin_reason: dict[str, str] = {}
+    if "count_confidence" not in obs.columns:
+        obs["count_confidence"] = obs["confidence"]
+    unread: dict[str, tuple[int, float]] = {}  # bin -> goods counted with no label read, their count's confidence
     for r in obs.itertuples(index=False):
         bin_conf[r.bin_id] = min(bin_conf.get(r.bin_id, 1.0), float(r.confidence))
+        if not r.sku and int(r.count) > 0:
+            cc = float(r.confidence if r.count_confidence is None or r.count_confidence != r.count_confidence
+                       else r.count_confidence)  # None or NaN: the bin's confidence
+            n, c = unread.get(r.bin_id, (0, 1.0))
+            unread[r.bin_id] = (n + int(r.count), min(c, cc))
         if r.evidence_path:
             bin_evidence.setdefault(r.bin_id, r.evidence_path)
         if r.reason:
@@ -92,7 +107,7 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
             if eq > 0:
                 add(b, s, "not_scanned", eq, 0, conf=0.0)
             continue
-        if bin_conf.get(b, 1.0) < min_confidence:
+        if bin_conf.get(b, 1.0) < min_confidence or b in unread:  # unread goods: is the ERP's SKU among them?
             add(b, s, "needs_recount", eq, seen.get((b, s), {}).get("count", 0))
             continue
         cq = seen.get((b, s), {}).get("count", 0)
@@ -136,6 +151,15 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
     for i, (b, s, cq) in enumerate(unexpected):
         if i not in used_unexp:
             add(b, s, "unexpected_sku", 0, cq)
+    listed_erp = {k[0] for k in erp_q}
+    for b, (n, count_conf) in sorted(unread.items()):
+        if b not in scanned or b in listed_erp:
+            continue  # not scanned: no claim; stocked in the ERP: its rows went to recount above
+        if count_conf >= min_confidence and not any(k[0] == b for k in seen):
+            add(b, "", "unexpected_sku", 0, n, conf=count_conf)
+        else:
+            add(b, "", "needs_recount", 0, n)
+        rows[-1]["reason"] = ";".join(x for x in (rows[-1]["reason"], "sku_unread") if x)
     df = pd.DataFrame(rows, columns=DISCREPANCY_COLUMNS).sort_values(["bin_id", "sku", "kind"]).reset_index(drop=True)
     n_site = len(site_bins) if site_bins is not None else len(scanned | {b for b, _ in erp_q})
     scanned_site = scanned if site_bins is None else scanned & set(site_bins)

@@ -35,6 +35,12 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def _count_confidence(r) -> float | None:
+    """An observation's count confidence (``count_confidence``), None where it has none."""
+    v = getattr(r, "count_confidence", None)
+    return None if v is None or v != v else float(v)  # NaN != NaN
+
+
 def counts_rows(recs: list[dict]) -> list[list]:
     """What the audit chain keeps of a flight's observations: [bin, sku, count, confidence] sorted."""
     return sorted([r["bin_id"], r["sku"], int(r["count"]), round(float(r["confidence"]), 6)] for r in recs)
@@ -134,7 +140,7 @@ class ResultsStore:
                          "count": int(r.count), "confidence": float(r.confidence), "n_views": int(getattr(r, "n_views", 0) or 0),
                          "evidence_path": str(getattr(r, "evidence_path", "") or ""),
                          "evidence_crop_path": str(getattr(r, "evidence_crop_path", "") or ""),
-                         "reason": str(getattr(r, "reason", "") or "")}
+                         "reason": str(getattr(r, "reason", "") or ""), "count_confidence": _count_confidence(r)}
                         for r in observations.itertuples(index=False)]
                 if recs:
                     c.execute(insert(S.observations), recs)

@@ -30,6 +30,40 @@ CASES = [
 ]
 
 
+def _obs_cc(rows):
+    return pd.DataFrame(rows, columns=["bin_id", "sku", "count", "confidence", "count_confidence"])
+
+
+# goods counted whose label no camera read (sku ""): (name, erp rows, observation rows with the count's
+# own confidence, expected (bin, sku, kind, erp, counted, confidence))
+UNREAD = [
+    ("ERP empty, count trusted: unexpected goods, SKU unread", [("B", "s1", 2)],
+     [("A", "", 2, 0.3, 0.95), ("B", "s1", 2, 0.97, 0.97)],
+     [("A", "", "unexpected_sku", 0, 2, 0.95), ("B", "s1", "match", 2, 2, 0.97)]),
+    ("ERP empty, count doubted: recount", [], [("A", "", 2, 0.3, 0.6)], [("A", "", "needs_recount", 0, 2, 0.3)]),
+    ("ERP empty, no count confidence given: the bin's serves", [], [("A", "", 1, 0.85, float("nan"))],
+     [("A", "", "unexpected_sku", 0, 1, 0.85)]),
+    ("ERP stocked, count trusted: its SKU unchecked, recount", [("A", "s1", 2)], [("A", "", 2, 0.3, 0.95)],
+     [("A", "s1", "needs_recount", 2, 0, 0.3)]),
+    ("ERP stocked, bin trusted all the same: recount, not a ghost", [("A", "s1", 2)], [("A", "", 2, 0.9, 0.95)],
+     [("A", "s1", "needs_recount", 2, 0, 0.9)]),
+    ("ERP stocked elsewhere: unread goods are not the misplaced SKU", [("B", "s1", 2)],
+     [("A", "", 2, 0.3, 0.95), ("B", "", 0, 0.97, 0.97)],
+     [("A", "", "unexpected_sku", 0, 2, 0.95), ("B", "s1", "ghost", 2, 0, 0.97)]),
+    ("empty bin seen empty: nothing", [], [("A", "", 0, 0.99, 0.99)], []),
+]
+
+
+@pytest.mark.parametrize("name,erp,obs,expected", UNREAD, ids=[c[0] for c in UNREAD])
+def test_goods_with_no_label_read(name, erp, obs, expected):
+    d = reconcile(_erp(erp), _obs_cc(obs)).discrepancies
+    got = sorted((b, s, k, e, c, round(p, 2)) for b, s, k, e, c, p in
+                 zip(d.bin_id, d.sku, d.kind, d.erp_qty, d.counted_qty, d.confidence))
+    assert got == sorted(expected)
+    unread = d[d.sku == ""]
+    assert (unread.reason == "sku_unread").all()
+
+
 @pytest.mark.parametrize("name,erp,obs,expected", CASES, ids=[c[0] for c in CASES])
 def test_diff_table(name, erp, obs, expected):
     d = reconcile(_erp(erp), _obs(obs)).discrepancies

@@ -151,3 +151,35 @@ def test_a_store_from_before_frames_fused_gets_the_column_and_keeps_its_live_bin
     assert "frames_fused" in {c["name"] for c in inspect(store.engine).get_columns("live_bins")}
     rows = live_bins(store, lid)
     assert rows[["bin_id", "count"]].values.tolist() == [["A01-B01-L1-P1", 3]] and rows.frames_fused.isna().all()
+
+
+def test_a_store_from_before_count_confidence_gets_the_column_and_a_campaign_reads_it(tmp_path):
+    from sqlalchemy import text
+
+    from reconciliation.campaign import create_campaign, load_campaign
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    store = ResultsStore(url)
+    with store.engine.begin() as c:  # the store as revision 0008 left it
+        c.execute(text("ALTER TABLE observations DROP COLUMN count_confidence"))
+        c.execute(text("UPDATE alembic_version SET version_num = '0008'"))
+    store = ResultsStore(url)  # opening upgrades it
+    assert "count_confidence" in {c["name"] for c in inspect(store.engine).get_columns("observations")}
+    from tests.conftest import DEFAULT_SITE
+
+    create_campaign(store, "c", DEFAULT_SITE)
+    site_id = load_campaign(store, "c").site_id
+    old = _obs()  # stored before fusion gave a count its own confidence
+    new = _obs().assign(sku=["000401001", "000401002", ""], count=[4, 5, 2], count_confidence=[0.99, 0.97, 0.93])
+    store.upsert_flight("old", site_id=site_id, bundle_path="", started_utc="2026-12-01T00:00:00+00:00", observations=old)
+    fid = store.upsert_flight("new", site_id=site_id, bundle_path="", started_utc="2026-12-02T00:00:00+00:00", observations=new)
+    assert store.flight_observations(fid)["count_confidence"].tolist() == [0.99, 0.97, 0.93]
+    from reconciliation.campaign import add_flight
+
+    for key in ("old", "new"):
+        add_flight(store, "c", key)
+    camp = load_campaign(store, "c")
+    flights = {f.flight_key: f.observations.set_index("bin_id") for f in camp.flights}
+    assert flights["old"]["count_confidence"].isna().all()  # NULL: the bin's confidence serves
+    merged = camp.merged().observations.set_index("bin_id")
+    assert merged.loc["A01-B03-L1-P1", "count_confidence"] == 0.93
