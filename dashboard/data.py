@@ -50,6 +50,16 @@ def discrepancies(rid: int, kinds=None, statuses=None, aisle=None) -> pd.DataFra
     return store().list_discrepancies(rid, kinds=kinds or None, statuses=statuses or None, aisle=aisle or None)
 
 
+UNREAD_SKU = "(label unread)"
+
+
+def sku_shown(df: pd.DataFrame) -> pd.Series:
+    """The SKU column as a reader sees it: goods counted whose label no camera read (sku "", a count)
+    show :data:`UNREAD_SKU`, not a blank a controller could take for "no goods"."""
+    sku = df["sku"].fillna("").astype(str)
+    return sku.where((sku != "") | (df["counted_qty"].fillna(0) <= 0), UNREAD_SKU)
+
+
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _site_from_yaml(text: str) -> Site:
     """The site a stored site file describes, parsed once per file (immutable: shared, not copied;

@@ -15,6 +15,7 @@ if rid is not None:
     st.session_state["current_filter"] = df
     st.caption(f"{len(df)} discrepancies")
     view = df[["id", "bin_id", "sku", "kind", "erp_qty", "counted_qty", "delta", "paired_bin_id", "confidence", "status"]]
+    view = view.assign(sku=data.sku_shown(view))
     picked = st.dataframe(view, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row",
                           key="disc_table", column_config={"confidence": st.column_config.ProgressColumn(min_value=0, max_value=1)})
     rows = list(getattr(getattr(picked, "selection", None), "rows", []) or [])
