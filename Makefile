@@ -1,6 +1,7 @@
 # make demo: set up the core (no PyTorch) and run the main job end to end on the synthetic warehouse.
 # make test: set up everything and run the whole test suite; then the core's tests in a core-only
-#            environment (.venv-core), so a PyTorch import that creeps into the core fails here.
+#            environment (.venv-core, set up while the suite runs: scripts/test.sh), so a PyTorch
+#            import that creeps into the core fails here.
 SHELL := /bin/bash
 VENV := .venv
 RUN := source scripts/env.sh && $(VENV)/bin/
@@ -17,9 +18,7 @@ demo: setup-core
 	@$(RUN)rackscan demo --out out/demo
 
 test: setup
-	@bash scripts/setup.sh core .venv-core
-	@$(RUN)python -m pytest -p no:dash -q --durations=25 tests
-	@source scripts/env.sh && RACKSCAN_CORE_ENV=1 .venv-core/bin/python -m pytest -p no:dash -q tests/test_core.py
+	@bash scripts/test.sh
 
 bench: setup
 	@$(RUN)rackscan bench render
