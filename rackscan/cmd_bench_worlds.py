@@ -137,6 +137,8 @@ def worlds_bench(
         s.add_row(f"discrepancies {kind}: precision / recall", f"{tp / pr if pr else 1:.3f} / {tp / tr if tr else 1:.3f} "
                   f"({tp} of {tr} found, {pr} reported)", ">= 0.98 / >= 0.99" if kind == "all" else "")
     s.add_row("calibration: expected calibration error / Brier", f"{p.ece:.3f} / {p.brier:.4f}", "ECE <= 0.03")
+    s.add_row("count confidence (the count alone right, SKU aside): ECE / Brier, counted wrong at >= "
+              f"{CONFIDENT}", f"{p.count_ece:.3f} / {p.count_brier:.4f}, {p.count_confidently_wrong}", "")
     s.add_row("processing time / flight time" + (f" (--jobs {jobs}: worlds shared the cores; measure it with --jobs 1)"
                                                  if jobs > 1 else ""),
               f"{p.processing_s:.0f} s / {p.flight_s:.0f} s = {p.processing_s / max(1e-9, p.flight_s):.2f}",

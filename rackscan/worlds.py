@@ -41,6 +41,7 @@ class WorldRun:
     recount: int = 0  # observed bins under MIN_CONFIDENCE
     confidently_wrong: int = 0
     outcomes: list[tuple[float, bool]] = field(default_factory=list)  # (confidence, count and SKU right) per observed bin
+    count_outcomes: list[tuple[float, bool]] = field(default_factory=list)  # (count confidence, count right) per observed bin
     wrong: list[dict] = field(default_factory=list)  # the wrong bins, for a look
     kinds: dict[str, list[int]] = field(default_factory=dict)  # kind -> [truth, predicted, true positive]
     flight_s: float = 0.0
@@ -185,11 +186,14 @@ def run_world(fam, k: int, out_root: Path, *, executor=None, fresh: bool = False
     truth = truth_by_bin(world.stock.assign(sku=world.stock["sku"].fillna("").astype(str)))
     n_obs, ok_c, ok_s = score_counts(obs, world.stock)
     named = labelled_bins(world.objects)
-    outcomes, wrong, per_bin = [], [], []
+    if "count_confidence" not in obs.columns:  # a flight fused before fusion gave the count its own
+        obs["count_confidence"] = obs["confidence"]
+    outcomes, count_outcomes, wrong, per_bin = [], [], [], []
     for r in obs.itertuples():
         t_count, t_sku = int(truth["count"].get(r.bin_id, 0)), truth["sku"].get(r.bin_id, "")
         right = int(r.count) == t_count and (r.sku or "") == t_sku
         outcomes.append((float(r.confidence), bool(right)))
+        count_outcomes.append((float(r.count_confidence), int(r.count) == t_count))
         per_bin.append({"bin_id": r.bin_id, "count": int(r.count), "true_count": t_count, "sku": r.sku or "",
                         "true_sku": t_sku, "labelled": r.bin_id in named, "confidence": float(r.confidence),
                         "right": bool(right), "reason": r.reason or ""})
@@ -212,6 +216,7 @@ def run_world(fam, k: int, out_root: Path, *, executor=None, fresh: bool = False
                    unlabelled_recount=sum(b["confidence"] < MIN_CONFIDENCE for b in unlabelled),
                    recount=sum(c < MIN_CONFIDENCE for c, _ in outcomes),
                    confidently_wrong=sum(c >= CONFIDENT and not ok for c, ok in outcomes), outcomes=outcomes,
+                   count_outcomes=count_outcomes,
                    wrong=wrong, kinds={s.kind: [s.truth, s.predicted, s.true_positive] for s in scores},
                    flight_s=rep.flight_time_s, processing_s=proc_s, frames=rep.frames)
     _save(root / "world.json", run)
@@ -289,6 +294,7 @@ def _stop_workers(pool, pending) -> None:
 def load_run(path: Path) -> WorldRun:
     data = json.loads(Path(path).read_text())
     data["outcomes"] = [tuple(x) for x in data["outcomes"]]
+    data["count_outcomes"] = [tuple(x) for x in data.get("count_outcomes", [])]  # absent before 2026-12-05
     return WorldRun(**data)
 
 
@@ -321,6 +327,9 @@ class Pooled:
     brier: float
     flight_s: float
     processing_s: float
+    count_ece: float = float("nan")  # the count confidence against the count alone being right
+    count_brier: float = float("nan")
+    count_confidently_wrong: int = 0  # counted wrong at count confidence >= CONFIDENT
 
     @property
     def sent_to_recount(self) -> int:
@@ -341,6 +350,9 @@ def pool(runs: list[WorldRun]) -> Pooled:
     conf = np.array([c for r in flown for c, _ in r.outcomes])
     ok = np.array([o for r in flown for _, o in r.outcomes])
     ece, brier = reliability(conf, ok) if len(conf) else (float("nan"), float("nan"))
+    c_conf = np.array([c for r in flown for c, _ in r.count_outcomes])
+    c_ok = np.array([o for r in flown for _, o in r.count_outcomes], dtype=bool)
+    c_ece, c_brier = reliability(c_conf, c_ok) if len(c_conf) else (float("nan"), float("nan"))
     worst = min(flown, key=lambda r: r.count_accuracy) if flown else None
     return Pooled(worlds=len(runs), refused=sum(bool(r.refused) for r in runs), bins=sum(r.bins for r in runs),
                   observed=sum(r.observed for r in flown), count_right=sum(r.count_right for r in flown),
@@ -353,7 +365,8 @@ def pool(runs: list[WorldRun]) -> Pooled:
                   median_count_accuracy=float(np.median(acc)) if acc else float("nan"),
                   worst_count_accuracy=worst.count_accuracy if worst else float("nan"),
                   worst_world=worst.world if worst else None, kinds=kinds, ece=ece, brier=brier,
-                  flight_s=sum(r.flight_s for r in flown), processing_s=sum(r.processing_s for r in flown))
+                  flight_s=sum(r.flight_s for r in flown), processing_s=sum(r.processing_s for r in flown),
+                  count_ece=c_ece, count_brier=c_brier, count_confidently_wrong=int(((c_conf >= CONFIDENT) & ~c_ok).sum()))
 
 
 def light_band(lux: float) -> str:

@@ -45,7 +45,10 @@ def test_every_world_is_scored_or_refused(bench):
         assert 0 <= r.labelled_sku_right <= r.labelled and r.labelled + r.unlabelled <= r.observed
         assert 0 <= r.unlabelled_recount <= r.unlabelled
         assert r.labelled > 0  # the tiny worlds' tires carry labels
+        assert len(r.count_outcomes) == r.observed and sum(ok for _, ok in r.count_outcomes) == r.count_right
+        assert all(0.0 <= c <= 1.0 for c, _ in r.count_outcomes)
     p = pool(runs)
+    assert 0.0 <= p.count_ece <= 1.0 and "count confidence (the count alone right" in stdout
     assert p.labelled == sum(r.labelled for r in flown) and "SKU accuracy, bins whose" in stdout
     assert p.worlds == 3 and p.refused == len(refused) and p.bins == sum(r.bins for r in runs)
     assert "pooled over 3 test worlds" in stdout and "wrong bins at confidence" in stdout
