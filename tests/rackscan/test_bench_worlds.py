@@ -48,7 +48,7 @@ def test_every_world_is_scored_or_refused(bench):
         assert len(r.count_outcomes) == r.observed and sum(ok for _, ok in r.count_outcomes) == r.count_right
         assert all(0.0 <= c <= 1.0 for c, _ in r.count_outcomes)
     p = pool(runs)
-    assert 0.0 <= p.count_ece <= 1.0 and "count confidence (the count alone right" in stdout
+    assert 0.0 <= p.count_ece <= 1.0
     assert p.labelled == sum(r.labelled for r in flown) and "SKU accuracy, bins whose" in stdout
     assert p.worlds == 3 and p.refused == len(refused) and p.bins == sum(r.bins for r in runs)
     assert "pooled over 3 test worlds" in stdout and "wrong bins at confidence" in stdout
@@ -57,6 +57,7 @@ def test_every_world_is_scored_or_refused(bench):
     summary = json.loads((out / "summary-test.json").read_text())
     assert summary["worlds"] == [200, 201, 202]
     assert (summary["pooled"]["labelled"], summary["pooled"]["unlabelled"]) == (p.labelled, p.unlabelled)
+    assert summary["pooled"]["count_ece"] == pytest.approx(p.count_ece)  # printed in the table too
     assert all(r.lux > 0 for r in runs)  # the tiny family gives its light in lux
     bands = {light_band(r.lux) for r in runs}
     assert set(summary["by_light"]) == bands and "by light" in stdout
