@@ -31,8 +31,8 @@ def worlds_bench(
                                                 help="rescale the shipped model's log-odds on these worlds (Platt: two "
                                                      "numbers, not a refit) and ship it (not on test worlds)"),
     confidence_out: Path = typer.Option(None, "--confidence-out",
-                                        help="with --fit-confidence, --fit-count-confidence or --recalibrate-confidence: write the model here, "
-                                             "a candidate, instead of shipping it"),
+                                        help="with --fit-confidence, --fit-count-confidence or --recalibrate-confidence: "
+                                             "write the model here, a candidate, instead of shipping it"),
     score_confidence: list[Path] = typer.Option(None, "--score-confidence",
                                                 help="score this model file beside the shipped one on these worlds' "
                                                      "stored bins (repeat it)"),

@@ -337,9 +337,11 @@ def load_result(bundle_dir: str | Path):
         raise FusionError(f"{d / 'result.json'}: missing; run `rackscan fuse {root}` (or process) first")
     meta = json.loads((d / "result.json").read_text())
     obs = pd.read_parquet(root / "observations.parquet")
+    has_cc = "count_confidence" in obs.columns  # absent in bundles fused before 2026-12-05
     observations = tuple(BinObservation(bin_id=r.bin_id, sku=r.sku or "", gtin=r.gtin or "", count=int(r.count),
                                         confidence=float(r.confidence), n_views=int(r.n_views),
-                                        evidence_frame=int(r.evidence_frame), reason=r.reason or "")
+                                        evidence_frame=int(r.evidence_frame), reason=r.reason or "",
+                                        count_confidence=float(r.count_confidence) if has_cc else None)
                          for r in obs.itertuples())
     traj = None
     if (d / "trajectory.parquet").exists():
