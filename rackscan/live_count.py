@@ -175,9 +175,8 @@ class LiveCounter:
         res = self._fuse(b, bins)
         self._last_fuse = time.monotonic()
         want = set(bins)
-        obs = pd.DataFrame([(o.bin_id, o.sku, o.count, o.confidence, o.n_views, "", o.reason,
-                             o.confidence if o.count_confidence is None else o.count_confidence)
-                            for o in res.observations if o.bin_id in want],
+        obs = pd.DataFrame([(o.bin_id, o.sku, o.count, o.confidence, o.n_views, "", o.reason, o.count_confidence)
+                            for o in res.observations if o.bin_id in want],  # None: reconcile takes the bin's
                            columns=["bin_id", "sku", "count", "confidence", "n_views", "evidence_path", "reason",
                                     "count_confidence"])
         site = b.site()

@@ -162,6 +162,7 @@ def run_world(fam, k: int, out_root: Path, *, executor=None, fresh: bool = False
     from rackscan.process import process_bundle
     from rackscan.stages import StageState
     from reconciliation.bench import bench_world
+    from reconciliation.diff import count_confidence_of
 
     sc, world, faces, bundle, refused = record_world(fam, k, out_root, one_face=one_face, fresh=fresh, on_frame=on_frame)
     root = Path(out_root) / f"world-{k}"
@@ -186,8 +187,7 @@ def run_world(fam, k: int, out_root: Path, *, executor=None, fresh: bool = False
     truth = truth_by_bin(world.stock.assign(sku=world.stock["sku"].fillna("").astype(str)))
     n_obs, ok_c, ok_s = score_counts(obs, world.stock)
     named = labelled_bins(world.objects)
-    if "count_confidence" not in obs.columns:  # a flight fused before fusion gave the count its own
-        obs["count_confidence"] = obs["confidence"]
+    obs["count_confidence"] = count_confidence_of(obs)  # a flight fused before the count had its own: the bin's
     outcomes, count_outcomes, wrong, per_bin = [], [], [], []
     for r in obs.itertuples():
         t_count, t_sku = int(truth["count"].get(r.bin_id, 0)), truth["sku"].get(r.bin_id, "")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from reconciliation.diff import count_confidence_of
 from reconciliation.errors import ReconciliationError
 
 MIN_CONFIDENCE = 0.8  # reconciliation's own threshold: under it a bin is a recount
@@ -81,8 +82,7 @@ def merge_observations(flights: list[FlightObservations], *, min_confidence: flo
             for col in ("evidence_path", "evidence_crop_path"):
                 o[col] = [str(Path(fo.bundle_path) / p) if p else "" for p in o[col].fillna("").astype(str)]
         o["sku"] = o["sku"].fillna("").astype(str)
-        cc = o["count_confidence"] if "count_confidence" in o.columns else pd.Series(float("nan"), index=o.index)
-        o["count_confidence"] = pd.to_numeric(cc, errors="coerce").fillna(o["confidence"]).astype(float)  # NULL: before 0009
+        o["count_confidence"] = count_confidence_of(o)  # NULL in the store before revision 0009
         o["flight_key"] = fo.flight_key
         o["flown_at"] = _utc(fo.flown_at)
         o["flight_order"] = order  # by start time, then as added

@@ -50,6 +50,14 @@ class ReconciliationResult:
     summary: ReconciliationSummary
 
 
+def count_confidence_of(obs: pd.DataFrame) -> pd.Series:
+    """Each observation's count confidence: its ``count_confidence`` where fusion gave one (the
+    column is absent, None or NaN in observations from before 2026-12-05), else its ``confidence``."""
+    if "count_confidence" not in obs.columns:
+        return obs["confidence"].astype(float)
+    return pd.to_numeric(obs["count_confidence"], errors="coerce").fillna(obs["confidence"]).astype(float)
+
+
 def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[str] | None = None,
               scanned_bins: set[str] | None = None, min_confidence: float = 0.8, tolerance: int = 0,
               prices: dict[str, float] | None = None,
@@ -73,16 +81,13 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
     bin_conf: dict[str, float] = {}
     bin_evidence: dict[str, str] = {}
     bin_reason: dict[str, str] = {}
-    if "count_confidence" not in obs.columns:
-        obs["count_confidence"] = obs["confidence"]
+    obs["count_confidence"] = count_confidence_of(obs)
     unread: dict[str, tuple[int, float]] = {}  # bin -> goods counted with no label read, their count's confidence
     for r in obs.itertuples(index=False):
         bin_conf[r.bin_id] = min(bin_conf.get(r.bin_id, 1.0), float(r.confidence))
         if not r.sku and int(r.count) > 0:
-            cc = float(r.confidence if r.count_confidence is None or r.count_confidence != r.count_confidence
-                       else r.count_confidence)  # None or NaN: the bin's confidence
             n, c = unread.get(r.bin_id, (0, 1.0))
-            unread[r.bin_id] = (n + int(r.count), min(c, cc))
+            unread[r.bin_id] = (n + int(r.count), min(c, float(r.count_confidence)))
         if r.evidence_path:
             bin_evidence.setdefault(r.bin_id, r.evidence_path)
         if r.reason:
@@ -155,7 +160,7 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
     for b, (n, count_conf) in sorted(unread.items()):
         if b not in scanned or b in listed_erp:
             continue  # not scanned: no claim; stocked in the ERP: its rows went to recount above
-        if count_conf >= min_confidence and not any(k[0] == b for k in seen):
+        if count_conf >= min_confidence and b not in stocked:
             add(b, "", "unexpected_sku", 0, n, conf=count_conf)
         else:
             add(b, "", "needs_recount", 0, n)
