@@ -37,6 +37,10 @@ from flight.watch import FlightOutcome, FlightStatus, watch_flight  # noqa: E402
 MODE_NAMES = {v: k for k, v in COPTER_MODES.items()}
 EKF_POS_HORIZ_ABS, EKF_CONST_POS_MODE = 0x10, 0x80
 TYPE_NAMES = {0: "mission", 1: "fence", 2: "rally"}
+# the stream groups the runner asks for, each with a message that shows it is on (ArduCopter's GCS_MAVLink groups)
+STREAM_MARKERS = {mavlink.MAV_DATA_STREAM_EXTENDED_STATUS: "SYS_STATUS", mavlink.MAV_DATA_STREAM_POSITION: "GLOBAL_POSITION_INT",
+                  mavlink.MAV_DATA_STREAM_EXTRA1: "ATTITUDE", mavlink.MAV_DATA_STREAM_EXTRA2: "VFR_HUD",
+                  mavlink.MAV_DATA_STREAM_EXTRA3: "EKF_STATUS_REPORT"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,6 +60,7 @@ class RunnerOptions:
     link_giveup_s: float = 60.0  # lost this long: stop (the vehicle's failsafe has it)
     abort_mode: str = "RTL"  # RTL or LAND
     stream_hz: int = 10
+    stream_wait_s: float = 1.0  # for a requested stream's first message before asking again
     mission_timeout_s: float = 3600.0
     signing_key: bytes | None = None
     require_signing: bool = False
@@ -97,6 +102,7 @@ class VehicleState:
     statustext_boot_s: list[float] = field(default_factory=list)  # the vehicle's clock when each text came
     mode_log: list[tuple[float, str]] = field(default_factory=list)  # (vehicle clock, mode) at each mode change
     last_msg_wall: float = 0.0
+    kinds_seen: set[str] = field(default_factory=set)  # every message type received so far
     boot_s: float = 0.0  # the vehicle's clock (time_boot_ms): failsafe timers run on it, as the vehicle's own do
     signed_seen: bool = False
     unsigned_seen: bool = False
@@ -212,6 +218,7 @@ class MissionRunner:
         s = self.state
         with self._cond:
             s.last_msg_wall = time.monotonic()
+            s.kinds_seen.add(kind)
             if getattr(m, "_signed", False):
                 s.signed_seen = True
             else:
@@ -431,17 +438,27 @@ class MissionRunner:
 
     # -- streams and checks --------------------------------------------------------------------
     def request_streams(self) -> None:
-        for stream in (mavlink.MAV_DATA_STREAM_EXTENDED_STATUS, mavlink.MAV_DATA_STREAM_POSITION,
-                       mavlink.MAV_DATA_STREAM_EXTRA1, mavlink.MAV_DATA_STREAM_EXTRA2, mavlink.MAV_DATA_STREAM_EXTRA3):
-            self._send("request_data_stream_send", self.target[0], self.target[1], stream, self.opt.stream_hz, 1)
-        if not self.wait_until(lambda s: s.battery_pct >= 0, 5.0):
-            for stream in (mavlink.MAV_DATA_STREAM_EXTENDED_STATUS, mavlink.MAV_DATA_STREAM_EXTRA3):
+        """REQUEST_DATA_STREAM for each group the runner reads, sent again for a group until one of its
+        messages arrives: on a lossy link a lost request would otherwise leave, say, EKF_STATUS_REPORT
+        off for the whole flight and the vehicle never "ready". A group still silent after
+        ``command_retries`` rounds is left to ``preflight`` to report."""
+        missing = dict(STREAM_MARKERS)
+        for _ in range(self.opt.command_retries):
+            for stream in missing:
                 self._send("request_data_stream_send", self.target[0], self.target[1], stream, self.opt.stream_hz, 1)
+            self.wait_until(lambda s: all(k in s.kinds_seen for k in missing.values()), self.opt.stream_wait_s)
+            missing = {g: k for g, k in missing.items() if k not in self.state.kinds_seen}
+            if not missing:
+                return
+        self._event("no " + ", ".join(sorted(missing.values())) + " from the vehicle after requesting "
+                    f"its stream {self.opt.command_retries} times")
 
     def preflight(self) -> None:
         def problems(s: VehicleState) -> list[str]:
             out = []
-            if not (s.ekf_flags & EKF_POS_HORIZ_ABS) or s.ekf_flags & EKF_CONST_POS_MODE:
+            if not s.ekf_seen:
+                out.append("no EKF_STATUS_REPORT from the vehicle (its EXTRA3 stream is off?)")
+            elif not (s.ekf_flags & EKF_POS_HORIZ_ABS) or s.ekf_flags & EKF_CONST_POS_MODE:
                 out.append(f"EKF not ready (flags 0x{s.ekf_flags:x})")
             if not s.prearm_ok:
                 out.append("pre-arm checks failing")

@@ -17,6 +17,7 @@ class Faults:
     (SIM_BATT_VOLTAGE, SIM_GPS1_ENABLE), as the SITL test does on real ArduCopter."""
 
     drop_pct: float = 0.0  # of packets, each direction
+    lost_stream_requests: int = 0  # the first N REQUEST_DATA_STREAM packets from the ground are lost on the way up
     rtk_loss_at_s: float | None = None
     rtk_loss_fix: int = 3  # the fix type after the loss (3 = 3D, 0 = GPS gone: SIM_GPS1_ENABLE 0)
     rtk_restore_after_s: float | None = None

@@ -59,6 +59,7 @@ class SimVehicle:
                                 alt_m=self.cfg.home_alt_m, heading_deg=90.0)  # site frame = ENU
         # simulated sensor noise and packet loss, not secrets (bandit B311)
         self.rng = random.Random(self.cfg.seed)  # nosec B311
+        self._stream_requests_lost = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -219,6 +220,9 @@ class SimVehicle:
             if msg.get_type() == "BAD_DATA" or self.link_blocked() or self._dropped():
                 continue
             if msg.get_srcSystem() == self.cfg.sysid:
+                continue
+            if msg.get_type() == "REQUEST_DATA_STREAM" and self._stream_requests_lost < self.cfg.faults.lost_stream_requests:
+                self._stream_requests_lost += 1
                 continue
             with self._lock:
                 for part in self.parts:

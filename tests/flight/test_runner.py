@@ -84,7 +84,9 @@ def _lines(out) -> list[tuple[str, str, str]]:
 # where it ends: "rally" (RTL to the rally point), "far" (the mission's end), "here" (landed where the fault came)
 @pytest.mark.parametrize("case, faults, kw, status, ends, line", [
     ("clean", Faults(), {}, "complete", "far", None),
-    ("10% packets dropped each way", Faults(drop_pct=10.0), {}, "complete", "far", None),
+    # at speedup 8, as the link cuts: Copter disarms 10 s after arming on the ground, 0.5 s of wall time
+    # at speedup 20, less than one lost takeoff's retry (0.7 s); a loaded machine then ran out of tries
+    ("10% packets dropped each way", Faults(drop_pct=10.0), {"speedup": 8.0}, "complete", "far", None),
     ("battery low by voltage (SIM_BATT_VOLTAGE 10.0 on 3S) -> vehicle RTL",
      Faults(battery_voltage_at_s=24.0, battery_voltage_v=10.0), {}, "rtl_battery", "rally", ("battery_low", "RTL", "vehicle")),
     ("battery critical by voltage (9.5 V) -> vehicle LAND where it is",
@@ -198,6 +200,29 @@ def test_refused_arm_is_one_clear_error(tmp_path):
 def test_a_failsafe_that_cannot_be_set_refuses_the_flight_before_arming(tmp_path, sim_params, message):
     with pytest.raises(FlightError, match=f"refusing to arm: failsafe profile 'warehouse': .*{message}"):
         _fly(Faults(), tmp_path=tmp_path, sim={"params": sim_params})
+
+
+@pytest.mark.parametrize("lost, ready", [
+    (3, True),   # the first requests lost on a lossy link: asked again until each group's message comes
+    (99, False),  # a vehicle that never answers: preflight names the missing EKF report, not "flags 0x0"
+])
+def test_stream_requests_lost_on_the_way_up_are_sent_again(lost, ready):
+    cfg = SimConfig(speedup=20, ekf_ready_s=1.0, faults=Faults(lost_stream_requests=lost))
+    port = free_udp_port()
+    veh = SimVehicle(f"udpout:127.0.0.1:{port}", cfg).start()
+    try:
+        r = MissionRunner(f"udpin:127.0.0.1:{port}", RunnerOptions(ready_timeout_s=2.0, stream_wait_s=0.3)).connect()
+        r.request_streams()
+        if ready:
+            r.preflight()
+            assert {"SYS_STATUS", "GLOBAL_POSITION_INT", "ATTITUDE", "VFR_HUD", "EKF_STATUS_REPORT"} <= r.state.kinds_seen
+        else:
+            with pytest.raises(FlightError, match=r"no EKF_STATUS_REPORT from the vehicle"):
+                r.preflight()
+            assert any("EKF_STATUS_REPORT" in e and "6 times" in e for e in r.events)
+        r.close()
+    finally:
+        veh.stop()
 
 
 def test_rtk_required_but_only_3d_fix_is_refused_before_takeoff(tmp_path):
