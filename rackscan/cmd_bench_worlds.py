@@ -177,18 +177,21 @@ def worlds_bench(
             con.print(f"candidate written to {fit.path}, not shipped: score it with --score-confidence {fit.path}")
     if score_confidence:
         from rackscan.worlds import score_models
-        from slam_fusion.core.confidence import MODEL_PATH
+        from slam_fusion.core.confidence import COUNT_MODEL_PATH, MODEL_PATH
 
         names = [m.name for m in score_confidence]  # the file's name; its path where two share one
         models = {(m.name if names.count(m.name) == 1 else str(m)): m for m in score_confidence}
-        n, n_wrong, scores = score_models(runs, root, {"shipped": MODEL_PATH, **models})
-        m = Table(title=f"confidence models on the same {n} stored bins of these worlds ({n_wrong} wrong)")
-        for c in ("model", "ECE", "Brier", f"wrong >= {CONFIDENT}", f"wrong >= {MIN_CONFIDENCE} (counted)",
-                  f"to recount (< {MIN_CONFIDENCE})", "right kept"):
-            m.add_column(c)
+        shipped = {"shipped": MODEL_PATH, **({"shipped count": COUNT_MODEL_PATH} if COUNT_MODEL_PATH.exists() else {})}
+        n, scores = score_models(runs, root, {**shipped, **models})
+        m = Table(title=f"confidence models on the same {n} stored bins of these worlds, each judged on its target "
+                        "(bin: count and SKU right; count: the count alone)")
+        m.caption = (f"counted wrong: wrong at >= {MIN_CONFIDENCE}, so not sent to recount; recount: under "
+                     f"{MIN_CONFIDENCE}; kept: right at >= {MIN_CONFIDENCE}")
+        for c in ("model", "target", "wrong", "ECE", "Brier", f"wrong >= {CONFIDENT}", "counted wrong", "recount", "kept"):
+            m.add_column(c, no_wrap=c in ("model", "target", "ECE", "Brier"))
         for sc in scores:
-            m.add_row(sc.name, f"{sc.ece:.3f}", f"{sc.brier:.4f}", str(sc.wrong_confident), str(sc.wrong_counted),
-                      str(sc.recount), str(sc.right_kept))
+            m.add_row(sc.name, sc.target, str(sc.wrong), f"{sc.ece:.3f}", f"{sc.brier:.4f}", str(sc.wrong_confident),
+                      str(sc.wrong_counted), str(sc.recount), str(sc.right_kept))
         con.print(m)
     wrong = [(r.world, w) for r in runs for w in r.wrong]
     if wrong:

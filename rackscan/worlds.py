@@ -480,6 +480,8 @@ class ModelScore:
 
     name: str
     path: Path | None  # the model file; None for probabilities no one file gives (held out world by world)
+    target: str  # what it was judged on: "bin" (count and SKU right) or "count" (the count alone)
+    wrong: int  # bins wrong on that target
     ece: float
     brier: float
     wrong_confident: int
@@ -488,9 +490,18 @@ class ModelScore:
     right_kept: int
 
 
-def score_models(runs: list[WorldRun], out_root: Path, models: dict[str, Path]) -> tuple[int, int, list[ModelScore]]:
+def outcomes(df, right, target: str):
+    """Whether each stored bin was right as a model of ``target`` is judged: "bin" (count and SKU, the
+    stored ``right``) or "count" (the count alone)."""
+    if target == "count" and len(df):
+        return df["count"].to_numpy(int) == df["true_count"].to_numpy(int)
+    return right
+
+
+def score_models(runs: list[WorldRun], out_root: Path, models: dict[str, Path]) -> tuple[int, list[ModelScore]]:
     """Each model file applied to the same stored bins of ``runs`` (no fusion again; the rules' cap
-    applies as in fusion): (bins, wrong bins, scores)."""
+    applies as in fusion), each judged on its own target (a count model on the count alone): (bins,
+    scores)."""
     import numpy as np
 
     from slam_fusion.core.confidence import ConfidenceModel
@@ -499,11 +510,12 @@ def score_models(runs: list[WorldRun], out_root: Path, models: dict[str, Path]) 
     out = []
     for name, path in models.items():
         m = ConfidenceModel.load(path)
-        out.append(model_score(name, Path(path), np.array([m.probability(e) for e in ev], dtype=float), y))
-    return len(y), int((~y).sum()), out
+        out.append(model_score(name, Path(path), np.array([m.probability(e) for e in ev], dtype=float),
+                               outcomes(df, y, m.target), target=m.target))
+    return len(y), out
 
 
-def model_score(name: str, path: Path | None, p, right) -> ModelScore:
+def model_score(name: str, path: Path | None, p, right, *, target: str = "bin") -> ModelScore:
     """Bins' probabilities ``p`` scored against their outcomes ``right`` (``ModelScore``)."""
     import numpy as np
 
@@ -511,7 +523,8 @@ def model_score(name: str, path: Path | None, p, right) -> ModelScore:
 
     p, y = np.asarray(p, dtype=float), np.asarray(right, dtype=bool)
     ece, brier = reliability(p, y) if len(p) else (float("nan"), float("nan"))
-    return ModelScore(name=name, path=path, ece=ece, brier=brier, wrong_confident=int(((p >= CONFIDENT) & ~y).sum()),
+    return ModelScore(name=name, path=path, target=target, wrong=int((~y).sum()), ece=ece, brier=brier,
+                      wrong_confident=int(((p >= CONFIDENT) & ~y).sum()),
                       wrong_counted=int(((p >= MIN_CONFIDENCE) & ~y).sum()), recount=int((p < MIN_CONFIDENCE).sum()),
                       right_kept=int(((p >= MIN_CONFIDENCE) & y).sum()))
 
@@ -559,8 +572,7 @@ def fit_confidence_model(fam, runs: list[WorldRun], out_root: Path, *, dest: Pat
     if target not in ("bin", "count"):
         raise ValueError(f"fit_confidence_model: target {target!r}; expected 'bin' or 'count'")
     df, ev, right = stored_bins(runs, out_root)
-    if target == "count" and len(df):
-        right = (df["count"].to_numpy(int) == df["true_count"].to_numpy(int))
+    right = outcomes(df, right, target)
     fitted_worlds = sorted(set(df["world"])) if len(df) else []
     if df.empty or right.all() or not right.any():
         from slam_fusion.errors import FusionError
@@ -571,7 +583,8 @@ def fit_confidence_model(fam, runs: list[WorldRun], out_root: Path, *, dest: Pat
     best, tried = choose_l2(ev, right, worlds)  # the penalty, chosen on worlds left out
     l2, held = best.l2, best.held
     model = fit_confidence(ev, right, l2=l2, fitted_on=f"{fam.name} {runs[0].split} worlds {runs[0].world}-{runs[-1].world}: "
-                                                         f"{len(df)} bins, {int((~right).sum())} wrong; L2 penalty {l2:g}")
+                                                         f"{len(df)} bins, {int((~right).sum())} wrong; L2 penalty {l2:g}",
+                           target=target)
     path = model.dump(dest or (COUNT_MODEL_PATH if target == "count" else MODEL_PATH))
     e_h, b_h = best.ece, best.brier
     e_r, b_r = reliability(df["raw_score"].to_numpy(float), right)

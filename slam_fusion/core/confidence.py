@@ -68,6 +68,7 @@ MODEL_PATH = Path(__file__).with_name("confidence_model.json")
 # --fit-count-confidence``): goods whose label no camera read can still be counted, and a bin the ERP
 # lists empty that holds them is a discrepancy whatever their SKU (``reconciliation.diff``)
 COUNT_MODEL_PATH = Path(__file__).with_name("count_model.json")
+TARGETS = ("bin", "count")  # what a model gives the chance of: the bin's count and SKU right, or its count alone
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,8 +146,11 @@ class ConfidenceModel:
     weights: tuple[float, ...]
     bias: float
     fitted_on: str = ""  # which worlds, how many bins, how many wrong
+    target: str = "bin"  # what it gives the chance of: "bin" (count and SKU right) or "count" (the count alone)
 
     def __post_init__(self) -> None:
+        if self.target not in TARGETS:
+            raise ValueError(f"ConfidenceModel: target {self.target!r}; expected one of {', '.join(TARGETS)}")
         n = len(VECTOR_NAMES)
         if not (len(self.mean) == len(self.scale) == len(self.weights) == n):
             raise ValueError(f"ConfidenceModel: mean, scale and weights need {n} values each ({', '.join(VECTOR_NAMES)})")
@@ -176,8 +180,11 @@ class ConfidenceModel:
                               "`rackscan bench worlds --fit-confidence` writes") from None
         if data.get("inputs") != list(VECTOR_NAMES):
             raise FusionError(f"{path}: inputs {data.get('inputs')}; expected {list(VECTOR_NAMES)} (refit the model)")
+        target = data.get("target", "bin")  # files written before a count model existed are bin models
+        if target not in TARGETS:
+            raise FusionError(f"{path}: target {target!r}; expected one of {', '.join(TARGETS)}")
         return cls(tuple(data["mean"]), tuple(data["scale"]), tuple(data["weights"]), float(data["bias"]),
-                   data.get("fitted_on", ""))
+                   data.get("fitted_on", ""), target)
 
 
 def shipped_model() -> ConfidenceModel | None:
@@ -186,10 +193,19 @@ def shipped_model() -> ConfidenceModel | None:
 
 def shipped_count_model() -> ConfidenceModel | None:
     """p(the bin's count is right), SKU aside; None where none was shipped (the bin's confidence serves)."""
-    return ConfidenceModel.load(COUNT_MODEL_PATH) if COUNT_MODEL_PATH.exists() else None
+    if not COUNT_MODEL_PATH.exists():
+        return None
+    model = ConfidenceModel.load(COUNT_MODEL_PATH)
+    if model.target != "count":
+        from slam_fusion.errors import FusionError
+
+        raise FusionError(f"{COUNT_MODEL_PATH}: a model of target {model.target!r}; expected 'count' (fit it with "
+                          "`rackscan bench worlds FAMILY --split dev --fit-count-confidence`)")
+    return model
 
 
-def fit_confidence(evidence: list[BinEvidence], right: list[bool], *, l2: float = 1.0, fitted_on: str = "") -> ConfidenceModel:
+def fit_confidence(evidence: list[BinEvidence], right: list[bool], *, l2: float = 1.0, fitted_on: str = "",
+                   target: str = "bin") -> ConfidenceModel:
     """Logistic regression with an L2 penalty (Newton's method) on bins whose truth is known."""
     X = np.array([e.vector() for e in evidence], dtype=float)
     y = np.asarray(right, dtype=float)
@@ -211,7 +227,7 @@ def fit_confidence(evidence: list[BinEvidence], right: list[bool], *, l2: float 
         w -= step
         if np.abs(step).max() < 1e-8:
             break
-    return ConfidenceModel(tuple(mean.tolist()), tuple(scale.tolist()), tuple(w[1:].tolist()), float(w[0]), fitted_on)
+    return ConfidenceModel(tuple(mean.tolist()), tuple(scale.tolist()), tuple(w[1:].tolist()), float(w[0]), fitted_on, target)
 
 
 def platt(z, right, *, pull: float = 1e-3) -> tuple[float, float]:
@@ -247,7 +263,7 @@ def recalibrate(model: ConfidenceModel, evidence: list[BinEvidence], right, *, o
     a, b = platt([model.logit(evidence[i]) for i in free], right[free])
     how = f"log-odds times {a:.3f} plus {b:.3f} (Platt) on {len(free)} bins outside the caps{' of ' + on if on else ''}"
     return ConfidenceModel(model.mean, model.scale, tuple(a * w for w in model.weights), a * model.bias + b,
-                           f"{model.fitted_on}; then {how}" if model.fitted_on else how)
+                           f"{model.fitted_on}; then {how}" if model.fitted_on else how, model.target)
 
 
 L2_CHOICES = (1.0, 3.0, 10.0, 30.0, 100.0)  # the penalties ``choose_l2`` tries

@@ -40,8 +40,9 @@ def test_a_candidate_is_written_where_asked_and_the_shipped_model_stays(tmp_path
     fit = fit_confidence_model(SimpleNamespace(name="t"), runs, tmp_path, dest=tmp_path / "cand.json")
     assert fit.path == tmp_path / "cand.json" and "L2 penalty" in fit.report and "held out world by world" in fit.report
     assert MODEL_PATH.read_bytes() == shipped
-    n, n_wrong, scores = score_models(runs, tmp_path, {"shipped": MODEL_PATH, "cand": fit.path})
-    assert n == 120 and 0 < n_wrong < 120 and [s.name for s in scores] == ["shipped", "cand"]
+    n, scores = score_models(runs, tmp_path, {"shipped": MODEL_PATH, "cand": fit.path})
+    assert n == 120 and [s.name for s in scores] == ["shipped", "cand"] and {s.target for s in scores} == {"bin"}
+    assert 0 < scores[0].wrong == scores[1].wrong < 120
     df = pd.concat(pd.read_parquet(tmp_path / f"world-{r.world}" / "bins.parquet") for r in runs)
     m = ConfidenceModel.load(fit.path)
     p = np.array([m.probability(BinEvidence(**{k: r[k] for k in asdict(BinEvidence(n_views=1, count=0))}))
@@ -65,7 +66,15 @@ def test_a_count_model_is_fitted_on_the_count_alone_and_written_where_asked(tmp_
     assert fit.path == tmp_path / "count.json" and fit.report.startswith(f"count confidence model on 120 bins of 3 worlds ({count_wrong} wrong)")
     assert (COUNT_MODEL_PATH.read_bytes() if COUNT_MODEL_PATH.exists() else None) == shipped
     m = ConfidenceModel.load(fit.path)
-    assert f"120 bins, {count_wrong} wrong" in m.fitted_on
+    assert f"120 bins, {count_wrong} wrong" in m.fitted_on and m.target == "count"
+    # scored beside a bin model, each is judged on its own target: the count model on the count alone
+    bin_fit = fit_confidence_model(SimpleNamespace(name="t"), runs, tmp_path, dest=tmp_path / "bin.json")
+    _, scores = score_models(runs, tmp_path, {"bin": bin_fit.path, "count": fit.path})
+    assert [(s.target, s.wrong) for s in scores] == [("bin", wrong), ("count", count_wrong)]
+    p = np.array([m.probability(BinEvidence(**{k: r[k] for k in asdict(BinEvidence(n_views=1, count=0))}))
+                  for _, r in df.iterrows()])
+    count_right = (df["count"] == df["true_count"]).to_numpy(bool)
+    assert scores[1].wrong_confident == int(((p >= 0.9) & ~count_right).sum())
     with pytest.raises(ValueError, match="target 'sku'"):
         fit_confidence_model(SimpleNamespace(name="t"), runs, tmp_path, dest=tmp_path / "x.json", target="sku")
 
@@ -82,7 +91,7 @@ def test_a_recalibrated_candidate_is_written_where_asked_and_scored_beside_the_s
     assert new.mean == old.mean and new.scale == old.scale  # the same inputs, rescaled log-odds
     a = new.weights[0] / old.weights[0]
     assert np.allclose(np.array(new.weights), a * np.array(old.weights))
-    n, _, scores = score_models(runs, tmp_path, {"shipped": MODEL_PATH, "recal": fit.path})
+    n, scores = score_models(runs, tmp_path, {"shipped": MODEL_PATH, "recal": fit.path})
     assert n == 120 and [s.name for s in scores] == ["shipped", "recal"]
 
 

@@ -1,6 +1,7 @@
 """Bin confidence: the evidence behind a count, the rules that send a bin to recount, and the
 fitted model (logistic regression) with its file."""
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -201,6 +202,22 @@ def test_model_file_round_trip_and_bad_files(tmp_path):
     (tmp_path / "old.json").write_text('{"inputs": ["n_views"], "mean": [0], "scale": [1], "weights": [1], "bias": 0}')
     with pytest.raises(FusionError, match=r"old.json: inputs \['n_views'\]; expected \["):
         ConfidenceModel.load(tmp_path / "old.json")
+    # what it gives the chance of: written and read back; a file without it is a bin model, as before
+    count = ConfidenceModel.load(fit_confidence(ev, right, target="count").dump(tmp_path / "c.json"))
+    assert count.target == "count" and back.target == "bin"
+    data = json.loads((tmp_path / "c.json").read_text())
+    (tmp_path / "sku.json").write_text(json.dumps({**data, "target": "sku"}))
+    with pytest.raises(FusionError, match=r"sku.json: target 'sku'; expected one of bin, count"):
+        ConfidenceModel.load(tmp_path / "sku.json")
+
+
+def test_the_shipped_count_model_is_a_count_model(monkeypatch, tmp_path):
+    import slam_fusion.core.confidence as confidence
+
+    assert confidence.shipped_count_model().target == "count"
+    monkeypatch.setattr(confidence, "COUNT_MODEL_PATH", confidence.MODEL_PATH)  # a bin model put in its place
+    with pytest.raises(FusionError, match=r"a model of target 'bin'; expected 'count'"):
+        confidence.shipped_count_model()
 
 
 @pytest.mark.parametrize("t_s,z,x,expected", [
