@@ -64,22 +64,31 @@ def labelled_bins(objects) -> set[str]:
     return {o.bin_id for o in objects if o.kind in LABEL_KINDS}
 
 
-def discrepancies_in_scope(disc, scoped: set[str]):
+def discrepancies_in_scope(disc, scoped: set[str], labelled: set[str] | None = None):
     """The world's injected discrepancies as a flight over the bins ``scoped`` can see them: those of
     its bins, and goods moved across its edge judged from the side it flew. Moved out of it (to a bin
     not flown), the bin they left is empty while the ERP lists them: a ghost. Moved into it, they
-    stand where the ERP, as far as the flight covers it, lists them nowhere: an unknown SKU."""
+    stand where the ERP, as far as the flight covers it, lists them nowhere: an unknown SKU.
+
+    Goods moved between two flown bins whose new bin holds no label (``labelled``: the bins whose
+    goods carry one, ``labelled_bins``) cannot be told from the air to be the goods the ERP lists
+    elsewhere: the flight sees the bin they left empty (a ghost) and goods of unread SKU where they
+    stand (an unknown SKU), and is judged on those two. Without ``labelled`` every move is a move."""
     import pandas as pd
 
     rows = []
     for r in disc.to_dict("records"):
         src_in = r["bin_id"] in scoped
         dst_in = r["kind"] == "misplaced" and r["other_bin_id"] in scoped  # NaN where none: never in scoped
+        ghost = {**r, "kind": "ghost", "other_bin_id": ""}
+        unknown = {**r, "kind": "unknown_sku", "bin_id": r["other_bin_id"], "erp_qty": 0, "true_qty": r["erp_qty"],
+                   "other_bin_id": ""}
         if r["kind"] == "misplaced" and src_in and not dst_in:
-            rows.append({**r, "kind": "ghost", "other_bin_id": ""})
+            rows.append(ghost)
         elif dst_in and not src_in:
-            rows.append({**r, "kind": "unknown_sku", "bin_id": r["other_bin_id"], "erp_qty": 0,
-                         "true_qty": r["erp_qty"], "other_bin_id": ""})
+            rows.append(unknown)
+        elif dst_in and labelled is not None and r["other_bin_id"] not in labelled:
+            rows += [ghost, unknown]
         elif src_in:
             rows.append(r)
     return pd.DataFrame(rows, columns=disc.columns)
@@ -208,7 +217,7 @@ def run_world(fam, k: int, out_root: Path, *, executor=None, fresh: bool = False
         bins_df = bins_df.merge(pd.read_parquet(ev_path), on="bin_id", how="left", suffixes=("", "_ev"))
     bins_df.assign(world=k).to_parquet(root / "bins.parquet", index=False)
     scoped = set(bins)
-    in_scope = discrepancies_in_scope(world.discrepancies, scoped)
+    in_scope = discrepancies_in_scope(world.discrepancies, scoped, named)
     scores = bench_world(type("W", (), {"erp": world.erp[world.erp.Bin.isin(scoped)], "site": site,
                                         "discrepancies": in_scope, "stock": world.stock}), obs, min_confidence=MIN_CONFIDENCE)
     run = WorldRun(**base, bins=len(bins), observed=n_obs, count_right=ok_c, sku_right=ok_s, labelled=len(labelled),

@@ -148,18 +148,24 @@ def _disc(kind, bin_id, other="", erp_qty=3, true_qty=0):
             "other_bin_id": other or float("nan")}
 
 
-@pytest.mark.parametrize("row,seen", [
-    (_disc("short", "F1", true_qty=1), [("short", "F1", "", 3, 1)]),
-    (_disc("ghost", "X1"), []),  # a bin not flown: nothing to see
-    (_disc("misplaced", "F1", "F2"), [("misplaced", "F1", "F2", 3, 0)]),
-    (_disc("misplaced", "F1", "X1"), [("ghost", "F1", "", 3, 0)]),  # moved off the flown face: its bin is empty
-    (_disc("misplaced", "X1", "F2"), [("unknown_sku", "F2", "", 0, 3)]),  # moved onto it: listed nowhere flown
-    (_disc("misplaced", "X1", "X2"), []),
+@pytest.mark.parametrize("row,labelled,seen", [
+    (_disc("short", "F1", true_qty=1), None, [("short", "F1", "", 3, 1)]),
+    (_disc("ghost", "X1"), None, []),  # a bin not flown: nothing to see
+    (_disc("misplaced", "F1", "F2"), None, [("misplaced", "F1", "F2", 3, 0)]),
+    (_disc("misplaced", "F1", "X1"), None, [("ghost", "F1", "", 3, 0)]),  # moved off the flown face: its bin is empty
+    (_disc("misplaced", "X1", "F2"), None, [("unknown_sku", "F2", "", 0, 3)]),  # moved onto it: listed nowhere flown
+    (_disc("misplaced", "X1", "X2"), None, []),
+    (_disc("misplaced", "F1", "F2"), {"F2"}, [("misplaced", "F1", "F2", 3, 0)]),  # labelled where they stand: a move
+    # no label where they stand: from the air, the bin they left is empty and goods of unread SKU stand in another
+    (_disc("misplaced", "F1", "F2"), {"F1"}, [("ghost", "F1", "", 3, 0), ("unknown_sku", "F2", "", 0, 3)]),
+    (_disc("misplaced", "F1", "X1"), set(), [("ghost", "F1", "", 3, 0)]),
+    (_disc("misplaced", "X1", "F2"), set(), [("unknown_sku", "F2", "", 0, 3)]),
+    (_disc("short", "F1", true_qty=1), set(), [("short", "F1", "", 3, 1)]),
 ])
-def test_discrepancies_are_judged_from_the_faces_flown(row, seen):
+def test_discrepancies_are_judged_from_the_faces_flown(row, labelled, seen):
     import pandas as pd
 
-    got = discrepancies_in_scope(pd.DataFrame([row]), {"F1", "F2"})
+    got = discrepancies_in_scope(pd.DataFrame([row]), {"F1", "F2"}, labelled)
     assert list(got.columns) == list(row)
     assert [(r.kind, r.bin_id, r.other_bin_id if isinstance(r.other_bin_id, str) else "", r.erp_qty, r.true_qty)
             for r in got.itertuples()] == seen
