@@ -576,9 +576,9 @@ def fit_confidence_model(fam, runs: list[WorldRun], out_root: Path, *, dest: Pat
     right: the bin's confidence, ``confidence_model.json``) or "count" (the count alone right:
     ``count_model.json``)."""
     from slam_fusion.core.calibration import reliability
-    from slam_fusion.core.confidence import COUNT_MODEL_PATH, MODEL_PATH, choose_l2, fit_confidence
+    from slam_fusion.core.confidence import COUNT_MODEL_PATH, MODEL_PATH, TARGETS, choose_l2, fit_confidence
 
-    if target not in ("bin", "count"):
+    if target not in TARGETS:
         raise ValueError(f"fit_confidence_model: target {target!r}; expected 'bin' or 'count'")
     df, ev, right = stored_bins(runs, out_root)
     right = outcomes(df, right, target)
