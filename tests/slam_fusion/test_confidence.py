@@ -206,12 +206,14 @@ def test_model_file_round_trip_and_bad_files(tmp_path):
     count = ConfidenceModel.load(fit_confidence(ev, right, target="count").dump(tmp_path / "c.json"))
     assert count.target == "count" and back.target == "bin"
     data = json.loads((tmp_path / "c.json").read_text())
+    (tmp_path / "older.json").write_text(json.dumps({k: v for k, v in data.items() if k != "target"}))
+    assert ConfidenceModel.load(tmp_path / "older.json").target == "bin"
     (tmp_path / "sku.json").write_text(json.dumps({**data, "target": "sku"}))
     with pytest.raises(FusionError, match=r"sku.json: target 'sku'; expected one of bin, count"):
         ConfidenceModel.load(tmp_path / "sku.json")
 
 
-def test_the_shipped_count_model_is_a_count_model(monkeypatch, tmp_path):
+def test_the_shipped_count_model_is_a_count_model(monkeypatch):
     import slam_fusion.core.confidence as confidence
 
     assert confidence.shipped_count_model().target == "count"
