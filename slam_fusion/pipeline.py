@@ -377,6 +377,7 @@ def fuse_detections(
     drift_px: float = 25.0,
     gtin_to_sku: dict[str, str] | None = None,
     section_of: dict[str, float] | None = None,
+    diameter_of: dict[str, float] | None = None,
     drift_correction: bool = True,
     drift_solver=correct_drift,
     confidence_model: ConfidenceModel | None | str = "shipped",
@@ -396,6 +397,8 @@ def fuse_detections(
     None for no count confidence of its own.
     ``section_of``: SKU -> the tire's section width in metres (the catalogue's sizes:
     ``slam_fusion.tools.io.read_sections``), for counting stacks of lying tires by their height.
+    ``diameter_of``: SKU -> the tire's outer diameter in metres (the same sizes), for joining a
+    standing tire boxed as two pieces one on the other (``join_standing_halves``).
     ``only_faces``: count only these faces' bins (the clock offset and the drift are still solved
     on every frame given). Their observations are those the whole fusion gives them: tire boxes are
     still cast against every face, and only frames whose camera was farther than ``MAX_RANGE_M``
@@ -537,7 +540,8 @@ def fuse_detections(
     obs = tuple(
         fuse_bin(b.bin_id, per_bin.get(b.bin_id, []), seeing[b.bin_id], min_support=min_support,
                  gtin_to_sku=lookup, labels=labels_in.get(b.bin_id, []), pass_of=pass_of, frame_quality=quality,
-                 model=confidence_model, section_of=section_of, seen_whole=whole[b.bin_id], count_model=count_model)
+                 model=confidence_model, section_of=section_of, diameter_of=diameter_of, seen_whole=whole[b.bin_id],
+                 count_model=count_model)
         for b in bins if seeing[b.bin_id]
     )
     return FusionResult(observations=obs, coverage={b.bin_id: len(seeing[b.bin_id]) for b in bins},

@@ -668,13 +668,7 @@ def join_row_halves(tracks: list[TireTrack], *, same_column: float = 0.7, abut_m
         h = float(np.median(row))
         if abs((v1 - v0) - h) > tolerance * h or max(a.h_m, b.h_m) > (1 - tolerance) * h:
             return None
-        return replace(a, u0_m=u0, u1_m=u1, v0_m=v0, v1_m=v1, frames=tuple(sorted(set(a.frames) | set(b.frames))),
-                       gtins=a.gtins + b.gtins, score=max(a.score, b.score), n_expected=max(a.n_expected, b.n_expected),
-                       size_known=(a.size_known[0] or b.size_known[0], True),
-                       expected_frames=tuple(sorted(set(a.expected_frames) | set(b.expected_frames))),
-                       scores=a.scores + b.scores,
-                       edges_real=(max(a.edges_real[0], b.edges_real[0]), max(a.edges_real[1], b.edges_real[1]),
-                                   a.edges_real[2], b.edges_real[3]))
+        return _one_of_two(a, b, u0, u1, v0, v1)
 
     while True:
         pair = next(((i, j, one) for i, a in enumerate(out) for j, b in enumerate(out)
@@ -682,6 +676,52 @@ def join_row_halves(tracks: list[TireTrack], *, same_column: float = 0.7, abut_m
         if pair is None:
             return out
         i, j, one = pair
+        out = sorted([t for k, t in enumerate(out) if k not in (i, j)] + [one], key=lambda t: (t.u_m, t.v_m, t.frames))
+
+
+def _one_of_two(a: TireTrack, b: TireTrack, u0: float, u1: float, v0: float, v1: float) -> TireTrack:
+    """One tire's track from its lower piece ``a`` and upper piece ``b``, boxed (u0, u1) x (v0, v1):
+    their sightings, reads and scores together, its height known, the lower edge seen as ``a`` saw
+    it and the upper as ``b`` did."""
+    return replace(a, u0_m=u0, u1_m=u1, v0_m=v0, v1_m=v1, frames=tuple(sorted(set(a.frames) | set(b.frames))),
+                   gtins=a.gtins + b.gtins, score=max(a.score, b.score), n_expected=max(a.n_expected, b.n_expected),
+                   size_known=(a.size_known[0] or b.size_known[0], True),
+                   expected_frames=tuple(sorted(set(a.expected_frames) | set(b.expected_frames))),
+                   scores=a.scores + b.scores,
+                   edges_real=(max(a.edges_real[0], b.edges_real[0]), max(a.edges_real[1], b.edges_real[1]),
+                               a.edges_real[2], b.edges_real[3]))
+
+
+def join_standing_halves(tracks: list[TireTrack], diameter_m: float, *, same_column: float = 0.5,
+                         tolerance: float = ROW_HEIGHT_TOL, tall: float = 1.2) -> tuple[list[TireTrack], int]:
+    """Join a standing tire the detector boxed as two pieces, one on the other, where the bin's SKU
+    says how tall its tires are (``diameter_m``, the catalogue's size): two counted tracks of one
+    column (``same_column`` IoU across the face), each shorter than the tire by more than
+    ``tolerance``, together as tall as it (within ``tolerance``) and standing (``tall`` times taller
+    than wide). Standing tires are not stacked on one another, so two such pieces are one tire.
+    ``join_row_halves`` does this where the row's other tires give the height; here every tire of
+    the row may be in pieces (dev 10219 A01-B03-L2-P1, 24 lux: three 295/80R22.5 tires, 1.04 m,
+    each boxed as a lower 0.64 m and an upper 0.53 m piece overlapping by 0.15 m, two of them
+    0.07 m apart across the face; counted 5 of 3 at 0.99). Returns the tracks and how many pairs
+    were joined; the best-aligned pairs first."""
+    out = sorted(tracks, key=lambda t: (t.u_m, t.v_m, t.frames))
+    joined = 0
+    while True:
+        best = None
+        for i, a in enumerate(out):
+            for j, b in enumerate(out):
+                if i == j or a.face_id != b.face_id or b.v_m <= a.v_m or max(a.h_m, b.h_m) > (1 - tolerance) * diameter_m:
+                    continue
+                iou = _u_iou(a, b)
+                u0, u1, v0, v1 = min(a.u0_m, b.u0_m), max(a.u1_m, b.u1_m), min(a.v0_m, b.v0_m), max(a.v1_m, b.v1_m)
+                if iou < same_column or abs((v1 - v0) - diameter_m) > tolerance * diameter_m or v1 - v0 < tall * (u1 - u0):
+                    continue
+                if best is None or iou > best[0]:
+                    best = (iou, i, j, _one_of_two(a, b, u0, u1, v0, v1))
+        if best is None:
+            return out, joined
+        _, i, j, one = best
+        joined += 1
         out = sorted([t for k, t in enumerate(out) if k not in (i, j)] + [one], key=lambda t: (t.u_m, t.v_m, t.frames))
 
 
@@ -848,6 +888,7 @@ def fuse_bin(
     section_of: dict[str, float] | None = None,
     seen_whole: bool = True,
     count_model: ConfidenceModel | None = None,
+    diameter_of: dict[str, float] | None = None,
 ) -> BinObservation:
     """Count and SKU for one bin from the tire tracks on it and the frames that saw the bin.
 
@@ -861,7 +902,10 @@ def fuse_bin(
     bin's) alone was read in such a gap (``select_tracks``, reason ``hidden_in_row``); a gap left
     open is flagged ``gap_in_row``. Where the bin's SKU has a known tire size (``section_of``: SKU ->
     section width in metres, from the catalogue), a plain stack of lying tires holds as many tires as
-    its height has room for (``stack_counts``, reason ``stack_height`` where that changed the count).
+    its height has room for (``stack_counts``, reason ``stack_height`` where that changed the count),
+    and where it has a known diameter (``diameter_of``: SKU -> metres) two counted pieces one on the
+    other that make one standing tire of it count once (``join_standing_halves``, reason
+    ``halves_joined``).
     Each serialised label read in the bin is a tire: a bin counts at least as many tires as distinct
     labels read in it (reason ``labels_over_tires`` where they outnumber the tires counted), and
     those labels give the SKU where no counted tire's own label was read.
@@ -896,6 +940,11 @@ def fuse_bin(
         best = max(votes.items(), key=lambda kv: (kv[1], kv[0]))  # ties broken by the string
         gtin, read_agree = best[0], best[1] / sum(votes.values())
     sku = (gtin_to_sku or {}).get(gtin, gtin)
+    halves = 0
+    if count and sku in (diameter_of or {}):
+        whole, halves = join_standing_halves([t for t in good if t not in hidden], diameter_of[sku])
+        good = sorted(whole + hidden, key=lambda t: (t.u_m, t.v_m, t.frames))
+        count = len(good)
     stacks = stack_counts(good, section_of[sku]) if count and sku in (section_of or {}) else []
     count += sum(n - len(col) for col, n in stacks)
     # each serialised label read in the bin is a tire: fewer tires counted than labels read means
@@ -916,6 +965,8 @@ def fuse_bin(
         reasons.append("hidden_in_row")
     if count - unseen != len(good):
         reasons.append("stack_height")
+    if halves:
+        reasons.append("halves_joined")
     # a widened gap in a row, or any sighting left out that sits in one: count it again by hand
     left_out = [t for t in tracks if t not in good and tire_shaped(t, min_side_m=min_side_m)]
     gap = _row_gap(good) or bool(hidden_in_row(left_out, good))

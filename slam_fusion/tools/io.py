@@ -40,25 +40,29 @@ def read_sections(path: str | Path, *, required: bool = False) -> dict[str, floa
     return read_catalogue_maps(path, required=required)[1]
 
 
-def read_catalogue_maps(path: str | Path, *, required: bool = False) -> tuple[dict[str, str], dict[str, float]]:
-    """catalogue.csv read once -> ({gtin: sku}, {sku: section width in metres}) (``read_catalogue``,
-    ``read_sections``); both {} when it is absent and not required. A bad size names its row."""
+def read_catalogue_maps(path: str | Path, *, required: bool = False
+                        ) -> tuple[dict[str, str], dict[str, float], dict[str, float]]:
+    """catalogue.csv read once -> ({gtin: sku}, {sku: section width in metres}, {sku: outer diameter
+    in metres}) (``read_catalogue``, ``read_sections``); all {} when it is absent and not required. A
+    bad size names its row."""
     from warehouse.errors import SiteError
     from warehouse.tires import parse_size
 
     df = _catalogue(path, required=required)
     if df is None:
-        return {}, {}
+        return {}, {}, {}
     g2s = {g.strip(): s.strip() for g, s in zip(df["gtin"], df["sku"]) if g.strip()}
-    sections = {}
+    sections, diameters = {}, {}
     for row, (sku, size) in enumerate(zip(df["sku"], df["size"]) if "size" in df.columns else (), start=2):
         if not size.strip():
             continue
         try:
-            sections[sku.strip()] = parse_size(size).width_mm / 1000.0
+            tire = parse_size(size)
         except SiteError as exc:
             raise FusionError(f"{path}: row {row}: size: {exc}") from None
-    return g2s, sections
+        sections[sku.strip()] = tire.width_mm / 1000.0
+        diameters[sku.strip()] = tire.outer_diameter_mm / 1000.0
+    return g2s, sections, diameters
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -145,12 +149,13 @@ def _fuse(bundle, traj, frame_t_ns: dict[int, int], dets: list, opts: FusionOpti
     from slam_fusion.pipeline import fuse_detections
 
     cat = opts.catalogue
-    g2s, sections = read_catalogue_maps(cat or Path(bundle.path) / "catalogue.csv", required=cat is not None)
+    g2s, sections, diameters = read_catalogue_maps(cat or Path(bundle.path) / "catalogue.csv", required=cat is not None)
     return fuse_detections(site=bundle.site(), cam=bundle.camera_spec().model(), T_body_camera=frame_extrinsics(bundle),
                            traj=traj, frame_t_ns=frame_t_ns, detections=dets,
                            max_gap_ns=int(opts.max_gap_s * 1e9), clock_offset_s=opts.clock_offset_s,
                            min_overlap=opts.min_overlap, min_support=opts.min_support, smooth_s=opts.smooth_s,
                            drift_correction=opts.drift_correction, gtin_to_sku=g2s, section_of=sections,
+                           diameter_of=diameters,
                            only_faces=only_faces,
                            **({"drift_solver": drift_solver} if drift_solver else {}))
 

@@ -10,7 +10,7 @@ import pytest
 
 from perception.detections import box_iou
 from slam_fusion.core.fuse import (TireTrack, drop_copies, drop_covered, fuse_bin, is_counted, join_frame_cut,
-                                   merge_cut_tires, select_tracks, tire_shaped)
+                                   join_standing_halves, merge_cut_tires, select_tracks, tire_shaped)
 
 
 def _t(u0, u1, v0, v1, n=11, expected=10):
@@ -263,3 +263,37 @@ ROW = [_t(3.356, 3.663, 11.84, 12.61), _t(3.631, 3.945, 11.84, 12.61), _t(3.912,
 ])
 def test_a_standing_tire_boxed_as_two_halves_counts_once_where_its_row_says_how_tall(tracks, count):
     assert len(select_tracks(tracks)[0]) == count
+
+
+# dev 10219 A01-B03-L2-P1 (24 lux): three standing 295/80R22.5 tires (1.04 m) in a row, each boxed as a
+# lower and an upper piece overlapping by 0.15 m; one pair was already joined, two were counted twice
+PIECES = [_t(2.311, 2.648, 2.226, 2.869), _t(2.392, 2.717, 2.716, 3.252), _t(2.612, 2.957, 2.234, 2.870),
+          _t(2.683, 3.014, 2.668, 3.246), _t(2.956, 3.294, 2.228, 3.261)]
+TRUCK_M = 1.0435  # 22.5 in rim + 2 x 80% of 295 mm
+
+
+@pytest.mark.parametrize("tracks,diameter_m,count,joined", [
+    (PIECES, TRUCK_M, 3, 2),  # every tire of the row in pieces: the SKU's size says how tall one is
+    (PIECES, 0.632, 5, 0),  # a 205/55R16 SKU: pieces of 0.64 m are no pieces of it
+    (PIECES, 2.0, 5, 0),  # together 1.03 m, half of such a tire: two tires, not one
+    # lying tires stacked in one column: wider than tall, never one standing tire
+    ([_t(0.10, 1.14, 1.00, 1.30), _t(0.10, 1.14, 1.30, 1.60), _t(0.10, 1.14, 1.60, 1.90)], TRUCK_M, 3, 0),
+    # two standing tires side by side, each whole: nothing to join
+    ([_t(0.0, 0.3, 1.0, 2.04), _t(0.3, 0.6, 1.0, 2.04)], TRUCK_M, 2, 0),
+    # pieces of two neighbouring columns (IoU across the face 0.19): not one tire
+    ([_t(2.612, 2.957, 2.234, 2.870), _t(2.392, 2.717, 2.716, 3.252)], TRUCK_M, 2, 0),
+])
+def test_a_standing_tire_in_pieces_counts_once_where_its_size_says_how_tall(tracks, diameter_m, count, joined):
+    got, n = join_standing_halves(tracks, diameter_m)
+    assert (len(got), n) == (count, joined)
+    if joined:  # each tire whole: as tall as its size says, within a tenth
+        assert all(abs(t.h_m - diameter_m) <= 0.1 * diameter_m for t in got)
+
+
+def test_fuse_bin_joins_the_pieces_where_the_catalogue_gives_the_size():
+    tracks = [replace(t, gtins=("08937900435163",)) for t in PIECES]
+    g2s = {"08937900435163": "421900001"}
+    obs = fuse_bin("A01-B03-L2-P1", tracks, set(range(20)), gtin_to_sku=g2s, diameter_of={"421900001": TRUCK_M})
+    assert obs.count == obs.evidence.count == 3 and "halves_joined" in obs.reason and obs.sku == "421900001"
+    obs = fuse_bin("A01-B03-L2-P1", tracks, set(range(20)), gtin_to_sku=g2s)  # no size known: as before
+    assert obs.count == 5 and "halves_joined" not in obs.reason
