@@ -499,7 +499,7 @@ class ModelScore:
     right_kept: int
 
 
-def outcomes(df, right, target: str):
+def right_on(df, right, target: str):
     """Whether each stored bin was right as a model of ``target`` is judged: "bin" (count and SKU, the
     stored ``right``) or "count" (the count alone)."""
     if target == "count" and len(df):
@@ -520,7 +520,7 @@ def score_models(runs: list[WorldRun], out_root: Path, models: dict[str, Path]) 
     for name, path in models.items():
         m = ConfidenceModel.load(path)
         out.append(model_score(name, Path(path), np.array([m.probability(e) for e in ev], dtype=float),
-                               outcomes(df, y, m.target), target=m.target))
+                               right_on(df, y, m.target), target=m.target))
     return len(y), out
 
 
@@ -581,7 +581,7 @@ def fit_confidence_model(fam, runs: list[WorldRun], out_root: Path, *, dest: Pat
     if target not in TARGETS:
         raise ValueError(f"fit_confidence_model: target {target!r}; expected 'bin' or 'count'")
     df, ev, right = stored_bins(runs, out_root)
-    right = outcomes(df, right, target)
+    right = right_on(df, right, target)
     fitted_worlds = sorted(set(df["world"])) if len(df) else []
     if df.empty or right.all() or not right.any():
         from slam_fusion.errors import FusionError
