@@ -436,7 +436,10 @@ def labelled_in_row(labels: list[ItemLabel], counted: list[TireTrack], *, min_op
     of a row (within the height of both) that stand as a crowded row's front tires do, with open
     space between them narrower than a tire (no room for one in line, so one stands behind) but
     wider than packing leaves (``min_open`` of a tire width; packed rows leave 15 mm), and not on a
-    counted tire (at least ``own_frac`` of its width from its centre, where its own label is).
+    counted tire (at least ``own_frac`` of its width from its centre, where its own label is), nor
+    between the pieces of one: a counted box of the row's height above or below it, in line with
+    it, is the tire it is on (dev 10166 A01-B01-L6-P1, 18 lux: a standing tire boxed as a lower
+    and an upper piece 0.23 m apart, its label read between them, counted three times).
     One tire per gap, the label read most; its box is the neighbours' size centred on the label,
     its frames the label's reads."""
     taken: dict[tuple[int, int], tuple[ItemLabel, TireTrack, TireTrack]] = {}
@@ -450,6 +453,10 @@ def labelled_in_row(labels: list[ItemLabel], counted: list[TireTrack], *, min_op
         w = (left.w_m + right.w_m) / 2
         if not (min_open * w <= right.u0_m - left.u1_m < w):
             continue
+        v0, v1 = min(left.v0_m, right.v0_m), max(left.v1_m, right.v1_m)
+        if any(c.face_id == lab.face_id and abs(c.u_m - lab.u_m) < own_frac * c.w_m and c.v0_m < v1 and c.v1_m > v0
+               for c in counted):
+            continue  # a counted box above or below it in the row: the tire it is on, boxed in pieces
         key = (id(left), id(right))
         if key not in taken or len(lab.frames) > len(taken[key][0].frames):
             taken[key] = (lab, left, right)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from perception.detections import box_iou
-from slam_fusion.core.fuse import (TireTrack, drop_copies, drop_covered, fuse_bin, is_counted, join_frame_cut,
+from slam_fusion.core.fuse import (ItemLabel, TireTrack, drop_copies, drop_covered, fuse_bin, is_counted, join_frame_cut,
                                    join_standing_halves, merge_cut_tires, select_tracks, tire_shaped)
 
 
@@ -297,3 +297,31 @@ def test_fuse_bin_joins_the_pieces_where_the_catalogue_gives_the_size():
     assert obs.count == obs.evidence.count == 3 and "halves_joined" in obs.reason and obs.sku == "421900001"
     obs = fuse_bin("A01-B03-L2-P1", tracks, set(range(20)), gtin_to_sku=g2s)  # no size known: as before
     assert obs.count == 5 and "halves_joined" not in obs.reason
+
+
+# dev 10166 A01-B01-L6-P1 (18 lux): eight standing tires 0.75 m tall in a packed row; the fourth boxed as a
+# lower and an upper piece 0.23 m apart, its label read between them (counted 9 of 8 at 0.93)
+ROW_10166 = [_t(3.428, 3.694, 9.878, 10.630), _t(3.687, 3.956, 9.877, 10.630), _t(3.948, 4.215, 9.879, 10.631),
+             _t(4.207, 4.470, 9.881, 10.223), _t(4.214, 4.480, 10.454, 10.635), _t(4.469, 4.741, 9.879, 10.624),
+             _t(4.727, 4.999, 9.879, 10.628), _t(4.988, 5.255, 9.879, 10.628), _t(5.244, 5.515, 9.878, 10.629)]
+GTIN_10166 = "08930646216119"
+
+
+def _item(u, v):
+    return ItemLabel(face_id="F", gtin=GTIN_10166, serial="000412", u_m=u, v_m=v, frames=(3, 4, 5))
+
+
+@pytest.mark.parametrize("case, drop, label, count, hidden", [
+    ("the label between the two pieces of a tire: its own", (), _item(4.344, 10.34), 8, False),
+    ("the same label on the lower piece", (), _item(4.344, 10.10), 8, False),
+    # the pieces not counted: the column is an open gap of 0.25 m between tires 0.27 m wide, the
+    # look of a crowded row whose back tire's label alone was read
+    ("no box in the gap: a tire behind the row", (3, 4), _item(4.344, 10.34), 8, True),
+])
+def test_a_label_between_the_pieces_of_a_counted_tire_is_no_tire_behind_the_row(case, drop, label, count, hidden):
+    tracks = [replace(t, gtins=(GTIN_10166,) * 3) for i, t in enumerate(ROW_10166) if i not in drop]
+    obs = fuse_bin("A01-B01-L6-P1", tracks, set(range(20)), labels=[label],
+                   gtin_to_sku={GTIN_10166: "416600002"}, diameter_of={"416600002": 0.752})
+    assert obs.count == count, case
+    assert ("hidden_in_row" in obs.reason) == hidden, case
+    assert ("halves_joined" in obs.reason) == (not drop), case
