@@ -732,6 +732,28 @@ def join_standing_halves(tracks: list[TireTrack], diameter_m: float, *, same_col
         out = sorted([t for k, t in enumerate(out) if k not in (i, j)] + [one], key=lambda t: (t.u_m, t.v_m, t.frames))
 
 
+def pieces_of_whole(tracks: list[TireTrack], diameter_m: float, *, same_column: float = 0.5, inside: float = 0.5,
+                    tolerance: float = ROW_HEIGHT_TOL, tall: float = 1.2) -> list[TireTrack]:
+    """Counted tracks that are a piece of a standing tire counted whole beside them, where the bin's
+    SKU says how tall its tires are (``diameter_m``): in the column of a standing track (``tall``
+    times taller than wide) as tall as the tire (within ``tolerance``), ``same_column`` IoU across
+    the face, lying ``inside`` of their own height within its height, and themselves no whole tire
+    of that size (shorter than it and narrower than it, by more than ``tolerance``). Two tires do not
+    fill one space (dev 10219 A01-B01-L2-P1, 24 lux: the lower 0.24 m of a 1.04 m truck tire boxed
+    on its own as well, counted 5 of 4 at 0.86; dev 10209 A01-B07-L1-P1, 13 lux: the upper 0.18 m of
+    a 0.66 m tire, 5 of 4)."""
+    short = (1 - tolerance) * diameter_m
+    whole = [t for t in tracks if abs(t.h_m - diameter_m) <= tolerance * diameter_m and t.h_m >= tall * t.w_m]
+    out = []
+    for t in tracks:
+        if t in whole or t.h_m >= short or t.w_m >= short:
+            continue
+        if any(w.face_id == t.face_id and _u_iou(t, w) >= same_column
+               and min(t.v1_m, w.v1_m) - max(t.v0_m, w.v0_m) >= inside * t.h_m for w in whole):
+            out.append(t)
+    return out
+
+
 def drop_covered(counted: list[TireTrack], *, covered: float = 0.9, grid: int = 12, loose: float = LOOSE_BOX) -> list[TireTrack]:
     """Drop counted tracks whose box lies ``covered`` under the union of the other counted tracks'
     boxes: the same tire boxed twice a little apart, or a piece of it, not another tire (packed
@@ -912,7 +934,8 @@ def fuse_bin(
     its height has room for (``stack_counts``, reason ``stack_height`` where that changed the count),
     and where it has a known diameter (``diameter_of``: SKU -> metres) two counted pieces one on the
     other that make one standing tire of it count once (``join_standing_halves``, reason
-    ``halves_joined``).
+    ``halves_joined``), and a counted piece of a standing tire counted whole is no tire
+    (``pieces_of_whole``, reason ``piece_of_whole``).
     Each serialised label read in the bin is a tire: a bin counts at least as many tires as distinct
     labels read in it (reason ``labels_over_tires`` where they outnumber the tires counted), and
     those labels give the SKU where no counted tire's own label was read.
@@ -947,10 +970,11 @@ def fuse_bin(
         best = max(votes.items(), key=lambda kv: (kv[1], kv[0]))  # ties broken by the string
         gtin, read_agree = best[0], best[1] / sum(votes.values())
     sku = (gtin_to_sku or {}).get(gtin, gtin)
-    halves = 0
+    halves, pieces = 0, []
     if count and sku in (diameter_of or {}):
         whole, halves = join_standing_halves([t for t in good if t not in hidden], diameter_of[sku])
-        good = sorted(whole + hidden, key=lambda t: (t.u_m, t.v_m, t.frames))
+        pieces = pieces_of_whole(whole, diameter_of[sku])
+        good = sorted([t for t in whole if t not in pieces] + hidden, key=lambda t: (t.u_m, t.v_m, t.frames))
         count = len(good)
     stacks = stack_counts(good, section_of[sku]) if count and sku in (section_of or {}) else []
     count += sum(n - len(col) for col, n in stacks)
@@ -974,6 +998,8 @@ def fuse_bin(
         reasons.append("stack_height")
     if halves:
         reasons.append("halves_joined")
+    if pieces:
+        reasons.append("piece_of_whole")
     # a widened gap in a row, or any sighting left out that sits in one: count it again by hand
     left_out = [t for t in tracks if t not in good and tire_shaped(t, min_side_m=min_side_m)]
     gap = _row_gap(good) or bool(hidden_in_row(left_out, good))

@@ -10,7 +10,7 @@ import pytest
 
 from perception.detections import box_iou
 from slam_fusion.core.fuse import (ItemLabel, TireTrack, drop_copies, drop_covered, fuse_bin, is_counted, join_frame_cut,
-                                   join_standing_halves, merge_cut_tires, select_tracks, tire_shaped)
+                                   join_standing_halves, merge_cut_tires, pieces_of_whole, select_tracks, tire_shaped)
 
 
 def _t(u0, u1, v0, v1, n=11, expected=10):
@@ -325,3 +325,38 @@ def test_a_label_between_the_pieces_of_a_counted_tire_is_no_tire_behind_the_row(
     assert obs.count == count, case
     assert ("hidden_in_row" in obs.reason) == hidden, case
     assert ("halves_joined" in obs.reason) == (not drop), case
+
+
+# dev 10219 A01-B01-L2-P1 (24 lux): four standing 295/80R22.5 tires counted whole, and the lower 0.24 m of
+# the last one boxed on its own as well (counted 5 of 4 at 0.86)
+WHOLE_10219 = [_t(4.208, 4.537, 2.227, 3.242), _t(4.482, 4.868, 2.240, 3.248), _t(4.799, 5.173, 2.243, 3.239),
+               _t(5.125, 5.471, 2.279, 3.255)]
+PIECE_10219 = _t(5.112, 5.437, 2.216, 2.451)
+# dev 10209 A01-B07-L1-P1 (13 lux): a 215/60R16 tire (0.66 m) counted whole and its upper 0.18 m again
+WHOLE_10209, PIECE_10209 = _t(0.491, 0.705, 0.129, 0.746), _t(0.540, 0.754, 0.605, 0.789)
+D_215_60R16 = 0.6644
+
+
+@pytest.mark.parametrize("case, tracks, diameter_m, pieces", [
+    ("the lower part of a whole truck tire", WHOLE_10219 + [PIECE_10219], TRUCK_M, [PIECE_10219]),
+    ("the upper part of a whole car tire", [WHOLE_10209, PIECE_10209], D_215_60R16, [PIECE_10209]),
+    ("a size twice as tall: nothing counted whole", WHOLE_10219 + [PIECE_10219], 2 * TRUCK_M, []),
+    ("the piece beside the tire, not in its column", [WHOLE_10209, replace(PIECE_10209, u0_m=0.72, u1_m=0.93)],
+     D_215_60R16, []),
+    ("the piece only touching the tire's top", [WHOLE_10209, replace(PIECE_10209, v0_m=0.70, v1_m=0.88)],
+     D_215_60R16, []),
+    # a lying tire of the size (as wide as the tire is tall) in a standing tire's column is a tire
+    ("a lying tire of the size", [WHOLE_10209, _t(0.30, 0.95, 0.60, 0.81)], D_215_60R16, []),
+    ("whole tires only", WHOLE_10219, TRUCK_M, []),
+])
+def test_a_piece_of_a_standing_tire_counted_whole_is_no_tire(case, tracks, diameter_m, pieces):
+    assert pieces_of_whole(tracks, diameter_m) == pieces, case
+
+
+@pytest.mark.parametrize("diameter_of, count", [({"421900001": TRUCK_M}, 4), ({}, 5)])
+def test_fuse_bin_drops_the_piece_where_the_catalogue_gives_the_size(diameter_of, count):
+    tracks = [replace(t, gtins=("08937900435163",)) for t in WHOLE_10219 + [PIECE_10219]]
+    obs = fuse_bin("A01-B01-L2-P1", tracks, set(range(20)), gtin_to_sku={"08937900435163": "421900001"},
+                   diameter_of=diameter_of)
+    assert obs.count == obs.evidence.count == count
+    assert ("piece_of_whole" in obs.reason) == (count == 4)
