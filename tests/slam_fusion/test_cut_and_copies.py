@@ -7,6 +7,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from perception.detections import box_iou
 from slam_fusion.core.fuse import (ItemLabel, TireTrack, drop_copies, drop_covered, fuse_bin, is_counted, join_frame_cut,
@@ -360,3 +362,23 @@ def test_fuse_bin_drops_the_piece_where_the_catalogue_gives_the_size(diameter_of
                    diameter_of=diameter_of)
     assert obs.count == obs.evidence.count == count
     assert ("piece_of_whole" in obs.reason) == (count == 4)
+
+
+
+# boxes near one standing tire of the size (0.25-0.45 m wide, 0.9-1.1 of the diameter tall at u 1.0, v 1.0)
+_near = st.tuples(st.floats(0.6, 1.6), st.floats(0.05, 1.2), st.floats(0.4, 2.2), st.floats(0.05, 1.2))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.floats(0.4, 1.2), st.floats(0.25, 0.45), st.floats(0.9, 1.1), st.lists(_near, max_size=6))
+def test_pieces_of_whole_are_only_ever_parts_of_a_whole_standing_tire(diameter_m, w_m, tall, boxes):
+    tracks = [_t(1.0, 1.0 + w_m, 1.0, 1.0 + tall * diameter_m)] + [_t(u, u + w, v, v + h) for u, w, v, h in boxes]
+    pieces = pieces_of_whole(tracks, diameter_m)
+    for p in pieces:  # no tire of the size itself, and inside the column and height of one that is
+        assert p in tracks and p.h_m < 0.9 * diameter_m and p.w_m < 0.9 * diameter_m
+        assert any(abs(t.h_m - diameter_m) <= 0.1 * diameter_m and t.h_m >= 1.2 * t.w_m and t not in pieces
+                   and min(p.v1_m, t.v1_m) - max(p.v0_m, t.v0_m) >= 0.5 * p.h_m for t in tracks)
+    small = [t for t in tracks[1:] if t.h_m < 0.9 * diameter_m and t.w_m < 0.9 * diameter_m]
+    inside = [t for t in small if 1.0 <= t.u0_m and t.u1_m <= 1.0 + w_m and t.w_m >= 0.5 * w_m
+              and 1.0 <= t.v0_m and t.v1_m <= 1.0 + tall * diameter_m]
+    assert all(t in pieces for t in inside)  # a small box wholly within the tire's box is a piece of it
