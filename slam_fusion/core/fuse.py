@@ -445,8 +445,6 @@ def labelled_in_row(labels: list[ItemLabel], counted: list[TireTrack], *, min_op
     taken: dict[tuple[int, int], tuple[ItemLabel, TireTrack, TireTrack]] = {}
     for lab in sorted(labels, key=lambda x: (x.u_m, x.v_m, x.gtin, x.serial)):
         row = [c for c in counted if c.face_id == lab.face_id and c.v0_m <= lab.v_m <= c.v1_m]
-        if any(abs(c.u_m - lab.u_m) < own_frac * c.w_m for c in row):
-            continue  # on a counted tire: its own label
         left, right = _neighbours(row, lab.u_m)
         if left is None or right is None:
             continue
@@ -454,9 +452,9 @@ def labelled_in_row(labels: list[ItemLabel], counted: list[TireTrack], *, min_op
         if not (min_open * w <= right.u0_m - left.u1_m < w):
             continue
         v0, v1 = min(left.v0_m, right.v0_m), max(left.v1_m, right.v1_m)
-        if any(c.face_id == lab.face_id and abs(c.u_m - lab.u_m) < own_frac * c.w_m and c.v0_m < v1 and c.v1_m > v0
+        if any(c.face_id == lab.face_id and abs(c.u_m - lab.u_m) < own_frac * c.w_m and c.v0_m <= v1 and c.v1_m >= v0
                for c in counted):
-            continue  # a counted box above or below it in the row: the tire it is on, boxed in pieces
+            continue  # a counted box in line with it in the row's height (whole, or a piece above or below it): its tire
         key = (id(left), id(right))
         if key not in taken or len(lab.frames) > len(taken[key][0].frames):
             taken[key] = (lab, left, right)
@@ -699,6 +697,12 @@ def _one_of_two(a: TireTrack, b: TireTrack, u0: float, u1: float, v0: float, v1:
                                a.edges_real[2], b.edges_real[3]))
 
 
+def _standing_whole(h_m: float, w_m: float, diameter_m: float, tolerance: float, tall: float) -> bool:
+    """A box ``h_m`` tall and ``w_m`` wide is one standing tire of ``diameter_m``: as tall as it
+    (within ``tolerance`` of it) and ``tall`` times taller than wide."""
+    return abs(h_m - diameter_m) <= tolerance * diameter_m and h_m >= tall * w_m
+
+
 def join_standing_halves(tracks: list[TireTrack], diameter_m: float, *, same_column: float = 0.5,
                          tolerance: float = ROW_HEIGHT_TOL, tall: float = 1.2) -> tuple[list[TireTrack], int]:
     """Join a standing tire the detector boxed as two pieces, one on the other, where the bin's SKU
@@ -721,7 +725,7 @@ def join_standing_halves(tracks: list[TireTrack], diameter_m: float, *, same_col
                     continue
                 iou = _u_iou(a, b)
                 u0, u1, v0, v1 = min(a.u0_m, b.u0_m), max(a.u1_m, b.u1_m), min(a.v0_m, b.v0_m), max(a.v1_m, b.v1_m)
-                if iou < same_column or abs((v1 - v0) - diameter_m) > tolerance * diameter_m or v1 - v0 < tall * (u1 - u0):
+                if iou < same_column or not _standing_whole(v1 - v0, u1 - u0, diameter_m, tolerance, tall):
                     continue
                 if best is None or iou > best[0]:
                     best = (iou, i, j, _one_of_two(a, b, u0, u1, v0, v1))
@@ -743,7 +747,7 @@ def pieces_of_whole(tracks: list[TireTrack], diameter_m: float, *, same_column: 
     on its own as well, counted 5 of 4 at 0.86; dev 10209 A01-B07-L1-P1, 13 lux: the upper 0.18 m of
     a 0.66 m tire, 5 of 4)."""
     short = (1 - tolerance) * diameter_m
-    whole = [t for t in tracks if abs(t.h_m - diameter_m) <= tolerance * diameter_m and t.h_m >= tall * t.w_m]
+    whole = [t for t in tracks if _standing_whole(t.h_m, t.w_m, diameter_m, tolerance, tall)]
     out = []
     for t in tracks:
         if t in whole or t.h_m >= short or t.w_m >= short:
