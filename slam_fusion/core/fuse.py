@@ -369,8 +369,7 @@ def _row_gap(tracks: list[TireTrack], factor: float = 1.3) -> bool:
     for t in sorted(tracks, key=lambda t: (t.v_m, t.u_m)):
         for row in rows:
             r0 = row[0]
-            inter = min(r0.v1_m, t.v1_m) - max(r0.v0_m, t.v0_m)
-            if inter > 0.5 * min(r0.h_m, t.h_m):
+            if _same_row(r0, t):
                 row.append(t)
                 break
         else:
@@ -392,8 +391,14 @@ def _row_gap(tracks: list[TireTrack], factor: float = 1.3) -> bool:
     return False
 
 
+def _v_overlap(a: TireTrack, b: TireTrack) -> float:
+    """How far the two boxes overlap in height, in metres; negative: the open space between them."""
+    return min(a.v1_m, b.v1_m) - max(a.v0_m, b.v0_m)
+
+
 def _same_row(a: TireTrack, b: TireTrack) -> bool:
-    return min(a.v1_m, b.v1_m) - max(a.v0_m, b.v0_m) > 0.5 * min(a.h_m, b.h_m)
+    """The two boxes share more than half the smaller one's height: side by side in one row."""
+    return _v_overlap(a, b) > 0.5 * min(a.h_m, b.h_m)
 
 
 def _u_iou(a: TireTrack, b: TireTrack) -> float:
@@ -551,7 +556,7 @@ def merge_cut_tires(tracks: list[TireTrack], *, same_column: float = 0.7, tall: 
             return False
         if min(a.support, b.support) < min_support:
             return False
-        if not (_u_iou(a, b) >= same_column and min(a.v1_m, b.v1_m) - max(a.v0_m, b.v0_m) > overlap * min(a.h_m, b.h_m)):
+        if not (_u_iou(a, b) >= same_column and _v_overlap(a, b) > overlap * min(a.h_m, b.h_m)):
             return False
         # the two must make a tire's face: a box seen once above a standing tire (dev 10050
         # A01-B03-L3-P1, 0.72 m over a 0.75 m tire) would make a 1.26 m pillar and lose the tire
@@ -616,7 +621,7 @@ def join_frame_cut(tracks: list[TireTrack], *, same_column: float = FRAME_CUT_CO
             iou = _u_iou(a, b)
             if iou < same_column:
                 continue
-            common = min(a.v1_m, b.v1_m) - max(a.v0_m, b.v0_m)
+            common = _v_overlap(a, b)
             width = (a.w_m + b.w_m) / 2
             if _lying(a) and _lying(b) and width <= LYING_ASPECT * (b.v1_m - a.v0_m):
                 continue  # two lying tires of a stack, not one tire's pieces
@@ -660,7 +665,7 @@ def join_row_halves(tracks: list[TireTrack], *, same_column: float = 0.7, abut_m
     def joined(a: TireTrack, b: TireTrack) -> TireTrack | None:
         if a.face_id != b.face_id or b.v_m <= a.v_m or min(a.support, b.support) < min_support:
             return None
-        if _u_iou(a, b) < same_column or abs(min(a.v1_m, b.v1_m) - max(a.v0_m, b.v0_m)) > abut_m:
+        if _u_iou(a, b) < same_column or abs(_v_overlap(a, b)) > abut_m:
             return None
         u0, u1, v0, v1 = min(a.u0_m, b.u0_m), max(a.u1_m, b.u1_m), a.v0_m, b.v1_m
         if v1 - v0 < tall * (u1 - u0):
@@ -753,7 +758,7 @@ def pieces_of_whole(tracks: list[TireTrack], diameter_m: float, *, same_column: 
         if t in whole or t.h_m >= short or t.w_m >= short:
             continue
         if any(w.face_id == t.face_id and _u_iou(t, w) >= same_column
-               and min(t.v1_m, w.v1_m) - max(t.v0_m, w.v0_m) >= inside * t.h_m for w in whole):
+               and _v_overlap(t, w) >= inside * t.h_m for w in whole):
             out.append(t)
     return out
 
@@ -862,7 +867,7 @@ def piece_of_counted(t: TireTrack, counted: list[TireTrack], *, same_column: flo
     tire of three)."""
     if min(t.edges_real[2], t.edges_real[3]) >= 0.5:
         return False
-    return any(c.face_id == t.face_id and _u_iou(t, c) >= same_column and min(t.v1_m, c.v1_m) > max(t.v0_m, c.v0_m)
+    return any(c.face_id == t.face_id and _u_iou(t, c) >= same_column and _v_overlap(t, c) > 0
                for c in counted)
 
 
