@@ -382,3 +382,18 @@ def test_pieces_of_whole_are_only_ever_parts_of_a_whole_standing_tire(diameter_m
     inside = [t for t in small if 1.0 <= t.u0_m and t.u1_m <= 1.0 + w_m and t.w_m >= 0.5 * w_m
               and 1.0 <= t.v0_m and t.v1_m <= 1.0 + tall * diameter_m]
     assert all(t in pieces for t in inside)  # a small box wholly within the tire's box is a piece of it
+
+
+@given(st.floats(-3, 3), st.floats(0.05, 2), st.floats(-3, 3), st.floats(0.05, 2))
+def test_v_overlap_is_the_shared_height_or_minus_the_gap(v0a, ha, v0b, hb):
+    from slam_fusion.core.fuse import _same_row, _v_overlap
+
+    a, b = _t(0.0, 0.3, v0a, v0a + ha), _t(0.5, 0.8, v0b, v0b + hb)
+    o = _v_overlap(a, b)
+    assert o == _v_overlap(b, a) and o <= min(a.h_m, b.h_m) + 1e-12
+    inside = [v for v in np.linspace(-3, 5, 801) if a.v0_m <= v <= a.v1_m and b.v0_m <= v <= b.v1_m]
+    if o > 0.02:  # boxes sharing height share the grid's heights there, and no others
+        assert inside and abs((max(inside) - min(inside)) - o) <= 0.0201  # two grid steps
+    elif o < -0.02:  # apart: the gap is the space between the lower box's top and the upper's bottom
+        assert not inside and abs(-o - (max(a.v0_m, b.v0_m) - min(a.v1_m, b.v1_m))) < 1e-12
+    assert _same_row(a, b) == (o > 0.5 * min(a.h_m, b.h_m))
