@@ -8,10 +8,18 @@ gap), needs_recount (the count's confidence is below the threshold). Counts comp
 tolerance (0 by default).
 
 Goods counted whose label no camera read (an observation with sku "" and a count) cannot be
-checked against the ERP's SKU. In a bin the ERP lists stock for, the bin goes to recount. In a bin
-the ERP lists empty they are a discrepancy whatever their SKU: unexpected_sku with sku "" (reason
-``sku_unread``), judged on the count alone (the observation's ``count_confidence``, where fusion
-gave one; else its ``confidence``), and a recount where that is under the threshold.
+checked against the ERP's SKU. In a bin the ERP lists stock for, they are at most that many of
+each SKU it lists: a SKU it lists more of is short whatever the goods are (``short``, counted the
+goods' number, reason ``sku_unread``: the shortfall is at least the difference), judged on the count
+alone (the observation's ``count_confidence``, where fusion gave one; else its ``confidence``);
+every other row of the bin goes to recount, and so do all of them where that count is doubted. In a
+bin the ERP lists empty they are a discrepancy whatever their SKU: unexpected_sku with sku "" (reason
+``sku_unread``), judged on the count alone, and a recount where that is under the threshold.
+
+Stock missing from its bin pairs first with the same SKU found, with confidence, where the ERP
+lists none (``misplaced``); left unpaired, it pairs with such goods whose SKU was read in a bin
+sent to recount for its count (``misplaced`` with reason ``destination_recount``; the destination
+keeps its ``needs_recount`` row): goods of the missing SKU stand there, however many.
 """
 
 from __future__ import annotations
@@ -105,6 +113,8 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
 
     missing: list[tuple[str, str, int]] = []  # ERP stock not found in its bin (ghost/short to zero)
     unexpected: list[tuple[str, str, int]] = []
+    recounted: list[tuple[str, str, int]] = []  # the same, in bins sent to recount: their SKU read, not their count
+    stocked = {k[0] for k in seen}  # bins where goods of a SKU read were counted
     keys = sorted(set(erp_q) | set(seen))
     for b, s in keys:
         eq = erp_q.get((b, s), 0)
@@ -112,8 +122,16 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
             if eq > 0:
                 add(b, s, "not_scanned", eq, 0, conf=0.0)
             continue
+        if b in unread and eq > 0 and b not in stocked:
+            n, count_conf = unread[b]  # goods of no SKU read: at most n of the ERP's
+            if count_conf >= min_confidence and n < eq - tolerance:
+                add(b, s, "short", eq, n, conf=count_conf)
+                rows[-1]["reason"] = ";".join(x for x in (rows[-1]["reason"], "sku_unread") if x)
+                continue
         if bin_conf.get(b, 1.0) < min_confidence or b in unread:  # unread goods: is the ERP's SKU among them?
             add(b, s, "needs_recount", eq, seen.get((b, s), {}).get("count", 0))
+            if eq == 0 and (b, s) in seen and b not in unread:  # goods the ERP lists none of here, count doubted
+                recounted.append((b, s, seen[(b, s)]["count"]))
             continue
         cq = seen.get((b, s), {}).get("count", 0)
         if eq == 0:
@@ -135,21 +153,28 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
         pa, pb = bin_positions[a], bin_positions[b]
         return sum((x - y) ** 2 for x, y in zip(pa, pb)) ** 0.5
 
-    unexpected_of: dict[str, list[int]] = {}
-    for ui, u in enumerate(unexpected):
-        unexpected_of.setdefault(u[1], []).append(ui)
-    pairs = sorted(((abs(unexpected[ui][2] - m[2]), dist(m[0], unexpected[ui][0]), m[0], unexpected[ui][0], mi, ui)
-                    for mi, m in enumerate(missing) for ui in unexpected_of.get(m[1], ())))
+    def pair(found: list[tuple[str, str, int]], reason: str = "") -> set[int]:
+        """Missing stock not yet paired, paired with ``found`` goods of its SKU; the found ones used."""
+        found_of: dict[str, list[int]] = {}
+        for ui, u in enumerate(found):
+            found_of.setdefault(u[1], []).append(ui)
+        pairs = sorted(((abs(found[ui][2] - m[2]), dist(m[0], found[ui][0]), m[0], found[ui][0], mi, ui)
+                        for mi, m in enumerate(missing) if mi not in used_miss for ui in found_of.get(m[1], ())))
+        used: set[int] = set()
+        for *_, mi, ui in pairs:
+            if mi in used_miss or ui in used:
+                continue
+            used_miss.add(mi)
+            used.add(ui)
+            b, s, eq = missing[mi]
+            add(b, s, "misplaced", eq, found[ui][2], paired=found[ui][0])
+            if reason:
+                rows[-1]["reason"] = ";".join(x for x in (rows[-1]["reason"], reason) if x)
+        return used
+
     used_miss: set[int] = set()
-    used_unexp: set[int] = set()
-    for *_, mi, ui in pairs:
-        if mi in used_miss or ui in used_unexp:
-            continue
-        used_miss.add(mi)
-        used_unexp.add(ui)
-        b, s, eq = missing[mi]
-        add(b, s, "misplaced", eq, unexpected[ui][2], paired=unexpected[ui][0])
-    stocked = {k[0] for k in seen}
+    used_unexp = pair(unexpected)
+    pair(recounted, "destination_recount")
     for mi, (b, s, eq) in enumerate(missing):
         if mi not in used_miss:
             add(b, s, "short" if b in stocked else "ghost", eq, 0)
@@ -159,7 +184,7 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
     listed_erp = {k[0] for k in erp_q}
     for b, (n, count_conf) in sorted(unread.items()):
         if b not in scanned or b in listed_erp:
-            continue  # not scanned: no claim; stocked in the ERP: its rows went to recount above
+            continue  # not scanned: no claim; stocked in the ERP: its rows were judged above (short or recount)
         if count_conf >= min_confidence and b not in stocked:
             add(b, "", "unexpected_sku", 0, n, conf=count_conf)
         else:

@@ -27,6 +27,13 @@ CASES = [
      [("A", "s1", "misplaced", 3, 3, "C"), ("B", "s1", "unexpected_sku", 0, 5, "")]),
     ("wrong sku in bin", [("A", "s1", 3)], [("A", "s2", 3)], [("A", "s1", "short", 3, 0, ""), ("A", "s2", "unexpected_sku", 0, 3, "")]),
     ("low confidence", [("A", "s1", 4)], [("A", "s1", 2, 0.4)], [("A", "s1", "needs_recount", 4, 2, "")]),
+    # the missing SKU read where the ERP lists none, the count there doubted: moved there, however many
+    ("misplaced to a bin sent to recount", [("A", "s1", 4)], [("A", "", 0), ("B", "s1", 3, 0.6)],
+     [("A", "s1", "misplaced", 4, 3, "B"), ("B", "s1", "needs_recount", 0, 3, "")]),
+    ("a trusted destination first", [("A", "s1", 4)], [("A", "", 0), ("B", "s1", 4, 0.6), ("C", "s1", 2)],
+     [("A", "s1", "misplaced", 4, 2, "C"), ("B", "s1", "needs_recount", 0, 4, "")]),
+    ("a doubted bin the ERP lists the SKU in is no destination", [("A", "s1", 4), ("B", "s1", 1)],
+     [("A", "", 0), ("B", "s1", 3, 0.6)], [("A", "s1", "ghost", 4, 0, ""), ("B", "s1", "needs_recount", 1, 3, "")]),
 ]
 
 
@@ -47,6 +54,13 @@ UNREAD = [
      [("A", "s1", "needs_recount", 2, 0, 0.3)]),
     ("ERP stocked, bin trusted all the same: recount, not a ghost", [("A", "s1", 2)], [("A", "", 2, 0.9, 0.95)],
      [("A", "s1", "needs_recount", 2, 0, 0.9)]),
+    ("ERP stocked with more than the goods counted, count trusted: short whatever their SKU", [("A", "s1", 5)],
+     [("A", "", 2, 0.08, 0.96)], [("A", "s1", "short", 5, 2, 0.96)]),
+    ("the same, count doubted: recount", [("A", "s1", 5)], [("A", "", 2, 0.08, 0.6)],
+     [("A", "s1", "needs_recount", 5, 0, 0.08)]),
+    ("ERP stocked with two SKUs: the one it lists more of than the goods is short, the other unchecked",
+     [("A", "s1", 3), ("A", "s2", 1)], [("A", "", 2, 0.2, 0.95)],
+     [("A", "s1", "short", 3, 2, 0.95), ("A", "s2", "needs_recount", 1, 0, 0.2)]),
     ("ERP stocked elsewhere: unread goods are not the misplaced SKU", [("B", "s1", 2)],
      [("A", "", 2, 0.3, 0.95), ("B", "", 0, 0.97, 0.97)],
      [("A", "", "unexpected_sku", 0, 2, 0.95), ("B", "s1", "ghost", 2, 0, 0.97)]),
@@ -60,7 +74,7 @@ def test_goods_with_no_label_read(name, erp, obs, expected):
     got = sorted((b, s, k, e, c, round(p, 2)) for b, s, k, e, c, p in
                  zip(d.bin_id, d.sku, d.kind, d.erp_qty, d.counted_qty, d.confidence))
     assert got == sorted(expected)
-    unread = d[d.sku == ""]
+    unread = d[(d.sku == "") | (d.kind == "short")]  # the goods themselves, or the ERP's SKU short of them
     assert (unread.reason == "sku_unread").all()
 
 
@@ -69,6 +83,11 @@ def test_diff_table(name, erp, obs, expected):
     d = reconcile(_erp(erp), _obs(obs)).discrepancies
     got = sorted(zip(d.bin_id, d.sku, d.kind, d.erp_qty, d.counted_qty, d.paired_bin_id))
     assert got == sorted(expected)
+
+
+def test_a_pair_with_a_recounted_destination_says_so():
+    d = reconcile(_erp([("A", "s1", 4)]), _obs([("A", "", 0), ("B", "s1", 3, 0.6)])).discrepancies.set_index("kind")
+    assert d.loc["misplaced", "reason"] == "destination_recount" and d.loc["misplaced", "confidence"] == 0.98
 
 
 def test_not_scanned_is_a_coverage_gap():
