@@ -20,6 +20,12 @@ Stock missing from its bin pairs first with the same SKU found, with confidence,
 lists none (``misplaced``); left unpaired, it pairs with such goods whose SKU was read in a bin
 sent to recount for its count (``misplaced`` with reason ``destination_recount``; the destination
 keeps its ``needs_recount`` row): goods of the missing SKU stand there, however many.
+
+Two of fusion's doubts (the observation's reason) say which way a count may be off, by one tire:
+``scores_disagree`` (a counted "tire" scored unlike the others may be none: one too many) and
+``between_tires`` (a tire-shaped box left out between two counted tires may be a tire behind them:
+one too few). Where the ERP's quantity is the count that doubt allows, the count does not contradict
+the ERP, and the row goes to recount (reason ``within_doubt``) instead of short or over.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
+# fusion's doubts that say which way a bin's count may be off by one tire (slam_fusion.core.confidence)
+DOUBT_OFF_BY = {"scores_disagree": +1, "between_tires": -1}
 KINDS = ("match", "short", "over", "misplaced", "ghost", "unexpected_sku", "not_scanned", "needs_recount")
 DISCREPANCY_COLUMNS = ["bin_id", "sku", "kind", "erp_qty", "counted_qty", "delta", "paired_bin_id", "confidence",
                        "evidence_path", "reason", "unit_price"]
@@ -115,6 +123,7 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
     unexpected: list[tuple[str, str, int]] = []
     recounted: list[tuple[str, str, int]] = []  # the same, in bins sent to recount: their SKU read, not their count
     stocked = {k[0] for k in seen}  # bins where goods of a SKU read were counted
+    doubts = {b: {d for x, d in DOUBT_OFF_BY.items() if x in why.split(";")} for b, why in bin_reason.items()}
     keys = sorted(set(erp_q) | set(seen))
     for b, s in keys:
         eq = erp_q.get((b, s), 0)
@@ -138,6 +147,9 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
             unexpected.append((b, s, cq))
         elif abs(cq - eq) <= tolerance:
             add(b, s, "match", eq, cq)
+        elif cq - eq in doubts.get(b, ()):  # the count the doubt allows is the ERP's
+            add(b, s, "needs_recount", eq, cq)
+            rows[-1]["reason"] = ";".join(x for x in (rows[-1]["reason"], "within_doubt") if x)
         elif cq == 0:
             missing.append((b, s, eq))
         elif cq < eq:

@@ -85,6 +85,29 @@ def test_diff_table(name, erp, obs, expected):
     assert got == sorted(expected)
 
 
+def _obs_why(rows):
+    return pd.DataFrame(rows, columns=["bin_id", "sku", "count", "confidence", "reason"])
+
+
+# a doubt that names its direction (one tire too many, one too few) against the ERP's quantity
+DOUBTS = [
+    ("one too many, and the ERP lists one fewer: recount", 3, 4, "scores_disagree", "needs_recount"),
+    ("one too many, the ERP two fewer: over all the same", 3, 5, "scores_disagree", "over"),
+    ("one too many, the ERP more: short whatever the doubt", 5, 4, "scores_disagree", "short"),
+    ("one too few, and the ERP lists one more: recount", 5, 4, "occluded;between_tires", "needs_recount"),
+    ("one too few, the ERP fewer: over", 3, 4, "between_tires", "over"),
+    ("no doubt: over", 3, 4, "occluded", "over"),
+    ("both doubts: either way by one is a recount", 5, 4, "scores_disagree;between_tires", "needs_recount"),
+]
+
+
+@pytest.mark.parametrize("name,erp_qty,count,why,kind", DOUBTS, ids=[c[0] for c in DOUBTS])
+def test_a_count_off_by_the_tire_its_doubt_names_goes_to_recount(name, erp_qty, count, why, kind):
+    d = reconcile(_erp([("A", "s1", erp_qty)]), _obs_why([("A", "s1", count, 0.89, why)])).discrepancies
+    assert d.kind.tolist() == [kind]
+    assert ("within_doubt" in d.reason[0]) == (kind == "needs_recount")
+
+
 def test_a_pair_with_a_recounted_destination_says_so():
     d = reconcile(_erp([("A", "s1", 4)]), _obs([("A", "", 0), ("B", "s1", 3, 0.6)])).discrepancies.set_index("kind")
     assert d.loc["misplaced", "reason"] == "destination_recount" and d.loc["misplaced", "confidence"] == 0.98
