@@ -113,11 +113,12 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
             seen[k] = {"count": seen.get(k, {}).get("count", 0) + int(r.count), "confidence": float(r.confidence)}
     rows: list[dict] = []
 
-    def add(b, s, kind, eq, cq, paired="", conf=None):
+    def add(b, s, kind, eq, cq, paired="", conf=None, why=""):
+        """One row; ``why``: the diff's own reason, after the bin's reasons from fusion."""
+        reason = ";".join(x for x in (bin_reason.get(b, ""), why) if x)
         rows.append({"bin_id": b, "sku": s, "kind": kind, "erp_qty": eq, "counted_qty": cq, "delta": cq - eq,
                      "paired_bin_id": paired, "confidence": bin_conf.get(b, 0.0) if conf is None else conf,
-                     "evidence_path": bin_evidence.get(b, ""), "reason": bin_reason.get(b, ""),
-                     "unit_price": prices.get(s)})
+                     "evidence_path": bin_evidence.get(b, ""), "reason": reason, "unit_price": prices.get(s)})
 
     missing: list[tuple[str, str, int]] = []  # ERP stock not found in its bin (ghost/short to zero)
     unexpected: list[tuple[str, str, int]] = []
@@ -134,8 +135,7 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
         if b in unread and eq > 0 and b not in stocked:
             n, count_conf = unread[b]  # goods of no SKU read: at most n of the ERP's
             if count_conf >= min_confidence and n < eq - tolerance:
-                add(b, s, "short", eq, n, conf=count_conf)
-                rows[-1]["reason"] = ";".join(x for x in (rows[-1]["reason"], "sku_unread") if x)
+                add(b, s, "short", eq, n, conf=count_conf, why="sku_unread")
                 continue
         if bin_conf.get(b, 1.0) < min_confidence or b in unread:  # unread goods: is the ERP's SKU among them?
             add(b, s, "needs_recount", eq, seen.get((b, s), {}).get("count", 0))
@@ -148,8 +148,7 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
         elif abs(cq - eq) <= tolerance:
             add(b, s, "match", eq, cq)
         elif cq - eq in doubts.get(b, ()):  # the count the doubt allows is the ERP's
-            add(b, s, "needs_recount", eq, cq)
-            rows[-1]["reason"] = ";".join(x for x in (rows[-1]["reason"], "within_doubt") if x)
+            add(b, s, "needs_recount", eq, cq, why="within_doubt")
         elif cq == 0:
             missing.append((b, s, eq))
         elif cq < eq:
@@ -165,6 +164,8 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
         pa, pb = bin_positions[a], bin_positions[b]
         return sum((x - y) ** 2 for x, y in zip(pa, pb)) ** 0.5
 
+    used_miss: set[int] = set()
+
     def pair(found: list[tuple[str, str, int]], reason: str = "") -> set[int]:
         """Missing stock not yet paired, paired with ``found`` goods of its SKU; the found ones used."""
         found_of: dict[str, list[int]] = {}
@@ -179,12 +180,9 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
             used_miss.add(mi)
             used.add(ui)
             b, s, eq = missing[mi]
-            add(b, s, "misplaced", eq, found[ui][2], paired=found[ui][0])
-            if reason:
-                rows[-1]["reason"] = ";".join(x for x in (rows[-1]["reason"], reason) if x)
+            add(b, s, "misplaced", eq, found[ui][2], paired=found[ui][0], why=reason)
         return used
 
-    used_miss: set[int] = set()
     used_unexp = pair(unexpected)
     pair(recounted, "destination_recount")
     for mi, (b, s, eq) in enumerate(missing):
@@ -198,10 +196,9 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
         if b not in scanned or b in listed_erp:
             continue  # not scanned: no claim; stocked in the ERP: its rows were judged above (short or recount)
         if count_conf >= min_confidence and b not in stocked:
-            add(b, "", "unexpected_sku", 0, n, conf=count_conf)
+            add(b, "", "unexpected_sku", 0, n, conf=count_conf, why="sku_unread")
         else:
-            add(b, "", "needs_recount", 0, n)
-        rows[-1]["reason"] = ";".join(x for x in (rows[-1]["reason"], "sku_unread") if x)
+            add(b, "", "needs_recount", 0, n, why="sku_unread")
     df = pd.DataFrame(rows, columns=DISCREPANCY_COLUMNS).sort_values(["bin_id", "sku", "kind"]).reset_index(drop=True)
     n_site = len(site_bins) if site_bins is not None else len(scanned | {b for b, _ in erp_q})
     scanned_site = scanned if site_bins is None else scanned & set(site_bins)

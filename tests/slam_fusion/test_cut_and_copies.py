@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perception.detections import box_iou
-from slam_fusion.core.fuse import (ItemLabel, TireTrack, drop_copies, drop_covered, fuse_bin, is_counted, join_frame_cut,
-                                   join_standing_halves, merge_cut_tires, pieces_of_whole, select_tracks, tire_shaped)
+from slam_fusion.core.fuse import (ItemLabel, TireTrack, _same_row, _v_overlap, drop_copies, drop_covered, fuse_bin,
+                                   is_counted, join_frame_cut, join_standing_halves, merge_cut_tires, pieces_of_whole,
+                                   select_tracks, tire_shaped)
 
 
 def _t(u0, u1, v0, v1, n=11, expected=10):
@@ -364,7 +365,6 @@ def test_fuse_bin_drops_the_piece_where_the_catalogue_gives_the_size(diameter_of
     assert ("piece_of_whole" in obs.reason) == (count == 4)
 
 
-
 # boxes near one standing tire of the size (0.25-0.45 m wide, 0.9-1.1 of the diameter tall at u 1.0, v 1.0)
 _near = st.tuples(st.floats(0.6, 1.6), st.floats(0.05, 1.2), st.floats(0.4, 2.2), st.floats(0.05, 1.2))
 
@@ -386,8 +386,6 @@ def test_pieces_of_whole_are_only_ever_parts_of_a_whole_standing_tire(diameter_m
 
 @given(st.floats(-3, 3), st.floats(0.05, 2), st.floats(-3, 3), st.floats(0.05, 2))
 def test_v_overlap_is_the_shared_height_or_minus_the_gap(v0a, ha, v0b, hb):
-    from slam_fusion.core.fuse import _same_row, _v_overlap
-
     a, b = _t(0.0, 0.3, v0a, v0a + ha), _t(0.5, 0.8, v0b, v0b + hb)
     o = _v_overlap(a, b)
     assert o == _v_overlap(b, a) and o <= min(a.h_m, b.h_m) + 1e-12
