@@ -11,8 +11,11 @@ Goods counted whose label no camera read (an observation with sku "" and a count
 checked against the ERP's SKU. In a bin the ERP lists stock for, they are at most that many of
 each SKU it lists: a SKU it lists more of is short whatever the goods are (``short``, counted the
 goods' number, reason ``sku_unread``: the shortfall is at least the difference), judged on the count
-alone (the observation's ``count_confidence``, where fusion gave one; else its ``confidence``);
-every other row of the bin goes to recount, and so do all of them where that count is doubted. In a
+alone (the observation's ``count_confidence``, where fusion gave one; else its ``confidence``). More
+goods than the ERP lists of the one SKU it lists there are ``over`` the same way (reason
+``sku_unread``: more goods stand there than the ERP knows of, that SKU or another put beside it),
+unless the count's doubt of one tire too many (``DOUBT_OFF_BY``) closes the gap. Every other row of
+the bin goes to recount, and so do all of them where that count is doubted. In a
 bin the ERP lists empty they are a discrepancy whatever their SKU: unexpected_sku with sku "" (reason
 ``sku_unread``), judged on the count alone, and a recount where that is under the threshold.
 
@@ -26,6 +29,13 @@ Two of fusion's doubts (the observation's reason) say which way a count may be o
 ``between_tires`` (a tire-shaped box left out between two counted tires may be a tire behind them:
 one too few). Where the ERP's quantity is the count that doubt allows, the count does not contradict
 the ERP, and the row goes to recount (reason ``within_doubt``) instead of short or over.
+
+A bin's confidence is the chance that its count and SKU are both right, and fusion's doubts hold it
+under the threshold for a count that may be one tire off. Goods of a SKU read whose count alone is
+trusted (every observation of the bin at ``count_confidence`` >= the threshold, no goods unread) and
+off the ERP's quantity by :data:`BEYOND_DOUBT` tires or more are short, over or an unexpected SKU
+(paired as a move first) whatever that doubt: the doubt cannot close the gap. Such rows carry the
+count's confidence and reason ``beyond_doubt``.
 """
 
 from __future__ import annotations
@@ -36,6 +46,10 @@ import pandas as pd
 
 # fusion's doubts that say which way a bin's count may be off by one tire (slam_fusion.core.confidence)
 DOUBT_OFF_BY = {"scores_disagree": +1, "between_tires": -1}
+# tires between a trusted count and the ERP's quantity that no doubt of one tire closes. Dev 10263-10286 (22
+# flown): of the rows sent to recount with goods of their SKU read and the count trusted, those two tires or
+# more off the ERP were 8 of 8 discrepancies (3 short, 2 unexpected, 3 a move's destination), those one off 1 of 10
+BEYOND_DOUBT = 2
 KINDS = ("match", "short", "over", "misplaced", "ghost", "unexpected_sku", "not_scanned", "needs_recount")
 DISCREPANCY_COLUMNS = ["bin_id", "sku", "kind", "erp_qty", "counted_qty", "delta", "paired_bin_id", "confidence",
                        "evidence_path", "reason", "unit_price"]
@@ -99,8 +113,10 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
     bin_reason: dict[str, str] = {}
     obs["count_confidence"] = count_confidence_of(obs)
     unread: dict[str, tuple[int, float]] = {}  # bin -> goods counted with no label read, their count's confidence
+    count_conf: dict[str, float] = {}
     for r in obs.itertuples(index=False):
         bin_conf[r.bin_id] = min(bin_conf.get(r.bin_id, 1.0), float(r.confidence))
+        count_conf[r.bin_id] = min(count_conf.get(r.bin_id, 1.0), float(r.count_confidence))
         if not r.sku and int(r.count) > 0:
             n, c = unread.get(r.bin_id, (0, 1.0))
             unread[r.bin_id] = (n + int(r.count), min(c, float(r.count_confidence)))
@@ -113,8 +129,12 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
             seen[k] = {"count": seen.get(k, {}).get("count", 0) + int(r.count), "confidence": float(r.confidence)}
     rows: list[dict] = []
 
+    beyond: set[tuple[str, str]] = set()  # rows of a doubted bin judged on the count alone (``beyond_doubt``)
+
     def add(b, s, kind, eq, cq, paired="", conf=None, why=""):
         """One row; ``why``: the diff's own reason, after the bin's reasons from fusion."""
+        if (b, s) in beyond:
+            conf, why = count_conf[b] if conf is None else conf, ";".join(x for x in ("beyond_doubt", why) if x)
         reason = ";".join(x for x in (bin_reason.get(b, ""), why) if x)
         rows.append({"bin_id": b, "sku": s, "kind": kind, "erp_qty": eq, "counted_qty": cq, "delta": cq - eq,
                      "paired_bin_id": paired, "confidence": bin_conf.get(b, 0.0) if conf is None else conf,
@@ -124,6 +144,9 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
     unexpected: list[tuple[str, str, int]] = []
     recounted: list[tuple[str, str, int]] = []  # the same, in bins sent to recount: their SKU read, not their count
     stocked = {k[0] for k in seen}  # bins where goods of a SKU read were counted
+    erp_skus: dict[str, int] = {}  # bin -> how many SKUs the ERP lists there
+    for b, _ in erp_q:
+        erp_skus[b] = erp_skus.get(b, 0) + 1
     doubts = {b: {d for x, d in DOUBT_OFF_BY.items() if x in why.split(";")} for b, why in bin_reason.items()}
     keys = sorted(set(erp_q) | set(seen))
     for b, s in keys:
@@ -133,11 +156,18 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
                 add(b, s, "not_scanned", eq, 0, conf=0.0)
             continue
         if b in unread and eq > 0 and b not in stocked:
-            n, count_conf = unread[b]  # goods of no SKU read: at most n of the ERP's
-            if count_conf >= min_confidence and n < eq - tolerance:
-                add(b, s, "short", eq, n, conf=count_conf, why="sku_unread")
+            n, unread_conf = unread[b]  # goods of no SKU read: at most n of the ERP's
+            if unread_conf >= min_confidence and n < eq - tolerance:
+                add(b, s, "short", eq, n, conf=unread_conf, why="sku_unread")
                 continue
-        if bin_conf.get(b, 1.0) < min_confidence or b in unread:  # unread goods: is the ERP's SKU among them?
+            if (unread_conf >= min_confidence and n > eq + tolerance and erp_skus[b] == 1
+                    and n - eq not in doubts.get(b, ())):  # more goods than the ERP lists, its one SKU
+                add(b, s, "over", eq, n, conf=unread_conf, why="sku_unread")
+                continue
+        if (bin_conf.get(b, 1.0) < min_confidence and b not in unread and (b, s) in seen
+                and count_conf[b] >= min_confidence and abs(seen[(b, s)]["count"] - eq) >= BEYOND_DOUBT + tolerance):
+            beyond.add((b, s))  # the count alone is trusted, and no doubt of one tire brings it to the ERP's
+        elif bin_conf.get(b, 1.0) < min_confidence or b in unread:  # unread goods: is the ERP's SKU among them?
             add(b, s, "needs_recount", eq, seen.get((b, s), {}).get("count", 0))
             if eq == 0 and (b, s) in seen and b not in unread:  # goods the ERP lists none of here, count doubted
                 recounted.append((b, s, seen[(b, s)]["count"]))
@@ -192,11 +222,11 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
         if i not in used_unexp:
             add(b, s, "unexpected_sku", 0, cq)
     listed_erp = {k[0] for k in erp_q}
-    for b, (n, count_conf) in sorted(unread.items()):
+    for b, (n, unread_conf) in sorted(unread.items()):
         if b not in scanned or b in listed_erp:
             continue  # not scanned: no claim; stocked in the ERP: its rows were judged above (short or recount)
-        if count_conf >= min_confidence and b not in stocked:
-            add(b, "", "unexpected_sku", 0, n, conf=count_conf, why="sku_unread")
+        if unread_conf >= min_confidence and b not in stocked:
+            add(b, "", "unexpected_sku", 0, n, conf=unread_conf, why="sku_unread")
         else:
             add(b, "", "needs_recount", 0, n, why="sku_unread")
     df = pd.DataFrame(rows, columns=DISCREPANCY_COLUMNS).sort_values(["bin_id", "sku", "kind"]).reset_index(drop=True)

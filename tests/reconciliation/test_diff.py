@@ -61,6 +61,12 @@ UNREAD = [
     ("ERP stocked with two SKUs: the one it lists more of than the goods is short, the other unchecked",
      [("A", "s1", 3), ("A", "s2", 1)], [("A", "", 2, 0.2, 0.95)],
      [("A", "s1", "short", 3, 2, 0.95), ("A", "s2", "needs_recount", 1, 0, 0.2)]),
+    ("ERP stocked with fewer of its one SKU than the goods counted, count trusted: over whatever their SKU",
+     [("A", "s1", 1)], [("A", "", 2, 0.18, 0.98)], [("A", "s1", "over", 1, 2, 0.98)]),
+    ("the same, count doubted: recount", [("A", "s1", 1)], [("A", "", 2, 0.18, 0.75)],
+     [("A", "s1", "needs_recount", 1, 0, 0.18)]),
+    ("the same, two SKUs listed: which is over is unknown, recount", [("A", "s1", 1), ("A", "s2", 1)],
+     [("A", "", 3, 0.2, 0.95)], [("A", "s1", "needs_recount", 1, 0, 0.2), ("A", "s2", "needs_recount", 1, 0, 0.2)]),
     ("ERP stocked elsewhere: unread goods are not the misplaced SKU", [("B", "s1", 2)],
      [("A", "", 2, 0.3, 0.95), ("B", "", 0, 0.97, 0.97)],
      [("A", "", "unexpected_sku", 0, 2, 0.95), ("B", "s1", "ghost", 2, 0, 0.97)]),
@@ -74,7 +80,7 @@ def test_goods_with_no_label_read(name, erp, obs, expected):
     got = sorted((b, s, k, e, c, round(p, 2)) for b, s, k, e, c, p in
                  zip(d.bin_id, d.sku, d.kind, d.erp_qty, d.counted_qty, d.confidence))
     assert got == sorted(expected)
-    unread = d[(d.sku == "") | (d.kind == "short")]  # the goods themselves, or the ERP's SKU short of them
+    unread = d[(d.sku == "") | d.kind.isin(["short", "over"])]  # the goods themselves, or the ERP's SKU short or over
     assert (unread.reason == "sku_unread").all()
 
 
@@ -106,6 +112,43 @@ def test_a_count_off_by_the_tire_its_doubt_names_goes_to_recount(name, erp_qty, 
     d = reconcile(_erp([("A", "s1", erp_qty)]), _obs_why([("A", "s1", count, 0.89, why)])).discrepancies
     assert d.kind.tolist() == [kind]
     assert ("within_doubt" in d.reason[0]) == (kind == "needs_recount")
+
+
+# a bin sent to recount (its count and SKU together doubted) whose count alone is trusted: (name, erp rows,
+# observation rows (bin, sku, count, confidence, count_confidence), expected (bin, sku, kind, paired, confidence))
+BEYOND = [
+    ("three short of the ERP: short, judged on the count", [("A", "s1", 6)], [("A", "s1", 3, 0.27, 0.84)],
+     [("A", "s1", "short", "", 0.84)]),
+    ("two over: over", [("A", "s1", 2)], [("A", "s1", 4, 0.5, 0.9)], [("A", "s1", "over", "", 0.9)]),
+    ("one over: a doubt of one tire closes it, recount", [("A", "s1", 3)], [("A", "s1", 4, 0.5, 0.9)],
+     [("A", "s1", "needs_recount", "", 0.5)]),
+    ("one short: recount", [("A", "s1", 10)], [("A", "s1", 9, 0.2, 0.84)], [("A", "s1", "needs_recount", "", 0.2)]),
+    ("the count doubted too: recount, however far", [("A", "s1", 4)], [("A", "s1", 2, 0.75, 0.75)],
+     [("A", "s1", "needs_recount", "", 0.75)]),
+    ("the ERP lists none: an unexpected SKU", [], [("A", "s1", 3, 0.57, 0.89)], [("A", "s1", "unexpected_sku", "", 0.89)]),
+    ("the ERP lists none, the SKU missing elsewhere: a move", [("B", "s1", 3)],
+     [("A", "s1", 3, 0.57, 0.89), ("B", "", 0, 0.97, 0.97)], [("B", "s1", "misplaced", "A", 0.97)]),
+    ("two SKUs, one far off, one by one tire: short and recount", [("A", "s1", 5), ("A", "s2", 2)],
+     [("A", "s1", 2, 0.4, 0.85), ("A", "s2", 3, 0.4, 0.85)],
+     [("A", "s1", "short", "", 0.85), ("A", "s2", "needs_recount", "", 0.4)]),
+    ("goods of no SKU read beside them: recount", [("A", "s1", 6)], [("A", "s1", 3, 0.27, 0.84), ("A", "", 1, 0.27, 0.84)],
+     [("A", "s1", "needs_recount", "", 0.27)]),
+]
+
+
+@pytest.mark.parametrize("name,erp,obs,expected", BEYOND, ids=[c[0] for c in BEYOND])
+def test_a_trusted_count_far_from_the_erp_is_a_discrepancy_whatever_the_doubt(name, erp, obs, expected):
+    d = reconcile(_erp(erp), _obs_cc(obs)).discrepancies
+    got = sorted((b, s, k, p, round(c, 2)) for b, s, k, p, c in zip(d.bin_id, d.sku, d.kind, d.paired_bin_id, d.confidence))
+    assert got == sorted(expected)
+    judged = d[d.bin_id == "A"]
+    assert (judged.reason.str.contains("beyond_doubt") == (judged.kind != "needs_recount")).all()
+
+
+@pytest.mark.parametrize("why,kind", [("scores_disagree", "needs_recount"), ("between_tires", "over"), ("", "over")])
+def test_unread_goods_one_over_the_erp_by_a_tire_the_count_may_have_too_many_go_to_recount(why, kind):
+    obs = pd.DataFrame([("A", "", 3, 0.2, 0.85, why)], columns=["bin_id", "sku", "count", "confidence", "count_confidence", "reason"])
+    assert reconcile(_erp([("A", "s1", 2)]), obs).discrepancies.kind.tolist() == [kind]
 
 
 def test_a_pair_with_a_recounted_destination_says_so():
