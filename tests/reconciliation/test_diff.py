@@ -151,6 +151,11 @@ def test_unread_goods_one_over_the_erp_by_a_tire_the_count_may_have_too_many_go_
     assert reconcile(_erp([("A", "s1", 2)]), obs).discrepancies.kind.tolist() == [kind]
 
 
+def test_a_count_less_trusted_than_the_bin_judges_it():
+    d = reconcile(_erp([("A", "s1", 3)]), _obs_cc([("A", "s1", 4, 0.83, 0.64)])).discrepancies
+    assert d.kind.tolist() == ["needs_recount"] and d.confidence.tolist() == [0.64]
+
+
 def test_a_pair_with_a_recounted_destination_says_so():
     d = reconcile(_erp([("A", "s1", 4)]), _obs([("A", "", 0), ("B", "s1", 3, 0.6)])).discrepancies.set_index("kind")
     assert d.loc["misplaced", "reason"] == "destination_recount" and d.loc["misplaced", "confidence"] == 0.98
