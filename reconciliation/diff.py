@@ -42,6 +42,7 @@ count's confidence and reason ``beyond_doubt``.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass
 
 import pandas as pd
@@ -148,9 +149,7 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
     unexpected: list[tuple[str, str, int]] = []
     recounted: list[tuple[str, str, int]] = []  # the same, in bins sent to recount: their SKU read, not their count
     stocked = {k[0] for k in seen}  # bins where goods of a SKU read were counted
-    erp_skus: dict[str, int] = {}  # bin -> how many SKUs the ERP lists there
-    for b, _ in erp_q:
-        erp_skus[b] = erp_skus.get(b, 0) + 1
+    erp_skus = Counter(b for b, _ in erp_q)  # bin -> how many SKUs the ERP lists there
     doubts = {b: {d for x, d in DOUBT_OFF_BY.items() if x in why.split(";")} for b, why in bin_reason.items()}
     keys = sorted(set(erp_q) | set(seen))
     for b, s in keys:
@@ -168,10 +167,11 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
                     and n - eq not in doubts.get(b, ())):  # more goods than the ERP lists, its one SKU
                 add(b, s, "over", eq, n, conf=unread_conf, why="sku_unread")
                 continue
-        if (bin_conf.get(b, 1.0) < min_confidence and b not in unread and (b, s) in seen
-                and count_conf[b] >= min_confidence and abs(seen[(b, s)]["count"] - eq) >= BEYOND_DOUBT + tolerance):
+        doubted = bin_conf.get(b, 1.0) < min_confidence
+        if (doubted and b not in unread and (b, s) in seen and count_conf[b] >= min_confidence
+                and abs(seen[(b, s)]["count"] - eq) >= BEYOND_DOUBT + tolerance):
             beyond.add((b, s))  # the count alone is trusted, and no doubt of one tire brings it to the ERP's
-        elif bin_conf.get(b, 1.0) < min_confidence or b in unread:  # unread goods: is the ERP's SKU among them?
+        elif doubted or b in unread:  # unread goods: is the ERP's SKU among them?
             add(b, s, "needs_recount", eq, seen.get((b, s), {}).get("count", 0))
             if eq == 0 and (b, s) in seen and b not in unread:  # goods the ERP lists none of here, count doubted
                 recounted.append((b, s, seen[(b, s)]["count"]))
