@@ -365,12 +365,13 @@ def test_fuse_bin_drops_the_piece_where_the_catalogue_gives_the_size(diameter_of
     assert ("piece_of_whole" in obs.reason) == (count == 4)
 
 
-# boxes near one standing tire of the size (0.25-0.45 m wide, 0.9-1.1 of the diameter tall at u 1.0, v 1.0)
+# boxes near one standing tire of the size (0.25-0.45 m wide, 0.91-1.09 of the diameter tall at u 1.0, v 1.0: inside
+# the 0.1 tolerance, not on its edge, where rounding decides whether the tire counts whole)
 _near = st.tuples(st.floats(0.6, 1.6), st.floats(0.05, 1.2), st.floats(0.4, 2.2), st.floats(0.05, 1.2))
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.floats(0.4, 1.2), st.floats(0.25, 0.45), st.floats(0.9, 1.1), st.lists(_near, max_size=6))
+@given(st.floats(0.4, 1.2), st.floats(0.25, 0.45), st.floats(0.91, 1.09), st.lists(_near, max_size=6))
 def test_pieces_of_whole_are_only_ever_parts_of_a_whole_standing_tire(diameter_m, w_m, tall, boxes):
     tracks = [_t(1.0, 1.0 + w_m, 1.0, 1.0 + tall * diameter_m)] + [_t(u, u + w, v, v + h) for u, w, v, h in boxes]
     pieces = pieces_of_whole(tracks, diameter_m)
@@ -381,7 +382,8 @@ def test_pieces_of_whole_are_only_ever_parts_of_a_whole_standing_tire(diameter_m
     small = [t for t in tracks[1:] if t.h_m < 0.9 * diameter_m and t.w_m < 0.9 * diameter_m]
     inside = [t for t in small if 1.0 <= t.u0_m and t.u1_m <= 1.0 + w_m and t.w_m >= 0.5 * w_m
               and 1.0 <= t.v0_m and t.v1_m <= 1.0 + tall * diameter_m]
-    assert all(t in pieces for t in inside)  # a small box wholly within the tire's box is a piece of it
+    if tall * diameter_m >= 1.25 * w_m:  # the tire's box is a standing tire's (1.2 times taller than wide, and a margin)
+        assert all(t in pieces for t in inside)  # a small box wholly within it is a piece of it
 
 
 @given(st.floats(-3, 3), st.floats(0.05, 2), st.floats(-3, 3), st.floats(0.05, 2))
