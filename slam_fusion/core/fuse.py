@@ -859,6 +859,25 @@ def stack_counts(counted: list[TireTrack], section_m: float, *, same_column: flo
     return out
 
 
+def in_stacks(counted: list[TireTrack], stacks: list[tuple[list[TireTrack], int]], *, same_column: float = 0.5,
+              inside: float = 0.8) -> list[TireTrack]:
+    """The counted boxes of no stack's column that lie in a stack counted by its height
+    (``stack_counts``): in its column (``same_column`` IoU across the face with one of its boxes) and
+    ``inside`` of their height within the stack's. The stack's height already counts every tire there
+    is room for, so such a box is no tire of its own (dev 10272 A01-B04-L4-P1: a box 0.53 m tall over
+    the seam of two lying tires of 0.30, counted as a seventh tire of six)."""
+    out = []
+    for t in counted:
+        for col, _ in stacks:
+            if t in col or col[0].face_id != t.face_id or not any(_u_iou(t, x) >= same_column for x in col):
+                continue
+            lo, hi = min(x.v0_m for x in col), max(x.v1_m for x in col)
+            if min(hi, t.v1_m) - max(lo, t.v0_m) >= inside * t.h_m:
+                out.append(t)
+                break
+    return out
+
+
 def piece_of_counted(t: TireTrack, counted: list[TireTrack], *, same_column: float = 0.5) -> bool:
     """``t`` is the part of a counted tire that a frame's edge cut: most of its sightings had its top
     or bottom edge on the image border, and it lies in that tire's column (``same_column`` IoU across
@@ -940,7 +959,8 @@ def fuse_bin(
     bin's) alone was read in such a gap (``select_tracks``, reason ``hidden_in_row``); a gap left
     open is flagged ``gap_in_row``. Where the bin's SKU has a known tire size (``section_of``: SKU ->
     section width in metres, from the catalogue), a plain stack of lying tires holds as many tires as
-    its height has room for (``stack_counts``, reason ``stack_height`` where that changed the count),
+    its height has room for (``stack_counts``, reason ``stack_height`` where that changed the count)
+    and a counted box within such a stack is none of its own (``in_stacks``, reason ``in_stack``),
     and where it has a known diameter (``diameter_of``: SKU -> metres) two counted pieces one on the
     other that make one standing tire of it count once (``join_standing_halves``, reason
     ``halves_joined``), and a counted piece of a standing tire counted whole is no tire
@@ -987,6 +1007,10 @@ def fuse_bin(
         count = len(good)
     stacks = stack_counts(good, section_of[sku]) if count and sku in (section_of or {}) else []
     count += sum(n - len(col) for col, n in stacks)
+    stacked = in_stacks([t for t in good if t not in hidden], stacks)
+    if stacked:
+        good = [t for t in good if t not in stacked]
+        count -= len(stacked)
     # each serialised label read in the bin is a tire: fewer tires counted than labels read means
     # the detector missed some (dev 10004 A01-B03-L1-P2: a lying stack of 3 counted empty at 0.97, its 3
     # labels read); the labels are a floor, and the bin goes to recount (``labels_over_tires``)
@@ -1009,6 +1033,8 @@ def fuse_bin(
         reasons.append("halves_joined")
     if pieces:
         reasons.append("piece_of_whole")
+    if stacked:
+        reasons.append("in_stack")
     # a widened gap in a row, or any sighting left out that sits in one: count it again by hand
     left_out = [t for t in tracks if t not in good and tire_shaped(t, min_side_m=min_side_m)]
     gap = _row_gap(good) or bool(hidden_in_row(left_out, good))
