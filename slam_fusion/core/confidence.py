@@ -28,7 +28,11 @@ Five rules hold whatever the fit says, for evidence a fit may not have seen enou
   (``slam_fusion.pipeline.noise_seen_by_detector``: a 1080p frame shrunk by area to the network's
   input keeps a third of it), as the model's ``log_noise`` input is.
 
-And two hold it under :data:`DOUBT_CAP`:
+And three hold it under :data:`DOUBT_CAP`:
+- a standing box left out as its row's tire boxed twice (``fuse.row_copies``: more than half a width
+  into a better seen box of its row), where it may have been a crowded row's tire after all. Dev
+  10263-10310: of the 8 bins with one, 6 were counted right once it was left out, one was a tire
+  short, and one was wrong either way;
 - counted tires the detector scored unlike one another (the best counted track's score over the
   worst's by more than :data:`MAX_SCORE_SPREAD`). Tires of one bin look alike; a box over a dim
   back wall between two tires, or the piece of a tire cut by the frame's side, counted as a tire,
@@ -96,6 +100,7 @@ class BinEvidence:
     n_between: int = 0  # weak tire-shaped tracks over two counted tires of their row (not a model input)
     labels_over_tires: int = 0  # serialised labels read in the bin beyond the tires counted (not a model input)
     lowest_unread: bool = False  # the lowest-scored counted tire is the only one whose label was not read (not a model input)
+    n_row_copies: int = 0  # standing boxes left out as a row's tire boxed twice (``fuse.row_copies``; not a model input)
 
     def vector(self) -> np.ndarray:
         """The model's inputs (counts on a log scale)."""
@@ -123,6 +128,8 @@ class BinEvidence:
 
     def doubted(self) -> str:
         """Why the rules hold this bin's confidence under :data:`DOUBT_CAP` ("" when they do not)."""
+        if self.count and self.n_row_copies:
+            return "row_copy"
         if self.score_spread > MAX_SCORE_SPREAD:
             return "scores_disagree"
         return "between_tires" if self.count and self.n_between else ""

@@ -878,6 +878,29 @@ def in_stacks(counted: list[TireTrack], stacks: list[tuple[list[TireTrack], int]
     return out
 
 
+# Standing tires of a row stand side by side: a crowded row's tires reach a third of a width into each
+# other, boxed up to 0.48 of the narrower box (dev 10263-10286). Two counted boxes of a row overlapping
+# across the face by more than half the narrower one are one tire boxed twice: on those dev worlds 5 of
+# the 6 bins with such a pair had counted one tire too many (chosen there); on the fresh dev worlds
+# 10287-10310 two bins had one: one had counted a tire too many, the other 21 of 14, wrong either way.
+ROW_COPY = 0.5
+
+
+def row_copies(counted: list[TireTrack], *, overlap: float = ROW_COPY) -> list[TireTrack]:
+    """The counted standing tires (boxes ``LYING_ASPECT`` times taller than wide) that overlap another
+    of their row (``_same_row``) across the face by more than ``overlap`` of the narrower box's width:
+    the weaker of the two (fewest frames, then support, then score, as ``drop_copies``), one tire's
+    second box. Dev 10266 A01-B03-L2-P1: five standing 215/75R17.5 tires, the last boxed again 0.11 m
+    to its right in 14 frames of its 44, counted as a sixth."""
+    standing = [t for t in counted if t.h_m > LYING_ASPECT * t.w_m]
+    out: list[TireTrack] = []
+    for t in sorted(standing, key=lambda t: (len(t.frames), t.support, t.score)):
+        if any(o is not t and o not in out and o.face_id == t.face_id and _same_row(t, o)
+               and min(t.u1_m, o.u1_m) - max(t.u0_m, o.u0_m) > overlap * min(t.w_m, o.w_m) for o in standing):
+            out.append(t)
+    return out
+
+
 def piece_of_counted(t: TireTrack, counted: list[TireTrack], *, same_column: float = 0.5) -> bool:
     """``t`` is the part of a counted tire that a frame's edge cut: most of its sightings had its top
     or bottom edge on the image border, and it lies in that tire's column (``same_column`` IoU across
@@ -954,7 +977,8 @@ def fuse_bin(
     tire's face (``tire_shaped``: sides of at least ``min_side_m``, the narrowest tire being 135 mm,
     and no more elongated than ``MAX_TIRE_ASPECT``), and the detector scored it
     ``MIN_TRACK_SCORE`` or more on average; one tire is counted once however many of its boxes
-    overlap (``drop_covered``, ``drop_copies``). A weaker track also counts
+    overlap (``drop_covered``, ``drop_copies``; and ``row_copies``: two standing boxes of a row more
+    than half a width into each other, reason ``row_copy``, a doubt). A weaker track also counts
     where it fills a gap in a packed row, and so does a tire whose serialised label (``labels``, the
     bin's) alone was read in such a gap (``select_tracks``, reason ``hidden_in_row``); a gap left
     open is flagged ``gap_in_row``. Where the bin's SKU has a known tire size (``section_of``: SKU ->
@@ -983,6 +1007,8 @@ def fuse_bin(
 
     good, hidden, weak = select_tracks(tracks, min_support=min_support, min_side_m=min_side_m,
                                        hidden_support=hidden_support, labels=labels)
+    copies = row_copies([t for t in good if t not in hidden])
+    good = [t for t in good if t not in copies]
     count = len(good)
     # one vote per tire (its majority read), so a tire seen in many frames does not outvote others
     per_tire = []
@@ -1035,6 +1061,8 @@ def fuse_bin(
         reasons.append("piece_of_whole")
     if stacked:
         reasons.append("in_stack")
+    if copies:
+        reasons.append("row_copy")
     # a widened gap in a row, or any sighting left out that sits in one: count it again by hand
     left_out = [t for t in tracks if t not in good and tire_shaped(t, min_side_m=min_side_m)]
     gap = _row_gap(good) or bool(hidden_in_row(left_out, good))
@@ -1056,9 +1084,9 @@ def fuse_bin(
     raw = float(np.clip(conf, 0, 1))
     evidence = bin_evidence(good, hidden, weak, tracks, frames_seeing_bin, raw=raw, gap=gap, read_agree=read_agree if votes else 1.0,
                             no_read=bool(count and not votes), pass_of=pass_of, frame_quality=frame_quality, count=count,
-                            seen_whole=seen_whole, labels_over_tires=unseen)
+                            seen_whole=seen_whole, labels_over_tires=unseen, row_copies=len(copies))
     why = evidence.capped() or evidence.doubted()  # the recount cap, else the doubt
-    if why:
+    if why and why not in reasons:
         reasons.append(why)
     if model is not None:
         confidence = model.probability(evidence)
@@ -1074,7 +1102,7 @@ def fuse_bin(
 def bin_evidence(good: list[TireTrack], hidden: list[TireTrack], weak: list[TireTrack], tracks: list[TireTrack],
                  frames_seeing_bin: set[int], *, raw: float, gap: bool, read_agree: float, no_read: bool,
                  pass_of: dict[int, int] | None, frame_quality: dict[int, tuple[float, float, float]] | None,
-                 count: int, seen_whole: bool = True, labels_over_tires: int = 0) -> BinEvidence:
+                 count: int, seen_whole: bool = True, labels_over_tires: int = 0, row_copies: int = 0) -> BinEvidence:
     """What the bin's confidence is judged on (``slam_fusion.core.confidence.BinEvidence``); ``count``
     is the bin's count (the counted tracks', or a stack's by its height)."""
     seen = [t for t in good if t not in hidden]  # tires counted from their own sightings
@@ -1108,7 +1136,7 @@ def bin_evidence(good: list[TireTrack], hidden: list[TireTrack], weak: list[Tire
                        brightness=b, sharpness=s, heuristic=raw,
                        score_spread=float(max(track_scores) - min(track_scores)) if len(track_scores) >= 2 else 0.0,
                        seen_whole=seen_whole, n_between=len(between_tires(weak, good)), labels_over_tires=labels_over_tires,
-                       lowest_unread=_lowest_unread(seen))
+                       lowest_unread=_lowest_unread(seen), n_row_copies=row_copies)
 
 
 def _lowest_unread(seen: list[TireTrack]) -> bool:

@@ -102,6 +102,8 @@ DOUBTS = [
     ("one too many, the ERP more: short whatever the doubt", 5, 4, "scores_disagree", "short"),
     ("one too few, and the ERP lists one more: recount", 5, 4, "occluded;between_tires", "needs_recount"),
     ("one too few, the ERP fewer: over", 3, 4, "between_tires", "over"),
+    ("a row's box left out as a copy, and the ERP lists one more: recount", 5, 4, "occluded;row_copy", "needs_recount"),
+    ("a row's box left out as a copy, the ERP fewer: over", 3, 4, "row_copy", "over"),
     ("no doubt: over", 3, 4, "occluded", "over"),
     ("both doubts: either way by one is a recount", 5, 4, "scores_disagree;between_tires", "needs_recount"),
 ]
