@@ -886,18 +886,23 @@ def in_stacks(counted: list[TireTrack], stacks: list[tuple[list[TireTrack], int]
 ROW_COPY = 0.5
 
 
-def row_copies(counted: list[TireTrack], *, overlap: float = ROW_COPY) -> list[TireTrack]:
+def row_copies(counted: list[TireTrack], *, overlap: float = ROW_COPY) -> list[tuple[TireTrack, TireTrack]]:
     """The counted standing tires (boxes ``LYING_ASPECT`` times taller than wide) that overlap another
     of their row (``_same_row``) across the face by more than ``overlap`` of the narrower box's width:
     the weaker of the two (fewest frames, then support, then score, as ``drop_copies``), one tire's
-    second box. Dev 10266 A01-B03-L2-P1: five standing 215/75R17.5 tires, the last boxed again 0.11 m
-    to its right in 14 frames of its 44, counted as a sixth."""
+    second box, each with the box kept for that tire (the best seen of those it overlaps so). Dev
+    10266 A01-B03-L2-P1: five standing 215/75R17.5 tires, the last boxed again 0.11 m to its right
+    in 14 frames of its 44, counted as a sixth."""
+    def rank(t: TireTrack) -> tuple:
+        return len(t.frames), t.support, t.score
+
     standing = [t for t in counted if t.h_m > LYING_ASPECT * t.w_m]
-    out: list[TireTrack] = []
-    for t in sorted(standing, key=lambda t: (len(t.frames), t.support, t.score)):
-        if any(o is not t and o not in out and o.face_id == t.face_id and _same_row(t, o)
-               and min(t.u1_m, o.u1_m) - max(t.u0_m, o.u0_m) > overlap * min(t.w_m, o.w_m) for o in standing):
-            out.append(t)
+    out: list[tuple[TireTrack, TireTrack]] = []
+    for t in sorted(standing, key=rank):
+        twins = [o for o in standing if o is not t and all(o is not c for c, _ in out) and o.face_id == t.face_id
+                 and _same_row(t, o) and min(t.u1_m, o.u1_m) - max(t.u0_m, o.u0_m) > overlap * min(t.w_m, o.w_m)]
+        if twins:
+            out.append((t, max(twins, key=rank)))
     return out
 
 
@@ -1007,8 +1012,13 @@ def fuse_bin(
 
     good, hidden, weak = select_tracks(tracks, min_support=min_support, min_side_m=min_side_m,
                                        hidden_support=hidden_support, labels=labels)
-    copies = row_copies([t for t in good if t not in hidden])
-    good = [t for t in good if t not in copies]
+    pairs = row_copies([t for t in good if t not in hidden])
+    copies = [c for c, _ in pairs]
+    reads: dict[int, tuple[str, ...]] = {}  # a copy's reads are its tire's: they go to the box kept for it
+    for c, twin in pairs:
+        reads[id(twin)] = reads.get(id(twin), ()) + c.gtins + reads.pop(id(c), ())
+    good = [replace(t, gtins=t.gtins + reads[id(t)]) if reads.get(id(t)) else t
+            for t in good if all(t is not c for c in copies)]
     count = len(good)
     # one vote per tire (its majority read), so a tire seen in many frames does not outvote others
     per_tire = []

@@ -409,9 +409,9 @@ CROWDED = [_t(7.58, 7.80, 1.87, 2.60), _t(7.73, 7.93, 1.86, 2.60), _t(7.88, 8.10
 
 
 @pytest.mark.parametrize("case, tracks, copies", [
-    ("a tire boxed again half a width aside", ROW_10266, [ROW_10266[-1]]),
+    ("a tire boxed again half a width aside", ROW_10266, [(ROW_10266[-1], ROW_10266[-2])]),
     ("the better seen box stays whichever side", [ROW_10266[-1], replace(ROW_10266[-2], frames=tuple(range(8)))],
-     [replace(ROW_10266[-2], frames=tuple(range(8)))]),
+     [(replace(ROW_10266[-2], frames=tuple(range(8))), ROW_10266[-1])]),
     ("a crowded row", CROWDED, []),
     ("the same boxes in two rows", [ROW_10266[4], replace(ROW_10266[5], v0_m=3.0, v1_m=3.75)], []),
     ("lying tires overlapping in a laced stack", [_t(0.13, 0.78, 1.86, 2.08), _t(0.21, 0.85, 1.99, 2.19)], []),
@@ -427,15 +427,24 @@ def test_fuse_bin_drops_the_row_copy_and_doubts_the_count():
     assert fuse_bin("A01-B03-L2-P1", CROWDED, set(range(60))).count == 6
 
 
+def test_a_row_copys_label_reads_are_its_tires():
+    # the only label read in the bin was read on the copy: the tire's SKU all the same
+    tracks = ROW_10266[:-1] + [replace(ROW_10266[-1], gtins=("04012345678901",) * 3)]
+    obs = fuse_bin("A01-B03-L2-P1", tracks, set(range(60)), gtin_to_sku={"04012345678901": "SKU-1"})
+    assert obs.count == 5 and obs.sku == "SKU-1" and "no_label_read" not in obs.reason
+
+
 _row_box = st.tuples(st.floats(0.0, 3.0), st.floats(0.13, 0.35), st.floats(0.0, 0.1), st.integers(1, 60))
 
 
 @given(st.lists(_row_box, max_size=8))
 def test_a_row_copy_is_the_weaker_of_two_standing_boxes_of_a_row_over_half_into_each_other(boxes):
     tracks = [_t(u, u + w, dv, dv + 0.6, n) for u, w, dv, n in boxes]
-    copies = row_copies(tracks)
-    kept = [t for t in tracks if t not in copies]
-    for c in copies:  # each dropped box overlaps a kept or dropped box of its row by more than half the narrower
-        assert any(o is not c and min(c.u1_m, o.u1_m) - max(c.u0_m, o.u0_m) > 0.5 * min(c.w_m, o.w_m) for o in tracks)
+    pairs = row_copies(tracks)
+    copies = [c for c, _ in pairs]
+    kept = [t for t in tracks if all(t is not c for c in copies)]
+    for c, twin in pairs:  # each dropped box overlaps the box kept for it by more than half the narrower, and is weaker
+        assert twin is not c and min(c.u1_m, twin.u1_m) - max(c.u0_m, twin.u0_m) > 0.5 * min(c.w_m, twin.w_m)
+        assert (len(c.frames), c.support, c.score) <= (len(twin.frames), twin.support, twin.score)
     for i, a in enumerate(kept):  # and no two kept boxes do
         assert all(min(a.u1_m, b.u1_m) - max(a.u0_m, b.u0_m) <= 0.5 * min(a.w_m, b.w_m) for b in kept[i + 1:])
