@@ -27,11 +27,12 @@ sent to recount for its count (``misplaced`` with reason ``destination_recount``
 keeps its ``needs_recount`` row): goods of the missing SKU stand there, however many.
 
 Three of fusion's doubts (the observation's reason) say which way a count may be off, by one tire:
-``scores_disagree`` (a counted "tire" scored unlike the others may be none: one too many) and
+``scores_disagree`` (a counted "tire" scored unlike the others may be none: one too many),
 ``between_tires`` (a tire-shaped box left out between two counted tires may be a tire behind them:
 one too few) and ``row_copy`` (a standing box left out as a second box of its neighbour's tire may
-be a crowded row's tire: one too few). Where the ERP's quantity is the count that doubt allows, the count does not contradict
-the ERP, and the row goes to recount (reason ``within_doubt``) instead of short or over.
+be a crowded row's tire: one too few). Where the ERP's quantity is the count that doubt allows, the
+count does not contradict the ERP, and the row goes to recount (reason ``within_doubt``) instead of
+short or over.
 
 A bin's confidence is the chance that its count and SKU are both right, and fusion's doubts hold it
 under the threshold for a count that may be one tire off. Goods of a SKU read whose count alone is

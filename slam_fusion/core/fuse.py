@@ -1014,18 +1014,17 @@ def fuse_bin(
                                        hidden_support=hidden_support, labels=labels)
     pairs = row_copies([t for t in good if t not in hidden])
     copies = [c for c, _ in pairs]
-    reads: dict[int, tuple[str, ...]] = {}  # a copy's reads are its tire's: they go to the box kept for it
+    good = [t for t in good if all(t is not c for c in copies)]
+    reads: dict[int, tuple[str, ...]] = {}  # a copy's label reads are its tire's: they vote with the box kept for it
     for c, twin in pairs:
         reads[id(twin)] = reads.get(id(twin), ()) + c.gtins + reads.pop(id(c), ())
-    good = [replace(t, gtins=t.gtins + reads[id(t)]) if reads.get(id(t)) else t
-            for t in good if all(t is not c for c in copies)]
     count = len(good)
     # one vote per tire (its majority read), so a tire seen in many frames does not outvote others
     per_tire = []
     for t in good:
-        if t.gtins:
-            c = Counter(t.gtins)
-            per_tire.append(max(c.items(), key=lambda kv: (kv[1], kv[0]))[0])
+        if t.gtins or reads.get(id(t)):
+            n_reads = Counter(t.gtins + reads.get(id(t), ()))
+            per_tire.append(max(n_reads.items(), key=lambda kv: (kv[1], kv[0]))[0])
     votes = Counter(per_tire)
     serials = {(lab.gtin, lab.serial) for lab in labels}
     if not votes and len(serials) > count:  # no counted tire's label read: the labels read say which SKU
