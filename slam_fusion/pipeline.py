@@ -11,7 +11,7 @@ from slam_fusion.core.drift import correct_drift
 from slam_fusion.core.clock import estimate_offset_s, label_reprojection_cost
 from slam_fusion.core.confidence import ConfidenceModel, shipped_count_model, shipped_model
 from slam_fusion.core.fuse import (BinObservation, ItemLabel, LabelRead, Sighting, TireTrack, fuse_bin,
-                                   group_label_reads, group_sightings, nested_boxes, select_tracks)
+                                   group_label_reads, group_sightings, nested_boxes)
 from slam_fusion.core.projection import pixels_to_face, project_to_faces
 from slam_fusion.core.trajectory import Trajectory, associate
 from warehouse.camera import CameraModel, invert_transform, transform_points
@@ -548,7 +548,7 @@ def fuse_detections(
                         clock_offset_s=float(clock_offset_s),
                         label_residuals_px={k: float(np.median(v)) for k, v in residuals.items()},
                         drift_residual_before_m=before_m, drift_residual_after_m=after_m, trajectory=traj,
-                        tracks=_export_tracks(per_bin, labels_in, min_support), warnings=tuple(warnings))
+                        tracks=_export_tracks(per_bin, {o.bin_id: o.counted for o in obs}), warnings=tuple(warnings))
 
 
 def _seen_both_ways(traj: Trajectory, t_ns: np.ndarray, lab_rows: list[tuple], site, min_speed_m_s: float = 0.2) -> bool:
@@ -565,12 +565,15 @@ def _seen_both_ways(traj: Trajectory, t_ns: np.ndarray, lab_rows: list[tuple], s
     return any(len(w) == 2 for w in ways.values())
 
 
-def _export_tracks(per_bin: dict[str, list[TireTrack]], labels_in: dict[str, list[ItemLabel]],
-                   min_support: float) -> tuple[tuple[str, TireTrack, bool], ...]:
-    """(bin_id, track, counted) for every track, plus the tires known from their label alone."""
+def _export_tracks(per_bin: dict[str, list[TireTrack]], counted_in: dict[str, tuple[TireTrack, ...]]
+                   ) -> tuple[tuple[str, TireTrack, bool], ...]:
+    """(bin_id, track, counted) for every track, plus the tires counted that no single track is: a
+    tire joined from pieces, one known from its label alone. ``counted_in``: bin -> the boxes
+    ``fuse_bin`` counted, after every rule (a row copy, a box within a stack or a piece of a whole
+    tire, left out there, is not counted here either)."""
     out = []
     for bid, trs in sorted(per_bin.items()):
-        counted = select_tracks(trs, min_support=min_support, labels=labels_in.get(bid, []))[0]
+        counted = counted_in.get(bid, ())
         out += [(bid, tr, tr in counted) for tr in trs]
         out += [(bid, tr, True) for tr in counted if tr not in trs]
     return tuple(out)

@@ -141,6 +141,7 @@ class BinObservation:
     raw_score: float = 0.0  # the uncalibrated score ``confidence`` was mapped from
     evidence: BinEvidence | None = None  # what the confidence was judged on
     count_confidence: float | None = None  # the count alone right, SKU aside (None: ``confidence`` serves)
+    counted: tuple[TireTrack, ...] = ()  # the boxes counted, after every rule (``tracks.parquet``'s ``counted``)
 
 
 def nested_boxes(xyxy: np.ndarray, score: np.ndarray, *, inside_frac: float = 0.8) -> np.ndarray:
@@ -1105,7 +1106,7 @@ def fuse_bin(
     count_conf = float(count_model.probability(evidence)) if count_model is not None else None
     return BinObservation(bin_id=bin_id, sku=sku if count else "", gtin=gtin if count else "", count=count,
                           confidence=float(confidence), n_views=n_frames, evidence_frame=int(ev), reason=";".join(reasons),
-                          raw_score=raw, evidence=evidence, count_confidence=count_conf)
+                          raw_score=raw, evidence=evidence, count_confidence=count_conf, counted=tuple(good))
 
 
 def bin_evidence(good: list[TireTrack], hidden: list[TireTrack], weak: list[TireTrack], tracks: list[TireTrack],

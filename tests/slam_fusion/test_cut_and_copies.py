@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perception.detections import box_iou
+from slam_fusion.pipeline import _export_tracks
 from slam_fusion.core.fuse import (ItemLabel, TireTrack, _same_row, _v_overlap, drop_copies, drop_covered, fuse_bin,
                                    is_counted, join_frame_cut, join_standing_halves, merge_cut_tires, pieces_of_whole,
                                    row_copies, select_tracks, tire_shaped)
@@ -425,6 +426,9 @@ def test_fuse_bin_drops_the_row_copy_and_doubts_the_count():
     assert obs.count == obs.evidence.count == 5 and obs.evidence.n_row_copies == 1
     assert "row_copy" in obs.reason.split(";") and obs.confidence <= 0.89  # counted, not trusted at 0.9
     assert fuse_bin("A01-B03-L2-P1", CROWDED, set(range(60))).count == 6
+    # the exported tracks (tracks.parquet, the replay's boxes) say so too: the copy is not counted
+    exported = _export_tracks({"A01-B03-L2-P1": ROW_10266}, {obs.bin_id: obs.counted})
+    assert [counted for _, _, counted in exported] == [True] * 5 + [False]
 
 
 def test_a_row_copys_label_reads_are_its_tires():

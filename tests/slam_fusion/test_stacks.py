@@ -99,3 +99,4 @@ def test_fuse_bin_says_it_left_a_box_within_the_stack_out():
     obs = fuse_bin("A01-B04-L4-P1", tracks, set(range(20)), gtin_to_sku={"08939797483944": "427200003"},
                    section_of={"427200003": 0.295})
     assert obs.count == obs.evidence.count == 6 and "in_stack" in obs.reason.split(";")
+    assert len(obs.counted) == 6 and tracks[0] not in obs.counted  # the seam box is no counted box
