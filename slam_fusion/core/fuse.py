@@ -392,6 +392,17 @@ def _row_gap(tracks: list[TireTrack], factor: float = 1.3) -> bool:
     return False
 
 
+def _seen_rank(t: TireTrack) -> tuple[int, float, float]:
+    """How well a track was seen, for choosing which of two boxes of one tire stays: frames, then
+    support, then score (the weakest first when sorted)."""
+    return len(t.frames), t.support, t.score
+
+
+def _u_overlap(a: TireTrack, b: TireTrack) -> float:
+    """How far the two boxes overlap across the face, in metres; negative: the open space between them."""
+    return min(a.u1_m, b.u1_m) - max(a.u0_m, b.u0_m)
+
+
 def _v_overlap(a: TireTrack, b: TireTrack) -> float:
     """How far the two boxes overlap in height, in metres; negative: the open space between them."""
     return min(a.v1_m, b.v1_m) - max(a.v0_m, b.v0_m)
@@ -403,7 +414,7 @@ def _same_row(a: TireTrack, b: TireTrack) -> bool:
 
 
 def _u_iou(a: TireTrack, b: TireTrack) -> float:
-    inter = max(0.0, min(a.u1_m, b.u1_m) - max(a.u0_m, b.u0_m))
+    inter = max(0.0, _u_overlap(a, b))
     return inter / max(1e-9, a.w_m + b.w_m - inter)
 
 
@@ -778,7 +789,7 @@ def drop_covered(counted: list[TireTrack], *, covered: float = 0.9, grid: int = 
         typical = _row_of(t, counted)[1]
         return typical is not None and t.w_m > loose * typical
 
-    for t in sorted(counted, key=lambda t: (not too_wide(t), len(t.frames), t.support, t.score)):
+    for t in sorted(counted, key=lambda t: (not too_wide(t), *_seen_rank(t))):
         others = [o for o in keep if o is not t and o.face_id == t.face_id]
         if not others or t.w_m <= 0 or t.h_m <= 0:
             continue
@@ -810,7 +821,7 @@ def drop_copies(counted: list[TireTrack], *, max_iou: float = COPY_IOU) -> list[
     copy = (box_iou(boxes, boxes) >= max_iou) & (faces[:, None] == faces[None, :])
     np.fill_diagonal(copy, False)
     alive = np.ones(n, dtype=bool)
-    for i in sorted(range(n), key=lambda i: (len(counted[i].frames), counted[i].support, counted[i].score)):
+    for i in sorted(range(n), key=lambda i: _seen_rank(counted[i])):
         if np.any(copy[i] & alive):
             alive[i] = False
     return [t for t, a in zip(counted, alive) if a]
@@ -894,16 +905,15 @@ def row_copies(counted: list[TireTrack], *, overlap: float = ROW_COPY) -> list[t
     second box, each with the box kept for that tire (the best seen of those it overlaps so). Dev
     10266 A01-B03-L2-P1: five standing 215/75R17.5 tires, the last boxed again 0.11 m to its right
     in 14 frames of its 44, counted as a sixth."""
-    def rank(t: TireTrack) -> tuple:
-        return len(t.frames), t.support, t.score
-
     standing = [t for t in counted if t.h_m > LYING_ASPECT * t.w_m]
     out: list[tuple[TireTrack, TireTrack]] = []
-    for t in sorted(standing, key=rank):
-        twins = [o for o in standing if o is not t and all(o is not c for c, _ in out) and o.face_id == t.face_id
-                 and _same_row(t, o) and min(t.u1_m, o.u1_m) - max(t.u0_m, o.u0_m) > overlap * min(t.w_m, o.w_m)]
+    dropped: set[int] = set()  # ids of the copies found so far
+    for t in sorted(standing, key=_seen_rank):
+        twins = [o for o in standing if o is not t and id(o) not in dropped and o.face_id == t.face_id
+                 and _same_row(t, o) and _u_overlap(t, o) > overlap * min(t.w_m, o.w_m)]
         if twins:
-            out.append((t, max(twins, key=rank)))
+            out.append((t, max(twins, key=_seen_rank)))
+            dropped.add(id(t))
     return out
 
 
