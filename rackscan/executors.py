@@ -11,14 +11,71 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich import get_console
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
+
+LOG_EVERY_S = 30.0  # a progress line in a log at most this often per task, and one when the task ends
 
 
-def progress_bar(**kw) -> Progress:
-    """The rich progress bar every long rackscan job shows."""
-    return Progress(
+def _hms(s: float | None) -> str:
+    if s is None:
+        return "-:--:--"
+    s = int(round(s))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+
+class LogProgress(Progress):
+    """The progress bar where the output is no terminal (a file, a pipe, CI, ``nohup``): rich would draw
+    the bar once, when the job ends; this prints a line per task every ``LOG_EVERY_S`` seconds while it
+    advances, and one when it is done (``world 10311: flying: 120/360 (33%), 0:01:05 elapsed, eta 0:02:10``).
+    A task of unknown total prints nothing."""
+
+    def __init__(self, *columns, **kw) -> None:
+        super().__init__(*columns, **kw)
+        self._said: dict[TaskID, tuple[float, float]] = {}  # task -> (completed, time) of its last line
+
+    def start(self) -> None:  # no live display to start: the lines are the display
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def update(self, task_id: TaskID, **kw) -> None:
+        super().update(task_id, **kw)
+        self._log(task_id)
+
+    def advance(self, task_id: TaskID, advance: float = 1) -> None:
+        super().advance(task_id, advance)
+        self._log(task_id)
+
+    def _log(self, task_id: TaskID) -> None:
+        with self._lock:
+            task = self._tasks.get(task_id)
+            if task is None or task.total is None or self.disable:
+                return
+            now = self.get_time()
+            last_done, last_t = self._said.get(task_id, (-1.0, task.start_time or now))
+            finished = task.completed >= task.total
+            if task.completed == last_done or not (finished or now - last_t >= LOG_EVERY_S):
+                return
+            self._said[task_id] = (task.completed, now)
+            pct = 100.0 * task.completed / task.total if task.total else 100.0
+            eta = "" if finished else f", eta {_hms(task.time_remaining)}"
+            line = (f"{task.description}: {task.completed:g}/{task.total:g} ({pct:.0f}%), "
+                    f"{_hms(task.elapsed)} elapsed{eta}")
+        self.console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def progress_bar(*, console: Console | None = None, **kw) -> Progress:
+    """The rich progress bar every long rackscan job shows; lines instead of a bar where the output
+    is no terminal (``LogProgress``)."""
+    console = console or get_console()
+    cls = Progress if console.is_terminal else LogProgress
+    return cls(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), **kw,
+        TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console, **kw,
     )
 
 

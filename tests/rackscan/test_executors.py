@@ -4,7 +4,11 @@ import os
 
 import pytest
 
-from rackscan.executors import LocalExecutor, RayExecutor, chunked, make_executor
+from io import StringIO
+
+from rich.console import Console
+
+from rackscan.executors import LocalExecutor, LogProgress, RayExecutor, chunked, make_executor, progress_bar
 from rackscan.stages import StageState, fingerprint
 from warehouse.errors import RackscanError
 
@@ -49,3 +53,40 @@ def test_stage_state_resumes_only_when_inputs_match(tmp_path):
     out.unlink()
     assert not st.is_done("detect", fp, [out])
     assert st.chunk_dir("detect", fp).is_dir()
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.mark.parametrize("steps_s, expect", [
+    # (seconds before each of 10 frames, the lines a log gets)
+    ([1.0] * 10, ["flying: 10/10 (100%), 0:00:10 elapsed"]),
+    ([10.0] * 10, ["flying: 3/10 (30%), 0:00:30 elapsed, eta 0:01:10", "flying: 6/10 (60%), 0:01:00 elapsed, eta 0:00:40",
+                   "flying: 9/10 (90%), 0:01:30 elapsed, eta 0:00:10", "flying: 10/10 (100%), 0:01:40 elapsed"]),
+    ([0.0] * 9 + [45.0], ["flying: 10/10 (100%), 0:00:45 elapsed"]),
+])
+def test_progress_in_a_log_is_lines(steps_s, expect):
+    """Where the output is no terminal, a long job's progress is a line every 30 s and one at its end, not
+    a bar drawn once when it is over."""
+    out, clock = StringIO(), _Clock()
+    with progress_bar(console=Console(file=out, force_terminal=False, width=200), get_time=clock) as prog:
+        assert isinstance(prog, LogProgress)
+        task = prog.add_task("flying", total=10)
+        for dt in steps_s:
+            clock.t += dt
+            prog.advance(task)
+        prog.add_task("a step of unknown length", total=None)
+    assert out.getvalue().splitlines() == expect
+
+
+def test_progress_on_a_terminal_is_a_bar():
+    out = StringIO()
+    with progress_bar(console=Console(file=out, force_terminal=True, width=100)) as prog:
+        assert not isinstance(prog, LogProgress)
+        prog.advance(prog.add_task("flying", total=2), 2)
+    assert "flying" in out.getvalue() and "2/2" in out.getvalue()
