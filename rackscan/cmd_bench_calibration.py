@@ -96,14 +96,16 @@ def calibration_bench(
     con.print(f"reliability diagram: {out}")
 
 
-def _diagram(path: Path, conf, ok, cal) -> None:
+def _diagram(path: Path, conf, ok, cal, *, what: str = "") -> None:
+    """Reliability diagram: each confidence band's mean confidence against its share of bins right, its
+    size the band's count; titled with ``what`` and the ECE and Brier score of all the bins."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from slam_fusion.core.calibration import BAND_EDGES, band_of
+    from slam_fusion.core.calibration import BAND_EDGES, band_of, reliability
 
     fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
     ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="perfectly calibrated")
@@ -115,9 +117,11 @@ def _diagram(path: Path, conf, ok, cal) -> None:
             xs.append(conf[sel].mean())
             ys.append(ok[sel].mean())
             ns.append(sel.sum())
-    ax.scatter(xs, ys, s=[20 + 2 * n for n in ns], color="tab:blue", zorder=3, label="bins in a band (size: count)")
-    for x, y, n in zip(xs, ys, ns):
-        ax.annotate(str(n), (x, y), textcoords="offset points", xytext=(6, -10), fontsize=8)
+    sizes = [20 + 2 * n for n in ns]  # marker areas in points^2
+    ax.scatter(xs, ys, s=sizes, color="tab:blue", alpha=0.6, zorder=3, clip_on=False,
+               label="bins in a confidence band (area: count)")
+    for x, y, n, s in zip(xs, ys, ns, sizes):  # each count just under its marker
+        ax.annotate(str(n), (x, y), textcoords="offset points", xytext=(0, -(s ** 0.5) / 2 - 8), ha="center", fontsize=8)
     if cal is not None:
         grid = np.linspace(0, 1, 101)
         ax.plot(grid, [cal(g) for g in grid], color="tab:orange", lw=1.5, label="fitted map (raw -> p right)")
@@ -125,7 +129,9 @@ def _diagram(path: Path, conf, ok, cal) -> None:
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("confidence")
     ax.set_ylabel("fraction of bins right (count and SKU)")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="lower right", fontsize=8, markerscale=0.4)
+    ece, brier = reliability(conf, ok) if len(conf) else (float("nan"), float("nan"))
+    ax.set_title(f"{what + ': ' if what else ''}{len(conf)} bins, ECE {ece:.3f}, Brier {brier:.3f}", fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)

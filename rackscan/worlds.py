@@ -434,14 +434,16 @@ def light_plot(runs: list[WorldRun], path: Path) -> Path:
 
 
 def reliability_plot(runs: list[WorldRun], path: Path) -> Path:
-    """Reliability diagram of the pooled bins (confidence band -> share right)."""
+    """Reliability diagram of the pooled bins (confidence band -> share right), titled with the worlds."""
     import numpy as np
 
     from rackscan.cmd_bench_calibration import _diagram
 
     conf = np.array([c for r in runs for c, _ in r.outcomes])
     ok = np.array([o for r in runs for _, o in r.outcomes])
-    _diagram(path, conf, ok, None)
+    ks = sorted(r.world for r in runs)
+    what = f"{runs[0].split} worlds {ks[0]}-{ks[-1]}" if runs else ""
+    _diagram(path, conf, ok, None, what=what)
     return path
 
 
