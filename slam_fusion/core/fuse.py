@@ -758,19 +758,24 @@ def pieces_of_whole(tracks: list[TireTrack], diameter_m: float, *, same_column: 
     """Counted tracks that are a piece of a standing tire counted whole beside them, where the bin's
     SKU says how tall its tires are (``diameter_m``): in the column of a standing track (``tall``
     times taller than wide) as tall as the tire (within ``tolerance``), ``same_column`` IoU across
-    the face, lying ``inside`` of their own height within its height, and themselves no whole tire
-    of that size (shorter than it and narrower than it, by more than ``tolerance``). Two tires do not
-    fill one space (dev 10219 A01-B01-L2-P1, 24 lux: the lower 0.24 m of a 1.04 m truck tire boxed
+    the face, lying ``inside`` of their own height within its height, or sticking out of it by no
+    more than one tire's height has room for (the two boxes together no taller than the tire, within
+    ``tolerance``), and themselves no whole tire of that size (shorter than it and narrower than it,
+    by more than ``tolerance``). Two tires do not fill one space, and standing tires are not stacked
+    on one another (dev 10219 A01-B01-L2-P1, 24 lux: the lower 0.24 m of a 1.04 m truck tire boxed
     on its own as well, counted 5 of 4 at 0.86; dev 10209 A01-B07-L1-P1, 13 lux: the upper 0.18 m of
-    a 0.66 m tire, 5 of 4)."""
+    a 0.66 m tire, 5 of 4; dev 10329 A01-B01-L6-P2: a 1.04 m tire boxed whole but 0.12 m short, and
+    its lowest 0.17 m boxed as well, a third of it within the whole's box; 3 of 2 at 0.96)."""
     short = (1 - tolerance) * diameter_m
+    one_tire = (1 + tolerance) * diameter_m
     whole = [t for t in tracks if _standing_whole(t.h_m, t.w_m, diameter_m, tolerance, tall)]
     out = []
     for t in tracks:
         if t in whole or t.h_m >= short or t.w_m >= short:
             continue
         if any(w.face_id == t.face_id and _u_iou(t, w) >= same_column
-               and _v_overlap(t, w) >= inside * t.h_m for w in whole):
+               and (_v_overlap(t, w) >= inside * t.h_m or max(t.v1_m, w.v1_m) - min(t.v0_m, w.v0_m) <= one_tire)
+               for w in whole):
             out.append(t)
     return out
 

@@ -339,6 +339,10 @@ PIECE_10219 = _t(5.112, 5.437, 2.216, 2.451)
 # dev 10209 A01-B07-L1-P1 (13 lux): a 215/60R16 tire (0.66 m) counted whole and its upper 0.18 m again
 WHOLE_10209, PIECE_10209 = _t(0.491, 0.705, 0.129, 0.746), _t(0.540, 0.754, 0.605, 0.789)
 D_215_60R16 = 0.6644
+# dev 10329 A01-B01-L6-P2: two 295/80R22.5 tires side by side, the second boxed whole but 0.12 m short of its
+# bottom, and its lowest 0.17 m boxed as well, a third of it within the whole box (counted 3 of 2 at 0.96)
+PAIR_10329 = [_t(7.373, 7.672, 7.792, 8.862), _t(7.674, 7.979, 7.907, 8.862)]
+PIECE_10329 = _t(7.682, 7.980, 7.790, 7.960)
 
 
 @pytest.mark.parametrize("case, tracks, diameter_m, pieces", [
@@ -352,18 +356,25 @@ D_215_60R16 = 0.6644
     # a lying tire of the size (as wide as the tire is tall) in a standing tire's column is a tire
     ("a lying tire of the size", [WHOLE_10209, _t(0.30, 0.95, 0.60, 0.81)], D_215_60R16, []),
     ("whole tires only", WHOLE_10219, TRUCK_M, []),
+    ("the lowest part of a tire boxed whole but short, mostly below it", PAIR_10329 + [PIECE_10329], TRUCK_M,
+     [PIECE_10329]),
+    # 0.09 m lower, the two boxes together are taller than one tire has room for (1.16 m of 1.04 m)
+    ("the same box further down", PAIR_10329 + [replace(PIECE_10329, v0_m=7.700, v1_m=7.870)], TRUCK_M, []),
 ])
 def test_a_piece_of_a_standing_tire_counted_whole_is_no_tire(case, tracks, diameter_m, pieces):
     assert pieces_of_whole(tracks, diameter_m) == pieces, case
 
 
-@pytest.mark.parametrize("diameter_of, count", [({"421900001": TRUCK_M}, 4), ({}, 5)])
-def test_fuse_bin_drops_the_piece_where_the_catalogue_gives_the_size(diameter_of, count):
-    tracks = [replace(t, gtins=("08937900435163",)) for t in WHOLE_10219 + [PIECE_10219]]
+@pytest.mark.parametrize("boxes, diameter_of, count", [
+    (WHOLE_10219 + [PIECE_10219], {"421900001": TRUCK_M}, 4), (WHOLE_10219 + [PIECE_10219], {}, 5),
+    (PAIR_10329 + [PIECE_10329], {"421900001": TRUCK_M}, 2), (PAIR_10329 + [PIECE_10329], {}, 3),
+])
+def test_fuse_bin_drops_the_piece_where_the_catalogue_gives_the_size(boxes, diameter_of, count):
+    tracks = [replace(t, gtins=("08937900435163",)) for t in boxes]
     obs = fuse_bin("A01-B01-L2-P1", tracks, set(range(20)), gtin_to_sku={"08937900435163": "421900001"},
                    diameter_of=diameter_of)
     assert obs.count == obs.evidence.count == count
-    assert ("piece_of_whole" in obs.reason) == (count == 4)
+    assert ("piece_of_whole" in obs.reason) == bool(diameter_of)
 
 
 # boxes near one standing tire of the size (0.25-0.45 m wide, 0.91-1.09 of the diameter tall at u 1.0, v 1.0: inside
@@ -376,10 +387,11 @@ _near = st.tuples(st.floats(0.6, 1.6), st.floats(0.05, 1.2), st.floats(0.4, 2.2)
 def test_pieces_of_whole_are_only_ever_parts_of_a_whole_standing_tire(diameter_m, w_m, tall, boxes):
     tracks = [_t(1.0, 1.0 + w_m, 1.0, 1.0 + tall * diameter_m)] + [_t(u, u + w, v, v + h) for u, w, v, h in boxes]
     pieces = pieces_of_whole(tracks, diameter_m)
-    for p in pieces:  # no tire of the size itself, and inside the column and height of one that is
+    for p in pieces:  # no tire of the size itself, and inside the height of one that is, or with it no taller than one
         assert p in tracks and p.h_m < 0.9 * diameter_m and p.w_m < 0.9 * diameter_m
         assert any(abs(t.h_m - diameter_m) <= 0.1 * diameter_m and t.h_m >= 1.2 * t.w_m and t not in pieces
-                   and min(p.v1_m, t.v1_m) - max(p.v0_m, t.v0_m) >= 0.5 * p.h_m for t in tracks)
+                   and (min(p.v1_m, t.v1_m) - max(p.v0_m, t.v0_m) >= 0.5 * p.h_m
+                        or max(p.v1_m, t.v1_m) - min(p.v0_m, t.v0_m) <= 1.1 * diameter_m) for t in tracks)
     small = [t for t in tracks[1:] if t.h_m < 0.9 * diameter_m and t.w_m < 0.9 * diameter_m]
     inside = [t for t in small if 1.0 <= t.u0_m and t.u1_m <= 1.0 + w_m and t.w_m >= 0.5 * w_m
               and 1.0 <= t.v0_m and t.v1_m <= 1.0 + tall * diameter_m]
