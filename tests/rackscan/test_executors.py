@@ -1,11 +1,9 @@
 """Local and Ray executors give the same ordered results; stage bookkeeping resumes."""
 
 import os
-
-import pytest
-
 from io import StringIO
 
+import pytest
 from rich.console import Console
 
 from rackscan.executors import LocalExecutor, LogProgress, RayExecutor, chunked, make_executor, progress_bar
