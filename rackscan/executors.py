@@ -62,7 +62,10 @@ class LogProgress(Progress):
                 return
             self._said[task_id] = (task.completed, now)
             pct = 100.0 * task.completed / task.total if task.total else 100.0
-            eta = "" if finished else f", eta {_hms(task.time_remaining)}"
+            left_s = task.time_remaining  # rich's, from the last 30 s; for steps further apart, the mean rate
+            if left_s is None and task.completed > 0 and task.elapsed:
+                left_s = task.elapsed / task.completed * (task.total - task.completed)
+            eta = "" if finished else f", eta {_hms(left_s)}"
             line = (f"{task.description}: {task.completed:g}/{task.total:g} ({pct:.0f}%), "
                     f"{_hms(task.elapsed)} elapsed{eta}")
         self.console.print(line, highlight=False, markup=False, soft_wrap=True)

@@ -67,6 +67,10 @@ class _Clock:
     ([10.0] * 10, ["flying: 3/10 (30%), 0:00:30 elapsed, eta 0:01:10", "flying: 6/10 (60%), 0:01:00 elapsed, eta 0:00:40",
                    "flying: 9/10 (90%), 0:01:30 elapsed, eta 0:00:10", "flying: 10/10 (100%), 0:01:40 elapsed"]),
     ([0.0] * 9 + [45.0], ["flying: 10/10 (100%), 0:00:45 elapsed"]),
+    # a step every 40 s, further apart than rich's speed estimate looks back: the eta from the mean rate
+    ([40.0] * 10, [f"flying: {i}/10 ({10 * i}%), 0:{40 * i // 60:02d}:{40 * i % 60:02d} elapsed, "
+                   f"eta 0:{40 * (10 - i) // 60:02d}:{40 * (10 - i) % 60:02d}" for i in range(1, 10)]
+     + ["flying: 10/10 (100%), 0:06:40 elapsed"]),
 ])
 def test_progress_in_a_log_is_lines(steps_s, expect):
     """Where the output is no terminal, a long job's progress is a line every 30 s and one at its end, not
