@@ -1007,8 +1007,8 @@ def fuse_bin(
     its height has room for (``stack_counts``, reason ``stack_height`` where that changed the count)
     and a counted box within such a stack is none of its own (``in_stacks``, reason ``in_stack``),
     and where it has a known diameter (``diameter_of``: SKU -> metres) two counted pieces one on the
-    other that make one standing tire of it count once (``join_standing_halves``, reason
-    ``halves_joined``), and a counted piece of a standing tire counted whole is no tire
+    other that make one standing tire of it count once, a box taken for a tire hidden in the row
+    among them (``join_standing_halves``, reason ``halves_joined``), and a counted piece of a standing tire counted whole is no tire
     (``pieces_of_whole``, reason ``piece_of_whole``).
     Each serialised label read in the bin is a tire: a bin counts at least as many tires as distinct
     labels read in it (reason ``labels_over_tires`` where they outnumber the tires counted), and
@@ -1052,9 +1052,12 @@ def fuse_bin(
     sku = (gtin_to_sku or {}).get(gtin, gtin)
     halves, pieces = 0, []
     if count and sku in (diameter_of or {}):
-        whole, halves = join_standing_halves([t for t in good if t not in hidden], diameter_of[sku])
-        pieces = pieces_of_whole(whole, diameter_of[sku])
-        good = sorted([t for t in whole if t not in pieces] + hidden, key=lambda t: (t.u_m, t.v_m, t.frames))
+        # a box taken for a tire hidden in a gap of the row that, with a counted piece in its column,
+        # makes one standing tire of the size is the rest of that tire (dev 10337 A01-B01-L2-P1)
+        whole, halves = join_standing_halves(good, diameter_of[sku])
+        hidden = [h for h in hidden if any(h is w for w in whole)]
+        pieces = pieces_of_whole([t for t in whole if t not in hidden], diameter_of[sku])
+        good = sorted([t for t in whole if t not in pieces], key=lambda t: (t.u_m, t.v_m, t.frames))
         count = len(good)
     stacks = stack_counts(good, section_of[sku]) if count and sku in (section_of or {}) else []
     count += sum(n - len(col) for col, n in stacks)

@@ -303,6 +303,27 @@ def test_fuse_bin_joins_the_pieces_where_the_catalogue_gives_the_size():
     assert obs.count == 5 and "halves_joined" not in obs.reason
 
 
+# dev 10337 A01-B01-L2-P1 (495 lux): four 295/80R22.5 tires packed in a row; the second boxed as a lower 0.65 m
+# piece and, weakly, its top 0.20 m, which stood in the row's gap between the first and third at the top's
+# height and was counted as a tire hidden behind them (5 of 4 at 0.98)
+ROW_10337 = [_t(10.454, 10.780, 1.783, 2.852), _t(10.784, 11.079, 1.845, 2.491),
+             replace(_t(10.770, 11.070, 2.652, 2.849, n=6, expected=10), score=0.39),
+             _t(11.080, 11.387, 1.781, 2.846), _t(11.388, 11.691, 1.784, 2.830)]
+
+
+@pytest.mark.parametrize("diameter_of, count, reason", [
+    ({"433700002": TRUCK_M}, 4, "halves_joined"),
+    ({}, 5, "hidden_in_row"),  # no size known: the top still fills the gap
+])
+def test_a_tire_hidden_in_the_row_that_completes_a_counted_piece_is_that_tire(diameter_of, count, reason):
+    tracks = [replace(t, gtins=("08937900435163",)) for t in ROW_10337]
+    obs = fuse_bin("A01-B01-L2-P1", tracks, set(range(20)), gtin_to_sku={"08937900435163": "433700002"},
+                   diameter_of=diameter_of)
+    assert obs.count == obs.evidence.count == count
+    assert reason in obs.reason and ("hidden_in_row" in obs.reason) == (count == 5)
+    assert obs.evidence.n_hidden == (count == 5)
+
+
 # dev 10166 A01-B01-L6-P1 (18 lux): eight standing tires 0.75 m tall in a packed row; the fourth boxed as a
 # lower and an upper piece 0.23 m apart, its label read between them (counted 9 of 8 at 0.93)
 ROW_10166 = [_t(3.428, 3.694, 9.878, 10.630), _t(3.687, 3.956, 9.877, 10.630), _t(3.948, 4.215, 9.879, 10.631),
