@@ -1008,8 +1008,8 @@ def fuse_bin(
     and a counted box within such a stack is none of its own (``in_stacks``, reason ``in_stack``),
     and where it has a known diameter (``diameter_of``: SKU -> metres) two counted pieces one on the
     other that make one standing tire of it count once, a box taken for a tire hidden in the row
-    among them (``join_standing_halves``, reason ``halves_joined``), and a counted piece of a standing tire counted whole is no tire
-    (``pieces_of_whole``, reason ``piece_of_whole``).
+    among them (``join_standing_halves``, reason ``halves_joined``), and a counted piece of a
+    standing tire counted whole is no tire (``pieces_of_whole``, reason ``piece_of_whole``).
     Each serialised label read in the bin is a tire: a bin counts at least as many tires as distinct
     labels read in it (reason ``labels_over_tires`` where they outnumber the tires counted), and
     those labels give the SKU where no counted tire's own label was read.
