@@ -18,6 +18,7 @@ def register(app: typer.Typer) -> None:
         min_support: float = typer.Option(0.5, "--min-support", help="share of the frames that had a tire in view that must see it"),
         smooth_s: float = typer.Option(1.0, "--smooth-s", help="telemetry position smoothing window, seconds (0 = off)"),
         drift_correction: bool = typer.Option(True, "--drift-correction/--no-drift-correction", help="correct positions from location labels"),
+        register_passes: bool = typer.Option(True, "--register-passes/--no-register-passes", help="line a face's passes up on the tires they saw in common"),
         poses: str = typer.Option("auto", "--poses", help="pose source: auto, tlog (RTK global position), odometry (MAVLink ODOMETRY), csv (poses.csv)"),
         ply: Path = typer.Option(None, "--ply", help="also write the rack faces and fused tires as a PLY mesh (Open3D opens it)"),
         catalogue: Path = typer.Option(None, "--catalogue", help="catalogue.csv (sku,gtin) mapping GTINs to SKUs (default BUNDLE/catalogue.csv when present)"),
@@ -27,7 +28,8 @@ def register(app: typer.Typer) -> None:
 
         from flight.continuation import open_flight
         from slam_fusion.errors import FusionError
-        from slam_fusion.tools.io import FusionOptions, fuse_bundle, residual_stats, write_outputs, write_ply
+        from slam_fusion.tools.io import (FusionOptions, fuse_bundle, pass_shift_line, residual_stats, write_outputs,
+                                          write_ply)
 
         b = open_flight(bundle_dir)
         if clock_offset_s == "auto":
@@ -38,7 +40,8 @@ def register(app: typer.Typer) -> None:
             except ValueError:
                 raise FusionError(f"--clock-offset-s: expected 'auto' or seconds, got {clock_offset_s!r}") from None
         opts = FusionOptions(max_gap_s=max_gap_s, clock_offset_s=off, min_overlap=min_overlap, min_support=min_support,
-                             smooth_s=smooth_s, drift_correction=drift_correction, poses=poses,
+                             smooth_s=smooth_s, drift_correction=drift_correction, register_passes=register_passes,
+                             poses=poses,
                              catalogue=str(catalogue) if catalogue else None)
         res = fuse_bundle(b, opts, detections=detections)
         out = write_outputs(b, res, b.meta.flight_id)
@@ -49,6 +52,7 @@ def register(app: typer.Typer) -> None:
         c.print(f"clock offset: {res.clock_offset_s * 1000:+.1f} ms "
                 f"({'estimated' if off is None else 'given'}); label residual median {med:.1f} px, max {mx:.1f} px "
                 f"over {len(res.label_residuals_px)} labels")
+        c.print(pass_shift_line(res.pass_shifts))
         for w in res.warnings:
             c.print(f"[yellow]warning:[/yellow] {w}")
         c.print(f"wrote {out['observations']} and {out['coverage']}, evidence frames and crops in {b.path / 'evidence'}")

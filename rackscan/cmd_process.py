@@ -24,6 +24,8 @@ def register(app: typer.Typer) -> None:
         chunk_frames: int = typer.Option(32, "--chunk-frames", min=1, help="frames per perception task"),
         min_support: float = typer.Option(0.5, "--min-support", help="fusion: share of in-view frames that must see a tire"),
         drift_correction: bool = typer.Option(True, "--drift-correction/--no-drift-correction"),
+        register_passes: bool = typer.Option(True, "--register-passes/--no-register-passes",
+                                             help="line a face's passes up on the tires they saw in common"),
         db: str = typer.Option(None, "--db", help="results store URL (default: sqlite in the report folder)"),
         out: Path = typer.Option(None, "--out", help="report folder (default BUNDLE/report; with several bundles, OUT/<bundle name>)"),
         min_confidence: float = typer.Option(0.8, "--min-confidence", help="reconcile: below this a count asks for a recount"),
@@ -48,7 +50,8 @@ def register(app: typer.Typer) -> None:
         try:
             reps = process_bundles(bundle_dirs, erp=erp, executor=ex, weights=weights, backend=backend, device=device,
                                    conf=conf, batch=batch, chunk_frames=chunk_frames,
-                                   fuse_options=FusionOptions(min_support=min_support, drift_correction=drift_correction),
+                                   fuse_options=FusionOptions(min_support=min_support, drift_correction=drift_correction,
+                                                              register_passes=register_passes),
                                    reconcile_options=lambda root: {
                                        "db_url": db, "min_confidence": min_confidence, "product_master_path": product_master,
                                        "out_dir": out / root.name if out and len(bundle_dirs) > 1 else out},

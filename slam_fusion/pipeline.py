@@ -12,6 +12,7 @@ from slam_fusion.core.clock import estimate_offset_s, label_reprojection_cost
 from slam_fusion.core.confidence import ConfidenceModel, shipped_count_model, shipped_model
 from slam_fusion.core.fuse import (BinObservation, ItemLabel, LabelRead, Sighting, TireTrack, fuse_bin,
                                    group_label_reads, group_sightings, nested_boxes)
+from slam_fusion.core.passes import PassShift, pass_corrections_u, pass_shifts_u
 from slam_fusion.core.projection import pixels_to_face, project_to_faces
 from slam_fusion.core.trajectory import Trajectory, associate
 from warehouse.camera import CameraModel, invert_transform, transform_points
@@ -28,6 +29,7 @@ class FusionResult:
     trajectory: Trajectory | None = None  # the smoothed, drift-corrected body trajectory used
     tracks: tuple[tuple[str, TireTrack, bool], ...] = ()  # (bin_id, tire track, counted) for exports
     warnings: tuple[str, ...] = ()  # what the caller should tell the user (one line each)
+    pass_shifts: tuple[PassShift, ...] = ()  # passes registered to one another on their tires
 
 
 MAX_RANGE_M = 4.0  # farther than this a frame neither scans a bin nor counts its tires (labels need ~1.5 m)
@@ -383,6 +385,7 @@ def fuse_detections(
     confidence_model: ConfidenceModel | None | str = "shipped",
     count_model: ConfidenceModel | None | str = "shipped",
     only_faces: frozenset[str] | set[str] | None = None,
+    register_passes: bool = True,
 ) -> FusionResult:
     """``detections``: one ``FrameDetections`` per frame (``perception.io.read_detections``).
 
@@ -403,7 +406,9 @@ def fuse_detections(
     on every frame given). Their observations are those the whole fusion gives them: tire boxes are
     still cast against every face, and only frames whose camera was farther than ``MAX_RANGE_M``
     from all of these faces, which cannot see them, are left out of the counting (live counting
-    fuses the faces whose last pass was just flown, not the whole flight so far)."""
+    fuses the faces whose last pass was just flown, not the whole flight so far).
+    ``register_passes``: move each pass along the faces it saw so that the tires it had in common
+    with other passes line up (``slam_fusion.core.passes``), after the drift correction."""
     if isinstance(confidence_model, str):
         confidence_model = shipped_model()
     if isinstance(count_model, str):
@@ -510,13 +515,21 @@ def fuse_detections(
             near |= face_distance_m(face_of[fid], cams) <= MAX_RANGE_M + 1e-9
         close = {frames[i] for i in np.nonzero(near)[0]}
         counted_dets = [d for d in detections if d.frame_idx in close]
-    seeing = _bins_seen(cam, T_sc, frames, bins, face_of)
+    pass_of = dict(zip(frames, pass_ids(t, T_sc[:, :3, 3]).tolist()))
     sightings = _tire_sightings(cam, T_sc, fidx, counted_dets, faces, border_px=border_px)
+    shifts: tuple[PassShift, ...] = ()
+    if register_passes:
+        shifts = tuple(pass_shifts_u(sightings, pass_of, min_overlap=min_overlap))
+        moved = _pass_translations(pass_corrections_u(shifts), face_of, pass_of, frames, t)
+        if moved is not None:
+            T_sc = T_sc.copy()
+            T_sc[:, :3, 3] += moved
+            sightings = _tire_sightings(cam, T_sc, fidx, counted_dets, faces, border_px=border_px)
+    seeing = _bins_seen(cam, T_sc, frames, bins, face_of)
     if only_faces is not None:
         sightings = [s for s in sightings if s.face_id in only_faces]
     tracks = group_sightings(sightings, min_overlap=min_overlap)
     tracks = _with_expected_views(cam, T_sc, tracks, face_of, frames)
-    pass_of = dict(zip(frames, pass_ids(t, T_sc[:, :3, 3]).tolist()))
     # the noise judged is the one the detector saw: its input is the frame shrunk by area
     quality = {d.frame_idx: (d.quality.brightness, noise_seen_by_detector(d.quality.noise_sigma, d.image_wh),
                              d.quality.sharpness)
@@ -548,7 +561,32 @@ def fuse_detections(
                         clock_offset_s=float(clock_offset_s),
                         label_residuals_px={k: float(np.median(v)) for k, v in residuals.items()},
                         drift_residual_before_m=before_m, drift_residual_after_m=after_m, trajectory=traj,
-                        tracks=_export_tracks(per_bin, {o.bin_id: o.counted for o in obs}), warnings=tuple(warnings))
+                        tracks=_export_tracks(per_bin, {o.bin_id: o.counted for o in obs}), warnings=tuple(warnings),
+                        pass_shifts=shifts)
+
+
+def _pass_translations(corrections: dict[tuple[str, int], float], face_of, pass_of: dict[int, int],
+                       frames: list[int], t_ns: np.ndarray) -> np.ndarray | None:
+    """(F,3) site translations of the frames' cameras that move each pass's boxes along its faces
+    by the correction registered for it (the mean over its faces of the correction along each face's
+    u axis); frames of a pass with none (a climb, a turn) take it from the passes before and after,
+    in time. None where no pass moves."""
+    if not corrections:
+        return None
+    per_pass: dict[int, list[np.ndarray]] = {}
+    for (fid, p), c in corrections.items():
+        fc = face_of[fid]
+        o, e = fc.face_to_site(np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]))
+        per_pass.setdefault(p, []).append(c * (e - o))
+    move = {p: np.mean(v, axis=0) for p, v in per_pass.items()}
+    pid = np.array([pass_of[f] for f in frames])
+    known = np.array([p in move for p in pid])
+    out = np.zeros((len(frames), 3))
+    out[known] = np.array([move[p] for p in pid[known]])
+    if (~known).any():
+        for k in range(3):
+            out[~known, k] = np.interp(t_ns[~known], t_ns[known], out[known, k])
+    return out
 
 
 def _seen_both_ways(traj: Trajectory, t_ns: np.ndarray, lab_rows: list[tuple], site, min_speed_m_s: float = 0.2) -> bool:

@@ -76,6 +76,7 @@ class FusionOptions:
     min_support: float = 0.5  # share of the frames that had a tire in view that must see it
     smooth_s: float = 1.0  # telemetry position smoothing window (0: off)
     drift_correction: bool = True  # correct positions from the location labels
+    register_passes: bool = True  # line a face's passes up on the tires they saw in common
     poses: str = "auto"  # auto, tlog, odometry or csv
     catalogue: str | None = None  # catalogue.csv mapping GTINs to SKUs (default: BUNDLE/catalogue.csv)
 
@@ -155,7 +156,7 @@ def _fuse(bundle, traj, frame_t_ns: dict[int, int], dets: list, opts: FusionOpti
                            max_gap_ns=int(opts.max_gap_s * 1e9), clock_offset_s=opts.clock_offset_s,
                            min_overlap=opts.min_overlap, min_support=opts.min_support, smooth_s=opts.smooth_s,
                            drift_correction=opts.drift_correction, gtin_to_sku=g2s, section_of=sections,
-                           diameter_of=diameters,
+                           diameter_of=diameters, register_passes=opts.register_passes,
                            only_faces=only_faces,
                            **({"drift_solver": drift_solver} if drift_solver else {}))
 
@@ -302,8 +303,10 @@ TRACK_COLUMNS = ["bin_id", "face_id", "u0_m", "u1_m", "v0_m", "v1_m", "n_frames"
 def save_result(out: Path, result) -> dict[str, Path]:
     """``trajectory.parquet`` (the smoothed, drift-corrected body trajectory fusion counted with),
     ``tracks.parquet`` (every tire track and whether it was counted), ``result.json`` (clock
-    offset, residuals, warnings): with observations.parquet, the whole ``FusionResult``."""
+    offset, residuals, warnings, the shifts between passes): with observations.parquet, the whole
+    ``FusionResult``."""
     import json
+    from dataclasses import asdict
 
     import pandas as pd
 
@@ -321,7 +324,8 @@ def save_result(out: Path, result) -> dict[str, Path]:
     (out / "result.json").write_text(json.dumps({
         "clock_offset_s": result.clock_offset_s, "label_residuals_px": result.label_residuals_px,
         "drift_residual_before_m": result.drift_residual_before_m, "drift_residual_after_m": result.drift_residual_after_m,
-        "coverage": result.coverage, "warnings": list(result.warnings)}, indent=1) + "\n")
+        "coverage": result.coverage, "warnings": list(result.warnings),
+        "pass_shifts": [asdict(s) for s in result.pass_shifts]}, indent=1) + "\n")
     return {**paths, "tracks": out / "tracks.parquet", "result": out / "result.json"}
 
 
@@ -333,6 +337,7 @@ def load_result(bundle_dir: str | Path):
     import pandas as pd
 
     from slam_fusion.core.fuse import BinObservation, TireTrack
+    from slam_fusion.core.passes import PassShift
     from slam_fusion.core.trajectory import Trajectory
     from slam_fusion.pipeline import FusionResult
 
@@ -361,7 +366,9 @@ def load_result(bundle_dir: str | Path):
                         clock_offset_s=float(meta["clock_offset_s"]), label_residuals_px=meta["label_residuals_px"],
                         drift_residual_before_m=meta["drift_residual_before_m"],
                         drift_residual_after_m=meta["drift_residual_after_m"], trajectory=traj, tracks=tracks,
-                        warnings=tuple(meta["warnings"]))
+                        warnings=tuple(meta["warnings"]),
+                        # absent in results saved before 2026-12-06
+                        pass_shifts=tuple(PassShift(**s) for s in meta.get("pass_shifts", [])))
 
 
 def fused(bundle, *, detections: str | Path | None = None):
@@ -478,3 +485,14 @@ def annotated_frame(bundle_dir: str | Path, index: int):
         img = annotate(img, det, thickness=3)
         caption += f", {len(det)} detections, {len(det.codes)} codes read"
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB), caption
+
+
+def pass_shift_line(shifts) -> str:
+    """One line on how far the passes were found from one another (``FusionResult.pass_shifts``)."""
+    if not shifts:
+        return "passes registered on their tires: no two passes of a face saw enough tires in common"
+    faces = {s.face_id for s in shifts}
+    big = max(shifts, key=lambda s: abs(s.shift_m))
+    return (f"passes registered on their tires: {len(shifts)} pairs on {len(faces)} face{'s' * (len(faces) > 1)}, "
+            f"the largest {abs(big.shift_m) * 100:.1f} cm apart ({big.face_id}, passes {big.a} and {big.b}, "
+            f"{big.votes} tires)")

@@ -9,9 +9,10 @@ import yaml
 os.environ.setdefault("MAVLINK20", "1")
 from pymavlink.dialects.v20 import ardupilotmega as mavlink2  # noqa: E402
 
-from flight.bundle import BundleWriter, FlightMeta  # noqa: E402
+from flight.bundle import Bundle, BundleWriter, FlightMeta  # noqa: E402
 from perception.io import write_detections  # noqa: E402
 from rackscan.cli import main  # noqa: E402
+from slam_fusion.tools.io import fuse_bundle, load_result  # noqa: E402
 from tests.slam_fusion.factories import sweep_scene  # noqa: E402
 from tests.warehouse.factories import site_dict  # noqa: E402
 from warehouse.camera import CameraSpec  # noqa: E402
@@ -62,6 +63,9 @@ def test_fuse_cli_writes_observations_and_coverage(tmp_path, capsys):
     assert main(["fuse", str(tmp_path / "b")]) == 0
     out = capsys.readouterr().out
     assert "clock offset" in out and "estimated" in out
+    assert "passes registered on their tires:" in out
+    saved = load_result(tmp_path / "b")
+    assert saved.pass_shifts == fuse_bundle(Bundle(tmp_path / "b")).pass_shifts  # saved once, read back whole
     obs = pd.read_parquet(tmp_path / "b" / "observations.parquet")
     cov = pd.read_parquet(tmp_path / "b" / "coverage.parquet")
     assert set(cov.columns) == {"bin_id", "scanned", "n_frames"}
