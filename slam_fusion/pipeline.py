@@ -12,9 +12,10 @@ from slam_fusion.core.clock import estimate_offset_s, label_reprojection_cost
 from slam_fusion.core.confidence import ConfidenceModel, shipped_count_model, shipped_model
 from slam_fusion.core.fuse import (BinObservation, ItemLabel, LabelRead, Sighting, TireTrack, fuse_bin,
                                    group_label_reads, group_sightings, nested_boxes)
-from slam_fusion.core.passes import PassShift, pass_corrections_u, pass_shifts_u
+from slam_fusion.core.passes import PassShift, clock_error_s, pass_corrections_u, pass_shifts_u
 from slam_fusion.core.projection import pixels_to_face, project_to_faces
 from slam_fusion.core.trajectory import Trajectory, associate
+from slam_fusion.errors import FusionError
 from warehouse.camera import CameraModel, invert_transform, transform_points
 
 
@@ -32,6 +33,7 @@ class FusionResult:
     pass_shifts: tuple[PassShift, ...] = ()  # passes registered to one another on their tires
 
 
+MAX_CLOCK_FIX_S = 0.5  # the tires move the labels' clock estimate by this much at most (its own search span)
 MAX_RANGE_M = 4.0  # farther than this a frame neither scans a bin nor counts its tires (labels need ~1.5 m)
 
 
@@ -467,6 +469,7 @@ def fuse_detections(
         traj = traj_smooth
     before_m = after_m = 0.0
     warnings: list[str] = []
+    clock_unsure = False  # the labels could not tell the clock from drift
     if drift_correction and have_labels:
         if estimate:
             # Drift and a clock error both move labels, and the drift correction can bend to absorb
@@ -485,21 +488,13 @@ def fuse_detections(
                         lambda o: drift_fix(traj_smooth, o, correct_drift).objective,
                         centre_s=clock_offset_s, span_s=0.5, step_s=0.05)
                 else:
-                    warnings.append(
-                        f"camera clock offset {clock_offset_s * 1000:+.1f} ms from the labels alone, not told apart "
-                        "from drift: no location label was seen on passes flown both ways; pass --clock-offset-s "
-                        "if it is known")
+                    clock_unsure = True
         dc = drift_fix(traj_smooth, clock_offset_s)
         traj = dc.trajectory
         before_m, after_m = float(np.median(dc.residual_before_m)), float(np.median(dc.residual_after_m))
     off_ns = int(round(clock_offset_s * 1e9))
     T_sb = associate(t + off_ns, traj, max_gap_ns)
     T_sc = T_sb @ T_bc_frames
-    residuals: dict[str, list[float]] = {}
-    if len(lab_rows):
-        uv = project_at(lab_t + off_ns, lab_p)
-        for (_, text, _), e in zip(lab_rows, np.linalg.norm(uv - lab_uv, axis=1)):
-            residuals.setdefault(text, []).append(float(e))
     # which frames saw each bin: its centre in view, on the face's front side, within range
     bins = list(site.bins)
     face_of = {f.face_id: f for f in faces}
@@ -520,11 +515,35 @@ def fuse_detections(
     shifts: tuple[PassShift, ...] = ()
     if register_passes:
         shifts = tuple(pass_shifts_u(sightings, pass_of, min_overlap=min_overlap))
-        moved = _pass_translations(pass_corrections_u(shifts), face_of, pass_of, frames, t)
+        # the camera clock from the tires, where it was estimated (passes flown back and forth
+        # apart by twice the speed times its error); then the passes lined up on what is left
+        err_s = clock_error_s(list(shifts), _pass_speeds_u(traj, t + off_ns, pass_of, frames, face_of, shifts)) \
+            if estimate else None
+        if err_s is not None and abs(err_s) <= MAX_CLOCK_FIX_S:
+            off_fixed_ns = int(round((clock_offset_s - err_s) * 1e9))
+            try:
+                T_sc = associate(t + off_fixed_ns, traj, max_gap_ns) @ T_bc_frames
+            except FusionError:  # the frames moved off the telemetry's ends: keep the labels' clock
+                pass
+            else:
+                clock_offset_s, off_ns, clock_unsure = clock_offset_s - err_s, off_fixed_ns, False
+                sightings = _tire_sightings(cam, T_sc, fidx, counted_dets, faces, border_px=border_px)
+                shifts = tuple(pass_shifts_u(sightings, pass_of, min_overlap=min_overlap))
+        moved = _pass_translations(pass_corrections_u(list(shifts)), face_of, pass_of, frames, t)
         if moved is not None:
             T_sc = T_sc.copy()
             T_sc[:, :3, 3] += moved
             sightings = _tire_sightings(cam, T_sc, fidx, counted_dets, faces, border_px=border_px)
+    if clock_unsure:
+        warnings.append(
+            f"camera clock offset {clock_offset_s * 1000:+.1f} ms from the labels alone, not told apart "
+            "from drift: no location label was seen on passes flown both ways, nor enough tires; pass "
+            "--clock-offset-s if it is known")
+    residuals: dict[str, list[float]] = {}
+    if len(lab_rows):
+        uv = project_at(lab_t + off_ns, lab_p)
+        for (_, text, _), e in zip(lab_rows, np.linalg.norm(uv - lab_uv, axis=1)):
+            residuals.setdefault(text, []).append(float(e))
     seeing = _bins_seen(cam, T_sc, frames, bins, face_of)
     if only_faces is not None:
         sightings = [s for s in sightings if s.face_id in only_faces]
@@ -563,6 +582,21 @@ def fuse_detections(
                         drift_residual_before_m=before_m, drift_residual_after_m=after_m, trajectory=traj,
                         tracks=_export_tracks(per_bin, {o.bin_id: o.counted for o in obs}), warnings=tuple(warnings),
                         pass_shifts=shifts)
+
+
+def _pass_speeds_u(traj: Trajectory, t_ns: np.ndarray, pass_of: dict[int, int], frames: list[int], face_of,
+                   shifts, half_step_ns: int = 50_000_000) -> dict[tuple[str, int], float]:
+    """(face, pass) -> the vehicle's mean speed along the face's u axis over the pass's frames (at
+    ``t_ns``, on the telemetry clock), m/s, for the passes of ``shifts``."""
+    p1, _ = traj.interpolate(t_ns + half_step_ns)
+    p0, _ = traj.interpolate(t_ns - half_step_ns)
+    v = (p1 - p0) / (2 * half_step_ns / 1e9)
+    pid = np.array([pass_of[f] for f in frames])
+    out = {}
+    for fid, p in {(s.face_id, q) for s in shifts for q in (s.a, s.b)}:
+        o, e = face_of[fid].face_to_site(np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]))
+        out[fid, p] = float((v[pid == p] @ (e - o)).mean())
+    return out
 
 
 def _pass_translations(corrections: dict[tuple[str, int], float], face_of, pass_of: dict[int, int],

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from slam_fusion.core.fuse import Sighting, TireTrack
-from slam_fusion.core.passes import PassShift, pair_shift, pass_corrections_u, pass_shifts_u
+from slam_fusion.core.passes import PassShift, clock_error_s, pair_shift, pass_corrections_u, pass_shifts_u
 from slam_fusion.pipeline import _pass_translations
 from slam_fusion.tools.io import pass_shift_line
 from tests.slam_fusion.factories import make_site
@@ -122,3 +122,22 @@ def test_a_pass_moves_its_cameras_along_its_face_and_a_climb_between_follows_in_
 ])
 def test_the_fuse_verb_says_how_far_apart_the_passes_were(shifts, says):
     assert says in pass_shift_line(shifts)
+
+
+@pytest.mark.parametrize("err_s", [0.221, 0.077, -0.13, 0.0])
+def test_the_camera_clock_error_is_read_off_passes_flown_back_and_forth(err_s):
+    """A frame placed ``e`` late sees each box ``v e`` along the way the camera flew: passes at
+    +-0.55 m/s are 1.1 e apart; what drift added (a few millimetres a pass) barely moves it."""
+    rng = np.random.default_rng(7)
+    speed = {("F", p): 0.55 * (-1) ** p for p in range(8)}
+    shifts = [PassShift("F", p, p + 1, (speed["F", p + 1] - speed["F", p]) * err_s + rng.normal(0, 0.004), 10)
+              for p in range(7)]
+    assert clock_error_s(shifts, speed) == pytest.approx(err_s, abs=0.01)
+
+
+def test_no_clock_error_is_read_where_the_passes_flew_alike():
+    speed = {("F", 0): 0.5, ("F", 1): 0.5, ("F", 2): -0.5}
+    assert clock_error_s([PassShift("F", 0, 1, 0.04, 9)], speed) is None  # same way: drift, not the clock
+    assert clock_error_s([PassShift("F", 1, 2, 0.04, 9)], speed) is None  # one pair is not enough
+    assert clock_error_s([PassShift("F", 1, 2, 0.04, 9), PassShift("F", 0, 2, 0.05, 6)], speed) == \
+        pytest.approx(-(9 * 0.04 + 6 * 0.05) / (15 * 1.0))
