@@ -1,10 +1,10 @@
 """Register a face's passes to one another on the tires they both saw.
 
-The label drift correction (``drift.py``) anchors the trajectory where location labels were read.
-In a dim store few are, and between them the correction is a smooth guess: on dev 10346 (43 lux)
-the passes of one face were left 0.08 m apart along it, passes 0-4 0.04 m one way and 5-9 0.04 m
-the other. A tire that no frame saw whole is then a lower piece from one pass and an upper piece
-from the next that share a third of their width, and counts twice.
+The label drift correction (``drift.py``) and the clock estimate (``clock.py``) lean on the location
+labels read. In a dim store few are: on dev 10346 (43 lux) the passes of one face were left 0.086 m
+apart along it, the sign turning with the way each pass was flown. A tire that no frame saw whole is
+then a lower piece from one pass and an upper piece from the next that share a third of their
+width, and counts twice.
 
 Two passes flown at neighbouring heights see a band of the face in common: the tires there, or their
 pieces, have the same left and right edges in both. ``pass_shifts_u`` finds, for each pair of passes
