@@ -517,7 +517,7 @@ def fuse_detections(
         shifts = tuple(pass_shifts_u(sightings, pass_of, min_overlap=min_overlap))
         # the camera clock from the tires, where it was estimated (passes flown back and forth
         # apart by twice the speed times its error); then the passes lined up on what is left
-        err_s = clock_error_s(list(shifts), _pass_speeds_u(traj, t + off_ns, pass_of, frames, face_of, shifts)) \
+        err_s = clock_error_s(shifts, _pass_speeds_u(traj, t + off_ns, pass_of, frames, face_of, shifts)) \
             if estimate else None
         if err_s is not None and abs(err_s) <= MAX_CLOCK_FIX_S:
             off_fixed_ns = int(round((clock_offset_s - err_s) * 1e9))
@@ -529,7 +529,7 @@ def fuse_detections(
                 clock_offset_s, off_ns, clock_unsure = clock_offset_s - err_s, off_fixed_ns, False
                 sightings = _tire_sightings(cam, T_sc, fidx, counted_dets, faces, border_px=border_px)
                 shifts = tuple(pass_shifts_u(sightings, pass_of, min_overlap=min_overlap))
-        moved = _pass_translations(pass_corrections_u(list(shifts)), face_of, pass_of, frames, t)
+        moved = _pass_translations(pass_corrections_u(shifts), face_of, pass_of, frames, t)
         if moved is not None:
             T_sc = T_sc.copy()
             T_sc[:, :3, 3] += moved
@@ -594,8 +594,7 @@ def _pass_speeds_u(traj: Trajectory, t_ns: np.ndarray, pass_of: dict[int, int], 
     pid = np.array([pass_of[f] for f in frames])
     out = {}
     for fid, p in {(s.face_id, q) for s in shifts for q in (s.a, s.b)}:
-        o, e = face_of[fid].face_to_site(np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]))
-        out[fid, p] = float((v[pid == p] @ (e - o)).mean())
+        out[fid, p] = float((v[pid == p] @ face_of[fid].T_site_face[:3, 0]).mean())
     return out
 
 
@@ -609,9 +608,7 @@ def _pass_translations(corrections: dict[tuple[str, int], float], face_of, pass_
         return None
     per_pass: dict[int, list[np.ndarray]] = {}
     for (fid, p), c in corrections.items():
-        fc = face_of[fid]
-        o, e = fc.face_to_site(np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]))
-        per_pass.setdefault(p, []).append(c * (e - o))
+        per_pass.setdefault(p, []).append(c * face_of[fid].T_site_face[:3, 0])
     move = {p: np.mean(v, axis=0) for p, v in per_pass.items()}
     pid = np.array([pass_of[f] for f in frames])
     known = np.array([p in move for p in pid])

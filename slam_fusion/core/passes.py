@@ -25,6 +25,7 @@ within 0.22 s.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,7 +100,7 @@ def pass_shifts_u(sightings: list[Sighting], pass_of: dict[int, int], *, min_ove
     return out
 
 
-def clock_error_s(shifts: list[PassShift], speed_u_m_s: dict[tuple[str, int], float], *,
+def clock_error_s(shifts: Sequence[PassShift], speed_u_m_s: dict[tuple[str, int], float], *,
                   min_pairs: int = 2, min_dv_m_s: float = 0.2) -> float | None:
     """The camera clock's error ``e`` (seconds; the offset used minus the true one) that explains
     the shifts between passes flown at different speeds along the face (``speed_u_m_s``: (face,
@@ -118,7 +119,7 @@ def clock_error_s(shifts: list[PassShift], speed_u_m_s: dict[tuple[str, int], fl
     return num / den if n >= min_pairs else None
 
 
-def pass_corrections_u(shifts: list[PassShift]) -> dict[tuple[str, int], float]:
+def pass_corrections_u(shifts: Sequence[PassShift]) -> dict[tuple[str, int], float]:
     """(face, pass) -> the shift along the face to add to that pass's boxes so that every measured
     pair lines up (least squares, each pair weighted by its votes), with the passes of each connected
     group of a face shifted by zero on average (the labels placed them so, on the whole)."""

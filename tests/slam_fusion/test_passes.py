@@ -103,14 +103,14 @@ def test_corrections_solve_every_pair_and_each_group_of_passes_stays_put_on_aver
 def test_a_pass_moves_its_cameras_along_its_face_and_a_climb_between_follows_in_time():
     site = make_site()
     face = site.faces[0]
-    o, e = face.face_to_site(np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]))
+    u = face.T_site_face[:3, 0]  # the face's u axis in the site
     frames = [0, 1, 2, 3, 4]
     pass_of = {0: 0, 1: 0, 2: 1, 3: 2, 4: 2}  # frame 2: the climb between the two passes
     t_ns = np.array([0, 1, 2, 3, 4]) * 1_000_000_000
     moved = _pass_translations({(face.face_id, 0): 0.04, (face.face_id, 2): -0.04}, {face.face_id: face}, pass_of,
                                frames, t_ns)
-    np.testing.assert_allclose(moved[0], 0.04 * (e - o), atol=1e-12)
-    np.testing.assert_allclose(moved[4], -0.04 * (e - o), atol=1e-12)
+    np.testing.assert_allclose(moved[0], 0.04 * u, atol=1e-12)
+    np.testing.assert_allclose(moved[4], -0.04 * u, atol=1e-12)
     np.testing.assert_allclose(moved[2], 0.0, atol=1e-12)  # halfway in time between +0.04 and -0.04
     assert _pass_translations({}, {face.face_id: face}, pass_of, frames, t_ns) is None
 
