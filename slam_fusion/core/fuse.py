@@ -895,6 +895,39 @@ def in_stacks(counted: list[TireTrack], stacks: list[tuple[list[TireTrack], int]
     return out
 
 
+LABEL_STEP_ROUNDING = 0.2  # a step between two labels of a lying stack within this of a whole number of sections
+
+
+def tires_between_labels(labels: list[ItemLabel], section_m: float, diameter_m: float, *,
+                         rounding: float = LABEL_STEP_ROUNDING) -> int:
+    """Tires of lying stacks between the labels read on them: a lying tire's label sits on its tread,
+    half a section above the tire's bottom, and the tires of a stack rest one on the other, so two
+    labels of one column ``k`` sections apart have ``k - 1`` tires between them, whether those carry
+    no label or one not read (dev 10318 A01-B05-L1-P1: labels at 0.40, 0.65, 1.41 and 1.66 m on
+    tires of 0.255, two tires between the second and the third). A column: labels less than half the
+    tire's diameter (its width lying) apart across the face; a lying tire's label lies in the middle
+    two fifths of its width, so a column's labels are under 0.4 diameters apart and the next
+    column's at least 0.6 away. Only a column whose every step is within ``rounding`` of a whole
+    number of sections, one or more, counts: a laced stack steps 0.64-0.72 sections, and the labels
+    of a standing row, in the middle two fifths of the tires' height, are never two sections apart."""
+    if section_m <= 0 or diameter_m <= 0 or len(labels) < 2:
+        return 0
+    by_u = sorted(labels, key=lambda lab: (lab.face_id, lab.u_m))
+    columns: list[list[ItemLabel]] = [[by_u[0]]]
+    for lab in by_u[1:]:
+        last = columns[-1][-1]
+        if lab.face_id == last.face_id and lab.u_m - last.u_m < 0.5 * diameter_m:
+            columns[-1].append(lab)
+        else:
+            columns.append([lab])
+    between = 0
+    for col in columns:
+        steps = np.diff(sorted(lab.v_m for lab in col)) / section_m
+        if len(steps) and all(round(s) >= 1 and abs(s - round(s)) <= rounding for s in steps):
+            between += int(sum(round(s) - 1 for s in steps))
+    return between
+
+
 # Standing tires of a row stand side by side: a crowded row's tires reach a third of a width into each
 # other, boxed up to 0.48 of the narrower box (dev 10263-10286). Two counted boxes of a row overlapping
 # across the face by more than half the narrower one are one tire boxed twice: on those dev worlds 5 of
@@ -1011,8 +1044,9 @@ def fuse_bin(
     among them (``join_standing_halves``, reason ``halves_joined``), and a counted piece of a
     standing tire counted whole is no tire (``pieces_of_whole``, reason ``piece_of_whole``).
     Each serialised label read in the bin is a tire: a bin counts at least as many tires as distinct
-    labels read in it (reason ``labels_over_tires`` where they outnumber the tires counted), and
-    those labels give the SKU where no counted tire's own label was read.
+    labels read in it, and, where the SKU's size is known, the tires of a lying stack between two of
+    them (``tires_between_labels``; reason ``labels_over_tires`` where these outnumber the tires
+    counted), and those labels give the SKU where no counted tire's own label was read.
 
     The confidence (``slam_fusion.core.confidence``) is judged on the bin's ``BinEvidence``:
     ``pass_of`` (frame -> pass) lets it check that the passes agree, ``frame_quality`` (frame ->
@@ -1067,8 +1101,12 @@ def fuse_bin(
         count -= len(stacked)
     # each serialised label read in the bin is a tire: fewer tires counted than labels read means
     # the detector missed some (dev 10004 A01-B03-L1-P2: a lying stack of 3 counted empty at 0.97, its 3
-    # labels read); the labels are a floor, and the bin goes to recount (``labels_over_tires``)
-    unseen = max(0, len(serials) - count)
+    # labels read); the labels are a floor, with the tires of a lying stack between two of them
+    # (``tires_between_labels``), and the bin goes to recount (``labels_over_tires``)
+    floor = len(serials)
+    if gtin and sku in (section_of or {}) and sku in (diameter_of or {}):
+        floor += tires_between_labels([lab for lab in labels if lab.gtin == gtin], section_of[sku], diameter_of[sku])
+    unseen = max(0, floor - count)
     count += unseen
     reasons = []
     if n_frames < 2:

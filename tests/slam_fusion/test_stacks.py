@@ -3,8 +3,10 @@ the bin's label names; a laced stack, a column with a stray box above it, or a b
 keeps its track count. Geometry from dev worlds 10019 and 10038 (A01, first face)."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from slam_fusion.core.fuse import TireTrack, fuse_bin, in_stacks, stack_counts
+from slam_fusion.core.fuse import ItemLabel, TireTrack, fuse_bin, in_stacks, stack_counts, tires_between_labels
 from slam_fusion.errors import FusionError
 from slam_fusion.tools.io import read_catalogue, read_sections
 
@@ -100,3 +102,60 @@ def test_fuse_bin_says_it_left_a_box_within_the_stack_out():
                    section_of={"427200003": 0.295})
     assert obs.count == obs.evidence.count == 6 and "in_stack" in obs.reason.split(";")
     assert len(obs.counted) == 6 and tracks[0] not in obs.counted  # the seam box is no counted box
+
+
+def _lab(u, v, serial, gtin="08943180000000"):
+    return ItemLabel(face_id="F", gtin=gtin, serial=serial, u_m=u, v_m=v, frames=(1, 2, 3))
+
+
+# dev 10318 A01-B05-L1-P1 (wrapped pallet, 0.255 m tires of 0.661 m): six tires, labels read on the two lowest
+# and the two highest; dev 10267 A01-B03-L1-P1 (0.265 m of 0.804 m): four, labels read on the lowest and highest
+LABELS_10318 = [_lab(2.78, 0.40, "1"), _lab(2.80, 0.65, "2"), _lab(2.87, 1.41, "3"), _lab(2.86, 1.66, "4")]
+LABELS_10267 = [_lab(6.51, 0.41, "1"), _lab(6.56, 1.20, "2")]
+# dev 10301 A01-B03-L1-P2 (0.195 m of 0.6345 m): two columns, 0.7 m apart
+LABELS_10301 = [_lab(3.25, 0.77, "1"), _lab(3.30, 0.56, "2"), _lab(3.28, 1.15, "3"), _lab(3.33, 1.35, "4"),
+                _lab(3.37, 1.55, "5"), _lab(3.99, 0.56, "6"), _lab(4.02, 0.77, "7"), _lab(4.12, 0.37, "8")]
+
+
+@pytest.mark.parametrize("case, labels, section_m, diameter_m, between", [
+    ("10318: two tires between the second label and the third", LABELS_10318, 0.255, 0.661, 2),
+    ("10267: two tires between its two labels", LABELS_10267, 0.265, 0.804, 2),
+    ("10301: one between 0.77 and 1.15 in the first column, none in the second", LABELS_10301, 0.195, 0.6345, 1),
+    ("labels one section apart: none between", [_lab(1.0, 0.4, "1"), _lab(1.0, 0.6, "2")], 0.2, 0.6, 0),
+    ("a laced stack steps 0.68 sections: no whole number", [_lab(1.0, 0.4, "1"), _lab(1.1, 0.536, "2"),
+                                                           _lab(1.0, 0.808, "3")], 0.2, 0.6, 0),
+    ("one step off a whole number spoils the column", [_lab(1.0, 0.4, "1"), _lab(1.0, 0.8, "2"),
+                                                      _lab(1.0, 1.1, "3")], 0.2, 0.6, 0),
+    ("two columns side by side, 0.6 diameters apart", [_lab(1.0, 0.4, "1"), _lab(1.36, 0.8, "2")], 0.2, 0.6, 0),
+    ("one label", [_lab(1.0, 0.4, "1")], 0.2, 0.6, 0),
+    ("no size", LABELS_10318, 0.0, 0.661, 0),
+])
+def test_tires_of_a_lying_stack_between_two_labels_read(case, labels, section_m, diameter_m, between):
+    assert tires_between_labels(labels, section_m, diameter_m) == between, case
+
+
+@settings(max_examples=200, deadline=None)
+@given(section=st.floats(0.165, 0.3), ratio=st.floats(2.0, 4.4), n=st.integers(2, 9), base=st.floats(0.0, 6.0),
+       data=st.data())
+def test_a_column_of_labels_counts_every_tire_from_its_lowest_label_to_its_highest(section, ratio, n, base, data):
+    """A stack of ``n`` lying tires (diameter ``ratio`` sections), a label on some of them, each in the middle
+    two fifths of the tire's width: the labels and the tires between them are the tires from the lowest
+    label to the highest; a standing row of the same tires, labelled in the middle two fifths of their
+    height, has none between its labels."""
+    diameter = ratio * section
+    tires = sorted(data.draw(st.sets(st.integers(0, n - 1), min_size=2, max_size=n)))
+    labels = [_lab(data.draw(st.floats(0.3, 0.7)) * diameter, base + (i + 0.5) * section, str(i)) for i in tires]
+    assert len(labels) + tires_between_labels(labels, section, diameter) == tires[-1] - tires[0] + 1
+    row = [_lab((i + data.draw(st.floats(0.45, 0.55))) * (section + 0.015), base + data.draw(st.floats(0.3, 0.7)) * diameter,
+                str(i)) for i in tires]
+    assert tires_between_labels(row, section, diameter) == 0
+
+
+def test_fuse_bin_counts_the_tires_between_labels_and_sends_the_bin_to_recount():
+    sku = {"08943180000000": "431800000"}
+    obs = fuse_bin("A01-B05-L1-P1", [], set(range(20)), gtin_to_sku=sku, labels=LABELS_10318,
+                   section_of={"431800000": 0.255}, diameter_of={"431800000": 0.661})
+    assert obs.count == 6 and obs.sku == "431800000" and "labels_over_tires" in obs.reason.split(";")
+    assert obs.evidence.labels_over_tires == 6 and obs.confidence <= 0.75
+    no_size = fuse_bin("A01-B05-L1-P1", [], set(range(20)), gtin_to_sku=sku, labels=LABELS_10318)
+    assert no_size.count == 4  # the labels alone, where the catalogue gives no size
