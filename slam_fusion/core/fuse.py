@@ -879,14 +879,21 @@ def stack_counts(counted: list[TireTrack], section_m: float, *, same_column: flo
 def in_stacks(counted: list[TireTrack], stacks: list[tuple[list[TireTrack], int]], *, same_column: float = 0.5,
               inside: float = 0.8) -> list[TireTrack]:
     """The counted boxes of no stack's column that lie in a stack counted by its height
-    (``stack_counts``): in its column (``same_column`` IoU across the face with one of its boxes) and
-    ``inside`` of their height within the stack's. The stack's height already counts every tire there
-    is room for, so such a box is no tire of its own (dev 10272 A01-B04-L4-P1: a box 0.53 m tall over
-    the seam of two lying tires of 0.30, counted as a seventh tire of six)."""
+    (``stack_counts``): in its column (``same_column`` IoU across the face with one of its boxes, or
+    ``same_column`` of their own width within the column's span across the face) and ``inside`` of
+    their height within the stack's. The stack's height already counts every tire there is room for,
+    so such a box is no tire of its own (dev 10272 A01-B04-L4-P1: a box 0.53 m tall over the seam of
+    two lying tires of 0.30, counted as a seventh tire of six; fresh dev 10364 A01-B01-L2-P1: the left
+    0.57 m of a lying tire 1.05 m wide, boxed in the frames that cut its right side off, 0.80 of it
+    within the column and 0.42 IoU with the tire's own box, counted as a fourth of three at 0.96). A
+    tire of the next column shares a few centimetres of the span at most, a tenth of its width."""
     out = []
     for t in counted:
         for col, _ in stacks:
-            if t in col or col[0].face_id != t.face_id or not any(_u_iou(t, x) >= same_column for x in col):
+            if t in col or col[0].face_id != t.face_id:
+                continue
+            span = max(0.0, min(t.u1_m, max(x.u1_m for x in col)) - max(t.u0_m, min(x.u0_m for x in col)))
+            if not (any(_u_iou(t, x) >= same_column for x in col) or span >= same_column * t.w_m):
                 continue
             lo, hi = min(x.v0_m for x in col), max(x.v1_m for x in col)
             if min(hi, t.v1_m) - max(lo, t.v0_m) >= inside * t.h_m:

@@ -35,6 +35,10 @@ LACED = [_t(0.13, 0.78, 1.86, 2.08), _t(0.14, 0.79, 1.54, 1.76), _t(0.15, 0.78, 
 SEAM_10272 = [_t(1.322, 2.104, 6.752, 7.282), _t(1.379, 2.290, 7.251, 7.574), _t(1.409, 2.360, 6.089, 6.379),
               _t(1.411, 2.338, 7.554, 7.851), _t(1.420, 2.373, 6.353, 6.680), _t(1.463, 2.375, 6.650, 6.970),
               _t(1.521, 2.365, 6.938, 7.252)]
+# fresh dev 10364 A01-B01-L2-P1: a column of 3 lying tires 1.05 m wide (0.2794 m sections), and the left 0.57 m of
+# the top one, boxed in the frames that cut its right side off (0.42 IoU with the tire's own box)
+CUT_10364 = [_t(4.547, 5.112, 2.865, 3.144), _t(4.658, 5.620, 2.306, 2.605), _t(4.743, 5.613, 2.583, 2.903),
+             _t(4.773, 5.613, 2.876, 3.182)]
 # a plain column of 3 (0.20 m) with a stray box half a tire above it: 3.5 sections tall, no whole number
 STRAY = [_t(0.1, 0.7, 1.0, 1.2), _t(0.1, 0.7, 1.2, 1.4), _t(0.1, 0.7, 1.4, 1.6), _t(0.1, 0.7, 1.6, 1.7)]
 
@@ -60,6 +64,7 @@ def test_a_lying_column_holds_its_height_in_tires(tracks, section_m, columns):
     (SEAM_10272, None, 7, False),
     (LACED, 0.195, 12, False),
     (SEAMS, None, 10, False),  # the catalogue gives no size for the SKU
+    (CUT_10364, 0.2794, 3, False),  # the piece is within the stack: 3 of 3 (4 at 0.96 before)
 ])
 def test_fuse_bin_counts_a_stack_by_its_height_where_the_size_is_known(tracks, section_m, count, reason):
     tracks = [_t(t.u0_m, t.u1_m, t.v0_m, t.v1_m, gtin="04012345678901") for t in tracks]
@@ -91,6 +96,9 @@ def test_a_bad_size_in_the_catalogue_names_its_row(tmp_path):
     ("the same box above the stack", SEAM_10272[1:] + [_t(1.322, 2.104, 7.90, 8.43)], 0.295, []),
     ("the same box beside the stack", SEAM_10272[1:] + [_t(2.40, 3.18, 6.752, 7.282)], 0.295, []),
     ("a stack not counted by its height (laced)", LACED + [_t(0.15, 0.70, 1.40, 1.90)], 0.195, []),
+    ("a tire's piece cut by the frame, 0.8 of it within the column", CUT_10364, 0.2794, [CUT_10364[0]]),
+    ("the same piece over the next column, a tenth of it within", CUT_10364[1:] + [_t(5.56, 6.12, 2.865, 3.144)],
+     0.2794, []),
 ])
 def test_a_box_within_a_stack_counted_by_its_height_is_no_tire_of_its_own(case, tracks, section_m, inside):
     assert in_stacks(tracks, stack_counts(tracks, section_m)) == inside, case
