@@ -887,15 +887,17 @@ def in_stacks(counted: list[TireTrack], stacks: list[tuple[list[TireTrack], int]
     0.57 m of a lying tire 1.05 m wide, boxed in the frames that cut its right side off, 0.80 of it
     within the column and 0.42 IoU with the tire's own box, counted as a fourth of three at 0.96). A
     tire of the next column shares a few centimetres of the span at most, a tenth of its width."""
+    # each column's box across the face and up it: (u0, u1, v0, v1)
+    bounds = [(min(x.u0_m for x in col), max(x.u1_m for x in col), min(x.v0_m for x in col), max(x.v1_m for x in col))
+              for col, _ in stacks]
     out = []
     for t in counted:
-        for col, _ in stacks:
+        for (col, _), (u0, u1, lo, hi) in zip(stacks, bounds):
             if t in col or col[0].face_id != t.face_id:
                 continue
-            span = max(0.0, min(t.u1_m, max(x.u1_m for x in col)) - max(t.u0_m, min(x.u0_m for x in col)))
+            span = max(0.0, min(t.u1_m, u1) - max(t.u0_m, u0))
             if not (any(_u_iou(t, x) >= same_column for x in col) or span >= same_column * t.w_m):
                 continue
-            lo, hi = min(x.v0_m for x in col), max(x.v1_m for x in col)
             if min(hi, t.v1_m) - max(lo, t.v0_m) >= inside * t.h_m:
                 out.append(t)
                 break
