@@ -10,8 +10,8 @@ from perception.detections import FrameDetections
 from slam_fusion.core.drift import correct_drift
 from slam_fusion.core.clock import estimate_offset_s, label_reprojection_cost
 from slam_fusion.core.confidence import ConfidenceModel, shipped_count_model, shipped_model
-from slam_fusion.core.fuse import (BinObservation, ItemLabel, LabelRead, Sighting, TireTrack, fuse_bin,
-                                   group_label_reads, group_sightings, nested_boxes)
+from slam_fusion.core.fuse import (PALLET_HEIGHT_M, BinObservation, ItemLabel, LabelRead, Sighting, TireTrack,
+                                   fuse_bin, group_label_reads, group_sightings, nested_boxes)
 from slam_fusion.core.passes import PassShift, clock_error_s, pass_corrections_u, pass_shifts_u
 from slam_fusion.core.projection import pixels_to_face, project_to_faces
 from slam_fusion.core.trajectory import Trajectory, associate
@@ -573,7 +573,7 @@ def fuse_detections(
         fuse_bin(b.bin_id, per_bin.get(b.bin_id, []), seeing[b.bin_id], min_support=min_support,
                  gtin_to_sku=lookup, labels=labels_in.get(b.bin_id, []), pass_of=pass_of, frame_quality=quality,
                  model=confidence_model, section_of=section_of, diameter_of=diameter_of, seen_whole=whole[b.bin_id],
-                 count_model=count_model)
+                 count_model=count_model, stack_bases_v_m=(b.v0_m, b.v0_m + PALLET_HEIGHT_M))
         for b in bins if seeing[b.bin_id]
     )
     return FusionResult(observations=obs, coverage={b.bin_id: len(seeing[b.bin_id]) for b in bins},

@@ -907,20 +907,17 @@ def in_stacks(counted: list[TireTrack], stacks: list[tuple[list[TireTrack], int]
 LABEL_STEP_ROUNDING = 0.2  # a step between two labels of a lying stack within this of a whole number of sections
 
 
-def tires_between_labels(labels: list[ItemLabel], section_m: float, diameter_m: float, *,
-                         rounding: float = LABEL_STEP_ROUNDING) -> int:
-    """Tires of lying stacks between the labels read on them: a lying tire's label sits on its tread,
-    half a section above the tire's bottom, and the tires of a stack rest one on the other, so two
-    labels of one column ``k`` sections apart have ``k - 1`` tires between them, whether those carry
-    no label or one not read (dev 10318 A01-B05-L1-P1: labels at 0.40, 0.65, 1.41 and 1.66 m on
-    tires of 0.255, two tires between the second and the third). A column: labels less than half the
-    tire's diameter (its width lying) apart across the face; a lying tire's label lies in the middle
-    two fifths of its width, so a column's labels are under 0.4 diameters apart and the next
-    column's at least 0.6 away. Only a column whose every step is within ``rounding`` of a whole
-    number of sections, one or more, counts: a laced stack steps 0.64-0.72 sections, and the labels
-    of a standing row, in the middle two fifths of the tires' height, are never two sections apart."""
+def stacked_columns(labels: list[ItemLabel], section_m: float, diameter_m: float, *,
+                    rounding: float = LABEL_STEP_ROUNDING) -> list[list[ItemLabel]]:
+    """The columns of labels that read as lying stacks, each from the bottom up. A column: labels less
+    than half the tire's diameter (its width lying) apart across the face; a lying tire's label lies in
+    the middle two fifths of its width, so a column's labels are under 0.4 diameters apart and the next
+    column's at least 0.6 away. Only a column of two labels or more whose every step is within
+    ``rounding`` of a whole number of sections, one or more, reads as a stack: a laced stack steps
+    0.64-0.72 sections, and the labels of a standing row, in the middle two fifths of the tires'
+    height, are never two sections apart."""
     if section_m <= 0 or diameter_m <= 0 or len(labels) < 2:
-        return 0
+        return []
     by_u = sorted(labels, key=lambda lab: (lab.face_id, lab.u_m))
     columns: list[list[ItemLabel]] = [[by_u[0]]]
     for lab in by_u[1:]:
@@ -929,12 +926,54 @@ def tires_between_labels(labels: list[ItemLabel], section_m: float, diameter_m: 
             columns[-1].append(lab)
         else:
             columns.append([lab])
-    between = 0
+    out = []
     for col in columns:
-        steps = np.diff(sorted(lab.v_m for lab in col)) / section_m
+        col = sorted(col, key=lambda lab: lab.v_m)
+        steps = np.diff([lab.v_m for lab in col]) / section_m
         if len(steps) and all(round(s) >= 1 and abs(s - round(s)) <= rounding for s in steps):
-            between += int(sum(round(s) - 1 for s in steps))
-    return between
+            out.append(col)
+    return out
+
+
+def tires_between_labels(labels: list[ItemLabel], section_m: float, diameter_m: float, *,
+                         rounding: float = LABEL_STEP_ROUNDING) -> int:
+    """Tires of lying stacks between the labels read on them: a lying tire's label sits on its tread,
+    half a section above the tire's bottom, and the tires of a stack rest one on the other, so two
+    labels of one column (``stacked_columns``) ``k`` sections apart have ``k - 1`` tires between
+    them, whether those carry no label or one not read (dev 10318 A01-B05-L1-P1: labels at 0.40,
+    0.65, 1.41 and 1.66 m on tires of 0.255, two tires between the second and the third)."""
+    return int(sum(round((hi.v_m - lo.v_m) / section_m) - 1
+                   for col in stacked_columns(labels, section_m, diameter_m, rounding=rounding)
+                   for lo, hi in zip(col, col[1:])))
+
+
+# A lying stack at the bottom of a bin rests on the bin's floor (its beam's top) or on a pallet: the
+# EUR / ISO 1200 x 800 pallet stands 144 mm (the synthetic family's pallets are those,
+# datasets.world.PALLET_HEIGHT_M).
+PALLET_HEIGHT_M = 0.144
+
+
+def tires_under_labels(labels: list[ItemLabel], section_m: float, diameter_m: float, bases_v_m: tuple[float, ...], *,
+                       counted: list[TireTrack] = (), rounding: float = LABEL_STEP_ROUNDING) -> int:
+    """Tires of lying stacks under the lowest label read on them: a stack (``stacked_columns``) rests
+    on one of ``bases_v_m`` (the bin's floor, or a pallet on it), and its lowest label read ``k + 1/2``
+    sections above that base has ``k`` tires under it, whether those carry no label or one not read
+    (dev 10367 A01-B02-L1-P1: a wrapped pallet, labels at 0.665 and 0.930 m on tires of 0.255 over a
+    pallet's top at 0.264, one tire under them). A base counts only where the label sits within
+    ``rounding`` of that grid; where both fit, the fewer tires are taken.
+
+    Two standing tires side by side, a label on each, can read as a column one section high (their
+    labels at random heights in the middle two fifths of the tires'): a column that a ``counted`` box
+    standing upright (taller than wide) holds a label of is no stack (16 such bins of two tires on the
+    dev worlds 10263-10370, counted three without this)."""
+    under = 0
+    for col in stacked_columns(labels, section_m, diameter_m, rounding=rounding):
+        if any(t.h_m > t.w_m and t.u0_m <= lab.u_m <= t.u1_m for t in counted for lab in col):
+            continue
+        ks = [(col[0].v_m - b) / section_m - 0.5 for b in bases_v_m]
+        fits = [round(k) for k in ks if round(k) >= 0 and abs(k - round(k)) <= rounding]
+        under += min(fits, default=0)
+    return int(under)
 
 
 # Standing tires of a row stand side by side: a crowded row's tires reach a third of a width into each
@@ -1032,6 +1071,7 @@ def fuse_bin(
     seen_whole: bool = True,
     count_model: ConfidenceModel | None = None,
     diameter_of: dict[str, float] | None = None,
+    stack_bases_v_m: tuple[float, ...] = (),
 ) -> BinObservation:
     """Count and SKU for one bin from the tire tracks on it and the frames that saw the bin.
 
@@ -1054,8 +1094,10 @@ def fuse_bin(
     standing tire counted whole is no tire (``pieces_of_whole``, reason ``piece_of_whole``).
     Each serialised label read in the bin is a tire: a bin counts at least as many tires as distinct
     labels read in it, and, where the SKU's size is known, the tires of a lying stack between two of
-    them (``tires_between_labels``; reason ``labels_over_tires`` where these outnumber the tires
-    counted), and those labels give the SKU where no counted tire's own label was read.
+    them (``tires_between_labels``) and under its lowest, down to the floor or pallet it rests on
+    (``tires_under_labels``; ``stack_bases_v_m``: the heights on the face a stack in the bin may rest
+    on); reason ``labels_over_tires`` where these outnumber the tires counted. Those labels give the
+    SKU where no counted tire's own label was read.
 
     The confidence (``slam_fusion.core.confidence``) is judged on the bin's ``BinEvidence``:
     ``pass_of`` (frame -> pass) lets it check that the passes agree, ``frame_quality`` (frame ->
@@ -1111,10 +1153,13 @@ def fuse_bin(
     # each serialised label read in the bin is a tire: fewer tires counted than labels read means
     # the detector missed some (dev 10004 A01-B03-L1-P2: a lying stack of 3 counted empty at 0.97, its 3
     # labels read); the labels are a floor, with the tires of a lying stack between two of them
-    # (``tires_between_labels``), and the bin goes to recount (``labels_over_tires``)
+    # (``tires_between_labels``) and under the lowest (``tires_under_labels``), and the bin goes to
+    # recount (``labels_over_tires``)
     floor = len(serials)
     if gtin and sku in (section_of or {}) and sku in (diameter_of or {}):
-        floor += tires_between_labels([lab for lab in labels if lab.gtin == gtin], section_of[sku], diameter_of[sku])
+        mine = [lab for lab in labels if lab.gtin == gtin]
+        floor += tires_between_labels(mine, section_of[sku], diameter_of[sku])
+        floor += tires_under_labels(mine, section_of[sku], diameter_of[sku], stack_bases_v_m, counted=good)
     unseen = max(0, floor - count)
     count += unseen
     reasons = []

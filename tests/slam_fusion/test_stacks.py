@@ -2,11 +2,13 @@
 the bin's label names; a laced stack, a column with a stray box above it, or a bin of unknown size
 keeps its track count. Geometry from dev worlds 10019 and 10038 (A01, first face)."""
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slam_fusion.core.fuse import ItemLabel, TireTrack, fuse_bin, in_stacks, stack_counts, tires_between_labels
+from slam_fusion.core.fuse import (PALLET_HEIGHT_M, ItemLabel, TireTrack, fuse_bin, in_stacks, stack_counts,
+                                   tires_between_labels, tires_under_labels)
 from slam_fusion.errors import FusionError
 from slam_fusion.tools.io import read_catalogue, read_sections
 
@@ -167,3 +169,73 @@ def test_fuse_bin_counts_the_tires_between_labels_and_sends_the_bin_to_recount()
     assert obs.evidence.labels_over_tires == 6 and obs.confidence <= 0.75
     no_size = fuse_bin("A01-B05-L1-P1", [], set(range(20)), gtin_to_sku=sku, labels=LABELS_10318)
     assert no_size.count == 4  # the labels alone, where the catalogue gives no size
+
+
+# dev 10367 A01-B02-L1-P1: a wrapped pallet (its top at 0.264 m on a floor at 0.12) of three 0.255 m tires of
+# 0.661 m, labels read on the upper two, no box counted; dev 10301 A01-B05-L1-P2: five 0.215 m tires of
+# 0.6644 m on a pallet, labels read on the second, third and fifth
+LABELS_10367 = [_lab(4.98, 0.665, "1"), _lab(4.975, 0.930, "2")]
+LABELS_10301_B05 = [_lab(0.830, 0.612, "1"), _lab(0.661, 0.821, "2"), _lab(0.688, 1.236, "3")]
+# dev 10329 A01-B05-L2-P4: two standing 0.2794 m tires of 1.052 m on a floor at 1.656, a label on each,
+# one section apart in height, and the detector's two upright boxes
+LABELS_10329 = [_lab(0.232, 2.067, "1"), _lab(0.510, 2.355, "2")]
+BOXES_10329 = [_t(0.085, 0.369, 1.645, 2.704), _t(0.371, 0.664, 1.768, 2.702)]
+ON_PALLET = (0.12, 0.12 + PALLET_HEIGHT_M)
+
+
+@pytest.mark.parametrize("case, labels, section_m, diameter_m, bases, counted, under", [
+    ("10367: one tire under the lowest label, on the pallet", LABELS_10367, 0.255, 0.661, ON_PALLET, [], 1),
+    ("10301 B05: one under, on the pallet", LABELS_10301_B05, 0.215, 0.6644, ON_PALLET, [], 1),
+    ("10301 B03: one under the first column, none under the second", LABELS_10301, 0.195, 0.6345, ON_PALLET, [], 1),
+    ("10329 read alone: two standing tires would read as a stack over one more", LABELS_10329, 0.2794, 1.052,
+     (1.656, 1.656 + PALLET_HEIGHT_M), [], 1),
+    ("10329 with its upright boxes: a standing row, no stack", LABELS_10329, 0.2794, 1.052,
+     (1.656, 1.656 + PALLET_HEIGHT_M), BOXES_10329, 0),
+    ("a lying box in the column does not stop it", LABELS_10367, 0.255, 0.661, ON_PALLET,
+     [_t(4.62, 5.28, 0.52, 0.77)], 1),
+    ("no base known", LABELS_10367, 0.255, 0.661, (), [], 0),
+    ("the floor alone, off the grid by 0.36 sections: nothing", LABELS_10367, 0.255, 0.661, (0.12,), [], 0),
+    ("both bases fit (a pallet one section high): the fewer tires", [_lab(1.0, 0.5, "1"), _lab(1.0, 0.644, "2")],
+     0.144, 0.5, (0.0, PALLET_HEIGHT_M), [], 2),
+    ("one label: no column", [_lab(4.98, 0.665, "1")], 0.255, 0.661, ON_PALLET, [], 0),
+    ("a label below both bases", LABELS_10367, 0.255, 0.661, (2.0, 2.144), [], 0),
+])
+def test_tires_of_a_lying_stack_under_its_lowest_label(case, labels, section_m, diameter_m, bases, counted, under):
+    assert tires_under_labels(labels, section_m, diameter_m, bases, counted=counted) == under, case
+
+
+@settings(max_examples=200, deadline=None)
+@given(section=st.floats(0.165, 0.3), ratio=st.floats(2.0, 4.4), n=st.integers(2, 9), floor=st.floats(0.0, 6.0),
+       pallet=st.booleans(), data=st.data())
+def test_a_stack_counts_every_tire_up_to_its_highest_label_and_never_more(section, ratio, n, floor, pallet, data):
+    """A stack of ``n`` lying tires on a floor or a pallet, labels read on some of them (read 0.02 m off at
+    most): the labels and the tires between and under them are never more than the tires up to the highest
+    label, and are all of them where only the true base puts the lowest label on the grid."""
+    diameter = ratio * section
+    base = floor + (PALLET_HEIGHT_M if pallet else 0.0)
+    tires = sorted(data.draw(st.sets(st.integers(0, n - 1), min_size=2, max_size=n)))
+    labels = [_lab(data.draw(st.floats(0.3, 0.7)) * diameter, base + (i + 0.5) * section + data.draw(st.floats(-0.02, 0.02)),
+                   str(i)) for i in tires]
+    bases = (floor, floor + PALLET_HEIGHT_M)
+    counted = len(labels) + tires_between_labels(labels, section, diameter) + tires_under_labels(labels, section, diameter, bases)
+    assert counted <= tires[-1] + 1
+    v_low = min(lab.v_m for lab in labels)
+    k_other = (v_low - (floor if pallet else floor + PALLET_HEIGHT_M)) / section - 0.5
+    steps_whole = all(abs(s - round(s)) <= 0.2 for s in np.diff(sorted(lab.v_m for lab in labels)) / section)
+    if steps_whole and not (round(k_other) >= 0 and abs(k_other - round(k_other)) <= 0.2):
+        assert counted == tires[-1] + 1
+
+
+def test_fuse_bin_counts_the_tires_under_the_labels_down_to_the_pallet():
+    sku = {"08943180000000": "436700003"}
+    size = dict(section_of={"436700003": 0.255}, diameter_of={"436700003": 0.661})
+    obs = fuse_bin("A01-B02-L1-P1", [], set(range(20)), gtin_to_sku=sku, labels=LABELS_10367, stack_bases_v_m=ON_PALLET,
+                   **size)
+    assert obs.count == 3 and "labels_over_tires" in obs.reason.split(";") and obs.confidence <= 0.75
+    assert fuse_bin("A01-B02-L1-P1", [], set(range(20)), gtin_to_sku=sku, labels=LABELS_10367, **size).count == 2
+
+
+def test_fusion_knows_the_synthetic_worlds_pallet():
+    from datasets.world import PALLET_HEIGHT_M as drawn
+
+    assert PALLET_HEIGHT_M == drawn
