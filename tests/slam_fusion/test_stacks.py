@@ -41,6 +41,12 @@ SEAM_10272 = [_t(1.322, 2.104, 6.752, 7.282), _t(1.379, 2.290, 7.251, 7.574), _t
 # the top one, boxed in the frames that cut its right side off (0.42 IoU with the tire's own box)
 CUT_10364 = [_t(4.547, 5.112, 2.865, 3.144), _t(4.658, 5.620, 2.306, 2.605), _t(4.743, 5.613, 2.583, 2.903),
              _t(4.773, 5.613, 2.876, 3.182)]
+# fresh dev 10372 A01-B01-L3-P1: a plain column of 2 lying tires (0.215 m sections, 3.226-3.656 m) and a box over their
+# seam, all three within 0.03 m of one another across the face: it steps up 0.60 sections a box, as a laced stack
+# does, but does not sway (counted 3 at 0.94)
+SEAM_10372 = [_t(11.885, 12.683, 3.475, 3.693), _t(11.886, 12.687, 3.334, 3.503), _t(11.918, 12.685, 3.216, 3.427)]
+# the same boxes swayed as a laced stack's, an eighth of a diameter to one side and the other
+SWAYED_10372 = [_t(11.885, 12.683, 3.475, 3.693), _t(11.986, 12.787, 3.334, 3.503), _t(11.918, 12.685, 3.216, 3.427)]
 # a plain column of 3 (0.20 m) with a stray box half a tire above it: 3.5 sections tall, no whole number
 STRAY = [_t(0.1, 0.7, 1.0, 1.2), _t(0.1, 0.7, 1.2, 1.4), _t(0.1, 0.7, 1.4, 1.6), _t(0.1, 0.7, 1.6, 1.7)]
 
@@ -49,6 +55,8 @@ STRAY = [_t(0.1, 0.7, 1.0, 1.2), _t(0.1, 0.7, 1.2, 1.4), _t(0.1, 0.7, 1.4, 1.6),
     (SEAMS, 0.195, [(5, 4), (5, 4)]),
     (HIDDEN, 0.225, [(3, 3), (4, 6)]),
     (LACED, 0.195, []),
+    (SEAM_10372, 0.215, [(3, 2)]),  # steps up as laced ones do without swaying: a plain stack of 2
+    (SWAYED_10372, 0.215, []),
     (STRAY, 0.20, []),
     ([_t(0.1, 0.7, 1.0, 1.2)], 0.20, []),  # one box is no column
     ([_t(0.1, 0.3, 1.0, 1.6), _t(0.3, 0.5, 1.0, 1.6)], 0.20, []),  # standing tires are counted by their boxes
@@ -67,6 +75,7 @@ def test_a_lying_column_holds_its_height_in_tires(tracks, section_m, columns):
     (LACED, 0.195, 12, False),
     (SEAMS, None, 10, False),  # the catalogue gives no size for the SKU
     (CUT_10364, 0.2794, 3, False),  # the piece is within the stack: 3 of 3 (4 at 0.96 before)
+    (SEAM_10372, 0.215, 2, True),  # 3 at 0.94 before
 ])
 def test_fuse_bin_counts_a_stack_by_its_height_where_the_size_is_known(tracks, section_m, count, reason):
     tracks = [_t(t.u0_m, t.u1_m, t.v0_m, t.v1_m, gtin="04012345678901") for t in tracks]
@@ -239,3 +248,20 @@ def test_fusion_knows_the_synthetic_worlds_pallet():
     from datasets.world import PALLET_HEIGHT_M as drawn
 
     assert PALLET_HEIGHT_M == drawn
+
+
+@settings(max_examples=200, deadline=None)
+@given(section=st.floats(0.165, 0.3), ratio=st.floats(2.0, 4.4), n=st.integers(2, 10), data=st.data())
+def test_a_laced_stack_sways_and_a_plain_one_with_a_seam_box_does_not(section, ratio, n, data):
+    """Boxes of a laced stack as the family lays one (each tire 0.72 of a section over the one below and
+    0.12 of a diameter to one side of it), off by up to 2% of a diameter: never counted by its height.
+    A plain stack of the same tires with a box over one seam: counted by its height, ``n``."""
+    d = ratio * section
+    jit = st.floats(-0.02 * d, 0.02 * d)
+    laced = [_t(0.12 * d * (j % 2) + data.draw(jit), d + 0.12 * d * (j % 2) + data.draw(jit), 0.72 * section * j,
+                0.72 * section * j + section) for j in range(n)]
+    assert stack_counts(laced, section) == []
+    plain = [_t(data.draw(jit), d + data.draw(jit), section * j, section * (j + 1)) for j in range(n)]
+    seam = data.draw(st.integers(1, n - 1))
+    plain.append(_t(data.draw(jit), d + data.draw(jit), section * (seam - 0.4), section * (seam + 0.4)))
+    assert [(len(c), k) for c, k in stack_counts(plain, section)] == [(n + 1, n)]
