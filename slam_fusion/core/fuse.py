@@ -841,10 +841,10 @@ STACK_STEP = 0.85  # median step between a column's boxes, in sections: under it
 STACK_ROUNDING = 0.4  # a column's height in sections within this of a whole number (dev: 0.3, 0.4 and 0.5 broke
 # no bin; 0.4 mended two more than 0.3, a stray box over 10019's stacks; at 0.5 every column counts)
 # A laced stack's tires sit to one side and the other of the one below, by about an eighth of a diameter
-# (the family's LACED_SHIFT, 0.12): on the 107 flown dev worlds 10263-10382 the 157 laced columns' boxes
+# (the family's LACED_SHIFT, 0.12): on the 106 flown dev worlds 10263-10382 the 157 laced columns' boxes
 # stepped across the face by a median 0.05-0.19 of their width from one box to the next, while the
 # plain stacks that stepped up like laced ones (a box over the seam of two tires) stayed within 0.034.
-LACED_SWAY = 0.06  # a column stepping up like a laced stack is laced only if its boxes sway this much across
+LACED_SWAY = 0.06  # laced only where its boxes step this share of their width across the face
 
 
 def _lying(t: TireTrack) -> bool:
