@@ -24,7 +24,12 @@ bin the ERP lists empty they are a discrepancy whatever their SKU: unexpected_sk
 Stock missing from its bin pairs first with the same SKU found, with confidence, where the ERP
 lists none (``misplaced``); left unpaired, it pairs with such goods whose SKU was read in a bin
 sent to recount for its count (``misplaced`` with reason ``destination_recount``; the destination
-keeps its ``needs_recount`` row): goods of the missing SKU stand there, however many.
+keeps its ``needs_recount`` row): goods of the missing SKU stand there, however many. Stock the ERP
+lists in a bin sent to recount where none of its SKU was counted may be missing too: it competes
+for the goods found with confidence, after sure sources at the same quantity difference and
+distance, and where it wins its row is ``misplaced`` with reason ``source_recount`` at the bin's own
+(low) confidence, instead of ``needs_recount`` (dev 10367 A01-B01-L2-P2 and 10379 A01-B05-L1-P1:
+the true source doubted, a sure ghost nearby took its destination and was reported as the move).
 
 Three of fusion's doubts (the observation's reason) say which way a count may be off, by one tire:
 ``scores_disagree`` (a counted "tire" scored unlike the others may be none: one too many),
@@ -148,6 +153,7 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
                      "evidence_path": bin_evidence.get(b, ""), "reason": reason, "unit_price": prices.get(s)})
 
     missing: list[tuple[str, str, int]] = []  # ERP stock not found in its bin (ghost/short to zero)
+    doubted_missing: list[tuple[str, str, int]] = []  # the same, none of its SKU counted, in bins sent to recount
     unexpected: list[tuple[str, str, int]] = []
     recounted: list[tuple[str, str, int]] = []  # the same, in bins sent to recount: their SKU read, not their count
     stocked = {k[0] for k in seen}  # bins where goods of a SKU read were counted
@@ -174,6 +180,9 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
                 and abs(seen[(b, s)]["count"] - eq) >= BEYOND_DOUBT + tolerance):
             beyond.add((b, s))  # the count alone is trusted, and no doubt of one tire brings it to the ERP's
         elif doubted or b in unread:  # unread goods: is the ERP's SKU among them?
+            if eq > 0 and (b, s) not in seen:  # none of the ERP's SKU counted here: its stock may have moved
+                doubted_missing.append((b, s, eq))
+                continue  # judged after the pairing: a move's source, or a recount
             add(b, s, "needs_recount", eq, seen.get((b, s), {}).get("count", 0))
             if eq == 0 and (b, s) in seen and b not in unread:  # goods the ERP lists none of here, count doubted
                 recounted.append((b, s, seen[(b, s)]["count"]))
@@ -202,25 +211,35 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
 
     used_miss: set[int] = set()
 
-    def pair(found: list[tuple[str, str, int]], reason: str = "") -> set[int]:
-        """Missing stock not yet paired, paired with ``found`` goods of its SKU; the found ones used."""
+    n_sure = len(missing)
+    sources = missing + doubted_missing  # index >= n_sure: a source whose own bin went to recount
+
+    def pair(found: list[tuple[str, str, int]], reason: str = "", doubted_sources: bool = False) -> set[int]:
+        """Missing stock not yet paired, paired with ``found`` goods of its SKU; the found ones used.
+        ``doubted_sources``: stock missing from bins sent to recount competes too, after sure sources
+        at the same quantity and distance."""
         found_of: dict[str, list[int]] = {}
         for ui, u in enumerate(found):
             found_of.setdefault(u[1], []).append(ui)
-        pairs = sorted(((abs(found[ui][2] - m[2]), dist(m[0], found[ui][0]), m[0], found[ui][0], mi, ui)
-                        for mi, m in enumerate(missing) if mi not in used_miss for ui in found_of.get(m[1], ())))
+        n = len(sources) if doubted_sources else n_sure
+        pairs = sorted(((abs(found[ui][2] - m[2]), dist(m[0], found[ui][0]), mi >= n_sure, m[0], found[ui][0], mi, ui)
+                        for mi, m in enumerate(sources[:n]) if mi not in used_miss for ui in found_of.get(m[1], ())))
         used: set[int] = set()
         for *_, mi, ui in pairs:
             if mi in used_miss or ui in used:
                 continue
             used_miss.add(mi)
             used.add(ui)
-            b, s, eq = missing[mi]
-            add(b, s, "misplaced", eq, found[ui][2], paired=found[ui][0], why=reason)
+            b, s, eq = sources[mi]
+            add(b, s, "misplaced", eq, found[ui][2], paired=found[ui][0],
+                why=reason if mi < n_sure else "source_recount")
         return used
 
-    used_unexp = pair(unexpected)
+    used_unexp = pair(unexpected, doubted_sources=True)
     pair(recounted, "destination_recount")
+    for mi, (b, s, eq) in enumerate(doubted_missing, start=n_sure):
+        if mi not in used_miss:
+            add(b, s, "needs_recount", eq, 0)
     for mi, (b, s, eq) in enumerate(missing):
         if mi not in used_miss:
             add(b, s, "short" if b in stocked else "ghost", eq, 0)

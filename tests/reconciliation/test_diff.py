@@ -163,6 +163,40 @@ def test_a_pair_with_a_recounted_destination_says_so():
     assert d.loc["misplaced", "reason"] == "destination_recount" and d.loc["misplaced", "confidence"] == 0.98
 
 
+# stock missing from a bin sent to recount (none of its SKU counted there) competes for the goods found where
+# the ERP lists none, after sure sources at the same quantity and distance (dev 10367 A01-B01-L2-P2 and 10379
+# A01-B05-L1-P1: the true source doubted, a sure ghost nearby took its destination)
+POS = {"A": (0.0, 0.0, 0.0), "B": (1.4, 0.0, 0.0), "C": (4.5, 0.0, 0.0), "D": (-1.4, 0.0, 0.0), "E": (1.4, 1.4, 0.0)}
+SOURCE_RECOUNT = [
+    ("the doubted source, same quantity and nearer, takes the move; the sure one is a ghost",
+     [("A", "s1", 4), ("C", "s1", 7)], [("A", "", 0, 0.75), ("B", "s1", 4), ("C", "", 0)],
+     [("A", "s1", "misplaced", "B", 0.75, "source_recount"), ("C", "s1", "ghost", "", 0.98, "")]),
+    ("a doubted source with unread goods (a false tire) the same",
+     [("A", "s1", 1), ("D", "s1", 1)], [("A", "", 1, 0.05), ("B", "s1", 1), ("D", "", 0)],
+     [("A", "s1", "misplaced", "B", 0.05, "source_recount"), ("D", "s1", "ghost", "", 0.98, "")]),
+    ("a sure source at the same quantity and distance first",
+     [("A", "s1", 3), ("E", "s1", 3)], [("A", "", 0, 0.6), ("B", "s1", 3), ("E", "", 0)],
+     [("A", "s1", "needs_recount", "", 0.6, ""), ("E", "s1", "misplaced", "B", 0.98, "")]),
+    ("a closer quantity wins over a doubt",
+     [("A", "s1", 4), ("C", "s1", 3)], [("A", "", 0, 0.6), ("B", "s1", 3), ("C", "", 0)],
+     [("A", "s1", "needs_recount", "", 0.6, ""), ("C", "s1", "misplaced", "B", 0.98, "")]),
+    ("unpaired, the doubted source stays a recount",
+     [("A", "s1", 4)], [("A", "", 0, 0.6), ("B", "s2", 4)],
+     [("A", "s1", "needs_recount", "", 0.6, ""), ("B", "s2", "unexpected_sku", "", 0.98, "")]),
+    ("a doubted destination does not pair with a doubted source",
+     [("A", "s1", 4)], [("A", "", 0, 0.6), ("B", "s1", 4, 0.6)],
+     [("A", "s1", "needs_recount", "", 0.6, ""), ("B", "s1", "needs_recount", "", 0.6, "")]),
+]
+
+
+@pytest.mark.parametrize("name,erp,obs,expected", SOURCE_RECOUNT, ids=[c[0] for c in SOURCE_RECOUNT])
+def test_stock_missing_from_a_recounted_bin_may_be_a_moves_source(name, erp, obs, expected):
+    d = reconcile(_erp(erp), _obs(obs), bin_positions=POS).discrepancies
+    got = sorted((b, s, k, p, round(c, 2), w) for b, s, k, p, c, w
+                 in zip(d.bin_id, d.sku, d.kind, d.paired_bin_id, d.confidence, d.reason))
+    assert got == sorted(expected)
+
+
 def test_not_scanned_is_a_coverage_gap():
     r = reconcile(_erp([("A", "s1", 4), ("B", "s2", 1)]), _obs([("A", "s1", 4)]), site_bins=["A", "B", "C"])
     assert r.discrepancies.set_index("bin_id").loc["B", "kind"] == "not_scanned"
