@@ -31,11 +31,12 @@ distance, and where it wins its row is ``misplaced`` with reason ``source_recoun
 (low) confidence, instead of ``needs_recount`` (dev 10367 A01-B01-L2-P2 and 10379 A01-B05-L1-P1:
 the true source doubted, a sure ghost nearby took its destination and was reported as the move).
 
-Three of fusion's doubts (the observation's reason) say which way a count may be off, by one tire:
+Four of fusion's doubts (the observation's reason) say which way a count may be off, by one tire:
 ``scores_disagree`` (a counted "tire" scored unlike the others may be none: one too many),
 ``between_tires`` (a tire-shaped box left out between two counted tires may be a tire behind them:
-one too few) and ``row_copy`` (a standing box left out as a second box of its neighbour's tire may
-be a crowded row's tire: one too few). Where the ERP's quantity is the count that doubt allows, the
+one too few), ``row_copy`` (a standing box left out as a second box of its neighbour's tire may
+be a crowded row's tire: one too few) and ``end_ghost`` (a box left out at a row's end as no tire may
+be one: one too few). Where the ERP's quantity is the count that doubt allows, the
 count does not contradict the ERP, and the row goes to recount (reason ``within_doubt``) instead of
 short or over.
 
@@ -55,7 +56,7 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 # fusion's doubts that say which way a bin's count may be off by one tire (slam_fusion.core.confidence)
-DOUBT_OFF_BY = {"scores_disagree": +1, "between_tires": -1, "row_copy": -1}
+DOUBT_OFF_BY = {"scores_disagree": +1, "between_tires": -1, "row_copy": -1, "end_ghost": -1}
 # tires between a trusted count and the ERP's quantity that no doubt of one tire closes. Dev 10263-10286 (22
 # flown): of the rows sent to recount with goods of their SKU read and the count trusted, those two tires or
 # more off the ERP were 8 of 8 discrepancies (3 short, 2 unexpected, 3 a move's destination), those one off 1 of 10

@@ -28,11 +28,14 @@ Five rules hold whatever the fit says, for evidence a fit may not have seen enou
   (``slam_fusion.pipeline.noise_seen_by_detector``: a 1080p frame shrunk by area to the network's
   input keeps a third of it), as the model's ``log_noise`` input is.
 
-And three hold it under :data:`DOUBT_CAP`:
+And four hold it under :data:`DOUBT_CAP`:
 - a standing box left out as its row's tire boxed twice (``fuse.row_copies``: more than half a width
   into a better seen box of its row), where it may have been a crowded row's tire after all. Dev
   10263-10310: of the 8 bins with one, 6 were counted right once it was left out, one was a tire
   short, and one was wrong either way;
+- a box left out at a standing row's end as no tire (``fuse.end_ghosts``: scored well under the
+  row's other boxes, reaching into its neighbour), where it may have been a tire after all: the rule
+  rests on 5 dev boxes, so a bin it changed is counted, never trusted at 0.9;
 - counted tires the detector scored unlike one another (the best counted track's score over the
   worst's by more than :data:`MAX_SCORE_SPREAD`). Tires of one bin look alike; a box over a dim
   back wall between two tires, or the piece of a tire cut by the frame's side, counted as a tire,
@@ -101,6 +104,7 @@ class BinEvidence:
     labels_over_tires: int = 0  # serialised labels read in the bin beyond the tires counted (not a model input)
     lowest_unread: bool = False  # the lowest-scored counted tire is the only one whose label was not read (not a model input)
     n_row_copies: int = 0  # standing boxes left out as a row's tire boxed twice (``fuse.row_copies``; not a model input)
+    n_end_ghosts: int = 0  # boxes left out at a row's end as no tire (``fuse.end_ghosts``; not a model input)
 
     def vector(self) -> np.ndarray:
         """The model's inputs (counts on a log scale)."""
@@ -130,6 +134,8 @@ class BinEvidence:
         """Why the rules hold this bin's confidence under :data:`DOUBT_CAP` ("" when they do not)."""
         if self.count and self.n_row_copies:
             return "row_copy"
+        if self.count and self.n_end_ghosts:
+            return "end_ghost"
         if self.score_spread > MAX_SCORE_SPREAD:
             return "scores_disagree"
         return "between_tires" if self.count and self.n_between else ""
