@@ -989,11 +989,6 @@ def tires_under_labels(labels: list[ItemLabel], section_m: float, diameter_m: fl
     return int(under)
 
 
-# Standing tires of a row stand side by side: a crowded row's tires reach a third of a width into each
-# other, boxed up to 0.48 of the narrower box (dev 10263-10286). Two counted boxes of a row overlapping
-# across the face by more than half the narrower one are one tire boxed twice: on those dev worlds 5 of
-# the 6 bins with such a pair had counted one tire too many (chosen there); on the fresh dev worlds
-# 10287-10310 two bins had one: one had counted a tire too many, the other 21 of 14, wrong either way.
 END_GHOST_SCORE = 0.75  # an end box scored under this share of the row's other tires' median, reaching into its neighbour
 END_GHOST_OVERLAP_M = 0.02  # ... by more than this, is no tire (dev, 114 flown worlds: 5 such boxes, all false)
 
@@ -1022,6 +1017,11 @@ def end_ghosts(counted: list[TireTrack], *, score_share: float = END_GHOST_SCORE
     return out
 
 
+# Standing tires of a row stand side by side: a crowded row's tires reach a third of a width into each
+# other, boxed up to 0.48 of the narrower box (dev 10263-10286). Two counted boxes of a row overlapping
+# across the face by more than half the narrower one are one tire boxed twice: on those dev worlds 5 of
+# the 6 bins with such a pair had counted one tire too many (chosen there); on the fresh dev worlds
+# 10287-10310 two bins had one: one had counted a tire too many, the other 21 of 14, wrong either way.
 ROW_COPY = 0.5
 
 
