@@ -1006,7 +1006,7 @@ def end_ghosts(counted: list[TireTrack], *, score_share: float = END_GHOST_SCORE
     under 0.75 of the row were all false and no true one scored under 0.81 (the 6th false at 0.79,
     left to its doubt: too near). In a row's middle a low score means a tire partly hidden behind
     its neighbours (132 boxes under 0.8 of the row, all true), so only the ends are judged."""
-    row = sorted((t for t in counted if t.v1_m - t.v0_m > t.u1_m - t.u0_m), key=lambda t: (t.u_m, t.v_m, t.frames))
+    row = sorted((t for t in counted if t.h_m > t.w_m), key=lambda t: (t.u_m, t.v_m, t.frames))
     if len(row) < min_row:
         return []
     out = []
