@@ -97,15 +97,18 @@ def _obs_why(rows):
 
 # a doubt that names its direction (one tire too many, one too few) against the ERP's quantity
 DOUBTS = [
-    ("one too many, and the ERP lists one fewer: recount", 3, 4, "scores_disagree", "needs_recount"),
-    ("one too many, the ERP two fewer: over all the same", 3, 5, "scores_disagree", "over"),
-    ("one too many, the ERP more: short whatever the doubt", 5, 4, "scores_disagree", "short"),
+    # scores_disagree names no direction: dev's 7 such rows one over the ERP were 5 true overs, 2 ERP right
+    ("scores unlike one another, and the ERP lists one fewer: over", 3, 4, "scores_disagree", "over"),
+    ("scores unlike one another, the ERP more: short", 5, 4, "scores_disagree", "short"),
     ("one too few, and the ERP lists one more: recount", 5, 4, "occluded;between_tires", "needs_recount"),
     ("one too few, the ERP fewer: over", 3, 4, "between_tires", "over"),
     ("a row's box left out as a copy, and the ERP lists one more: recount", 5, 4, "occluded;row_copy", "needs_recount"),
     ("a row's box left out as a copy, the ERP fewer: over", 3, 4, "row_copy", "over"),
     ("no doubt: over", 3, 4, "occluded", "over"),
-    ("both doubts: either way by one is a recount", 5, 4, "scores_disagree;between_tires", "needs_recount"),
+    ("scores unlike one another beside one too few: the ERP one more is a recount", 5, 4,
+     "scores_disagree;between_tires", "needs_recount"),
+    ("scores unlike one another beside one too few: the ERP one fewer is over", 3, 4,
+     "scores_disagree;between_tires", "over"),
 ]
 
 
@@ -147,8 +150,8 @@ def test_a_trusted_count_far_from_the_erp_is_a_discrepancy_whatever_the_doubt(na
     assert (judged.reason.str.contains("beyond_doubt") == (judged.kind != "needs_recount")).all()
 
 
-@pytest.mark.parametrize("why,kind", [("scores_disagree", "needs_recount"), ("between_tires", "over"), ("", "over")])
-def test_unread_goods_one_over_the_erp_by_a_tire_the_count_may_have_too_many_go_to_recount(why, kind):
+@pytest.mark.parametrize("why,kind", [("scores_disagree", "over"), ("between_tires", "over"), ("", "over")])
+def test_unread_goods_one_over_the_erp_of_its_one_sku_are_over_whatever_the_doubt(why, kind):
     obs = pd.DataFrame([("A", "", 3, 0.2, 0.85, why)], columns=["bin_id", "sku", "count", "confidence", "count_confidence", "reason"])
     assert reconcile(_erp([("A", "s1", 2)]), obs).discrepancies.kind.tolist() == [kind]
 
