@@ -25,7 +25,7 @@ from reconciliation.errors import ReconciliationError
 MIN_CONFIDENCE = 0.8  # reconciliation's own threshold: under it a bin is a recount
 STALE_AFTER_DAYS = 14.0
 MERGED_COLUMNS = ["bin_id", "sku", "gtin", "count", "confidence", "n_views", "evidence_path", "evidence_crop_path",
-                  "reason", "count_confidence", "flight_key", "flown_at", "trusted"]
+                  "reason", "count_confidence", "n_serials", "flight_key", "flown_at", "trusted"]
 HISTORY_COLUMNS = ["bin_id", "flight_order", "flight_key", "flown_at", "sku", "count", "confidence", "trusted", "won"]
 
 
@@ -83,6 +83,8 @@ def merge_observations(flights: list[FlightObservations], *, min_confidence: flo
                 o[col] = [str(Path(fo.bundle_path) / p) if p else "" for p in o[col].fillna("").astype(str)]
         o["sku"] = o["sku"].fillna("").astype(str)
         o["count_confidence"] = count_confidence_of(o)  # NULL in the store before revision 0009
+        ns = o["n_serials"] if "n_serials" in o.columns else pd.Series(0, index=o.index)
+        o["n_serials"] = pd.to_numeric(ns, errors="coerce").fillna(0).astype(int)  # NULL before revision 0010
         o["flight_key"] = fo.flight_key
         o["flown_at"] = _utc(fo.flown_at)
         o["flight_order"] = order  # by start time, then as added
@@ -238,7 +240,8 @@ def load_campaign(store, name: str) -> Campaign:
                        .where(S.campaign_flights.c.campaign_id == row["id"]).order_by(S.campaign_flights.c.id)).mappings().all()
         o = S.observations
         res = c.execute(select(o.c.flight_id, o.c.bin_id, o.c.sku, o.c.gtin, o.c.count, o.c.confidence, o.c.n_views,
-                               o.c.evidence_path, o.c.evidence_crop_path, o.c.reason, o.c.count_confidence)
+                               o.c.evidence_path, o.c.evidence_crop_path, o.c.reason, o.c.count_confidence,
+                               o.c.n_serials)
                         .where(o.c.flight_id.in_([f["id"] for f in fl])))
         obs = pd.DataFrame(res.mappings().all(), columns=list(res.keys()))
     flights = []

@@ -49,6 +49,17 @@ trusted (every observation of the bin at ``count_confidence`` >= the threshold, 
 off the ERP's quantity by :data:`BEYOND_DOUBT` tires or more are short, over or an unexpected SKU
 (paired as a move first) whatever that doubt: the doubt cannot close the gap. Such rows carry the
 count's confidence and reason ``beyond_doubt``.
+
+A serialised label (GS1 GTIN + serial: one label, one tire) read in a bin is a tire of its SKU standing
+there, however doubtful the count: fusion gives each observation the distinct serials of its GTIN it
+read in the bin (``n_serials``). Where a bin sent to recount (or holding goods unread) shows more of
+them than the ERP lists of that SKU, the bin holds more of it than the ERP says whatever the count's
+doubt: the row is ``over`` (an ``unexpected_sku``, paired as a move's destination first, where the ERP
+lists none), at the bin's own confidence, with reason ``labels_over_erp``; only the quantity stays
+unsure. On the 24 fresh dev worlds 10419-10442 a bin's serials never outnumbered its true tires (489
+bins with a SKU read), and of the 28 doubted bins with a SKU read, 2 had more serials than the ERP
+listed, both true discrepancies (10438 A01-B01-L1-P4, 3 counted for the ERP's 1 with one odd tire
+unread: a true ``over`` that went to recount before; 10424 A01-B03-L2-P3, a move's destination).
 """
 
 from __future__ import annotations
@@ -127,6 +138,7 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
     bin_reason: dict[str, str] = {}
     obs["count_confidence"] = count_confidence_of(obs)
     unread: dict[str, tuple[int, float]] = {}  # bin -> goods counted with no label read, their count's confidence
+    serials: dict[tuple[str, str], int] = {}  # (bin, SKU) -> distinct serialised labels of it read there: a floor
     count_conf: dict[str, float] = {}
     for r in obs.itertuples(index=False):
         # the chance the count and SKU are right is no more than the count's alone: where the two models
@@ -143,14 +155,19 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
         if r.sku and int(r.count) > 0:
             k = (r.bin_id, r.sku)
             seen[k] = {"count": seen.get(k, {}).get("count", 0) + int(r.count), "confidence": float(r.confidence)}
+            n_ser = getattr(r, "n_serials", 0)  # absent (older observations) or NULL: none counted
+            serials[k] = max(serials.get(k, 0), int(n_ser) if n_ser is not None and n_ser == n_ser else 0)
     rows: list[dict] = []
 
     beyond: set[tuple[str, str]] = set()  # rows of a doubted bin judged on the count alone (``beyond_doubt``)
+    proven: set[tuple[str, str]] = set()  # rows of a doubted bin whose labels read outnumber the ERP's (``labels_over_erp``)
 
     def add(b, s, kind, eq, cq, paired="", conf=None, why=""):
         """One row; ``why``: the diff's own reason, after the bin's reasons from fusion."""
         if (b, s) in beyond:
             conf, why = count_conf[b] if conf is None else conf, ";".join(x for x in ("beyond_doubt", why) if x)
+        elif (b, s) in proven:
+            why = ";".join(x for x in ("labels_over_erp", why) if x)
         reason = ";".join(x for x in (bin_reason.get(b, ""), why) if x)
         rows.append({"bin_id": b, "sku": s, "kind": kind, "erp_qty": eq, "counted_qty": cq, "delta": cq - eq,
                      "paired_bin_id": paired, "confidence": bin_conf.get(b, 0.0) if conf is None else conf,
@@ -183,6 +200,8 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
         if (doubted and b not in unread and (b, s) in seen and count_conf[b] >= min_confidence
                 and abs(seen[(b, s)]["count"] - eq) >= BEYOND_DOUBT + tolerance):
             beyond.add((b, s))  # the count alone is trusted, and no doubt of one tire brings it to the ERP's
+        elif (doubted or b in unread) and serials.get((b, s), 0) > eq + tolerance:
+            proven.add((b, s))  # more of its labels read than the ERP lists: over (or unexpected), however many
         elif doubted or b in unread:  # unread goods: is the ERP's SKU among them?
             if eq > 0 and (b, s) not in seen:  # none of the ERP's SKU counted here: its stock may have moved
                 doubted_missing.append((b, s, eq))

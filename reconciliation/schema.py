@@ -42,6 +42,7 @@ observations = Table(
     Column("evidence_crop_path", Text, nullable=False, default=""),  # the bin cut out of that frame
     Column("reason", Text, nullable=False, default=""),
     Column("count_confidence", Float, nullable=True),  # the count alone right (NULL: before 0009; confidence serves)
+    Column("n_serials", Integer, nullable=True),  # distinct serialised labels of its GTIN read in the bin (NULL: before 0010)
     Index("ix_observations_flight_bin", "flight_id", "bin_id"),  # a bin's observations (the rack view, campaigns)
 )
 

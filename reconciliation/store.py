@@ -41,6 +41,12 @@ def _count_confidence(r) -> float | None:
     return None if v is None or v != v else float(v)  # NaN != NaN
 
 
+def _n_serials(r) -> int | None:
+    """An observation's distinct serialised labels read (``n_serials``), None where it has none."""
+    v = getattr(r, "n_serials", None)
+    return None if v is None or v != v else int(v)
+
+
 def counts_rows(recs: list[dict]) -> list[list]:
     """What the audit chain keeps of a flight's observations: [bin, sku, count, confidence] sorted."""
     return sorted([r["bin_id"], r["sku"], int(r["count"]), round(float(r["confidence"]), 6)] for r in recs)
@@ -140,7 +146,8 @@ class ResultsStore:
                          "count": int(r.count), "confidence": float(r.confidence), "n_views": int(getattr(r, "n_views", 0) or 0),
                          "evidence_path": str(getattr(r, "evidence_path", "") or ""),
                          "evidence_crop_path": str(getattr(r, "evidence_crop_path", "") or ""),
-                         "reason": str(getattr(r, "reason", "") or ""), "count_confidence": _count_confidence(r)}
+                         "reason": str(getattr(r, "reason", "") or ""), "count_confidence": _count_confidence(r),
+                         "n_serials": _n_serials(r)}
                         for r in observations.itertuples(index=False)]
                 if recs:
                     c.execute(insert(S.observations), recs)

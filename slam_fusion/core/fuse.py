@@ -141,6 +141,9 @@ class BinObservation:
     raw_score: float = 0.0  # the uncalibrated score ``confidence`` was mapped from
     evidence: BinEvidence | None = None  # what the confidence was judged on
     count_confidence: float | None = None  # the count alone right, SKU aside (None: ``confidence`` serves)
+    # distinct serialised labels of its GTIN read in the bin: at least that many tires of its SKU stand there,
+    # however doubtful the count (``reconciliation.diff``: more than the ERP lists is an ``over``)
+    n_serials: int = 0
     counted: tuple[TireTrack, ...] = ()  # the boxes counted, after every rule (``tracks.parquet``'s ``counted``)
 
 
@@ -1263,9 +1266,11 @@ def fuse_bin(
         confidence = calibration(raw) if calibration is not None else raw
         confidence = min(confidence, evidence.cap())
     count_conf = float(count_model.probability(evidence)) if count_model is not None else None
+    n_serials = len({lab.serial for lab in labels if lab.gtin == gtin}) if count and gtin else 0
     return BinObservation(bin_id=bin_id, sku=sku if count else "", gtin=gtin if count else "", count=count,
                           confidence=float(confidence), n_views=n_frames, evidence_frame=int(ev), reason=";".join(reasons),
-                          raw_score=raw, evidence=evidence, count_confidence=count_conf, counted=tuple(good))
+                          raw_score=raw, evidence=evidence, count_confidence=count_conf, n_serials=n_serials,
+                          counted=tuple(good))
 
 
 def bin_evidence(good: list[TireTrack], hidden: list[TireTrack], weak: list[TireTrack], tracks: list[TireTrack],

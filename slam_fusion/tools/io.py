@@ -275,10 +275,11 @@ def write_outputs(bundle, result, flight_id: str) -> dict[str, Path]:
                          confidence=float(o.confidence), n_views=int(o.n_views),
                          evidence_frame=int(o.evidence_frame), evidence_path=ev_path, evidence_crop_path=crop_path,
                          reason=o.reason,
-                         count_confidence=float(o.confidence if o.count_confidence is None else o.count_confidence)))
+                         count_confidence=float(o.confidence if o.count_confidence is None else o.count_confidence),
+                         n_serials=int(o.n_serials)))
     obs = pd.DataFrame(rows, columns=["flight_id", "bin_id", "sku", "gtin", "count", "confidence", "n_views",
                                       "evidence_frame", "evidence_path", "evidence_crop_path", "reason",
-                                      "count_confidence"])
+                                      "count_confidence", "n_serials"])
     obs.to_parquet(root / "observations.parquet", index=False)
     cov = pd.DataFrame([dict(bin_id=b.bin_id, scanned=result.coverage.get(b.bin_id, 0) > 0,
                              n_frames=int(result.coverage.get(b.bin_id, 0))) for b in site.bins])
@@ -348,10 +349,12 @@ def load_result(bundle_dir: str | Path):
     meta = json.loads((d / "result.json").read_text())
     obs = pd.read_parquet(root / "observations.parquet")
     has_cc = "count_confidence" in obs.columns  # absent in bundles fused before 2026-12-05
+    has_serials = "n_serials" in obs.columns  # absent in bundles fused before 2026-12-06
     observations = tuple(BinObservation(bin_id=r.bin_id, sku=r.sku or "", gtin=r.gtin or "", count=int(r.count),
                                         confidence=float(r.confidence), n_views=int(r.n_views),
                                         evidence_frame=int(r.evidence_frame), reason=r.reason or "",
-                                        count_confidence=float(r.count_confidence) if has_cc else None)
+                                        count_confidence=float(r.count_confidence) if has_cc else None,
+                                        n_serials=int(r.n_serials) if has_serials else 0)
                          for r in obs.itertuples())
     traj = None
     if (d / "trajectory.parquet").exists():

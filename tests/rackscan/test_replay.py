@@ -32,6 +32,8 @@ def test_replay_video_rerun_and_rerun_with_another_threshold(tmp_path, monkeypat
     obs = pd.read_parquet(b / "observations.parquet")
     assert {o.bin_id: o.count for o in saved.observations} == dict(zip(obs.bin_id, obs["count"]))
     assert [o.count_confidence for o in saved.observations] == obs["count_confidence"].tolist()  # the count's own
+    assert [o.n_serials for o in saved.observations] == obs["n_serials"].tolist()  # the labels of its GTIN read
+    assert ((obs["n_serials"] <= obs["count"]) & ((obs["sku"] != "") | (obs["n_serials"] == 0))).all()
     assert len(saved.trajectory) > 10 and saved.tracks
     monkeypatch.undo()
     r = subprocess.run([RACKSCAN, "replay", str(b), "--every", "2", "--conf", "0.9", "--out", str(tmp_path / "rp")],

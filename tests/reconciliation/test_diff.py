@@ -156,6 +156,49 @@ def test_unread_goods_one_over_the_erp_of_its_one_sku_are_over_whatever_the_doub
     assert reconcile(_erp([("A", "s1", 2)]), obs).discrepancies.kind.tolist() == [kind]
 
 
+def _obs_serials(rows):
+    return pd.DataFrame(rows, columns=["bin_id", "sku", "count", "confidence", "count_confidence", "reason", "n_serials"])
+
+
+# serialised labels read in a bin (``n_serials``: one label, one tire) outnumbering the ERP's quantity: the bin
+# holds more of that SKU than the ERP says, however doubtful the count. (name, erp rows, observation rows
+# (bin, sku, count, confidence, count_confidence, reason, n_serials), expected (bin, sku, kind, paired, proven))
+SERIALS = [
+    # dev 10438 A01-B01-L1-P4: 3 counted for the ERP's 1, one odd tire unread, 2 labels read: a true over
+    ("two labels read, the ERP lists one: over, at the bin's confidence", [("A", "s1", 1)],
+     [("A", "s1", 3, 0.75, 0.75, "odd_tire_unread", 2)], [("A", "s1", "over", "", True)]),
+    ("as many labels as the ERP lists: recount", [("A", "s1", 2)],
+     [("A", "s1", 3, 0.75, 0.75, "odd_tire_unread", 2)], [("A", "s1", "needs_recount", "", False)]),
+    ("fewer labels than the ERP lists prove nothing: recount", [("A", "s1", 7)],
+     [("A", "s1", 5, 0.004, 0.14, "labels_over_tires", 5)], [("A", "s1", "needs_recount", "", False)]),
+    ("no labels counted (older observations): recount", [("A", "s1", 1)],
+     [("A", "s1", 3, 0.75, 0.75, "odd_tire_unread", 0)], [("A", "s1", "needs_recount", "", False)]),
+    ("NULL in the store (before revision 0010): recount", [("A", "s1", 1)],
+     [("A", "s1", 3, 0.75, 0.75, "odd_tire_unread", float("nan"))], [("A", "s1", "needs_recount", "", False)]),
+    ("a trusted bin is over anyway, without the reason", [("A", "s1", 1)],
+     [("A", "s1", 3, 0.97, 0.97, "", 3)], [("A", "s1", "over", "", False)]),
+    ("the ERP lists none of the SKU here: unexpected", [],
+     [("A", "s1", 2, 0.3, 0.69, "", 2)], [("A", "s1", "unexpected_sku", "", True)]),
+    # dev 10424 A01-B03-L2-P3: a move's destination sent to recount, its 2 labels read
+    ("the ERP lists none here and the SKU is missing elsewhere: a move", [("B", "s1", 2)],
+     [("A", "s1", 2, 0.3, 0.69, "", 2), ("B", "", 0, 0.97, 0.97, "", 0)], [("B", "s1", "misplaced", "A", False)]),
+    ("two SKUs, the labels of one over the ERP's: that one over, the other recount", [("A", "s1", 1), ("A", "s2", 2)],
+     [("A", "s1", 3, 0.5, 0.6, "passes_disagree", 3), ("A", "s2", 2, 0.5, 0.6, "passes_disagree", 1)],
+     [("A", "s1", "over", "", True), ("A", "s2", "needs_recount", "", False)]),
+]
+
+
+@pytest.mark.parametrize("name,erp,obs,expected", SERIALS, ids=[c[0] for c in SERIALS])
+def test_more_labels_read_than_the_erp_lists_is_over_however_doubtful_the_count(name, erp, obs, expected):
+    d = reconcile(_erp(erp), _obs_serials(obs)).discrepancies
+    got = sorted((b, s, k, p, "labels_over_erp" in r) for b, s, k, p, r in zip(d.bin_id, d.sku, d.kind, d.paired_bin_id, d.reason))
+    assert got == sorted(expected)
+    conf = {r[0]: r[3] for r in obs}
+    for r in d[d.reason.str.contains("labels_over_erp")].itertuples():
+        assert r.confidence == conf[r.bin_id]  # the bin's own: the quantity is unsure
+        assert r.counted_qty == next(o[2] for o in obs if o[0] == r.bin_id and o[1] == r.sku)
+
+
 def test_a_count_less_trusted_than_the_bin_judges_it():
     d = reconcile(_erp([("A", "s1", 3)]), _obs_cc([("A", "s1", 4, 0.83, 0.64)])).discrepancies
     assert d.kind.tolist() == ["needs_recount"] and d.confidence.tolist() == [0.64]

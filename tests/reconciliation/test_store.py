@@ -183,3 +183,36 @@ def test_a_store_from_before_count_confidence_gets_the_column_and_a_campaign_rea
     assert flights["old"]["count_confidence"].isna().all()  # NULL: the bin's confidence serves
     merged = camp.merged().observations.set_index("bin_id")
     assert merged.loc["A01-B03-L1-P1", "count_confidence"] == 0.93
+
+
+def test_a_store_from_before_n_serials_gets_the_column_and_a_campaign_reconciles_on_it(tmp_path):
+    from sqlalchemy import text
+
+    from reconciliation.campaign import add_flight, create_campaign, load_campaign
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    store = ResultsStore(url)
+    with store.engine.begin() as c:  # the store as revision 0009 left it
+        c.execute(text("ALTER TABLE observations DROP COLUMN n_serials"))
+        c.execute(text("UPDATE alembic_version SET version_num = '0009'"))
+    store = ResultsStore(url)  # opening upgrades it
+    assert "n_serials" in {c["name"] for c in inspect(store.engine).get_columns("observations")}
+    from tests.conftest import DEFAULT_SITE
+
+    create_campaign(store, "c", DEFAULT_SITE)
+    site_id = load_campaign(store, "c").site_id
+    old = _obs().assign(confidence=[0.99, 0.5, 0.95])  # stored before fusion counted the labels read
+    # A01-B01-L1-P2 sent to recount in both flights (the later wins): 7 of its labels read against the ERP's 6, over
+    new = _obs().assign(confidence=[0.99, 0.6, 0.95], count=[4, 7, 0], n_serials=[4, 7, 0])
+    store.upsert_flight("old", site_id=site_id, bundle_path="", started_utc="2026-12-01T00:00:00+00:00", observations=old)
+    fid = store.upsert_flight("new", site_id=site_id, bundle_path="", started_utc="2026-12-02T00:00:00+00:00", observations=new)
+    assert store.flight_observations(fid)["n_serials"].tolist() == [4, 7, 0]
+    for key in ("old", "new"):
+        add_flight(store, "c", key)
+    camp = load_campaign(store, "c")
+    flights = {f.flight_key: f.observations.set_index("bin_id") for f in camp.flights}
+    assert flights["old"]["n_serials"].isna().all()  # NULL: no labels counted, nothing proven
+    merged = camp.merged().observations.set_index("bin_id")
+    assert merged.loc["A01-B01-L1-P2", "n_serials"] == 7
+    d = reconcile(_erp().rows, merged.reset_index()).discrepancies.set_index("bin_id")
+    assert d.loc["A01-B01-L1-P2", "kind"] == "over" and "labels_over_erp" in d.loc["A01-B01-L1-P2", "reason"]

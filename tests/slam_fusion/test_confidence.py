@@ -142,6 +142,20 @@ def test_labels_read_beyond_the_tires_counted_raise_the_count_and_send_it_to_rec
     assert o.sku == ("SKU-24" if count else "")  # from the labels alone where no tire was counted
 
 
+@pytest.mark.parametrize("n_tracks,labels,n_serials", [
+    (2, [("1", "08930000000024"), ("2", "08930000000024")], 2),
+    (2, [("1", "08930000000024"), ("1", "08930000000024")], 1),  # one serial read twice is one tire
+    (3, [("1", "08930000000024"), ("2", "08930000000031")], 1),  # another GTIN's label is no tire of this SKU
+    (0, [], 0),                                                  # nothing counted, no SKU: none
+])
+def test_an_observation_carries_the_serialised_labels_of_its_gtin_read_in_the_bin(n_tracks, labels, n_serials):
+    tracks = [_track(0.215 * k, [1, 2, 3, 11, 12, 13], [1, 2, 3, 11, 12, 13], gtin="08930000000024")
+              for k in range(n_tracks)]
+    o = fuse_bin("B", tracks, set(range(1, 15)), pass_of=PASS_OF, labels=[_label(0.1 + 0.2 * k, x, g) for k, (x, g) in enumerate(labels)],
+                 gtin_to_sku={"08930000000024": "SKU-24"})
+    assert o.n_serials == n_serials and o.count >= o.n_serials  # a floor under the count
+
+
 @pytest.mark.parametrize("seen_whole,capped", [(True, False), (False, True)])
 def test_a_bin_not_seen_whole_goes_to_recount(seen_whole, capped):
     a = _track(0.0, [1, 2, 3, 11, 12, 13], [1, 2, 3, 11, 12, 13])
