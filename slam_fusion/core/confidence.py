@@ -40,7 +40,8 @@ And four hold it under :data:`DOUBT_CAP`:
   worst's by more than :data:`MAX_SCORE_SPREAD`). Tires of one bin look alike; a box over a dim
   back wall between two tires, or the piece of a tire cut by the frame's side, counted as a tire,
   scores under them. On 1,959 dev bins such bins were right 89.5% of the time where the model put
-  them at 0.8 or more (77 of 86), under the 0.9 it gave most of them;
+  them at 0.8 or more (77 of 86), under the 0.9 it gave most of them (measured again on the 126 flown
+  dev worlds 10263-10406, 2026-12-06: 210 of 213; the cap was kept);
 - a tire-shaped box left out as too weakly seen that lies over two counted tires of its row
   (``n_between``): a tire behind a crowded row shows there, and so does the detector's box over the
   seam of two packed tires, and the evidence cannot tell which. Counted bins with one were right
