@@ -133,9 +133,21 @@ def test_a_store_from_before_the_lookup_indices_gets_them_and_sqlite_uses_them(t
         assert "ix_observations_flight_bin" in plan
 
 
-def test_a_store_from_before_frames_fused_gets_the_column_and_keeps_its_live_bins(tmp_path):
+def _upgraded_from(url: str, revision: str, table: str, column: str) -> ResultsStore:
+    """The store at ``url`` put back as ``revision`` left it (``table.column`` dropped), then opened
+    again, which upgrades it: the column is back."""
     from sqlalchemy import text
 
+    with ResultsStore(url).engine.begin() as c:
+        c.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+        c.execute(text(f"UPDATE alembic_version SET version_num = '{revision}'"))
+        assert column not in {x["name"] for x in inspect(c).get_columns(table)}
+    store = ResultsStore(url)  # opening upgrades it
+    assert column in {x["name"] for x in inspect(store.engine).get_columns(table)}
+    return store
+
+
+def test_a_store_from_before_frames_fused_gets_the_column_and_keeps_its_live_bins(tmp_path):
     from reconciliation.live import begin_live, live_bins, write_live_bins
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
@@ -143,28 +155,15 @@ def test_a_store_from_before_frames_fused_gets_the_column_and_keeps_its_live_bin
     lid = begin_live(store, "f", site_name="s", site_yaml="", plan=[(5, ["A01-B01-L1-P1"])], n_items=9)
     write_live_bins(store, lid, [{"bin_id": "A01-B01-L1-P1", "count": 3, "sku": "X", "confidence": 0.95, "erp_qty": 3,
                                   "kind": "match", "latency_s": 1.5}])
-    with store.engine.begin() as c:  # the store as revision 0007 left it
-        c.execute(text("ALTER TABLE live_bins DROP COLUMN frames_fused"))
-        c.execute(text("UPDATE alembic_version SET version_num = '0007'"))
-    assert "frames_fused" not in {c["name"] for c in inspect(store.engine).get_columns("live_bins")}
-    store = ResultsStore(url)  # opening upgrades it
-    assert "frames_fused" in {c["name"] for c in inspect(store.engine).get_columns("live_bins")}
+    store = _upgraded_from(url, "0007", "live_bins", "frames_fused")
     rows = live_bins(store, lid)
     assert rows[["bin_id", "count"]].values.tolist() == [["A01-B01-L1-P1", 3]] and rows.frames_fused.isna().all()
 
 
 def test_a_store_from_before_count_confidence_gets_the_column_and_a_campaign_reads_it(tmp_path):
-    from sqlalchemy import text
-
     from reconciliation.campaign import create_campaign, load_campaign
 
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    store = ResultsStore(url)
-    with store.engine.begin() as c:  # the store as revision 0008 left it
-        c.execute(text("ALTER TABLE observations DROP COLUMN count_confidence"))
-        c.execute(text("UPDATE alembic_version SET version_num = '0008'"))
-    store = ResultsStore(url)  # opening upgrades it
-    assert "count_confidence" in {c["name"] for c in inspect(store.engine).get_columns("observations")}
+    store = _upgraded_from(f"sqlite:///{tmp_path / 'old.db'}", "0008", "observations", "count_confidence")
     from tests.conftest import DEFAULT_SITE
 
     create_campaign(store, "c", DEFAULT_SITE)
@@ -186,17 +185,9 @@ def test_a_store_from_before_count_confidence_gets_the_column_and_a_campaign_rea
 
 
 def test_a_store_from_before_n_serials_gets_the_column_and_a_campaign_reconciles_on_it(tmp_path):
-    from sqlalchemy import text
-
     from reconciliation.campaign import add_flight, create_campaign, load_campaign
 
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    store = ResultsStore(url)
-    with store.engine.begin() as c:  # the store as revision 0009 left it
-        c.execute(text("ALTER TABLE observations DROP COLUMN n_serials"))
-        c.execute(text("UPDATE alembic_version SET version_num = '0009'"))
-    store = ResultsStore(url)  # opening upgrades it
-    assert "n_serials" in {c["name"] for c in inspect(store.engine).get_columns("observations")}
+    store = _upgraded_from(f"sqlite:///{tmp_path / 'old.db'}", "0009", "observations", "n_serials")
     from tests.conftest import DEFAULT_SITE
 
     create_campaign(store, "c", DEFAULT_SITE)
