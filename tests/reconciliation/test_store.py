@@ -147,6 +147,21 @@ def _upgraded_from(url: str, revision: str, table: str, column: str) -> ResultsS
     return store
 
 
+def _campaign_of(store: ResultsStore, old: pd.DataFrame, new: pd.DataFrame):
+    """A campaign over the default site of two flights, ``old`` (2026-12-01) and ``new`` (a day later):
+    (the campaign as loaded, the new flight's id)."""
+    from reconciliation.campaign import add_flight, create_campaign, load_campaign
+    from tests.conftest import DEFAULT_SITE
+
+    create_campaign(store, "c", DEFAULT_SITE)
+    site_id = load_campaign(store, "c").site_id
+    store.upsert_flight("old", site_id=site_id, bundle_path="", started_utc="2026-12-01T00:00:00+00:00", observations=old)
+    fid = store.upsert_flight("new", site_id=site_id, bundle_path="", started_utc="2026-12-02T00:00:00+00:00", observations=new)
+    for key in ("old", "new"):
+        add_flight(store, "c", key)
+    return load_campaign(store, "c"), fid
+
+
 def test_a_store_from_before_frames_fused_gets_the_column_and_keeps_its_live_bins(tmp_path):
     from reconciliation.live import begin_live, live_bins, write_live_bins
 
@@ -161,23 +176,11 @@ def test_a_store_from_before_frames_fused_gets_the_column_and_keeps_its_live_bin
 
 
 def test_a_store_from_before_count_confidence_gets_the_column_and_a_campaign_reads_it(tmp_path):
-    from reconciliation.campaign import create_campaign, load_campaign
-
     store = _upgraded_from(f"sqlite:///{tmp_path / 'old.db'}", "0008", "observations", "count_confidence")
-    from tests.conftest import DEFAULT_SITE
-
-    create_campaign(store, "c", DEFAULT_SITE)
-    site_id = load_campaign(store, "c").site_id
     old = _obs()  # stored before fusion gave a count its own confidence
     new = _obs().assign(sku=["000401001", "000401002", ""], count=[4, 5, 2], count_confidence=[0.99, 0.97, 0.93])
-    store.upsert_flight("old", site_id=site_id, bundle_path="", started_utc="2026-12-01T00:00:00+00:00", observations=old)
-    fid = store.upsert_flight("new", site_id=site_id, bundle_path="", started_utc="2026-12-02T00:00:00+00:00", observations=new)
+    camp, fid = _campaign_of(store, old, new)
     assert store.flight_observations(fid)["count_confidence"].tolist() == [0.99, 0.97, 0.93]
-    from reconciliation.campaign import add_flight
-
-    for key in ("old", "new"):
-        add_flight(store, "c", key)
-    camp = load_campaign(store, "c")
     flights = {f.flight_key: f.observations.set_index("bin_id") for f in camp.flights}
     assert flights["old"]["count_confidence"].isna().all()  # NULL: the bin's confidence serves
     merged = camp.merged().observations.set_index("bin_id")
@@ -185,22 +188,12 @@ def test_a_store_from_before_count_confidence_gets_the_column_and_a_campaign_rea
 
 
 def test_a_store_from_before_n_serials_gets_the_column_and_a_campaign_reconciles_on_it(tmp_path):
-    from reconciliation.campaign import add_flight, create_campaign, load_campaign
-
     store = _upgraded_from(f"sqlite:///{tmp_path / 'old.db'}", "0009", "observations", "n_serials")
-    from tests.conftest import DEFAULT_SITE
-
-    create_campaign(store, "c", DEFAULT_SITE)
-    site_id = load_campaign(store, "c").site_id
     old = _obs().assign(confidence=[0.99, 0.5, 0.95])  # stored before fusion counted the labels read
     # A01-B01-L1-P2 sent to recount in both flights (the later wins): 7 of its labels read against the ERP's 6, over
     new = _obs().assign(confidence=[0.99, 0.6, 0.95], count=[4, 7, 0], n_serials=[4, 7, 0])
-    store.upsert_flight("old", site_id=site_id, bundle_path="", started_utc="2026-12-01T00:00:00+00:00", observations=old)
-    fid = store.upsert_flight("new", site_id=site_id, bundle_path="", started_utc="2026-12-02T00:00:00+00:00", observations=new)
+    camp, fid = _campaign_of(store, old, new)
     assert store.flight_observations(fid)["n_serials"].tolist() == [4, 7, 0]
-    for key in ("old", "new"):
-        add_flight(store, "c", key)
-    camp = load_campaign(store, "c")
     flights = {f.flight_key: f.observations.set_index("bin_id") for f in camp.flights}
     assert flights["old"]["n_serials"].isna().all()  # NULL: no labels counted, nothing proven
     merged = camp.merged().observations.set_index("bin_id")
