@@ -25,7 +25,8 @@ from reconciliation.errors import ReconciliationError
 MIN_CONFIDENCE = 0.8  # reconciliation's own threshold: under it a bin is a recount
 STALE_AFTER_DAYS = 14.0
 MERGED_COLUMNS = ["bin_id", "sku", "gtin", "count", "confidence", "n_views", "evidence_path", "evidence_crop_path",
-                  "reason", "count_confidence", "n_serials", "flight_key", "flown_at", "trusted"]
+                  "reason", "count_confidence", "n_serials", "count_lo", "count_hi", "flight_key", "flown_at",
+                  "trusted"]
 HISTORY_COLUMNS = ["bin_id", "flight_order", "flight_key", "flown_at", "sku", "count", "confidence", "trusted", "won"]
 
 
@@ -85,6 +86,10 @@ def merge_observations(flights: list[FlightObservations], *, min_confidence: flo
         o["count_confidence"] = count_confidence_of(o)  # NULL in the store before revision 0009
         ns = o["n_serials"] if "n_serials" in o.columns else pd.Series(0, index=o.index)
         o["n_serials"] = pd.to_numeric(ns, errors="coerce").fillna(0).astype(int)  # NULL before revision 0010
+        lo = o["count_lo"] if "count_lo" in o.columns else pd.Series(0, index=o.index)
+        o["count_lo"] = pd.to_numeric(lo, errors="coerce").fillna(0).astype(int)  # NULL before revision 0011: any count
+        hi = o["count_hi"] if "count_hi" in o.columns else pd.Series(None, index=o.index, dtype=float)
+        o["count_hi"] = pd.to_numeric(hi, errors="coerce").astype("Int64")  # NULL: no upper bound
         o["flight_key"] = fo.flight_key
         o["flown_at"] = _utc(fo.flown_at)
         o["flight_order"] = order  # by start time, then as added
@@ -241,7 +246,7 @@ def load_campaign(store, name: str) -> Campaign:
         o = S.observations
         res = c.execute(select(o.c.flight_id, o.c.bin_id, o.c.sku, o.c.gtin, o.c.count, o.c.confidence, o.c.n_views,
                                o.c.evidence_path, o.c.evidence_crop_path, o.c.reason, o.c.count_confidence,
-                               o.c.n_serials)
+                               o.c.n_serials, o.c.count_lo, o.c.count_hi)
                         .where(o.c.flight_id.in_([f["id"] for f in fl])))
         obs = pd.DataFrame(res.mappings().all(), columns=list(res.keys()))
     flights = []

@@ -63,6 +63,19 @@ unread: a true ``over`` that went to recount before; 10424 A01-B03-L2-P3, a move
 the 36 fresh dev worlds flown after (10443-10478) it never fired, and serials never exceeded the truth
 (1,105 bins in all); on the first 20 test worlds, scored once after, it found two discrepancies and
 reported nothing false.
+
+Fusion gives each observation the range of counts its evidence allows (``count_lo``, ``count_hi``;
+``slam_fusion.core.confidence.BinEvidence.count_range``): where both its models trust the count before
+the rules' caps and every rule that doubts it says which way it may be off, the count widened by those
+rules only; otherwise any count. Where a bin sent to recount has a range of a SKU wholly above the
+ERP's quantity, or wholly below it (and no goods unread, which may be that SKU), every count the
+evidence allows says the same: the row is ``over`` (an ``unexpected_sku``, paired as a move's
+destination first, where the ERP lists none) or ``short``, at the bin's own confidence, with reason
+``range_off_erp``. Dev 10471 A01-B07-L1-P3: 3 counted, the lowest-scored tire the only one unread (maybe
+none), against the ERP's 5: short, whether 2 or 3. On the 57 flown fresh dev worlds 10419-10478, where it
+was chosen, it fired twice, both true (10438 A01-B01-L1-P4's over, which ``labels_over_erp`` finds
+first, and 10471's short): 293 -> 294 of 300 found, nothing false; on the 11 flown after (10479-10490)
+it did not fire.
 """
 
 from __future__ import annotations
@@ -108,6 +121,19 @@ class ReconciliationResult:
     summary: ReconciliationSummary
 
 
+def _optional_int(v) -> int | None:
+    """An optional integer column's value: None for absent, NULL, NaN or pandas' NA."""
+    return None if v is None or pd.isna(v) else int(v)
+
+
+def _off_range(rng: tuple[int, int | None], eq: int, tolerance: int, unread: bool) -> bool:
+    """The counts a bin's evidence allows of a SKU (``rng``: lo, hi or None for no upper bound) all lie
+    off the ERP's quantity ``eq`` (beyond ``tolerance``). Below it only where the bin holds no goods
+    unread: those may be the SKU's."""
+    lo, hi = rng
+    return lo > eq + tolerance or (not unread and hi is not None and hi < eq - tolerance)
+
+
 def count_confidence_of(obs: pd.DataFrame) -> pd.Series:
     """Each observation's count confidence: its ``count_confidence`` where fusion gave one (the
     column is absent, None or NaN in observations from before 2026-12-05), else its ``confidence``."""
@@ -142,6 +168,7 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
     obs["count_confidence"] = count_confidence_of(obs)
     unread: dict[str, tuple[int, float]] = {}  # bin -> goods counted with no label read, their count's confidence
     serials: dict[tuple[str, str], int] = {}  # (bin, SKU) -> distinct serialised labels of it read there: a floor
+    ranges: dict[tuple[str, str], tuple[int, int | None]] = {}  # (bin, SKU) -> the counts its evidence allows
     count_conf: dict[str, float] = {}
     for r in obs.itertuples(index=False):
         # the chance the count and SKU are right is no more than the count's alone: where the two models
@@ -160,10 +187,14 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
             seen[k] = {"count": seen.get(k, {}).get("count", 0) + int(r.count), "confidence": float(r.confidence)}
             n_ser = getattr(r, "n_serials", 0)  # absent (older observations) or NULL: none counted
             serials[k] = max(serials.get(k, 0), int(n_ser) if n_ser is not None and n_ser == n_ser else 0)
+            lo, hi = _optional_int(getattr(r, "count_lo", None)), _optional_int(getattr(r, "count_hi", None))
+            was_lo, was_hi = ranges.get(k, (0, 0))  # two observations of one SKU in a bin: their ranges add up
+            ranges[k] = (was_lo + (lo or 0), None if hi is None or was_hi is None else was_hi + hi)
     rows: list[dict] = []
 
     beyond: set[tuple[str, str]] = set()  # rows of a doubted bin judged on the count alone (``beyond_doubt``)
     proven: set[tuple[str, str]] = set()  # rows of a doubted bin whose labels read outnumber the ERP's (``labels_over_erp``)
+    ranged: set[tuple[str, str]] = set()  # rows of a doubted bin whose counts allowed all lie off the ERP's (``range_off_erp``)
 
     def add(b, s, kind, eq, cq, paired="", conf=None, why=""):
         """One row; ``why``: the diff's own reason, after the bin's reasons from fusion."""
@@ -171,6 +202,8 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
             conf, why = count_conf[b] if conf is None else conf, ";".join(x for x in ("beyond_doubt", why) if x)
         elif (b, s) in proven:
             why = ";".join(x for x in ("labels_over_erp", why) if x)
+        elif (b, s) in ranged:
+            why = ";".join(x for x in ("range_off_erp", why) if x)
         reason = ";".join(x for x in (bin_reason.get(b, ""), why) if x)
         rows.append({"bin_id": b, "sku": s, "kind": kind, "erp_qty": eq, "counted_qty": cq, "delta": cq - eq,
                      "paired_bin_id": paired, "confidence": bin_conf.get(b, 0.0) if conf is None else conf,
@@ -205,6 +238,8 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
             beyond.add((b, s))  # the count alone is trusted, and no doubt of one tire brings it to the ERP's
         elif (doubted or b in unread) and serials.get((b, s), 0) > eq + tolerance:
             proven.add((b, s))  # more of its labels read than the ERP lists: over (or unexpected), however many
+        elif (doubted or b in unread) and (b, s) in seen and _off_range(ranges[(b, s)], eq, tolerance, b in unread):
+            ranged.add((b, s))  # every count its evidence allows lies on one side of the ERP's: short or over
         elif doubted or b in unread:  # unread goods: is the ERP's SKU among them?
             if eq > 0 and (b, s) not in seen:  # none of the ERP's SKU counted here: its stock may have moved
                 doubted_missing.append((b, s, eq))

@@ -43,6 +43,9 @@ observations = Table(
     Column("reason", Text, nullable=False, default=""),
     Column("count_confidence", Float, nullable=True),  # the count alone right (NULL: before 0009; confidence serves)
     Column("n_serials", Integer, nullable=True),  # distinct serialised labels of its GTIN read in the bin (NULL: before 0010)
+    # the counts its evidence allows (NULL count_lo: before 0011, any count; NULL count_hi: no upper bound)
+    Column("count_lo", Integer, nullable=True),
+    Column("count_hi", Integer, nullable=True),
     Index("ix_observations_flight_bin", "flight_id", "bin_id"),  # a bin's observations (the rack view, campaigns)
 )
 

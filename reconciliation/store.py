@@ -41,10 +41,11 @@ def _count_confidence(r) -> float | None:
     return None if v is None or v != v else float(v)  # NaN != NaN
 
 
-def _n_serials(r) -> int | None:
-    """An observation's distinct serialised labels read (``n_serials``), None where it has none."""
-    v = getattr(r, "n_serials", None)
-    return None if v is None or v != v else int(v)
+def _int_or_none(r, col: str) -> int | None:
+    """An observation's optional integer column (``n_serials``, ``count_lo``, ``count_hi``), None where it
+    has none (NULL, NaN or pandas' NA)."""
+    v = getattr(r, col, None)
+    return None if v is None or pd.isna(v) else int(v)
 
 
 def counts_rows(recs: list[dict]) -> list[list]:
@@ -147,7 +148,8 @@ class ResultsStore:
                          "evidence_path": str(getattr(r, "evidence_path", "") or ""),
                          "evidence_crop_path": str(getattr(r, "evidence_crop_path", "") or ""),
                          "reason": str(getattr(r, "reason", "") or ""), "count_confidence": _count_confidence(r),
-                         "n_serials": _n_serials(r)}
+                         "n_serials": _int_or_none(r, "n_serials"), "count_lo": _int_or_none(r, "count_lo"),
+                         "count_hi": _int_or_none(r, "count_hi")}
                         for r in observations.itertuples(index=False)]
                 if recs:
                     c.execute(insert(S.observations), recs)

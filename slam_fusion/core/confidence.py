@@ -47,6 +47,12 @@ And four hold it under :data:`DOUBT_CAP`:
   seam of two packed tires, and the evidence cannot tell which. Counted bins with one were right
   on 22 of 24 dev bins the model put at 0.9 or more, and both wrong ones were a crowded row's
   middle tire missed (dev 10064, 13 lux).
+
+Beside the confidence, a bin's range of counts (``BinEvidence.count_range``): what its evidence allows
+where the models trust the count but for rules that say which way it may be off (the doubts above,
+the odd tire unread, the labels' floor); any count where a rule names no direction (a bin not seen
+whole, passes that disagree, poor frames) or the models doubt the count themselves. Reconciliation
+reports a bin sent to recount whose whole range lies off the ERP's quantity.
 """
 
 from __future__ import annotations
@@ -76,6 +82,11 @@ MODEL_PATH = Path(__file__).with_name("confidence_model.json")
 # --fit-count-confidence``): goods whose label no camera read can still be counted, and a bin the ERP
 # lists empty that holds them is a discrepancy whatever their SKU (``reconciliation.diff``)
 COUNT_MODEL_PATH = Path(__file__).with_name("count_model.json")
+# a count its models trust this much before the rules' caps is bounded by those rules alone
+# (``BinEvidence.count_range``). Chosen on the 57 flown fresh dev worlds 10419-10478 (2,015 bins): at 0.8
+# (reconciliation's threshold), 1,890 bins got a bounded range and every true count lay inside it; on the
+# 11 flown after (10479-10490), 447 of 447
+RANGE_TRUST = 0.8
 TARGETS = ("bin", "count")  # what a model gives the chance of: the bin's count and SKU right, or its count alone
 
 
@@ -123,9 +134,14 @@ class BinEvidence:
             return "labels_over_tires"
         if self.lowest_unread and self.score_spread > MAX_SCORE_SPREAD:
             return "odd_tire_unread"
-        if self.count and self.min_pass_support < 1.0:
-            return "passes_disagree"
-        if self.pass_spread > 0:
+        return self.two_way()
+
+    def two_way(self) -> str:
+        """The first cap that says nothing of which way the count may be off ("" when none applies):
+        ``partly_seen``, ``passes_disagree`` or ``poor_frames``."""
+        if not self.seen_whole:
+            return "partly_seen"
+        if (self.count and self.min_pass_support < 1.0) or self.pass_spread > 0:
             return "passes_disagree"
         if self.n_views and (self.noise > MAX_FRAME_NOISE or self.brightness < MIN_FRAME_BRIGHTNESS):
             return "poor_frames"
@@ -144,6 +160,27 @@ class BinEvidence:
     def cap(self) -> float:
         """The most confidence the rules allow this bin: :data:`RECOUNT_CAP`, :data:`DOUBT_CAP` or 1."""
         return RECOUNT_CAP if self.capped() else DOUBT_CAP if self.doubted() else 1.0
+
+    def count_range(self, trust: float) -> tuple[int, int | None]:
+        """The counts the bin's evidence allows, ``(lo, hi)`` with ``hi`` None for no upper bound;
+        ``trust``: the chance the count is right before the rules' caps (the models', or the
+        hand-made score's), the lower of the bin's and the count's.
+
+        Where the models trust the count (``trust`` >= :data:`RANGE_TRUST`) and every rule that caps
+        or doubts it says which way it may be off, the range is the count widened by those rules only:
+        a counted tire scored unlike the others (``scores_disagree``, ``odd_tire_unread``) may be none
+        (one fewer); a weak box between two counted tires, a standing box left out as a row copy or at
+        a row's end (``between_tires``, ``row_copy``, ``end_ghost``) may be a tire (one more each);
+        serialised labels over the tires counted (``labels_over_tires``) make the count a floor. Rules
+        that say nothing of the direction (``partly_seen``, ``passes_disagree``, ``poor_frames``), or a
+        count the models doubt, allow any count: ``(0, None)``."""
+        if trust < RANGE_TRUST or self.two_way():
+            return 0, None
+        lo = self.count - (1 if self.count and self.score_spread > MAX_SCORE_SPREAD else 0)
+        if self.labels_over_tires:
+            return lo, None
+        hi = self.count + (self.n_between + self.n_row_copies + self.n_end_ghosts if self.count else 0)
+        return lo, hi
 
 
 VECTOR_NAMES = ("log_views", "log_count", "mean_support", "min_support", "min_pass_support", "pass_spread", "log_passes",
@@ -173,10 +210,13 @@ class ConfidenceModel:
         """The log-odds the fit gives the bin, before the rules' caps."""
         return self.bias + float(np.dot(self.weights, (ev.vector() - np.array(self.mean)) / np.array(self.scale)))
 
-    def probability(self, ev: BinEvidence) -> float:
+    def uncapped(self, ev: BinEvidence) -> float:
+        """The fit's probability, before the rules' caps."""
         z = self.logit(ev)
-        p = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
-        return min(p, ev.cap())
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+    def probability(self, ev: BinEvidence) -> float:
+        return min(self.uncapped(ev), ev.cap())
 
     def dump(self, path: Path = MODEL_PATH) -> Path:
         data = {"inputs": list(VECTOR_NAMES), **asdict(self)}

@@ -144,6 +144,11 @@ class BinObservation:
     # distinct serialised labels of its GTIN read in the bin: at least that many tires of its SKU stand there,
     # however doubtful the count (``reconciliation.diff``: more than the ERP lists is an ``over``)
     n_serials: int = 0
+    # the counts its evidence allows (``BinEvidence.count_range``; ``count_hi`` None: no upper bound). Where the
+    # models trust the count but for rules that say which way it may be off, a doubted bin's range can lie
+    # wholly off the ERP's quantity (``reconciliation.diff``: short or over whatever the doubt)
+    count_lo: int = 0
+    count_hi: int | None = None
     counted: tuple[TireTrack, ...] = ()  # the boxes counted, after every rule (``tracks.parquet``'s ``counted``)
 
 
@@ -1261,16 +1266,18 @@ def fuse_bin(
     if why and why not in reasons:
         reasons.append(why)
     if model is not None:
-        confidence = model.probability(evidence)
+        uncapped = model.uncapped(evidence)
     else:
-        confidence = calibration(raw) if calibration is not None else raw
-        confidence = min(confidence, evidence.cap())
+        uncapped = float(calibration(raw) if calibration is not None else raw)
+    confidence = min(uncapped, evidence.cap())
     count_conf = float(count_model.probability(evidence)) if count_model is not None else None
+    trust = min(uncapped, count_model.uncapped(evidence)) if count_model is not None else uncapped
+    count_lo, count_hi = evidence.count_range(trust)
     n_serials = len({lab.serial for lab in labels if lab.gtin == gtin}) if count and gtin else 0
     return BinObservation(bin_id=bin_id, sku=sku if count else "", gtin=gtin if count else "", count=count,
                           confidence=float(confidence), n_views=n_frames, evidence_frame=int(ev), reason=";".join(reasons),
                           raw_score=raw, evidence=evidence, count_confidence=count_conf, n_serials=n_serials,
-                          counted=tuple(good))
+                          count_lo=count_lo, count_hi=count_hi, counted=tuple(good))
 
 
 def bin_evidence(good: list[TireTrack], hidden: list[TireTrack], weak: list[TireTrack], tracks: list[TireTrack],

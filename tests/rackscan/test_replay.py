@@ -34,6 +34,9 @@ def test_replay_video_rerun_and_rerun_with_another_threshold(tmp_path, monkeypat
     assert [o.count_confidence for o in saved.observations] == obs["count_confidence"].tolist()  # the count's own
     assert [o.n_serials for o in saved.observations] == obs["n_serials"].tolist()  # the labels of its GTIN read
     assert ((obs["n_serials"] <= obs["count"]) & ((obs["sku"] != "") | (obs["n_serials"] == 0))).all()
+    assert [(o.count_lo, o.count_hi) for o in saved.observations] == [
+        (lo, None if pd.isna(hi) else hi) for lo, hi in zip(obs["count_lo"], obs["count_hi"])]  # the counts allowed
+    assert ((obs["count_lo"] <= obs["count"]) & (obs["count_hi"].isna() | (obs["count"] <= obs["count_hi"]))).all()
     assert len(saved.trajectory) > 10 and saved.tracks
     monkeypatch.undo()
     r = subprocess.run([RACKSCAN, "replay", str(b), "--every", "2", "--conf", "0.9", "--out", str(tmp_path / "rp")],

@@ -199,6 +199,58 @@ def test_more_labels_read_than_the_erp_lists_is_over_however_doubtful_the_count(
         assert r.counted_qty == next(o[2] for o in obs if o[0] == r.bin_id and o[1] == r.sku)
 
 
+def _obs_range(rows):
+    return pd.DataFrame(rows, columns=["bin_id", "sku", "count", "confidence", "count_confidence", "reason", "count_lo",
+                                       "count_hi"])
+
+
+NA = float("nan")
+# the counts a doubted bin's evidence allows (``count_lo``, ``count_hi``; NaN hi: no upper bound) all lying on
+# one side of the ERP's quantity: short or over, however doubted. (name, erp rows, observation rows (bin, sku,
+# count, confidence, count_confidence, reason, count_lo, count_hi), expected (bin, sku, kind, paired, ranged))
+RANGES = [
+    # dev 10471 A01-B07-L1-P3: 3 counted, an odd tire unread (maybe none), the ERP's 5: a true short
+    ("3 counted, maybe 2, against the ERP's 5: short", [("A", "s1", 5)],
+     [("A", "s1", 3, 0.75, 0.75, "odd_tire_unread", 2, 3)], [("A", "s1", "short", "", True)]),
+    # dev 10438 A01-B01-L1-P4: 3 counted, maybe 2, against the ERP's 1: a true over
+    ("3 counted, maybe 2, against the ERP's 1: over", [("A", "s1", 1)],
+     [("A", "s1", 3, 0.75, 0.75, "odd_tire_unread", 2, 3)], [("A", "s1", "over", "", True)]),
+    ("the ERP's quantity within the range: recount", [("A", "s1", 2)],
+     [("A", "s1", 3, 0.75, 0.75, "odd_tire_unread", 2, 3)], [("A", "s1", "needs_recount", "", False)]),
+    ("a tire maybe missed between two, the ERP's one more: recount", [("A", "s1", 13)],
+     [("A", "s1", 12, 0.52, 0.85, "between_tires", 12, 13)], [("A", "s1", "needs_recount", "", False)]),
+    ("a tire maybe missed between two, the ERP's one fewer: over", [("A", "s1", 11)],
+     [("A", "s1", 12, 0.52, 0.85, "between_tires", 12, 13)], [("A", "s1", "over", "", True)]),
+    ("no upper bound (labels a floor): never short", [("A", "s1", 9)],
+     [("A", "s1", 6, 0.75, 0.75, "labels_over_tires", 6, NA)], [("A", "s1", "needs_recount", "", False)]),
+    ("any count allowed (a doubt of no direction): recount", [("A", "s1", 5)],
+     [("A", "s1", 3, 0.6, 0.6, "poor_frames", 0, NA)], [("A", "s1", "needs_recount", "", False)]),
+    ("no range (observations from before ranges): recount", [("A", "s1", 5)],
+     [("A", "s1", 3, 0.75, 0.75, "odd_tire_unread", NA, NA)], [("A", "s1", "needs_recount", "", False)]),
+    ("a trusted bin is short anyway, without the reason", [("A", "s1", 5)],
+     [("A", "s1", 3, 0.97, 0.97, "", 3, 3)], [("A", "s1", "short", "", False)]),
+    ("the ERP lists none of the SKU here: unexpected", [],
+     [("A", "s1", 3, 0.75, 0.75, "odd_tire_unread", 2, 3)], [("A", "s1", "unexpected_sku", "", True)]),
+    ("the ERP lists none here and the SKU is missing elsewhere: a move", [("B", "s1", 3)],
+     [("A", "s1", 3, 0.75, 0.75, "odd_tire_unread", 2, 3), ("B", "", 0, 0.97, 0.97, "", 0, 0)],
+     [("B", "s1", "misplaced", "A", False)]),
+    ("the ERP's SKU not counted here: the range says nothing of it", [("A", "s2", 4)],
+     [("A", "s1", 3, 0.75, 0.75, "odd_tire_unread", 2, 3)],
+     [("A", "s1", "unexpected_sku", "", True), ("A", "s2", "needs_recount", "", False)]),
+]
+
+
+@pytest.mark.parametrize("name,erp,obs,expected", RANGES, ids=[c[0] for c in RANGES])
+def test_a_doubted_count_whose_every_allowed_count_lies_off_the_erp_is_short_or_over(name, erp, obs, expected):
+    d = reconcile(_erp(erp), _obs_range(obs)).discrepancies
+    got = sorted((b, s, k, p, "range_off_erp" in r) for b, s, k, p, r in zip(d.bin_id, d.sku, d.kind, d.paired_bin_id, d.reason))
+    assert got == sorted(expected)
+    conf = {r[0]: r[3] for r in obs}
+    for r in d[d.reason.str.contains("range_off_erp")].itertuples():
+        assert r.confidence == conf[r.bin_id]  # the bin's own: the quantity is unsure, not the direction
+        assert r.counted_qty == next(o[2] for o in obs if o[0] == r.bin_id and o[1] == r.sku)
+
+
 def test_a_count_less_trusted_than_the_bin_judges_it():
     d = reconcile(_erp([("A", "s1", 3)]), _obs_cc([("A", "s1", 4, 0.83, 0.64)])).discrepancies
     assert d.kind.tolist() == ["needs_recount"] and d.confidence.tolist() == [0.64]

@@ -133,17 +133,18 @@ def test_a_store_from_before_the_lookup_indices_gets_them_and_sqlite_uses_them(t
         assert "ix_observations_flight_bin" in plan
 
 
-def _upgraded_from(url: str, revision: str, table: str, column: str) -> ResultsStore:
-    """The store at ``url`` put back as ``revision`` left it (``table.column`` dropped), then opened
-    again, which upgrades it: the column is back."""
+def _upgraded_from(url: str, revision: str, table: str, *columns: str) -> ResultsStore:
+    """The store at ``url`` put back as ``revision`` left it (``columns`` of ``table`` dropped), then
+    opened again, which upgrades it: the columns are back."""
     from sqlalchemy import text
 
     with ResultsStore(url).engine.begin() as c:
-        c.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+        for column in columns:
+            c.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
         c.execute(text(f"UPDATE alembic_version SET version_num = '{revision}'"))
-        assert column not in {x["name"] for x in inspect(c).get_columns(table)}
+        assert not set(columns) & {x["name"] for x in inspect(c).get_columns(table)}
     store = ResultsStore(url)  # opening upgrades it
-    assert column in {x["name"] for x in inspect(store.engine).get_columns(table)}
+    assert set(columns) <= {x["name"] for x in inspect(store.engine).get_columns(table)}
     return store
 
 
@@ -200,3 +201,20 @@ def test_a_store_from_before_n_serials_gets_the_column_and_a_campaign_reconciles
     assert merged.loc["A01-B01-L1-P2", "n_serials"] == 7
     d = reconcile(_erp().rows, merged.reset_index()).discrepancies.set_index("bin_id")
     assert d.loc["A01-B01-L1-P2", "kind"] == "over" and "labels_over_erp" in d.loc["A01-B01-L1-P2", "reason"]
+
+
+def test_a_store_from_before_count_ranges_gets_the_columns_and_a_campaign_reconciles_on_them(tmp_path):
+    store = _upgraded_from(f"sqlite:///{tmp_path / 'old.db'}", "0010", "observations", "count_lo", "count_hi")
+    old = _obs().assign(confidence=[0.99, 0.5, 0.95])  # stored before fusion gave a count its range
+    # A01-B01-L1-P2 sent to recount in both flights (the later wins): 4 counted, an odd tire maybe none, so
+    # 3 or 4 against the ERP's 6: short. A01-B01-L1-P1 has no upper bound (its labels are a floor)
+    new = _obs().assign(confidence=[0.99, 0.75, 0.95], count=[4, 4, 0], count_lo=[4, 3, 0], count_hi=[None, 4, 0])
+    camp, fid = _campaign_of(store, old, new)
+    stored = store.flight_observations(fid)
+    assert stored["count_lo"].tolist() == [4, 3, 0] and stored["count_hi"].isna().tolist() == [True, False, False]
+    flights = {f.flight_key: f.observations.set_index("bin_id") for f in camp.flights}
+    assert flights["old"][["count_lo", "count_hi"]].isna().all().all()  # NULL: any count, nothing bounded
+    merged = camp.merged().observations.set_index("bin_id")
+    assert (merged.loc["A01-B01-L1-P2", "count_lo"], merged.loc["A01-B01-L1-P2", "count_hi"]) == (3, 4)
+    d = reconcile(_erp().rows, merged.reset_index()).discrepancies.set_index("bin_id")
+    assert d.loc["A01-B01-L1-P2", "kind"] == "short" and "range_off_erp" in d.loc["A01-B01-L1-P2", "reason"]

@@ -6,8 +6,11 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from slam_fusion.core.confidence import (DOUBT_CAP, MAX_SCORE_SPREAD, RECOUNT_CAP, BinEvidence, ConfidenceModel,
+from slam_fusion.core.confidence import (DOUBT_CAP, MAX_SCORE_SPREAD, RANGE_TRUST, RECOUNT_CAP, BinEvidence,
+                                         ConfidenceModel,
                                           choose_l2, fit_confidence, held_out, platt, recalibrate)
 from slam_fusion.core.fuse import ItemLabel, TireTrack, fuse_bin
 from slam_fusion.errors import FusionError
@@ -300,3 +303,49 @@ def test_recalibrate_rescales_the_log_odds_and_leaves_capped_bins_out():
     assert "(Platt) on 4000 bins outside the caps of test bins" in new.fitted_on
     with pytest.raises(ValueError):
         platt([0.0], [True])
+
+
+# what a bin's evidence allows of its count: (name, evidence changes, trust before the caps, (lo, hi))
+SPREAD = MAX_SCORE_SPREAD + 0.05
+COUNT_RANGES = [
+    ("nothing doubted: the count itself", {}, 0.95, (5, 5)),
+    ("a tire scored unlike the others may be none", {"score_spread": SPREAD}, 0.95, (4, 5)),
+    ("the odd tire alone unread: the same, capped", {"score_spread": SPREAD, "lowest_unread": True}, 0.95, (4, 5)),
+    ("two weak boxes between counted tires may be tires", {"n_between": 2}, 0.95, (5, 7)),
+    ("a row copy and an end ghost may be tires", {"n_row_copies": 1, "n_end_ghosts": 1}, 0.95, (5, 7)),
+    ("doubts both ways", {"score_spread": SPREAD, "n_between": 1}, 0.95, (4, 6)),
+    ("labels over the tires counted: a floor", {"labels_over_tires": 2}, 0.95, (5, None)),
+    ("passes that disagree say nothing of the direction", {"pass_spread": 1, "n_between": 1}, 0.95, (0, None)),
+    ("a pass missed a counted tire", {"min_pass_support": 0.5}, 0.95, (0, None)),
+    ("poor frames", {"noise": 14.0}, 0.95, (0, None)),
+    ("poor frames behind a cap named first", {"labels_over_tires": 1, "brightness": 12.0}, 0.95, (0, None)),
+    ("not seen whole", {"seen_whole": False}, 0.95, (0, None)),
+    ("a count the models doubt", {}, RANGE_TRUST - 0.01, (0, None)),
+    ("an empty bin: nothing to doubt", {"count": 0, "n_between": 1}, 0.95, (0, 0)),
+]
+
+
+@pytest.mark.parametrize("name,changes,trust,expected", COUNT_RANGES, ids=[c[0] for c in COUNT_RANGES])
+def test_a_count_is_bounded_only_by_rules_that_say_which_way_it_may_be_off(name, changes, trust, expected):
+    ev = replace(BinEvidence(n_views=10, count=5, noise=3.0, brightness=120.0), **changes)
+    assert ev.count_range(trust) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(count=st.integers(0, 60), spread=st.floats(0, 0.5), n_between=st.integers(0, 5), copies=st.integers(0, 3),
+       ghosts=st.integers(0, 3), labels=st.integers(0, 3), pass_spread=st.integers(0, 2), trust=st.floats(0, 1))
+def test_the_count_lies_within_its_range(count, spread, n_between, copies, ghosts, labels, pass_spread, trust):
+    ev = BinEvidence(n_views=8, count=count, score_spread=spread, n_between=n_between, n_row_copies=copies,
+                     n_end_ghosts=ghosts, labels_over_tires=labels, pass_spread=pass_spread)
+    lo, hi = ev.count_range(trust)
+    assert 0 <= lo <= count and (hi is None or count <= hi)
+    assert (lo, hi) == (0, None) or (trust >= RANGE_TRUST and not ev.two_way())
+
+
+@pytest.mark.parametrize("score_b,expected", [(0.9, (2, 2)), (0.6, (1, 2))])
+def test_an_observation_carries_the_range_of_its_count(score_b, expected):
+    a = _track(0.0, [1, 2, 3, 11, 12, 13], [1, 2, 3, 11, 12, 13])
+    b = _track(0.215, [2, 3, 4, 12, 13, 14], [2, 3, 4, 12, 13, 14], score=score_b)
+    o = fuse_bin("B", [a, b], set(range(1, 15)), pass_of=PASS_OF)  # no model: the hand-made score is the trust
+    assert o.count == 2 and o.raw_score >= RANGE_TRUST
+    assert (o.count_lo, o.count_hi) == expected
