@@ -188,15 +188,21 @@ SERIALS = [
 ]
 
 
+def _judged(erp, obs, frame, tag: str) -> list[tuple]:
+    """The rows (bin, sku, kind, paired bin, marked with ``tag``) of ``obs`` (rows of (bin, sku, count,
+    confidence, ...), made a frame by ``frame``) reconciled against ``erp``; every row the reason ``tag``
+    marks carries its bin's own confidence (the quantity is unsure) and its count."""
+    d = reconcile(_erp(erp), frame(obs)).discrepancies
+    conf = {r[0]: r[3] for r in obs}
+    for r in d[d.reason.str.contains(tag)].itertuples():
+        assert r.confidence == conf[r.bin_id]
+        assert r.counted_qty == next(o[2] for o in obs if o[0] == r.bin_id and o[1] == r.sku)
+    return sorted((b, s, k, p, tag in r) for b, s, k, p, r in zip(d.bin_id, d.sku, d.kind, d.paired_bin_id, d.reason))
+
+
 @pytest.mark.parametrize("name,erp,obs,expected", SERIALS, ids=[c[0] for c in SERIALS])
 def test_more_labels_read_than_the_erp_lists_is_over_however_doubtful_the_count(name, erp, obs, expected):
-    d = reconcile(_erp(erp), _obs_serials(obs)).discrepancies
-    got = sorted((b, s, k, p, "labels_over_erp" in r) for b, s, k, p, r in zip(d.bin_id, d.sku, d.kind, d.paired_bin_id, d.reason))
-    assert got == sorted(expected)
-    conf = {r[0]: r[3] for r in obs}
-    for r in d[d.reason.str.contains("labels_over_erp")].itertuples():
-        assert r.confidence == conf[r.bin_id]  # the bin's own: the quantity is unsure
-        assert r.counted_qty == next(o[2] for o in obs if o[0] == r.bin_id and o[1] == r.sku)
+    assert _judged(erp, obs, _obs_serials, "labels_over_erp") == sorted(expected)
 
 
 def _obs_range(rows):
@@ -242,13 +248,7 @@ RANGES = [
 
 @pytest.mark.parametrize("name,erp,obs,expected", RANGES, ids=[c[0] for c in RANGES])
 def test_a_doubted_count_whose_every_allowed_count_lies_off_the_erp_is_short_or_over(name, erp, obs, expected):
-    d = reconcile(_erp(erp), _obs_range(obs)).discrepancies
-    got = sorted((b, s, k, p, "range_off_erp" in r) for b, s, k, p, r in zip(d.bin_id, d.sku, d.kind, d.paired_bin_id, d.reason))
-    assert got == sorted(expected)
-    conf = {r[0]: r[3] for r in obs}
-    for r in d[d.reason.str.contains("range_off_erp")].itertuples():
-        assert r.confidence == conf[r.bin_id]  # the bin's own: the quantity is unsure, not the direction
-        assert r.counted_qty == next(o[2] for o in obs if o[0] == r.bin_id and o[1] == r.sku)
+    assert _judged(erp, obs, _obs_range, "range_off_erp") == sorted(expected)
 
 
 def test_a_count_less_trusted_than_the_bin_judges_it():
