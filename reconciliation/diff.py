@@ -30,6 +30,10 @@ for the goods found with confidence, after sure sources at the same quantity dif
 distance, and where it wins its row is ``misplaced`` with reason ``source_recount`` at the bin's own
 (low) confidence, instead of ``needs_recount`` (dev 10367 A01-B01-L2-P2 and 10379 A01-B05-L1-P1:
 the true source doubted, a sure ghost nearby took its destination and was reported as the move).
+The closest quantities pair first, then the nearest bins; where fusion bounds the goods found (their
+``count_lo`` / ``count_hi``, below), a quantity is as close as it lies to those bounds (dev 10499: 1
+counted of 2 moved, its labels a floor, paired with the neighbour the 2 came from, not with another
+source's 2 counted further on).
 
 Three of fusion's doubts (the observation's reason) say which way a count may be off, by one tire:
 ``between_tires`` (a tire-shaped box left out between two counted tires may be a tire behind them:
@@ -270,6 +274,15 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
         pa, pb = bin_positions[a], bin_positions[b]
         return sum((x - y) ** 2 for x, y in zip(pa, pb)) ** 0.5
 
+    def qty_gap(eq: int, u: tuple[str, str, int]) -> int:
+        """How far the ERP's quantity ``eq`` of missing stock lies from what goods found (``u``: bin, SKU,
+        count) may be: from the counts fusion's evidence allows where it bounds them (a doubted count
+        of 1 whose labels are a floor may be the 2 missing), else from the count."""
+        lo, hi = ranges.get((u[0], u[1]), (0, None))
+        if lo == 0 and hi is None:  # no range, or any count: the count itself
+            lo = hi = u[2]
+        return max(0, lo - eq, 0 if hi is None else eq - hi)
+
     used_miss: set[int] = set()
 
     n_sure = len(missing)
@@ -283,7 +296,7 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
         for ui, u in enumerate(found):
             found_of.setdefault(u[1], []).append(ui)
         n = len(sources) if doubted_sources else n_sure
-        pairs = sorted(((abs(found[ui][2] - m[2]), dist(m[0], found[ui][0]), mi >= n_sure, m[0], found[ui][0], mi, ui)
+        pairs = sorted(((qty_gap(m[2], found[ui]), dist(m[0], found[ui][0]), mi >= n_sure, m[0], found[ui][0], mi, ui)
                         for mi, m in enumerate(sources[:n]) if mi not in used_miss for ui in found_of.get(m[1], ())))
         used: set[int] = set()
         for *_, mi, ui in pairs:

@@ -251,6 +251,22 @@ def test_a_doubted_count_whose_every_allowed_count_lies_off_the_erp_is_short_or_
     assert _judged(erp, obs, _obs_range, "range_off_erp") == sorted(expected)
 
 
+@pytest.mark.parametrize("c_range,pairs", [
+    # dev 10499: C counted 1 of the 2 moved there, its labels a floor (1, no upper bound). Missing X's 2 pair
+    # with it, the nearest goods its range allows, and Y's with A's 2
+    ((1, NA), {"X": "C", "Y": "A"}),
+    # C's count of 1 bounded at 1: the 2 found at A are the nearer match in quantity, and Y takes C
+    ((1, 1), {"X": "A", "Y": "C"}),
+])
+def test_missing_stock_pairs_with_goods_found_by_the_counts_their_evidence_allows(c_range, pairs):
+    obs = _obs_range([("X", "", 0, 0.99, 0.99, "", 0, 0), ("Y", "", 0, 0.99, 0.99, "", 0, 0),
+                      ("A", "s1", 2, 0.99, 0.99, "", 2, 2), ("C", "s1", 1, 0.75, 0.75, "labels_over_tires", *c_range)])
+    where = {"X": (0.0, 0, 0), "C": (1.0, 0, 0), "A": (3.0, 0, 0), "Y": (7.0, 0, 0)}
+    d = reconcile(_erp([("X", "s1", 2), ("Y", "s1", 2)]), obs, bin_positions=where).discrepancies
+    moves = d[d.kind == "misplaced"]
+    assert dict(zip(moves.bin_id, moves.paired_bin_id)) == pairs and len(d[d.kind == "ghost"]) == 0
+
+
 def test_a_count_less_trusted_than_the_bin_judges_it():
     d = reconcile(_erp([("A", "s1", 3)]), _obs_cc([("A", "s1", 4, 0.83, 0.64)])).discrepancies
     assert d.kind.tolist() == ["needs_recount"] and d.confidence.tolist() == [0.64]
