@@ -125,8 +125,10 @@ class ReconciliationResult:
     summary: ReconciliationSummary
 
 
-def _optional_int(v) -> int | None:
-    """An optional integer column's value: None for absent, NULL, NaN or pandas' NA."""
+def optional_int(row, col: str) -> int | None:
+    """An observation's optional integer column (``n_serials``, ``count_lo``, ``count_hi``): None where
+    the row has none (absent, NULL, NaN or pandas' NA)."""
+    v = getattr(row, col, None)
     return None if v is None or pd.isna(v) else int(v)
 
 
@@ -189,9 +191,9 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
         if r.sku and int(r.count) > 0:
             k = (r.bin_id, r.sku)
             seen[k] = {"count": seen.get(k, {}).get("count", 0) + int(r.count), "confidence": float(r.confidence)}
-            n_ser = getattr(r, "n_serials", 0)  # absent (older observations) or NULL: none counted
-            serials[k] = max(serials.get(k, 0), int(n_ser) if n_ser is not None and n_ser == n_ser else 0)
-            lo, hi = _optional_int(getattr(r, "count_lo", None)), _optional_int(getattr(r, "count_hi", None))
+            # absent (older observations) or NULL: no serials counted
+            serials[k] = max(serials.get(k, 0), optional_int(r, "n_serials") or 0)
+            lo, hi = optional_int(r, "count_lo"), optional_int(r, "count_hi")
             was_lo, was_hi = ranges.get(k, (0, 0))  # two observations of one SKU in a bin: their ranges add up
             ranges[k] = (was_lo + (lo or 0), None if hi is None or was_hi is None else was_hi + hi)
     rows: list[dict] = []

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from reconciliation import audit
 from reconciliation import schema as S
-from reconciliation.diff import ReconciliationResult
+from reconciliation.diff import ReconciliationResult, optional_int
 from reconciliation.errors import ReconciliationError
 
 REVIEW_ACTIONS = {"accepted": "accepted", "recount_ordered": "recount_ordered", "adjusted": "adjusted"}
@@ -39,13 +39,6 @@ def _count_confidence(r) -> float | None:
     """An observation's count confidence (``count_confidence``), None where it has none."""
     v = getattr(r, "count_confidence", None)
     return None if v is None or v != v else float(v)  # NaN != NaN
-
-
-def _int_or_none(r, col: str) -> int | None:
-    """An observation's optional integer column (``n_serials``, ``count_lo``, ``count_hi``), None where it
-    has none (NULL, NaN or pandas' NA)."""
-    v = getattr(r, col, None)
-    return None if v is None or pd.isna(v) else int(v)
 
 
 def counts_rows(recs: list[dict]) -> list[list]:
@@ -148,8 +141,8 @@ class ResultsStore:
                          "evidence_path": str(getattr(r, "evidence_path", "") or ""),
                          "evidence_crop_path": str(getattr(r, "evidence_crop_path", "") or ""),
                          "reason": str(getattr(r, "reason", "") or ""), "count_confidence": _count_confidence(r),
-                         "n_serials": _int_or_none(r, "n_serials"), "count_lo": _int_or_none(r, "count_lo"),
-                         "count_hi": _int_or_none(r, "count_hi")}
+                         "n_serials": optional_int(r, "n_serials"), "count_lo": optional_int(r, "count_lo"),
+                         "count_hi": optional_int(r, "count_hi")}
                         for r in observations.itertuples(index=False)]
                 if recs:
                     c.execute(insert(S.observations), recs)
