@@ -103,7 +103,7 @@ class BinEvidence:
     n_hidden: int = 0  # tires counted from a row's gap or a label alone
     gap: bool = False
     read_agree: float = 1.0  # share of the counted tires' reads for the winning GTIN
-    no_read: bool = False  # tires counted, no label read
+    no_read: bool = False  # tires counted, no SKU known: no label read, and no size sure (``sku_by_size``)
     mean_score: float = 1.0  # detector score of the counted tires (mean over their sightings)
     min_score: float = 1.0
     noise: float = 0.0  # median over the frames that saw the bin, as the detector saw it (grey levels)

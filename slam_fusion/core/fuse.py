@@ -19,6 +19,7 @@ import numpy as np
 from perception.detections import box_intersection, box_iou
 from slam_fusion.core.calibration import Calibration
 from slam_fusion.core.confidence import BinEvidence, ConfidenceModel
+from slam_fusion.core.sizing import sku_by_size
 
 EDGES = ("u0", "u1", "v0", "v1")
 
@@ -1146,7 +1147,9 @@ def fuse_bin(
     them (``tires_between_labels``) and under its lowest, down to the floor or pallet it rests on
     (``tires_under_labels``; ``stack_bases_v_m``: the heights on the face a stack in the bin may rest
     on); reason ``labels_over_tires`` where these outnumber the tires counted. Those labels give the
-    SKU where no counted tire's own label was read.
+    SKU where no counted tire's own label was read. Where no label at all was read, the SKU is the one
+    catalogue SKU whose size the counted boxes measure, where exactly one fits surely
+    (``slam_fusion.core.sizing.sku_by_size``, reason ``sku_by_size``; else ``no_label_read``, no SKU).
 
     The confidence (``slam_fusion.core.confidence``) is judged on the bin's ``BinEvidence``:
     ``pass_of`` (frame -> pass) lets it check that the passes agree, ``frame_quality`` (frame ->
@@ -1216,6 +1219,12 @@ def fuse_bin(
         floor += tires_under_labels(mine, section_of[sku], diameter_of[sku], stack_bases_v_m, counted=good)
     unseen = max(0, floor - count)
     count += unseen
+    # no label read: the SKU whose size the counted boxes measure, where the catalogue has one sure fit
+    sized = ""
+    if count and not votes and section_of and diameter_of:
+        measured = [(t.w_m, t.h_m) for t in good if t not in hidden]
+        sized = sku_by_size(measured, section_of, diameter_of).sku
+        sku = sized or sku
     reasons = []
     if n_frames < 2:
         reasons.append("few_views")
@@ -1224,7 +1233,7 @@ def fuse_bin(
     if votes and read_agree < 0.8:
         reasons.append("conflicting_reads")
     if count and not votes:
-        reasons.append("no_label_read")
+        reasons.append("sku_by_size" if sized else "no_label_read")
     if hidden:
         reasons.append("hidden_in_row")
     if count - unseen != len(good):
@@ -1259,7 +1268,7 @@ def fuse_bin(
         ev = min(frames_seeing_bin) if frames_seeing_bin else -1
     raw = float(np.clip(conf, 0, 1))
     evidence = bin_evidence(good, hidden, weak, tracks, frames_seeing_bin, raw=raw, gap=gap, read_agree=read_agree if votes else 1.0,
-                            no_read=bool(count and not votes), pass_of=pass_of, frame_quality=frame_quality, count=count,
+                            no_read=bool(count and not votes and not sized), pass_of=pass_of, frame_quality=frame_quality, count=count,
                             seen_whole=seen_whole, labels_over_tires=unseen, row_copies=len(copies),
                             end_ghosts=len(ghosts))
     why = evidence.capped() or evidence.doubted()  # the recount cap, else the doubt
