@@ -128,7 +128,8 @@ def worlds_bench(
     s.add_row("SKU accuracy, bins whose tires carry a label",
               f"{p.labelled_sku_right}/{p.labelled} = {p.labelled_sku_right / max(1, p.labelled):.2%} "
               f"({p.unlabelled} bins hold tires with no label at all, a SKU no camera reads: "
-              f"{p.unlabelled_recount} of them sent to recount)", "")
+              f"{p.unlabelled_sized} named by their size, {p.unlabelled_sized_right} of them right; "
+              f"{p.unlabelled_recount} sent to recount)", "")
     s.add_row(f"wrong bins at confidence >= {CONFIDENT}", f"{p.confidently_wrong} = {p.confidently_wrong / max(1, p.bins):.2%} "
               f"of {p.bins} bins", "<= 0.5%")
     s.add_row(f"bins sent to recount (confidence < {MIN_CONFIDENCE}, or refused)",

@@ -36,8 +36,10 @@ class WorldRun:
     sku_right: int = 0
     labelled: int = 0  # observed bins holding tires with at least one label: a SKU a camera can read
     labelled_sku_right: int = 0
-    unlabelled: int = 0  # observed bins holding tires none of which carries a label: no camera names their SKU
-    unlabelled_recount: int = 0  # of those, sent to recount (under MIN_CONFIDENCE), as they should all be
+    unlabelled: int = 0  # observed bins holding tires none of which carries a label: no camera reads their SKU
+    unlabelled_recount: int = 0  # of those, sent to recount (under MIN_CONFIDENCE)
+    unlabelled_sized: int = 0  # of those, named by their size (fusion's ``sku_by_size``)
+    unlabelled_sized_right: int = 0  # ... and named right
     recount: int = 0  # observed bins under MIN_CONFIDENCE
     confidently_wrong: int = 0
     outcomes: list[tuple[float, bool]] = field(default_factory=list)  # (confidence, count and SKU right) per observed bin
@@ -70,10 +72,12 @@ def discrepancies_in_scope(disc, scoped: set[str], labelled: set[str] | None = N
     not flown), the bin they left is empty while the ERP lists them: a ghost. Moved into it, they
     stand where the ERP, as far as the flight covers it, lists them nowhere: an unknown SKU.
 
-    Goods moved between two flown bins whose new bin holds no label (``labelled``: the bins whose
-    goods carry one, ``labelled_bins``) cannot be told from the air to be the goods the ERP lists
-    elsewhere: the flight sees the bin they left empty (a ghost) and goods of unread SKU where they
-    stand (an unknown SKU), and is judged on those two. Without ``labelled`` every move is a move."""
+    Goods moved between two flown bins whose new bin holds no label cannot be told by a label to be
+    the goods the ERP lists elsewhere: unless the flight named them by their size, it sees the bin
+    they left empty (a ghost) and goods of unread SKU where they stand (an unknown SKU), and is judged
+    on those two. ``labelled``: the bins whose goods the flight can name, those carrying a label
+    (``labelled_bins``) and those it named by size (fusion's ``sku_by_size``: then it is judged on
+    the move). Without ``labelled`` every move is a move."""
     import pandas as pd
 
     rows = []
@@ -211,18 +215,21 @@ def run_world(fam, k: int, out_root: Path, *, executor=None, fresh: bool = False
     held = [b for b in per_bin if b["true_count"]]  # bins holding goods: labelled or not
     labelled = [b for b in held if b["labelled"]]
     unlabelled = [b for b in held if not b["labelled"]]
+    sized = {b["bin_id"] for b in per_bin if "sku_by_size" in b["reason"].split(";")}
     ev_path = bundle / "bin_evidence.parquet"
     bins_df = pd.DataFrame(per_bin)
     if ev_path.exists() and len(bins_df):  # the evidence each confidence was judged on, with the truth: for fitting
         bins_df = bins_df.merge(pd.read_parquet(ev_path), on="bin_id", how="left", suffixes=("", "_ev"))
     bins_df.assign(world=k).to_parquet(root / "bins.parquet", index=False)
     scoped = set(bins)
-    in_scope = discrepancies_in_scope(world.discrepancies, scoped, named)
+    in_scope = discrepancies_in_scope(world.discrepancies, scoped, named | sized)
     scores = bench_world(type("W", (), {"erp": world.erp[world.erp.Bin.isin(scoped)], "site": site,
                                         "discrepancies": in_scope, "stock": world.stock}), obs, min_confidence=MIN_CONFIDENCE)
     run = WorldRun(**base, bins=len(bins), observed=n_obs, count_right=ok_c, sku_right=ok_s, labelled=len(labelled),
                    labelled_sku_right=sum(b["sku"] == b["true_sku"] for b in labelled), unlabelled=len(unlabelled),
                    unlabelled_recount=sum(b["confidence"] < MIN_CONFIDENCE for b in unlabelled),
+                   unlabelled_sized=sum(b["bin_id"] in sized for b in unlabelled),
+                   unlabelled_sized_right=sum(b["bin_id"] in sized and b["sku"] == b["true_sku"] for b in unlabelled),
                    recount=sum(c < MIN_CONFIDENCE for c, _ in outcomes),
                    confidently_wrong=sum(c >= CONFIDENT and not ok for c, ok in outcomes), outcomes=outcomes,
                    count_outcomes=count_outcomes,
@@ -323,7 +330,7 @@ class Pooled:
     sku_right: int
     labelled: int  # flown bins whose goods carry a label (``labelled_bins``)
     labelled_sku_right: int
-    unlabelled: int  # flown bins of tires with no label at all: their SKU is unknowable from the air
+    unlabelled: int  # flown bins of tires with no label at all: no camera reads their SKU, their size may name it
     unlabelled_recount: int
     recount: int  # flown bins under MIN_CONFIDENCE
     refused_bins: int  # the bins of the worlds the planner refused: all of them go to recount
@@ -339,6 +346,8 @@ class Pooled:
     count_ece: float = float("nan")  # the count confidence against the count alone being right
     count_brier: float = float("nan")
     count_confidently_wrong: int = 0  # counted wrong at count confidence >= CONFIDENT
+    unlabelled_sized: int = 0  # of the unlabelled bins, named by their size
+    unlabelled_sized_right: int = 0
 
     @property
     def sent_to_recount(self) -> int:
@@ -368,7 +377,9 @@ def pool(runs: list[WorldRun]) -> Pooled:
                   sku_right=sum(r.sku_right for r in flown), labelled=sum(r.labelled for r in flown),
                   labelled_sku_right=sum(r.labelled_sku_right for r in flown),
                   unlabelled=sum(r.unlabelled for r in flown),
-                  unlabelled_recount=sum(r.unlabelled_recount for r in flown), recount=sum(r.recount for r in flown),
+                  unlabelled_recount=sum(r.unlabelled_recount for r in flown),
+                  unlabelled_sized=sum(r.unlabelled_sized for r in flown),
+                  unlabelled_sized_right=sum(r.unlabelled_sized_right for r in flown), recount=sum(r.recount for r in flown),
                   refused_bins=sum(r.bins for r in runs if r.refused),
                   confidently_wrong=sum(r.confidently_wrong for r in flown),
                   median_count_accuracy=float(np.median(acc)) if acc else float("nan"),

@@ -180,6 +180,7 @@ def test_worlds_pool_by_light_darkest_first():
 
     runs = [run(1, 600, 4), run(2, 20, 1), run(3, 80, 3), run(4, 700, 2), run(5, 3, 0, refused="too dark to count")]
     runs[1] = replace(runs[1], labelled=3, labelled_sku_right=1, unlabelled=1, unlabelled_recount=1)
+    runs[3] = replace(runs[3], unlabelled=2, unlabelled_sized=2, unlabelled_sized_right=1)
     got = by_light(runs)
     assert [band for band, _ in got] == ["under 35 lux", "35-120 lux", "120 lux or more"]
     dim, mid, lit = (q for _, q in got)
@@ -189,6 +190,8 @@ def test_worlds_pool_by_light_darkest_first():
     assert mid.labelled == 0
     assert (mid.count_right, mid.observed) == (3, 4)
     assert (lit.worlds, lit.count_right, lit.observed, lit.median_count_accuracy) == (2, 6, 8, 0.75)
+    assert (lit.unlabelled, lit.unlabelled_sized, lit.unlabelled_sized_right) == (2, 2, 1)
+    assert (pool(runs).unlabelled_sized, pool(runs).unlabelled_sized_right) == (2, 1)
 
 
 def _interrupt_when_flying(cmd: list[str], frames_dir: Path) -> tuple[int, str]:
