@@ -1219,12 +1219,13 @@ def fuse_bin(
         floor += tires_under_labels(mine, section_of[sku], diameter_of[sku], stack_bases_v_m, counted=good)
     unseen = max(0, floor - count)
     count += unseen
-    # no label read: the SKU whose size the counted boxes measure, where the catalogue has one sure fit
+    # no label read in the bin: the SKU whose size the counted boxes measure, where the catalogue has one sure fit
     sized = ""
-    if count and not votes and section_of and diameter_of:
+    if count and not votes and not serials and section_of and diameter_of:
         measured = [(t.w_m, t.h_m) for t in good if t not in hidden]
         sized = sku_by_size(measured, section_of, diameter_of).sku
-        sku = sized or sku
+        if sized:  # its GTIN the catalogue's, so a product master names it as it names goods read
+            sku, gtin = sized, min((g for g, s in (gtin_to_sku or {}).items() if s == sized), default="")
     reasons = []
     if n_frames < 2:
         reasons.append("few_views")

@@ -82,8 +82,11 @@ def _tire(u: float, code: str, *, gtin: str = "") -> TireTrack:
 def test_fusion_names_unlabelled_tires_by_their_size(tires, catalogue, sku, reason):
     section_of, diameter_of = _catalogue(*catalogue)
     row = [_tire(0.0, tires), _tire(0.3, tires)]
-    o = fuse_bin("B", row, set(range(1, 15)), section_of=section_of, diameter_of=diameter_of)
-    assert o.count == 2 and o.sku == sku and o.gtin == "" and reason in o.reason.split(";")
+    gtin_of = {f"0893000000{i:04d}": code for i, code in enumerate(catalogue)}
+    o = fuse_bin("B", row, set(range(1, 15)), section_of=section_of, diameter_of=diameter_of,
+                 gtin_to_sku=gtin_of)
+    assert o.count == 2 and o.sku == sku and reason in o.reason.split(";") and o.n_serials == 0
+    assert o.gtin == next((g for g, c in gtin_of.items() if c == sku), "")  # the catalogue's, for a product master
     assert o.evidence.no_read == (sku == "")  # a SKU named by size is known: the confidence judges it so
     plain = fuse_bin("B", row, set(range(1, 15)))  # no catalogue sizes: no SKU
     assert plain.sku == "" and "no_label_read" in plain.reason
