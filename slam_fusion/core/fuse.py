@@ -1221,7 +1221,8 @@ def fuse_bin(
     count += unseen
     # no label read in the bin: the SKU whose size the counted boxes measure, where the catalogue has one sure fit
     sized = ""
-    if count and not votes and not serials and section_of and diameter_of:
+    if (count and not votes and not serials and section_of and diameter_of
+            and set((gtin_to_sku or {}).values()) <= section_of.keys() & diameter_of.keys()):  # a SKU of no size could be any
         measured = [(t.w_m, t.h_m) for t in good if t not in hidden]
         sized = sku_by_size(measured, section_of, diameter_of).sku
         if sized:  # its GTIN the catalogue's, so a product master names it as it names goods read

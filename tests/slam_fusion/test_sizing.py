@@ -98,3 +98,15 @@ def test_a_label_read_names_the_sku_whatever_the_size():
     o = fuse_bin("B", row, set(range(1, 15)), section_of=section_of, diameter_of=diameter_of,
                  gtin_to_sku={"08930000000017": "195/65R15"})
     assert o.sku == "195/65R15" and o.gtin == "08930000000017" and "sku_by_size" not in o.reason
+
+
+def test_no_sku_is_named_by_size_where_a_catalogue_sku_has_no_size():
+    """Tires of a SKU the catalogue gives no size for could measure as any: the size names none."""
+    section_of, diameter_of = _catalogue("195/65R15", "235/55R18", "295/80R22.5")
+    row = [_tire(0.0, "235/55R18"), _tire(0.3, "235/55R18")]
+    gtin_of = {"08930000000017": "235/55R18", "08930000000024": "195/65R15", "08930000000031": "NO-SIZE"}
+    o = fuse_bin("B", row, set(range(1, 15)), section_of=section_of, diameter_of=diameter_of, gtin_to_sku=gtin_of)
+    assert o.sku == "" and "no_label_read" in o.reason.split(";")
+    del gtin_of["08930000000031"]
+    o = fuse_bin("B", row, set(range(1, 15)), section_of=section_of, diameter_of=diameter_of, gtin_to_sku=gtin_of)
+    assert (o.sku, o.gtin) == ("235/55R18", "08930000000017")
