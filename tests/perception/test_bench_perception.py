@@ -19,5 +19,7 @@ def test_bench_perception_cpu_speed_table():
     cells = [[c.strip() for c in line.split("│")] for line in rows]
     assert all(c[5] == "1" for c in cells)  # on 2 cores, one thread reads codes beside the detector, as process does
     fps = [(float(c[6]), float(c[7])) for c in cells]  # detect, detect + decode: measured
-    assert all(0 < total < det for det, total in fps)
+    # both measured, neither compared: with codes read on a thread beside the detector, two frames on a
+    # shared CI machine can time detect + decode at or above detect alone (CI failed once so)
+    assert all(det > 0 and total > 0 for det, total in fps)
     assert "ONNX Runtime on 2 CPU cores: detect + decode" in out
