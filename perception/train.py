@@ -97,7 +97,8 @@ def export_onnx(best_pt: str | Path, out_onnx: str | Path, *, hw: tuple[int, int
     return out
 
 
-def ship(result: TrainResult, data_root: Path, opts: TrainOptions, recipe: dict, dest: Path = WEIGHTS_DIR) -> dict:
+def ship(result: TrainResult, data_root: Path, opts: TrainOptions, recipe: dict, dest: Path = WEIGHTS_DIR, *,
+         reproduce: str | None = None) -> dict:
     """Copy the weights into the repo with their config and metrics; export the ONNX model."""
     import platform
 
@@ -115,7 +116,7 @@ def ship(result: TrainResult, data_root: Path, opts: TrainOptions, recipe: dict,
            "classes": list(__import__("perception.detections", fromlist=["CLASS_NAMES"]).CLASS_NAMES),
            "inference_hw": list(INFER_HW), "ultralytics": str(ultralytics.__version__), "torch": str(torch.__version__),
            "python": platform.python_version(), "trained_seconds": round(result.seconds, 1),
-           "reproduce": "python -m perception.trainset runs/trainset && python -m perception.train --data runs/trainset --epochs {e} --device 0 --seed {s}".format(
+           "reproduce": reproduce or "python -m perception.trainset runs/trainset && python -m perception.train --data runs/trainset --epochs {e} --device 0 --seed {s}".format(
                e=result.epochs_run, s=opts.seed)}
     (dest / "train_config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     (dest / "metrics.json").write_text(json.dumps(result.metrics, indent=2) + "\n")

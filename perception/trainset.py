@@ -3,7 +3,9 @@ split of ``../shared/datasets/tires-real``, and real photos that hold no tire (h
 written in the Ultralytics YOLO layout.
 
 Splits:
-- synthetic: worlds of the family's ``train`` split train the detector (worlds 0..) and
+- synthetic: worlds of the family's ``train`` split train the detector (worlds 0..; with
+  ``aimed_worlds``, the next ones add views aimed at each pallet wrapped in stretch film, the
+  goods a scan-like draw almost never frames: three in the first 40 worlds) and
   validate it (worlds from :data:`VAL_WORLD_FROM` of the same split); its held-out synthetic test
   is drawn from the family's ``test`` split (worlds from :data:`TEST_WORLD_FROM`), so it shares no
   world with training; the family's ``dev`` worlds are for the fusion's rules, not here;
@@ -94,6 +96,26 @@ class TrainSetResult:
     data_yaml: Path
     counts: dict[str, int]  # images per list (train, val, test_synth, test_real)
     boxes: dict[str, int]  # boxes per class name over the train list (unique images)
+    recipe: dict  # how the set was drawn (also saved as recipe.yaml beside data.yaml)
+
+
+RECIPE_FILE = "recipe.yaml"
+
+
+def load_recipe(data_root: str | Path) -> dict | None:
+    """The recipe a training set was built with (None for a set built before recipes were saved)."""
+    import yaml
+
+    p = Path(data_root) / RECIPE_FILE
+    if not p.exists():
+        return None
+    try:
+        r = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        raise PerceptionError(f"{p}: not YAML ({str(e).splitlines()[0]}); expected the recipe rackscan train wrote") from None
+    if not isinstance(r, dict) or r.get("builder") != "perception.trainset.build_training_set":
+        raise PerceptionError(f"{p}: expected a mapping with builder: perception.trainset.build_training_set")
+    return r
 
 
 def _views(world, n: int, rng: np.random.Generator, exposure_s: float | None = None):
@@ -122,6 +144,35 @@ def _views(world, n: int, rng: np.random.Generator, exposure_s: float | None = N
         yield T, T_prev
 
 
+def films(world) -> list:
+    """The stretch films of ``world``: one scene object over each wrapped pallet's load."""
+    return [o for o in world.objects if o.kind == "film"]
+
+
+def _aimed_views(world, per_film: int, rng: np.random.Generator, exposure_s: float | None = None):
+    """``per_film`` views of each wrapped pallet: centred on its film (+- a quarter of its width),
+    from 0.7-1.8x the label standoff, with a pass's yaw/pitch/roll jitter and motion blur."""
+    from datasets.render import camera_pose_facing
+
+    d0 = world.default_standoff_m()
+    d_max = world.aisle_clearance_m(margin_m=0.3)
+    for film in films(world):
+        f = world.site.face(film.face_id)
+        uc, vc, w, h = (film.u0 + film.u1) / 2, (film.v0 + film.v1) / 2, film.u1 - film.u0, film.v1 - film.v0
+        for _ in range(per_film):
+            d = float(np.clip(d0 * rng.uniform(0.7, 1.8), 0.5, d_max))
+            u = float(uc + rng.uniform(-0.25, 0.25) * w)
+            v = float(vc + rng.uniform(-0.2, 0.2) * h)
+            T = camera_pose_facing(f, u, v, d, yaw_deg=float(rng.normal(0, 10)), pitch_deg=float(rng.normal(0, 6)))
+            roll = np.radians(rng.normal(0, 3))
+            Rz = np.array([[np.cos(roll), -np.sin(roll), 0], [np.sin(roll), np.cos(roll), 0], [0, 0, 1]])
+            T[:3, :3] = T[:3, :3] @ Rz
+            speed = float(rng.uniform(0, 2.0) * world.camera.max_speed_m_s(d, exposure_s))
+            T_prev = T.copy()
+            T_prev[:3, 3] -= T[:3, 0] * speed * (exposure_s or world.camera.exposure_s) * rng.choice([-1, 1])
+            yield T, T_prev
+
+
 def _yolo_lines(boxes: np.ndarray, cls: np.ndarray, wh: tuple[int, int]) -> list[str]:
     w, h = wh
     out = []
@@ -145,8 +196,10 @@ def truth_to_boxes(objects, scale: float, min_px: float = 2.5) -> tuple[np.ndarr
 
 def _render_world(args) -> list[tuple[str, int]]:
     """Render ``n`` frames of world ``k`` of the family into ``root/images/<split>``; returns (file, n_boxes).
-    Frames are exposed as the planner would fly the world (its light, exposure and gain)."""
-    family_path, split, world_seed, n, root = args
+    With ``aimed`` > 0 the frames are instead that many views of each wrapped pallet of the world
+    (none when it has none). Frames are exposed as the planner would fly the world (its light,
+    exposure and gain)."""
+    family_path, split, world_seed, n, root, aimed = args
     cv2.setNumThreads(1)
     from datasets.family import load_family, world_scenario
     from datasets.render import Renderer
@@ -159,14 +212,15 @@ def _render_world(args) -> list[tuple[str, int]]:
     rng = np.random.default_rng(world_seed + 7)
     img_dir, lab_dir = Path(root) / "images" / split, Path(root) / "labels" / split
     out = []
-    for i, (T, T_prev) in enumerate(_views(world, n, rng, exposure_s)):
+    views = _aimed_views(world, aimed, rng, exposure_s) if aimed else _views(world, n, rng, exposure_s)
+    for i, (T, T_prev) in enumerate(views):
         res = renderer.render(T, T_site_camera_prev=T_prev, rng_seed=world_seed * 10_000 + i, frame_idx=i,
                               exposure_s=exposure_s)
         h, w = res.image_bgr.shape[:2]
         scale = TRAIN_W / w
         small = to_input(cv2.resize(res.image_bgr, (TRAIN_W, int(round(h * scale))), interpolation=cv2.INTER_AREA))
         boxes, cls = truth_to_boxes(res.objects, scale)
-        name = f"syn_{world_seed}_{i:04d}"
+        name = f"{'aim' if aimed else 'syn'}_{world_seed}_{i:04d}"
         cv2.imwrite(str(img_dir / f"{name}.jpg"), small, [cv2.IMWRITE_JPEG_QUALITY, 90])
         (lab_dir / f"{name}.txt").write_text("\n".join(_yolo_lines(boxes, cls, (small.shape[1], small.shape[0]))) + "\n")
         out.append((f"images/{split}/{name}.jpg", len(boxes)))
@@ -211,17 +265,25 @@ def _convert_no_tire(paths: list[Path], root: Path, split: str) -> list[str]:
 
 def build_training_set(out_dir: str | Path, *, family: str | Path = DEFAULT_FAMILY, n_train: int = 1600,
                        n_val: int = 150, n_test: int = 200, worlds_train: int = 40, real_repeat: int = 4,
-                       no_tire_repeat: int = 1, real_root: Path = TIRES_REAL, no_tire_root: Path = NO_TIRE,
+                       no_tire_repeat: int = 1, aimed_worlds: int = 0, aimed_views: int = 5,
+                       real_root: Path = TIRES_REAL, no_tire_root: Path = NO_TIRE,
                        workers: int = 2, on_progress: Callable[[int, int], None] | None = None) -> TrainSetResult:
-    """Write the YOLO dataset under ``out_dir`` (images/, labels/, *.txt lists, data.yaml).
+    """Write the YOLO dataset under ``out_dir`` (images/, labels/, *.txt lists, data.yaml, recipe.yaml).
 
     ``real_repeat`` lists each tires-real train image that many times in ``train.txt`` so a few
     dozen real photos are not drowned by a thousand synthetic frames; ``no_tire_repeat`` likewise
-    for the no-tire photos (0 leaves them out).
+    for the no-tire photos (0 leaves them out). ``aimed_worlds`` more train worlds, after the
+    ``worlds_train`` scanned ones, each give ``aimed_views`` views of every wrapped pallet they hold.
     """
+    import yaml
+
     from datasets.family import load_family
 
     fam = load_family(family)
+    t0 = fam.splits["train"][0]
+    if worlds_train + aimed_worlds > VAL_WORLD_FROM:
+        raise PerceptionError(f"worlds_train + aimed_worlds = {worlds_train + aimed_worlds}: expected at most "
+                              f"{VAL_WORLD_FROM}, the train worlds below the validation ones")
     root = Path(out_dir)
     for split in ("train", "val", "test"):
         (root / "images" / split).mkdir(parents=True, exist_ok=True)
@@ -231,8 +293,10 @@ def build_training_set(out_dir: str | Path, *, family: str | Path = DEFAULT_FAMI
     jobs = []
     for split, n, n_worlds in (("train", n_train, worlds_train), ("val", n_val, 4), ("test", n_test, 4)):
         per = [n // n_worlds + (1 if k < n % n_worlds else 0) for k in range(n_worlds)]
-        jobs += [(str(family), split, first[split] + k, m, str(root)) for k, m in enumerate(per) if m]
-    total = sum(j[3] for j in jobs)
+        jobs += [(str(family), split, first[split] + k, m, str(root), 0) for k, m in enumerate(per) if m]
+    if aimed_views:
+        jobs += [(str(family), "train", t0 + worlds_train + k, 0, str(root), aimed_views) for k in range(aimed_worlds)]
+    total = len(jobs)  # progress in worlds: an aimed world's frames are known only once it is drawn
     done = 0
     lists: dict[str, list[str]] = {"train": [], "val": [], "test": []}
     if workers > 1:
@@ -242,14 +306,14 @@ def build_training_set(out_dir: str | Path, *, family: str | Path = DEFAULT_FAMI
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as ex:
             for job, res in zip(jobs, ex.map(_render_world, jobs)):
                 lists[job[1]] += [f for f, _ in res]
-                done += len(res)
+                done += 1
                 if on_progress:
                     on_progress(done, total)
     else:
         for job in jobs:
             res = _render_world(job)
             lists[job[1]] += [f for f, _ in res]
-            done += len(res)
+            done += 1
             if on_progress:
                 on_progress(done, total)
     real = {s: _convert_real(real_images(s, real_root), root, s) for s in ("train", "val", "test")}
@@ -267,13 +331,37 @@ def build_training_set(out_dir: str | Path, *, family: str | Path = DEFAULT_FAMI
     data_yaml = root / "data.yaml"
     names = "\n".join(f"  {i}: {n}" for i, n in enumerate(CLASS_NAMES))
     data_yaml.write_text(f"path: {root.resolve()}\ntrain: train.txt\nval: val.txt\ntest: test_synth.txt\nnames:\n{names}\n")
+    n_aimed = sum(1 for f in lists["train"] if "/aim_" in f)
+    recipe = {"builder": "perception.trainset.build_training_set", "family": _rel(Path(family)),
+              "family_split": f"train (worlds {t0}-{fam.splits['train'][1]}): scanned {t0}-{t0 + min(worlds_train, max(1, n_train)) - 1}"
+                              + (f", aimed at wrapped pallets {t0 + worlds_train}-{t0 + worlds_train + aimed_worlds - 1}"
+                                 if aimed_worlds and aimed_views else "")
+                              + f", val from {first['val']}; test from {first['test']} (the family's test split)",
+              "n_train": n_train, "n_val": n_val, "n_test": n_test, "worlds_train": worlds_train,
+              "aimed_worlds": aimed_worlds, "aimed_views": aimed_views, "real_repeat": real_repeat,
+              "no_tire_repeat": no_tire_repeat,
+              "tires_real_split": "sha1(file name) % 10: 0-1 test, 2 val, rest train",
+              "no_tire": "zxing-blackbox photos (no tire in any), split by the same rule",
+              "images": {"train": len(files["train.txt"]), "train_aimed": n_aimed, "val": len(files["val.txt"]),
+                         "test_synth": len(files["test_synth.txt"]), "test_real": len(files["test_real.txt"]),
+                         "test_no_tire": len(files["test_no_tire.txt"])}}
+    (root / RECIPE_FILE).write_text(yaml.safe_dump(recipe, sort_keys=False))
     boxes = {n: 0 for n in CLASS_NAMES}
     for f in set(files["train.txt"]):
         lab = root / f.replace("images/", "labels/", 1).replace(".jpg", ".txt")
         for line in lab.read_text().splitlines():
             if line.strip():
                 boxes[CLASS_NAMES[int(line.split()[0])]] += 1
-    return TrainSetResult(root, data_yaml, {k.removesuffix(".txt"): len(v) for k, v in files.items()}, boxes)
+    return TrainSetResult(root, data_yaml, {k.removesuffix(".txt"): len(v) for k, v in files.items()}, boxes, recipe)
+
+
+def _rel(p: Path) -> str:
+    """``p`` relative to the repository when it lies inside it (a recipe reads the same on any machine)."""
+    repo = Path(__file__).resolve().parents[1]
+    try:
+        return str(p.resolve().relative_to(repo))
+    except ValueError:
+        return str(p)
 
 
 def relocate(data_root: str | Path) -> Path:

@@ -93,6 +93,44 @@ def test_training_set_layout(tmp_path):
     assert not set(train) & set((tmp_path / "ts" / "test_real.txt").read_text().split())
 
 
+def test_aimed_views_frame_each_wrapped_pallet_and_the_recipe_says_so(tmp_path):
+    from datasets.family import load_family, world_scenario
+    from datasets.world import build_world
+    from perception.trainset import DEFAULT_FAMILY, films, load_recipe
+
+    film = films(build_world(world_scenario(load_family(DEFAULT_FAMILY), 43)))  # world 43 holds two wrapped pallets
+    assert len(film) == 2
+    r = build_training_set(tmp_path / "ts", n_train=0, n_val=0, n_test=0, worlds_train=40, aimed_worlds=4, aimed_views=3,
+                           workers=1, real_repeat=0, no_tire_repeat=0)
+    train = (tmp_path / "ts" / "train.txt").read_text().split()
+    by_world = {w: [f for f in train if f"/aim_{w}_" in f] for w in range(40, 44)}
+    assert {w: len(v) for w, v in by_world.items()} == {40: 3, 41: 0, 42: 0, 43: 6}  # 3 views of each film
+    for f in train:  # a wrapped pallet holds tires, and the frame aimed at it shows them
+        lab = (tmp_path / "ts" / f.replace("images/", "labels/", 1).replace(".jpg", ".txt")).read_text()
+        assert sum(line.startswith("0 ") for line in lab.splitlines()) >= 2, f
+    assert load_recipe(tmp_path / "ts") == r.recipe
+    assert r.recipe["images"]["train_aimed"] == 9 and "aimed at wrapped pallets 40-43" in r.recipe["family_split"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("builder: [unclosed", "not YAML"),
+    ("- a list\n", "expected a mapping with builder: perception.trainset.build_training_set"),
+    ("builder: something.else\n", "expected a mapping with builder"),
+])
+def test_a_bad_recipe_is_a_one_line_error_naming_the_file(tmp_path, text, expected):
+    from perception.trainset import load_recipe
+
+    (tmp_path / "recipe.yaml").write_text(text)
+    with pytest.raises(PerceptionError, match=expected) as e:
+        load_recipe(tmp_path)
+    assert str(tmp_path / "recipe.yaml") in str(e.value) and "\n" not in str(e.value)
+
+
+def test_too_many_train_worlds_would_reach_the_validation_worlds(tmp_path):
+    with pytest.raises(PerceptionError, match="expected at most 9000"):
+        build_training_set(tmp_path / "ts", n_train=0, n_val=0, n_test=0, worlds_train=40, aimed_worlds=8961)
+
+
 WORKERS_AFTER_OPENCV = """
 import sys, cv2, numpy as np
 from perception.trainset import build_training_set
