@@ -10,6 +10,7 @@ library versions) and ``metrics.json`` (what the weights reached on the validati
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shutil
 import time
@@ -111,7 +112,10 @@ def ship(result: TrainResult, data_root: Path, opts: TrainOptions, recipe: dict,
     onnx = export_onnx(pt, dest / "rackscan-det.onnx")
     from perception.trainset import INPUT_COLOUR
 
-    cfg = {"model": opts.model_yaml, "from_scratch": opts.init is None, "train_options": asdict(opts), "data_recipe": recipe,
+    init_sha256 = hashlib.sha256(Path(opts.init).read_bytes()).hexdigest() if opts.init and Path(opts.init).is_file() else None
+    # the weights fine-tuned from, by content: shipping over perception/weights/ replaces the file --init named
+    cfg = {"model": opts.model_yaml, "from_scratch": opts.init is None, "train_options": asdict(opts),
+           **({"init_sha256": init_sha256} if init_sha256 else {}), "data_recipe": recipe,
            "input_colour": INPUT_COLOUR,
            "classes": list(__import__("perception.detections", fromlist=["CLASS_NAMES"]).CLASS_NAMES),
            "inference_hw": list(INFER_HW), "ultralytics": str(ultralytics.__version__), "torch": str(torch.__version__),

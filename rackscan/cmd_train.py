@@ -50,17 +50,15 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from perception.train import WEIGHTS_DIR, TrainOptions, ship as ship_weights, train
-        from perception.trainset import build_training_set
-        from rackscan.executors import progress_bar
-
         from perception.errors import PerceptionError
-        from perception.trainset import load_recipe
+        from perception.trainset import build_training_set, load_recipe
+        from rackscan.executors import progress_bar
 
         con = Console()
         extra = {}
         for h in hyp:
             key, eq, value = h.partition("=")
-            if not eq or not key.strip():
+            if not eq or not key.strip() or not value.strip():
                 raise PerceptionError(f"--hyp {h!r}: expected KEY=VALUE, as lr0=0.002")
             extra[key.strip()] = yaml.safe_load(value)
         if init is not None and not init.is_file():

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -33,6 +34,7 @@ def test_train_builds_trains_and_ships(tmp_path):
     assert (cfg["data_recipe"]["real_repeat"], cfg["data_recipe"]["no_tire_repeat"]) == (0, 0)
     assert cfg["data_recipe"]["images"]["train_aimed"] == 2 and cfg["data_recipe"]["family"] == "datasets/families/tire-stores.yaml"
     assert cfg["from_scratch"] is False and cfg["train_options"]["extra"] == {"lr0": 0.001, "close_mosaic": 0}
+    assert cfg["init_sha256"] == hashlib.sha256(init.read_bytes()).hexdigest()  # the file --init named may be shipped over
     assert cfg["reproduce"] == ("rackscan train --data runs/trainset --run runs/detector --n-train 6 --n-val 2 --n-test 0 "
                                 "--worlds-train 40 --aimed-worlds 1 --aimed-views 2 --real-repeat 0 --no-tire-repeat 0 "
                                 f"--epochs 1 --batch 4 --imgsz 160 --seed 0 --init {init} --hyp lr0=0.001 --hyp close_mosaic=0")
@@ -54,6 +56,7 @@ def test_train_on_a_folder_without_data_yaml_and_build_only_stops(tmp_path):
 @pytest.mark.parametrize("args, expected", [
     (["--hyp", "lr0"], "--hyp 'lr0': expected KEY=VALUE, as lr0=0.002"),
     (["--hyp", "=3"], "--hyp '=3': expected KEY=VALUE"),
+    (["--hyp", "lr0="], "--hyp 'lr0=': expected KEY=VALUE"),
     (["--init", "no-such.pt"], "--init no-such.pt: no such file; expected the .pt weights to fine-tune from"),
 ])
 def test_bad_train_flags_are_one_line_errors_before_any_work(tmp_path, args, expected):
