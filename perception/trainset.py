@@ -118,6 +118,18 @@ def load_recipe(data_root: str | Path) -> dict | None:
     return r
 
 
+def _rolled_and_moving(world, T: np.ndarray, d: float, rng: np.random.Generator, exposure_s: float | None):
+    """``T`` rolled by a pass's jitter, and the pose one exposure earlier at up to twice the speed the
+    camera allows at ``d`` (motion blur): ``(T, T_prev)``."""
+    roll = np.radians(rng.normal(0, 3))
+    Rz = np.array([[np.cos(roll), -np.sin(roll), 0], [np.sin(roll), np.cos(roll), 0], [0, 0, 1]])
+    T[:3, :3] = T[:3, :3] @ Rz
+    speed = float(rng.uniform(0, 2.0) * world.camera.max_speed_m_s(d, exposure_s))
+    T_prev = T.copy()
+    T_prev[:3, 3] -= T[:3, 0] * speed * (exposure_s or world.camera.exposure_s) * rng.choice([-1, 1])
+    return T, T_prev
+
+
 def _views(world, n: int, rng: np.random.Generator, exposure_s: float | None = None):
     """Camera poses: mostly scan-like views at 0.7-2.2x the label standoff with yaw/pitch/roll
     jitter (a pass's frames), some wide aisle views; the previous pose gives motion blur."""
@@ -135,13 +147,7 @@ def _views(world, n: int, rng: np.random.Generator, exposure_s: float | None = N
         yaw = float(rng.uniform(-35, 35) if wide else rng.normal(0, 8))
         pitch = float(rng.normal(0, 6))
         T = camera_pose_facing(f, u, v, d, yaw_deg=yaw, pitch_deg=pitch)
-        roll = np.radians(rng.normal(0, 3))
-        Rz = np.array([[np.cos(roll), -np.sin(roll), 0], [np.sin(roll), np.cos(roll), 0], [0, 0, 1]])
-        T[:3, :3] = T[:3, :3] @ Rz
-        speed = float(rng.uniform(0, 2.0) * world.camera.max_speed_m_s(d, exposure_s))
-        T_prev = T.copy()
-        T_prev[:3, 3] -= T[:3, 0] * speed * (exposure_s or world.camera.exposure_s) * rng.choice([-1, 1])
-        yield T, T_prev
+        yield _rolled_and_moving(world, T, d, rng, exposure_s)
 
 
 def films(world) -> list:
@@ -164,13 +170,7 @@ def _aimed_views(world, per_film: int, rng: np.random.Generator, exposure_s: flo
             u = float(uc + rng.uniform(-0.25, 0.25) * w)
             v = float(vc + rng.uniform(-0.2, 0.2) * h)
             T = camera_pose_facing(f, u, v, d, yaw_deg=float(rng.normal(0, 10)), pitch_deg=float(rng.normal(0, 6)))
-            roll = np.radians(rng.normal(0, 3))
-            Rz = np.array([[np.cos(roll), -np.sin(roll), 0], [np.sin(roll), np.cos(roll), 0], [0, 0, 1]])
-            T[:3, :3] = T[:3, :3] @ Rz
-            speed = float(rng.uniform(0, 2.0) * world.camera.max_speed_m_s(d, exposure_s))
-            T_prev = T.copy()
-            T_prev[:3, 3] -= T[:3, 0] * speed * (exposure_s or world.camera.exposure_s) * rng.choice([-1, 1])
-            yield T, T_prev
+            yield _rolled_and_moving(world, T, d, rng, exposure_s)
 
 
 def _yolo_lines(boxes: np.ndarray, cls: np.ndarray, wh: tuple[int, int]) -> list[str]:
