@@ -31,6 +31,7 @@ from typing import Callable
 
 import cv2
 import numpy as np
+import yaml
 
 from perception.detections import CLASS_IDS, CLASS_NAMES
 from perception.errors import PerceptionError
@@ -104,8 +105,6 @@ RECIPE_FILE = "recipe.yaml"
 
 def load_recipe(data_root: str | Path) -> dict | None:
     """The recipe a training set was built with (None for a set built before recipes were saved)."""
-    import yaml
-
     p = Path(data_root) / RECIPE_FILE
     if not p.exists():
         return None
@@ -275,8 +274,6 @@ def build_training_set(out_dir: str | Path, *, family: str | Path = DEFAULT_FAMI
     for the no-tire photos (0 leaves them out). ``aimed_worlds`` more train worlds, after the
     ``worlds_train`` scanned ones, each give ``aimed_views`` views of every wrapped pallet they hold.
     """
-    import yaml
-
     from datasets.family import load_family
 
     fam = load_family(family)
