@@ -36,6 +36,10 @@ def worlds_bench(
     score_confidence: list[Path] = typer.Option(None, "--score-confidence",
                                                 help="score this model file beside the shipped one on these worlds' "
                                                      "stored bins (repeat it)"),
+    weights: Path = typer.Option(None, "--weights",
+                                 help="candidate detector weights (.onnx, with the train_config.yaml rackscan train "
+                                      "writes beside it): each world's stored flight is processed again with them in "
+                                      "OUT/weights-<sha256>/ and scored beside the shipped weights"),
 ) -> None:
     """Per world and pooled: bin count and SKU accuracy, discrepancy precision/recall by kind, wrong
     bins at confidence >= 0.9, calibration (ECE, Brier, reliability diagram), processing / flight time."""
@@ -72,39 +76,58 @@ def worlds_bench(
     if jobs > 1 and executor != "local":
         raise DatasetError(f"--jobs {jobs} with --executor {executor}: give one (the worlds' processes each detect on "
                            "their own cores)")
-    runs = []
-    if jobs > 1:
-        with progress_bar() as prog:
-            overall = prog.add_task(f"{split} worlds of {fam.name}, {jobs} at a time", total=len(ks))
-            tasks: dict[int, int] = {}
+    if weights is not None:
+        from rackscan.worlds import check_candidate_weights
 
-            def on_frame(k: int, i: int, n: int) -> None:
-                if k not in tasks:
-                    tasks[k] = prog.add_task(f"world {k}: flying", total=n)
-                prog.update(tasks[k], completed=i, total=n)
+        check_candidate_weights(weights)
+        if refit and confidence_out is None:
+            raise DatasetError(f"{refit} with --weights: the model would be fitted on boxes the shipped weights do not "
+                               "draw; write it as a candidate with --confidence-out")
 
-            def on_done(r) -> None:
-                if r.world in tasks:
-                    prog.remove_task(tasks.pop(r.world))
-                prog.advance(overall)
+    def score(cand: Path | None) -> list:
+        """Every world of ``ks`` flown (once) and processed with the shipped weights, or candidate ``cand``."""
+        what = f" with {cand.name}" if cand is not None else ""
+        if jobs > 1:
+            with progress_bar() as prog:
+                overall = prog.add_task(f"{split} worlds of {fam.name}{what}, {jobs} at a time", total=len(ks))
+                tasks: dict[int, int] = {}
 
-            runs = run_worlds(fam, ks, root, jobs=jobs, fresh=fresh, one_face=one_face, on_frame=on_frame,
-                              on_done=on_done)
-    else:
+                def on_frame(k: int, i: int, n: int) -> None:
+                    if k not in tasks:
+                        tasks[k] = prog.add_task(f"world {k}: flying", total=n)
+                    prog.update(tasks[k], completed=i, total=n)
+
+                def on_done(r) -> None:
+                    if r.world in tasks:
+                        prog.remove_task(tasks.pop(r.world))
+                    prog.advance(overall)
+
+                return run_worlds(fam, ks, root, jobs=jobs, fresh=fresh, one_face=one_face, weights=cand,
+                                  on_frame=on_frame, on_done=on_done)
+        done = []
         ex = make_executor(executor)
         try:
             with progress_bar() as prog:
-                overall = prog.add_task(f"{split} worlds of {fam.name}", total=len(ks))
+                overall = prog.add_task(f"{split} worlds of {fam.name}{what}", total=len(ks))
                 for k in ks:
                     task = prog.add_task(f"world {k}: flying", total=None)
-                    runs.append(run_world(fam, k, root, executor=ex, fresh=fresh, one_face=one_face,
+                    done.append(run_world(fam, k, root, executor=ex, fresh=fresh, one_face=one_face, weights=cand,
                                           log=lambda s: None,
                                           on_frame=lambda i, n, t=task: prog.update(t, completed=i, total=n)))
                     prog.remove_task(task)
                     prog.advance(overall)
         finally:
             ex.shutdown()
-    t = Table(title=f"rackscan bench worlds {family_yaml.name}: {len(runs)} {split} worlds ({ks[0]}-{ks[-1]})")
+        return done
+
+    shipped_runs = score(None) if weights is not None else []
+    runs = score(weights)
+    if weights is not None:
+        from rackscan.worlds import weights_root
+
+        root = weights_root(root, weights)  # the candidate's figures, plots and fitted models go here
+    t = Table(title=f"rackscan bench worlds {family_yaml.name}: {len(runs)} {split} worlds ({ks[0]}-{ks[-1]})"
+                    + (f", detector weights {weights}" if weights is not None else ""))
     for c in ("world", "bins", "count", "SKU", "recount", f"wrong >= {CONFIDENT}", "disc. P / R", "proc / flight", "world"):
         t.add_column(c)
     for r in runs:
@@ -194,6 +217,27 @@ def worlds_bench(
             m.add_row(sc.name, sc.target, str(sc.wrong), f"{sc.ece:.3f}", f"{sc.brier:.4f}", str(sc.wrong_confident),
                       str(sc.wrong_counted), str(sc.recount), str(sc.right_kept))
         con.print(m)
+    if weights is not None:
+        from rackscan.worlds import compare_runs
+
+        c = Table(title=f"detector weights {weights} beside the shipped ones, on the same recorded flights")
+        c.caption = ("right: count and SKU right; newly wrong / fixed: bins right with the shipped weights and wrong with "
+                     "these, and the other way round")
+        for col in ("world", "bins", "count right", "SKU right", "recount", f"wrong >= {CONFIDENT}", "newly wrong",
+                    "fixed"):
+            c.add_column(col, no_wrap=col == "world")
+        rows = compare_runs(shipped_runs, runs)
+        for row in rows:
+            c.add_row(row.label, str(row.bins), f"{row.count_right[0]} -> {row.count_right[1]}",
+                      f"{row.sku_right[0]} -> {row.sku_right[1]}", f"{row.recount[0]} -> {row.recount[1]}",
+                      f"{row.confidently_wrong[0]} -> {row.confidently_wrong[1]}", str(len(row.newly_wrong)),
+                      str(len(row.fixed)))
+        con.print(c)
+        total = rows[-1]
+        if total.newly_wrong:
+            con.print(f"newly wrong ({len(total.newly_wrong)}): " + "; ".join(total.newly_wrong[:40])
+                      + (" ..." if len(total.newly_wrong) > 40 else ""))
+        con.print(f"with these weights: {root}/world-*/world.json; the shipped weights': {root.parent}/world-*/world.json")
     wrong = [(r.world, w) for r in runs for w in r.wrong]
     if wrong:
         con.print(f"wrong bins ({len(wrong)}): " + "; ".join(

@@ -166,9 +166,111 @@ def record_world(fam, k: int, out_root: Path, *, one_face: bool = False, fresh: 
     return sc, world, faces, bundle, refused
 
 
+# what a recorded flight holds before any stage runs: the bundle's own files (flight.bundle) and the
+# synthetic recorder's truth and catalogue; every other file in it is a stage's output
+RECORDED = ("flight.json", "frames.csv", "frames", "site.yaml", "telemetry.tlog", "poses.csv", "catalogue.csv", "truth")
+
+
+def weights_root(out_root: Path, weights: Path) -> Path:
+    """Where worlds processed with candidate detector ``weights`` live: ``out_root/weights-<sha256[:10]>``,
+    named by the file's bytes, so weights retrained over the same path get a folder of their own."""
+    import hashlib
+
+    return Path(out_root) / f"weights-{hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:10]}"
+
+
+def _link_or_copy(src: str, dst: str) -> str:
+    import os
+
+    try:
+        os.link(src, dst)
+    except OSError:  # another disk, or one without hard links
+        shutil.copy2(src, dst)
+    return dst
+
+
+def link_flight(src: Path, dst: Path) -> None:
+    """The files flight ``src`` recorded (``RECORDED``), in ``dst``, hard-linked where the disk allows
+    (no stage writes a recorded file, so both folders keep the same bytes without a second copy of the
+    frames), copied otherwise. What its stages computed is left behind: ``dst`` is processed afresh.
+    ``dst`` appears whole or not at all."""
+    src, dst = Path(src), Path(dst)
+    tmp = dst.with_name(dst.name + ".linking")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name in RECORDED:
+        p = src / name
+        if p.is_dir():
+            shutil.copytree(p, tmp / name, copy_function=_link_or_copy)
+        elif p.exists():
+            _link_or_copy(str(p), str(tmp / name))
+    shutil.rmtree(dst, ignore_errors=True)
+    tmp.replace(dst)
+
+
+def check_candidate_weights(weights: Path) -> None:
+    """Candidate detector weights as ``rackscan bench worlds --weights`` takes them, or a one-line
+    ``DatasetError``: an .onnx file with the ``train_config.yaml`` ``rackscan train`` writes beside it
+    (it says whether the weights take grey frames; without it they would be fed colour unnoticed)."""
+    from datasets.errors import DatasetError
+
+    weights = Path(weights)
+    if not weights.is_file():
+        raise DatasetError(f"--weights {weights}: no such file; expected detector weights (.onnx) rackscan train wrote")
+    if weights.suffix != ".onnx":
+        raise DatasetError(f"--weights {weights}: a {weights.suffix or 'suffix-less'} file; expected the .onnx "
+                           "rackscan train exports (the bench detects with ONNX Runtime, as the pipeline does)")
+    if not (weights.parent / "train_config.yaml").is_file():
+        raise DatasetError(f"--weights {weights}: no train_config.yaml beside it; expected the one rackscan train "
+                           "writes (it says whether the weights take grey or colour frames)")
+
+
+@dataclass(frozen=True)
+class WeightsRow:
+    """One world (or all, ``label`` "all") under the shipped weights and a candidate's: (shipped, candidate) pairs."""
+    label: str
+    bins: int
+    count_right: tuple[int, int]
+    sku_right: tuple[int, int]
+    recount: tuple[int, int]
+    confidently_wrong: tuple[int, int]
+    newly_wrong: list[str]  # bins right with the shipped weights, wrong with the candidate (with what it counted)
+    fixed: list[str]  # bins wrong with the shipped weights, right with the candidate
+
+
+def compare_runs(shipped: list[WorldRun], candidate: list[WorldRun]) -> list[WeightsRow]:
+    """Per world and in all, the same worlds scored with the shipped and with candidate detector
+    weights; a bin is right when its count and SKU are (the ``wrong`` each run keeps)."""
+    rows = []
+    for a, b in zip(shipped, candidate, strict=True):
+        assert a.world == b.world, (a.world, b.world)
+        was = {w["bin_id"] for w in a.wrong}
+        now = {w["bin_id"]: w for w in b.wrong}
+        newly = [f"w{b.world} {i} {w['count']}/{w['true_count']} conf {w['confidence']:.2f}"
+                 for i, w in sorted(now.items()) if i not in was]
+        rows.append(WeightsRow(label=f"{b.world} (refused)" if b.refused else str(b.world), bins=b.bins,
+                               count_right=(a.count_right, b.count_right), sku_right=(a.sku_right, b.sku_right),
+                               recount=(a.bins if a.refused else a.recount, b.bins if b.refused else b.recount),
+                               confidently_wrong=(a.confidently_wrong, b.confidently_wrong), newly_wrong=newly,
+                               fixed=[f"w{a.world} {i}" for i in sorted(was - set(now))]))
+
+    def both(name: str) -> tuple[int, int]:
+        return sum(getattr(r, name)[0] for r in rows), sum(getattr(r, name)[1] for r in rows)
+
+    rows.append(WeightsRow(label="all", bins=sum(r.bins for r in rows), count_right=both("count_right"),
+                           sku_right=both("sku_right"), recount=both("recount"),
+                           confidently_wrong=both("confidently_wrong"),
+                           newly_wrong=[x for r in rows for x in r.newly_wrong], fixed=[x for r in rows for x in r.fixed]))
+    return rows
+
+
 def run_world(fam, k: int, out_root: Path, *, executor=None, fresh: bool = False, one_face: bool = False,
-              log: Callable[[str], None] = print, on_frame: Callable[[int, int], None] | None = None) -> WorldRun:
-    """Draw, plan, fly, process and score world ``k`` of ``fam`` in ``out_root/world-k``."""
+              log: Callable[[str], None] = print, on_frame: Callable[[int, int], None] | None = None,
+              weights: Path | None = None) -> WorldRun:
+    """Draw, plan, fly, process and score world ``k`` of ``fam`` in ``out_root/world-k``. With candidate
+    detector ``weights``, the same recorded flight is processed with them and scored in
+    ``weights_root(out_root, weights)/world-k`` (its recorded files linked there, ``link_flight``); the
+    shipped weights' results in ``out_root/world-k`` are left as they are."""
     import pandas as pd
 
     from rackscan.cmd_bench_scenario import score_counts, truth_by_bin
@@ -177,8 +279,19 @@ def run_world(fam, k: int, out_root: Path, *, executor=None, fresh: bool = False
     from reconciliation.bench import bench_world
     from reconciliation.diff import count_confidence_of
 
-    sc, world, faces, bundle, refused = record_world(fam, k, out_root, one_face=one_face, fresh=fresh, on_frame=on_frame)
+    sc, world, faces, bundle, refused = record_world(fam, k, out_root, one_face=one_face, on_frame=on_frame,
+                                                     fresh=fresh and weights is None)  # --fresh flies once
     root = Path(out_root) / f"world-{k}"
+    if weights is not None:
+        key = (root / "flight.key").read_text()
+        root = weights_root(out_root, weights) / f"world-{k}"
+        root.mkdir(parents=True, exist_ok=True)
+        if fresh or not (root / "flight.key").exists() or (root / "flight.key").read_text() != key:
+            (root / "flight.key").unlink(missing_ok=True)  # a link interrupted is done again
+            if bundle is not None:
+                link_flight(bundle, root / "flight")
+            (root / "flight.key").write_text(key)
+        bundle = None if refused else root / "flight"
     site = world.site
     base = dict(world=k, split=fam.split_of(k), name=sc.spec.name, summary=describe_world(sc),
                 lux=float(sc.spec.lighting.lux or 0.0))
@@ -191,7 +304,7 @@ def run_world(fam, k: int, out_root: Path, *, executor=None, fresh: bool = False
     text = world.erp.to_csv(index=False)
     if not erp.exists() or erp.read_text() != text:  # unchanged: reconciliation stays up to date
         erp.write_text(text)
-    rep = process_bundle(bundle, erp=erp, executor=executor, log=log,
+    rep = process_bundle(bundle, erp=erp, executor=executor, log=log, weights=weights,
                          reconcile_options={"out_dir": root / "report", "db_url": None, "min_confidence": MIN_CONFIDENCE})
     st = StageState(bundle)
     proc_s = sum(float(st.info(s).get("seconds", 0.0)) for s in ("detect", "fuse", "reconcile"))
@@ -246,7 +359,7 @@ def _world_job(job: tuple) -> WorldRun:
     from datasets.family import load_family
     from rackscan.executors import LocalExecutor
 
-    fam_path, k, out_root, fresh, one_face, queue = job
+    fam_path, k, out_root, fresh, one_face, weights, queue = job
     last = [0.0]
 
     def on_frame(i: int, n: int) -> None:
@@ -256,11 +369,11 @@ def _world_job(job: tuple) -> WorldRun:
             queue.put((k, i, n))
 
     return run_world(load_family(fam_path), k, out_root, executor=LocalExecutor(quiet=True), fresh=fresh,
-                     one_face=one_face, log=lambda s: None, on_frame=on_frame)
+                     one_face=one_face, log=lambda s: None, on_frame=on_frame, weights=weights)
 
 
 def run_worlds(fam, ks: list[int], out_root: Path, *, jobs: int, fresh: bool = False, one_face: bool = False,
-               on_frame: Callable[[int, int, int], None] | None = None,
+               weights: Path | None = None, on_frame: Callable[[int, int, int], None] | None = None,
                on_done: Callable[[WorldRun], None] | None = None) -> list[WorldRun]:
     """Worlds ``ks`` of ``fam`` run ``jobs`` at a time, each in its own process, returned in ``ks``' order:
     a world renders its frames on one core, most of its time (test world 20000: about 8 of 12 min).
@@ -272,7 +385,8 @@ def run_worlds(fam, ks: list[int], out_root: Path, *, jobs: int, fresh: bool = F
     ctx = mp.get_context("spawn")  # no state of this process (threads, a loaded detector) leaks into a worker
     with ctx.Manager() as manager, ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         frames = manager.Queue()
-        todo = {pool.submit(_world_job, (str(fam.source), k, Path(out_root), fresh, one_face, frames)): k for k in ks}
+        todo = {pool.submit(_world_job, (str(fam.source), k, Path(out_root), fresh, one_face, weights, frames)): k
+                for k in ks}
         done: dict[int, WorldRun] = {}
         pending = set(todo)
         try:

@@ -3,10 +3,11 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,63 @@ def test_a_model_file_is_scored_beside_the_shipped_one_on_the_stored_bins(bench,
     assert shipped_row.split("│")[2:] == cand_row.split("│")[2:] and cand_row.split("│")[2].strip() == "bin"
     count_row = next(line for line in rows if "shipped count" in line)  # the count model, judged on the count alone
     assert count_row.split("│")[2].strip() == "count"
+
+
+def test_candidate_weights_are_scored_beside_the_shipped_ones_on_the_same_flights(bench, tmp_path):
+    """The shipped weights copied to another folder, as a candidate: each flight is processed again
+    with them (the detect stage ran again, on the shipped flight's frames, linked, not copied), they
+    score exactly as the shipped weights do, and the shipped weights' results are left as they were."""
+    from perception.train import DEFAULT_WEIGHTS
+    from rackscan.worlds import weights_root
+
+    out, _ = bench
+    cand = tmp_path / "cand" / "rackscan-det.onnx"
+    cand.parent.mkdir()
+    shutil.copy(DEFAULT_WEIGHTS.with_suffix(".onnx"), cand)
+    shutil.copy(DEFAULT_WEIGHTS.parent / "train_config.yaml", cand.parent)  # the weights take grey frames
+    ks = (200, 201, 202)
+    before = {k: (out / f"world-{k}" / "world.json").read_text() for k in ks}
+    r = subprocess.run([str(REPO / ".venv/bin/rackscan"), "bench", "worlds", str(TINY), "--worlds", "3", "--split", "test",
+                        "--out", str(out), "--weights", str(cand)], capture_output=True, text=True, timeout=1200, cwd=REPO)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    root = weights_root(out, cand)
+    for k in ks:
+        assert (out / f"world-{k}" / "world.json").read_text() == before[k]
+        shipped, mine = (asdict(load_run(d / f"world-{k}" / "world.json")) for d in (out, root))
+        shipped.pop("processing_s"), mine.pop("processing_s")
+        assert mine == shipped, k
+    frame = Path("world-200/flight/frames/000000.jpg")
+    assert os.path.samefile(out / frame, root / frame)
+    states = [json.loads((d / "world-200/flight/.rackscan/state.json").read_text()) for d in (out, root)]
+    assert states[0]["detect"]["fingerprint"] != states[1]["detect"]["fingerprint"]  # detected again, with the copy
+    assert (root / "world-200/flight/detections.parquet").exists() and (root / "summary-test.json").exists()
+    assert not (root / "world-202" / "flight").exists()  # refused by the planner: nothing flown to link
+    table = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
+             for line in r.stdout.splitlines() if line.count("│") == 9}
+    p = pool([load_run(out / f"world-{k}" / "world.json") for k in ks])
+    assert table["all"] == [str(p.bins), f"{p.count_right} -> {p.count_right}", f"{p.sku_right} -> {p.sku_right}",
+                            f"{p.sent_to_recount} -> {p.sent_to_recount}", "0 -> 0", "0", "0"]
+    assert "202 (refused)" in table
+
+
+@pytest.mark.parametrize("make,extra,expected", [
+    (None, [], "--weights {w}: no such file; expected detector weights (.onnx) rackscan train wrote"),
+    ("rackscan-det.pt", [], "--weights {w}: a .pt file; expected the .onnx rackscan train exports"),
+    ("rackscan-det.onnx", [], "--weights {w}: no train_config.yaml beside it; expected the one rackscan train writes"),
+    ("rackscan-det.onnx train_config.yaml", ["--split", "dev", "--fit-confidence"],
+     "--fit-confidence with --weights: the model would be fitted on boxes the shipped weights do not draw; write it as "
+     "a candidate with --confidence-out"),
+])
+def test_candidate_weights_are_checked_before_any_world_is_flown(make, extra, expected, tmp_path, capsys):
+    from rackscan.cli import main
+
+    for name in (make or "").split():
+        (tmp_path / name).write_bytes(b"x")
+    w = tmp_path / ((make or "rackscan-det.onnx").split()[0])
+    assert main(["bench", "worlds", str(TINY), "--worlds", "1", "--out", str(tmp_path / "out"), "--weights", str(w),
+                 *extra]) == 1
+    assert capsys.readouterr().err.strip().startswith("error: " + expected.format(w=w))
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("lux,band", [
@@ -219,8 +277,6 @@ def _interrupt_when_flying(cmd: list[str], frames_dir: Path) -> tuple[int, str]:
 def test_worlds_flown_two_at_a_time_score_as_one_at_a_time(bench, tmp_path):
     """Also after a Ctrl-C in the middle: it stops every worker at once and says so in one line, and the
     next run picks up from what was kept."""
-    from dataclasses import asdict
-
     out, _ = bench
     cmd = [str(REPO / ".venv/bin/rackscan"), "bench", "worlds", str(TINY), "--worlds", "3", "--split", "test",
            "--out", str(tmp_path), "--jobs", "2"]
