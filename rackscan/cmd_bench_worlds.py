@@ -80,6 +80,9 @@ def worlds_bench(
         from rackscan.worlds import check_candidate_weights
 
         check_candidate_weights(weights)
+        if split == "test":
+            raise DatasetError("--weights with --split test: weights are chosen on dev worlds; ship the chosen ones "
+                               "into perception/weights/ and score test with them once")
         if refit and confidence_out is None:
             raise DatasetError(f"{refit} with --weights: the model would be fitted on boxes the shipped weights do not "
                                "draw; write it as a candidate with --confidence-out")
@@ -110,7 +113,7 @@ def worlds_bench(
             with progress_bar() as prog:
                 overall = prog.add_task(f"{split} worlds of {fam.name}{what}", total=len(ks))
                 for k in ks:
-                    task = prog.add_task(f"world {k}: flying", total=None)
+                    task = prog.add_task(f"world {k}: {'flying' if cand is None else 'processing'}", total=None)
                     done.append(run_world(fam, k, root, executor=ex, fresh=fresh, one_face=one_face, weights=cand,
                                           log=lambda s: None,
                                           on_frame=lambda i, n, t=task: prog.update(t, completed=i, total=n)))
@@ -223,14 +226,19 @@ def worlds_bench(
         c = Table(title=f"detector weights {weights} beside the shipped ones, on the same recorded flights")
         c.caption = ("right: count and SKU right; newly wrong / fixed: bins right with the shipped weights and wrong with "
                      "these, and the other way round")
-        for col in ("world", "bins", "count right", "SKU right", "recount", f"wrong >= {CONFIDENT}", "newly wrong",
-                    "fixed"):
+        for col in ("world", "bins", "count right", "SKU right", "recount", f"wrong >= {CONFIDENT}", "disc. P / R",
+                    "newly wrong", "fixed"):
             c.add_column(col, no_wrap=col == "world")
+
+        def p_r(tr: int, pr: int, tp: int) -> str:
+            return f"{tp / pr if pr else 1:.2f}/{tp / tr if tr else 1:.2f}"
+
         rows = compare_runs(shipped_runs, runs)
         for row in rows:
             c.add_row(row.label, str(row.bins), f"{row.count_right[0]} -> {row.count_right[1]}",
                       f"{row.sku_right[0]} -> {row.sku_right[1]}", f"{row.recount[0]} -> {row.recount[1]}",
-                      f"{row.confidently_wrong[0]} -> {row.confidently_wrong[1]}", str(len(row.newly_wrong)),
+                      f"{row.confidently_wrong[0]} -> {row.confidently_wrong[1]}",
+                      f"{p_r(*row.discrepancies[0])} -> {p_r(*row.discrepancies[1])}", str(len(row.newly_wrong)),
                       str(len(row.fixed)))
         con.print(c)
         total = rows[-1]

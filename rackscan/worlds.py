@@ -234,6 +234,7 @@ class WeightsRow:
     sku_right: tuple[int, int]
     recount: tuple[int, int]
     confidently_wrong: tuple[int, int]
+    discrepancies: tuple[tuple[int, int, int], tuple[int, int, int]]  # all kinds: (truth, reported, found)
     newly_wrong: list[str]  # bins right with the shipped weights, wrong with the candidate (with what it counted)
     fixed: list[str]  # bins wrong with the shipped weights, right with the candidate
 
@@ -251,7 +252,9 @@ def compare_runs(shipped: list[WorldRun], candidate: list[WorldRun]) -> list[Wei
         rows.append(WeightsRow(label=f"{b.world} (refused)" if b.refused else str(b.world), bins=b.bins,
                                count_right=(a.count_right, b.count_right), sku_right=(a.sku_right, b.sku_right),
                                recount=(a.bins if a.refused else a.recount, b.bins if b.refused else b.recount),
-                               confidently_wrong=(a.confidently_wrong, b.confidently_wrong), newly_wrong=newly,
+                               confidently_wrong=(a.confidently_wrong, b.confidently_wrong),
+                               discrepancies=(tuple(a.kinds.get("all", (0, 0, 0))), tuple(b.kinds.get("all", (0, 0, 0)))),
+                               newly_wrong=newly,
                                fixed=[f"w{a.world} {i}" for i in sorted(was - set(now))]))
 
     def both(name: str) -> tuple[int, int]:
@@ -260,6 +263,8 @@ def compare_runs(shipped: list[WorldRun], candidate: list[WorldRun]) -> list[Wei
     rows.append(WeightsRow(label="all", bins=sum(r.bins for r in rows), count_right=both("count_right"),
                            sku_right=both("sku_right"), recount=both("recount"),
                            confidently_wrong=both("confidently_wrong"),
+                           discrepancies=tuple(tuple(sum(r.discrepancies[i][j] for r in rows) for j in range(3))
+                                               for i in range(2)),
                            newly_wrong=[x for r in rows for x in r.newly_wrong], fixed=[x for r in rows for x in r.fixed]))
     return rows
 

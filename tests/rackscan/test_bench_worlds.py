@@ -114,22 +114,26 @@ def test_a_model_file_is_scored_beside_the_shipped_one_on_the_stored_bins(bench,
     assert count_row.split("│")[2].strip() == "count"
 
 
-def test_candidate_weights_are_scored_beside_the_shipped_ones_on_the_same_flights(bench, tmp_path):
-    """The shipped weights copied to another folder, as a candidate: each flight is processed again
-    with them (the detect stage ran again, on the shipped flight's frames, linked, not copied), they
-    score exactly as the shipped weights do, and the shipped weights' results are left as they were."""
+def test_candidate_weights_are_scored_beside_the_shipped_ones_on_the_same_flights(tmp_path):
+    """The shipped weights copied to another folder, as a candidate, on dev worlds: each flight is
+    processed again with them (the detect stage ran again, on the shipped flight's frames, linked, not
+    copied), they score exactly as the shipped weights do, and the shipped weights' results are left
+    as they were."""
     from perception.train import DEFAULT_WEIGHTS
     from rackscan.worlds import weights_root
 
-    out, _ = bench
     cand = tmp_path / "cand" / "rackscan-det.onnx"
     cand.parent.mkdir()
     shutil.copy(DEFAULT_WEIGHTS.with_suffix(".onnx"), cand)
     shutil.copy(DEFAULT_WEIGHTS.parent / "train_config.yaml", cand.parent)  # the weights take grey frames
-    ks = (200, 201, 202)
+    out = tmp_path / "out"
+    cmd = [str(REPO / ".venv/bin/rackscan"), "bench", "worlds", str(TINY), "--worlds", "3", "--split", "dev", "--out", str(out)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, cwd=REPO)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    ks = load_family(TINY).worlds("dev", 3)
     before = {k: (out / f"world-{k}" / "world.json").read_text() for k in ks}
-    r = subprocess.run([str(REPO / ".venv/bin/rackscan"), "bench", "worlds", str(TINY), "--worlds", "3", "--split", "test",
-                        "--out", str(out), "--weights", str(cand)], capture_output=True, text=True, timeout=1200, cwd=REPO)
+    r = subprocess.run(cmd + ["--weights", str(cand)], capture_output=True, text=True, timeout=1200, cwd=REPO,
+                       env={**os.environ, "COLUMNS": "200"})  # a table row on one line
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     root = weights_root(out, cand)
     for k in ks:
@@ -137,24 +141,32 @@ def test_candidate_weights_are_scored_beside_the_shipped_ones_on_the_same_flight
         shipped, mine = (asdict(load_run(d / f"world-{k}" / "world.json")) for d in (out, root))
         shipped.pop("processing_s"), mine.pop("processing_s")
         assert mine == shipped, k
-    frame = Path("world-200/flight/frames/000000.jpg")
-    assert os.path.samefile(out / frame, root / frame)
-    states = [json.loads((d / "world-200/flight/.rackscan/state.json").read_text()) for d in (out, root)]
-    assert states[0]["detect"]["fingerprint"] != states[1]["detect"]["fingerprint"]  # detected again, with the copy
-    assert (root / "world-200/flight/detections.parquet").exists() and (root / "summary-test.json").exists()
-    assert not (root / "world-202" / "flight").exists()  # refused by the planner: nothing flown to link
+        if shipped["refused"]:  # refused by the planner: nothing flown to link
+            assert not (root / f"world-{k}" / "flight").exists()
+            continue
+        frame = Path(f"world-{k}/flight/frames/000000.jpg")
+        assert os.path.samefile(out / frame, root / frame)
+        states = [json.loads((d / f"world-{k}/flight/.rackscan/state.json").read_text()) for d in (out, root)]
+        assert states[0]["detect"]["fingerprint"] != states[1]["detect"]["fingerprint"]  # detected again, with the copy
+        assert (root / f"world-{k}/flight/detections.parquet").exists()
+    assert (root / "summary-dev.json").exists() and (root / "reliability-dev.png").exists()
     table = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
-             for line in r.stdout.splitlines() if line.count("│") == 9}
+             for line in r.stdout.splitlines() if line.count("│") == 10}
     p = pool([load_run(out / f"world-{k}" / "world.json") for k in ks])
+    assert p.observed > 0
+    tr, pr, tp = p.kinds["all"]
+    disc = f"{tp / pr if pr else 1:.2f}/{tp / tr if tr else 1:.2f}"
     assert table["all"] == [str(p.bins), f"{p.count_right} -> {p.count_right}", f"{p.sku_right} -> {p.sku_right}",
-                            f"{p.sent_to_recount} -> {p.sent_to_recount}", "0 -> 0", "0", "0"]
-    assert "202 (refused)" in table
+                            f"{p.sent_to_recount} -> {p.sent_to_recount}",
+                            f"{p.confidently_wrong} -> {p.confidently_wrong}", f"{disc} -> {disc}", "0", "0"]
 
 
 @pytest.mark.parametrize("make,extra,expected", [
     (None, [], "--weights {w}: no such file; expected detector weights (.onnx) rackscan train wrote"),
     ("rackscan-det.pt", [], "--weights {w}: a .pt file; expected the .onnx rackscan train exports"),
     ("rackscan-det.onnx", [], "--weights {w}: no train_config.yaml beside it; expected the one rackscan train writes"),
+    ("rackscan-det.onnx train_config.yaml", ["--split", "test"], "--weights with --split test: weights are chosen on "
+     "dev worlds; ship the chosen ones"),
     ("rackscan-det.onnx train_config.yaml", ["--split", "dev", "--fit-confidence"],
      "--fit-confidence with --weights: the model would be fitted on boxes the shipped weights do not draw; write it as "
      "a candidate with --confidence-out"),
