@@ -243,8 +243,9 @@ def compare_runs(shipped: list[WorldRun], candidate: list[WorldRun]) -> list[Wei
     """Per world and in all, the same worlds scored with the shipped and with candidate detector
     weights; a bin is right when its count and SKU are (the ``wrong`` each run keeps)."""
     rows = []
-    for a, b in zip(shipped, candidate, strict=True):
-        assert a.world == b.world, (a.world, b.world)
+    shipped_by_world = {r.world: r for r in shipped}
+    for b in candidate:
+        a = shipped_by_world[b.world]
         was = {w["bin_id"] for w in a.wrong}
         now = {w["bin_id"]: w for w in b.wrong}
         newly = [f"w{b.world} {i} {w['count']}/{w['true_count']} conf {w['confidence']:.2f}"
