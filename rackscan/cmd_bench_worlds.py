@@ -40,6 +40,13 @@ def worlds_bench(
                                  help="candidate detector weights (.onnx, with the train_config.yaml rackscan train "
                                       "writes beside it): each world's stored flight is processed again with them in "
                                       "OUT/weights-<sha256>/ and scored beside the shipped weights"),
+    confidence_model: Path = typer.Option(None, "--confidence-model",
+                                          help="with --weights: fuse the candidate's boxes with this bin confidence "
+                                               "model (one --fit-confidence --confidence-out fitted on them) instead "
+                                               "of the shipped one"),
+    count_model: Path = typer.Option(None, "--count-model",
+                                     help="with --weights: the count confidence model to fuse them with (one "
+                                          "--fit-count-confidence --confidence-out wrote) instead of the shipped one"),
 ) -> None:
     """Per world and pooled: bin count and SKU accuracy, discrepancy precision/recall by kind, wrong
     bins at confidence >= 0.9, calibration (ECE, Brier, reliability diagram), processing / flight time."""
@@ -86,6 +93,18 @@ def worlds_bench(
         if refit and confidence_out is None:
             raise DatasetError(f"{refit} with --weights: the model would be fitted on boxes the shipped weights do not "
                                "draw; write it as a candidate with --confidence-out")
+    models = [f for f, m in (("--confidence-model", confidence_model), ("--count-model", count_model)) if m is not None]
+    cand_fusion = None
+    if models:
+        if weights is None:
+            raise DatasetError(f"{models[0]} without --weights: the shipped weights' results are fused with the shipped "
+                               "models; score a model on their stored bins with --score-confidence, or give the "
+                               "candidate weights its boxes came from")
+        from slam_fusion.tools.io import FusionOptions, load_confidence_models
+
+        cand_fusion = FusionOptions(confidence_model=str(confidence_model) if confidence_model else None,
+                                    count_model=str(count_model) if count_model else None)
+        load_confidence_models(cand_fusion)  # a missing or wrong file says so now, not after the first flight
 
     def score(cand: Path | None) -> list:
         """Every world of ``ks`` flown (once) and processed with the shipped weights, or candidate ``cand``."""
@@ -106,7 +125,8 @@ def worlds_bench(
                     prog.advance(overall)
 
                 return run_worlds(fam, ks, root, jobs=jobs, fresh=fresh, one_face=one_face, weights=cand,
-                                  on_frame=on_frame, on_done=on_done)
+                                  fuse_options=cand_fusion if cand is not None else None, on_frame=on_frame,
+                                  on_done=on_done)
         done = []
         ex = make_executor(executor)
         try:
@@ -115,6 +135,7 @@ def worlds_bench(
                 for k in ks:
                     task = prog.add_task(f"world {k}: {'flying' if cand is None else 'processing'}", total=None)
                     done.append(run_world(fam, k, root, executor=ex, fresh=fresh, one_face=one_face, weights=cand,
+                                          fuse_options=cand_fusion if cand is not None else None,
                                           log=lambda s: None,
                                           on_frame=lambda i, n, t=task: prog.update(t, completed=i, total=n)))
                     prog.remove_task(task)
@@ -129,8 +150,10 @@ def worlds_bench(
         from rackscan.worlds import weights_root
 
         root = weights_root(root, weights)  # the candidate's figures, plots and fitted models go here
+    fused_with = "".join(f", {f} {m}" for f, m in (("bin confidence model", confidence_model),
+                                                    ("count confidence model", count_model)) if m is not None)
     t = Table(title=f"rackscan bench worlds {family_yaml.name}: {len(runs)} {split} worlds ({ks[0]}-{ks[-1]})"
-                    + (f", detector weights {weights}" if weights is not None else ""))
+                    + (f", detector weights {weights}{fused_with}" if weights is not None else ""))
     for c in ("world", "bins", "count", "SKU", "recount", f"wrong >= {CONFIDENT}", "disc. P / R", "proc / flight", "world"):
         t.add_column(c)
     for r in runs:
@@ -223,7 +246,7 @@ def worlds_bench(
     if weights is not None:
         from rackscan.worlds import compare_runs
 
-        c = Table(title=f"detector weights {weights} beside the shipped ones, on the same recorded flights")
+        c = Table(title=f"detector weights {weights}{fused_with} beside the shipped ones, on the same recorded flights")
         c.caption = ("right: count and SKU right; newly wrong / fixed: bins right with the shipped weights and wrong with "
                      "these, and the other way round")
         for col in ("world", "bins", "count right", "SKU right", "recount", f"wrong >= {CONFIDENT}", "disc. P / R",

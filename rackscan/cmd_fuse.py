@@ -22,6 +22,8 @@ def register(app: typer.Typer) -> None:
         poses: str = typer.Option("auto", "--poses", help="pose source: auto, tlog (RTK global position), odometry (MAVLink ODOMETRY), csv (poses.csv)"),
         ply: Path = typer.Option(None, "--ply", help="also write the rack faces and fused tires as a PLY mesh (Open3D opens it)"),
         catalogue: Path = typer.Option(None, "--catalogue", help="catalogue.csv (sku,gtin) mapping GTINs to SKUs (default BUNDLE/catalogue.csv when present)"),
+        confidence_model: Path = typer.Option(None, "--confidence-model", help="bin confidence model (JSON; default: the shipped one), e.g. one fitted on a candidate detector's boxes"),
+        count_model: Path = typer.Option(None, "--count-model", help="count confidence model (JSON; default: the shipped one)"),
     ) -> None:
         """Fuse a flight's detections into one observation per bin."""
         from rich.console import Console
@@ -42,7 +44,9 @@ def register(app: typer.Typer) -> None:
         opts = FusionOptions(max_gap_s=max_gap_s, clock_offset_s=off, min_overlap=min_overlap, min_support=min_support,
                              smooth_s=smooth_s, drift_correction=drift_correction, register_passes=register_passes,
                              poses=poses,
-                             catalogue=str(catalogue) if catalogue else None)
+                             catalogue=str(catalogue) if catalogue else None,
+                             confidence_model=str(confidence_model) if confidence_model else None,
+                             count_model=str(count_model) if count_model else None)
         res = fuse_bundle(b, opts, detections=detections)
         out = write_outputs(b, res, b.meta.flight_id)
         med, mx = residual_stats(res.label_residuals_px)

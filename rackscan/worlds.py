@@ -272,11 +272,12 @@ def compare_runs(shipped: list[WorldRun], candidate: list[WorldRun]) -> list[Wei
 
 def run_world(fam, k: int, out_root: Path, *, executor=None, fresh: bool = False, one_face: bool = False,
               log: Callable[[str], None] = print, on_frame: Callable[[int, int], None] | None = None,
-              weights: Path | None = None) -> WorldRun:
+              weights: Path | None = None, fuse_options=None) -> WorldRun:
     """Draw, plan, fly, process and score world ``k`` of ``fam`` in ``out_root/world-k``. With candidate
     detector ``weights``, the same recorded flight is processed with them and scored in
     ``weights_root(out_root, weights)/world-k`` (its recorded files linked there, ``link_flight``); the
-    shipped weights' results in ``out_root/world-k`` are left as they are."""
+    shipped weights' results in ``out_root/world-k`` are left as they are. ``fuse_options``: how the
+    flight is fused (``FusionOptions``; a candidate's confidence models), the defaults without it."""
     import pandas as pd
 
     from rackscan.cmd_bench_scenario import score_counts, truth_by_bin
@@ -310,7 +311,7 @@ def run_world(fam, k: int, out_root: Path, *, executor=None, fresh: bool = False
     text = world.erp.to_csv(index=False)
     if not erp.exists() or erp.read_text() != text:  # unchanged: reconciliation stays up to date
         erp.write_text(text)
-    rep = process_bundle(bundle, erp=erp, executor=executor, log=log, weights=weights,
+    rep = process_bundle(bundle, erp=erp, executor=executor, log=log, weights=weights, fuse_options=fuse_options,
                          reconcile_options={"out_dir": root / "report", "db_url": None, "min_confidence": MIN_CONFIDENCE})
     st = StageState(bundle)
     proc_s = sum(float(st.info(s).get("seconds", 0.0)) for s in ("detect", "fuse", "reconcile"))
@@ -365,7 +366,7 @@ def _world_job(job: tuple) -> WorldRun:
     from datasets.family import load_family
     from rackscan.executors import LocalExecutor
 
-    fam_path, k, out_root, fresh, one_face, weights, queue = job
+    fam_path, k, out_root, fresh, one_face, weights, fuse_options, queue = job
     last = [0.0]
 
     def on_frame(i: int, n: int) -> None:
@@ -375,11 +376,12 @@ def _world_job(job: tuple) -> WorldRun:
             queue.put((k, i, n))
 
     return run_world(load_family(fam_path), k, out_root, executor=LocalExecutor(quiet=True), fresh=fresh,
-                     one_face=one_face, log=lambda s: None, on_frame=on_frame, weights=weights)
+                     one_face=one_face, log=lambda s: None, on_frame=on_frame, weights=weights,
+                     fuse_options=fuse_options)
 
 
 def run_worlds(fam, ks: list[int], out_root: Path, *, jobs: int, fresh: bool = False, one_face: bool = False,
-               weights: Path | None = None, on_frame: Callable[[int, int, int], None] | None = None,
+               weights: Path | None = None, fuse_options=None, on_frame: Callable[[int, int, int], None] | None = None,
                on_done: Callable[[WorldRun], None] | None = None) -> list[WorldRun]:
     """Worlds ``ks`` of ``fam`` run ``jobs`` at a time, each in its own process, returned in ``ks``' order:
     a world renders its frames on one core, most of its time (test world 20000: about 8 of 12 min).
@@ -391,7 +393,8 @@ def run_worlds(fam, ks: list[int], out_root: Path, *, jobs: int, fresh: bool = F
     ctx = mp.get_context("spawn")  # no state of this process (threads, a loaded detector) leaks into a worker
     with ctx.Manager() as manager, ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         frames = manager.Queue()
-        todo = {pool.submit(_world_job, (str(fam.source), k, Path(out_root), fresh, one_face, weights, frames)): k
+        todo = {pool.submit(_world_job, (str(fam.source), k, Path(out_root), fresh, one_face, weights,
+                                                fuse_options, frames)): k
                 for k in ks}
         done: dict[int, WorldRun] = {}
         pending = set(todo)

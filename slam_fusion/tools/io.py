@@ -79,6 +79,8 @@ class FusionOptions:
     register_passes: bool = True  # line a face's passes up on the tires they saw in common
     poses: str = "auto"  # auto, tlog, odometry or csv
     catalogue: str | None = None  # catalogue.csv mapping GTINs to SKUs (default: BUNDLE/catalogue.csv)
+    confidence_model: str | None = None  # the bin confidence model's JSON (default: the shipped confidence_model.json)
+    count_model: str | None = None  # the count confidence model's JSON (default: the shipped count_model.json)
 
     def __post_init__(self) -> None:
         if self.poses not in ("auto", "tlog", "odometry", "csv"):
@@ -91,12 +93,40 @@ class FusionOptions:
                 raise FusionError(f"--{name.replace('_', '-')}: {getattr(self, name)}; expected a share between 0 and 1")
 
 
+def confidence_models(opts: FusionOptions) -> tuple[Path, Path]:
+    """The bin and count confidence models' files ``opts`` fuses with: those it names, else the shipped ones."""
+    from slam_fusion.core.confidence import COUNT_MODEL_PATH, MODEL_PATH
+
+    return (Path(opts.confidence_model or MODEL_PATH), Path(opts.count_model or COUNT_MODEL_PATH))
+
+
+def load_confidence_models(opts: FusionOptions):
+    """(bin model, count model) as ``fuse_detections`` takes them: "shipped" where ``opts`` names none,
+    else the files it names, each checked for its target; a one-line ``FusionError`` naming the file
+    and what was expected otherwise."""
+    from slam_fusion.core.confidence import ConfidenceModel
+
+    out = []
+    for path, target, flag in ((opts.confidence_model, "bin", "--confidence-model"), (opts.count_model, "count", "--count-model")):
+        if path is None:
+            out.append("shipped")
+            continue
+        if not Path(path).is_file():
+            raise FusionError(f"{flag} {path}: no such file; expected a {target} confidence model's JSON "
+                              f"(`rackscan bench worlds ... --fit-{'count-' if target == 'count' else ''}confidence "
+                              "--confidence-out` writes one)")
+        model = ConfidenceModel.load(Path(path))
+        if model.target != target:
+            raise FusionError(f"{flag} {path}: a model of target {model.target!r}; expected {target!r}")
+        out.append(model)
+    return tuple(out)
+
+
 def fusion_inputs(bundle, opts: FusionOptions = FusionOptions()) -> list[Path]:
     """Every file ``fuse_bundle`` reads (for the stage's fingerprint): per bundle of the flight its
     detections, telemetry, frame times, metadata (camera, extrinsic), site, external poses and
-    catalogue; the catalogue given instead; the shipped confidence and count confidence models."""
-    from slam_fusion.core.confidence import COUNT_MODEL_PATH, MODEL_PATH
-
+    catalogue; the catalogue given instead; the confidence and count confidence models it fuses
+    with (``confidence_models``: the shipped ones unless ``opts`` names others)."""
     files = []
     for b in (bundle.bundles if hasattr(bundle, "bundles") else [bundle]):
         root = Path(b.path)
@@ -106,7 +136,7 @@ def fusion_inputs(bundle, opts: FusionOptions = FusionOptions()) -> list[Path]:
             files.append(root / "catalogue.csv")
     if opts.catalogue is not None:
         files.append(Path(opts.catalogue))
-    return files + [MODEL_PATH, COUNT_MODEL_PATH]
+    return files + list(confidence_models(opts))
 
 
 def fuse_bundle(bundle, opts: FusionOptions = FusionOptions(), *, detections: str | Path | None = None, drift_solver=None):
@@ -151,13 +181,14 @@ def _fuse(bundle, traj, frame_t_ns: dict[int, int], dets: list, opts: FusionOpti
 
     cat = opts.catalogue
     g2s, sections, diameters = read_catalogue_maps(cat or Path(bundle.path) / "catalogue.csv", required=cat is not None)
+    bin_model, count_model = load_confidence_models(opts)
     return fuse_detections(site=bundle.site(), cam=bundle.camera_spec().model(), T_body_camera=frame_extrinsics(bundle),
                            traj=traj, frame_t_ns=frame_t_ns, detections=dets,
                            max_gap_ns=int(opts.max_gap_s * 1e9), clock_offset_s=opts.clock_offset_s,
                            min_overlap=opts.min_overlap, min_support=opts.min_support, smooth_s=opts.smooth_s,
                            drift_correction=opts.drift_correction, gtin_to_sku=g2s, section_of=sections,
                            diameter_of=diameters, register_passes=opts.register_passes,
-                           only_faces=only_faces,
+                           only_faces=only_faces, confidence_model=bin_model, count_model=count_model,
                            **({"drift_solver": drift_solver} if drift_solver else {}))
 
 

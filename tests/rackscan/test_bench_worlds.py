@@ -136,6 +136,7 @@ def test_candidate_weights_are_scored_beside_the_shipped_ones_on_the_same_flight
                        env={**os.environ, "COLUMNS": "200"})  # a table row on one line
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     root = weights_root(out, cand)
+    states_cand = {}
     for k in ks:
         assert (out / f"world-{k}" / "world.json").read_text() == before[k]
         shipped, mine = (asdict(load_run(d / f"world-{k}" / "world.json")) for d in (out, root))
@@ -148,6 +149,7 @@ def test_candidate_weights_are_scored_beside_the_shipped_ones_on_the_same_flight
         assert os.path.samefile(out / frame, root / frame)
         states = [json.loads((d / f"world-{k}/flight/.rackscan/state.json").read_text()) for d in (out, root)]
         assert states[0]["detect"]["fingerprint"] != states[1]["detect"]["fingerprint"]  # detected again, with the copy
+        states_cand[k] = states[1]
         assert (root / f"world-{k}/flight/detections.parquet").exists()
     assert (root / "summary-dev.json").exists() and (root / "reliability-dev.png").exists()
     table = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
@@ -159,6 +161,48 @@ def test_candidate_weights_are_scored_beside_the_shipped_ones_on_the_same_flight
     assert table["all"] == [str(p.bins), f"{p.count_right} -> {p.count_right}", f"{p.sku_right} -> {p.sku_right}",
                             f"{p.sent_to_recount} -> {p.sent_to_recount}",
                             f"{p.confidently_wrong} -> {p.confidently_wrong}", f"{disc} -> {disc}", "0", "0"]
+
+    # the candidate's boxes fused with a confidence model of their own (here one sure every bin is
+    # wrong): fused and reconciled again, not detected again; every bin it observed goes to recount
+    from slam_fusion.core.confidence import MODEL_PATH
+
+    doubting = tmp_path / "doubting.json"
+    doubting.write_text(json.dumps({**json.loads(MODEL_PATH.read_text()), "bias": -60.0}))
+    r = subprocess.run(cmd + ["--weights", str(cand), "--confidence-model", str(doubting)], capture_output=True,
+                       text=True, timeout=1200, cwd=REPO, env={**os.environ, "COLUMNS": "200"})
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert "bin confidence model" in r.stdout and "doubting.json" in r.stdout  # said in the tables' titles
+    for k in ks:
+        assert (out / f"world-{k}" / "world.json").read_text() == before[k]
+        mine = load_run(root / f"world-{k}" / "world.json")
+        assert mine.recount == mine.observed and mine.confidently_wrong == 0, k
+        if mine.refused:
+            continue
+        state = json.loads((root / f"world-{k}/flight/.rackscan/state.json").read_text())
+        assert state["detect"]["fingerprint"] == states_cand[k]["detect"]["fingerprint"]  # the same boxes
+        assert state["fuse"]["fingerprint"] != states_cand[k]["fuse"]["fingerprint"]
+
+
+@pytest.mark.parametrize("extra,expected", [
+    (["--confidence-model", "{m}"], "--confidence-model without --weights: the shipped weights' results are fused with "
+     "the shipped models"),
+    (["--weights", "{w}", "--count-model", "{m}"], "--count-model {m}: a model of target 'bin'; expected 'count'"),
+    (["--weights", "{w}", "--confidence-model", "{m}x"], "--confidence-model {m}x: no such file; expected a bin "
+     "confidence model's JSON"),
+])
+def test_candidate_models_are_checked_before_any_world_is_flown(extra, expected, tmp_path, capsys):
+    from rackscan.cli import main
+    from slam_fusion.core.confidence import MODEL_PATH
+
+    w, m = tmp_path / "rackscan-det.onnx", tmp_path / "m.json"
+    w.write_bytes(b"x")
+    (tmp_path / "train_config.yaml").write_text("input_colour: gray\n")
+    m.write_bytes(MODEL_PATH.read_bytes())
+    args = [a.format(w=w, m=m) for a in extra]
+    assert main(["bench", "worlds", str(TINY), "--split", "dev", "--worlds", "1", "--out", str(tmp_path / "out"),
+                 *args]) == 1
+    assert capsys.readouterr().err.strip().startswith("error: " + expected.format(w=w, m=m))
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("make,extra,expected", [

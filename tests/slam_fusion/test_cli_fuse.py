@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 
 os.environ.setdefault("MAVLINK20", "1")
@@ -87,3 +88,58 @@ def test_fuse_cli_says_when_the_clock_cannot_be_told_from_drift(tmp_path, capsys
     assert main(["fuse", str(tmp_path / "b")]) == 0
     out = capsys.readouterr().out
     assert "warning:" in out and "--clock-offset-s" in out
+
+
+def _model(path, source, **change):
+    """The shipped model at ``source`` written to ``path`` with fields of its JSON changed."""
+    import json
+
+    data = json.loads(source.read_text())
+    data.update(change)
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_fuse_cli_fuses_with_the_confidence_models_it_is_given(tmp_path, capsys):
+    """A candidate's models (as `bench worlds --confidence-out` writes them) replace the shipped ones:
+    the counts stay, the confidences are the given models'; the shipped models give what they gave."""
+    from slam_fusion.core.confidence import COUNT_MODEL_PATH, MODEL_PATH
+
+    _bundle(tmp_path / "b", offset_s=0.25)
+    assert main(["fuse", str(tmp_path / "b")]) == 0
+    shipped = pd.read_parquet(tmp_path / "b" / "observations.parquet")
+    assert (shipped["confidence"] > 0.5).all()
+    doubting = _model(tmp_path / "bin.json", MODEL_PATH, bias=-60.0)  # sure every bin is wrong
+    count_doubting = _model(tmp_path / "count.json", COUNT_MODEL_PATH, bias=-60.0)
+    assert main(["fuse", str(tmp_path / "b"), "--confidence-model", str(doubting)]) == 0
+    cand = pd.read_parquet(tmp_path / "b" / "observations.parquet")
+    assert list(cand["count"]) == list(shipped["count"]) and (cand["confidence"] < 1e-6).all()
+    assert list(cand["count_confidence"]) == list(shipped["count_confidence"])  # the shipped count model still
+    assert main(["fuse", str(tmp_path / "b"), "--count-model", str(count_doubting)]) == 0
+    cand = pd.read_parquet(tmp_path / "b" / "observations.parquet")
+    assert (cand["count_confidence"] < 1e-6).all() and list(cand["confidence"]) == list(shipped["confidence"])
+    assert main(["fuse", str(tmp_path / "b")]) == 0
+    again = pd.read_parquet(tmp_path / "b" / "observations.parquet")
+    assert list(again["confidence"]) == list(shipped["confidence"])
+
+
+@pytest.mark.parametrize("flag,make,expected", [
+    ("--confidence-model", None, "--confidence-model {m}: no such file; expected a bin confidence model's JSON"),
+    ("--count-model", None, "--count-model {m}: no such file; expected a count confidence model's JSON"),
+    ("--confidence-model", "not json", "{m}: not a readable confidence model (JSONDecodeError)"),
+    ("--count-model", "bin", "--count-model {m}: a model of target 'bin'; expected 'count'"),
+    ("--confidence-model", "count", "--confidence-model {m}: a model of target 'count'; expected 'bin'"),
+])
+def test_fuse_cli_names_a_confidence_model_it_cannot_use(flag, make, expected, tmp_path, capsys):
+    from slam_fusion.core.confidence import COUNT_MODEL_PATH, MODEL_PATH
+
+    _bundle(tmp_path / "b", offset_s=0.0)
+    m = tmp_path / "m.json"
+    if make == "not json":
+        m.write_text("{")
+    elif make is not None:
+        _model(m, MODEL_PATH if make == "bin" else COUNT_MODEL_PATH)
+    assert main(["fuse", str(tmp_path / "b"), flag, str(m)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: " + expected.format(m=m)) and "\n" not in err
+    assert not (tmp_path / "b" / "observations.parquet").exists()
