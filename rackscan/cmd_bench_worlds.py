@@ -51,6 +51,8 @@ def worlds_bench(
     """Per world and pooled: bin count and SKU accuracy, discrepancy precision/recall by kind, wrong
     bins at confidence >= 0.9, calibration (ECE, Brier, reliability diagram), processing / flight time."""
     import json
+    import os
+    from dataclasses import asdict
 
     from rich.console import Console
     from rich.table import Table
@@ -61,6 +63,8 @@ def worlds_bench(
                                  pick_worlds, pool, reliability_plot, run_world, run_worlds)
 
     con = Console()
+    if not con.is_terminal and "COLUMNS" not in os.environ:  # a log of an hour's run: its tables whole, not cut at 80
+        con = Console(width=200)
     fam = load_family(family_yaml)
     ks = pick_worlds(fam, split, world) if world else fam.worlds(split, worlds, start=start)
     from datasets.errors import DatasetError
@@ -257,6 +261,11 @@ def worlds_bench(
             return f"{tp / pr if pr else 1:.2f}/{tp / tr if tr else 1:.2f}"
 
         rows = compare_runs(shipped_runs, runs)
+        compared = root / f"compare-{split}.json"  # saved once: what the table below shows, for any later view
+        compared.write_text(json.dumps({"family": str(family_yaml), "split": split, "worlds": ks, "weights": str(weights),
+                                        "confidence_model": str(confidence_model) if confidence_model else None,
+                                        "count_model": str(count_model) if count_model else None,
+                                        "rows": [asdict(r) for r in rows]}, indent=1))
         for row in rows:
             c.add_row(row.label, str(row.bins), f"{row.count_right[0]} -> {row.count_right[1]}",
                       f"{row.sku_right[0]} -> {row.sku_right[1]}", f"{row.recount[0]} -> {row.recount[1]}",
@@ -268,7 +277,8 @@ def worlds_bench(
         if total.newly_wrong:
             con.print(f"newly wrong ({len(total.newly_wrong)}): " + "; ".join(total.newly_wrong[:40])
                       + (" ..." if len(total.newly_wrong) > 40 else ""))
-        con.print(f"with these weights: {root}/world-*/world.json; the shipped weights': {root.parent}/world-*/world.json")
+        con.print(f"with these weights: {root}/world-*/world.json; the shipped weights': {root.parent}/world-*/world.json; "
+                  f"side by side: {compared}")
     wrong = [(r.world, w) for r in runs for w in r.wrong]
     if wrong:
         con.print(f"wrong bins ({len(wrong)}): " + "; ".join(

@@ -161,6 +161,11 @@ def test_candidate_weights_are_scored_beside_the_shipped_ones_on_the_same_flight
     assert table["all"] == [str(p.bins), f"{p.count_right} -> {p.count_right}", f"{p.sku_right} -> {p.sku_right}",
                             f"{p.sent_to_recount} -> {p.sent_to_recount}",
                             f"{p.confidently_wrong} -> {p.confidently_wrong}", f"{disc} -> {disc}", "0", "0"]
+    saved = json.loads((root / "compare-dev.json").read_text())  # the table, saved once
+    assert saved["worlds"] == ks and saved["weights"] == str(cand) and saved["confidence_model"] is None
+    every = saved["rows"][-1]
+    assert every["label"] == "all" and every["count_right"] == [p.count_right] * 2 and every["newly_wrong"] == []
+    assert [r["label"].split()[0] for r in saved["rows"][:-1]] == [str(k) for k in ks]
 
     # the candidate's boxes fused with a confidence model of their own (here one sure every bin is
     # wrong): fused and reconciled again, not detected again; every bin it observed goes to recount
@@ -172,6 +177,7 @@ def test_candidate_weights_are_scored_beside_the_shipped_ones_on_the_same_flight
                        text=True, timeout=1200, cwd=REPO, env={**os.environ, "COLUMNS": "200"})
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert "bin confidence model" in r.stdout and "doubting.json" in r.stdout  # said in the tables' titles
+    assert json.loads((root / "compare-dev.json").read_text())["confidence_model"] == str(doubting)
     for k in ks:
         assert (out / f"world-{k}" / "world.json").read_text() == before[k]
         mine = load_run(root / f"world-{k}" / "world.json")
