@@ -245,17 +245,24 @@ def shipped_model() -> ConfidenceModel | None:
     return ConfidenceModel.load(MODEL_PATH) if MODEL_PATH.exists() else None
 
 
+def load_model(path: Path, target: str, *, name: str = "", fix: str = "") -> ConfidenceModel:
+    """The model in ``path``, checked to give the chance of ``target`` ("bin" or "count"); otherwise a
+    one-line ``FusionError`` naming it (``name``, else its path), with ``fix`` in brackets."""
+    model = ConfidenceModel.load(path)
+    if model.target != target:
+        from slam_fusion.errors import FusionError
+
+        raise FusionError(f"{name or path}: a model of target {model.target!r}; expected {target!r}"
+                          + (f" ({fix})" if fix else ""))
+    return model
+
+
 def shipped_count_model() -> ConfidenceModel | None:
     """p(the bin's count is right), SKU aside; None where none was shipped (the bin's confidence serves)."""
     if not COUNT_MODEL_PATH.exists():
         return None
-    model = ConfidenceModel.load(COUNT_MODEL_PATH)
-    if model.target != "count":
-        from slam_fusion.errors import FusionError
-
-        raise FusionError(f"{COUNT_MODEL_PATH}: a model of target {model.target!r}; expected 'count' (fit it with "
-                          "`rackscan bench worlds FAMILY --split dev --fit-count-confidence`)")
-    return model
+    return load_model(COUNT_MODEL_PATH, "count",
+                      fix="fit it with `rackscan bench worlds FAMILY --split dev --fit-count-confidence`")
 
 
 def fit_confidence(evidence: list[BinEvidence], right: list[bool], *, l2: float = 1.0, fitted_on: str = "",

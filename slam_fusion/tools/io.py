@@ -104,7 +104,7 @@ def load_confidence_models(opts: FusionOptions):
     """(bin model, count model) as ``fuse_detections`` takes them: "shipped" where ``opts`` names none,
     else the files it names, each checked for its target; a one-line ``FusionError`` naming the file
     and what was expected otherwise."""
-    from slam_fusion.core.confidence import ConfidenceModel
+    from slam_fusion.core.confidence import load_model
 
     out = []
     for path, target, flag in ((opts.confidence_model, "bin", "--confidence-model"), (opts.count_model, "count", "--count-model")):
@@ -115,10 +115,7 @@ def load_confidence_models(opts: FusionOptions):
             raise FusionError(f"{flag} {path}: no such file; expected a {target} confidence model's JSON "
                               f"(`rackscan bench worlds ... --fit-{'count-' if target == 'count' else ''}confidence "
                               "--confidence-out` writes one)")
-        model = ConfidenceModel.load(Path(path))
-        if model.target != target:
-            raise FusionError(f"{flag} {path}: a model of target {model.target!r}; expected {target!r}")
-        out.append(model)
+        out.append(load_model(Path(path), target, name=f"{flag} {path}"))
     return tuple(out)
 
 
