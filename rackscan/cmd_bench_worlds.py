@@ -113,6 +113,7 @@ def worlds_bench(
     def score(cand: Path | None) -> list:
         """Every world of ``ks`` flown (once) and processed with the shipped weights, or candidate ``cand``."""
         what = f" with {cand.name}" if cand is not None else ""
+        fuse = cand_fusion if cand is not None else None  # the shipped weights' pass fuses as shipped
         if jobs > 1:
             with progress_bar() as prog:
                 overall = prog.add_task(f"{split} worlds of {fam.name}{what}, {jobs} at a time", total=len(ks))
@@ -129,8 +130,7 @@ def worlds_bench(
                     prog.advance(overall)
 
                 return run_worlds(fam, ks, root, jobs=jobs, fresh=fresh, one_face=one_face, weights=cand,
-                                  fuse_options=cand_fusion if cand is not None else None, on_frame=on_frame,
-                                  on_done=on_done)
+                                  fuse_options=fuse, on_frame=on_frame, on_done=on_done)
         done = []
         ex = make_executor(executor)
         try:
@@ -139,7 +139,7 @@ def worlds_bench(
                 for k in ks:
                     task = prog.add_task(f"world {k}: {'flying' if cand is None else 'processing'}", total=None)
                     done.append(run_world(fam, k, root, executor=ex, fresh=fresh, one_face=one_face, weights=cand,
-                                          fuse_options=cand_fusion if cand is not None else None,
+                                          fuse_options=fuse,
                                           log=lambda s: None,
                                           on_frame=lambda i, n, t=task: prog.update(t, completed=i, total=n)))
                     prog.remove_task(task)

@@ -393,8 +393,8 @@ def run_worlds(fam, ks: list[int], out_root: Path, *, jobs: int, fresh: bool = F
     ctx = mp.get_context("spawn")  # no state of this process (threads, a loaded detector) leaks into a worker
     with ctx.Manager() as manager, ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         frames = manager.Queue()
-        todo = {pool.submit(_world_job, (str(fam.source), k, Path(out_root), fresh, one_face, weights,
-                                                fuse_options, frames)): k
+        todo = {pool.submit(_world_job, (str(fam.source), k, Path(out_root), fresh, one_face, weights, fuse_options,
+                                         frames)): k
                 for k in ks}
         done: dict[int, WorldRun] = {}
         pending = set(todo)
