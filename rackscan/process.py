@@ -38,11 +38,12 @@ def detect_chunk(job: DetectChunk) -> tuple[int, int]:
     Returns (frames done, frames skipped as corrupt or missing). Picklable for Ray."""
     from flight.bundle import Bundle
     from flight.errors import FlightError
-    from perception.detector import Detector
+    from perception.detector import Detector, input_colour
     from perception.io import write_detections
     from perception.pipeline import default_decode_threads, run_perception
 
-    key = (job.weights, job.backend, job.device, job.conf, job.batch)
+    # the weights' train_config.yaml may have changed since this process loaded them (input colour)
+    key = (job.weights, input_colour(Path(job.weights)), job.backend, job.device, job.conf, job.batch)
     det = _DETECTORS.get(key)
     if det is None:
         det = _DETECTORS[key] = Detector(job.weights, backend=job.backend, device=job.device, conf=job.conf,
@@ -97,7 +98,10 @@ def _plan_detect(b, *, w: Path, backend: str, device: str, conf: float, batch: i
 
     root = Path(b.path)
     state = StageState(root)
-    fp = fingerprint("detect", str(w), backend, conf, chunk_frames, code_digest("perception"),
+    from perception.detector import input_colour
+
+    # what the weights were trained on (their train_config.yaml) decides what the detector is given
+    fp = fingerprint("detect", str(w), backend, conf, chunk_frames, code_digest("perception"), input_colour(w),
                      files=[root / "frames.csv", w])
     if state.is_done("detect", fp, [root / "detections.parquet"]):
         log(f"detect: up to date ({root.name}/detections.parquet)")

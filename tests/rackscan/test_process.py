@@ -154,3 +154,28 @@ def test_several_flights_go_to_the_executor_side_by_side(flight, tmp_path):
         assert (tmp_path / "reports" / name / "discrepancies.csv").read_text() == \
             (tmp_path / "alone" / "report" / "discrepancies.csv").read_text()
     assert alone.fusion.bins == reps[0].fusion.bins > 0
+
+
+def test_detect_runs_again_when_the_weights_input_colour_changes_not_for_a_comment(processed, tmp_path):
+    """The train_config.yaml beside the weights says what they were trained on (gray or colour), so
+    what the detector is given: flipping it detects again, an edit that leaves it does not."""
+    from perception.train import DEFAULT_WEIGHTS
+    from rackscan.process import process_bundle
+
+    shutil.copytree(processed, tmp_path / "p")
+    b, erp = tmp_path / "p" / "bundle", tmp_path / "p" / "erp.csv"
+    w = tmp_path / "w" / DEFAULT_WEIGHTS.name
+    w.parent.mkdir()
+    shutil.copy2(DEFAULT_WEIGHTS, w)
+    shutil.copy2(DEFAULT_WEIGHTS.parent / "train_config.yaml", w.parent / "train_config.yaml")
+    cfg = w.parent / "train_config.yaml"
+    assert "input_colour: gray" in cfg.read_text()
+    assert process_bundle(b, erp=erp, weights=w, log=lambda s: None).stages["detect"] == "ran"  # other weights' path
+    gray = _dets(b)
+    _edit(cfg)  # a comment: the same input
+    assert process_bundle(b, erp=erp, weights=w, log=lambda s: None).stages == {
+        "detect": "skipped", "fuse": "skipped", "reconcile": "skipped"}
+    cfg.write_text(cfg.read_text().replace("input_colour: gray", "input_colour: bgr"))
+    assert process_bundle(b, erp=erp, weights=w, log=lambda s: None).stages["detect"] == "ran"
+    cols = ["frame_idx", "x1", "y1", "x2", "y2", "confidence"]
+    assert not _dets(b)[cols].equals(gray[cols])  # colour frames: other boxes or scores
