@@ -222,10 +222,14 @@ def test_runner_flies_a_short_mission_on_arducopter_sitl(tmp_path):
             stop.set()
             r.close()
     assert out.status.value == "complete" and out.disarmed_on_ground and not out.failsafes
-    rec = {p.vehicle_name: (p.before, p.now) for p in r.failsafe_record.params}
+    # in the profile's units: RTL_ALT_M in metres, or on firmware before its rename (4.7) RTL_ALT in centimetres
+    rec = {p.name: (p.before / p.scale, p.now / p.scale) for p in r.failsafe_record.params}
+    names = {p.name: p.vehicle_name for p in r.failsafe_record.params}
+    print(f"SITL failsafe profile: the return altitude set as {names['RTL_ALT_M']} "
+          f"({' -> '.join(f'{v:g}' for v in rec['RTL_ALT_M'])} m)")
     # ArduCopter's own defaults, before the profile set them
     assert rec["FS_GCS_ENABLE"] == (0, 1) and rec["BATT_FS_LOW_ACT"] == (0, 2) and rec["FENCE_ENABLE"] == (0, 1)
-    assert rec["WP_YAW_BEHAVIOR"] == (2, 0) and rec["RTL_ALT_M"] == (15, 3)
+    assert rec["WP_YAW_BEHAVIOR"] == (2, 0) and rec["RTL_ALT_M"] == (15, 3) and names["RTL_ALT_M"] in ("RTL_ALT_M", "RTL_ALT")
     # CONDITION_YAW held through the waypoints: facing east while flying north
     assert len(headings) > 5 and abs(sorted(headings)[len(headings) // 2] - 90.0) < 10.0, headings
 
@@ -561,3 +565,51 @@ def _leg_seqs(bundle) -> list[int]:
 
     seqs = sorted({m.seq for _, m in Bundle(bundle).iter_mavlink(["MISSION_CURRENT"])})
     return seqs[:-1] or seqs
+
+
+@pytest.mark.timeout(3600)
+@pytest.mark.parametrize("scenario_file", ["default-4k.yaml", "default-4k-pair.yaml"])
+def test_aisle_a01_with_the_4k_camera_is_never_confidently_wrong(tmp_path, scenario_file):
+    """Aisle A01 of ``default-4k.yaml`` (the 4K wide camera at its 2.19 m standoff, where a degree of
+    attitude error moves a tire 4 cm on the face), and of ``default-4k-pair.yaml`` (a left and a right
+    4K camera, both faces in one pass down the aisle's middle), flown by ``rackscan fly --camera
+    synthetic`` on ArduCopter's own position and attitude, then ``rackscan process`` against the ERP
+    and the catalogue as product master. Every bin of A01 is observed with its SKU, and no count is
+    wrong at confidence >= 0.9 (the first 4K flight, 2026-12-03, before fusion's ``row_copy`` rule,
+    counted one tire boxed twice at 0.998); the count and the wrong bins are printed."""
+    import pandas as pd
+
+    from datasets.world import build_world
+    from flight.planfile import write_plan
+    from flight.planner import PlanOptions, plan
+    from rackscan.cmd_bench_scenario import confidently_wrong, per_bin, score_counts, truth_by_bin
+    from reconciliation.master import apply_product_master, load_product_master
+
+    scenario = REPO / "datasets" / "scenarios" / scenario_file
+    world = build_world(scenario)
+    mission = plan(world.site, world.camera, PlanOptions(aisles=("A01",))).missions[0]
+    plan_file = write_plan(mission, tmp_path / "a01.plan")
+    rec = tmp_path / "flight"
+    t0 = time.monotonic()
+    with sitl(tmp_path / "sitl", home=mission.home):
+        r = _rackscan("fly", plan_file, "--connect", "tcp:127.0.0.1:5760", "--record", rec, "--camera", "synthetic",
+                      "--scenario", scenario, "--required-fix", "3", "--heartbeat-timeout-s", "60", timeout_s=1800)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    flown = json.loads((rec / "flight_result.json").read_text())
+    assert flown["status"] == "complete" and flown["disarmed_on_ground"], flown
+    world.erp.to_csv(tmp_path / "erp.csv", index=False)
+    world.catalogue.to_csv(tmp_path / "catalogue.csv", index=False)
+    p = _rackscan("process", rec, "--erp", tmp_path / "erp.csv", "--product-master", tmp_path / "catalogue.csv")
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    obs, _ = apply_product_master(pd.read_parquet(rec / "observations.parquet"), load_product_master(tmp_path / "catalogue.csv"))
+    a01 = {b.bin_id for f in world.site.faces_of_aisle("A01") for b in f.bins}
+    obs = obs[obs.bin_id.isin(a01)]
+    n_obs, ok_count, ok_sku = score_counts(obs, world.stock)
+    truth = truth_by_bin(world.stock)["count"]
+    wrong = {o.bin_id: (int(o.count), int(truth.get(o.bin_id, 0)), round(float(o.confidence), 3))
+             for o in obs.itertuples() if int(o.count) != int(truth.get(o.bin_id, 0))}
+    sure_wrong = confidently_wrong(per_bin(obs), world.stock)
+    print(f"SITL A01, {scenario_file}: {time.monotonic() - t0:.0f} s to fly and count; {n_obs} of {len(a01)} bins observed, "
+          f"count right {ok_count}, SKU right {ok_sku}, wrong at >= 0.9: {sure_wrong}; wrong (count, true, confidence): {wrong}")
+    assert n_obs == ok_sku == len(a01)
+    assert sure_wrong == 0, wrong
