@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Mapping, NamedTuple
 
 import numpy as np
 
@@ -341,28 +341,48 @@ def predicted_min(pa: np.ndarray, va: np.ndarray, pb: np.ndarray, vb: np.ndarray
     return float(np.linalg.norm(r + v * t))
 
 
-def guard_decisions(tracks: dict[int, Track], held: set[int], opts: GuardOptions) -> tuple[set[int], set[int]]:
+class GuardDecision(NamedTuple):
+    """What the guard does now: vehicles to hold, held ones to let go, and the vehicles let go to
+    pass held ones they wait for (``passing``: vehicle -> the held vehicles it passes)."""
+
+    hold: set[int]
+    let_go: set[int]
+    passing: dict[int, set[int]]
+
+
+def guard_decisions(tracks: dict[int, Track], held: set[int], opts: GuardOptions,
+                    passing: Mapping[int, set[int]] | None = None) -> GuardDecision:
     """Which vehicles to hold now and which held ones to let go, pure.
 
     A pair closing to within keep + margin in the next ``lookahead_s`` holds the vehicle flying
     into the other (the larger speed toward it; the higher number on a tie) when it can be held,
     else the other one. A held vehicle is let go when, flying toward its next waypoint, it would
     stay keep + margin + release margin from every vehicle (or move away from it); when held
-    vehicles only wait for each other, the lowest number goes first if its way keeps ``keep_m``."""
+    vehicles only wait for each other, the lowest number goes first if its way keeps ``keep_m``.
+    That one passes the held vehicles it waited for (``passing``, carried from one look to the
+    next): it is held again only when it would come within ``keep_m`` of them, the limit it was let
+    go on (held again at keep + margin, it was let go and held again each second as it crept past:
+    ArduCopter SITL, 2026-12-07), and passes them until it no longer closes on them."""
     hold: set[int] = set()
     ks = sorted(tracks)
     near = opts.keep_m + opts.margin_m
+    passing = {k: set(v) for k, v in (passing or {}).items() if k in tracks and k not in held}
 
     def closing(pa, va, pb, vb) -> bool:
         r = pb - pa
         return -float(r @ (vb - va)) / max(float(np.linalg.norm(r)), 1e-9) > opts.min_closing_m_s
+
+    def passes(a: int, b: int) -> bool:
+        """``a`` passes held ``b``, or the other way round."""
+        return (b in held and b in passing.get(a, ())) or (a in held and a in passing.get(b, ()))
 
     for i, a in enumerate(ks):
         for b in ks[i + 1:]:
             ta, tb = tracks[a], tracks[b]
             if not (ta.airborne or tb.airborne):
                 continue
-            if not closing(ta.p, ta.v, tb.p, tb.v) or predicted_min(ta.p, ta.v, tb.p, tb.v, opts.lookahead_s) >= near:
+            limit = opts.keep_m if passes(a, b) else near
+            if not closing(ta.p, ta.v, tb.p, tb.v) or predicted_min(ta.p, ta.v, tb.p, tb.v, opts.lookahead_s) >= limit:
                 continue
             u = (tb.p - ta.p) / max(float(np.linalg.norm(tb.p - ta.p)), 1e-9)
             toward = {a: float(ta.v @ u), b: float(-(tb.v @ u))}
@@ -372,12 +392,14 @@ def guard_decisions(tracks: dict[int, Track], held: set[int], opts: GuardOptions
                 hold.add(pick)
 
     def blockers(h: int, keep: float) -> set[int]:
-        """Who stops held ``h`` flying on toward its next waypoint, keeping ``keep``."""
+        """Who stops held ``h`` flying on toward its next waypoint, keeping ``keep``: a vehicle let
+        go in this same look flies toward its own (two held ones let go at once, each sure the other
+        stays, flew at each other and were held again, turn about, every second: SITL, 2026-12-07)."""
         th, out = tracks[h], set()
         for o, to in tracks.items():
             if o == h:
                 continue
-            vo = np.zeros(3) if o in held else to.v
+            vo = to.intent if o in let_go else np.zeros(3) if o in held else to.v
             if closing(th.p, th.intent, to.p, vo) and predicted_min(th.p, th.intent, to.p, vo, opts.lookahead_s) < keep:
                 out.add(o)
         return out
@@ -396,7 +418,12 @@ def guard_decisions(tracks: dict[int, Track], held: set[int], opts: GuardOptions
         first = next((h for h in stuck if not blockers(h, opts.keep_m)), None)
         if first is not None:
             let_go.add(first)
-    return hold, let_go
+            passing[first] = blockers(first, near + opts.release_margin_m)
+    # a pass ends when the vehicle is held again, or no longer closes on a vehicle still held
+    passing = {k: {o for o in v if o in held - let_go and o in tracks
+                   and closing(tracks[k].p, tracks[k].v if k not in held else tracks[k].intent, tracks[o].p, np.zeros(3))}
+               for k, v in passing.items() if k not in hold}
+    return GuardDecision(hold, let_go, {k: v for k, v in passing.items() if v})
 
 
 @dataclass(frozen=True)
@@ -438,6 +465,7 @@ class SeparationGuard:
         self._vel: dict[int, np.ndarray] = {}
         # a hold in progress: when it began (monotonic s) and where (lat, lon, rel alt, mission item)
         self._held: dict[int, tuple[float, tuple[float, float, float, int]]] = {}
+        self._passing: dict[int, set[int]] = {}  # let go to pass held vehicles (``guard_decisions``)
         self._t0 = time.monotonic()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -519,7 +547,7 @@ class SeparationGuard:
             runners = dict(self._runners)
             tracks = {k: t for k, r in runners.items() if (t := self._track(k, r, now)) is not None}
             held = set(self._held)
-        hold, let_go = guard_decisions(tracks, held, self.opts)
+        hold, let_go, self._passing = guard_decisions(tracks, held, self.opts, self._passing)
         for k in sorted(let_go):
             if now - self._held.get(k, (now,))[0] < self.opts.min_hold_s / self.time_scale:
                 continue
@@ -751,6 +779,6 @@ def fly_fleet(manifest: FleetManifest, *, record: Path, links: dict[int, str],
     return ff
 
 
-__all__ = ["write_fleet", "FleetManifest", "FleetVehicle", "FleetFlight", "SortieRecord", "SwapRecord", "load_fleet", "parse_links",
+__all__ = ["GuardDecision", "write_fleet", "FleetManifest", "FleetVehicle", "FleetFlight", "SortieRecord", "SwapRecord", "load_fleet", "parse_links",
            "fly_fleet", "wait_for_charged_battery", "GuardOptions", "Track", "SeparationGuard",
            "guard_decisions", "predicted_min", "telemetry_track", "telemetry_separation", "sortie_record_dir", "TIMELINE_FILE"]

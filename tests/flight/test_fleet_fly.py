@@ -144,7 +144,7 @@ G = GuardOptions(keep_m=3.0, margin_m=1.5, lookahead_s=5.0)
     ({1: _t((0, 0, 5), (0, 0, 0))}, {3}, set(), {3}),
 ])
 def test_guard_decisions(tracks, held, hold, let_go):
-    assert guard_decisions(tracks, held, G) == (hold, let_go)
+    assert guard_decisions(tracks, held, G) == (hold, let_go, {})
 
 
 @settings(max_examples=200, deadline=None)
@@ -155,7 +155,7 @@ def test_a_closing_pair_always_holds_one_of_them(xy, vxy):
     r = b.p - a.p
     assume(float(np.linalg.norm(r)) > 0.1)
     closing = -float(r @ (b.v - a.v)) / float(np.linalg.norm(r)) > G.min_closing_m_s
-    hold, _ = guard_decisions({1: a, 2: b}, set(), G)
+    hold = guard_decisions({1: a, 2: b}, set(), G).hold
     if closing and predicted_min(a.p, a.v, b.p, b.v, G.lookahead_s) < G.keep_m + G.margin_m:
         assert len(hold) == 1
     else:
@@ -224,12 +224,33 @@ def test_separation_never_draws_a_vehicle_across_a_battery_change():
     # held side by side, each waiting for the other: the lower number goes first (its way keeps 3 m)
     ({1: _t((0, 0, 5), (0, 0, 0), intent=(0.3, 1.5, 0)), 2: _t((4, 0, 5), (0, 0, 0), intent=(-0.3, 1.5, 0))},
      {1, 2}, set(), {1}),
+    # held, each clear of the other standing still, but their ways meet: only the lower number goes
+    ({1: _t((-6, 0, 4), (0, 0, 0), intent=(3, 0, 0)), 2: _t((0, -6, 4), (0, 0, 0), intent=(0, 3, 0))},
+     {1, 2}, set(), {1}),
     # ... unless its way leads straight into the other: both wait (the operator decides)
     ({1: _t((0, 0, 5), (0, 0, 0), intent=(1.5, 0, 0)), 2: _t((4, 0, 5), (0, 0, 0), intent=(-1.5, 0, 0))},
      {1, 2}, set(), set()),
 ])
 def test_guard_decisions_never_wait_for_each_other_for_ever(tracks, held, hold, let_go):
-    assert guard_decisions(tracks, held, G) == (hold, let_go)
+    assert guard_decisions(tracks, held, G)[:2] == (hold, let_go)
+
+
+def test_a_vehicle_let_go_past_a_held_one_is_not_held_again_at_each_look():
+    """ArduCopter SITL, 2026-12-07: vehicle 2 held 3.5 m short of the crossing, vehicle 1 held before
+    it; each waits for the other, so vehicle 1 goes first (its way keeps 3 m). Held again at
+    keep + margin, it was let go and held again every second as it crept past (12 holds in 20 s).
+    Passing, it is held again only within keep_m, and the pass ends once it no longer closes."""
+    v2_held = _t((0, -3.5, 4), (0, 0, 0), intent=(0, 3, 0))
+    first = guard_decisions({1: _t((-2, 0, 4), (0, 0, 0), intent=(3, 0, 0)), 2: v2_held}, {1, 2}, G)
+    assert first == ({1} - {1}, {1}, {1: {2}})  # 1 goes first, passing held 2
+    moving = {1: _t((-1.5, 0, 4), (3, 0, 0)), 2: v2_held}
+    assert guard_decisions(moving, {2}, G).hold == {1}  # as before: held again at 3.5 m < keep + margin
+    assert guard_decisions(moving, {2}, G, first.passing) == (set(), set(), {1: {2}})  # passing: flies on
+    closer = {1: _t((-1.5, 0, 4), (3, 0, 0)), 2: _t((0, -2.5, 4), (0, 0, 0), intent=(0, 3, 0))}
+    assert guard_decisions(closer, {2}, G, first.passing) == ({1}, set(), {})  # within keep_m: held, the pass over
+    past = {1: _t((1.0, 0, 4), (3, 0, 0)), 2: v2_held}
+    assert guard_decisions(past, {2}, G, first.passing).passing == {}  # moving away from 2: the pass is over
+    assert guard_decisions(moving, set(), G, first.passing) == ({1}, set(), {})  # 2 let go meanwhile: the usual limit
 
 
 def test_what_is_in_force_at_the_current_item_is_read_from_the_plan():
