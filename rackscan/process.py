@@ -94,12 +94,11 @@ class _DetectPlan:
 def _plan_detect(b, *, w: Path, backend: str, device: str, conf: float, batch: int, chunk_frames: int,
                  log: Callable[[str], None]) -> _DetectPlan:
     """A bundle's perception chunks (resumable: chunks already written are not run again)."""
+    from perception.detector import input_colour
     from rackscan.executors import chunked
 
     root = Path(b.path)
     state = StageState(root)
-    from perception.detector import input_colour
-
     # what the weights were trained on (their train_config.yaml) decides what the detector is given
     fp = fingerprint("detect", str(w), backend, conf, chunk_frames, code_digest("perception"), input_colour(w),
                      files=[root / "frames.csv", w])

@@ -242,7 +242,7 @@ def test_a_vehicle_let_go_past_a_held_one_is_not_held_again_at_each_look():
     Passing, it is held again only within keep_m, and the pass ends once it no longer closes."""
     v2_held = _t((0, -3.5, 4), (0, 0, 0), intent=(0, 3, 0))
     first = guard_decisions({1: _t((-2, 0, 4), (0, 0, 0), intent=(3, 0, 0)), 2: v2_held}, {1, 2}, G)
-    assert first == ({1} - {1}, {1}, {1: {2}})  # 1 goes first, passing held 2
+    assert first == (set(), {1}, {1: {2}})  # 1 goes first, passing held 2
     moving = {1: _t((-1.5, 0, 4), (3, 0, 0)), 2: v2_held}
     assert guard_decisions(moving, {2}, G).hold == {1}  # as before: held again at 3.5 m < keep + margin
     assert guard_decisions(moving, {2}, G, first.passing) == (set(), set(), {1: {2}})  # passing: flies on

@@ -575,8 +575,8 @@ def test_aisle_a01_with_the_4k_camera_is_never_confidently_wrong(tmp_path, scena
     4K camera, both faces in one pass down the aisle's middle), flown by ``rackscan fly --camera
     synthetic`` on ArduCopter's own position and attitude, then ``rackscan process`` against the ERP
     and the catalogue as product master. Every bin of A01 is observed with its SKU, and no count is
-    wrong at confidence >= 0.9 (the first 4K flight, 2026-12-03, before fusion's ``row_copy`` rule,
-    counted one tire boxed twice at 0.998); the count and the wrong bins are printed."""
+    wrong at confidence >= 0.9 (the first 4K flight, 2026-12-03, before the fusion rules chosen on dev
+    worlds since, counted one tire boxed twice at 0.998); the count and the wrong bins are printed."""
     import pandas as pd
 
     from datasets.world import build_world
