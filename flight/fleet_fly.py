@@ -319,6 +319,12 @@ class GuardOptions:
     min_closing_m_s: float = 0.1  # slower than this is not closing (two vehicles climbing side by side)
     min_hold_s: float = 1.0
     period_s: float = 0.05  # wall seconds between looks
+    # how a held vehicle is seen to stop: on at its speed while the hold reaches it (a look, the
+    # link; a look is 0.5 vehicle seconds at 10x), then slowing at this much. Less than either
+    # vehicle brakes at: ArduCopter SITL came to rest from 3 m/s in 2.3 m (2026-12-07; BRAKE eases
+    # into 7.5 m/s/s at PSC_JERK_XY's 5 m/s/s/s), the simulated vehicle slows at 2.5 m/s/s
+    brake_delay_s: float = 1.0
+    brake_decel_m_s2: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -333,12 +339,39 @@ class Track:
     can_hold: bool  # flying its mission in AUTO
 
 
-def predicted_min(pa: np.ndarray, va: np.ndarray, pb: np.ndarray, vb: np.ndarray, horizon_s: float) -> float:
-    """Closest distance of two vehicles flying straight on at their velocities for ``horizon_s``."""
-    r, v = np.asarray(pb, float) - pa, np.asarray(vb, float) - va
-    vv = float(v @ v)
-    t = 0.0 if vv < 1e-12 else min(max(-float(r @ v) / vv, 0.0), horizon_s)
-    return float(np.linalg.norm(r + v * t))
+class Braking(NamedTuple):
+    """How a held vehicle is seen to stop: on at its velocity for ``delay_s``, then slowing evenly
+    at ``decel_m_s2`` to rest."""
+
+    delay_s: float
+    decel_m_s2: float
+
+
+def _flown(p: np.ndarray, v: np.ndarray, t: np.ndarray, brake: Braking | None) -> np.ndarray:
+    """Positions at times ``t`` (s): straight on at ``v``, or braking to rest along it."""
+    if brake is None:
+        return p + np.outer(t, v)
+    speed = float(np.linalg.norm(v))
+    if speed < 1e-9:
+        return np.tile(p, (len(t), 1))
+    tau = np.clip(t - brake.delay_s, 0.0, speed / brake.decel_m_s2)
+    s = speed * (np.minimum(t, brake.delay_s) + tau) - 0.5 * brake.decel_m_s2 * tau * tau
+    return p + np.outer(s, v / speed)
+
+
+def predicted_min(pa: np.ndarray, va: np.ndarray, pb: np.ndarray, vb: np.ndarray, horizon_s: float, *,
+                  brake_a: Braking | None = None, brake_b: Braking | None = None) -> float:
+    """Closest distance of two vehicles flying straight on at their velocities for ``horizon_s``; a
+    vehicle given its ``brake_*`` (a held one) brakes to rest instead."""
+    if brake_a is None and brake_b is None:
+        r, v = np.asarray(pb, float) - pa, np.asarray(vb, float) - va
+        vv = float(v @ v)
+        t = 0.0 if vv < 1e-12 else min(max(-float(r @ v) / vv, 0.0), horizon_s)
+        return float(np.linalg.norm(r + v * t))
+    t = np.linspace(0.0, horizon_s, int(np.ceil(horizon_s / 0.02)) + 1)  # 2 cm or less apart at 1 m/s
+    d = _flown(np.asarray(pb, float), np.asarray(vb, float), t, brake_b) - \
+        _flown(np.asarray(pa, float), np.asarray(va, float), t, brake_a)
+    return float(np.sqrt((d * d).sum(axis=1)).min())
 
 
 class GuardDecision(NamedTuple):
@@ -359,6 +392,10 @@ def guard_decisions(tracks: dict[int, Track], held: set[int], opts: GuardOptions
     else the other one. A held vehicle is let go when, flying toward its next waypoint, it would
     stay keep + margin + release margin from every vehicle (or move away from it); when held
     vehicles only wait for each other, the lowest number goes first if its way keeps ``keep_m``.
+    Either way a held vehicle still moving is seen braking to rest (``Braking``), not
+    standing where it is nor flying on: on two ArduCopter SITL instances meeting at a crossing, one
+    held 12.6 m from it coasted 2.3 m more; seen flying on, it had the other held too, and seen
+    standing, the other let go and held again a second later (2026-12-07).
     That one passes the held vehicles it waited for (``passing``, carried from one look to the
     next): it is held again only when it would come within ``keep_m`` of them, the limit it was let
     go on (held again at keep + margin, it was let go and held again each second as it crept past:
@@ -376,13 +413,20 @@ def guard_decisions(tracks: dict[int, Track], held: set[int], opts: GuardOptions
         """``a`` passes held ``b``, or the other way round."""
         return (b in held and b in passing.get(a, ())) or (a in held and a in passing.get(b, ()))
 
+    brake = Braking(opts.brake_delay_s, opts.brake_decel_m_s2)
+
+    def braking(k: int) -> Braking | None:
+        """How held ``k`` stops, or None: not held, it flies on."""
+        return brake if k in held else None
+
     for i, a in enumerate(ks):
         for b in ks[i + 1:]:
             ta, tb = tracks[a], tracks[b]
             if not (ta.airborne or tb.airborne):
                 continue
             limit = opts.keep_m if passes(a, b) else near
-            if not closing(ta.p, ta.v, tb.p, tb.v) or predicted_min(ta.p, ta.v, tb.p, tb.v, opts.lookahead_s) >= limit:
+            if not closing(ta.p, ta.v, tb.p, tb.v) or predicted_min(
+                    ta.p, ta.v, tb.p, tb.v, opts.lookahead_s, brake_a=braking(a), brake_b=braking(b)) >= limit:
                 continue
             u = (tb.p - ta.p) / max(float(np.linalg.norm(tb.p - ta.p)), 1e-9)
             toward = {a: float(ta.v @ u), b: float(-(tb.v @ u))}
@@ -399,8 +443,9 @@ def guard_decisions(tracks: dict[int, Track], held: set[int], opts: GuardOptions
         for o, to in tracks.items():
             if o == h:
                 continue
-            vo = to.intent if o in let_go else np.zeros(3) if o in held else to.v
-            if closing(th.p, th.intent, to.p, vo) and predicted_min(th.p, th.intent, to.p, vo, opts.lookahead_s) < keep:
+            vo = to.intent if o in let_go else to.v
+            stop = braking(o) if o not in let_go else None
+            if closing(th.p, th.intent, to.p, vo) and predicted_min(th.p, th.intent, to.p, vo, opts.lookahead_s, brake_b=stop) < keep:
                 out.add(o)
         return out
 
@@ -781,4 +826,4 @@ def fly_fleet(manifest: FleetManifest, *, record: Path, links: dict[int, str],
 
 __all__ = ["GuardDecision", "write_fleet", "FleetManifest", "FleetVehicle", "FleetFlight", "SortieRecord", "SwapRecord", "load_fleet", "parse_links",
            "fly_fleet", "wait_for_charged_battery", "GuardOptions", "Track", "SeparationGuard",
-           "guard_decisions", "predicted_min", "telemetry_track", "telemetry_separation", "sortie_record_dir", "TIMELINE_FILE"]
+           "guard_decisions", "predicted_min", "Braking", "telemetry_track", "telemetry_separation", "sortie_record_dir", "TIMELINE_FILE"]

@@ -13,8 +13,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from flight.errors import FlightError
-from flight.fleet_fly import (GuardOptions, Track, fly_fleet, guard_decisions, load_fleet, parse_links, predicted_min,
-                              sortie_record_dir, telemetry_separation)
+from flight.fleet_fly import (Braking, GuardOptions, Track, fly_fleet, guard_decisions, load_fleet,
+                              parse_links, predicted_min, sortie_record_dir, telemetry_separation)
 from tests.helpers import CROSSING_HEADING as HEADING
 from tests.helpers import crossing_fleet
 
@@ -117,6 +117,32 @@ def _t(p, v, *, intent=None, airborne=True, can_hold=True) -> Track:
 def test_predicted_min(pa, va, pb, vb, want):
     assert predicted_min(np.array(pa, float), np.array(va, float), np.array(pb, float), np.array(vb, float), 5.0) == \
         pytest.approx(want, abs=1e-9)
+
+
+B = Braking(delay_s=1.0, decel_m_s2=2.0)
+
+
+@pytest.mark.parametrize("v, brake, want", [
+    ((-3, 0, 0), None, 0.0),  # flying on at 3 m/s it reaches the one 5 m ahead
+    ((-1, 0, 0), B, 5.0 - 1.0 - 0.25),  # braking: 1 m while the hold reaches it, 0.25 m slowing
+    ((-3, 0, 0), B, 0.0),  # from 3 m/s it needs 3 + 2.25 m: it reaches the other
+    ((0, 0, 0), B, 5.0),  # at rest it stays
+    ((-1, 0, 0), Braking(1.0, 0.05), 5.0 - 1.0 - (4 - 0.05 * 16 / 2)),  # the horizon (5 s) comes first
+])
+def test_predicted_min_with_one_braking(v, brake, want):
+    got = predicted_min(np.zeros(3), np.zeros(3), np.array([5.0, 0, 0]), np.array(v, float), 5.0, brake_b=brake)
+    assert got == pytest.approx(want, abs=1e-3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(-20, 20), min_size=2, max_size=2), st.lists(st.floats(-3, 3), min_size=2, max_size=2))
+def test_a_braking_vehicle_never_comes_closer_to_one_at_rest_than_flying_on(xy, vxy):
+    """Braking, it flies part of the straight line it would have flown on (and no further in the horizon)."""
+    p, v = np.array([xy[0], xy[1], 4.0]), np.array([vxy[0], vxy[1], 0.0])
+    straight = predicted_min(np.zeros(3), np.zeros(3), p, v, 5.0)
+    braking = predicted_min(np.zeros(3), np.zeros(3), p, v, 5.0, brake_b=B)
+    assert braking >= straight - 1e-6
+    assert braking <= float(np.linalg.norm(p)) + 1e-9  # and never further than where it is now
 
 
 G = GuardOptions(keep_m=3.0, margin_m=1.5, lookahead_s=5.0)
@@ -251,6 +277,26 @@ def test_a_vehicle_let_go_past_a_held_one_is_not_held_again_at_each_look():
     past = {1: _t((1.0, 0, 4), (3, 0, 0)), 2: v2_held}
     assert guard_decisions(past, {2}, G, first.passing).passing == {}  # moving away from 2: the pass is over
     assert guard_decisions(moving, set(), G, first.passing) == ({1}, set(), {})  # 2 let go meanwhile: the usual limit
+
+
+@pytest.mark.parametrize("tracks, held, hold, let_go", [
+    # 2 held 12.6 m short of the crossing still coasts north at 3 m/s: seen stopping 7.4 m short
+    # (ArduCopter stopped 10.3 m short), so 1 flies on through (seen flying on, 2 had 1 held too:
+    # ArduCopter SITL, 2026-12-07)
+    ({1: _t((-12.6, 0, 4), (3, 0, 0)), 2: _t((0, -12.6, 4), (0, 3, 0), intent=(0, 3, 0))}, {2}, set(), set()),
+    # ... but held 4 m short it may not stop short of the crossing: 1 is held too (and 2, its own way
+    # clear of 1 flying on, may go on ahead once it has been held its second)
+    ({1: _t((-12.6, 0, 4), (3, 0, 0)), 2: _t((0, -4, 4), (0, 3, 0), intent=(0, 3, 0))}, {2}, {1}, {2}),
+    # both held, 1 at rest, 2 still coasting toward 1's way: 2 goes on first, 1 waits (seen standing
+    # where it was, 2 left 1's way clear: 1 was let go and held again a second later)
+    ({1: _t((-6, 0, 4), (0, 0, 0), intent=(3, 0, 0)), 2: _t((0, -6, 4), (0, 3, 0), intent=(0, 3, 0))},
+     {1, 2}, set(), {2}),
+    # ... and once 2 has come to rest where it stopped, 1's way past it is clear of it again
+    ({1: _t((-6, 0, 4), (0, 0, 0), intent=(3, 0, 0)), 2: _t((0, -6, 4), (0, 0, 0), intent=(0, -3, 0))},
+     {1, 2}, set(), {1, 2}),
+])
+def test_a_held_vehicle_is_seen_braking_to_rest(tracks, held, hold, let_go):
+    assert guard_decisions(tracks, held, G)[:2] == (hold, let_go)
 
 
 def test_what_is_in_force_at_the_current_item_is_read_from_the_plan():
