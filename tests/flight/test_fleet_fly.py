@@ -291,7 +291,7 @@ def test_a_vehicle_let_go_past_a_held_one_is_not_held_again_at_each_look():
     # where it was, 2 left 1's way clear: 1 was let go and held again a second later)
     ({1: _t((-6, 0, 4), (0, 0, 0), intent=(3, 0, 0)), 2: _t((0, -6, 4), (0, 3, 0), intent=(0, 3, 0))},
      {1, 2}, set(), {2}),
-    # ... and once 2 has come to rest where it stopped, 1's way past it is clear of it again
+    # ... and with 2 at rest 6 m short of 1's way, 1's way is clear of it, and 2's own (back south): both go
     ({1: _t((-6, 0, 4), (0, 0, 0), intent=(3, 0, 0)), 2: _t((0, -6, 4), (0, 0, 0), intent=(0, -3, 0))},
      {1, 2}, set(), {1, 2}),
 ])
