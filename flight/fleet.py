@@ -7,8 +7,16 @@ launch pad along the site's near edge (``pad_spacing_m`` apart, nearest pad to i
 and, where the ceiling leaves room, its own transit altitude. Every vehicle's missions are flown
 out on a time line (``mission_timeline``: the planner's time model of ArduCopter's legs, the
 same one its flight time comes from, battery changes on its pad); where two vehicles would come
-closer than ``min_separation_m`` at the same time, the later vehicle's start is held back a slot
-at a time until they do not. ``FleetPlan.min_separation_m`` is the closest approach left.
+closer than ``min_separation_m`` at the same time, or would over their first legs (the
+``tolerance_window_s`` after the later of the two takes off, near the pads, where the separation
+guard cannot hold a vehicle taking off) if either flew up to ``timing_tolerance_s`` early or
+late, the later vehicle's start is held back a slot at a time until they do not; a vehicle
+waiting for its start is on its pad, in the way. ``FleetPlan.min_separation_m`` is the closest
+approach left, so counted. Planned to the second instead, four vehicles sharing one transit
+altitude kept 3.19 m on the time lines but 0.21 m with one 2.5 s late (their paths cross near
+the pads), and flew to 2.46 m in the simulator when they took off together (2026-12-07). Later
+in the flight the time model's error outgrows any such tolerance (the simulated vehicle flies 15%
+faster than planned), and the guard keeps them apart.
 """
 
 from __future__ import annotations
@@ -29,16 +37,22 @@ class FleetOptions:
     drones: int = 2
     pad_spacing_m: float = 4.0  # launch pads along the site's near edge
     min_separation_m: float = 3.0  # closest two vehicles may come (checked on the time lines)
+    # over its first legs either vehicle of a pair may fly this much early or late against its
+    # time line (take-off jitter, the time model's error) and still keep ``min_separation_m``
+    timing_tolerance_s: float = 5.0
+    tolerance_window_s: float = 60.0  # the first legs: from the later of the pair's starts
     altitude_step_m: float = 1.0  # transit altitudes this far apart, where the ceiling has room
-    slot_s: float = 10.0  # a vehicle's start is held back by whole slots to keep its distance
+    slot_s: float = 5.0  # a vehicle's start is held back by whole slots to keep its distance
     max_hold_s: float = 1800.0
     sample_s: float = 0.25  # time-line resolution
 
     def __post_init__(self) -> None:
         if self.drones < 1:
             raise FlightError(f"--drones {self.drones}: expected 1 or more")
-        if self.min_separation_m < 0 or self.pad_spacing_m <= 0 or self.slot_s <= 0:
-            raise FlightError("fleet options: expected min separation >= 0, pad spacing and slot > 0")
+        if (self.min_separation_m < 0 or self.pad_spacing_m <= 0 or self.slot_s <= 0 or self.timing_tolerance_s < 0
+                or self.tolerance_window_s < 0):
+            raise FlightError("fleet options: expected min separation, timing tolerance and its window >= 0, "
+                              "pad spacing and slot > 0")
 
 
 @dataclass(frozen=True)
@@ -61,9 +75,11 @@ class FleetPlan:
     vehicles: list[VehiclePlan]
     bins_planned: int
     wall_clock_s: float  # first take-off to last landing, battery changes and holds included
-    min_separation_m: float  # closest approach of two vehicles on the time lines (inf with one)
+    min_separation_m: float  # closest approach of two vehicles on the time lines, either up to timing_tolerance_s early or late over the first legs (inf with one)
     closest: tuple[int, int, float] | None  # (vehicle, vehicle, time s) of that approach
     warnings: list[str] = field(default_factory=list)
+    timing_tolerance_s: float = 0.0
+    tolerance_window_s: float = 0.0
 
     @property
     def bins_per_wall_clock_hour(self) -> float:
@@ -154,25 +170,43 @@ def vehicle_timeline(site: Site, missions: list[Mission], swap_s: float, opts: P
 
 
 def closest_approach(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], *,
-                     sample_s: float = 0.25) -> tuple[float, float]:
-    """(distance m, time s) of the closest approach of two time lines while both are airborne
-    (or one is: a vehicle on its pad is a vehicle in the way). A vehicle whose time line has ended
-    is on its pad, landed, and is left out."""
+                     sample_s: float = 0.25, tolerance_s: float = 0.0,
+                     tolerant_until_s: float = float("inf")) -> tuple[float, float]:
+    """(distance m, time s on ``a``'s line) of the closest approach of two time lines while both
+    are airborne (or one is: a vehicle on its pad is a vehicle in the way). A vehicle whose time
+    line has ended is on its pad, landed, and is left out. With ``tolerance_s`` ``b`` may fly up to
+    that long earlier or later than its line says (in steps of ``sample_s``) until
+    ``tolerant_until_s`` on ``a``'s line, and on time after: the closest of all."""
     ta, pa = a
     tb, pb = b
-    lo, hi = max(ta[0], tb[0]), min(ta[-1], tb[-1])
-    if hi < lo:
-        return float("inf"), float("nan")
-    t = np.arange(lo, hi + 1e-9, sample_s)
-    qa = np.stack([np.interp(t, ta, pa[:, i]) for i in range(3)], axis=1)
-    qb = np.stack([np.interp(t, tb, pb[:, i]) for i in range(3)], axis=1)
-    up = (qa[:, 2] > 0.05) | (qb[:, 2] > 0.05)
-    if not up.any():
-        return float("inf"), float("nan")
-    d = np.linalg.norm(qa - qb, axis=1)
-    d[~up] = np.inf
-    k = int(np.argmin(d))
-    return float(d[k]), float(t[k])
+    best = (float("inf"), float("nan"))
+    steps = int(np.floor(tolerance_s / sample_s + 1e-9))
+    for k in range(-steps, steps + 1):
+        s = k * sample_s
+        lo, hi = max(ta[0], tb[0] + s), min(ta[-1], tb[-1] + s, ta[-1] if k == 0 else tolerant_until_s)
+        if hi < lo:
+            continue
+        t = np.arange(lo, hi + 1e-9, sample_s)
+        qa = np.stack([np.interp(t, ta, pa[:, i]) for i in range(3)], axis=1)
+        qb = np.stack([np.interp(t - s, tb, pb[:, i]) for i in range(3)], axis=1)
+        up = (qa[:, 2] > 0.05) | (qb[:, 2] > 0.05)
+        if not up.any():
+            continue
+        d = np.linalg.norm(qa - qb, axis=1)
+        d[~up] = np.inf
+        j = int(np.argmin(d))
+        if d[j] < best[0]:
+            best = (float(d[j]), float(t[j]))
+    return best
+
+
+def on_pad_until(t: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A time line that starts at ``t[0]`` > 0 with the vehicle on its pad from 0 s: waiting for
+    its start it is in the way of the others (a vehicle crossing a pad 4.2 m from a first pass was
+    held there by the separation guard until the pads were clear)."""
+    if t[0] <= 0:
+        return t, p
+    return np.concatenate([[0.0], t]), np.concatenate([p[:1], p])
 
 
 def plan_fleet(site: Site, camera: CameraSpec, opts: PlanOptions = PlanOptions(),
@@ -216,22 +250,26 @@ def plan_fleet(site: Site, camera: CameraSpec, opts: PlanOptions = PlanOptions()
         t, p = vehicle_timeline(site, r.missions, opts.battery_swap_s, opts, sample_s=fleet.sample_s)
         start = 0.0
         while True:
-            worst = min(((closest_approach((t + start, p), lines[j], sample_s=fleet.sample_s), j) for j in range(len(lines))),
+            worst = min(((closest_approach(on_pad_until(t + start, p), lines[j], sample_s=fleet.sample_s,
+                                           tolerance_s=fleet.timing_tolerance_s,
+                                           tolerant_until_s=max(start, vehicles[j].start_s) + fleet.tolerance_window_s), j)
+                         for j in range(len(lines))),
                         default=((float("inf"), float("nan")), -1), key=lambda x: x[0][0])
             if worst[0][0] >= fleet.min_separation_m or start >= fleet.max_hold_s:
                 break
             start += fleet.slot_s
         if worst[0][0] < fleet.min_separation_m:
             warnings.append(f"vehicle {k + 1} comes within {worst[0][0]:.1f} m of vehicle {worst[1] + 1} even held back "
-                            f"{start:.0f} s; expected at least {fleet.min_separation_m:g} m")
+                            f"{start:.0f} s (either {fleet.timing_tolerance_s:g} s early or late over the first legs); "
+                            f"expected at least {fleet.min_separation_m:g} m")
         if worst[0][0] < min_sep:  # every pair is checked once, as its later vehicle is placed
             min_sep, closest = worst[0][0], (worst[1] + 1, k + 1, worst[0][1])
-        lines.append((t + start, p))
+        lines.append(on_pad_until(t + start, p))
         vehicles.append(VehiclePlan(k + 1, tuple(part), r, pads[k], alt, start))
     bins = len({b for v in vehicles for m in v.plan.missions for it in m.items for b in it.bin_ids})
     wall = max((v.start_s + v.busy_s for v in vehicles), default=0.0)
-    return FleetPlan(vehicles, bins, wall, min_sep, closest, warnings)
+    return FleetPlan(vehicles, bins, wall, min_sep, closest, warnings, fleet.timing_tolerance_s, fleet.tolerance_window_s)
 
 
 __all__ = ["FleetOptions", "FleetPlan", "VehiclePlan", "plan_fleet", "split_aisles", "mission_timeline",
-           "vehicle_timeline", "closest_approach"]
+           "vehicle_timeline", "closest_approach", "on_pad_until"]

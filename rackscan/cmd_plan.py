@@ -25,6 +25,7 @@ def register(app: typer.Typer) -> None:
         recount_queue: str = typer.Option(None, "--recount-queue", help="recount the bins of a results store's latest reconciliation that reviewers sent to recount or that the count left for a recount (store URL)"),
         drones: int = typer.Option(1, "--drones", min=1, help="split the aisles between this many vehicles (a mission per vehicle and a fleet.yaml beside them)"),
         min_separation_m: float = typer.Option(3.0, "--min-separation-m", min=0.0, help="with --drones: closest two vehicles may come"),
+        timing_tolerance_s: float = typer.Option(5.0, "--timing-tolerance-s", min=0.0, help="with --drones: keep the separation with either vehicle this many seconds early or late over the first legs"),
     ) -> None:
         """Plan passes along each rack face (standoff, speed and passes from the camera physics);
         with --bins or --recount-queue, the shortest mission over only those bins."""
@@ -67,7 +68,7 @@ def register(app: typer.Typer) -> None:
         if drones > 1:
             if targets:
                 raise FlightError("--drones with --bins or --recount-queue: a recount flies one vehicle; expected one of them")
-            _fleet(site, cam, opts, drones, min_separation_m, out)
+            _fleet(site, cam, opts, drones, min_separation_m, timing_tolerance_s, out)
             return
         res = plan_recount(site, cam, targets, opts) if targets else plan(site, cam, opts)
         paths = []
@@ -101,7 +102,7 @@ def register(app: typer.Typer) -> None:
         con.print("mission: " + ", ".join(str(p) for p in paths) + f"\npath picture: {png}")
 
 
-def _fleet(site, cam, opts, drones: int, min_separation_m: float, out: Path) -> None:
+def _fleet(site, cam, opts, drones: int, min_separation_m: float, timing_tolerance_s: float, out: Path) -> None:
     """``plan --drones N``: each vehicle's missions (OUT.v1.plan, OUT.v1.s2.plan, ...), fleet.yaml
     beside them (what each vehicle flies, from where, when), the time table and the picture."""
     from rich.console import Console
@@ -110,7 +111,8 @@ def _fleet(site, cam, opts, drones: int, min_separation_m: float, out: Path) -> 
     from flight.fleet import FleetOptions, plan_fleet
     from flight.fleet_fly import write_fleet
 
-    fp = plan_fleet(site, cam, opts, FleetOptions(drones=drones, min_separation_m=min_separation_m))
+    fp = plan_fleet(site, cam, opts, FleetOptions(drones=drones, min_separation_m=min_separation_m,
+                                                  timing_tolerance_s=timing_tolerance_s))
     fleet_yaml, doc = write_fleet(fp, out, site_name=site.spec.name, battery_swap_s=opts.battery_swap_s,
                                   required_separation_m=min_separation_m)
     t = Table(title=f"fleet plan for {site.spec.name}: {len(fp.vehicles)} vehicles")
@@ -126,7 +128,8 @@ def _fleet(site, cam, opts, drones: int, min_separation_m: float, out: Path) -> 
            if fp.closest else "one vehicle in the air")
     con.print(f"site counted in {fp.wall_clock_s / 60:.1f} min wall clock (battery changes and holds included): "
               f"{fp.bins_per_wall_clock_hour:.0f} bins per wall-clock hour, {fp.bins_planned} bins; "
-              f"{fp.flight_time_s / 60:.1f} min of flight in all; closest approach on the plans {sep}")
+              f"{fp.flight_time_s / 60:.1f} min of flight in all; closest approach on the plans {sep}, "
+              f"either vehicle up to {fp.timing_tolerance_s:g} s early or late over the first {fp.tolerance_window_s:g} s")
     for w in fp.warnings:
         con.print(f"[yellow]warning:[/] {w}")
     con.print(f"fleet: {fleet_yaml} (missions: {', '.join(v['missions'][0] for v in doc['vehicles'])}, ...)\n"
