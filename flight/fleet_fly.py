@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, NamedTuple
 
 import numpy as np
 
@@ -42,7 +42,7 @@ class FleetVehicle:
     sysid: int
     aisles: tuple[str, ...]
     missions: tuple[Path, ...]  # one .plan per sortie, in order
-    start_s: float  # held back this long after the fleet starts (the plan's deconfliction)
+    start_s: float  # takes off this long after every vehicle is ready (the plan's deconfliction; TakeoffGate)
     flight_s: float  # planned
 
 
@@ -79,6 +79,7 @@ def write_fleet(fp: "FleetPlan", out: Path, *, site_name: str, battery_swap_s: f
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     doc = {"site": site_name, "min_separation_m": round(fp.min_separation_m, 2) if fp.closest else None,
+           "timing_tolerance_s": fp.timing_tolerance_s, "tolerance_window_s": fp.tolerance_window_s,
            "wall_clock_s": round(fp.wall_clock_s, 1), "bins_planned": fp.bins_planned,
            "required_separation_m": required_separation_m, "battery_swap_s": battery_swap_s, "vehicles": []}
     for v in fp.vehicles:
@@ -132,7 +133,7 @@ def load_fleet(path: str | Path) -> FleetManifest:
         for j, f in enumerate(files):
             if not f.is_file():
                 raise FlightError(f"{where}.missions[{j}]: {f} not found; expected the mission beside {p.name}")
-        start_s = _field(v, "start_s", where, float, "seconds (>= 0) the vehicle waits after the fleet starts")
+        start_s = _field(v, "start_s", where, float, "seconds (>= 0) the vehicle waits once every vehicle is ready")
         if start_s < 0:
             raise FlightError(f"{where}.start_s: {start_s}; expected >= 0")
         out.append(FleetVehicle(vehicle=_field(v, "vehicle", where, int, "the vehicle's number"), sysid=sysid,
@@ -316,6 +317,11 @@ class GuardOptions:
     margin_m: float = 1.5  # hold when the next ``lookahead_s`` would bring them within keep + margin
     lookahead_s: float = 5.0
     release_margin_m: float = 0.5  # released only when clear by this much more
+    # to a vehicle on the ground (on its pad before its start or for a battery change) the margin is
+    # this: it stands where it is seen, and climbs straight up when it goes (with margin_m a first
+    # pass 4.2 m from the pads was held until the three vehicles waiting on them had all gone:
+    # 86 s, simulated fleet of 4, 2026-12-07)
+    ground_margin_m: float = 0.5
     min_closing_m_s: float = 0.1  # slower than this is not closing (two vehicles climbing side by side)
     min_hold_s: float = 1.0
     period_s: float = 0.05  # wall seconds between looks
@@ -387,8 +393,8 @@ def guard_decisions(tracks: dict[int, Track], held: set[int], opts: GuardOptions
                     passing: Mapping[int, set[int]] | None = None) -> GuardDecision:
     """Which vehicles to hold now and which held ones to let go, pure.
 
-    A pair closing to within keep + margin in the next ``lookahead_s`` holds the vehicle flying
-    into the other (the larger speed toward it; the higher number on a tie) when it can be held,
+    A pair closing to within keep + margin (keep + ground margin when one of them is on the
+    ground) in the next ``lookahead_s`` holds the vehicle flying into the other (the larger speed toward it; the higher number on a tie) when it can be held,
     else the other one. A held vehicle is let go when, flying toward its next waypoint, it would
     stay keep + margin + release margin from every vehicle (or move away from it); when held
     vehicles only wait for each other, the lowest number goes first if its way keeps ``keep_m``.
@@ -403,6 +409,7 @@ def guard_decisions(tracks: dict[int, Track], held: set[int], opts: GuardOptions
     hold: set[int] = set()
     ks = sorted(tracks)
     near = opts.keep_m + opts.margin_m
+    ground = opts.keep_m + opts.ground_margin_m
     passing = {k: set(v) for k, v in (passing or {}).items() if k in tracks and k not in held}
 
     def closing(pa, va, pb, vb) -> bool:
@@ -424,7 +431,7 @@ def guard_decisions(tracks: dict[int, Track], held: set[int], opts: GuardOptions
             ta, tb = tracks[a], tracks[b]
             if not (ta.airborne or tb.airborne):
                 continue
-            limit = opts.keep_m if passes(a, b) else near
+            limit = opts.keep_m if passes(a, b) else near if ta.airborne and tb.airborne else ground
             if not closing(ta.p, ta.v, tb.p, tb.v) or predicted_min(
                     ta.p, ta.v, tb.p, tb.v, opts.lookahead_s, brake_a=braking(a), brake_b=braking(b)) >= limit:
                 continue
@@ -435,24 +442,26 @@ def guard_decisions(tracks: dict[int, Track], held: set[int], opts: GuardOptions
             if pick is not None:
                 hold.add(pick)
 
-    def blockers(h: int, keep: float) -> set[int]:
+    def blockers(h: int, keep: float, keep_ground: float | None = None) -> set[int]:
         """Who stops held ``h`` flying on toward its next waypoint, keeping ``keep``: a vehicle let
         go in this same look flies toward its own (two held ones let go at once, each sure the other
-        stays, flew at each other and were held again, turn about, every second: SITL, 2026-12-07)."""
+        stays, flew at each other and were held again, turn about, every second: SITL, 2026-12-07).
+        A vehicle on the ground is kept ``keep_ground`` from, where given."""
         th, out = tracks[h], set()
         for o, to in tracks.items():
             if o == h:
                 continue
             vo = to.intent if o in let_go else to.v
             stop = braking(o) if o not in let_go else None
-            if closing(th.p, th.intent, to.p, vo) and predicted_min(th.p, th.intent, to.p, vo, opts.lookahead_s, brake_b=stop) < keep:
+            limit = keep if to.airborne or keep_ground is None else keep_ground
+            if closing(th.p, th.intent, to.p, vo) and predicted_min(th.p, th.intent, to.p, vo, opts.lookahead_s, brake_b=stop) < limit:
                 out.add(o)
         return out
 
     let_go: set[int] = {h for h in held - hold if h not in tracks}
     stuck = []
     for h in sorted((held - hold) & set(tracks)):
-        b = blockers(h, near + opts.release_margin_m)
+        b = blockers(h, near + opts.release_margin_m, ground + opts.release_margin_m)
         if not b:
             let_go.add(h)
         elif b <= held:
@@ -463,7 +472,7 @@ def guard_decisions(tracks: dict[int, Track], held: set[int], opts: GuardOptions
         first = next((h for h in stuck if not blockers(h, opts.keep_m)), None)
         if first is not None:
             let_go.add(first)
-            passing[first] = blockers(first, near + opts.release_margin_m)
+            passing[first] = blockers(first, near + opts.release_margin_m, ground + opts.release_margin_m)
     # a pass ends when the vehicle is held again, or no longer closes on a vehicle still held
     passing = {k: {o for o in v if o in held - let_go and o in tracks
                    and closing(tracks[k].p, tracks[k].v if k not in held else tracks[k].intent, tracks[o].p, np.zeros(3))}
@@ -654,6 +663,46 @@ def check_links(manifest: FleetManifest, links: dict[int, str], options: "Runner
     return dict(sorted(bad.items()))
 
 
+class TakeoffGate:
+    """The fleet's start. The plan holds each vehicle back ``start_s`` after the first one takes
+    off; a vehicle's checks (EKF, fix, mission upload) take as long as they take, so each vehicle
+    waits here, ready to take off, until every vehicle is ready or out, and takes off its
+    ``start_s`` after that moment (held back before its checks instead, two ArduCopter SITL
+    instances whose EKFs took 40 s took off together, the 20 s between them gone: 2026-12-07)."""
+
+    def __init__(self, vehicles: Iterable[int], stop: threading.Event, *, log: Callable[[str], None] = lambda s: None) -> None:
+        self._waiting = set(vehicles)
+        self._stop = stop
+        self._log = log
+        self._go: float | None = None  # monotonic s: every vehicle ready or out
+        self._cv = threading.Condition()
+
+    def _settle(self) -> None:
+        if not self._waiting and self._go is None:
+            self._go = time.monotonic()
+            self._cv.notify_all()
+
+    def leave(self, vehicle: int) -> None:
+        """``vehicle`` will not take off its first sortie (failed, stopped, or gone): none waits for it."""
+        with self._cv:
+            self._waiting.discard(vehicle)
+            self._settle()
+
+    def ready(self, vehicle: int, start_s: float) -> None:
+        """``vehicle`` could take off now; returns ``start_s`` (wall seconds) after every vehicle is
+        ready or out, or at once when the fleet is stopped."""
+        with self._cv:
+            self._waiting.discard(vehicle)
+            if self._waiting:
+                self._log(f"vehicle {vehicle}: ready; waiting for vehicle(s) {sorted(self._waiting)}")
+            self._settle()
+            while self._go is None and not self._stop.is_set():
+                self._cv.wait(0.1)
+            go = self._go
+        if go is not None:
+            self._stop.wait(max(0.0, go + start_s - time.monotonic()))
+
+
 def fly_fleet(manifest: FleetManifest, *, record: Path, links: dict[int, str],
               camera_for: Callable[[FleetVehicle], "CameraSource"], options: "RunnerOptions",
               site_yaml: Path | None = None, time_scale: float = 1.0,
@@ -712,8 +761,6 @@ def fly_fleet(manifest: FleetManifest, *, record: Path, links: dict[int, str],
 
     def fly_vehicle(v: FleetVehicle) -> None:
         opts = replace(options, expect_sysid=v.sysid)
-        if stop.wait(v.start_s / time_scale):
-            return not_flown(v, 1, "stopped before its start")
         for j, m in enumerate(v.missions, 1):
             if j > 1 and not stop.is_set():
                 s0, w0 = time.time_ns(), time.monotonic()
@@ -738,9 +785,12 @@ def fly_fleet(manifest: FleetManifest, *, record: Path, links: dict[int, str],
             try:
                 s = fly(FlyRequest(plan_file=m, record=sortie_record_dir(record, v.vehicle, j), connect=links[v.vehicle],
                                    camera=cameras[v.vehicle], site_yaml=site_yaml, options=opts, abort=stop,
-                                   on_runner=(lambda r, k=v.vehicle: sep_guard.attach(k, r)) if sep_guard else None),
+                                   on_runner=(lambda r, k=v.vehicle: sep_guard.attach(k, r)) if sep_guard else None,
+                                   ready=(lambda: gate.ready(v.vehicle, v.start_s / time_scale)) if j == 1 else None),
                         log=lambda t: log(f"vehicle {v.vehicle}: {t}"), on_progress=prog)
             except Exception as e:  # this vehicle is out; the others fly on
+                if j == 1 and stop.is_set() and isinstance(e, FlightError):  # refused on the ground: it never took off
+                    return not_flown(v, j, f"stopped before take-off: {e}")
                 note(SortieRecord(vehicle=v.vehicle, sysid=v.sysid, sortie=j, plan=str(m), status="failed",
                                   record=str(sortie_record_dir(record, v.vehicle, j)), start_ns=a_ns,
                                   end_ns=time.time_ns(), detail=str(e)))
@@ -762,10 +812,13 @@ def fly_fleet(manifest: FleetManifest, *, record: Path, links: dict[int, str],
     # running thread stopped (CPython before 3.13), and the fleet must wait for every vehicle
     done = {v.vehicle: threading.Event() for v in flying}
 
+    gate = TakeoffGate([v.vehicle for v in flying], stop, log=log)
+
     def run(v: FleetVehicle) -> None:
         try:
             fly_vehicle(v)
         finally:
+            gate.leave(v.vehicle)
             done[v.vehicle].set()
 
     for v in flying:
@@ -826,4 +879,4 @@ def fly_fleet(manifest: FleetManifest, *, record: Path, links: dict[int, str],
 
 __all__ = ["GuardDecision", "write_fleet", "FleetManifest", "FleetVehicle", "FleetFlight", "SortieRecord", "SwapRecord", "load_fleet", "parse_links",
            "fly_fleet", "wait_for_charged_battery", "GuardOptions", "Track", "SeparationGuard",
-           "guard_decisions", "predicted_min", "Braking", "telemetry_track", "telemetry_separation", "sortie_record_dir", "TIMELINE_FILE"]
+           "guard_decisions", "predicted_min", "Braking", "TakeoffGate", "telemetry_track", "telemetry_separation", "sortie_record_dir", "TIMELINE_FILE"]

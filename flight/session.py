@@ -106,6 +106,9 @@ class FlyRequest:
     live: "LiveSink | None" = None  # who watches the flight as it happens (flight.live; the results store)
     abort: threading.Event | None = None  # set from another thread (a fleet's Ctrl-C): the abort mode, then down
     on_runner: "Callable[[MissionRunner | None], None] | None" = None  # told the runner once connected, None at the end
+    # called once the vehicle could take off (checks passed, mission uploaded and verified, failsafes
+    # set); returns when it may (a fleet's start: ``flight.fleet_fly.TakeoffGate``)
+    ready: "Callable[[], None] | None" = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -220,6 +223,8 @@ def fly(req: FlyRequest, *, log: Callable[[str], None] = lambda s: None,
         runner.upload_and_verify(plan)
         fs = runner.configure_failsafes(plan)  # refuses the flight when one cannot be set
         write_json(record / FAILSAFE_FILE, fs.to_json())
+        if req.ready is not None:
+            req.ready()
         if abort.is_set():  # stopped (a fleet's Ctrl-C) while this vehicle was still on the ground
             raise FlightError(f"{record.name}: stopped before take-off; the vehicle stays disarmed on the ground")
         try:

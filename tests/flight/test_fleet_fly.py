@@ -13,8 +13,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from flight.errors import FlightError
-from flight.fleet_fly import (Braking, GuardOptions, Track, fly_fleet, guard_decisions, load_fleet,
-                              parse_links, predicted_min, sortie_record_dir, telemetry_separation)
+from flight.fleet_fly import (Braking, GuardOptions, TakeoffGate, Track, fly_fleet, guard_decisions, load_fleet,
+                              parse_links, predicted_min, sortie_record_dir, telemetry_separation, telemetry_track)
 from tests.helpers import CROSSING_HEADING as HEADING
 from tests.helpers import crossing_fleet
 
@@ -168,6 +168,12 @@ G = GuardOptions(keep_m=3.0, margin_m=1.5, lookahead_s=5.0)
     ({1: _t((0, 0, 5), (0, 0, 0), intent=(1.5, 0, 0)), 2: _t((6, 0, 5), (-1.5, 0, 0))}, {1}, {2}, set()),
     # a vehicle whose sortie is over is let go
     ({1: _t((0, 0, 5), (0, 0, 0))}, {3}, set(), {3}),
+    # a first pass at 0.7 m flown 4.26 m past a vehicle on its pad: not held for it (keep + ground
+    # margin), nor kept held; 3.3 m past one, or past one hovering there, it is
+    ({1: _t((8, 3.2, 0.7), (-1, 0, 0)), 2: _t((3, -1, 0), (0, 0, 0), airborne=False)}, set(), set(), set()),
+    ({1: _t((8, 3.2, 0.7), (0, 0, 0), intent=(-1, 0, 0)), 2: _t((3, -1, 0), (0, 0, 0), airborne=False)}, {1}, set(), {1}),
+    ({1: _t((8, 3.2, 0.7), (-1, 0, 0)), 2: _t((3, 0, 0), (0, 0, 0), airborne=False)}, set(), {1}, set()),
+    ({1: _t((8, 3.2, 0.7), (-1, 0, 0)), 2: _t((3, -1, 0.7), (0, 0, 0))}, set(), {1}, set()),
 ])
 def test_guard_decisions(tracks, held, hold, let_go):
     assert guard_decisions(tracks, held, G) == (hold, let_go, {})
@@ -229,6 +235,96 @@ def test_the_guard_keeps_two_crossing_vehicles_apart(tmp_path, guard):
             assert yaws and abs(((yaws[-1] - HEADING[s.vehicle]) + 180) % 360 - 180) < 15, (s.vehicle, yaws[-20:])
     else:
         assert ff.min_separation_m < 1.5 and not ff.holds and "came within" in ff.warnings[0]
+
+
+def _gate_run(ready_at_s: dict[int, float], start_s: dict[int, float], leave_at_s: dict[int, float] | None = None,
+              stop_at_s: float | None = None) -> tuple[float, dict[int, float]]:
+    """Vehicles ready (or out) at the given seconds on a TakeoffGate: (when the last came, when each took off)."""
+    import threading
+    import time
+
+    stop = threading.Event()
+    gate = TakeoffGate([*ready_at_s, *(leave_at_s or {})], stop)
+    t0 = time.monotonic()
+    off: dict[int, float] = {}
+
+    def vehicle(k: int) -> None:
+        time.sleep(ready_at_s[k])
+        gate.ready(k, start_s.get(k, 0.0))
+        off[k] = time.monotonic() - t0
+
+    def gone(k: int) -> None:
+        time.sleep((leave_at_s or {})[k])
+        gate.leave(k)
+
+    threads = [threading.Thread(target=vehicle, args=(k,)) for k in ready_at_s]
+    threads += [threading.Thread(target=gone, args=(k,)) for k in leave_at_s or {}]
+    if stop_at_s is not None:
+        threads.append(threading.Timer(stop_at_s, stop.set))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10.0)
+    return max([*ready_at_s.values(), *(leave_at_s or {}).values()]), off
+
+
+@pytest.mark.parametrize("ready_at_s, start_s, leave_at_s", [
+    ({1: 0.0, 2: 0.6, 3: 0.3}, {1: 0.0, 2: 0.0, 3: 0.4}, None),  # the slowest checks set the start
+    ({1: 0.6, 2: 0.0}, {1: 0.0, 2: 0.3}, None),  # 2 is ready first, still goes 0.3 s after 1
+    ({1: 0.0, 2: 0.2}, {1: 0.0, 2: 0.3}, {3: 0.5}),  # 3 failed its checks at 0.5 s: none waits longer
+])
+def test_the_takeoff_gate_starts_every_vehicle_its_start_after_all_are_ready(ready_at_s, start_s, leave_at_s):
+    """A fleet's start_s counts from the moment every vehicle is ready (or out), not from before the
+    checks: two ArduCopter SITL instances whose EKFs took 40 s took off together, their 20 s apart gone."""
+    go, off = _gate_run(ready_at_s, start_s, leave_at_s)
+    assert set(off) == set(ready_at_s)
+    for k, t in off.items():
+        assert go + start_s.get(k, 0.0) - 0.02 <= t < go + start_s.get(k, 0.0) + 0.5, (k, t, go)
+
+
+def test_a_stopped_fleet_leaves_the_takeoff_gate_at_once():
+    """Ctrl-C while vehicle 1 waits for vehicle 2's checks: vehicle 1 does not wait on (the stop is
+    what keeps it on the ground, in ``fly``)."""
+    _, off = _gate_run({1: 0.0, 2: 5.0}, {}, stop_at_s=0.3)
+    assert 0.25 <= off[1] < 1.0 and off[2] >= 5.0  # 2, ready later, passes straight through
+
+
+def _takeoff_s(bundle_dir: Path, origin) -> float:
+    """Ground-station seconds when the vehicle first reported 0.5 m above home."""
+    t, xyz = telemetry_track(bundle_dir, origin)
+    return float(t[np.argmax(xyz[:, 2] > 0.5)])
+
+
+def test_a_vehicle_with_slow_checks_keeps_the_planned_gap_between_takeoffs(tmp_path):
+    """Vehicle 1's EKF takes 15 s more than vehicle 2's; vehicle 2 is planned 10 s after vehicle 1. Held
+    back from the fleet's start, vehicle 2 would take off first; the fleet starts once both are ready."""
+    from flight.planfile import read_plan
+    from flight.runner import RunnerOptions
+    from flight.session import CameraSource
+    from flight.sim import SimConfig, SimVehicle, free_udp_port
+    from warehouse.geodetic import GeoOrigin
+
+    man = load_fleet(crossing_fleet(tmp_path, start_s={2: 10.0}))
+    speedup = 5.0
+    sims, links = [], {}
+    for v, ekf_s in zip(man.vehicles, (17.0, 2.0)):
+        home = read_plan(v.missions[0]).home
+        port = free_udp_port()
+        sims.append(SimVehicle(f"udpout:127.0.0.1:{port}", SimConfig(
+            speedup=speedup, ekf_ready_s=ekf_s, home_lat_deg=home[0], home_lon_deg=home[1], home_alt_m=home[2],
+            sysid=v.sysid)).start())
+        links[v.vehicle] = f"udpin:127.0.0.1:{port}"
+    try:
+        ff = fly_fleet(man, record=tmp_path / "run", links=links, camera_for=lambda v: CameraSource(),
+                       options=RunnerOptions(), time_scale=speedup)
+    finally:
+        for s in sims:
+            s.stop()
+    assert ff.ok, ff.sorties
+    o = GeoOrigin(lat_deg=10.7769, lon_deg=106.7009, alt_m=10.0)
+    up = {s.vehicle: _takeoff_s(Path(s.record), o) for s in ff.sorties}
+    gap_vehicle_s = (up[2] - up[1]) * speedup
+    assert 6.0 < gap_vehicle_s < 16.0, up  # 10 s planned; arming and the links' jitter either way
 
 
 def test_separation_never_draws_a_vehicle_across_a_battery_change():

@@ -525,11 +525,10 @@ def test_two_arducopter_sitl_instances_fly_a_fleet_and_the_guard_keeps_them_apar
     vehicle 1 flies into it. The guard holds vehicle 1 in BRAKE and sends it on in AUTO once the way
     is clear; ArduCopter must take both, keep the heading the mission set (BRAKE drops it; the guard
     sends CONDITION_YAW again), and the recorded telemetry must keep the fleet's 3 m. Vehicle 1
-    is held back 60 s: a fleet's start_s counts before the vehicle's checks, and both instances'
-    EKFs take about 40 s, so held back 5 s (or 20) vehicle 1 took off with vehicle 2 and the two
-    came to the crossing at once, 12.6 m short of it each; since the guard sees a held vehicle
-    braking, vehicle 2 was held there and vehicle 1 flew on through before vehicle 2 ever hovered
-    over the crossing (2026-12-07)."""
+    takes off 20 s after vehicle 2, counted once both are ready (``TakeoffGate``): counted from the
+    fleet's start, before both instances' 40 s of EKF start, a 5 or 20 s start was lost, both came
+    to the crossing at once, vehicle 2 was held 12.6 m short of it and vehicle 1 flew on through
+    before vehicle 2 ever hovered over the crossing (2026-12-07)."""
     from contextlib import ExitStack
 
     from flight.bundle import Bundle
@@ -539,7 +538,7 @@ def test_two_arducopter_sitl_instances_fly_a_fleet_and_the_guard_keeps_them_apar
     from flight.session import CameraSource
     from tests.helpers import CROSSING_HEADING, crossing_fleet
 
-    man = load_fleet(crossing_fleet(tmp_path, speed_m_s=3.0, wait_at_crossing_s=30, start_s={1: 60.0}))
+    man = load_fleet(crossing_fleet(tmp_path, speed_m_s=3.0, wait_at_crossing_s=30, start_s={1: 20.0}))
     opts = RunnerOptions(required_fix=3, ready_timeout_s=180, heartbeat_timeout_s=60, mission_timeout_s=600)
     with ExitStack() as stack:
         links = {}

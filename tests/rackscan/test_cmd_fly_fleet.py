@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from flight.bundle import Bundle
 from flight.fleet_fly import load_fleet
@@ -34,6 +35,9 @@ def fleet_yaml(tmp_path_factory):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "rackscan fly --fleet" in r.stdout
+    assert "either vehicle up to 5 s early or late over the first 60 s" in " ".join(r.stdout.split())
+    doc = yaml.safe_load((d / "fleet.yaml").read_text())
+    assert (doc["timing_tolerance_s"], doc["tolerance_window_s"]) == (5.0, 60.0) and doc["min_separation_m"] >= 3.0
     return d / "fleet.yaml"
 
 
