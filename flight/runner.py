@@ -28,8 +28,8 @@ from pymavlink.dialects.v20 import ardupilotmega as mavlink  # noqa: E402
 from flight.errors import FlightError  # noqa: E402
 from flight.failsafe import (RENAMED, FailsafeProfile, FailsafeRecord, ParamRecord, cells_from_voltage,  # noqa: E402
                              load_failsafe_profile, param_targets)
-from flight.mission import (CONDITION_YAW, DO_CHANGE_SPEED, NAV_SPLINE_WAYPOINT, NAV_WAYPOINT, MavItem, MavlinkPlan,  # noqa: E402
-                            stored_differences)
+from flight.mission import (CONDITION_YAW, DO_CHANGE_SPEED, NAV_LAND, NAV_RETURN_TO_LAUNCH,  # noqa: E402
+                            NAV_SPLINE_WAYPOINT, NAV_WAYPOINT, MavItem, MavlinkPlan, stored_differences)
 from flight.results import CommandError, CommandResult, MissionResult, ParamError  # noqa: E402
 from flight.sim_kinematics import COPTER_MODES  # noqa: E402
 from flight.watch import FlightOutcome, FlightStatus, watch_flight  # noqa: E402
@@ -425,6 +425,38 @@ class MissionRunner:
         cur = self.state.mission_current
         yaws = [it for it in self.plan.mission if it.seq < cur and it.command == CONDITION_YAW]
         return (yaws[-1].param1, yaws[-1].param2, yaws[-1].param3, yaws[-1].param4) if yaws else None
+
+    def current_command(self) -> int | None:
+        """The command of the mission item in progress (None: no plan, or past its end)."""
+        if self.plan is None:
+            return None
+        cur = self.state.mission_current
+        return next((int(it.command) for it in self.plan.mission if it.seq == cur), None)
+
+    def landing_point(self) -> tuple[float, float] | None:
+        """(lat, lon) where the item in progress comes down: an RTL's ``return_point``, a LAND's own
+        place; None for any other item, or a LAND where the vehicle is."""
+        cmd = self.current_command()
+        if cmd == NAV_RETURN_TO_LAUNCH:
+            return self.return_point()
+        if cmd == NAV_LAND:
+            it = next(it for it in self.plan.mission if it.seq == self.state.mission_current)
+            return (it.x * 1e-7, it.y * 1e-7) if (it.x or it.y) else None
+        return None
+
+    def return_point(self) -> tuple[float, float] | None:
+        """(lat, lon) where an RTL from where the vehicle is comes down: the nearest of home and the
+        rally points, as ArduCopter picks them (RALLY_INCL_HOME; the planner puts a rally point at
+        each end of every aisle it flies, so a sortie's closing RTL lands there, not on its pad)."""
+        if self.plan is None or not self.plan.mission:
+            return None
+        pts = [(self.plan.mission[0].x * 1e-7, self.plan.mission[0].y * 1e-7)]
+        pts += [(r.x * 1e-7, r.y * 1e-7) for r in self.plan.rally]
+        import math
+
+        lat, lon = self.state.lat_deg, self.state.lon_deg
+        k = math.cos(math.radians(lat))
+        return min(pts, key=lambda q: (q[0] - lat) ** 2 + ((q[1] - lon) * k) ** 2)
 
     def next_waypoint(self) -> tuple[float, float, float] | None:
         """(lat, lon, height above home m) of the navigation item the vehicle is flying to."""

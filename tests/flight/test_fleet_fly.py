@@ -416,6 +416,32 @@ def test_what_is_in_force_at_the_current_item_is_read_from_the_plan():
     assert r.next_waypoint() == pytest.approx((10.0001, 106.0, 3.0))
     r.state.mission_current = 6  # the pass at 0.6 m/s
     assert r.speed_in_force() == pytest.approx(0.6) and r.next_waypoint() == pytest.approx((10.0002, 106.0, 3.0))
+    assert r.current_command() == 16 and r.landing_point() is None
+
+
+@pytest.mark.parametrize("at, comes_down_at", [
+    ((10.0002, 106.0), (10.0003, 106.0)),  # the rally point at the aisle's end, not home
+    ((10.00005, 106.0), (10.0, 106.0)),  # home is nearer
+    ((10.0002, 106.0003), (10.0002, 106.0004)),  # the nearer of two rally points
+])
+def test_an_rtl_comes_down_at_the_nearest_of_home_and_the_rally_points(at, comes_down_at):
+    """As ArduCopter picks (RALLY_INCL_HOME): the planner puts a rally point at each end of every
+    aisle, so a sortie's closing RTL lands there, not on its pad (a simulated fleet's vehicles did)."""
+    from flight.mission import Mission, MissionItem, RallyPoint, mission_to_mavlink
+    from flight.runner import MissionRunner
+
+    m = Mission(home=(10.0, 106.0, 5.0), items=(
+        MissionItem(kind="takeoff", lat_deg=10.0, lon_deg=106.0, rel_alt_m=2.0),
+        MissionItem(kind="waypoint", lat_deg=10.0002, lon_deg=106.0, rel_alt_m=3.0),
+        MissionItem(kind="rtl")),
+        rally=(RallyPoint(lat_deg=10.0003, lon_deg=106.0, rel_alt_m=2.0), RallyPoint(lat_deg=10.0002, lon_deg=106.0004, rel_alt_m=2.0)))
+    r = MissionRunner("udpin:127.0.0.1:0")  # never connected: only the plan and the state are read
+    assert r.current_command() is None and r.landing_point() is None
+    r.plan = mission_to_mavlink(m)
+    r.state.mission_current = 3
+    r.state.lat_deg, r.state.lon_deg = at
+    assert r.current_command() == 20 and r.next_waypoint() is None
+    assert r.landing_point() == pytest.approx(comes_down_at)
 
 
 class _Runner:
@@ -442,6 +468,58 @@ class _Runner:
 
     def speed_in_force(self):
         return 1.5
+
+    def current_command(self):
+        return 16
+
+    def landing_point(self):
+        return None
+
+
+class _Landing(_Runner):
+    """A runner in its mission's closing RTL, coming down at ``rally`` (x, y m in the flat frame)."""
+
+    def __init__(self, y_m: float, rally: tuple[float, float]) -> None:
+        super().__init__(y_m)
+        self.rally = rally
+
+    def current_command(self):
+        return 20
+
+    def landing_point(self):
+        return self.rally[1], self.rally[0]  # (lat, lon) of the flat frame: y, x
+
+
+@pytest.mark.parametrize("at_xy, rally_xy, want", [
+    ((22.6, 34.4), (22.6, 34.4), (0.0, 0.0, -0.5)),  # over its rally point: down at LAND_SPD_MS
+    ((22.6, 30.0), (22.6, 34.4), (0.0, 1.5, 0.0)),  # on its way there at the speed in force
+])
+def test_a_held_vehicle_in_its_rtl_would_fly_to_its_rally_point_and_come_down(monkeypatch, at_xy, rally_xy, want):
+    import flight.fleet_fly as ff
+
+    to_site = lambda lat, lon, alt: np.array([lon, lat, alt])  # noqa: E731: a flat test frame, metres
+    guard = ff.SeparationGuard(to_site, GuardOptions())
+    r = _Landing(at_xy[1], rally_xy)
+    r.state.lon_deg, r.state.rel_alt_m = at_xy[0], 8.0
+    p = np.array([at_xy[0], at_xy[1], 8.0])
+    assert guard._intent(r, p) == pytest.approx(np.array(want))
+
+
+@pytest.mark.parametrize("intent_2, held_again", [((0.0, 0.0, -0.5), False), ((0.0, 0.0, 0.0), True)])
+def test_a_vehicle_coming_down_beside_a_held_one_is_let_go_to_land(intent_2, held_again):
+    """Vehicle 1 is held at the end of its pass, 3.8 m beside the rally point where vehicle 2, held over
+    it, would come down; vehicle 1's way climbs straight at vehicle 2. Seen coming down, vehicle 2 goes
+    first (its way keeps 3 m) and passes vehicle 1 to land; seen hovering (how the guard saw a vehicle
+    in its RTL), it was let go with nothing to pass, and held again as it came down, 39 times in 25 s
+    (simulated fleet of 4, 2026-12-07)."""
+    tracks = {1: _t((22.1, 38.2, 2.6), (0, 0, 0), intent=(0.1, -0.9, 1.2)),
+              2: _t((22.6, 34.4, 8.0), (0, 0, 0), intent=intent_2)}
+    first = guard_decisions(tracks, {1, 2}, G)
+    assert first.hold == set() and first.let_go == {2} and first.passing == ({2: {1}} if not held_again else {})
+    # four seconds later: vehicle 2 comes down at 6 m, vehicle 1 still held
+    after = {1: tracks[1], 2: _t((22.6, 34.4, 6.0), (0, 0, -0.5))}
+    again = guard_decisions(after, {1}, G, first.passing)
+    assert (2 in again.hold) is held_again, (first, again)
 
 
 @pytest.mark.parametrize("reported_velocity, holds", [(True, False), (False, True)])
