@@ -75,7 +75,9 @@ class FleetPlan:
     vehicles: list[VehiclePlan]
     bins_planned: int
     wall_clock_s: float  # first take-off to last landing, battery changes and holds included
-    min_separation_m: float  # closest approach of two vehicles on the time lines, either up to timing_tolerance_s early or late over the first legs (inf with one)
+    # closest approach of two vehicles on the time lines, either up to timing_tolerance_s early or
+    # late over the first legs (inf with one)
+    min_separation_m: float
     closest: tuple[int, int, float] | None  # (vehicle, vehicle, time s) of that approach
     warnings: list[str] = field(default_factory=list)
     timing_tolerance_s: float = 0.0
@@ -109,10 +111,12 @@ def mission_timeline(site: Site, mission: Mission, opts: PlanOptions = PlanOptio
     planner's time model (``flight.planner.leg_s``, the same ``opts``): ``arm_to_climb_s`` on the
     pad, each straight leg as long as the slower of its horizontal part (at the mission's speed,
     ``change_speed``) and its vertical part, ``settle_s`` at the end of each pass (the first
-    waypoint after the pass's ``gimbal`` item, as ``flight.planner`` writes a pass); RTL climbs
-    to the mission's top, flies home, loiters ``rtl_loiter_s`` and lands at ``land_m_s``. The
-    whole line lasts the planner's ``est_flight_time_s`` for the sortie; along a leg the position
-    is interpolated straight."""
+    waypoint after the pass's ``gimbal`` item, as ``flight.planner`` writes a pass); a LAND flies
+    to its place, if it names one, and comes down at ``land_m_s`` (the planner's sorties LAND on
+    their pad); an RTL climbs to the mission's top, flies home, loiters ``rtl_loiter_s`` and lands
+    (ArduCopter would come down at the nearest of home and the rally points; a mission from
+    elsewhere that ends in an RTL is timed as if home). The whole line lasts the planner's
+    ``est_flight_time_s`` for the sortie; along a leg the position is interpolated straight."""
     home = site.origin.geodetic_to_site(mission.home[0], mission.home[1], mission.home[2])
     pos = np.array([home[0], home[1], 0.0])
     speed = opts.max_speed_m_s
@@ -146,6 +150,9 @@ def mission_timeline(site: Site, mission: Mission, opts: PlanOptions = PlanOptio
                 to(np.array([pos[0], pos[1], max(top, pos[2])]))
                 to(np.array([home[0], home[1], pos[2]]))
                 to(pos, opts.rtl_loiter_s)
+            elif it.lat_deg or it.lon_deg:  # a LAND at a place flies there first
+                q = site.origin.geodetic_to_site(it.lat_deg, it.lon_deg, site.origin.alt_m)
+                to(np.array([q[0], q[1], pos[2]]))
             to(np.array([pos[0], pos[1], 0.0]), pos[2] / opts.land_m_s)
     t_end = [0.0]
     for _, d in legs:

@@ -331,7 +331,7 @@ class GuardOptions:
     # into 7.5 m/s/s at PSC_JERK_XY's 5 m/s/s/s), the simulated vehicle slows at 2.5 m/s/s
     brake_delay_s: float = 1.0
     brake_decel_m_s2: float = 2.0
-    land_m_s: float = 0.5  # a held vehicle in its RTL or LAND, over where it comes down, descends this fast (LAND_SPD_MS)
+    land_m_s: float = 0.5  # a held vehicle in an RTL or LAND, over where it comes down, descends this fast (LAND_SPD_MS)
 
 
 @dataclass(frozen=True)
@@ -395,8 +395,8 @@ def guard_decisions(tracks: dict[int, Track], held: set[int], opts: GuardOptions
     """Which vehicles to hold now and which held ones to let go, pure.
 
     A pair closing to within keep + margin (keep + ground margin when one of them is on the
-    ground) in the next ``lookahead_s`` holds the vehicle flying into the other (the larger speed toward it; the higher number on a tie) when it can be held,
-    else the other one. A held vehicle is let go when, flying toward its next waypoint, it would
+    ground) in the next ``lookahead_s`` holds the vehicle flying into the other (the larger speed
+    toward it; the higher number on a tie) when it can be held, else the other one. A held vehicle is let go when, flying toward its next waypoint, it would
     stay keep + margin + release margin from every vehicle (or move away from it); when held
     vehicles only wait for each other, the lowest number goes first if its way keeps ``keep_m``.
     Either way a held vehicle still moving is seen braking to rest (``Braking``), not
@@ -592,10 +592,9 @@ class SeparationGuard:
         """How held vehicle ``r`` at ``p`` would fly on if let go: toward its next waypoint at the
         speed in force; in its mission's RTL or LAND toward where it comes down (the nearest of
         home and the rally points, ``MissionRunner.landing_point``) and, over it, down at
-        ``land_m_s``. Seen
-        hovering in its RTL instead, a vehicle over its rally point 3.8 m from one held on its pass
-        was let go and held again as it came down, 39 times in 25 s, while the other stayed held
-        until its pack ran low (simulated fleet of 4, 2026-12-07)."""
+        ``land_m_s``. Seen hovering in its RTL instead, a vehicle over its rally point 3.8 m from
+        one held on its pass was let go and held again as it came down, 39 times in 25 s, while the
+        other stayed held until both packs ran low (simulated fleet of 4, 2026-12-07)."""
         from flight.mission import NAV_LAND, NAV_RETURN_TO_LAUNCH
 
         speed = r.speed_in_force() or 1.0

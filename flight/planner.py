@@ -395,9 +395,9 @@ def _build_missions(site, camera, opts, passes, d_by_aisle, speed, per_face, min
 
     usable = opts.endurance_s * (1 - opts.reserve_frac)
     cruise = opts.max_speed_m_s
-    # take-off: armed, climb to 1 m, then to the transit altitude; landing: RTL's loiter, then down at LAND_SPD
+    # take-off: armed, climb to 1 m, then to the transit altitude; landing: on the pad, down at LAND_SPD
     takeoff = opts.arm_to_climb_s + leg_s(opts, 0.0, 1.0, cruise) + leg_s(opts, 0.0, transit - 1.0, cruise)
-    landing = opts.rtl_loiter_s + transit / opts.land_m_s
+    landing = transit / opts.land_m_s
     split = {"takeoff and landing": 0.0, "transit and climbs": 0.0, "passes (scanning)": 0.0, "turns and settling": 0.0}
 
     def home_from(b) -> float:  # the last pass's end: up to the transit altitude, then home
@@ -475,7 +475,11 @@ def _build_missions(site, camera, opts, passes, d_by_aisle, speed, per_face, min
                 continue  # the next pass is reached along the face
             aisle_exit = f.face_to_site([[p.u_to_m, transit, d]])[0]
             items.append(MissionItem(kind="waypoint", lat_deg=geo(aisle_exit)[0], lon_deg=geo(aisle_exit)[1], rel_alt_m=transit))
-        items.append(MissionItem(kind="rtl"))
+        # home to the pad and LAND there: an RTL would come down at the nearest rally point, at the
+        # end of the aisle just flown (RALLY_INCL_HOME), not on the pad the battery is changed on and
+        # the fleet plan counts the vehicle at (simulated vehicles did, 2026-12-07)
+        items += [MissionItem(kind="waypoint", lat_deg=geo(home_xy)[0], lon_deg=geo(home_xy)[1], rel_alt_m=transit),
+                  MissionItem(kind="land", lat_deg=geo(home_xy)[0], lon_deg=geo(home_xy)[1])]
         fence = [FencePolygon(inclusion=True, vertices_deg=tuple(geo(p) for p in [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]))]
         for z in site.spec.no_fly_zones:
             fence.append(FencePolygon(inclusion=False, vertices_deg=tuple(geo(p) for p in z.polygon_m)))

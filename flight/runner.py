@@ -14,6 +14,7 @@ vehicle to disarm.
 
 from __future__ import annotations
 
+import math
 import os
 import queue
 import threading
@@ -447,13 +448,11 @@ class MissionRunner:
     def return_point(self) -> tuple[float, float] | None:
         """(lat, lon) where an RTL from where the vehicle is comes down: the nearest of home and the
         rally points, as ArduCopter picks them (RALLY_INCL_HOME; the planner puts a rally point at
-        each end of every aisle it flies, so a sortie's closing RTL lands there, not on its pad)."""
+        each end of every aisle it flies, so an RTL in an aisle comes down at its end)."""
         if self.plan is None or not self.plan.mission:
             return None
         pts = [(self.plan.mission[0].x * 1e-7, self.plan.mission[0].y * 1e-7)]
         pts += [(r.x * 1e-7, r.y * 1e-7) for r in self.plan.rally]
-        import math
-
         lat, lon = self.state.lat_deg, self.state.lon_deg
         k = math.cos(math.radians(lat))
         return min(pts, key=lambda q: (q[0] - lat) ** 2 + ((q[1] - lon) * k) ** 2)

@@ -98,7 +98,23 @@ def test_fence_and_rally(result, site):
     m = result.missions[0]
     assert m.fence[0].inclusion and len(m.fence[0].vertices_deg) == 4
     assert sum(not f.inclusion for f in m.fence) == len(site.spec.no_fly_zones)
-    assert len(m.rally) == 4 and m.items[-1].kind == "rtl" and m.items[0].kind == "takeoff"
+    assert len(m.rally) == 4 and m.items[0].kind == "takeoff"
+
+
+def test_every_sortie_lands_on_its_pad_not_at_a_rally_point(site):
+    """The rally points (each end of every aisle flown) are for failsafes: a sortie's own end flies
+    home at the transit altitude and lands on the pad, where the battery is changed and where the
+    fleet plan has it; an RTL would land at the nearest rally point, the end of the aisle just flown."""
+    r = plan(site, CameraSpec(), PlanOptions(endurance_s=300.0))
+    assert len(r.missions) > 1
+    for m in r.missions:
+        home = site.origin.geodetic_to_site(m.home[0], m.home[1], site.origin.alt_m)
+        *_, back, land = m.items
+        assert back.kind == "waypoint" and land.kind == "land" and not any(it.kind == "rtl" for it in m.items)
+        for it in (back, land):
+            p = site.origin.geodetic_to_site(it.lat_deg, it.lon_deg, site.origin.alt_m)
+            assert np.hypot(p[0] - home[0], p[1] - home[1]) < 0.01
+        assert back.rel_alt_m == max(it.rel_alt_m for it in m.items if it.kind == "waypoint")
 
 
 def test_short_endurance_splits_into_sorties(site):
@@ -198,7 +214,7 @@ def test_a_faces_passes_are_chained_at_the_face(site, result):
     wps = [it for it in m.items if it.kind == "waypoint"]
     transit = max(it.rel_alt_m for it in wps)
     faces = {p.face_id for p in result.passes}
-    assert sum(it.rel_alt_m == transit for it in wps) == 1 + 2 * len(faces)  # home; in, out per face
+    assert sum(it.rel_alt_m == transit for it in wps) == 2 + 2 * len(faces)  # over home out and back; in, out per face
     assert sum(it.kind == "set_yaw" for it in m.items) == len(faces)
     for a, b in zip(wps, wps[1:]):  # every descent below the transit altitude is a vertical one
         if a.rel_alt_m == transit and b.rel_alt_m < transit:

@@ -115,7 +115,7 @@ def test_a_faces_passes_are_chained_at_the_face(seed):
     assert len(r.missions) == 1 and runs < len(r.passes)
     items = r.missions[0].items
     transit = max(it.rel_alt_m for it in items if it.kind == "waypoint")
-    assert sum(it.kind == "waypoint" and it.rel_alt_m == transit for it in items) == 1 + 2 * runs  # home; in, out per run
+    assert sum(it.kind == "waypoint" and it.rel_alt_m == transit for it in items) == 2 + 2 * runs  # over home out and back; in, out per run
     assert sum(it.kind == "set_yaw" for it in items) == runs
     climbing = _build_missions(SITE, CAM, PlanOptions(), r.passes, {p.aisle_id: r.standoff_m for p in r.passes},
                                r.speed_m_s, r.passes_per_face, r.min_frames_per_bin, [], r.exposure)
