@@ -159,7 +159,7 @@ def test_a_recount_is_flown_pass_after_pass_at_the_face(tmp_path):
     mission = rp.missions[0]
     transit = max(it.rel_alt_m for it in mission.items if it.kind == "waypoint")
     assert len(rp.passes) >= 3 and {p.face_id for p in rp.passes} == {face.face_id}
-    assert sum(1 for it in mission.items if it.kind == "waypoint" and it.rel_alt_m == transit) == 3  # home, in, out
+    assert sum(1 for it in mission.items if it.kind == "waypoint" and it.rel_alt_m == transit) == 4  # over home out and back; in, out
     plan_file = write_plan(mission, tmp_path / "recount.plan")
     r, snap = _fly(mission, plan_file, tmp_path / "bundle", {})
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
