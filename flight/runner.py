@@ -427,22 +427,26 @@ class MissionRunner:
         yaws = [it for it in self.plan.mission if it.seq < cur and it.command == CONDITION_YAW]
         return (yaws[-1].param1, yaws[-1].param2, yaws[-1].param3, yaws[-1].param4) if yaws else None
 
-    def current_command(self) -> int | None:
-        """The command of the mission item in progress (None: no plan, or past its end)."""
+    def _current_item(self) -> MavItem | None:
+        """The mission item in progress (None: no plan, or past its end)."""
         if self.plan is None:
             return None
         cur = self.state.mission_current
-        return next((int(it.command) for it in self.plan.mission if it.seq == cur), None)
+        return next((it for it in self.plan.mission if it.seq == cur), None)
+
+    def current_command(self) -> int | None:
+        """The command of the mission item in progress (None: no plan, or past its end)."""
+        it = self._current_item()
+        return None if it is None else int(it.command)
 
     def landing_point(self) -> tuple[float, float] | None:
         """(lat, lon) where the item in progress comes down: an RTL's ``return_point``, a LAND's own
         place; None for any other item, or a LAND where the vehicle is."""
-        cmd = self.current_command()
-        if cmd == NAV_RETURN_TO_LAUNCH:
+        it = self._current_item()
+        if it is not None and it.command == NAV_RETURN_TO_LAUNCH:
             return self.return_point()
-        if cmd == NAV_LAND:
-            it = next(it for it in self.plan.mission if it.seq == self.state.mission_current)
-            return (it.x * 1e-7, it.y * 1e-7) if (it.x or it.y) else None
+        if it is not None and it.command == NAV_LAND and (it.x or it.y):
+            return it.x * 1e-7, it.y * 1e-7
         return None
 
     def return_point(self) -> tuple[float, float] | None:

@@ -444,6 +444,25 @@ def test_an_rtl_comes_down_at_the_nearest_of_home_and_the_rally_points(at, comes
     assert r.landing_point() == pytest.approx(comes_down_at)
 
 
+def test_a_land_comes_down_at_its_own_place():
+    """The planner's sorties end over the pad with a LAND there (an RTL would take the rally point)."""
+    from flight.mission import Mission, MissionItem, RallyPoint, mission_to_mavlink
+    from flight.runner import MissionRunner
+
+    m = Mission(home=(10.0, 106.0, 5.0), items=(
+        MissionItem(kind="takeoff", lat_deg=10.0, lon_deg=106.0, rel_alt_m=2.0),
+        MissionItem(kind="waypoint", lat_deg=10.0002, lon_deg=106.0, rel_alt_m=3.0),
+        MissionItem(kind="land", lat_deg=10.0001, lon_deg=106.0)),
+        rally=(RallyPoint(lat_deg=10.0002, lon_deg=106.0, rel_alt_m=2.0),))
+    r = MissionRunner("udpin:127.0.0.1:0")
+    r.plan = mission_to_mavlink(m)
+    r.state.lat_deg, r.state.lon_deg = 10.0002, 106.0
+    r.state.mission_current = 2
+    assert r.current_command() == 16 and r.landing_point() is None
+    r.state.mission_current = 3
+    assert r.current_command() == 21 and r.landing_point() == pytest.approx((10.0001, 106.0))
+
+
 class _Runner:
     """What the guard reads of a runner: the reported state, and the hold it asks for."""
 
