@@ -396,9 +396,11 @@ def guard_decisions(tracks: dict[int, Track], held: set[int], opts: GuardOptions
 
     A pair closing to within keep + margin (keep + ground margin when one of them is on the
     ground) in the next ``lookahead_s`` holds the vehicle flying into the other (the larger speed
-    toward it; the higher number on a tie) when it can be held, else the other one. A held vehicle is let go when, flying toward its next waypoint, it would
-    stay keep + margin + release margin from every vehicle (or move away from it); when held
-    vehicles only wait for each other, the lowest number goes first if its way keeps ``keep_m``.
+    toward it; the higher number on a tie) when it can be held, else the other one. A held vehicle
+    is let go when, flying toward its next waypoint, it would stay keep + margin + release margin
+    (keep + ground margin + release margin from one on the ground) from every vehicle (or move away
+    from it); when held vehicles only wait for each other, the lowest number goes first if its way
+    keeps ``keep_m``.
     Either way a held vehicle still moving is seen braking to rest (``Braking``), not
     standing where it is nor flying on: on two ArduCopter SITL instances meeting at a crossing, one
     held 12.6 m from it coasted 2.3 m more; seen flying on, it had the other held too, and seen
