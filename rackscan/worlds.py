@@ -3,7 +3,8 @@
 For each world: draw it (``datasets.family``), plan it (the planner may refuse a store too dark
 to count: then none of its bins is counted, all go to recount), fly it with the synthetic
 recorder, run detect -> fuse -> reconcile, and score against the world's truth. The recorded
-flight is kept while the family file and the code that draws, plans and renders are unchanged;
+flight is kept while what its frames are made of is unchanged (``flight_key``: the world as the
+camera sees it, the passes flown, the code that renders and records);
 each processing stage is skipped while its inputs, options and code are (``rackscan.stages``), so
 a new detector or fusion rule re-runs only what it changes. The scores go to ``world.json``.
 """
@@ -121,19 +122,36 @@ def describe_world(sc) -> str:
     return f"{geo}; {lux}; {len(s.catalogue)} SKUs"
 
 
-def _flight_key(fam_path: Path, k: int, faces: str) -> str:
-    """What the recorded flight depends on: the family file, the world, the faces, and the code that
-    draws and renders worlds (datasets, warehouse), plans them and writes bundles."""
+def flight_key(world, faces: list[str]) -> str:
+    """What world's recorded flight over ``faces`` depends on, and nothing else: the world as the
+    camera sees it (its scenario but the ERP's discrepancy rates, its scene objects, stock and
+    catalogue), the passes the planner flies over those faces with their speed, exposure and
+    standoff (or its refusal), and the code that renders and records them (``datasets`` but the
+    modules whose results are hashed here, ``warehouse``, ``flight.bundle``). The planner's other
+    work (a sortie's way home) and the ERP's side of the world change no frame, so they keep the
+    flight: an edit to the planner re-renders no world whose passes it left as they were."""
     import hashlib
 
+    from datasets.synthflight import plan_world, scan_passes
+    from flight.errors import FlightError
     from rackscan.stages import code_digest
 
     import flight.bundle
-    import flight.planner
 
-    parts = [Path(fam_path).read_bytes(), str(k).encode(), faces.encode(), code_digest("datasets", "warehouse").encode()]
-    parts += [Path(m.__file__).read_bytes() for m in (flight.planner, flight.bundle)]  # the passes, the bundle's format
-    return hashlib.sha256(b"|".join(parts)).hexdigest()[:16]
+    spec = world.scenario.spec.model_dump(mode="json")
+    spec.pop("discrepancies", None)
+    try:
+        planned = plan_world(world, faces)
+        plan = repr((scan_passes(world, faces, planned=planned), planned.speed_m_s, planned.exposure_s, planned.exposure,
+                     planned.standoff_m, sorted(planned.standoff_by_aisle.items())))
+    except FlightError as exc:
+        plan = f"refused: {exc}"
+    parts = [json.dumps(spec, sort_keys=True), repr(world.objects), world.stock.to_csv(index=False),
+             world.catalogue.to_csv(index=False), ",".join(faces), plan, repr(world.default_standoff_m()),
+             json.dumps(world.camera.model_dump(mode="json"), sort_keys=True),
+             code_digest("datasets", "warehouse", leave_out=("datasets.family", "datasets.world")),
+             Path(flight.bundle.__file__).read_text()]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
 def record_world(fam, k: int, out_root: Path, *, one_face: bool = False, fresh: bool = False,
@@ -149,10 +167,12 @@ def record_world(fam, k: int, out_root: Path, *, one_face: bool = False, fresh: 
     world = build_world(sc)
     faces = [f.face_id for f in world.site.faces][: 1 if one_face else None]
     root = Path(out_root) / f"world-{k}"
-    key = _flight_key(fam.source, k, ",".join(faces))
+    key = flight_key(world, faces)
     kept = root / "flight.key"
     if not fresh and kept.exists() and kept.read_text() == key:
         refused = (root / "refused.txt").read_text() if (root / "refused.txt").exists() else ""
+        if not refused:
+            refresh_truth(world, root / "flight")
         return sc, world, faces, None if refused else root / "flight", refused
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
@@ -164,6 +184,19 @@ def record_world(fam, k: int, out_root: Path, *, one_face: bool = False, fresh: 
         (root / "refused.txt").write_text(refused)
     kept.write_text(key)
     return sc, world, faces, bundle, refused
+
+
+def refresh_truth(world, bundle: Path) -> None:
+    """The world's discrepancy list in a flight kept (``truth/discrepancies.csv``): the ERP's side
+    of the world is no part of the flight's key, so the list is written again where it changed,
+    whole (a new file renamed over the old, which leaves a hard-linked copy as it was)."""
+    path = Path(bundle) / "truth" / "discrepancies.csv"
+    text = world.discrepancies.to_csv(index=False)
+    if path.exists() and path.read_text() == text:
+        return
+    tmp = path.with_name(path.name + ".new")
+    tmp.write_text(text)
+    tmp.replace(path)
 
 
 # what a recorded flight holds before any stage runs: the bundle's own files (flight.bundle) and the
