@@ -76,7 +76,9 @@ def discrepancies_in_scope(disc, scoped: set[str], labelled: set[str] | None = N
     Goods moved between two flown bins whose new bin holds no label cannot be told by a label to be
     the goods the ERP lists elsewhere: unless the flight named them by their size, it sees the bin
     they left empty (a ghost) and goods of unread SKU where they stand (an unknown SKU), and is judged
-    on those two. ``labelled``: the bins whose goods the flight can name, those carrying a label
+    on those two. A substitution (the ERP lists another SKU where goods stand) in such a bin is out of
+    its sight altogether: the count agrees, and only a recount tells the SKU. ``labelled``: the bins
+    whose goods the flight can name, those carrying a label
     (``labelled_bins``) and those it named by size (fusion's ``sku_by_size``: then it is judged on
     the move). Without ``labelled`` every move is a move."""
     import pandas as pd
@@ -94,6 +96,8 @@ def discrepancies_in_scope(disc, scoped: set[str], labelled: set[str] | None = N
             rows.append(unknown)
         elif dst_in and labelled is not None and r["other_bin_id"] not in labelled:
             rows += [ghost, unknown]
+        elif r["kind"] == "substituted" and labelled is not None and r["bin_id"] not in labelled:
+            continue  # goods no label or size names: nothing tells the ERP's SKU from the one there
         elif src_in:
             rows.append(r)
     return pd.DataFrame(rows, columns=disc.columns)
@@ -124,8 +128,8 @@ def describe_world(sc) -> str:
 
 def flight_key(world, faces: list[str]) -> str:
     """What world's recorded flight over ``faces`` depends on, and nothing else: the world as the
-    camera sees it (its scenario but the ERP's discrepancy rates, its scene objects, stock and
-    catalogue), the passes the planner flies over those faces with their speed, exposure and
+    camera sees it (its scenario but the ERP's discrepancy rates, its site, its scene objects, stock
+    and catalogue), the passes the planner flies over those faces with their speed, exposure and
     standoff (or its refusal), and the code that renders and records them (``datasets`` but the
     modules whose results are hashed here, ``warehouse``, ``flight.bundle``). The planner's other
     work (a sortie's way home) and the ERP's side of the world change no frame, so they keep the
@@ -146,10 +150,10 @@ def flight_key(world, faces: list[str]) -> str:
                      planned.standoff_m, sorted(planned.standoff_by_aisle.items())))
     except FlightError as exc:
         plan = f"refused: {exc}"
-    parts = [json.dumps(spec, sort_keys=True), repr(world.objects), world.stock.to_csv(index=False),
+    parts = [json.dumps(spec, sort_keys=True), json.dumps(world.site.spec.model_dump(mode="json"), sort_keys=True), repr(world.objects), world.stock.to_csv(index=False),
              world.catalogue.to_csv(index=False), ",".join(faces), plan, repr(world.default_standoff_m()),
              json.dumps(world.camera.model_dump(mode="json"), sort_keys=True),
-             code_digest("datasets", "warehouse", leave_out=("datasets.family", "datasets.world")),
+             code_digest("datasets", "warehouse", leave_out=("datasets.family", "datasets.scenario", "datasets.world")),
              Path(flight.bundle.__file__).read_text()]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
