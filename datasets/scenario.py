@@ -84,6 +84,8 @@ class DiscrepancyRates(_Strict):
     misplaced: float = Field(0.03, ge=0, le=1)
     ghost: float = Field(0.03, ge=0, le=1)
     unknown_sku: float = Field(0.02, ge=0, le=1)
+    # the ERP lists another of its SKUs where goods stand (received or put away under the wrong one)
+    substituted: float = Field(0.0, ge=0, le=1)
 
 
 class LightingSpec(_Strict):
@@ -159,7 +161,7 @@ class ScenarioSpec(_Strict):
         if dup:
             raise ValueError(f"catalogue: duplicate sku {sorted(dup)[0]!r}")
         rates = self.discrepancies
-        if rates.short + rates.over + rates.misplaced + rates.ghost + rates.unknown_sku > 0.8:
+        if rates.short + rates.over + rates.misplaced + rates.ghost + rates.unknown_sku + rates.substituted > 0.8:
             raise ValueError("discrepancies: the rates add up to more than 0.8 of the bins")
         return self
 

@@ -23,7 +23,7 @@ PALLET_HEIGHT_M = 0.144
 LATERAL_MARGIN_M = 0.06
 LACED_PITCH = 0.72  # laced stacks: height gained per tire, in tire widths (they nest into each other)
 LACED_SHIFT = 0.12  # and each tire sits this share of a diameter left or right of the one below
-DISCREPANCY_KINDS = ("short", "over", "misplaced", "ghost", "unknown_sku")
+DISCREPANCY_KINDS = ("short", "over", "misplaced", "ghost", "unknown_sku", "substituted")
 
 
 @dataclass(frozen=True)
@@ -348,6 +348,21 @@ def build_world(scenario: Scenario | str | Path) -> World:
         q = max(1, min(cols * per_col, int(rng.integers(1, 4))))
         stock[bid] = {"sku": sku, "count": q, "stacking": "standing", "pallet": False, "crowded": False}
         disc.append({"kind": "unknown_sku", "bin_id": bid, "sku": sku, "erp_qty": 0, "true_qty": q, "other_bin_id": ""})
+
+    # substituted: the ERP lists another of its SKUs, as many, where goods stand (received or put away
+    # under the wrong SKU). Two rows: the ERP's SKU none of which stands there, and the goods it does not
+    # list there. Drawn on a generator of their own and only where the rate is set, so the stock, the
+    # other discrepancies and the scene of every other scenario stay as they were.
+    listed = [s for s, in_erp in zip(cat["sku"], cat["in_erp"]) if in_erp]
+    if rates.substituted > 0 and len(listed) > 1:
+        sub_rng = np.random.default_rng([spec.seed, 0x5B])
+        for bid in take(filled, int(round(rates.substituted * n_bins))):
+            held, q = stock[bid]["sku"], stock[bid]["count"]
+            others = [s for s in listed if s != held]
+            named = others[int(sub_rng.integers(len(others)))]
+            erp[bid] = (named, q)
+            disc.append({"kind": "substituted", "bin_id": bid, "sku": named, "erp_qty": q, "true_qty": 0, "other_bin_id": ""})
+            disc.append({"kind": "substituted", "bin_id": bid, "sku": held, "erp_qty": 0, "true_qty": q, "other_bin_id": ""})
 
     # scene objects
     cat_idx = cat.set_index("sku")

@@ -12,6 +12,15 @@ from reconciliation.diff import reconcile
 TRUTH_TO_DIFF = {"short": "short", "over": "over", "misplaced": "misplaced", "ghost": "ghost", "unknown_sku": "unexpected_sku"}
 
 
+def diff_kind(kind: str, erp_qty: int) -> str:
+    """The diff's kind for a row of the injected list. A substitution (the ERP lists another of its
+    SKUs where goods stand) is two rows: its SKU listed, none of it there (``short``: the bin holds
+    goods, none of that SKU), and the goods standing where it lists none (``unexpected_sku``)."""
+    if kind == "substituted":
+        return "short" if erp_qty > 0 else "unexpected_sku"
+    return TRUTH_TO_DIFF[kind]
+
+
 @dataclass(frozen=True)
 class KindScore:
     kind: str
@@ -62,7 +71,7 @@ def score(discrepancies: pd.DataFrame, truth: pd.DataFrame) -> list[KindScore]:
         return out
 
     pred_set = canon((r.bin_id, r.kind, r.paired_bin_id, str(r.sku), int(r.erp_qty)) for r in pred.itertuples())
-    truth_set = canon((r.bin_id, TRUTH_TO_DIFF[r.kind], r.other_bin_id, str(getattr(r, "sku", "")),
+    truth_set = canon((r.bin_id, diff_kind(r.kind, int(getattr(r, "erp_qty", 0) or 0)), r.other_bin_id, str(getattr(r, "sku", "")),
                        int(getattr(r, "erp_qty", 0) or 0)) for r in truth.itertuples())
     out = []
     for kind in TRUTH_TO_DIFF.values():

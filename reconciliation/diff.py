@@ -21,6 +21,14 @@ the bin goes to recount, and so do all of them where that count is doubted. In a
 bin the ERP lists empty they are a discrepancy whatever their SKU: unexpected_sku with sku "" (reason
 ``sku_unread``), judged on the count alone, and a recount where that is under the threshold.
 
+Goods of one SKU read in a bin, as many as the ERP lists there of another SKU none of which stands
+in it, are a mis-keyed SKU (received or put away under the wrong one): the ERP's SKU ``short`` to
+none and the goods ``unexpected_sku``, both with reason ``substituted``, and neither end of a move
+below (in a bin sent to recount, the rows go to recount, the ERP's with that reason, and are no move's
+end either). Before, a bin holding another bin's missing SKU was taken for that stock's destination, and a
+bin whose own SKU was found elsewhere for its source: with substitutions in the family (2% of bins,
+the ERP's side only), perfect observations of the default world paired two of five into moves.
+
 Stock missing from its bin pairs first with the same SKU found, with confidence, where the ERP
 lists none (``misplaced``); left unpaired, it pairs with such goods whose SKU was read in a bin
 sent to recount for its count (``misplaced`` with reason ``destination_recount``; the destination
@@ -267,6 +275,25 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
             add(b, s, "short", eq, cq)
         else:
             add(b, s, "over", eq, cq)
+    # goods under another SKU: the bin holds as many of one SKU read as the ERP lists of another there, none
+    # of which stands in it. A mis-keyed SKU, not a move out and another move in of the same quantity: its
+    # two rows are left out of the pairing below (it took them for moves: the ERP's SKU as a source, the
+    # goods as a destination of another bin's missing stock), short and unexpected_sku with reason
+    # ``substituted``; in a bin sent to recount, the ERP's row goes to recount with that reason
+    sources_at = {b: (s, eq) for b, s, eq in missing + doubted_missing}
+    found_at: dict[str, list[tuple[str, int]]] = {}
+    for b, s, cq in unexpected + recounted:
+        found_at.setdefault(b, []).append((s, cq))
+    swapped = {b for b, (s, eq) in sources_at.items() if erp_skus[b] == 1 and sum(k[0] == b for k in seen) == 1
+               and len(found_at.get(b, ())) == 1 and abs(found_at[b][0][1] - eq) <= tolerance}
+    sure = {(b, s) for b, s, _ in missing + unexpected}
+    for b in sorted(swapped):
+        (s, eq), (held, cq) = sources_at[b], found_at[b][0]
+        add(b, s, "short" if (b, s) in sure else "needs_recount", eq, 0, why="substituted")
+        if (b, held) in sure:  # goods whose count is doubted have their recount row already
+            add(b, held, "unexpected_sku", 0, cq, why="substituted")
+    missing, doubted_missing = ([m for m in ms if m[0] not in swapped] for ms in (missing, doubted_missing))
+    unexpected, recounted = ([u for u in us if u[0] not in swapped] for us in (unexpected, recounted))
     # pair ERP stock missing from its bin with the same SKU found where the ERP has none: the
     # closest quantities pair first over all candidates (a global greedy assignment), so a ghost
     # row with a different quantity does not take a misplaced pallet's destination

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -61,6 +63,34 @@ def test_unknown_skus_are_missing_from_erp_but_labelled(world):
     for r in unknown.itertuples():
         assert r.sku not in set(world.erp["Material"])
         assert r.sku in set(world.catalogue["sku"])
+
+
+def _with_substitutions(tmp_path, rate: float) -> Path:
+    text = DEFAULT.read_text()
+    assert "unknown_sku: 0.02}" in text
+    p = tmp_path / "s.yaml"
+    p.write_text(text.replace("unknown_sku: 0.02}", f"unknown_sku: 0.02, substituted: {rate}}}"))
+    (tmp_path / "default_site.yaml").write_text((DEFAULT.parent / "default_site.yaml").read_text())
+    return p
+
+
+def test_substituted_goods_stand_where_the_erp_lists_another_of_its_skus(world, tmp_path):
+    sub = build_world(_with_substitutions(tmp_path, 0.05))
+    # drawn on their own: the stock, the scene and every other discrepancy as without them
+    pd.testing.assert_frame_equal(sub.stock, world.stock)
+    assert sub.objects == world.objects
+    d = sub.discrepancies
+    pd.testing.assert_frame_equal(d[d.kind != "substituted"].reset_index(drop=True), world.discrepancies)
+    rows = d[d.kind == "substituted"]
+    assert len(rows) == 2 * int(round(0.05 * len(sub.site.bins))) > 0
+    stock, erp = sub.stock.set_index("bin_id"), sub.erp.set_index("Bin")
+    listed = set(sub.catalogue.loc[sub.catalogue.in_erp, "sku"])
+    for b, pair in rows.groupby("bin_id"):
+        named, held = pair[pair.erp_qty > 0].iloc[0], pair[pair.erp_qty == 0].iloc[0]
+        assert held.sku == stock.loc[b, "sku"] and held.true_qty == stock.loc[b, "count"]
+        assert named.sku != held.sku and named.sku in listed and named.true_qty == 0
+        assert (erp.loc[b, "Material"], erp.loc[b, "Quantity"]) == (named.sku, stock.loc[b, "count"])
+    assert not set(rows.bin_id) & set(d.loc[d.kind != "substituted", "bin_id"])  # each bin used once
 
 
 def test_tire_objects_have_the_size_their_code_implies(world):

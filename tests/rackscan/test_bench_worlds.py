@@ -281,6 +281,12 @@ def _disc(kind, bin_id, other="", erp_qty=3, true_qty=0):
     (_disc("misplaced", "F1", "X1"), set(), [("ghost", "F1", "", 3, 0)]),
     (_disc("misplaced", "X1", "F2"), set(), [("unknown_sku", "F2", "", 0, 3)]),
     (_disc("short", "F1", true_qty=1), set(), [("short", "F1", "", 3, 1)]),
+    # goods under another SKU: named by a label or their size, the ERP's SKU is seen to be wrong
+    (_disc("substituted", "F1"), {"F1"}, [("substituted", "F1", "", 3, 0)]),
+    (_disc("substituted", "F1", erp_qty=0, true_qty=3), {"F1"}, [("substituted", "F1", "", 0, 3)]),
+    (_disc("substituted", "F1"), None, [("substituted", "F1", "", 3, 0)]),
+    (_disc("substituted", "F1"), set(), []),  # named by nothing: only a recount tells the SKU
+    (_disc("substituted", "X1"), {"X1"}, []),
 ])
 def test_discrepancies_are_judged_from_the_faces_flown(row, labelled, seen):
     import pandas as pd

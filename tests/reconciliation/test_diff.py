@@ -34,6 +34,17 @@ CASES = [
      [("A", "s1", "misplaced", 4, 2, "C"), ("B", "s1", "needs_recount", 0, 4, "")]),
     ("a doubted bin the ERP lists the SKU in is no destination", [("A", "s1", 4), ("B", "s1", 1)],
      [("A", "", 0), ("B", "s1", 3, 0.6)], [("A", "s1", "ghost", 4, 0, ""), ("B", "s1", "needs_recount", 1, 3, "")]),
+    # as many of one SKU as the ERP lists of another: a mis-keyed SKU, neither end of a move
+    ("a substitution is no move's destination", [("A", "s1", 3), ("B", "s2", 3)], [("A", "s2", 3), ("B", "", 0)],
+     [("A", "s1", "short", 3, 0, ""), ("A", "s2", "unexpected_sku", 0, 3, ""), ("B", "s2", "ghost", 3, 0, "")]),
+    ("a substitution is no move's source", [("A", "s1", 3), ("B", "s2", 3)], [("A", "s2", 3), ("B", "s2", 3), ("C", "s1", 3)],
+     [("A", "s1", "short", 3, 0, ""), ("A", "s2", "unexpected_sku", 0, 3, ""), ("B", "s2", "match", 3, 3, ""),
+      ("C", "s1", "unexpected_sku", 0, 3, "")]),
+    ("a substitution sent to recount is no move's destination", [("A", "s1", 3), ("B", "s2", 3)],
+     [("A", "s2", 3, 0.6), ("B", "", 0)],
+     [("A", "s1", "needs_recount", 3, 0, ""), ("A", "s2", "needs_recount", 0, 3, ""), ("B", "s2", "ghost", 3, 0, "")]),
+    ("other quantities: a move", [("A", "s1", 3), ("B", "s2", 4)], [("A", "s2", 4), ("B", "", 0)],
+     [("A", "s1", "short", 3, 0, ""), ("B", "s2", "misplaced", 4, 4, "A")]),
 ]
 
 
@@ -360,6 +371,26 @@ def test_injected_discrepancies_are_all_found_from_perfect_observations():
 
     scores = {s.kind: s for s in bench_world(build_world(REPO / "datasets/scenarios/default.yaml"))}
     assert scores["all"].truth == 15
+    for s in scores.values():
+        assert (s.precision, s.recall) == (1.0, 1.0), s
+
+
+def test_goods_under_another_sku_are_found_from_perfect_observations(tmp_path):
+    """A substitution read from the air: the ERP's SKU short to none, the goods there unexpected."""
+    from datasets.world import build_world
+    from reconciliation.bench import bench_world
+    from tests.conftest import REPO
+
+    default = REPO / "datasets/scenarios/default.yaml"
+    (tmp_path / "s.yaml").write_text(default.read_text().replace("unknown_sku: 0.02}", "unknown_sku: 0.02, substituted: 0.05}"))
+    (tmp_path / "default_site.yaml").write_text((default.parent / "default_site.yaml").read_text())
+    world = build_world(tmp_path / "s.yaml")
+    n_sub = int((world.discrepancies.kind == "substituted").sum()) // 2
+    scores = {s.kind: s for s in bench_world(world)}
+    base = {s.kind: s for s in bench_world(build_world(default))}
+    assert n_sub > 0 and scores["all"].truth == base["all"].truth + 2 * n_sub
+    assert scores["short"].truth == base["short"].truth + n_sub
+    assert scores["unexpected_sku"].truth == base["unexpected_sku"].truth + n_sub
     for s in scores.values():
         assert (s.precision, s.recall) == (1.0, 1.0), s
 
