@@ -150,8 +150,9 @@ def flight_key(world, faces: list[str]) -> str:
                      planned.standoff_m, sorted(planned.standoff_by_aisle.items())))
     except FlightError as exc:
         plan = f"refused: {exc}"
-    parts = [json.dumps(spec, sort_keys=True), json.dumps(world.site.spec.model_dump(mode="json"), sort_keys=True), repr(world.objects), world.stock.to_csv(index=False),
-             world.catalogue.to_csv(index=False), ",".join(faces), plan, repr(world.default_standoff_m()),
+    parts = [json.dumps(spec, sort_keys=True), json.dumps(world.site.spec.model_dump(mode="json"), sort_keys=True),
+             repr(world.objects), world.stock.to_csv(index=False), world.catalogue.to_csv(index=False), ",".join(faces),
+             plan, repr(world.default_standoff_m()),
              json.dumps(world.camera.model_dump(mode="json"), sort_keys=True),
              code_digest("datasets", "warehouse", leave_out=("datasets.family", "datasets.scenario", "datasets.world")),
              Path(flight.bundle.__file__).read_text()]
