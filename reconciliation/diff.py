@@ -284,7 +284,8 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
     found_at: dict[str, list[tuple[str, int]]] = {}
     for b, s, cq in unexpected + recounted:
         found_at.setdefault(b, []).append((s, cq))
-    swapped = {b for b, (s, eq) in sources_at.items() if erp_skus[b] == 1 and sum(k[0] == b for k in seen) == 1
+    read_skus = Counter(b for b, _ in seen)  # bin -> how many SKUs were read there
+    swapped = {b for b, (s, eq) in sources_at.items() if erp_skus[b] == 1 and read_skus[b] == 1
                and len(found_at.get(b, ())) == 1 and abs(found_at[b][0][1] - eq) <= tolerance}
     sure = {(b, s) for b, s, _ in missing + unexpected}
     for b in sorted(swapped):
