@@ -27,7 +27,9 @@ none and the goods ``unexpected_sku``, both with reason ``substituted``, and nei
 below (in a bin sent to recount, the rows go to recount, the ERP's with that reason, and are no move's
 end either). Before, a bin holding another bin's missing SKU was taken for that stock's destination, and a
 bin whose own SKU was found elsewhere for its source: with substitutions in the family (2% of bins,
-the ERP's side only), perfect observations of the default world paired two of five into moves.
+the ERP's side only), perfect observations of the default world paired two of five into moves, and
+on the 87 flown dev worlds 10419-10508 the diff reported 23 of 62 as moves (discrepancies 0.956 / 0.912
+-> 0.997 / 0.981; 0.996 / 0.983 without substitutions).
 
 Stock missing from its bin pairs first with the same SKU found, with confidence, where the ERP
 lists none (``misplaced``); left unpaired, it pairs with such goods whose SKU was read in a bin
