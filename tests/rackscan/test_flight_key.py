@@ -1,6 +1,6 @@
 """A recorded world's flight is kept exactly while what its frames are made of is unchanged
-(``rackscan.worlds.flight_key``): the ERP's side of the world and the planner's other work keep it;
-a moved tire, another face, another light or a changed renderer do not."""
+(``rackscan.worlds.flight_key``): the ERP's side of the world keeps it; a moved tire, another face
+or another light do not; the code hashed leaves out only the modules whose results are hashed."""
 
 from dataclasses import replace
 
