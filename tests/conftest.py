@@ -10,5 +10,17 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def default_with_substitutions(tmp_path: Path, rate: float) -> Path:
+    """The default scenario, copied into ``tmp_path`` beside its site, with ``rate`` of its bins listed
+    by the ERP under another of its SKUs (``discrepancies.substituted``)."""
+    default = REPO / "datasets" / "scenarios" / "default.yaml"
+    text = default.read_text()
+    assert "unknown_sku: 0.02}" in text
+    p = tmp_path / "s.yaml"
+    p.write_text(text.replace("unknown_sku: 0.02}", f"unknown_sku: 0.02, substituted: {rate}}}"))
+    (tmp_path / "default_site.yaml").write_text((default.parent / "default_site.yaml").read_text())
+    return p
 SHARED = REPO.parent / "shared"
 DEFAULT_SITE = REPO / "datasets" / "scenarios" / "default_site.yaml"

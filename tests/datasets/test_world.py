@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,7 +5,7 @@ import pytest
 from datasets.scenario import load_scenario
 from datasets.tires import parse_size
 from datasets.world import build_world
-from tests.conftest import REPO
+from tests.conftest import REPO, default_with_substitutions
 
 DEFAULT = REPO / "datasets" / "scenarios" / "default.yaml"
 
@@ -65,17 +63,8 @@ def test_unknown_skus_are_missing_from_erp_but_labelled(world):
         assert r.sku in set(world.catalogue["sku"])
 
 
-def _with_substitutions(tmp_path, rate: float) -> Path:
-    text = DEFAULT.read_text()
-    assert "unknown_sku: 0.02}" in text
-    p = tmp_path / "s.yaml"
-    p.write_text(text.replace("unknown_sku: 0.02}", f"unknown_sku: 0.02, substituted: {rate}}}"))
-    (tmp_path / "default_site.yaml").write_text((DEFAULT.parent / "default_site.yaml").read_text())
-    return p
-
-
 def test_substituted_goods_stand_where_the_erp_lists_another_of_its_skus(world, tmp_path):
-    sub = build_world(_with_substitutions(tmp_path, 0.05))
+    sub = build_world(default_with_substitutions(tmp_path, 0.05))
     # drawn on their own: the stock, the scene and every other discrepancy as without them
     pd.testing.assert_frame_equal(sub.stock, world.stock)
     assert sub.objects == world.objects

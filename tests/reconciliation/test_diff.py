@@ -379,15 +379,12 @@ def test_goods_under_another_sku_are_found_from_perfect_observations(tmp_path):
     """A substitution read from the air: the ERP's SKU short to none, the goods there unexpected."""
     from datasets.world import build_world
     from reconciliation.bench import bench_world
-    from tests.conftest import REPO
+    from tests.conftest import REPO, default_with_substitutions
 
-    default = REPO / "datasets/scenarios/default.yaml"
-    (tmp_path / "s.yaml").write_text(default.read_text().replace("unknown_sku: 0.02}", "unknown_sku: 0.02, substituted: 0.05}"))
-    (tmp_path / "default_site.yaml").write_text((default.parent / "default_site.yaml").read_text())
-    world = build_world(tmp_path / "s.yaml")
+    world = build_world(default_with_substitutions(tmp_path, 0.05))
     n_sub = int((world.discrepancies.kind == "substituted").sum()) // 2
     scores = {s.kind: s for s in bench_world(world)}
-    base = {s.kind: s for s in bench_world(build_world(default))}
+    base = {s.kind: s for s in bench_world(build_world(REPO / "datasets/scenarios/default.yaml"))}
     assert n_sub > 0 and scores["all"].truth == base["all"].truth + 2 * n_sub
     assert scores["short"].truth == base["short"].truth + n_sub
     assert scores["unexpected_sku"].truth == base["unexpected_sku"].truth + n_sub
