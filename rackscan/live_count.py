@@ -176,10 +176,10 @@ class LiveCounter:
         self._last_fuse = time.monotonic()
         want = set(bins)
         obs = pd.DataFrame([(o.bin_id, o.sku, o.count, o.confidence, o.n_views, "", o.reason, o.count_confidence,
-                             o.n_serials, o.count_lo, o.count_hi)
+                             o.n_serials, o.count_lo, o.count_hi, ";".join(o.size_fits))
                             for o in res.observations if o.bin_id in want],  # None: reconcile takes the bin's
                            columns=["bin_id", "sku", "count", "confidence", "n_views", "evidence_path", "reason",
-                                    "count_confidence", "n_serials", "count_lo", "count_hi"])
+                                    "count_confidence", "n_serials", "count_lo", "count_hi", "size_fits"])
         site = b.site()
         erp = self._erp_rows(site)
         kinds: dict[str, str] = {}

@@ -151,6 +151,9 @@ class BinObservation:
     count_lo: int = 0
     count_hi: int | None = None
     counted: tuple[TireTrack, ...] = ()  # the boxes counted, after every rule (``tracks.parquet``'s ``counted``)
+    # goods counted, no label read: the catalogue SKUs their measured size fits, nearest first
+    # (``slam_fusion.core.sizing``); the ERP's SKU for the bin, one of them, names them in reconciliation
+    size_fits: tuple[str, ...] = ()
 
 
 def nested_boxes(xyxy: np.ndarray, score: np.ndarray, *, inside_frac: float = 0.8) -> np.ndarray:
@@ -1149,7 +1152,8 @@ def fuse_bin(
     on); reason ``labels_over_tires`` where these outnumber the tires counted. Those labels give the
     SKU where no counted tire's own label was read. Where no label at all was read, the SKU is the one
     catalogue SKU whose size the counted boxes measure, where exactly one fits surely
-    (``slam_fusion.core.sizing.sku_by_size``, reason ``sku_by_size``; else ``no_label_read``, no SKU).
+    (``slam_fusion.core.sizing.sku_by_size``, reason ``sku_by_size``; else ``no_label_read``, no SKU);
+    either way the observation keeps every SKU the size fits (``size_fits``) for reconciliation.
 
     The confidence (``slam_fusion.core.confidence``) is judged on the bin's ``BinEvidence``:
     ``pass_of`` (frame -> pass) lets it check that the passes agree, ``frame_quality`` (frame ->
@@ -1220,11 +1224,12 @@ def fuse_bin(
     unseen = max(0, floor - count)
     count += unseen
     # no label read in the bin: the SKU whose size the counted boxes measure, where the catalogue has one sure fit
-    sized = ""
+    sized, fits = "", ()
     if (count and not votes and not serials and section_of and diameter_of
             and set((gtin_to_sku or {}).values()) <= section_of.keys() & diameter_of.keys()):  # a SKU of no size could be any
         measured = [(t.w_m, t.h_m) for t in good if t not in hidden]
-        sized = sku_by_size(measured, section_of, diameter_of).sku
+        size = sku_by_size(measured, section_of, diameter_of)
+        sized, fits = size.sku, size.fits
         if sized:  # its GTIN the catalogue's, so a product master names it as it names goods read
             sku, gtin = sized, min((g for g, s in (gtin_to_sku or {}).items() if s == sized), default="")
     reasons = []
@@ -1288,7 +1293,7 @@ def fuse_bin(
     return BinObservation(bin_id=bin_id, sku=sku if count else "", gtin=gtin if count else "", count=count,
                           confidence=float(confidence), n_views=n_frames, evidence_frame=int(ev), reason=";".join(reasons),
                           raw_score=raw, evidence=evidence, count_confidence=count_conf, n_serials=n_serials,
-                          count_lo=count_lo, count_hi=count_hi, counted=tuple(good))
+                          count_lo=count_lo, count_hi=count_hi, counted=tuple(good), size_fits=fits)
 
 
 def bin_evidence(good: list[TireTrack], hidden: list[TireTrack], weak: list[TireTrack], tracks: list[TireTrack],

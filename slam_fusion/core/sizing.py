@@ -5,7 +5,9 @@ tire's box is its section wide and its outer diameter tall, a lying tire's the o
 catalogue gives each SKU's section and diameter (``read_catalogue_maps``). Where exactly one SKU of
 the catalogue fits the bin's measured size, and every other SKU fits clearly worse, the goods are
 that SKU (fusion's reason ``sku_by_size``); where two SKUs' sizes are too close to tell apart (two
-brands of one size, or 265/70R17 and LT265/75R16, 1 mm apart), the SKU stays unread.
+brands of one size, or 265/70R17 and LT265/75R16, 1 mm apart), the SKU stays unread, and fusion keeps
+every SKU the size fits (``SizeMatch.fits``, the observation's ``size_fits``): the ERP's SKU for the
+bin, where it is one of them, names the goods in reconciliation (``reconciliation.diff.name_by_erp``).
 
 The measurement's bias and spread were measured on dev worlds 10419-10460 of the tire-stores
 family (849 bins holding tires, the counted boxes against the true size), the margins chosen there
@@ -28,8 +30,9 @@ SIZE_MIN_GAP = 2.0  # ... and the next SKU's at least this many sigmas further
 
 @dataclass(frozen=True)
 class SizeMatch:
-    """The SKU a bin's tires measure as (``sku`` "" where none is sure), and how far in sigmas the
-    best and the next SKU's sizes lie from the measured one (``inf`` where there is none)."""
+    """The SKU a bin's tires measure as (``sku`` "" where none is sure), how far in sigmas the
+    best and the next SKU's sizes lie from the measured one (``inf`` where there is none), and every
+    SKU whose size lies within ``max_z`` sigmas of it, nearest first (``fits``)."""
 
     sku: str
     z: float
@@ -37,6 +40,7 @@ class SizeMatch:
     standing: bool
     diameter_m: float
     section_m: float
+    fits: tuple[str, ...] = ()
 
 
 def sku_by_size(boxes_wh_m: list[tuple[float, float]], section_of: dict[str, float], diameter_of: dict[str, float], *,
@@ -44,7 +48,7 @@ def sku_by_size(boxes_wh_m: list[tuple[float, float]], section_of: dict[str, flo
     """The catalogue SKU (``section_of``, ``diameter_of``: SKU -> metres) whose size the boxes
     counted in one bin (``boxes_wh_m``: width and height on the face, metres) measure, the median
     of the boxes; "" where no SKU's size lies within ``max_z`` sigmas or the next lies within
-    ``min_gap`` sigmas of the best."""
+    ``min_gap`` sigmas of the best. ``fits``: the SKUs within ``max_z`` sigmas, sure or not."""
     skus = sorted(s for s in section_of if s in diameter_of and section_of[s] > 0 and diameter_of[s] > 0)
     wh = np.asarray(boxes_wh_m, dtype=float).reshape(-1, 2)
     if not skus or not len(wh) or not np.all(np.isfinite(wh)) or np.any(wh <= 0):
@@ -58,4 +62,5 @@ def sku_by_size(boxes_wh_m: list[tuple[float, float]], section_of: dict[str, flo
                for s in skus)
     best, next_z = z[0], (z[1][0] if len(z) > 1 else float("inf"))
     sure = best[0] <= max_z and next_z - best[0] >= min_gap
-    return SizeMatch(best[1] if sure else "", best[0], next_z, standing, d_m, s_m)
+    fits = tuple(sku for zz, sku in z if zz <= max_z)
+    return SizeMatch(best[1] if sure else "", best[0], next_z, standing, d_m, s_m, fits)

@@ -304,10 +304,11 @@ def write_outputs(bundle, result, flight_id: str) -> dict[str, Path]:
                          evidence_frame=int(o.evidence_frame), evidence_path=ev_path, evidence_crop_path=crop_path,
                          reason=o.reason,
                          count_confidence=float(o.confidence if o.count_confidence is None else o.count_confidence),
-                         n_serials=int(o.n_serials), count_lo=int(o.count_lo), count_hi=o.count_hi))
+                         n_serials=int(o.n_serials), count_lo=int(o.count_lo), count_hi=o.count_hi,
+                         size_fits=";".join(o.size_fits)))
     obs = pd.DataFrame(rows, columns=["flight_id", "bin_id", "sku", "gtin", "count", "confidence", "n_views",
                                       "evidence_frame", "evidence_path", "evidence_crop_path", "reason",
-                                      "count_confidence", "n_serials", "count_lo", "count_hi"])
+                                      "count_confidence", "n_serials", "count_lo", "count_hi", "size_fits"])
     obs["count_hi"] = obs["count_hi"].astype("Int64")  # NULL: no upper bound
     obs.to_parquet(root / "observations.parquet", index=False)
     cov = pd.DataFrame([dict(bin_id=b.bin_id, scanned=result.coverage.get(b.bin_id, 0) > 0,
@@ -380,13 +381,15 @@ def load_result(bundle_dir: str | Path):
     has_cc = "count_confidence" in obs.columns  # absent in bundles fused before 2026-12-05
     has_serials = "n_serials" in obs.columns  # absent in bundles fused before 2026-12-06
     has_range = "count_lo" in obs.columns  # absent in bundles fused before count ranges (2026-12-06): any count allowed
+    has_fits = "size_fits" in obs.columns  # absent in bundles fused before 2026-12-07: no size known to fit
     observations = tuple(BinObservation(bin_id=r.bin_id, sku=r.sku or "", gtin=r.gtin or "", count=int(r.count),
                                         confidence=float(r.confidence), n_views=int(r.n_views),
                                         evidence_frame=int(r.evidence_frame), reason=r.reason or "",
                                         count_confidence=float(r.count_confidence) if has_cc else None,
                                         n_serials=int(r.n_serials) if has_serials else 0,
                                         count_lo=int(r.count_lo) if has_range else 0,
-                                        count_hi=int(r.count_hi) if has_range and not pd.isna(r.count_hi) else None)
+                                        count_hi=int(r.count_hi) if has_range and not pd.isna(r.count_hi) else None,
+                                        size_fits=tuple(filter(None, (r.size_fits or "").split(";"))) if has_fits else ())
                          for r in obs.itertuples())
     traj = None
     if (d / "trajectory.parquet").exists():

@@ -37,6 +37,7 @@ def test_replay_video_rerun_and_rerun_with_another_threshold(tmp_path, monkeypat
     assert [(o.count_lo, o.count_hi) for o in saved.observations] == [
         (lo, None if pd.isna(hi) else hi) for lo, hi in zip(obs["count_lo"], obs["count_hi"])]  # the counts allowed
     assert ((obs["count_lo"] <= obs["count"]) & (obs["count_hi"].isna() | (obs["count"] <= obs["count_hi"]))).all()
+    assert [";".join(o.size_fits) for o in saved.observations] == obs["size_fits"].tolist()  # sizes fitting unread goods
     assert len(saved.trajectory) > 10 and saved.tracks
     monkeypatch.undo()
     r = subprocess.run([RACKSCAN, "replay", str(b), "--every", "2", "--conf", "0.9", "--out", str(tmp_path / "rp")],

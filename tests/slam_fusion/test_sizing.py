@@ -52,6 +52,21 @@ def test_the_sku_is_the_one_catalogue_size_the_boxes_measure(catalogue, boxes, e
     assert sku_by_size(boxes, section_of, diameter_of).sku == expected
 
 
+@pytest.mark.parametrize("catalogue,boxes,fits", [
+    # one size fits: named and listed
+    (("195/65R15", "235/55R18", "295/80R22.5"), [_box("235/55R18", True)], ("235/55R18",)),
+    # two sizes 1 mm apart: neither named, both listed, the nearer first
+    (("265/70R17", "LT265/75R16", "165/65R14"), [_box("265/70R17", True)], ("265/70R17", "LT265/75R16")),
+    (("195/65R15", "205/55R16"), [_box("205/55R16", True)], ("205/55R16", "195/65R15")),
+    # no size of the catalogue near the boxes', or nothing measured: none listed
+    (("165/65R14", "295/80R22.5"), [_box("235/55R18", True)], ()),
+    (("195/65R15", "235/55R18"), [], ()),
+])
+def test_every_sku_the_size_fits_is_listed_nearest_first(catalogue, boxes, fits):
+    section_of, diameter_of = _catalogue(*catalogue)
+    assert sku_by_size(boxes, section_of, diameter_of).fits == fits
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.sampled_from(SIZES), min_size=1, max_size=7, unique=True), st.data())
 def test_a_tire_measured_true_is_never_named_another_sku(codes, data):
@@ -62,6 +77,7 @@ def test_a_tire_measured_true_is_never_named_another_sku(codes, data):
     section_of, diameter_of = _catalogue(*codes)
     m = sku_by_size([_box(true, standing)], section_of, diameter_of)
     assert m.sku in (true, "") and m.standing == standing and m.z == pytest.approx(0.0, abs=1e-9)
+    assert m.fits[0] == true  # its own size fits first, named or not
     backwards = _catalogue(*reversed(codes))
     assert sku_by_size([_box(true, standing)], *backwards).sku == m.sku
 
@@ -74,12 +90,13 @@ def _tire(u: float, code: str, *, gtin: str = "") -> TireTrack:
                      expected_frames=frames, scores=(0.9,) * len(frames))
 
 
-@pytest.mark.parametrize("tires,catalogue,sku,reason", [
-    ("235/55R18", ("195/65R15", "235/55R18", "295/80R22.5"), "235/55R18", "sku_by_size"),
-    ("235/55R18", ("265/70R17", "235/55R18", "LT245/75R16"), "235/55R18", "sku_by_size"),
-    ("205/55R16", ("195/65R15", "205/55R16"), "", "no_label_read"),  # a second SKU too close in size to tell
+@pytest.mark.parametrize("tires,catalogue,sku,reason,fits", [
+    ("235/55R18", ("195/65R15", "235/55R18", "295/80R22.5"), "235/55R18", "sku_by_size", ("235/55R18",)),
+    ("235/55R18", ("265/70R17", "235/55R18", "LT245/75R16"), "235/55R18", "sku_by_size", ("235/55R18",)),
+    # a second SKU too close in size to tell: both kept for reconciliation (the ERP's, where one of them)
+    ("205/55R16", ("195/65R15", "205/55R16"), "", "no_label_read", ("205/55R16", "195/65R15")),
 ])
-def test_fusion_names_unlabelled_tires_by_their_size(tires, catalogue, sku, reason):
+def test_fusion_names_unlabelled_tires_by_their_size(tires, catalogue, sku, reason, fits):
     section_of, diameter_of = _catalogue(*catalogue)
     row = [_tire(0.0, tires), _tire(0.3, tires)]
     gtin_of = {f"0893000000{i:04d}": code for i, code in enumerate(catalogue)}
@@ -88,8 +105,9 @@ def test_fusion_names_unlabelled_tires_by_their_size(tires, catalogue, sku, reas
     assert o.count == 2 and o.sku == sku and reason in o.reason.split(";") and o.n_serials == 0
     assert o.gtin == next((g for g, c in gtin_of.items() if c == sku), "")  # the catalogue's, for a product master
     assert o.evidence.no_read == (sku == "")  # a SKU named by size is known: the confidence judges it so
-    plain = fuse_bin("B", row, set(range(1, 15)))  # no catalogue sizes: no SKU
-    assert plain.sku == "" and "no_label_read" in plain.reason
+    assert o.size_fits == fits
+    plain = fuse_bin("B", row, set(range(1, 15)))  # no catalogue sizes: no SKU, no size to fit
+    assert plain.sku == "" and "no_label_read" in plain.reason and plain.size_fits == ()
 
 
 def test_a_label_read_names_the_sku_whatever_the_size():
@@ -98,6 +116,7 @@ def test_a_label_read_names_the_sku_whatever_the_size():
     o = fuse_bin("B", row, set(range(1, 15)), section_of=section_of, diameter_of=diameter_of,
                  gtin_to_sku={"08930000000017": "195/65R15"})
     assert o.sku == "195/65R15" and o.gtin == "08930000000017" and "sku_by_size" not in o.reason
+    assert o.size_fits == ()  # a label read: no size needed
 
 
 def test_no_sku_is_named_by_size_where_a_catalogue_sku_has_no_size():
