@@ -86,6 +86,9 @@ class DiscrepancyRates(_Strict):
     unknown_sku: float = Field(0.02, ge=0, le=1)
     # the ERP lists another of its SKUs where goods stand (received or put away under the wrong one)
     substituted: float = Field(0.0, ge=0, le=1)
+    # of those, the share keyed under the ERP's SKU nearest the goods in size (a look-alike: the error a
+    # picker makes, and the one no camera that does not read the label or the sidewall can tell)
+    substituted_alike: float = Field(0.0, ge=0, le=1)
 
 
 class LightingSpec(_Strict):

@@ -83,6 +83,12 @@ class World:
         return (min(gaps) - margin_m) if gaps else 3.0
 
 
+def _size_gap(a, b) -> float:
+    """How far two tire sizes lie apart: the outer diameters' relative difference, and the sections'
+    at half its weight (the diameter is what a box on the face measures best)."""
+    return float(np.hypot(a.outer_diameter_mm / b.outer_diameter_mm - 1, 0.5 * (a.width_mm / b.width_mm - 1)))
+
+
 def make_gtin13(rng: np.random.Generator, prefix: str = "893") -> str:
     body = prefix + "".join(str(d) for d in rng.integers(0, 10, 12 - len(prefix)))
     return body + gs1_check_digit(body)
@@ -356,10 +362,13 @@ def build_world(scenario: Scenario | str | Path) -> World:
     listed = [s for s, in_erp in zip(cat["sku"], cat["in_erp"]) if in_erp]
     if rates.substituted > 0 and len(listed) > 1:
         sub_rng = np.random.default_rng([spec.seed, 0x5B])
+        size_of = {s: parse_size(z) for s, z in zip(cat["sku"], cat["size"])}
         for bid in take(filled, int(round(rates.substituted * n_bins))):
             held, q = stock[bid]["sku"], stock[bid]["count"]
             others = [s for s in listed if s != held]
             named = others[int(sub_rng.integers(len(others)))]
+            if rates.substituted_alike > 0 and sub_rng.random() < rates.substituted_alike:
+                named = min(others, key=lambda s: (_size_gap(size_of[s], size_of[held]), s))
             erp[bid] = (named, q)
             disc.append({"kind": "substituted", "bin_id": bid, "sku": named, "erp_qty": q, "true_qty": 0, "other_bin_id": ""})
             disc.append({"kind": "substituted", "bin_id": bid, "sku": held, "erp_qty": 0, "true_qty": q, "other_bin_id": ""})

@@ -82,6 +82,27 @@ def test_substituted_goods_stand_where_the_erp_lists_another_of_its_skus(world, 
     assert not set(rows.bin_id) & set(d.loc[d.kind != "substituted", "bin_id"])  # each bin used once
 
 
+def test_look_alike_substitutions_name_the_sku_nearest_the_goods_size(tmp_path):
+    """``substituted_alike`` 1: every substitution keys the goods under the ERP's SKU nearest their size,
+    in the same bins, with the same goods, as substitutions drawn at random."""
+    from datasets.world import _size_gap
+
+    (tmp_path / "r").mkdir(), (tmp_path / "a").mkdir()
+    rnd = build_world(default_with_substitutions(tmp_path / "r", 0.05)).discrepancies
+    alike = build_world(default_with_substitutions(tmp_path / "a", 0.05, alike=1.0))
+    d = alike.discrepancies
+    rows, was = d[d.kind == "substituted"], rnd[rnd.kind == "substituted"]
+    assert list(rows.bin_id) == list(was.bin_id) and list(rows.true_qty) == list(was.true_qty)
+    cat = alike.catalogue.set_index("sku")
+    listed = [s for s in cat.index if cat.loc[s, "in_erp"]]
+    size = {s: parse_size(cat.loc[s, "size"]) for s in cat.index}
+    for b, pair in rows.groupby("bin_id"):
+        named, held = pair[pair.erp_qty > 0].iloc[0].sku, pair[pair.erp_qty == 0].iloc[0].sku
+        gaps = sorted(_size_gap(size[s], size[held]) for s in listed if s != held)
+        assert _size_gap(size[named], size[held]) == gaps[0]
+    assert (rows.sku.to_numpy() != was.sku.to_numpy()).any()  # the default's SKUs: the nearest is not the random one
+
+
 def test_tire_objects_have_the_size_their_code_implies(world):
     cat = world.catalogue.set_index("sku")
     for o in world.objects:
