@@ -182,6 +182,7 @@ def worlds_bench(
               f"{p.labelled_sku_right}/{p.labelled} = {p.labelled_sku_right / max(1, p.labelled):.2%} "
               f"({p.unlabelled} bins hold tires with no label at all, a SKU no camera reads: "
               f"{p.unlabelled_sized} named by their size, {p.unlabelled_sized_right} of them right; "
+              f"{p.unlabelled_erp} by the ERP's SKU, their size fitting it, {p.unlabelled_erp_right} of them right; "
               f"{p.unlabelled_recount} sent to recount)", "")
     s.add_row(f"wrong bins at confidence >= {CONFIDENT}", f"{p.confidently_wrong} = {p.confidently_wrong / max(1, p.bins):.2%} "
               f"of {p.bins} bins", "<= 0.5%")

@@ -31,6 +31,10 @@ def register(app: typer.Typer) -> None:
         db: str = typer.Option(None, "--db", help="results store URL (default: sqlite in the report folder)"),
         out: Path = typer.Option(None, "--out", help="report folder (default BUNDLE/report; with several bundles, OUT/<bundle name>)"),
         min_confidence: float = typer.Option(0.8, "--min-confidence", help="reconcile: below this a count asks for a recount"),
+        erp_sku_confidence: float = typer.Option(None, "--erp-sku-confidence", min=0.0, max=1.0,
+                                                 help="reconcile: goods no label of which was read, their size fitting "
+                                                      "the one SKU the ERP lists in the bin, are that SKU at this "
+                                                      "confidence at most (default 0.85; 0 sends them to recount)"),
         product_master: Path = typer.Option(None, "--product-master", help="reconcile: material <-> GTIN/EAN from the ERP (SAP MEAN: MATNR, EAN11; catalogue.csv)"),
     ) -> None:
         """Run the offline pipeline on recorded flights; stages already done are skipped."""
@@ -58,6 +62,7 @@ def register(app: typer.Typer) -> None:
                                                               count_model=str(count_model) if count_model else None),
                                    reconcile_options=lambda root: {
                                        "db_url": db, "min_confidence": min_confidence, "product_master_path": product_master,
+                                       **({} if erp_sku_confidence is None else {"erp_sku_confidence": erp_sku_confidence}),
                                        "out_dir": out / root.name if out and len(bundle_dirs) > 1 else out},
                                    log=con.print)
             for bundle_dir, rep in zip(bundle_dirs, reps):

@@ -44,6 +44,10 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(None, "--out", help="report directory (default: BUNDLE/report)"),
         min_confidence: float = typer.Option(0.8, "--min-confidence", help="below this a count asks for a recount (0..1)"),
         tolerance_units: int = typer.Option(0, "--tolerance-units", help="count difference still called a match"),
+        erp_sku_confidence: float = typer.Option(None, "--erp-sku-confidence", min=0.0, max=1.0,
+                                                 help="goods no label of which was read, their size fitting the one SKU "
+                                                      "the ERP lists in the bin, are that SKU at this confidence at most "
+                                                      "(default 0.85; 0 sends them to recount)"),
         duplicates: str = typer.Option("sum", "--duplicates", help="repeated bin+SKU rows: sum or refuse"),
         product_master: Path = typer.Option(None, "--product-master", help="material <-> GTIN/EAN from the ERP (SAP MEAN: MATNR, EAN11; a material master; catalogue.csv); default: the ERP export's EAN column when it has one"),
     ) -> None:
@@ -56,7 +60,8 @@ def register(app: typer.Typer) -> None:
 
         res = reconcile_flight(flight, erp, mapping_path=mapping, site_path=site_yaml, db_url=db, out_dir=out,
                                min_confidence=min_confidence, tolerance=tolerance_units, duplicates=duplicates,
-                               product_master_path=product_master, flight=flight_info(open_flight(flight)))
+                               product_master_path=product_master, flight=flight_info(open_flight(flight)),
+                               **({} if erp_sku_confidence is None else {"erp_sku_confidence": erp_sku_confidence}))
         con = Console()
         con.print(summary_table(res, f"reconciliation of {flight.name} against {erp.name}"))
         for w in res.warnings:

@@ -267,7 +267,7 @@ def process_bundles(bundle_dirs: list[str | Path], *, erp: str | Path | None = N
     for f in flights:
         root, rep = f.path, f.report
         if erp is not None:
-            from reconciliation.pipeline import reconcile_flight
+            from reconciliation.pipeline import JUDGED_OBSERVATIONS, reconcile_flight
             from slam_fusion.tools.io import flight_info
 
             ro = dict((reconcile_options(root) if callable(reconcile_options) else reconcile_options) or {})
@@ -277,7 +277,8 @@ def process_bundles(bundle_dirs: list[str | Path], *, erp: str | Path | None = N
             fp = fingerprint("reconcile", sorted((k, str(v)) for k, v in ro.items()), code_digest("reconciliation"),
                              files=[obs_out, Path(erp)] + ([Path(ro["product_master_path"])] if ro.get("product_master_path") else []))
             state = StageState(root)
-            if state.is_done("reconcile", fp, [out_dir / "report.xlsx", out_dir / "discrepancies.csv"]):
+            if state.is_done("reconcile", fp, [out_dir / "report.xlsx", out_dir / "discrepancies.csv",
+                                               out_dir / JUDGED_OBSERVATIONS]):
                 rep.stages["reconcile"] = "skipped"
                 log(f"reconcile: up to date ({out_dir})")
             else:

@@ -41,6 +41,8 @@ class WorldRun:
     unlabelled_recount: int = 0  # of those, sent to recount (under MIN_CONFIDENCE)
     unlabelled_sized: int = 0  # of those, named by their size (fusion's ``sku_by_size``)
     unlabelled_sized_right: int = 0  # ... and named right
+    unlabelled_erp: int = 0  # of those, named by the ERP's SKU, their size fitting it (``sku_as_erp``)
+    unlabelled_erp_right: int = 0  # ... and named right
     recount: int = 0  # observed bins under MIN_CONFIDENCE
     confidently_wrong: int = 0
     outcomes: list[tuple[float, bool]] = field(default_factory=list)  # (confidence, count and SKU right) per observed bin
@@ -323,6 +325,7 @@ def run_world(fam, k: int, out_root: Path, *, executor=None, fresh: bool = False
     from rackscan.stages import StageState
     from reconciliation.bench import bench_world
     from reconciliation.diff import count_confidence_of
+    from reconciliation.pipeline import JUDGED_OBSERVATIONS
 
     sc, world, faces, bundle, refused = record_world(fam, k, out_root, one_face=one_face, on_frame=on_frame,
                                                      fresh=fresh and weights is None)  # --fresh flies once
@@ -353,7 +356,8 @@ def run_world(fam, k: int, out_root: Path, *, executor=None, fresh: bool = False
                          reconcile_options={"out_dir": root / "report", "db_url": None, "min_confidence": MIN_CONFIDENCE})
     st = StageState(bundle)
     proc_s = sum(float(st.info(s).get("seconds", 0.0)) for s in ("detect", "fuse", "reconcile"))
-    obs = pd.read_parquet(bundle / "observations.parquet")
+    # the observations as reconciliation judged them: goods unread named by the ERP where their size fits it
+    obs = pd.read_parquet(root / "report" / JUDGED_OBSERVATIONS)
     obs["sku"] = obs["sku"].fillna("").astype(str)
     truth = truth_by_bin(world.stock.assign(sku=world.stock["sku"].fillna("").astype(str)))
     n_obs, ok_c, ok_s = score_counts(obs, world.stock)
@@ -374,6 +378,7 @@ def run_world(fam, k: int, out_root: Path, *, executor=None, fresh: bool = False
     labelled = [b for b in held if b["labelled"]]
     unlabelled = [b for b in held if not b["labelled"]]
     sized = {b["bin_id"] for b in per_bin if "sku_by_size" in b["reason"].split(";")}
+    by_erp = {b["bin_id"] for b in per_bin if "sku_as_erp" in b["reason"].split(";")}
     ev_path = bundle / "bin_evidence.parquet"
     bins_df = pd.DataFrame(per_bin)
     if ev_path.exists() and len(bins_df):  # the evidence each confidence was judged on, with the truth: for fitting
@@ -388,6 +393,8 @@ def run_world(fam, k: int, out_root: Path, *, executor=None, fresh: bool = False
                    unlabelled_recount=sum(b["confidence"] < MIN_CONFIDENCE for b in unlabelled),
                    unlabelled_sized=sum(b["bin_id"] in sized for b in unlabelled),
                    unlabelled_sized_right=sum(b["bin_id"] in sized and b["sku"] == b["true_sku"] for b in unlabelled),
+                   unlabelled_erp=sum(b["bin_id"] in by_erp for b in unlabelled),
+                   unlabelled_erp_right=sum(b["bin_id"] in by_erp and b["sku"] == b["true_sku"] for b in unlabelled),
                    recount=sum(c < MIN_CONFIDENCE for c, _ in outcomes),
                    confidently_wrong=sum(c >= CONFIDENT and not ok for c, ok in outcomes), outcomes=outcomes,
                    count_outcomes=count_outcomes,
@@ -509,6 +516,8 @@ class Pooled:
     count_confidently_wrong: int = 0  # counted wrong at count confidence >= CONFIDENT
     unlabelled_sized: int = 0  # of the unlabelled bins, named by their size
     unlabelled_sized_right: int = 0
+    unlabelled_erp: int = 0  # of the unlabelled bins, named by the ERP's SKU, their size fitting it
+    unlabelled_erp_right: int = 0
 
     @property
     def sent_to_recount(self) -> int:
@@ -540,7 +549,9 @@ def pool(runs: list[WorldRun]) -> Pooled:
                   unlabelled=sum(r.unlabelled for r in flown),
                   unlabelled_recount=sum(r.unlabelled_recount for r in flown),
                   unlabelled_sized=sum(r.unlabelled_sized for r in flown),
-                  unlabelled_sized_right=sum(r.unlabelled_sized_right for r in flown), recount=sum(r.recount for r in flown),
+                  unlabelled_sized_right=sum(r.unlabelled_sized_right for r in flown),
+                  unlabelled_erp=sum(r.unlabelled_erp for r in flown),
+                  unlabelled_erp_right=sum(r.unlabelled_erp_right for r in flown), recount=sum(r.recount for r in flown),
                   refused_bins=sum(r.bins for r in runs if r.refused),
                   confidently_wrong=sum(r.confidently_wrong for r in flown),
                   median_count_accuracy=float(np.median(acc)) if acc else float("nan"),

@@ -105,6 +105,11 @@ DOUBT_OFF_BY = {"between_tires": -1, "row_copy": -1, "end_ghost": -1}
 # flown): of the rows sent to recount with goods of their SKU read and the count trusted, those two tires or
 # more off the ERP were 8 of 8 discrepancies (3 short, 2 unexpected, 3 a move's destination), those one off 1 of 10
 BEYOND_DOUBT = 2
+# the most a bin is trusted whose SKU rests on the ERP's word (goods counted, no label read, their size
+# fitting the one SKU the ERP lists there: ``name_by_erp``): above the recount threshold (0.8), under
+# the benches' "confident" (0.9), so goods keyed under another SKU of their own size, which no camera
+# tells apart, are never counted wrong with confidence
+ERP_SKU_CONFIDENCE = 0.85
 KINDS = ("match", "short", "over", "misplaced", "ghost", "unexpected_sku", "not_scanned", "needs_recount")
 DISCREPANCY_COLUMNS = ["bin_id", "sku", "kind", "erp_qty", "counted_qty", "delta", "paired_bin_id", "confidence",
                        "evidence_path", "reason", "unit_price"]
@@ -133,6 +138,7 @@ class ReconciliationSummary:
 class ReconciliationResult:
     discrepancies: pd.DataFrame  # DISCREPANCY_COLUMNS, one row per bin and SKU (matches included)
     summary: ReconciliationSummary
+    observations: pd.DataFrame | None = None  # as the diff judged them: unread goods named by the ERP (``name_by_erp``)
 
 
 def optional_int(row, col: str) -> int | None:
@@ -158,20 +164,60 @@ def count_confidence_of(obs: pd.DataFrame) -> pd.Series:
     return pd.to_numeric(obs["count_confidence"], errors="coerce").fillna(obs["confidence"]).astype(float)
 
 
+def _text(v) -> str:
+    return v if isinstance(v, str) else ""
+
+
+def name_by_erp(erp: pd.DataFrame, observations: pd.DataFrame, *, cap: float = ERP_SKU_CONFIDENCE) -> pd.DataFrame:
+    """The observations with goods whose label no camera read named by the ERP where their size allows
+    it: in a bin the ERP lists one SKU for, goods counted there and nothing else, whose measured size
+    fits that SKU (fusion's ``size_fits``: every catalogue SKU within the size's spread) are that SKU,
+    reason ``sku_as_erp``, at their count's confidence held to ``cap``; where their size fits other SKUs
+    only, the row gains reason ``size_off_erp`` (goods of another size than the ERP's: a recount says
+    which) and keeps no SKU. Observations without ``size_fits`` (fused before 2026-12-07) are returned
+    as they are. On the 87 flown dev worlds 10419-10508 the ERP's SKU was the goods' in all 69 bins of
+    unlabelled goods it listed (docs/worlds.md)."""
+    obs = observations.copy()
+    if "size_fits" not in obs.columns or obs.empty:
+        return obs
+    if "reason" not in obs.columns:
+        obs["reason"] = ""
+    listed: dict[str, set[str]] = {}
+    for b, s, q in zip(erp["bin_id"], erp["sku"], erp["qty"]):
+        if int(q) > 0:
+            listed.setdefault(b, set()).add(s)
+    rows_in = Counter(obs["bin_id"])
+    cc = count_confidence_of(obs)
+    for i, r in zip(obs.index, obs.itertuples(index=False)):
+        fits = set(filter(None, _text(r.size_fits).split(";")))
+        if _text(r.sku) or int(r.count) <= 0 or not fits or rows_in[r.bin_id] != 1 or len(listed.get(r.bin_id, ())) != 1:
+            continue
+        (sku,) = listed[r.bin_id]
+        why = "sku_as_erp" if sku in fits else "size_off_erp"
+        obs.at[i, "reason"] = ";".join(x for x in (_text(r.reason), why) if x)
+        if sku in fits:
+            obs.at[i, "sku"] = sku
+            obs.at[i, "confidence"] = min(float(cc[i]), cap)
+    return obs
+
+
 def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[str] | None = None,
               scanned_bins: set[str] | None = None, min_confidence: float = 0.8, tolerance: int = 0,
               prices: dict[str, float] | None = None,
-              bin_positions: dict[str, tuple[float, float, float]] | None = None) -> ReconciliationResult:
+              bin_positions: dict[str, tuple[float, float, float]] | None = None,
+              erp_sku_confidence: float = ERP_SKU_CONFIDENCE) -> ReconciliationResult:
     """Diff ERP rows (bin_id, sku, qty[, unit_price]) against observations (bin_id, sku, count,
-    confidence[, n_views, evidence_path, reason, count_confidence]); ``scanned_bins`` defaults to the
-    observed bins.
+    confidence[, n_views, evidence_path, reason, count_confidence, size_fits]); ``scanned_bins`` defaults
+    to the observed bins. Goods unread whose size fits the ERP's SKU are named by it first
+    (``name_by_erp``, held to ``erp_sku_confidence``); the result keeps the observations so named.
     ``bin_positions`` (site-frame centres) break ties when pairing misplaced stock: nearer first."""
     prices = dict(prices or {})
     if "unit_price" in erp.columns:
         for s, pr in zip(erp["sku"], erp["unit_price"]):
             if pr is not None and pr == pr:  # NaN != NaN: a missing price
                 prices.setdefault(s, float(pr))
-    obs = observations.copy()
+    named = name_by_erp(erp, observations, cap=erp_sku_confidence)
+    obs = named.copy()
     for col, default in (("evidence_path", ""), ("reason", ""), ("n_views", 0)):
         if col not in obs.columns:
             obs[col] = default
@@ -388,4 +434,4 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
         by_kind={k: int((df.kind == k).sum()) for k in KINDS},
         unpriced_short=int((~priced(short)).sum()), unpriced_over=int((~priced(over)).sum()),
     )
-    return ReconciliationResult(df, summary)
+    return ReconciliationResult(df, summary, named)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reconciliation.diff import ReconciliationResult, reconcile
+from reconciliation.diff import ERP_SKU_CONFIDENCE, ReconciliationResult, reconcile
 from reconciliation.erp import ColumnMapping, load_erp, load_mapping
 from reconciliation.errors import ReconciliationError
 from reconciliation.report import write_reports
@@ -25,6 +25,9 @@ class FlightReconciliation:
     report_xlsx: Path
     discrepancies_csv: Path
     warnings: list[str]
+
+
+JUDGED_OBSERVATIONS = "observations.parquet"  # in the report folder: the observations the diff judged
 
 
 def read_observations(bundle: Path) -> tuple[pd.DataFrame, set[str] | None]:
@@ -86,10 +89,12 @@ def match_products(obs: pd.DataFrame, snap, erp_path, product_master_path=None, 
 
 def reconcile_flight(bundle: str | Path, erp_path: str | Path, *, mapping_path=None, site_path=None, db_url=None,
                      out_dir=None, min_confidence=0.8, tolerance=0, duplicates="sum",
-                     product_master_path=None, flight=None) -> FlightReconciliation:
+                     product_master_path=None, flight=None,
+                     erp_sku_confidence=ERP_SKU_CONFIDENCE) -> FlightReconciliation:
     """``product_master_path``: material <-> GTIN/EAN (SAP MEAN, a material master, catalogue.csv);
     without it the ERP export's own EAN column serves when it has one. ``flight``: the bundle's
-    ``FlightInfo`` (``slam_fusion.tools.io.flight_info``; read from the bundle when not given)."""
+    ``FlightInfo`` (``slam_fusion.tools.io.flight_info``; read from the bundle when not given).
+    ``erp_sku_confidence``: goods unread named by the ERP's SKU are held to it (``reconciliation.diff.name_by_erp``)."""
     from warehouse.site import load_site
 
     bundle = Path(bundle)
@@ -105,7 +110,8 @@ def reconcile_flight(bundle: str | Path, erp_path: str | Path, *, mapping_path=N
     obs, more = match_products(obs, snap, erp_path, product_master_path, label=str(bundle / "observations.parquet"))
     warns = list(snap.warnings) + more
     result = reconcile(snap.rows, obs, site_bins=[b.bin_id for b in site.bins], scanned_bins=scanned,
-                       min_confidence=min_confidence, tolerance=tolerance, bin_positions=site.bin_centres_site())
+                       min_confidence=min_confidence, tolerance=tolerance, bin_positions=site.bin_centres_site(),
+                       erp_sku_confidence=erp_sku_confidence)
     out = Path(out_dir) if out_dir else bundle / "report"
     out.mkdir(parents=True, exist_ok=True)
     url = db_url or default_url(out / "results.db")
@@ -126,4 +132,7 @@ def reconcile_flight(bundle: str | Path, erp_path: str | Path, *, mapping_path=N
     rid = store.save_reconciliation(fid, sid, result, {"min_confidence": min_confidence, "tolerance": tolerance,
                                                        "erp_file": str(erp_path)}, aisle_of=aisle_of)
     xlsx, csv_path = write_reports(result, out, evidence_base=bundle, aisle_of=aisle_of)
+    # the observations as the diff judged them (goods unread named by the ERP's SKU where their size fits
+    # it); the store keeps the camera's own, so a later ERP is not judged on this one's word
+    result.observations.to_parquet(out / JUDGED_OBSERVATIONS, index=False)
     return FlightReconciliation(result, rid, url, xlsx, csv_path, warns)

@@ -43,7 +43,9 @@ def test_process_runs_resumes_and_skips(flight, tmp_path):
     shutil.copytree(flight / "bundle", b)
     out = _run(b, "--erp", flight / "erp.csv", "--chunk-frames", "16")
     assert "reconciliation of bundle" in out and "processing / flight time" in out
-    for f in ("detections.parquet", "observations.parquet", "report/report.xlsx", "report/discrepancies.csv"):
+    # report/observations.parquet: the observations as the diff judged them (goods unread named by the ERP)
+    for f in ("detections.parquet", "observations.parquet", "report/report.xlsx", "report/discrepancies.csv",
+              "report/observations.parquet"):
         assert (b / f).exists(), f
     first = _dets(b)
     assert (first.row_kind == "box").sum() > 50 and (first.track_id >= 0).any()

@@ -27,6 +27,28 @@ def test_reconcile_cli_writes_reports_and_store(tmp_path, capsys):
     assert len(store.trend()) == 1
 
 
+def test_goods_unread_take_the_erps_sku_where_their_size_fits_unless_told_not_to(tmp_path):
+    """Six tires no label of which was read, their size fitting the ERP's SKU for the bin (and another):
+    a match on the ERP's word by default, held under 0.9; ``--erp-sku-confidence 0``: a recount. The
+    report folder keeps the observations as judged, the store the camera's own."""
+    obs = observations([("A01-B01-L1-P1", "000401001", 4), ("A01-B01-L1-P2", "", 6, 0.1), ("A01-B03-L2-P1", "000401003", 2)])
+    obs = obs.assign(count_confidence=[0.98, 0.97, 0.98], size_fits=["", "000401009;000401002", ""])
+    b = bundle_with_observations(tmp_path / "flight", obs, scanned=list(obs.bin_id))
+    erp = write_csv(tmp_path / "erp.csv", erp_frame())
+    got = {}
+    for name, extra in (("default", []), ("off", ["--erp-sku-confidence", "0"])):
+        rep = tmp_path / name
+        assert main(["reconcile", "--flight", str(b), "--erp", str(erp), "--out", str(rep), *extra]) == 0
+        csv = pd.read_csv(rep / "discrepancies.csv", dtype=str, encoding="utf-8-sig")
+        judged = pd.read_parquet(rep / "observations.parquet").set_index("bin_id").loc["A01-B01-L1-P2"]
+        got[name] = (sorted(csv.kind), judged.sku, round(float(judged.confidence), 2))
+        assert "sku_as_erp" in judged.reason.split(";") and (csv.reason.str.contains("sku_as_erp")).all()
+        stored = ResultsStore(str(rep / "results.db")).flight_observations(1).set_index("bin_id")  # a store of its own
+        assert not stored.loc["A01-B01-L1-P2", "sku"]  # the store keeps the camera's: no SKU read
+    assert got == {"default": ([], "000401002", 0.85), "off": (["needs_recount"], "000401002", 0.0)}
+    assert main(["reconcile", "--flight", str(b), "--erp", str(erp), "--erp-sku-confidence", "2"]) != 0
+
+
 def test_missing_observations_is_one_line(tmp_path, capsys):
     b = bundle_with_observations(tmp_path / "f", observations([]))
     (b / "observations.parquet").unlink()

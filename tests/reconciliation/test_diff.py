@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciliation.diff import reconcile
+from reconciliation.diff import ERP_SKU_CONFIDENCE, name_by_erp, reconcile
 
 
 def _erp(rows):
@@ -93,6 +93,60 @@ def test_goods_with_no_label_read(name, erp, obs, expected):
     assert got == sorted(expected)
     unread = d[(d.sku == "") | d.kind.isin(["short", "over"])]  # the goods themselves, or the ERP's SKU short or over
     assert (unread.reason == "sku_unread").all()
+
+
+def _obs_fits(rows):
+    return pd.DataFrame(rows, columns=["bin_id", "sku", "count", "confidence", "count_confidence", "size_fits"])
+
+
+# goods no label of which was read, their measured size fitting catalogue SKUs (fusion's ``size_fits``):
+# (name, erp rows, observation rows, expected (bin, sku, kind, erp, counted, confidence), the diff's reason)
+ERP_NAMED = [
+    ("the ERP's SKU fits the size, count as listed: a match on the ERP's word, never confident",
+     [("A", "s1", 2)], [("A", "", 2, 0.1, 0.97, "s1;s2")], [("A", "s1", "match", 2, 2, ERP_SKU_CONFIDENCE)], "sku_as_erp"),
+    ("the same, the count less trusted than the cap: the count's confidence", [("A", "s1", 2)],
+     [("A", "", 2, 0.1, 0.82, "s2;s1")], [("A", "s1", "match", 2, 2, 0.82)], "sku_as_erp"),
+    ("the same, the count doubted: recount", [("A", "s1", 2)], [("A", "", 2, 0.1, 0.6, "s1")],
+     [("A", "s1", "needs_recount", 2, 2, 0.6)], "sku_as_erp"),
+    ("the ERP's SKU fits, one fewer counted: short of it", [("A", "s1", 3)], [("A", "", 2, 0.1, 0.97, "s1")],
+     [("A", "s1", "short", 3, 2, ERP_SKU_CONFIDENCE)], "sku_as_erp"),
+    ("the ERP's SKU fits, one more counted: over of it", [("A", "s1", 1)], [("A", "", 2, 0.1, 0.97, "s1")],
+     [("A", "s1", "over", 1, 2, ERP_SKU_CONFIDENCE)], "sku_as_erp"),
+    ("the size fits other SKUs only: goods of another size, recount", [("A", "s1", 2)],
+     [("A", "", 2, 0.1, 0.97, "s2;s3")], [("A", "s1", "needs_recount", 2, 0, 0.1)], "size_off_erp"),
+    ("no size fits at all: as unread", [("A", "s1", 2)], [("A", "", 2, 0.1, 0.97, "")],
+     [("A", "s1", "needs_recount", 2, 0, 0.1)], "no_size"),
+    ("two SKUs listed: the ERP names neither", [("A", "s1", 1), ("A", "s2", 1)], [("A", "", 2, 0.1, 0.97, "s1;s2")],
+     [("A", "s1", "needs_recount", 1, 0, 0.1), ("A", "s2", "needs_recount", 1, 0, 0.1)], "no_size"),
+    ("a SKU read beside them: the ERP names none", [("A", "s1", 3)],
+     [("A", "", 1, 0.1, 0.97, "s1"), ("A", "s1", 2, 0.95, 0.95, "")],
+     [("A", "s1", "needs_recount", 3, 2, 0.1)], "no_size"),
+    ("the ERP lists nothing there: unexpected goods, SKU unread", [], [("A", "", 2, 0.1, 0.97, "s1")],
+     [("A", "", "unexpected_sku", 0, 2, 0.97)], "sku_unread"),
+]
+
+
+@pytest.mark.parametrize("name,erp,obs,expected,why", ERP_NAMED, ids=[c[0] for c in ERP_NAMED])
+def test_goods_unread_are_named_by_the_erp_where_their_size_fits_its_sku(name, erp, obs, expected, why):
+    r = reconcile(_erp(erp), _obs_fits(obs))
+    d = r.discrepancies
+    got = sorted((b, s, k, e, c, round(p, 2)) for b, s, k, e, c, p in
+                 zip(d.bin_id, d.sku, d.kind, d.erp_qty, d.counted_qty, d.confidence))
+    assert got == sorted((*x[:5], round(x[5], 2)) for x in expected)
+    named = r.observations[r.observations.reason.str.contains("sku_as_erp")]
+    if why == "sku_as_erp":  # the judged observations say so too: the bench scores them, the report keeps them
+        assert (d.reason.str.split(";").map(lambda x: "sku_as_erp" in x)).all() and len(named) == 1
+        assert named.iloc[0].sku == erp[0][1] and named.iloc[0].confidence <= ERP_SKU_CONFIDENCE
+    elif why == "size_off_erp":
+        assert (d.reason == "size_off_erp").all() and (r.observations.sku == "").all()
+    else:
+        assert named.empty and not d.reason.str.contains("size_off_erp").any()
+
+
+def test_observations_fused_before_sizes_were_kept_are_judged_as_they_were():
+    obs = _obs_cc([("A", "", 2, 0.1, 0.97)])
+    assert name_by_erp(_erp([("A", "s1", 2)]), obs).equals(obs)
+    assert reconcile(_erp([("A", "s1", 2)]), obs).discrepancies.kind.tolist() == ["needs_recount"]
 
 
 @pytest.mark.parametrize("name,erp,obs,expected", CASES, ids=[c[0] for c in CASES])
