@@ -61,8 +61,11 @@ A bin's confidence is the chance that its count and SKU are both right, and fusi
 under the threshold for a count that may be one tire off. Goods of a SKU read whose count alone is
 trusted (every observation of the bin at ``count_confidence`` >= the threshold, no goods unread) and
 off the ERP's quantity by :data:`BEYOND_DOUBT` tires or more are short, over or an unexpected SKU
-(paired as a move first) whatever that doubt: the doubt cannot close the gap. Such rows carry the
-count's confidence and reason ``beyond_doubt``.
+(paired as a move first) whatever that doubt: the doubt cannot close the gap. So is a SKU the ERP lists
+that many of, none of it read, where every tire counted is another SKU's read (none unread): its count
+is none (dev 10444 A01-B04-L3-P1 and 10502 A01-B07-L5-P1, goods under another SKU whose ERP row went to
+recount; on the 87 flown dev worlds 10419-10508, 582 -> 584 of 593 found, nothing more reported false).
+Such rows carry the count's confidence and reason ``beyond_doubt``.
 
 A serialised label (GS1 GTIN + serial: one label, one tire) read in a bin is a tire of its SKU standing
 there, however doubtful the count: fusion gives each observation the distinct serials of its GTIN it
@@ -295,9 +298,11 @@ def reconcile(erp: pd.DataFrame, observations: pd.DataFrame, *, site_bins: list[
                 add(b, s, "over", eq, n, conf=unread_conf, why="sku_unread")
                 continue
         doubted = bin_conf.get(b, 1.0) < min_confidence
-        if (doubted and b not in unread and (b, s) in seen and count_conf[b] >= min_confidence
-                and abs(seen[(b, s)]["count"] - eq) >= BEYOND_DOUBT + tolerance):
-            beyond.add((b, s))  # the count alone is trusted, and no doubt of one tire brings it to the ERP's
+        if (doubted and b not in unread and ((b, s) in seen or b in stocked) and count_conf[b] >= min_confidence
+                and abs(seen.get((b, s), {}).get("count", 0) - eq) >= BEYOND_DOUBT + tolerance):
+            # the count alone is trusted, and no doubt of one tire brings it to the ERP's: of a SKU read, or
+            # of one the ERP lists none of which was read where every tire counted is another SKU's
+            beyond.add((b, s))
         elif (doubted or b in unread) and serials.get((b, s), 0) > eq + tolerance:
             proven.add((b, s))  # more of its labels read than the ERP lists: over (or unexpected), however many
         elif (doubted or b in unread) and (b, s) in seen and _off_range(ranges[(b, s)], eq, tolerance, b in unread):

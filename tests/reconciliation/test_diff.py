@@ -203,6 +203,13 @@ BEYOND = [
      [("A", "s1", "short", "", 0.85), ("A", "s2", "needs_recount", "", 0.4)]),
     ("goods of no SKU read beside them: recount", [("A", "s1", 6)], [("A", "s1", 3, 0.27, 0.84), ("A", "", 1, 0.27, 0.84)],
      [("A", "s1", "needs_recount", "", 0.27)]),
+    # a SKU the ERP lists, none of it read, every tire counted another's (dev 10444 A01-B04-L3-P1, 10502 A01-B07-L5-P1)
+    ("none of a listed SKU where the count is trusted: short to none", [("A", "s1", 3), ("A", "s2", 2)],
+     [("A", "s2", 2, 0.4, 0.85)], [("A", "s1", "short", "", 0.85), ("A", "s2", "needs_recount", "", 0.4)]),
+    ("the same, as many of another as the ERP lists: a substitution", [("A", "s1", 3)], [("A", "s2", 3, 0.6, 0.9)],
+     [("A", "s1", "short", "", 0.9), ("A", "s2", "unexpected_sku", "", 0.9)]),
+    ("the same, the ERP listing one: a doubt of one tire, recount", [("A", "s1", 1)], [("A", "s2", 2, 0.4, 0.9)],
+     [("A", "s1", "needs_recount", "", 0.4), ("A", "s2", "unexpected_sku", "", 0.9)]),
 ]
 
 
