@@ -186,22 +186,27 @@ def name_by_erp(erp: pd.DataFrame, observations: pd.DataFrame, *, cap: float = E
         return obs
     if "reason" not in obs.columns:
         obs["reason"] = ""
-    listed: dict[str, set[str]] = {}
-    for b, s, q in zip(erp["bin_id"], erp["sku"], erp["qty"]):
-        if int(q) > 0:
-            listed.setdefault(b, set()).add(s)
-    rows_in = Counter(obs["bin_id"])
-    cc = count_confidence_of(obs)
-    for i, r in zip(obs.index, obs.itertuples(index=False)):
-        fits = set(filter(None, _text(r.size_fits).split(";")))
-        if _text(r.sku) or int(r.count) <= 0 or not fits or rows_in[r.bin_id] != 1 or len(listed.get(r.bin_id, ())) != 1:
-            continue
-        (sku,) = listed[r.bin_id]
-        why = "sku_as_erp" if sku in fits else "size_off_erp"
-        obs.at[i, "reason"] = ";".join(x for x in (_text(r.reason), why) if x)
-        if sku in fits:
-            obs.at[i, "sku"] = sku
-            obs.at[i, "confidence"] = min(float(cc[i]), cap)
+    if not obs.index.is_unique:  # rows set by label below
+        obs = obs.reset_index(drop=True)
+    fits_text = obs["size_fits"].map(_text)
+    alone = obs["bin_id"].map(obs["bin_id"].value_counts()) == 1  # the goods are all the bin holds
+    todo = obs.index[(obs["sku"].map(_text) == "") & (obs["count"] > 0) & (fits_text != "") & alone]
+    if not len(todo):
+        return obs
+    listed = erp.loc[erp["bin_id"].isin(set(obs.loc[todo, "bin_id"])) & (erp["qty"].astype(int) > 0), ["bin_id", "sku"]]
+    listed = listed.drop_duplicates()
+    one = listed[listed["bin_id"].map(listed["bin_id"].value_counts()) == 1].set_index("bin_id")["sku"]  # one SKU listed
+    sub = obs.loc[todo]
+    sku_of = sub["bin_id"].map(one)
+    sub, sku_of = sub[sku_of.notna()], sku_of[sku_of.notna()]
+    if not len(sub):
+        return obs
+    fit = [sku in f.split(";") for sku, f in zip(sku_of, fits_text[sub.index])]
+    obs.loc[sub.index, "reason"] = [";".join(x for x in (_text(r), "sku_as_erp" if ok else "size_off_erp") if x)
+                                    for r, ok in zip(sub["reason"], fit)]
+    named = sub.index[fit]
+    obs.loc[named, "sku"] = sku_of[fit].to_numpy()
+    obs.loc[named, "confidence"] = count_confidence_of(sub.loc[named]).clip(upper=cap).to_numpy()
     return obs
 
 
