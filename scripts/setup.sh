@@ -23,6 +23,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# no pip cache: on a fresh machine it would keep a second copy of every wheel downloaded (PyTorch's
+# CUDA libraries are gigabytes); a CI run once ran out of disk during this install
+export PIP_NO_CACHE_DIR=1
 PY=${PYTHON:-python3}
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 want="$(cat requirements.lock requirements-core.txt pyproject.toml | sha256sum | cut -d' ' -f1)"
