@@ -106,6 +106,10 @@ def register(app: typer.Typer) -> None:
         product_master: Path = typer.Option(None, "--product-master", help="material <-> GTIN/EAN (as rackscan reconcile)"),
         tolerance_units: int = typer.Option(0, "--tolerance-units", help="count difference still called a match"),
         duplicates: str = typer.Option("sum", "--duplicates", help="repeated bin+SKU rows: sum or refuse"),
+        erp_sku_confidence: float = typer.Option(None, "--erp-sku-confidence", min=0.0, max=1.0,
+                                                 help="goods no label of which was read, their size fitting the one SKU "
+                                                      "the ERP lists in the bin, are that SKU at this confidence at most "
+                                                      "(default 0.85; 0 sends them to recount; as rackscan reconcile)"),
         by: str = typer.Option("", "--by", help="who closes it"),
         db: str = typer.Option(DB, "--db", help=DB_HELP),
     ) -> None:
@@ -117,7 +121,8 @@ def register(app: typer.Typer) -> None:
         from reconciliation.store import ResultsStore
 
         res = close_campaign(ResultsStore(db), name, erp, out_dir=out, mapping_path=mapping,
-                             product_master_path=product_master, duplicates=duplicates, tolerance=tolerance_units, by=by)
+                             product_master_path=product_master, duplicates=duplicates, tolerance=tolerance_units, by=by,
+                             **({} if erp_sku_confidence is None else {"erp_sku_confidence": erp_sku_confidence}))
         con = Console()
         for w in res.warnings:
             con.print(f"[yellow]warning:[/] {w}")

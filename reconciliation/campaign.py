@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from reconciliation.diff import count_confidence_of
+from reconciliation.diff import ERP_SKU_CONFIDENCE, count_confidence_of
 from reconciliation.errors import ReconciliationError
 
 MIN_CONFIDENCE = 0.8  # reconciliation's own threshold: under it a bin is a recount
 STALE_AFTER_DAYS = 14.0
 MERGED_COLUMNS = ["bin_id", "sku", "gtin", "count", "confidence", "n_views", "evidence_path", "evidence_crop_path",
-                  "reason", "count_confidence", "n_serials", "count_lo", "count_hi", "flight_key", "flown_at",
-                  "trusted"]
+                  "reason", "count_confidence", "n_serials", "count_lo", "count_hi", "size_fits", "flight_key",
+                  "flown_at", "trusted"]
 HISTORY_COLUMNS = ["bin_id", "flight_order", "flight_key", "flown_at", "sku", "count", "confidence", "trusted", "won"]
 
 
@@ -90,6 +90,8 @@ def merge_observations(flights: list[FlightObservations], *, min_confidence: flo
         o["count_lo"] = pd.to_numeric(lo, errors="coerce").fillna(0).astype(int)  # NULL before revision 0011: any count
         hi = o["count_hi"] if "count_hi" in o.columns else pd.Series(None, index=o.index, dtype=float)
         o["count_hi"] = pd.to_numeric(hi, errors="coerce").astype("Int64")  # NULL: no upper bound
+        fits = o["size_fits"] if "size_fits" in o.columns else pd.Series("", index=o.index)
+        o["size_fits"] = fits.map(lambda v: v if isinstance(v, str) else "")  # NULL before revision 0012: no size known
         o["flight_key"] = fo.flight_key
         o["flown_at"] = _utc(fo.flown_at)
         o["flight_order"] = order  # by start time, then as added
@@ -246,7 +248,7 @@ def load_campaign(store, name: str) -> Campaign:
         o = S.observations
         res = c.execute(select(o.c.flight_id, o.c.bin_id, o.c.sku, o.c.gtin, o.c.count, o.c.confidence, o.c.n_views,
                                o.c.evidence_path, o.c.evidence_crop_path, o.c.reason, o.c.count_confidence,
-                               o.c.n_serials, o.c.count_lo, o.c.count_hi)
+                               o.c.n_serials, o.c.count_lo, o.c.count_hi, o.c.size_fits)
                         .where(o.c.flight_id.in_([f["id"] for f in fl])))
         obs = pd.DataFrame(res.mappings().all(), columns=list(res.keys()))
     flights = []
@@ -327,9 +329,12 @@ class ClosedCampaign:
 
 
 def close_campaign(store, name: str, erp_path: str | Path, *, out_dir: str | Path, mapping_path=None,
-                   product_master_path=None, duplicates: str = "sum", tolerance: int = 0, by: str = "") -> ClosedCampaign:
+                   product_master_path=None, duplicates: str = "sum", tolerance: int = 0, by: str = "",
+                   erp_sku_confidence: float = ERP_SKU_CONFIDENCE) -> ClosedCampaign:
     """Reconcile the campaign's merged count against the ERP export, store it (as the count of
-    flight ``campaign:<name>``, so every dashboard page shows it), write the reports, and close it."""
+    flight ``campaign:<name>``, so every dashboard page shows it), write the reports, and close it.
+    Goods no label of which was read are named by the ERP where their size fits its SKU, held to
+    ``erp_sku_confidence``, as a single flight's are (``reconciliation.diff.name_by_erp``)."""
     from sqlalchemy import update
 
     from reconciliation import audit
@@ -351,13 +356,15 @@ def close_campaign(store, name: str, erp_path: str | Path, *, out_dir: str | Pat
     obs, warns = match_products(merged.observations, snap, erp_path, product_master_path, label=f"campaign {name!r}")
     warns = list(snap.warnings) + warns
     result = reconcile(snap.rows, obs, site_bins=[b.bin_id for b in site.bins], scanned_bins=set(obs["bin_id"]),
-                       min_confidence=camp.min_confidence, tolerance=tolerance, bin_positions=site.bin_centres_site())
+                       min_confidence=camp.min_confidence, tolerance=tolerance, bin_positions=site.bin_centres_site(),
+                       erp_sku_confidence=erp_sku_confidence)
     key = f"campaign:{name}"
     fid = store.upsert_flight(key, site_id=camp.site_id, bundle_path="", started_utc=str(max(f.flown_at for f in camp.flights)),
                               n_frames=0, flight_time_s=None, observations=obs, actor=by)
     sid = store.import_erp_snapshot(snap)
     aisle_of = {b.bin_id: b.aisle_id for b in site.bins}
     rid = store.save_reconciliation(fid, sid, result, {"min_confidence": camp.min_confidence, "tolerance": tolerance,
+                                                       "erp_sku_confidence": erp_sku_confidence,
                                                        "erp_file": str(erp_path), "campaign": name}, aisle_of=aisle_of, actor=by)
     xlsx, csv_path = write_reports(result, out_dir, aisle_of=aisle_of, title=f"rackscan campaign {name}")
     with store.engine.begin() as c:

@@ -46,6 +46,8 @@ observations = Table(
     # the counts its evidence allows (NULL count_lo: before 0011, any count; NULL count_hi: no upper bound)
     Column("count_lo", Integer, nullable=True),
     Column("count_hi", Integer, nullable=True),
+    # catalogue SKUs the goods' measured size fits, ";"-joined (goods unread; NULL: before 0012, no size known)
+    Column("size_fits", Text, nullable=True),
     Index("ix_observations_flight_bin", "flight_id", "bin_id"),  # a bin's observations (the rack view, campaigns)
 )
 

@@ -41,6 +41,12 @@ def _count_confidence(r) -> float | None:
     return None if v is None or v != v else float(v)  # NaN != NaN
 
 
+def _optional_text(r, col: str) -> str | None:
+    """An observation's optional text column (``size_fits``): None where the row has none (absent, NULL, NaN)."""
+    v = getattr(r, col, None)
+    return v if isinstance(v, str) else None
+
+
 def counts_rows(recs: list[dict]) -> list[list]:
     """What the audit chain keeps of a flight's observations: [bin, sku, count, confidence] sorted."""
     return sorted([r["bin_id"], r["sku"], int(r["count"]), round(float(r["confidence"]), 6)] for r in recs)
@@ -142,7 +148,7 @@ class ResultsStore:
                          "evidence_crop_path": str(getattr(r, "evidence_crop_path", "") or ""),
                          "reason": str(getattr(r, "reason", "") or ""), "count_confidence": _count_confidence(r),
                          "n_serials": optional_int(r, "n_serials"), "count_lo": optional_int(r, "count_lo"),
-                         "count_hi": optional_int(r, "count_hi")}
+                         "count_hi": optional_int(r, "count_hi"), "size_fits": _optional_text(r, "size_fits")}
                         for r in observations.itertuples(index=False)]
                 if recs:
                     c.execute(insert(S.observations), recs)

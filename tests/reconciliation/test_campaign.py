@@ -142,3 +142,26 @@ def test_a_closed_campaign_takes_no_more_flights(tmp_path, capsys):
     capsys.readouterr()
     assert main(["campaign", "add", "c", str(n2), "--db", db]) == 1
     assert "campaign 'c': closed on" in capsys.readouterr().err
+
+
+def test_a_campaign_names_goods_unread_by_the_erp_where_their_size_fits_unless_told_not_to(tmp_path, capsys):
+    """A night whose bin B2 held six tires no label of which was read, their size fitting the ERP's SKU
+    there: closed with the defaults, a match on the ERP's word (as ``rackscan reconcile`` judges a
+    flight); with ``--erp-sku-confidence 0``, a recount."""
+    n1 = _bundle(tmp_path / "night1", [(B1, "000401001", 4), (B2, "", 6, 0.1), (B3, "000401003", 2)], ago(1))
+    obs = pd.read_parquet(n1 / "observations.parquet")
+    obs.assign(count_confidence=[0.98, 0.97, 0.98], size_fits=["", "000401009;000401002", ""]).to_parquet(
+        n1 / "observations.parquet", index=False)
+    erp = write_csv(tmp_path / "erp.csv", erp_frame())
+    got = {}
+    for name, extra in (("default", []), ("off", ["--erp-sku-confidence", "0"])):
+        db = f"sqlite:///{tmp_path / name}.db"
+        assert main(["campaign", "new", name, "--site", str(DEFAULT_SITE), "--db", db]) == 0
+        assert main(["campaign", "add", name, str(n1), "--db", db]) == 0
+        assert main(["campaign", "close", name, "--erp", str(erp), "--out", str(tmp_path / name), "--db", db, *extra]) == 0
+        csv = pd.read_csv(tmp_path / name / "discrepancies.csv", dtype=str, encoding="utf-8-sig")
+        got[name] = sorted(zip(csv.bin_id, csv.kind))
+        store = ResultsStore(db)
+        params = store.reconciliation_summary(load_campaign(store, name).reconciliation_id)["params"]
+        assert params["erp_sku_confidence"] == (0.0 if extra else 0.85)
+    assert got == {"default": [], "off": [(B2, "needs_recount")]}

@@ -45,6 +45,7 @@ def test_goods_unread_take_the_erps_sku_where_their_size_fits_unless_told_not_to
         assert "sku_as_erp" in judged.reason.split(";") and (csv.reason.str.contains("sku_as_erp")).all()
         stored = ResultsStore(str(rep / "results.db")).flight_observations(1).set_index("bin_id")  # a store of its own
         assert not stored.loc["A01-B01-L1-P2", "sku"]  # the store keeps the camera's: no SKU read
+        assert stored.loc["A01-B01-L1-P2", "size_fits"] == "000401009;000401002"  # and the sizes, for a later ERP
     assert got == {"default": ([], "000401002", 0.85), "off": (["needs_recount"], "000401002", 0.0)}
     assert main(["reconcile", "--flight", str(b), "--erp", str(erp), "--erp-sku-confidence", "2"]) != 0
 

@@ -218,3 +218,27 @@ def test_a_store_from_before_count_ranges_gets_the_columns_and_a_campaign_reconc
     assert (merged.loc["A01-B01-L1-P2", "count_lo"], merged.loc["A01-B01-L1-P2", "count_hi"]) == (3, 4)
     d = reconcile(_erp().rows, merged.reset_index()).discrepancies.set_index("bin_id")
     assert d.loc["A01-B01-L1-P2", "kind"] == "short" and "range_off_erp" in d.loc["A01-B01-L1-P2", "reason"]
+
+
+def test_a_store_from_before_size_fits_gets_the_column_and_a_campaign_names_goods_by_the_erp(tmp_path):
+    store = _upgraded_from(f"sqlite:///{tmp_path / 'old.db'}", "0011", "observations", "size_fits")
+    old = _obs().assign(confidence=[0.99, 0.5, 0.5])  # stored before fusion kept the sizes goods unread fit
+    # the later flight's word stands (neither trusted): no label read in either bin: A01-B03-L1-P1's size fits the ERP's SKU there (and another), A01-B01-L1-P2's
+    # another SKU only
+    new = _obs().assign(sku=["000401001", "", ""], count=[4, 6, 2], confidence=[0.99, 0.1, 0.1],
+                        count_confidence=[0.99, 0.97, 0.93], reason=["", "no_label_read", "no_label_read"],
+                        size_fits=["", "000401009", "000401001;000401003"])
+    camp, fid = _campaign_of(store, old, new)
+    assert store.flight_observations(fid)["size_fits"].tolist() == ["", "000401009", "000401001;000401003"]
+    flights = {f.flight_key: f.observations.set_index("bin_id") for f in camp.flights}
+    assert flights["old"]["size_fits"].isna().all()  # NULL: no size known
+    merged = camp.merged().observations
+    assert merged.set_index("bin_id")["size_fits"].to_dict() == {"A01-B01-L1-P1": "", "A01-B01-L1-P2": "000401009",
+                                                                 "A01-B03-L1-P1": "000401001;000401003"}
+    r = reconcile(_erp().rows, merged)
+    judged = r.observations.set_index("bin_id")
+    assert (judged.loc["A01-B03-L1-P1", "sku"], judged.loc["A01-B03-L1-P1", "confidence"]) == ("000401003", 0.85)
+    assert "size_off_erp" in judged.loc["A01-B01-L1-P2", "reason"] and not judged.loc["A01-B01-L1-P2", "sku"]
+    d = r.discrepancies.set_index("bin_id")
+    assert d.loc["A01-B03-L1-P1", "kind"] == "match"  # 2 of the ERP's 2, on its word
+    assert d.loc["A01-B01-L1-P2", "kind"] == "needs_recount"
