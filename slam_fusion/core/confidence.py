@@ -10,7 +10,7 @@ geometry flags. ``ConfidenceModel`` maps it to a probability: a logistic regress
 development worlds of a family (``rackscan bench worlds --split dev --fit-confidence``; never on
 test worlds), shipped as ``confidence_model.json`` beside this file.
 
-Five rules hold whatever the fit says, for evidence a fit may not have seen enough of:
+Six rules hold whatever the fit says, for evidence a fit may not have seen enough of:
 - a bin not seen whole enough to count (its bottom corners in no frame, or its top in none with
   its tires reaching the highest part seen: a flight cut short, passes that missed a row, a stack
   taller than the passes saw; ``slam_fusion.pipeline``) caps the confidence at
@@ -26,7 +26,13 @@ Five rules hold whatever the fit says, for evidence a fit may not have seen enou
 - so do frames that were all poor: noisier than :data:`MAX_FRAME_NOISE` or darker than
   :data:`MIN_FRAME_BRIGHTNESS` (grey levels). The noise is the one the detector saw
   (``slam_fusion.pipeline.noise_seen_by_detector``: a 1080p frame shrunk by area to the network's
-  input keeps a third of it), as the model's ``log_noise`` input is.
+  input keeps a third of it), as the model's ``log_noise`` input is;
+- so do tires counted hidden in a row (``n_hidden``: a box seen through a gap in the row, or a label read
+  in one) among more boxes left out as too weakly seen (``n_weak``) than them: a crowded row, whose count
+  rests on which of many weak boxes were taken for tires (``crowded_row``). On the 87 flown dev
+  worlds 10419-10508 (2026-12-08) all 5 such bins of 3,103 were wrong, overcounts of 2 to 13 in
+  bins counted 19 to 65 (10444, 10448), 4 of them counted at 0.89; no bin it caps was right. The
+  model cannot see it: it takes ``n_weak`` up to 4 only.
 
 And four hold it under :data:`DOUBT_CAP`:
 - a standing box left out as its row's tire boxed twice (``fuse.row_copies``: more than half a width
@@ -51,8 +57,8 @@ And four hold it under :data:`DOUBT_CAP`:
 Beside the confidence, a bin's range of counts (``BinEvidence.count_range``): what its evidence allows
 where the models trust the count but for rules that say which way it may be off (the doubts above,
 the odd tire unread, the labels' floor); any count where a rule names no direction (a bin not seen
-whole, passes that disagree, poor frames) or the models doubt the count themselves. Reconciliation
-reports a bin sent to recount whose whole range lies off the ERP's quantity.
+whole, passes that disagree, poor frames, a crowded row) or the models doubt the count themselves.
+Reconciliation reports a bin sent to recount whose whole range lies off the ERP's quantity.
 """
 
 from __future__ import annotations
@@ -138,13 +144,15 @@ class BinEvidence:
 
     def two_way(self) -> str:
         """The first cap that says nothing of which way the count may be off ("" when none applies):
-        ``partly_seen``, ``passes_disagree`` or ``poor_frames``."""
+        ``partly_seen``, ``passes_disagree``, ``poor_frames`` or ``crowded_row``."""
         if not self.seen_whole:
             return "partly_seen"
         if (self.count and self.min_pass_support < 1.0) or self.pass_spread > 0:
             return "passes_disagree"
         if self.n_views and (self.noise > MAX_FRAME_NOISE or self.brightness < MIN_FRAME_BRIGHTNESS):
             return "poor_frames"
+        if self.count and self.n_hidden and self.n_weak > self.n_hidden:
+            return "crowded_row"
         return ""
 
     def doubted(self) -> str:
@@ -172,8 +180,8 @@ class BinEvidence:
         (one fewer); a weak box between two counted tires, a standing box left out as a row copy or at
         a row's end (``between_tires``, ``row_copy``, ``end_ghost``) may be a tire (one more each);
         serialised labels over the tires counted (``labels_over_tires``) make the count a floor. Rules
-        that say nothing of the direction (``partly_seen``, ``passes_disagree``, ``poor_frames``), or a
-        count the models doubt, allow any count: ``(0, None)``."""
+        that say nothing of the direction (``partly_seen``, ``passes_disagree``, ``poor_frames``,
+        ``crowded_row``), or a count the models doubt, allow any count: ``(0, None)``."""
         if trust < RANGE_TRUST or self.two_way():
             return 0, None
         lo = self.count - (1 if self.count and self.score_spread > MAX_SCORE_SPREAD else 0)

@@ -318,6 +318,8 @@ COUNT_RANGES = [
     ("passes that disagree say nothing of the direction", {"pass_spread": 1, "n_between": 1}, 0.95, (0, None)),
     ("a pass missed a counted tire", {"min_pass_support": 0.5}, 0.95, (0, None)),
     ("poor frames", {"noise": 14.0}, 0.95, (0, None)),
+    ("a tire counted hidden among more weak boxes", {"n_hidden": 1, "n_weak": 2}, 0.95, (0, None)),
+    ("as many weak boxes as tires counted hidden", {"n_hidden": 2, "n_weak": 2}, 0.95, (5, 5)),
     ("poor frames behind a cap named first", {"labels_over_tires": 1, "brightness": 12.0}, 0.95, (0, None)),
     ("not seen whole", {"seen_whole": False}, 0.95, (0, None)),
     ("a count the models doubt", {}, RANGE_TRUST - 0.01, (0, None)),
@@ -333,10 +335,13 @@ def test_a_count_is_bounded_only_by_rules_that_say_which_way_it_may_be_off(name,
 
 @settings(max_examples=200, deadline=None)
 @given(count=st.integers(0, 60), spread=st.floats(0, 0.5), n_between=st.integers(0, 5), copies=st.integers(0, 3),
-       ghosts=st.integers(0, 3), labels=st.integers(0, 3), pass_spread=st.integers(0, 2), trust=st.floats(0, 1))
-def test_the_count_lies_within_its_range(count, spread, n_between, copies, ghosts, labels, pass_spread, trust):
+       ghosts=st.integers(0, 3), labels=st.integers(0, 3), pass_spread=st.integers(0, 2), trust=st.floats(0, 1),
+       hidden=st.integers(0, 4), weak=st.integers(0, 30))
+def test_the_count_lies_within_its_range(count, spread, n_between, copies, ghosts, labels, pass_spread, trust, hidden,
+                                         weak):
     ev = BinEvidence(n_views=8, count=count, score_spread=spread, n_between=n_between, n_row_copies=copies,
-                     n_end_ghosts=ghosts, labels_over_tires=labels, pass_spread=pass_spread)
+                     n_end_ghosts=ghosts, labels_over_tires=labels, pass_spread=pass_spread, n_hidden=hidden,
+                     n_weak=weak)
     lo, hi = ev.count_range(trust)
     assert 0 <= lo <= count and (hi is None or count <= hi)
     assert (lo, hi) == (0, None) or (trust >= RANGE_TRUST and not ev.two_way())

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from slam_fusion.core.confidence import RECOUNT_CAP, shipped_count_model, shipped_model
 from slam_fusion.core.clock import estimate_offset_s, label_reprojection_cost
 from slam_fusion.core.fuse import ItemLabel, LabelRead, Sighting, fuse_bin, group_label_reads, group_sightings
 from slam_fusion.pipeline import _sku_lookup
@@ -177,6 +178,25 @@ def test_a_tire_hidden_in_a_crowded_row_counts_when_it_fills_the_gap(case, front
     assert ("hidden_in_row" in obs.reason) == counted, case
     if counted:
         assert obs.confidence < _fuse(s[:30], 10).confidence  # the front row alone
+
+
+@pytest.mark.parametrize("case, weak_uv, crowded", [
+    ("the hidden tire alone", [], False),
+    ("one weak box beside it: as many as the tires counted hidden", [(0.3, 1.3)], False),
+    ("two weak boxes: more than the tires counted hidden", [(0.3, 1.3), (0.86, 1.3)], True),
+    ("two weak boxes at the row's side", [(1.3, 0.5), (1.6, 0.5)], True),
+])
+def test_a_tire_counted_hidden_among_more_weak_boxes_goes_to_recount(case, weak_uv, crowded):
+    # dev 10444 A01-B03-L7-P1: 4 tires counted hidden among 29 weak boxes, 65 counted of 53, at 0.89
+    s = [_box(f, u, 0.5, w=0.2, h=0.65) for f in range(10) for u in (0.3, 0.58, 0.86)]
+    s += [_box(f, 0.44, 0.5, w=0.15, h=0.6) for f in (2, 7)]  # the back tire, seen in the gap
+    s += [_box(f, u, v) for f in (1, 4, 8) for u, v in weak_uv]  # seen in 3 of 10 frames: weak, not counted
+    obs = _fuse(s, 10, model=shipped_model(), count_model=shipped_count_model())
+    assert obs.count == 4 and "hidden_in_row" in obs.reason and obs.evidence.n_weak == len(weak_uv), case
+    assert ("crowded_row" in obs.reason) == crowded, case
+    if crowded:  # a recount, and no count ruled out: the weak boxes may be tires, the hidden one none
+        assert obs.confidence <= RECOUNT_CAP and obs.count_confidence <= RECOUNT_CAP, case
+        assert (obs.count_lo, obs.count_hi) == (0, None), case
 
 
 def _label(u, v=0.5, frames=(3,), serial="000112", gtin="0001"):
