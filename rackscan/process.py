@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from rackscan.stages import StageState, code_digest, fingerprint
+from rackscan.stages import StageState, code_digest, file_digest, fingerprint
 
 _DETECTORS: dict[tuple, object] = {}  # one Detector per worker process and configuration
 
@@ -99,9 +99,10 @@ def _plan_detect(b, *, w: Path, backend: str, device: str, conf: float, batch: i
 
     root = Path(b.path)
     state = StageState(root)
-    # what the weights were trained on (their train_config.yaml) decides what the detector is given
-    fp = fingerprint("detect", str(w), backend, conf, chunk_frames, code_digest("perception"), input_colour(w),
-                     files=[root / "frames.csv", w])
+    # what the weights were trained on (their train_config.yaml) decides what the detector is given;
+    # the weights by their bytes, not their path: a checkout moved or cloned keeps its detections
+    fp = fingerprint("detect", file_digest(w), backend, conf, chunk_frames, code_digest("perception"), input_colour(w),
+                     files=[root / "frames.csv"])
     if state.is_done("detect", fp, [root / "detections.parquet"]):
         log(f"detect: up to date ({root.name}/detections.parquet)")
         return _DetectPlan(b, fp, [], [], skipped=True)

@@ -30,6 +30,27 @@ def fingerprint(*parts: Any, files: Iterable[Path] = ()) -> str:
     return h.hexdigest()[:16]
 
 
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+
+
+def file_digest(path: Path) -> str:
+    """A hash of a file's bytes (kept per path, size and time while the process lives): for inputs
+    whose content, not place, decides a stage's result, such as detector weights, so a checkout
+    moved or cloned elsewhere does not detect every recorded flight again."""
+    p = Path(path).resolve()
+    if not p.exists():  # the stage that reads it says so
+        return f"{p.name}:missing"
+    st = p.stat()
+    key = (str(p), st.st_size, st.st_mtime_ns)
+    if key not in _DIGESTS:
+        h = hashlib.sha256()
+        with p.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        _DIGESTS[key] = h.hexdigest()[:16]
+    return _DIGESTS[key]
+
+
 def code_digest(*packages: str, leave_out: Iterable[str] = ()) -> str:
     """A hash of the Python sources of packages: a stage's fingerprint changes with its code, so an
     upgraded rackscan does not reuse outputs its older code computed. ``leave_out``: modules

@@ -119,6 +119,27 @@ def test_process_reruns_exactly_the_stages_whose_inputs_changed(processed, tmp_p
     assert rep.stages == expected
 
 
+def test_a_checkout_moved_elsewhere_keeps_its_detections(processed, tmp_path, monkeypatch):
+    """The weights count by their bytes: the same weights at another path (a clone, a worktree, a
+    copy written now) leave the flight's detections up to date; other bytes detect again."""
+    from flight.continuation import open_flight
+    from perception.detector import DEFAULT_WEIGHTS
+    from rackscan.process import _plan_detect, process_bundle
+
+    shutil.copytree(processed, tmp_path / "p")
+    b, erp = tmp_path / "p" / "bundle", tmp_path / "p" / "erp.csv"
+    moved = tmp_path / "elsewhere" / "perception" / "weights"
+    shutil.copytree(Path(DEFAULT_WEIGHTS).parent, moved, copy_function=shutil.copy)  # new paths, new times
+    w = moved / Path(DEFAULT_WEIGHTS).name
+    rep = process_bundle(b, erp=erp, weights=w, log=lambda s: None)
+    assert rep.stages == {"detect": "skipped", "fuse": "skipped", "reconcile": "skipped"}
+    data = w.read_bytes()
+    w.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # one bit off: other weights
+    plan = _plan_detect(open_flight(b), w=w, backend="onnx", device="cpu", conf=0.25, batch=1, chunk_frames=32,
+                        log=lambda s: None)
+    assert not plan.skipped and plan.todo
+
+
 class _Batches:
     """The local executor, noting each batch it was given (the work still runs)."""
 
@@ -172,7 +193,8 @@ def test_detect_runs_again_when_the_weights_input_colour_changes_not_for_a_comme
     shutil.copy2(DEFAULT_WEIGHTS.parent / "train_config.yaml", w.parent / "train_config.yaml")
     cfg = w.parent / "train_config.yaml"
     assert "input_colour: gray" in cfg.read_text()
-    assert process_bundle(b, erp=erp, weights=w, log=lambda s: None).stages["detect"] == "ran"  # other weights' path
+    # the same bytes at another path: the same detections (test_a_checkout_moved_elsewhere_keeps_its_detections)
+    assert process_bundle(b, erp=erp, weights=w, log=lambda s: None).stages["detect"] == "skipped"
     gray = _dets(b)
     _edit(cfg)  # a comment: the same input
     assert process_bundle(b, erp=erp, weights=w, log=lambda s: None).stages == {
