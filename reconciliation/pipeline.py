@@ -130,7 +130,8 @@ def reconcile_flight(bundle: str | Path, erp_path: str | Path, *, mapping_path=N
     sid = store.import_erp_snapshot(snap)
     aisle_of = {b.bin_id: b.aisle_id for b in site.bins}
     rid = store.save_reconciliation(fid, sid, result, {"min_confidence": min_confidence, "tolerance": tolerance,
-                                                       "erp_sku_confidence": erp_sku_confidence, "erp_file": str(erp_path)}, aisle_of=aisle_of)
+                                                       "erp_sku_confidence": erp_sku_confidence,
+                                                       "erp_file": str(erp_path)}, aisle_of=aisle_of)
     xlsx, csv_path = write_reports(result, out, evidence_base=bundle, aisle_of=aisle_of)
     # the observations as the diff judged them (goods unread named by the ERP's SKU where their size fits
     # it); the store keeps the camera's own, so a later ERP is not judged on this one's word
